@@ -1,0 +1,78 @@
+//! Queries on `audit_events`.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::DbConnection;
+use crate::db::schema::audit_events;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = audit_events)]
+pub struct AuditEventRow {
+    pub id: String,
+    pub subscription_id: Option<String>,
+    pub actor_id: Option<String>,
+    pub actor_username: Option<String>,
+    pub credential_kind: Option<String>,
+    pub credential_id: Option<String>,
+    pub action: String,
+    pub target_type: Option<String>,
+    pub target_id: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub details: String,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = audit_events)]
+pub struct NewAuditEvent<'a> {
+    pub id: &'a str,
+    pub subscription_id: Option<&'a str>,
+    pub actor_id: Option<&'a str>,
+    pub actor_username: Option<&'a str>,
+    pub credential_kind: Option<&'a str>,
+    pub credential_id: Option<&'a str>,
+    pub action: &'a str,
+    pub target_type: Option<&'a str>,
+    pub target_id: Option<&'a str>,
+    pub ip: Option<&'a str>,
+    pub user_agent: Option<&'a str>,
+    pub details: &'a str,
+    pub created_at: NaiveDateTime,
+}
+
+pub fn insert(conn: &mut DbConnection, new: &NewAuditEvent<'_>) -> QueryResult<()> {
+    diesel::insert_into(audit_events::table)
+        .values(new)
+        .execute(conn)
+        .map(drop)
+}
+
+/// One page of events, newest first, one row more than `limit`. `actor_id` narrows to
+/// one actor's events; `before` is the (created_at, id) of the last event already seen.
+pub fn list(
+    conn: &mut DbConnection,
+    subscription_id: &str,
+    actor_id: Option<&str>,
+    before: Option<(NaiveDateTime, String)>,
+    limit: i64,
+) -> QueryResult<Vec<AuditEventRow>> {
+    let mut q = audit_events::table
+        .filter(audit_events::subscription_id.eq(subscription_id))
+        .order((audit_events::created_at.desc(), audit_events::id.desc()))
+        .limit(limit + 1)
+        .select(AuditEventRow::as_select())
+        .into_boxed();
+    if let Some(actor) = actor_id {
+        q = q.filter(audit_events::actor_id.eq(actor.to_string()));
+    }
+    if let Some((at, id)) = before {
+        q = q.filter(
+            audit_events::created_at
+                .lt(at)
+                .or(audit_events::created_at.eq(at).and(audit_events::id.lt(id))),
+        );
+    }
+    q.load(conn)
+}

@@ -1,0 +1,241 @@
+//! Who is calling, and what they may do.
+//!
+//! The `Authenticated` extractor turns the request's one credential into a `Principal`
+//! (user, subscription, and the credential it came `via`), re-reading the user's role
+//! and state on every request so that demotion, disabling and deletion take effect at
+//! once. Handlers then state what they are about to do with
+//! `principal.require(Action::…)?`; the whole permission matrix lives in
+//! [`Principal::require`].
+
+pub mod password;
+pub mod tokens;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::{Method, header};
+use actix_web::{FromRequest, HttpRequest, web};
+use chrono::NaiveDateTime;
+use gatehouse_types::{Role, UserState, codes};
+
+use crate::error::ApiError;
+use crate::sessions;
+use crate::state::AppState;
+use crate::subscriptions::store::SubscriptionRow;
+use crate::users::store::UserRow;
+
+pub const SESSION_COOKIE: &str = "gatehouse_session";
+pub const CSRF_HEADER: &str = "x-csrf-token";
+/// Rally's header for API keys; accepted wherever `Authorization: Bearer` is.
+pub const ZSESSIONID_HEADER: &str = "zsessionid";
+
+/// The credential a request authenticated with.
+#[derive(Debug, Clone)]
+pub enum Via {
+    Session {
+        id: String,
+        created_at: NaiveDateTime,
+        expires_at: NaiveDateTime,
+        idle_expires_at: NaiveDateTime,
+        csrf_token: String,
+    },
+}
+
+impl Via {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Via::Session { .. } => "session",
+        }
+    }
+
+    pub fn id(&self) -> &str {
+        match self {
+            Via::Session { id, .. } => id,
+        }
+    }
+}
+
+/// An authenticated caller: the user as they are now, their subscription, and how they
+/// proved it.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub user: UserRow,
+    pub subscription: SubscriptionRow,
+    pub via: Via,
+}
+
+/// What a handler is about to do. Each variant is checked against the caller's role and
+/// credential in [`Principal::require`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Sign out: only a session can end itself.
+    SignOut,
+    /// Edit one's own display name or e-mail.
+    EditProfile,
+    /// Needs the current password and a signed-in session.
+    ChangePassword,
+    /// Read the subscription's users.
+    ViewUsers,
+    /// Create, edit, disable, unlock or delete users.
+    ManageUsers,
+    /// Change the subscription's settings.
+    ChangeSettings,
+    /// Read the whole subscription's audit log (everyone may read their own).
+    ViewSubscriptionAudit,
+}
+
+impl Principal {
+    pub fn role(&self) -> Role {
+        // The database has a CHECK constraint on the column; viewer is the safe reading
+        // of anything unexpected.
+        Role::parse(&self.user.role).unwrap_or(Role::Viewer)
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.role() == Role::Admin
+    }
+
+    fn is_session(&self) -> bool {
+        matches!(self.via, Via::Session { .. })
+    }
+
+    /// The permission matrix: role first, then what the credential kind may do.
+    pub fn require(&self, action: Action) -> Result<(), ApiError> {
+        let needs_admin = matches!(
+            action,
+            Action::ViewUsers
+                | Action::ManageUsers
+                | Action::ChangeSettings
+                | Action::ViewSubscriptionAudit
+        );
+        if needs_admin && !self.is_admin() {
+            return Err(ApiError::forbidden(
+                codes::FORBIDDEN,
+                "Only subscription administrators may do this.",
+            ));
+        }
+        let needs_session = matches!(
+            action,
+            Action::SignOut | Action::EditProfile | Action::ChangePassword | Action::ChangeSettings
+        );
+        if needs_session && !self.is_session() {
+            return Err(ApiError::forbidden(
+                codes::SESSION_REQUIRED,
+                "This needs a signed-in browser session; API keys and OAuth tokens cannot do it.",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A user's state as it applies now: a lockout lifts by itself after this long.
+pub const LOCKOUT_DURATION: chrono::TimeDelta = chrono::TimeDelta::minutes(15);
+
+pub fn effective_state(user: &UserRow, now: NaiveDateTime) -> UserState {
+    match UserState::parse(&user.state) {
+        Some(UserState::Locked) => match user.locked_at {
+            Some(at) if at + LOCKOUT_DURATION <= now => UserState::Active,
+            _ => UserState::Locked,
+        },
+        Some(s) => s,
+        None => UserState::Disabled,
+    }
+}
+
+/// Extracts a [`Principal`] or answers 401. Use `Authenticated` rather than an
+/// `Option`: a request with a bad credential must fail, not fall back to anonymous.
+pub struct Authenticated(pub Principal);
+
+impl FromRequest for Authenticated {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let explicit = explicit_credential(req);
+        let cookie = req.cookie(SESSION_COOKIE).map(|c| c.value().to_string());
+        let unsafe_method = !is_safe(req.method());
+        let csrf = req
+            .headers()
+            .get(CSRF_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        Box::pin(async move {
+            let state = state.ok_or_else(|| anyhow::anyhow!("AppState missing"))?;
+            // An explicit header wins over the cookie, and a bad one is never
+            // rescued by a good cookie.
+            if explicit.is_some() {
+                return Err(ApiError::unauthorized(
+                    codes::INVALID_CREDENTIAL,
+                    "The credential in the request header is not valid.",
+                ));
+            }
+            let Some(token) = cookie else {
+                return Err(ApiError::unauthorized(
+                    codes::UNAUTHENTICATED,
+                    "Sign in, or send an API key in the Authorization header.",
+                ));
+            };
+            let principal = sessions::authenticate(&state, &token).await?;
+            if unsafe_method {
+                let Via::Session { csrf_token, .. } = &principal.via;
+                let ok = csrf
+                    .as_deref()
+                    .is_some_and(|sent| tokens::constant_time_eq(sent, csrf_token));
+                if !ok {
+                    return Err(ApiError::forbidden(
+                        codes::CSRF_FAILED,
+                        "This request needs the X-CSRF-Token header of your session.",
+                    ));
+                }
+            }
+            Ok(Authenticated(principal))
+        })
+    }
+}
+
+/// The credential in `Authorization` or `ZSESSIONID`, if the request carries one.
+fn explicit_credential(req: &HttpRequest) -> Option<String> {
+    let headers = req.headers();
+    if let Some(v) = headers.get(header::AUTHORIZATION) {
+        return Some(v.to_str().unwrap_or_default().to_string());
+    }
+    headers
+        .get(ZSESSIONID_HEADER)
+        .map(|v| v.to_str().unwrap_or_default().to_string())
+}
+
+pub fn is_safe(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// Where a request came from, for the audit log.
+#[derive(Debug, Clone, Default)]
+pub struct ClientMeta {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl FromRequest for ClientMeta {
+    type Error = std::convert::Infallible;
+    type Future = std::future::Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(Ok(ClientMeta::of(req)))
+    }
+}
+
+impl ClientMeta {
+    pub fn of(req: &HttpRequest) -> ClientMeta {
+        ClientMeta {
+            // The peer address, not X-Forwarded-For: a client can write that header.
+            ip: req.peer_addr().map(|a| a.ip().to_string()),
+            user_agent: req
+                .headers()
+                .get(header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .map(|s| s.chars().take(512).collect()),
+        }
+    }
+}

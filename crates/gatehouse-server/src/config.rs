@@ -1,0 +1,281 @@
+//! Typed settings, loaded once at start-up from flags, `GATEHOUSE_*` environment
+//! variables and an optional TOML file, in that order of precedence, over defaults that
+//! run a local server with SQLite and no configuration at all.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde::Deserialize;
+
+use crate::secret::SecretString;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "gatehouse",
+    version,
+    about = "Gatehouse: API keys, OAuth clients and authorized applications for your organisation."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub settings: SettingsArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Migrate the database, then serve the API (and the SPA). On an empty database it
+    /// first creates a subscription and an admin, and prints the admin's password once.
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Create a subscription and its first admin.
+    Bootstrap {
+        /// The new subscription's name.
+        #[arg(long)]
+        subscription: String,
+        /// The first admin's username (an e-mail address is fine).
+        #[arg(long)]
+        username: String,
+        /// Read the admin's password from standard input instead of generating one.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+/// Every setting, as flag and environment variable. Unset ones fall back to the file,
+/// then to the default shown.
+#[derive(Debug, Default, Args)]
+pub struct SettingsArgs {
+    /// TOML file with any of the settings below (same names, snake_case).
+    #[arg(long, env = "GATEHOUSE_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "GATEHOUSE_LISTEN", global = true)]
+    pub listen: Option<String>,
+    /// sqlite://PATH or postgres://… [default: sqlite://./data/gatehouse.db].
+    #[arg(long, env = "GATEHOUSE_DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+    /// The URL users reach Gatehouse at; the OAuth issuer, and whether cookies are
+    /// `Secure` [default: http://LISTEN].
+    #[arg(long, env = "GATEHOUSE_PUBLIC_URL", global = true)]
+    pub public_url: Option<String>,
+    /// Server-side secret mixed into every stored token hash (HMAC-SHA-256). Changing it
+    /// invalidates every session and key. [default: none, plain SHA-256]
+    #[arg(
+        long,
+        env = "GATEHOUSE_SECRET_PEPPER",
+        global = true,
+        hide_env_values = true
+    )]
+    pub secret_pepper: Option<SecretString>,
+    /// Database connections per process [default: 8 for PostgreSQL, 4 for SQLite].
+    #[arg(long, env = "GATEHOUSE_DB_POOL_SIZE", global = true)]
+    pub db_pool_size: Option<u32>,
+    /// HTTP worker threads [default: number of cores].
+    #[arg(long, env = "GATEHOUSE_WORKERS", global = true)]
+    pub workers: Option<usize>,
+    /// Password hashes computed at once; sign-ins beyond that wait [default: cores - 1, at least 1].
+    #[arg(long, env = "GATEHOUSE_PASSWORD_HASH_CONCURRENCY", global = true)]
+    pub password_hash_concurrency: Option<usize>,
+    /// Log format [default: text].
+    #[arg(long, env = "GATEHOUSE_LOG_FORMAT", global = true, value_enum)]
+    pub log_format: Option<LogFormat>,
+    /// Log filter, in `tracing` syntax [default: info].
+    #[arg(long, env = "GATEHOUSE_LOG", global = true)]
+    pub log: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// The TOML file's shape: the same settings, all optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    listen: Option<String>,
+    database_url: Option<String>,
+    public_url: Option<String>,
+    secret_pepper: Option<SecretString>,
+    db_pool_size: Option<u32>,
+    workers: Option<usize>,
+    password_hash_concurrency: Option<usize>,
+    log_format: Option<LogFormat>,
+    log: Option<String>,
+}
+
+/// The resolved settings of one process.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub listen: String,
+    pub database_url: String,
+    pub public_url: String,
+    pub secret_pepper: Option<SecretString>,
+    pub db_pool_size: u32,
+    pub workers: usize,
+    pub password_hash_concurrency: usize,
+    pub log_format: LogFormat,
+    pub log: String,
+}
+
+impl Settings {
+    /// Flags and environment (already merged by clap) win over the file, the file over
+    /// the defaults.
+    pub fn load(args: SettingsArgs) -> anyhow::Result<Settings> {
+        let file = match &args.config {
+            Some(path) => read_file(path)?,
+            None => FileSettings::default(),
+        };
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
+        let listen = args
+            .listen
+            .or(file.listen)
+            .unwrap_or_else(|| "127.0.0.1:8080".into());
+        let database_url = args
+            .database_url
+            .or(file.database_url)
+            .unwrap_or_else(|| "sqlite://./data/gatehouse.db".into());
+        let backend = crate::db::Backend::of_url(&database_url)?;
+        let public_url = args
+            .public_url
+            .or(file.public_url)
+            .unwrap_or_else(|| format!("http://{listen}"))
+            .trim_end_matches('/')
+            .to_string();
+        let settings = Settings {
+            public_url,
+            secret_pepper: args
+                .secret_pepper
+                .or(file.secret_pepper)
+                .filter(|p| !p.expose().is_empty()),
+            db_pool_size: args
+                .db_pool_size
+                .or(file.db_pool_size)
+                .unwrap_or(match backend {
+                    crate::db::Backend::Postgres => 8,
+                    crate::db::Backend::Sqlite => 4,
+                }),
+            workers: args.workers.or(file.workers).unwrap_or(cores).max(1),
+            password_hash_concurrency: args
+                .password_hash_concurrency
+                .or(file.password_hash_concurrency)
+                .unwrap_or(cores.saturating_sub(1))
+                .max(1),
+            log_format: args
+                .log_format
+                .or(file.log_format)
+                .unwrap_or(LogFormat::Text),
+            log: args.log.or(file.log).unwrap_or_else(|| "info".into()),
+            listen,
+            database_url,
+        };
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Settings for tests and embedding: defaults, with the given database.
+    pub fn for_database(database_url: &str) -> Settings {
+        Settings {
+            listen: "127.0.0.1:0".into(),
+            database_url: database_url.into(),
+            public_url: "http://127.0.0.1".into(),
+            secret_pepper: None,
+            db_pool_size: 4,
+            workers: 1,
+            password_hash_concurrency: 1,
+            log_format: LogFormat::Text,
+            log: "warn".into(),
+        }
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        let scheme_ok =
+            self.public_url.starts_with("http://") || self.public_url.starts_with("https://");
+        anyhow::ensure!(scheme_ok, "public_url must start with http:// or https://");
+        anyhow::ensure!(self.db_pool_size >= 1, "db_pool_size must be at least 1");
+        Ok(())
+    }
+
+    /// Cookies are `Secure` unless Gatehouse is reached over plain http on loopback,
+    /// where browsers would refuse to send a `Secure` cookie back.
+    pub fn cookies_secure(&self) -> bool {
+        let Some(rest) = self.public_url.strip_prefix("http://") else {
+            return true;
+        };
+        let authority = rest.split('/').next().unwrap_or("");
+        let host = if let Some(v6) = authority.strip_prefix('[') {
+            v6.split(']').next().unwrap_or("")
+        } else {
+            authority.split(':').next().unwrap_or("")
+        };
+        let loopback = host == "localhost"
+            || host
+                .parse::<IpAddr>()
+                .map(|ip| ip.is_loopback())
+                .unwrap_or(false);
+        !loopback
+    }
+}
+
+fn read_file(path: &Path) -> anyhow::Result<FileSettings> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the config file {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("parsing the config file {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_public(url: &str) -> Settings {
+        Settings {
+            public_url: url.into(),
+            ..Settings::for_database("sqlite://x.db")
+        }
+    }
+
+    #[test]
+    fn cookies_are_secure_except_on_loopback_http() {
+        assert!(!with_public("http://127.0.0.1:8080").cookies_secure());
+        assert!(!with_public("http://localhost:8080").cookies_secure());
+        assert!(!with_public("http://[::1]:8080/").cookies_secure());
+        assert!(with_public("http://gatehouse.example.com").cookies_secure());
+        assert!(with_public("https://127.0.0.1").cookies_secure());
+    }
+
+    #[test]
+    fn flags_beat_file_beat_defaults() {
+        let dir = std::env::temp_dir().join(format!("gh-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("g.toml");
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:9999\"\ndatabase_url = \"sqlite://file.db\"\n",
+        )
+        .unwrap();
+        let args = SettingsArgs {
+            config: Some(file.clone()),
+            database_url: Some("sqlite://flag.db".into()),
+            ..Default::default()
+        };
+        let s = Settings::load(args).unwrap();
+        assert_eq!(s.database_url, "sqlite://flag.db");
+        assert_eq!(s.listen, "127.0.0.1:9999");
+        assert_eq!(s.public_url, "http://127.0.0.1:9999");
+        assert_eq!(s.log, "info");
+        std::fs::write(&file, "no_such_setting = 1\n").unwrap();
+        let args = SettingsArgs {
+            config: Some(file),
+            ..Default::default()
+        };
+        assert!(Settings::load(args).is_err());
+    }
+}

@@ -1,0 +1,73 @@
+//! The diesel schema, written by hand and identical for both backends: text ids,
+//! `BIGINT` integers, `BOOLEAN` flags and `TIMESTAMP` columns holding UTC.
+
+diesel::table! {
+    subscriptions (id) {
+        id -> Text,
+        name -> Text,
+        api_keys_enabled -> Bool,
+        api_key_max_lifetime_days -> Nullable<BigInt>,
+        api_key_full_access_roles -> Text,
+        oauth_client_roles -> Text,
+        session_idle_minutes -> BigInt,
+        session_max_hours -> BigInt,
+        login_lockout_threshold -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Text,
+        subscription_id -> Text,
+        username -> Text,
+        display_name -> Text,
+        email -> Nullable<Text>,
+        role -> Text,
+        state -> Text,
+        password_hash -> Text,
+        failed_sign_ins -> BigInt,
+        locked_at -> Nullable<Timestamp>,
+        last_sign_in_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sessions (id) {
+        id -> Text,
+        token_hash -> Text,
+        user_id -> Text,
+        subscription_id -> Text,
+        created_at -> Timestamp,
+        last_seen_at -> Timestamp,
+        expires_at -> Timestamp,
+        ip -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    audit_events (id) {
+        id -> Text,
+        subscription_id -> Nullable<Text>,
+        actor_id -> Nullable<Text>,
+        actor_username -> Nullable<Text>,
+        credential_kind -> Nullable<Text>,
+        credential_id -> Nullable<Text>,
+        action -> Text,
+        target_type -> Nullable<Text>,
+        target_id -> Nullable<Text>,
+        ip -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+        details -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(users -> subscriptions (subscription_id));
+diesel::joinable!(sessions -> users (user_id));
+
+diesel::allow_tables_to_appear_in_same_query!(subscriptions, users, sessions, audit_events);

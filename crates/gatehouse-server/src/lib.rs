@@ -1,0 +1,19 @@
+//! Gatehouse's server: the actix-web JSON API over diesel, and the operator CLI.
+//! `startup` mounts every route; each domain folder owns its handlers and queries.
+
+pub mod audit;
+pub mod auth;
+pub mod bootstrap;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod health;
+pub mod pagination;
+pub mod secret;
+pub mod sessions;
+pub mod startup;
+pub mod state;
+pub mod subscriptions;
+pub mod telemetry;
+pub mod users;

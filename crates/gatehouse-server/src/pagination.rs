@@ -1,0 +1,73 @@
+//! `?limit=` and `?cursor=` for every list: limit 1 to 200 (default 50); the cursor is
+//! opaque to clients (base64url of the sort key of the last item served).
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Deserialize;
+
+use crate::error::ApiError;
+use gatehouse_types::codes;
+
+pub const DEFAULT_LIMIT: i64 = 50;
+pub const MAX_LIMIT: i64 = 200;
+
+#[derive(Debug, Default, Deserialize)]
+pub struct PageParams {
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+impl PageParams {
+    pub fn limit(&self) -> Result<i64, ApiError> {
+        match self.limit {
+            None => Ok(DEFAULT_LIMIT),
+            Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
+            Some(_) => Err(ApiError::BadRequest {
+                code: codes::INVALID_PARAMETER,
+                message: format!("`limit` must be between 1 and {MAX_LIMIT}."),
+                details: Some(serde_json::json!({"field": "limit"})),
+            }),
+        }
+    }
+
+    /// The decoded cursor, if any; a cursor we did not issue is a 400.
+    pub fn cursor(&self) -> Result<Option<String>, ApiError> {
+        let Some(raw) = &self.cursor else {
+            return Ok(None);
+        };
+        URL_SAFE_NO_PAD
+            .decode(raw)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .map(Some)
+            .ok_or_else(|| ApiError::BadRequest {
+                code: codes::INVALID_PARAMETER,
+                message: "`cursor` is not a cursor this server issued.".into(),
+                details: Some(serde_json::json!({"field": "cursor"})),
+            })
+    }
+}
+
+pub fn encode_cursor(key: &str) -> String {
+    URL_SAFE_NO_PAD.encode(key)
+}
+
+/// Given one row more than the limit was fetched, trims it and says where to go on.
+pub fn page<R, T>(
+    mut rows: Vec<R>,
+    limit: i64,
+    key: impl Fn(&R) -> String,
+    to_api: impl Fn(R) -> T,
+) -> gatehouse_types::Page<T> {
+    let has_more = rows.len() as i64 > limit;
+    rows.truncate(limit.max(0) as usize);
+    let next_cursor = if has_more {
+        rows.last().map(|r| encode_cursor(&key(r)))
+    } else {
+        None
+    };
+    gatehouse_types::Page {
+        items: rows.into_iter().map(to_api).collect(),
+        next_cursor,
+    }
+}

@@ -1,0 +1,258 @@
+//! `POST`, `GET` and `DELETE /api/v1/session`.
+
+use actix_web::cookie::{Cookie, SameSite, time};
+use actix_web::{HttpResponse, web};
+use chrono::TimeDelta;
+use gatehouse_types::{Credential, SessionInfo, SignInRequest, UserState, codes, validate};
+use serde_json::json;
+
+use super::store;
+use crate::audit::Audit;
+use crate::auth::{
+    Action, Authenticated, ClientMeta, Principal, SESSION_COOKIE, Via, effective_state, tokens,
+};
+use crate::clock;
+use crate::db;
+use crate::error::ApiError;
+use crate::secret::SecretString;
+use crate::state::AppState;
+use crate::users::store::{self as users_store, UserChanges};
+
+/// One message for every failed sign-in, whatever the reason, so that the answer never
+/// tells whether a username exists or whether an account is locked.
+fn invalid_credentials() -> ApiError {
+    ApiError::unauthorized(
+        codes::INVALID_CREDENTIALS,
+        "The username or password is incorrect, or the account is not active.",
+    )
+}
+
+pub async fn sign_in(
+    state: web::Data<AppState>,
+    meta: ClientMeta,
+    body: web::Json<SignInRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let SignInRequest { username, password } = body.into_inner();
+    let password = SecretString::new(password);
+    // A username that cannot exist is looked up as no one, at the same cost.
+    let username = validate::username(&username).ok();
+    let lookup = username.clone();
+    let found = match lookup {
+        Some(u) => {
+            state
+                .db(move |conn| Ok(users_store::find_by_username(conn, &u)?))
+                .await?
+        }
+        None => None,
+    };
+    let known_hash = found.as_ref().map(|(u, _)| u.password_hash.clone());
+    let password_ok = state.passwords.verify(&password, known_hash).await?;
+    let now = clock::now();
+
+    let Some((user, subscription)) = found else {
+        let audit = Audit::unauthenticated(&meta, "session.sign_in_failed")
+            .attempted_username(username.as_deref())
+            .details(json!({"reason": "unknown_user"}));
+        state.db(move |conn| Ok(audit.record(conn)?)).await?;
+        return Err(invalid_credentials());
+    };
+
+    let failed = |reason: &str| {
+        Audit::unauthenticated(&meta, "session.sign_in_failed")
+            .actor(&subscription.id, &user.id, &user.username)
+            .target("user", &user.id)
+            .details(json!({"reason": reason}))
+    };
+    let user_state = effective_state(&user, now);
+    if user_state != UserState::Active {
+        let audit = failed(user_state.as_str());
+        state.db(move |conn| Ok(audit.record(conn)?)).await?;
+        return Err(invalid_credentials());
+    }
+    if !password_ok {
+        let audit = failed("wrong_password");
+        let lock_audit = Audit::unauthenticated(&meta, "user.locked")
+            .actor(&subscription.id, &user.id, &user.username)
+            .target("user", &user.id);
+        let user_id = user.id.clone();
+        let threshold = subscription.login_lockout_threshold;
+        // A lapsed lock starts the count afresh.
+        let lapsed = user.state == UserState::Locked.as_str();
+        state
+            .db(move |conn| {
+                db::transaction(conn, |conn| {
+                    if lapsed {
+                        reset_lock(conn, &user_id, now)?;
+                    }
+                    let count = users_store::add_failed_sign_in(conn, &user_id)?;
+                    audit.record(conn)?;
+                    if count >= threshold {
+                        users_store::update(
+                            conn,
+                            &user_id,
+                            &UserChanges {
+                                state: Some(UserState::Locked.as_str().into()),
+                                locked_at: Some(Some(now)),
+                                updated_at: Some(now),
+                                ..Default::default()
+                            },
+                        )?;
+                        store::delete_for_user(conn, &user_id, None)?;
+                        lock_audit.record(conn)?;
+                    }
+                    Ok::<_, ApiError>(())
+                })
+            })
+            .await?;
+        return Err(invalid_credentials());
+    }
+
+    let token = tokens::random_token(32);
+    let token_hash = state.tokens.hash(&token);
+    let session_id = uuid::Uuid::now_v7().to_string();
+    let expires_at = now + TimeDelta::hours(subscription.session_max_hours);
+    let audit = Audit::unauthenticated(&meta, "session.signed_in")
+        .actor(&subscription.id, &user.id, &user.username)
+        .credential("session", Some(&session_id))
+        .target("user", &user.id);
+    let (user_id, subscription_id) = (user.id.clone(), subscription.id.clone());
+    let (sid, meta2) = (session_id.clone(), meta.clone());
+    state
+        .db(move |conn| {
+            db::transaction(conn, |conn| {
+                reset_lock(conn, &user_id, now)?;
+                users_store::update(
+                    conn,
+                    &user_id,
+                    &UserChanges {
+                        last_sign_in_at: Some(Some(now)),
+                        ..Default::default()
+                    },
+                )?;
+                store::insert(
+                    conn,
+                    &store::NewSession {
+                        id: &sid,
+                        token_hash: &token_hash,
+                        user_id: &user_id,
+                        subscription_id: &subscription_id,
+                        created_at: now,
+                        last_seen_at: now,
+                        expires_at,
+                        ip: meta2.ip.as_deref(),
+                        user_agent: meta2.user_agent.as_deref(),
+                    },
+                )?;
+                audit.record(conn)?;
+                Ok::<_, ApiError>(())
+            })
+        })
+        .await?;
+
+    let mut user = user;
+    user.last_sign_in_at = Some(now);
+    user.failed_sign_ins = 0;
+    user.state = UserState::Active.as_str().into();
+    user.locked_at = None;
+    let principal = Principal {
+        via: Via::Session {
+            id: session_id,
+            created_at: now,
+            expires_at,
+            idle_expires_at: (now + TimeDelta::minutes(subscription.session_idle_minutes))
+                .min(expires_at),
+            csrf_token: state.tokens.csrf_token(&token),
+        },
+        user,
+        subscription,
+    };
+    let cookie = Cookie::build(SESSION_COOKIE, token)
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(state.settings.cookies_secure())
+        .max_age(time::Duration::hours(
+            principal.subscription.session_max_hours,
+        ))
+        .finish();
+    Ok(HttpResponse::Ok()
+        .cookie(cookie)
+        .insert_header(("Cache-Control", "no-store"))
+        .json(session_info(&principal)))
+}
+
+/// Clears the failed-sign-in count and any lock.
+fn reset_lock(
+    conn: &mut crate::db::DbConnection,
+    user_id: &str,
+    now: chrono::NaiveDateTime,
+) -> Result<(), ApiError> {
+    users_store::update(
+        conn,
+        user_id,
+        &UserChanges {
+            state: Some(UserState::Active.as_str().into()),
+            failed_sign_ins: Some(0),
+            locked_at: Some(None),
+            updated_at: Some(now),
+            ..Default::default()
+        },
+    )?;
+    Ok(())
+}
+
+pub async fn whoami(Authenticated(principal): Authenticated) -> web::Json<SessionInfo> {
+    web::Json(session_info(&principal))
+}
+
+pub async fn sign_out(
+    state: web::Data<AppState>,
+    meta: ClientMeta,
+    Authenticated(principal): Authenticated,
+) -> Result<HttpResponse, ApiError> {
+    principal.require(Action::SignOut)?;
+    let audit = Audit::by(&principal, &meta, "session.signed_out");
+    let id = principal.via.id().to_string();
+    state
+        .db(move |conn| {
+            db::transaction(conn, |conn| {
+                store::delete(conn, &id)?;
+                audit.record(conn)?;
+                Ok::<_, ApiError>(())
+            })
+        })
+        .await?;
+    let mut removal = Cookie::build(SESSION_COOKIE, "")
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(state.settings.cookies_secure())
+        .finish();
+    removal.make_removal();
+    Ok(HttpResponse::NoContent().cookie(removal).finish())
+}
+
+pub fn session_info(principal: &Principal) -> SessionInfo {
+    let (credential, csrf_token) = match &principal.via {
+        Via::Session {
+            created_at,
+            expires_at,
+            idle_expires_at,
+            csrf_token,
+            ..
+        } => (
+            Credential::Session {
+                created_at: clock::utc(*created_at),
+                expires_at: clock::utc(*expires_at),
+                idle_expires_at: clock::utc(*idle_expires_at),
+            },
+            Some(csrf_token.clone()),
+        ),
+    };
+    SessionInfo {
+        user: crate::users::to_api(&principal.user, clock::now()),
+        subscription: crate::subscriptions::to_api(&principal.subscription),
+        credential,
+        csrf_token,
+    }
+}

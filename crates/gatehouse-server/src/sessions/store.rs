@@ -1,0 +1,96 @@
+//! Queries on `sessions`.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::DbConnection;
+use crate::db::schema::{sessions, subscriptions, users};
+use crate::subscriptions::store::SubscriptionRow;
+use crate::users::store::UserRow;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = sessions)]
+pub struct SessionRow {
+    pub id: String,
+    pub token_hash: String,
+    pub user_id: String,
+    pub subscription_id: String,
+    pub created_at: NaiveDateTime,
+    pub last_seen_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = sessions)]
+pub struct NewSession<'a> {
+    pub id: &'a str,
+    pub token_hash: &'a str,
+    pub user_id: &'a str,
+    pub subscription_id: &'a str,
+    pub created_at: NaiveDateTime,
+    pub last_seen_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+    pub ip: Option<&'a str>,
+    pub user_agent: Option<&'a str>,
+}
+
+pub fn insert(conn: &mut DbConnection, new: &NewSession<'_>) -> QueryResult<()> {
+    diesel::insert_into(sessions::table)
+        .values(new)
+        .execute(conn)
+        .map(drop)
+}
+
+/// The session with this token hash, with its user and subscription, in one query.
+pub fn find_by_hash(
+    conn: &mut DbConnection,
+    token_hash: &str,
+) -> QueryResult<Option<(SessionRow, UserRow, SubscriptionRow)>> {
+    sessions::table
+        .inner_join(users::table.inner_join(subscriptions::table))
+        .filter(sessions::token_hash.eq(token_hash))
+        .select((
+            SessionRow::as_select(),
+            UserRow::as_select(),
+            SubscriptionRow::as_select(),
+        ))
+        .first(conn)
+        .optional()
+}
+
+pub fn touch(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> QueryResult<()> {
+    diesel::update(sessions::table.find(id))
+        .set(sessions::last_seen_at.eq(now))
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn delete(conn: &mut DbConnection, id: &str) -> QueryResult<()> {
+    diesel::delete(sessions::table.find(id))
+        .execute(conn)
+        .map(drop)
+}
+
+/// Ends every session of a user except `keep` (the one that asked, if any).
+pub fn delete_for_user(
+    conn: &mut DbConnection,
+    user_id: &str,
+    keep: Option<&str>,
+) -> QueryResult<usize> {
+    match keep {
+        Some(keep) => diesel::delete(
+            sessions::table
+                .filter(sessions::user_id.eq(user_id))
+                .filter(sessions::id.ne(keep)),
+        )
+        .execute(conn),
+        None => diesel::delete(sessions::table.filter(sessions::user_id.eq(user_id))).execute(conn),
+    }
+}
+
+/// Removes sessions past their absolute expiry; run now and then, not per request.
+pub fn delete_expired(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<usize> {
+    diesel::delete(sessions::table.filter(sessions::expires_at.le(now))).execute(conn)
+}

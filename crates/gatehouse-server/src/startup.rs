@@ -1,0 +1,184 @@
+//! Builds the HTTP application. Every route of the server is mounted here, in one
+//! visible list, from each domain's `configure`.
+
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+use actix_web::dev::{Server, Service};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::DefaultHeaders;
+use actix_web::{App, HttpResponse, HttpServer, Resource, web};
+use anyhow::Context;
+use tracing::Instrument;
+
+use crate::auth::password::Passwords;
+use crate::auth::tokens::TokenHasher;
+use crate::config::Settings;
+use crate::error::{ApiError, json_error, query_error};
+use crate::state::AppState;
+use crate::{audit, db, health, sessions, subscriptions, users};
+
+/// Largest JSON body accepted; every body of this API is far smaller.
+pub const JSON_LIMIT: usize = 64 * 1024;
+
+/// A resource whose other methods answer 405 with the JSON error body.
+pub fn resource(path: &str) -> Resource {
+    web::resource(path).default_service(web::to(method_not_allowed))
+}
+
+async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::MethodNotAllowed)
+}
+
+async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NotFound)
+}
+
+/// The whole route table.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(
+        web::JsonConfig::default()
+            .limit(JSON_LIMIT)
+            .error_handler(|err, _| json_error(err).into()),
+    )
+    .app_data(web::QueryConfig::default().error_handler(|err, _| query_error(err).into()))
+    .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()))
+    .configure(health::configure)
+    .service(
+        web::scope("/api/v1")
+            .configure(sessions::configure)
+            .configure(users::configure)
+            .configure(subscriptions::configure)
+            .configure(audit::configure)
+            .default_service(web::to(not_found)),
+    )
+    .service(resource("/").get(placeholder_page))
+    .default_service(web::to(not_found));
+}
+
+/// Until the single-page app is built, `/` says where things are.
+async fn placeholder_page() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(
+            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Gatehouse</title></head>\
+             <body><h1>Gatehouse</h1><p>The JSON API is at <code>/api/v1</code>; \
+             the web interface is not built yet.</p></body></html>",
+        )
+}
+
+/// A running server: its port (so tests can bind port 0) and its shared state.
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: web::Data<AppState>,
+}
+
+impl Application {
+    /// Opens the database, migrates it, and binds the listener. Nothing is served
+    /// until [`Application::run_until_stopped`].
+    pub fn build(settings: Settings) -> anyhow::Result<Application> {
+        let pool = db::connect(&settings.database_url, settings.db_pool_size)?;
+        {
+            let mut conn = pool.get().context("connecting to the database")?;
+            let applied = db::migrate(&mut conn)?;
+            if applied > 0 {
+                tracing::info!(applied, "database migrated");
+            }
+        }
+        let state = web::Data::new(AppState {
+            tokens: TokenHasher::new(settings.secret_pepper.as_ref()),
+            passwords: Passwords::new(settings.password_hash_concurrency)?,
+            pool,
+            settings: settings.clone(),
+        });
+        let listener = TcpListener::bind(&settings.listen)
+            .with_context(|| format!("binding {}", settings.listen))?;
+        let port = listener.local_addr()?.port();
+        let app_state = state.clone();
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(app_state.clone())
+                .wrap(
+                    DefaultHeaders::new()
+                        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+                        .add((header::REFERRER_POLICY, "same-origin"))
+                        .add((header::X_FRAME_OPTIONS, "DENY")),
+                )
+                .wrap_fn(|req, srv| {
+                    let request_id = uuid::Uuid::new_v4().to_string();
+                    let span = tracing::info_span!("request", request_id = %request_id);
+                    let method = req.method().clone();
+                    // The path only: query strings may carry OAuth parameters.
+                    let path = req.path().to_string();
+                    let started = Instant::now();
+                    let fut = srv.call(req);
+                    async move {
+                        let mut res = fut.await?;
+                        let headers = res.headers_mut();
+                        if headers
+                            .get(header::CONTENT_TYPE)
+                            .is_some_and(|v| v == "application/json")
+                        {
+                            headers.insert(
+                                header::CONTENT_TYPE,
+                                HeaderValue::from_static("application/json; charset=utf-8"),
+                            );
+                        }
+                        if let Ok(v) = HeaderValue::from_str(&request_id) {
+                            res.headers_mut()
+                                .insert(header::HeaderName::from_static("x-request-id"), v);
+                        }
+                        tracing::info!(
+                            %method,
+                            %path,
+                            status = res.status().as_u16(),
+                            latency_us = started.elapsed().as_micros() as u64,
+                            "request"
+                        );
+                        Ok(res)
+                    }
+                    .instrument(span)
+                })
+                .configure(routes)
+        })
+        .workers(settings.workers)
+        .shutdown_timeout(5)
+        .listen(listener)?
+        .run();
+        Ok(Application {
+            port,
+            server,
+            state,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn state(&self) -> web::Data<AppState> {
+        self.state.clone()
+    }
+
+    /// Serves until the process is told to stop, sweeping expired sessions meanwhile.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let state = self.state.clone();
+        let sweeper = actix_web::rt::spawn(async move {
+            let mut every = actix_web::rt::time::interval(Duration::from_secs(600));
+            loop {
+                every.tick().await;
+                let now = crate::clock::now();
+                if let Err(e) = state
+                    .db(move |conn| Ok(sessions::store::delete_expired(conn, now)?))
+                    .await
+                {
+                    tracing::warn!(error = %e, "sweeping expired sessions failed");
+                }
+            }
+        });
+        let result = self.server.await;
+        sweeper.abort();
+        result
+    }
+}

@@ -1,0 +1,44 @@
+//! `AppState`: what every handler shares — settings, the database pool, the token
+//! hasher and the password-hashing pool — and `db()`, the one way handlers reach the
+//! database.
+
+use std::time::Duration;
+
+use crate::auth::password::Passwords;
+use crate::auth::tokens::TokenHasher;
+use crate::config::Settings;
+use crate::db::{DbConnection, Pool};
+use crate::error::ApiError;
+
+pub struct AppState {
+    pub settings: Settings,
+    pub pool: Pool,
+    pub tokens: TokenHasher,
+    pub passwords: Passwords,
+}
+
+impl AppState {
+    /// Runs diesel work on the blocking pool. SQLite's "busy" answers are retried a few
+    /// times, so the closure must be safe to run again (transactions roll back whole).
+    pub async fn db<T, F>(&self, mut work: F) -> Result<T, ApiError>
+    where
+        F: FnMut(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.pool.clone();
+        actix_web::web::block(move || {
+            let mut conn = pool.get()?;
+            let mut attempt = 0u32;
+            loop {
+                match work(&mut conn) {
+                    Err(ApiError::Busy) if attempt < 8 => {
+                        attempt += 1;
+                        std::thread::sleep(Duration::from_millis(5 << attempt.min(5)));
+                    }
+                    other => return other,
+                }
+            }
+        })
+        .await?
+    }
+}

@@ -1,0 +1,90 @@
+//! `GET` and `PATCH /api/v1/subscription`.
+
+use actix_web::web;
+use gatehouse_types::{Subscription, UpdateSubscription, validate};
+use serde_json::json;
+
+use super::store::{self, SubscriptionChanges};
+use crate::audit::Audit;
+use crate::auth::{Action, Authenticated, ClientMeta};
+use crate::clock;
+use crate::db;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub async fn get_subscription(Authenticated(principal): Authenticated) -> web::Json<Subscription> {
+    web::Json(super::to_api(&principal.subscription))
+}
+
+fn in_range(
+    field: &'static str,
+    value: Option<u32>,
+    min: u32,
+    max: u32,
+) -> Result<Option<i64>, ApiError> {
+    match value {
+        Some(v) if !(min..=max).contains(&v) => Err(ApiError::validation(
+            field,
+            format!("must be between {min} and {max}"),
+        )),
+        other => Ok(other.map(i64::from)),
+    }
+}
+
+pub async fn update_subscription(
+    state: web::Data<AppState>,
+    meta: ClientMeta,
+    Authenticated(principal): Authenticated,
+    body: web::Json<UpdateSubscription>,
+) -> Result<web::Json<Subscription>, ApiError> {
+    principal.require(Action::ChangeSettings)?;
+    let body = body.into_inner();
+    let now = clock::now();
+    let changes = SubscriptionChanges {
+        name: body
+            .name
+            .as_deref()
+            .map(|n| validate::subscription_name(n).map_err(|m| ApiError::validation("name", m)))
+            .transpose()?,
+        api_keys_enabled: body.api_keys_enabled,
+        api_key_max_lifetime_days: match body.api_key_max_lifetime_days {
+            None => None,
+            Some(None) => Some(None),
+            Some(days) => Some(in_range("api_key_max_lifetime_days", days, 1, 3650)?),
+        },
+        api_key_full_access_roles: body
+            .api_key_full_access_roles
+            .as_deref()
+            .map(super::format_roles),
+        oauth_client_roles: body.oauth_client_roles.as_deref().map(super::format_roles),
+        session_idle_minutes: in_range(
+            "session_idle_minutes",
+            body.session_idle_minutes,
+            1,
+            43_200,
+        )?,
+        session_max_hours: in_range("session_max_hours", body.session_max_hours, 1, 8_760)?,
+        login_lockout_threshold: in_range(
+            "login_lockout_threshold",
+            body.login_lockout_threshold,
+            1,
+            1_000,
+        )?,
+        updated_at: Some(now),
+    };
+    // The body holds no secrets; the changed settings are the audit's details.
+    let audit = Audit::by(&principal, &meta, "subscription.updated")
+        .target("subscription", &principal.subscription.id)
+        .details(json!({ "changes": body }));
+    let id = principal.subscription.id.clone();
+    let row = state
+        .db(move |conn| {
+            db::transaction(conn, |conn| {
+                store::update(conn, &id, &changes)?;
+                audit.record(conn)?;
+                Ok(store::find(conn, &id)?)
+            })
+        })
+        .await?;
+    Ok(web::Json(super::to_api(&row)))
+}

@@ -1,0 +1,371 @@
+//! `/api/v1/me`, `/api/v1/me/password` and `/api/v1/users`.
+
+use actix_web::{HttpResponse, web};
+use gatehouse_types::{
+    ChangePassword, CreateUser, CreatedUser, Page, Role, UpdateMe, UpdateUser, User, UserState,
+    codes, validate,
+};
+use serde_json::json;
+
+use super::store::{self, NewUser, UserChanges, UserRow};
+use crate::audit::Audit;
+use crate::auth::password::generate_password;
+use crate::auth::{Action, Authenticated, ClientMeta, Principal, effective_state};
+use crate::clock;
+use crate::db;
+use crate::error::ApiError;
+use crate::pagination::{PageParams, page};
+use crate::secret::SecretString;
+use crate::sessions::store as sessions_store;
+use crate::state::AppState;
+use crate::subscriptions::store as subscriptions_store;
+
+pub async fn get_me(Authenticated(principal): Authenticated) -> web::Json<User> {
+    web::Json(super::to_api(&principal.user, clock::now()))
+}
+
+fn field<T>(name: &'static str, r: Result<T, &'static str>) -> Result<T, ApiError> {
+    r.map_err(|m| ApiError::validation(name, m))
+}
+
+pub async fn update_me(
+    state: web::Data<AppState>,
+    meta: ClientMeta,
+    Authenticated(principal): Authenticated,
+    body: web::Json<UpdateMe>,
+) -> Result<web::Json<User>, ApiError> {
+    principal.require(Action::EditProfile)?;
+    let body = body.into_inner();
+    let now = clock::now();
+    let changes = UserChanges {
+        display_name: body
+            .display_name
+            .as_deref()
+            .map(|d| field("display_name", validate::display_name(d)))
+            .transpose()?,
+        email: match body.email {
+            None => None,
+            Some(None) => Some(None),
+            Some(Some(e)) => Some(Some(field("email", validate::email(&e))?)),
+        },
+        updated_at: Some(now),
+        ..Default::default()
+    };
+    let audit = Audit::by(&principal, &meta, "user.profile_updated")
+        .target("user", &principal.user.id)
+        .details(json!({
+            "display_name": changes.display_name.is_some(),
+            "email": changes.email.is_some(),
+        }));
+    let (sub_id, user_id) = (principal.subscription.id.clone(), principal.user.id.clone());
+    let row = state
+        .db(move |conn| {
+            db::transaction(conn, |conn| {
+                store::update(conn, &user_id, &changes)?;
+                audit.record(conn)?;
+                store::find_in_subscription(conn, &sub_id, &user_id)?.ok_or(ApiError::NotFound)
+            })
+        })
+        .await?;
+    Ok(web::Json(super::to_api(&row, now)))
+}
+
+pub async fn change_password(
+    state: web::Data<AppState>,
+    meta: ClientMeta,
+    Authenticated(principal): Authenticated,
+    body: web::Json<ChangePassword>,
+) -> Result<HttpResponse, ApiError> {
+    principal.require(Action::ChangePassword)?;
+    let ChangePassword {
+        current_password,
+        new_password,
+    } = body.into_inner();
+    let current = SecretString::new(current_password);
+    let new = SecretString::new(new_password);
+    let ok = state
+        .passwords
+        .verify(&current, Some(principal.user.password_hash.clone()))
+        .await?;
+    let user_id = principal.user.id.clone();
+    let now = clock::now();
+    if !ok {
+        // A wrong current password counts towards the lockout, so a stolen session
+        // cannot be used to guess the password.
+        let threshold = principal.subscription.login_lockout_threshold;
+        let audit = Audit::by(&principal, &meta, "user.password_change_failed")
+            .target("user", &principal.user.id);
+        let lock_audit =
+            Audit::by(&principal, &meta, "user.locked").target("user", &principal.user.id);
+        state
+            .db(move |conn| {
+                db::transaction(conn, |conn| {
+                    let count = store::add_failed_sign_in(conn, &user_id)?;
+                    audit.record(conn)?;
+                    if count >= threshold {
+                        store::update(
+                            conn,
+                            &user_id,
+                            &UserChanges {
+                                state: Some(UserState::Locked.as_str().into()),
+                                locked_at: Some(Some(now)),
+                                updated_at: Some(now),
+                                ..Default::default()
+                            },
+                        )?;
+                        sessions_store::delete_for_user(conn, &user_id, None)?;
+                        lock_audit.record(conn)?;
+                    }
+                    Ok::<_, ApiError>(())
+                })
+            })
+            .await?;
+        return Err(ApiError::validation("current_password", "is not correct"));
+    }
+    field("new_password", validate::password(new.expose()))?;
+    let hash = state.passwords.hash(&new).await?;
+    let audit =
+        Audit::by(&principal, &meta, "user.password_changed").target("user", &principal.user.id);
+    let keep = principal.via.id().to_string();
+    state
+        .db(move |conn| {
+            db::transaction(conn, |conn| {
+                store::update(
+                    conn,
+                    &user_id,
+                    &UserChanges {
+                        password_hash: Some(hash.clone()),
+                        failed_sign_ins: Some(0),
+                        updated_at: Some(now),
+                        ..Default::default()
+                    },
+                )?;
+                sessions_store::delete_for_user(conn, &user_id, Some(&keep))?;
+                audit.record(conn)?;
+                Ok::<_, ApiError>(())
+            })
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+pub async fn list_users(
+    state: web::Data<AppState>,
+    Authenticated(principal): Authenticated,
+    query: web::Query<PageParams>,
+) -> Result<web::Json<Page<User>>, ApiError> {
+    principal.require(Action::ViewUsers)?;
+    let limit = query.limit()?;
+    let after = query.cursor()?;
+    let sub_id = principal.subscription.id.clone();
+    let rows = state
+        .db(move |conn| Ok(store::list(conn, &sub_id, after.as_deref(), limit)?))
+        .await?;
+    let now = clock::now();
+    Ok(web::Json(page(
+        rows,
+        limit,
+        |r| r.username.clone(),
+        |r| super::to_api(&r, now),
+    )))
+}
+
+pub async fn create_user(
+    state: web::Data<AppState>,
+    meta: ClientMeta,
+    Authenticated(principal): Authenticated,
+    body: web::Json<CreateUser>,
+) -> Result<HttpResponse, ApiError> {
+    principal.require(Action::ManageUsers)?;
+    let body = body.into_inner();
+    let username = field("username", validate::username(&body.username))?;
+    let display_name = match body.display_name.as_deref() {
+        Some(d) => field("display_name", validate::display_name(d))?,
+        None => username.clone(),
+    };
+    let email = body
+        .email
+        .as_deref()
+        .map(|e| field("email", validate::email(e)))
+        .transpose()?;
+    let (password, generated) = match body.password {
+        Some(p) => {
+            field("password", validate::password(&p))?;
+            (SecretString::new(p), false)
+        }
+        None => (SecretString::new(generate_password()), true),
+    };
+    let hash = state.passwords.hash(&password).await?;
+    let id = uuid::Uuid::now_v7().to_string();
+    let now = clock::now();
+    let audit = Audit::by(&principal, &meta, "user.created")
+        .target("user", &id)
+        .details(json!({"username": username, "role": body.role.as_str()}));
+    let sub_id = principal.subscription.id.clone();
+    let role = body.role;
+    let row = state
+        .db(move |conn| {
+            db::transaction(conn, |conn| {
+                store::insert(
+                    conn,
+                    &NewUser {
+                        id: &id,
+                        subscription_id: &sub_id,
+                        username: &username,
+                        display_name: &display_name,
+                        email: email.as_deref(),
+                        role: role.as_str(),
+                        state: UserState::Active.as_str(),
+                        password_hash: &hash,
+                        created_at: now,
+                        updated_at: now,
+                    },
+                )?;
+                audit.record(conn)?;
+                store::find_in_subscription(conn, &sub_id, &id)?.ok_or(ApiError::NotFound)
+            })
+        })
+        .await
+        .map_err(|e| {
+            e.on_unique_violation(codes::USERNAME_TAKEN, "That username is already taken.")
+        })?;
+    Ok(HttpResponse::Created().json(CreatedUser {
+        user: super::to_api(&row, now),
+        initial_password: generated.then(|| password.expose().to_string()),
+    }))
+}
+
+/// A user of the caller's subscription, or 404: another subscription's user looks
+/// exactly like a user that does not exist.
+async fn find_user(state: &AppState, principal: &Principal, id: &str) -> Result<UserRow, ApiError> {
+    if uuid::Uuid::parse_str(id).is_err() {
+        return Err(ApiError::NotFound);
+    }
+    let (sub_id, id) = (principal.subscription.id.clone(), id.to_string());
+    state
+        .db(move |conn| store::find_in_subscription(conn, &sub_id, &id)?.ok_or(ApiError::NotFound))
+        .await
+}
+
+pub async fn get_user(
+    state: web::Data<AppState>,
+    Authenticated(principal): Authenticated,
+    path: web::Path<String>,
+) -> Result<web::Json<User>, ApiError> {
+    principal.require(Action::ViewUsers)?;
+    let row = find_user(&state, &principal, &path).await?;
+    Ok(web::Json(super::to_api(&row, clock::now())))
+}
+
+fn last_admin() -> ApiError {
+    ApiError::conflict(
+        codes::LAST_ADMIN,
+        "This is the last active administrator of the subscription; make someone else an administrator first.",
+    )
+}
+
+pub async fn update_user(
+    state: web::Data<AppState>,
+    meta: ClientMeta,
+    Authenticated(principal): Authenticated,
+    path: web::Path<String>,
+    body: web::Json<UpdateUser>,
+) -> Result<web::Json<User>, ApiError> {
+    principal.require(Action::ManageUsers)?;
+    let body = body.into_inner();
+    let target = find_user(&state, &principal, &path).await?;
+    if body.state == Some(UserState::Locked) {
+        return Err(ApiError::validation(
+            "state",
+            "can be set to `active` or `disabled`; accounts lock by themselves after failed sign-ins",
+        ));
+    }
+    let now = clock::now();
+    let mut changes = UserChanges {
+        display_name: body
+            .display_name
+            .as_deref()
+            .map(|d| field("display_name", validate::display_name(d)))
+            .transpose()?,
+        email: match &body.email {
+            None => None,
+            Some(None) => Some(None),
+            Some(Some(e)) => Some(Some(field("email", validate::email(e))?)),
+        },
+        role: body.role.map(|r| r.as_str().to_string()),
+        state: body.state.map(|s| s.as_str().to_string()),
+        updated_at: Some(now),
+        ..Default::default()
+    };
+    if body.state == Some(UserState::Active) {
+        // Activating also unlocks.
+        changes.failed_sign_ins = Some(0);
+        changes.locked_at = Some(None);
+    }
+    let was_admin =
+        target.role == Role::Admin.as_str() && effective_state(&target, now) == UserState::Active;
+    let stays_admin = body.role.is_none_or(|r| r == Role::Admin)
+        && body.state.is_none_or(|s| s == UserState::Active);
+    let guard_last_admin = was_admin && !stays_admin;
+    let disabling = body.state == Some(UserState::Disabled);
+    let audit = Audit::by(&principal, &meta, "user.updated")
+        .target("user", &target.id)
+        .details(json!({
+            "role": body.role.map(|r| json!({"from": target.role, "to": r.as_str()})),
+            "state": body.state.map(|s| json!({"from": effective_state(&target, now).as_str(), "to": s.as_str()})),
+            "display_name": body.display_name.is_some(),
+            "email": body.email.is_some(),
+        }));
+    let (sub_id, user_id) = (principal.subscription.id.clone(), target.id.clone());
+    let row = state
+        .db(move |conn| {
+            db::transaction(conn, |conn| {
+                subscriptions_store::lock(conn, &sub_id)?;
+                if guard_last_admin
+                    && store::count_other_active_admins(conn, &sub_id, &user_id)? == 0
+                {
+                    return Err(last_admin());
+                }
+                store::update(conn, &user_id, &changes)?;
+                if disabling {
+                    sessions_store::delete_for_user(conn, &user_id, None)?;
+                }
+                audit.record(conn)?;
+                store::find_in_subscription(conn, &sub_id, &user_id)?.ok_or(ApiError::NotFound)
+            })
+        })
+        .await?;
+    Ok(web::Json(super::to_api(&row, now)))
+}
+
+pub async fn delete_user(
+    state: web::Data<AppState>,
+    meta: ClientMeta,
+    Authenticated(principal): Authenticated,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    principal.require(Action::ManageUsers)?;
+    let target = find_user(&state, &principal, &path).await?;
+    let now = clock::now();
+    let was_admin =
+        target.role == Role::Admin.as_str() && effective_state(&target, now) == UserState::Active;
+    let audit = Audit::by(&principal, &meta, "user.deleted")
+        .target("user", &target.id)
+        .details(json!({"username": target.username}));
+    let (sub_id, user_id) = (principal.subscription.id.clone(), target.id.clone());
+    state
+        .db(move |conn| {
+            db::transaction(conn, |conn| {
+                subscriptions_store::lock(conn, &sub_id)?;
+                if was_admin && store::count_other_active_admins(conn, &sub_id, &user_id)? == 0 {
+                    return Err(last_admin());
+                }
+                // Sessions (and, later, keys and grants) go with the user by cascade.
+                store::delete(conn, &user_id)?;
+                audit.record(conn)?;
+                Ok(())
+            })
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,148 @@
+//! Queries on `users`.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::DbConnection;
+use crate::db::schema::{subscriptions, users};
+use crate::subscriptions::store::SubscriptionRow;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = users)]
+pub struct UserRow {
+    pub id: String,
+    pub subscription_id: String,
+    pub username: String,
+    pub display_name: String,
+    pub email: Option<String>,
+    pub role: String,
+    pub state: String,
+    pub password_hash: String,
+    pub failed_sign_ins: i64,
+    pub locked_at: Option<NaiveDateTime>,
+    pub last_sign_in_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = users)]
+pub struct NewUser<'a> {
+    pub id: &'a str,
+    pub subscription_id: &'a str,
+    pub username: &'a str,
+    pub display_name: &'a str,
+    pub email: Option<&'a str>,
+    pub role: &'a str,
+    pub state: &'a str,
+    pub password_hash: &'a str,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Default, Clone, AsChangeset)]
+#[diesel(table_name = users)]
+pub struct UserChanges {
+    pub display_name: Option<String>,
+    pub email: Option<Option<String>>,
+    pub role: Option<String>,
+    pub state: Option<String>,
+    pub password_hash: Option<String>,
+    pub failed_sign_ins: Option<i64>,
+    pub locked_at: Option<Option<NaiveDateTime>>,
+    pub last_sign_in_at: Option<Option<NaiveDateTime>>,
+    pub updated_at: Option<NaiveDateTime>,
+}
+
+/// A user of the given subscription; another subscription's user is `None`.
+pub fn find_in_subscription(
+    conn: &mut DbConnection,
+    subscription_id: &str,
+    id: &str,
+) -> QueryResult<Option<UserRow>> {
+    users::table
+        .filter(users::id.eq(id))
+        .filter(users::subscription_id.eq(subscription_id))
+        .select(UserRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn find_by_username(
+    conn: &mut DbConnection,
+    username: &str,
+) -> QueryResult<Option<(UserRow, SubscriptionRow)>> {
+    users::table
+        .inner_join(subscriptions::table)
+        .filter(users::username.eq(username))
+        .select((UserRow::as_select(), SubscriptionRow::as_select()))
+        .first(conn)
+        .optional()
+}
+
+/// One page of a subscription's users by username, one row more than `limit` so the
+/// caller knows whether another page follows.
+pub fn list(
+    conn: &mut DbConnection,
+    subscription_id: &str,
+    after_username: Option<&str>,
+    limit: i64,
+) -> QueryResult<Vec<UserRow>> {
+    let mut q = users::table
+        .filter(users::subscription_id.eq(subscription_id))
+        .select(UserRow::as_select())
+        .order(users::username.asc())
+        .limit(limit + 1)
+        .into_boxed();
+    if let Some(after) = after_username {
+        q = q.filter(users::username.gt(after.to_string()));
+    }
+    q.load(conn)
+}
+
+pub fn insert(conn: &mut DbConnection, new: &NewUser<'_>) -> QueryResult<()> {
+    diesel::insert_into(users::table)
+        .values(new)
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn update(conn: &mut DbConnection, id: &str, changes: &UserChanges) -> QueryResult<()> {
+    diesel::update(users::table.find(id))
+        .set(changes)
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn delete(conn: &mut DbConnection, id: &str) -> QueryResult<()> {
+    diesel::delete(users::table.find(id))
+        .execute(conn)
+        .map(drop)
+}
+
+/// Active admins of a subscription other than `except_id`. A locked admin whose lock
+/// has lapsed is counted by the caller's rule, not here: only `active` counts.
+pub fn count_other_active_admins(
+    conn: &mut DbConnection,
+    subscription_id: &str,
+    except_id: &str,
+) -> QueryResult<i64> {
+    users::table
+        .filter(users::subscription_id.eq(subscription_id))
+        .filter(users::role.eq("admin"))
+        .filter(users::state.eq("active"))
+        .filter(users::id.ne(except_id))
+        .count()
+        .get_result(conn)
+}
+
+/// Counts one more failed sign-in in a row and returns the new count.
+pub fn add_failed_sign_in(conn: &mut DbConnection, id: &str) -> QueryResult<i64> {
+    diesel::update(users::table.find(id))
+        .set(users::failed_sign_ins.eq(users::failed_sign_ins + 1))
+        .execute(conn)?;
+    users::table
+        .find(id)
+        .select(users::failed_sign_ins)
+        .first(conn)
+}

@@ -1,0 +1,45 @@
+//! The JSON error body of every `/api/v1` failure (PRODUCT.md §7) and the stable
+//! machine codes clients switch on.
+
+use serde::{Deserialize, Serialize};
+
+/// `{"error": {"code": "…", "message": "…", "details": {…}}}`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    /// A stable `snake_case` code; see [`codes`].
+    pub code: String,
+    /// A sentence for people.
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<serde_json::Value>,
+}
+
+/// Every error code the API answers with. Clients match on these, never on messages.
+pub mod codes {
+    pub const MALFORMED_JSON: &str = "malformed_json";
+    pub const INVALID_BODY: &str = "invalid_body";
+    pub const INVALID_PARAMETER: &str = "invalid_parameter";
+    pub const UNAUTHENTICATED: &str = "unauthenticated";
+    pub const INVALID_CREDENTIALS: &str = "invalid_credentials";
+    pub const SESSION_EXPIRED: &str = "session_expired";
+    pub const INVALID_CREDENTIAL: &str = "invalid_credential";
+    pub const CSRF_FAILED: &str = "csrf_failed";
+    pub const FORBIDDEN: &str = "forbidden";
+    pub const SESSION_REQUIRED: &str = "session_required";
+    pub const NOT_FOUND: &str = "not_found";
+    pub const METHOD_NOT_ALLOWED: &str = "method_not_allowed";
+    pub const CONFLICT: &str = "conflict";
+    pub const USERNAME_TAKEN: &str = "username_taken";
+    pub const LAST_ADMIN: &str = "last_admin";
+    pub const PAYLOAD_TOO_LARGE: &str = "payload_too_large";
+    pub const UNSUPPORTED_MEDIA_TYPE: &str = "unsupported_media_type";
+    pub const VALIDATION_FAILED: &str = "validation_failed";
+    pub const RATE_LIMITED: &str = "rate_limited";
+    pub const SERVICE_UNAVAILABLE: &str = "service_unavailable";
+    pub const INTERNAL: &str = "internal_error";
+}

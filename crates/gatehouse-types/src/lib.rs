@@ -1,0 +1,323 @@
+//! The wire contract of Gatehouse: every JSON body that crosses between the server and
+//! its clients, plus the small validation rules both sides apply. It compiles for the
+//! server and for the WASM single-page app, so it depends on serde and chrono only.
+
+pub mod error;
+pub mod validate;
+
+pub use error::{ErrorBody, ErrorDetail, codes};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// A page of a list endpoint: `{"items": [...], "next_cursor": "…" | null}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// What a user may do in their subscription.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Viewer,
+    Editor,
+    Admin,
+}
+
+impl Role {
+    pub const ALL: [Role; 3] = [Role::Admin, Role::Editor, Role::Viewer];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Editor => "editor",
+            Role::Viewer => "viewer",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+/// Whether a user may sign in and whether their credentials work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UserState {
+    Active,
+    Disabled,
+    Locked,
+}
+
+impl UserState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserState::Active => "active",
+            UserState::Disabled => "disabled",
+            UserState::Locked => "locked",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<UserState> {
+        [UserState::Active, UserState::Disabled, UserState::Locked]
+            .into_iter()
+            .find(|r| r.as_str() == s)
+    }
+}
+
+/// A person in a subscription, as the API shows them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct User {
+    pub id: String,
+    pub subscription_id: String,
+    pub username: String,
+    pub display_name: String,
+    pub email: Option<String>,
+    pub role: Role,
+    pub state: UserState,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub last_sign_in_at: Option<DateTime<Utc>>,
+}
+
+/// The policies of a subscription (PRODUCT.md §6).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SubscriptionSettings {
+    pub api_keys_enabled: bool,
+    pub api_key_max_lifetime_days: Option<u32>,
+    pub api_key_full_access_roles: Vec<Role>,
+    pub oauth_client_roles: Vec<Role>,
+    pub session_idle_minutes: u32,
+    pub session_max_hours: u32,
+    pub login_lockout_threshold: u32,
+}
+
+/// A tenant: its name and settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Subscription {
+    pub id: String,
+    pub name: String,
+    pub settings: SubscriptionSettings,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// `PATCH /api/v1/subscription`: every field optional; `api_key_max_lifetime_days: null`
+/// removes the limit.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateSubscription {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_keys_enabled: Option<bool>,
+    #[serde(
+        default,
+        deserialize_with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub api_key_max_lifetime_days: Option<Option<u32>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key_full_access_roles: Option<Vec<Role>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oauth_client_roles: Option<Vec<Role>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_idle_minutes: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_max_hours: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub login_lockout_threshold: Option<u32>,
+}
+
+/// `POST /api/v1/session`.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignInRequest {
+    pub username: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for SignInRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignInRequest")
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
+/// The credential a request was made with, as `GET /api/v1/session` reports it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Credential {
+    /// A signed-in browser session.
+    Session {
+        created_at: DateTime<Utc>,
+        /// When the session ends at the latest, whatever the activity.
+        expires_at: DateTime<Utc>,
+        /// When the session ends if it stays unused.
+        idle_expires_at: DateTime<Utc>,
+    },
+}
+
+/// `POST /api/v1/session` and `GET /api/v1/session`: who am I, and with which credential.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    pub user: User,
+    pub subscription: Subscription,
+    pub credential: Credential,
+    /// The value every unsafe request made with the session cookie must echo in
+    /// `X-CSRF-Token`. Present only for session credentials.
+    pub csrf_token: Option<String>,
+}
+
+/// `PATCH /api/v1/me`: `email: null` removes the address.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateMe {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub email: Option<Option<String>>,
+}
+
+/// `PUT /api/v1/me/password`.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePassword {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+impl std::fmt::Debug for ChangePassword {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ChangePassword { <redacted> }")
+    }
+}
+
+/// `POST /api/v1/users`. Without `password`, the server generates one and returns it once.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUser {
+    pub username: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    pub role: Role,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+}
+
+impl std::fmt::Debug for CreateUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreateUser")
+            .field("username", &self.username)
+            .field("role", &self.role)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The answer to `POST /api/v1/users`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CreatedUser {
+    pub user: User,
+    /// The generated password, shown this once; absent when the admin chose one.
+    pub initial_password: Option<String>,
+}
+
+/// `PATCH /api/v1/users/{id}`. `state: "active"` also unlocks a locked user;
+/// `locked` cannot be set by hand.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUser {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub email: Option<Option<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<Role>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<UserState>,
+}
+
+/// One entry of the audit log: who did what, with which credential, to what, from where.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    pub id: String,
+    /// The user who acted; absent for failed sign-ins of unknown usernames.
+    pub actor_id: Option<String>,
+    pub actor_username: Option<String>,
+    /// `session`, `api_key`, `oauth`, or `cli` for operator commands.
+    pub credential_kind: Option<String>,
+    pub credential_id: Option<String>,
+    /// Dotted, past tense: `session.signed_in`, `user.updated`, …
+    pub action: String,
+    pub target_type: Option<String>,
+    pub target_id: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub details: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+}
+
+/// `GET /healthz` and `GET /readyz`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Health {
+    pub status: String,
+}
+
+/// Tells a missing field (`None`) from an explicit `null` (`Some(None)`).
+fn double_option<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn null_and_missing_differ_in_patches() {
+        let missing: UpdateMe = serde_json::from_str("{}").unwrap();
+        assert_eq!(missing.email, None);
+        let null: UpdateMe = serde_json::from_str(r#"{"email": null}"#).unwrap();
+        assert_eq!(null.email, Some(None));
+        let set: UpdateMe = serde_json::from_str(r#"{"email": "a@b.c"}"#).unwrap();
+        assert_eq!(set.email, Some(Some("a@b.c".into())));
+    }
+
+    #[test]
+    fn credential_is_tagged_by_kind() {
+        let now = Utc::now();
+        let c = Credential::Session {
+            created_at: now,
+            expires_at: now,
+            idle_expires_at: now,
+        };
+        let v = serde_json::to_value(&c).unwrap();
+        assert_eq!(v["kind"], "session");
+    }
+
+    #[test]
+    fn secrets_are_not_debug_printed() {
+        let r = SignInRequest {
+            username: "a".into(),
+            password: "hunter2hunter2".into(),
+        };
+        assert!(!format!("{r:?}").contains("hunter2"));
+    }
+}
