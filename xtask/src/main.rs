@@ -1,1 +1,78 @@
-fn main() {}
+//! Project automation, so that the README's two commands stay two:
+//!
+//! - `cargo xtask run [ARGS…]` builds and starts Gatehouse (`gatehouse serve ARGS…`).
+//! - `cargo xtask test` starts a throwaway PostgreSQL cluster and runs every test on
+//!   SQLite and on it, then removes the cluster.
+
+mod postgres;
+
+use std::process::{Command, ExitCode};
+
+use anyhow::{Context, bail};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("run") => run(&args[1..]),
+        Some("test") => test(&args[1..]),
+        _ => {
+            eprintln!(
+                "usage: cargo xtask <command>\n\n  run [ARGS…]   build and start Gatehouse (release build)\n  test [ARGS…]  run every test on SQLite and a throwaway PostgreSQL\n"
+            );
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
+fn status(cmd: &mut Command) -> anyhow::Result<()> {
+    let status = cmd.status().with_context(|| format!("starting {cmd:?}"))?;
+    if !status.success() {
+        bail!("{cmd:?} failed with {status}");
+    }
+    Ok(())
+}
+
+fn run(extra: &[String]) -> anyhow::Result<()> {
+    status(
+        cargo()
+            .args([
+                "run",
+                "--release",
+                "--package",
+                "gatehouse-server",
+                "--bin",
+                "gatehouse",
+                "--",
+                "serve",
+            ])
+            .args(extra),
+    )
+}
+
+fn test(extra: &[String]) -> anyhow::Result<()> {
+    let cluster = postgres::Cluster::start().context("starting a throwaway PostgreSQL")?;
+    eprintln!(
+        "xtask: PostgreSQL {} ready at {}",
+        cluster.version,
+        cluster.url()
+    );
+    let result = status(
+        cargo()
+            .args(["test", "--workspace"])
+            .args(extra)
+            .env("GATEHOUSE_TEST_POSTGRES_URL", cluster.url()),
+    );
+    drop(cluster);
+    result
+}

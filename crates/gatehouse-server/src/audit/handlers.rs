@@ -14,8 +14,10 @@ use crate::state::AppState;
 
 #[derive(Debug, Deserialize)]
 pub struct AuditQuery {
-    #[serde(flatten)]
-    page: PageParams,
+    // Not `#[serde(flatten)] PageParams`: flattening breaks number parsing in query
+    // strings.
+    limit: Option<i64>,
+    cursor: Option<String>,
     /// `all` (admins only) or `me`; admins default to `all`.
     scope: Option<String>,
 }
@@ -39,8 +41,13 @@ pub async fn list(
     if all {
         principal.require(Action::ViewSubscriptionAudit)?;
     }
-    let limit = query.page.limit()?;
-    let before = match query.page.cursor()? {
+    let query = query.into_inner();
+    let page_params = PageParams {
+        limit: query.limit,
+        cursor: query.cursor,
+    };
+    let limit = page_params.limit()?;
+    let before = match page_params.cursor()? {
         None => None,
         Some(c) => Some(decode_cursor(&c).ok_or_else(|| {
             ApiError::bad_request(codes::INVALID_PARAMETER, "`cursor` is not valid.")

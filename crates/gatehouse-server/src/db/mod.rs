@@ -90,13 +90,12 @@ impl ManageConnection for Manager {
 /// Builds the pool, creating the SQLite file's folder when it is missing.
 pub fn connect(url: &str, size: u32) -> anyhow::Result<Pool> {
     let backend = Backend::of_url(url)?;
-    if backend == Backend::Sqlite {
-        if let Some(dir) = sqlite_path(url).and_then(|p| p.parent().map(Path::to_path_buf)) {
-            if !dir.as_os_str().is_empty() {
-                std::fs::create_dir_all(&dir)
-                    .with_context(|| format!("creating the database folder {}", dir.display()))?;
-            }
-        }
+    let sqlite_dir = sqlite_path(url)
+        .and_then(Path::parent)
+        .filter(|dir| !dir.as_os_str().is_empty());
+    if let (Backend::Sqlite, Some(dir)) = (backend, sqlite_dir) {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("creating the database folder {}", dir.display()))?;
     }
     let manager = Manager {
         url: url.to_string(),

@@ -1,0 +1,170 @@
+//! The JSON error body of PRODUCT.md §7 for every kind of bad input, and the headers
+//! every answer carries.
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::both_backends;
+use crate::helpers::{Backend, error_code, spawn_app};
+
+both_backends!(
+    unknown_routes_answer_json_404,
+    wrong_method_answers_json_405,
+    malformed_json_is_400_and_wrong_shape_is_400,
+    wrong_content_type_is_415,
+    oversized_body_is_413,
+    validation_failure_is_422_with_the_field,
+    health_probes_answer,
+    responses_carry_request_id_and_security_headers,
+);
+
+async fn unknown_routes_answer_json_404(b: Backend) {
+    let app = spawn_app(b).await;
+    let c = app.anonymous();
+    for path in ["/api/v1/nothing-here", "/api/v2/session", "/no/such/page"] {
+        let res = c.get(path).await;
+        assert_eq!(res.status(), StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(error_code(res).await, "not_found");
+    }
+}
+
+async fn wrong_method_answers_json_405(b: Backend) {
+    let app = spawn_app(b).await;
+    let c = app.anonymous();
+    let res = c.put("/api/v1/session", &json!({})).await;
+    assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(error_code(res).await, "method_not_allowed");
+    let res = c.delete("/healthz").await;
+    assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(error_code(res).await, "method_not_allowed");
+}
+
+async fn malformed_json_is_400_and_wrong_shape_is_400(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    let res = admin
+        .request(reqwest::Method::POST, "/api/v1/users")
+        .header("content-type", "application/json")
+        .body("{\"username\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(error_code(res).await, "malformed_json");
+
+    let res = admin
+        .post(
+            "/api/v1/users",
+            &json!({"username": "bob@example.com", "role": "emperor"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "invalid_body");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("emperor")
+    );
+
+    let res = admin
+        .post(
+            "/api/v1/users",
+            &json!({"username": "bob@example.com", "role": "viewer", "colour": "red"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(error_code(res).await, "invalid_body");
+
+    let res = admin.get("/api/v1/users?limit=lots").await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(error_code(res).await, "invalid_parameter");
+
+    // Nothing was created by any of it.
+    let list: serde_json::Value = admin.get("/api/v1/users").await.json().await.unwrap();
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+}
+
+async fn wrong_content_type_is_415(b: Backend) {
+    let app = spawn_app(b).await;
+    let res = app
+        .anonymous()
+        .request(reqwest::Method::POST, "/api/v1/session")
+        .header("content-type", "text/plain")
+        .body(format!(
+            "{{\"username\":\"{}\",\"password\":\"{}\"}}",
+            app.admin_username,
+            crate::helpers::ADMIN_PASSWORD
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert!(res.headers().get("set-cookie").is_none());
+    assert_eq!(error_code(res).await, "unsupported_media_type");
+}
+
+async fn oversized_body_is_413(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    let res = admin
+        .patch("/api/v1/me", &json!({"display_name": "x".repeat(100_000)}))
+        .await;
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(error_code(res).await, "payload_too_large");
+}
+
+async fn validation_failure_is_422_with_the_field(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    let res = admin
+        .post(
+            "/api/v1/users",
+            &json!({"username": "no spaces allowed", "role": "viewer"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "validation_failed");
+    assert_eq!(body["error"]["details"]["field"], "username");
+}
+
+async fn health_probes_answer(b: Backend) {
+    let app = spawn_app(b).await;
+    let c = app.anonymous();
+    let res = c.get("/healthz").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        res.json::<serde_json::Value>().await.unwrap()["status"],
+        "ok"
+    );
+    let res = c.get("/readyz").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        res.json::<serde_json::Value>().await.unwrap()["status"],
+        "ready"
+    );
+}
+
+async fn responses_carry_request_id_and_security_headers(b: Backend) {
+    let app = spawn_app(b).await;
+    let res = app.anonymous().get("/api/v1/session").await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let h = res.headers();
+    let id = h.get("x-request-id").unwrap().to_str().unwrap();
+    assert!(uuid::Uuid::parse_str(id).is_ok());
+    assert_eq!(h.get("x-content-type-options").unwrap(), "nosniff");
+    assert_eq!(
+        h.get("content-type").unwrap(),
+        "application/json; charset=utf-8"
+    );
+    assert!(
+        h.get("www-authenticate")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("Bearer")
+    );
+    assert_eq!(error_code(res).await, "unauthenticated");
+}

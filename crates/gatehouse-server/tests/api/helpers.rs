@@ -1,0 +1,330 @@
+//! `spawn_app()`: the real server on port 0 over a fresh database of the chosen
+//! backend, with a bootstrapped subscription and admin, and clients that sign in the
+//! way a browser does (cookie jar plus the CSRF header).
+
+use diesel::Connection;
+use diesel::connection::SimpleConnection;
+use gatehouse_server::auth::password::hash_sync;
+use gatehouse_server::bootstrap;
+use gatehouse_server::config::Settings;
+use gatehouse_server::db::DbConnection;
+use gatehouse_server::startup::Application;
+use gatehouse_types::{CreatedUser, Role, SessionInfo};
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use serde_json::{Value, json};
+
+pub const ADMIN_PASSWORD: &str = "admin password for tests";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs each named `async fn(Backend)` once per backend, as `name::sqlite` and
+/// `name::postgres`, so the output shows that both ran.
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[actix_web::test]
+                async fn sqlite() {
+                    super::$name($crate::helpers::Backend::Sqlite).await
+                }
+                #[actix_web::test]
+                async fn postgres() {
+                    if $crate::helpers::postgres_skipped() {
+                        return;
+                    }
+                    super::$name($crate::helpers::Backend::Postgres).await
+                }
+            }
+        )*
+    };
+}
+
+/// PostgreSQL tests run unless explicitly switched off; a missing server is a failure,
+/// not a silent skip.
+pub fn postgres_skipped() -> bool {
+    if std::env::var("GATEHOUSE_TEST_POSTGRES_URL").is_ok() {
+        return false;
+    }
+    if std::env::var("GATEHOUSE_TEST_SKIP_POSTGRES").as_deref() == Ok("1") {
+        eprintln!("skipping PostgreSQL: GATEHOUSE_TEST_SKIP_POSTGRES=1");
+        return true;
+    }
+    panic!(
+        "GATEHOUSE_TEST_POSTGRES_URL is not set: run `cargo xtask test`, which starts a \
+         throwaway PostgreSQL, or set GATEHOUSE_TEST_SKIP_POSTGRES=1"
+    );
+}
+
+/// A fresh, empty database of the backend: a file in a new temp folder, or a new
+/// PostgreSQL database in the test cluster.
+pub fn fresh_database(backend: Backend) -> (String, Option<tempfile_dir::TempDir>) {
+    match backend {
+        Backend::Sqlite => {
+            let dir = tempfile_dir::TempDir::new();
+            let url = format!("sqlite://{}/gatehouse.db", dir.path().display());
+            (url, Some(dir))
+        }
+        Backend::Postgres => {
+            let admin_url =
+                std::env::var("GATEHOUSE_TEST_POSTGRES_URL").expect("GATEHOUSE_TEST_POSTGRES_URL");
+            let name = format!("gh_{}", uuid::Uuid::new_v4().simple());
+            let mut conn =
+                diesel::PgConnection::establish(&admin_url).expect("connect to PostgreSQL");
+            conn.batch_execute(&format!("CREATE DATABASE {name}"))
+                .expect("create test database");
+            let base = admin_url
+                .rsplit_once('/')
+                .expect("database URL has a path")
+                .0;
+            (format!("{base}/{name}"), None)
+        }
+    }
+}
+
+/// A tiny temp-folder guard, so tests need no extra crate.
+pub mod tempfile_dir {
+    use std::path::{Path, PathBuf};
+
+    pub struct TempDir(PathBuf);
+
+    impl TempDir {
+        pub fn new() -> TempDir {
+            let p = std::env::temp_dir().join(format!("gatehouse-test-{}", uuid::Uuid::new_v4()));
+            std::fs::create_dir_all(&p).expect("temp dir");
+            TempDir(p)
+        }
+        pub fn path(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub subscription_id: String,
+    pub admin_id: String,
+    pub admin_username: String,
+    pub state: actix_web::web::Data<gatehouse_server::state::AppState>,
+    _dir: Option<tempfile_dir::TempDir>,
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, |_| {}).await
+}
+
+pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    let (url, dir) = fresh_database(backend);
+    let mut settings = Settings::for_database(&url);
+    tweak(&mut settings);
+    let app = Application::build(settings).expect("build app");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let state = app.state();
+    let admin_username = format!(
+        "admin-{}@example.com",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
+    let created = {
+        let mut conn = state.pool.get().expect("db connection");
+        let hash = hash_sync(ADMIN_PASSWORD).expect("hash");
+        bootstrap::create_subscription(&mut conn, "Acme", &admin_username, &hash)
+            .expect("bootstrap")
+    };
+    actix_web::rt::spawn(app.run_until_stopped());
+    TestApp {
+        address,
+        subscription_id: created.subscription_id,
+        admin_id: created.user_id,
+        admin_username,
+        state,
+        _dir: dir,
+    }
+}
+
+/// A browser-like client: a cookie jar, and the CSRF token of its session once signed in.
+pub struct Client {
+    pub http: reqwest::Client,
+    pub base: String,
+    pub csrf: Option<String>,
+    /// The raw session cookie value, to replay it as an attacker would.
+    pub session_token: Option<String>,
+}
+
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    /// A client that is not signed in.
+    pub fn anonymous(&self) -> Client {
+        Client {
+            http: http_client(),
+            base: self.address.clone(),
+            csrf: None,
+            session_token: None,
+        }
+    }
+
+    pub async fn sign_in(&self, username: &str, password: &str) -> Client {
+        let mut c = self.anonymous();
+        let res = c
+            .post(
+                "/api/v1/session",
+                &json!({"username": username, "password": password}),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::OK, "sign-in of {username} failed");
+        c.session_token = res
+            .headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .and_then(|v| v.strip_prefix("gatehouse_session="))
+            .map(str::to_string);
+        let info: SessionInfo = res.json().await.expect("session info");
+        c.csrf = info.csrf_token;
+        c
+    }
+
+    pub async fn admin(&self) -> Client {
+        self.sign_in(&self.admin_username, ADMIN_PASSWORD).await
+    }
+
+    /// Creates a user with the role through the API and returns them signed in,
+    /// with their id.
+    pub async fn user(&self, admin: &Client, role: Role) -> (Client, String, String) {
+        let username = format!(
+            "{}-{}@example.com",
+            role.as_str(),
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        );
+        let password = "a password of some length";
+        let res = admin
+            .post(
+                "/api/v1/users",
+                &json!({"username": username, "role": role, "password": password}),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::CREATED);
+        let created: CreatedUser = res.json().await.expect("created user");
+        let client = self.sign_in(&username, password).await;
+        (client, created.user.id, username)
+    }
+
+    /// Runs diesel work against the server's database, for tests that must move time
+    /// forward (lockout expiry, idle sessions) or inspect what is stored.
+    pub fn with_db<T>(&self, f: impl FnOnce(&mut DbConnection) -> T) -> T {
+        let mut conn = self.state.pool.get().expect("db connection");
+        f(&mut conn)
+    }
+
+    /// Another subscription with its own admin, on the same server.
+    pub async fn second_subscription(&self) -> (Client, String) {
+        let username = format!(
+            "other-{}@example.org",
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        );
+        let created = self.with_db(|conn| {
+            let hash = hash_sync(ADMIN_PASSWORD).expect("hash");
+            bootstrap::create_subscription(conn, "Globex", &username, &hash).expect("bootstrap")
+        });
+        (
+            self.sign_in(&username, ADMIN_PASSWORD).await,
+            created.subscription_id,
+        )
+    }
+}
+
+impl Client {
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        let mut rb = self
+            .http
+            .request(method.clone(), format!("{}{}", self.base, path));
+        if let (false, Some(csrf)) = (method == Method::GET || method == Method::HEAD, &self.csrf) {
+            rb = rb.header("X-CSRF-Token", csrf);
+        }
+        rb
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.request(Method::GET, path)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> Response {
+        self.request(Method::POST, path)
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn patch(&self, path: &str, body: &Value) -> Response {
+        self.request(Method::PATCH, path)
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn put(&self, path: &str, body: &Value) -> Response {
+        self.request(Method::PUT, path)
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn delete(&self, path: &str) -> Response {
+        self.request(Method::DELETE, path)
+            .send()
+            .await
+            .expect("request")
+    }
+}
+
+/// Reads an error body and returns its code, checking the shape of PRODUCT.md §7.
+pub async fn error_code(res: Response) -> String {
+    let ct = res
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        ct.starts_with("application/json"),
+        "error content type was {ct}"
+    );
+    let body: Value = res.json().await.expect("json error body");
+    let code = body["error"]["code"]
+        .as_str()
+        .expect("error.code")
+        .to_string();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "error.message: {body}"
+    );
+    code
+}

@@ -1,0 +1,13 @@
+//! The API's integration tests: one binary (every extra test file is another slow
+//! link), the real server on port 0, real HTTP, and each test run on SQLite and on
+//! PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod helpers;
+
+mod audit;
+mod cli;
+mod errors;
+mod sessions;
+mod subscription;
+mod users;

@@ -1,0 +1,408 @@
+//! `/me`, `/me/password` and the admin's `/users`.
+
+use gatehouse_types::{CreatedUser, Page, Role, User};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::both_backends;
+use crate::helpers::{ADMIN_PASSWORD, Backend, error_code, spawn_app};
+
+both_backends!(
+    profile_can_be_read_and_edited,
+    password_change_ends_other_sessions,
+    password_change_checks_the_current_password_and_the_policy,
+    admins_create_users_with_a_generated_password_shown_once,
+    usernames_are_unique_regardless_of_case,
+    only_admins_manage_users,
+    roles_and_names_can_be_changed,
+    the_last_active_admin_is_protected,
+    deleting_a_user_ends_their_sessions,
+    users_are_listed_by_page,
+    another_subscriptions_users_are_invisible,
+);
+
+async fn profile_can_be_read_and_edited(b: Backend) {
+    let app = spawn_app(b).await;
+    let (viewer, _, username) = app.user(&app.admin().await, Role::Viewer).await;
+    let res = viewer
+        .patch(
+            "/api/v1/me",
+            &json!({"display_name": "  Grace Hopper ", "email": "grace@example.com"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let me: User = res.json().await.unwrap();
+    assert_eq!(me.display_name, "Grace Hopper");
+    assert_eq!(me.email.as_deref(), Some("grace@example.com"));
+    assert_eq!(me.username, username);
+
+    let res = viewer
+        .patch("/api/v1/me", &json!({"email": "not-an-address"}))
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let res = viewer
+        .patch("/api/v1/me", &json!({"display_name": ""}))
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    // A rejected change changed nothing.
+    let me: User = viewer.get("/api/v1/me").await.json().await.unwrap();
+    assert_eq!(me.email.as_deref(), Some("grace@example.com"));
+
+    let me: User = viewer
+        .patch("/api/v1/me", &json!({"email": null}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me.email, None);
+    assert_eq!(me.display_name, "Grace Hopper");
+    // Nobody can change their own role through /me.
+    let res = viewer.patch("/api/v1/me", &json!({"role": "admin"})).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let me: User = viewer.get("/api/v1/me").await.json().await.unwrap();
+    assert_eq!(me.role, Role::Viewer);
+}
+
+async fn password_change_ends_other_sessions(b: Backend) {
+    let app = spawn_app(b).await;
+    let here = app.admin().await;
+    let elsewhere = app.admin().await;
+    let res = here
+        .put(
+            "/api/v1/me/password",
+            &json!({"current_password": ADMIN_PASSWORD, "new_password": "a brand new passphrase"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert_eq!(here.get("/api/v1/me").await.status(), StatusCode::OK);
+    assert_eq!(
+        elsewhere.get("/api/v1/me").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let res = app
+        .anonymous()
+        .post(
+            "/api/v1/session",
+            &json!({"username": app.admin_username, "password": ADMIN_PASSWORD}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    app.sign_in(&app.admin_username, "a brand new passphrase")
+        .await;
+    let audit: Value = here.get("/api/v1/audit-events").await.json().await.unwrap();
+    assert!(
+        audit["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "user.password_changed")
+    );
+}
+
+async fn password_change_checks_the_current_password_and_the_policy(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    let res = admin
+        .put("/api/v1/me/password", &json!({"current_password": "wrong wrong wrong", "new_password": "a brand new passphrase"}))
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["details"]["field"], "current_password");
+    let res = admin
+        .put(
+            "/api/v1/me/password",
+            &json!({"current_password": ADMIN_PASSWORD, "new_password": "short"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["details"]["field"], "new_password");
+    // The old password still works.
+    app.sign_in(&app.admin_username, ADMIN_PASSWORD).await;
+}
+
+async fn admins_create_users_with_a_generated_password_shown_once(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    let res = admin
+        .post(
+            "/api/v1/users",
+            &json!({"username": "Linus@Example.com", "role": "editor", "display_name": "Linus"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let created: CreatedUser = res.json().await.unwrap();
+    assert_eq!(created.user.username, "linus@example.com");
+    assert_eq!(created.user.role, Role::Editor);
+    let password = created.initial_password.expect("a generated password");
+    assert!(password.len() >= 16);
+    let fetched: Value = admin
+        .get(&format!("/api/v1/users/{}", created.user.id))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(!fetched.to_string().contains(&password));
+    assert_eq!(fetched["display_name"], "Linus");
+    let linus = app.sign_in("linus@example.com", &password).await;
+    let me: User = linus.get("/api/v1/me").await.json().await.unwrap();
+    assert_eq!(me.id, created.user.id);
+
+    // A chosen password is not echoed back.
+    let res = admin
+        .post("/api/v1/users", &json!({"username": "ken@example.com", "role": "viewer", "password": "chosen by the admin"}))
+        .await;
+    let body: Value = res.json().await.unwrap();
+    assert!(body["initial_password"].is_null());
+    app.sign_in("ken@example.com", "chosen by the admin").await;
+    let res = admin
+        .post(
+            "/api/v1/users",
+            &json!({"username": "dmr@example.com", "role": "viewer", "password": "short"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+async fn usernames_are_unique_regardless_of_case(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    let res = admin
+        .post(
+            "/api/v1/users",
+            &json!({"username": "Sam@Example.com", "role": "viewer"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let res = admin
+        .post(
+            "/api/v1/users",
+            &json!({"username": "sam@example.COM", "role": "admin"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    assert_eq!(error_code(res).await, "username_taken");
+    // Usernames are unique across subscriptions too.
+    let (other, _) = app.second_subscription().await;
+    let res = other
+        .post(
+            "/api/v1/users",
+            &json!({"username": "sam@example.com", "role": "viewer"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+}
+
+async fn only_admins_manage_users(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    let (editor, editor_id, _) = app.user(&admin, Role::Editor).await;
+    let (viewer, _, _) = app.user(&admin, Role::Viewer).await;
+    for c in [&editor, &viewer] {
+        let res = c.get("/api/v1/users").await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN);
+        assert_eq!(error_code(res).await, "forbidden");
+        let res = c
+            .post(
+                "/api/v1/users",
+                &json!({"username": "x@example.com", "role": "admin"}),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN);
+        let res = c
+            .patch(
+                &format!("/api/v1/users/{editor_id}"),
+                &json!({"role": "admin"}),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN);
+        let res = c.delete(&format!("/api/v1/users/{editor_id}")).await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    }
+    let me: User = editor.get("/api/v1/me").await.json().await.unwrap();
+    assert_eq!(me.role, Role::Editor);
+    let res = app
+        .anonymous()
+        .post(
+            "/api/v1/users",
+            &json!({"username": "y@example.com", "role": "admin"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+}
+
+async fn roles_and_names_can_be_changed(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    let (editor, editor_id, _) = app.user(&admin, Role::Editor).await;
+    let res = admin
+        .patch(
+            &format!("/api/v1/users/{editor_id}"),
+            &json!({"role": "admin", "display_name": "Promoted"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let u: User = res.json().await.unwrap();
+    assert_eq!((u.role, u.display_name.as_str()), (Role::Admin, "Promoted"));
+    // The new role applies at the next request of the existing session.
+    assert_eq!(editor.get("/api/v1/users").await.status(), StatusCode::OK);
+    let res = admin
+        .patch(
+            &format!("/api/v1/users/{editor_id}"),
+            &json!({"role": "viewer"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        editor.get("/api/v1/users").await.status(),
+        StatusCode::FORBIDDEN
+    );
+    let res = admin
+        .patch(
+            &format!("/api/v1/users/{editor_id}"),
+            &json!({"state": "locked"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let audit: Value = admin
+        .get("/api/v1/audit-events")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let updates = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "user.updated")
+        .count();
+    assert_eq!(updates, 2);
+}
+
+async fn the_last_active_admin_is_protected(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    let me = format!("/api/v1/users/{}", app.admin_id);
+    for change in [json!({"role": "editor"}), json!({"state": "disabled"})] {
+        let res = admin.patch(&me, &change).await;
+        assert_eq!(res.status(), StatusCode::CONFLICT, "{change}");
+        assert_eq!(error_code(res).await, "last_admin");
+    }
+    let res = admin.delete(&me).await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    assert_eq!(error_code(res).await, "last_admin");
+    let u: User = admin.get("/api/v1/me").await.json().await.unwrap();
+    assert_eq!(u.role, Role::Admin);
+
+    // With a second admin, the first may step down.
+    let (_, second_id, _) = app.user(&admin, Role::Admin).await;
+    let res = admin.patch(&me, &json!({"role": "editor"})).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    // Now the second is the last one; the demoted first cannot act as admin.
+    let res = admin.delete(&format!("/api/v1/users/{second_id}")).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+}
+
+async fn deleting_a_user_ends_their_sessions(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    let (user, user_id, username) = app.user(&admin, Role::Editor).await;
+    let res = admin.delete(&format!("/api/v1/users/{user_id}")).await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        user.get("/api/v1/me").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        admin
+            .get(&format!("/api/v1/users/{user_id}"))
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        admin
+            .delete(&format!("/api/v1/users/{user_id}"))
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    let res = app
+        .anonymous()
+        .post(
+            "/api/v1/session",
+            &json!({"username": username, "password": "a password of some length"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+}
+
+async fn users_are_listed_by_page(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    for i in 0..4 {
+        let res = admin
+            .post("/api/v1/users", &json!({"username": format!("user{i}@example.com"), "role": "viewer", "password": "a password of some length"}))
+            .await;
+        assert_eq!(res.status(), StatusCode::CREATED);
+    }
+    let mut seen = Vec::new();
+    let mut path = "/api/v1/users?limit=2".to_string();
+    loop {
+        let page: Page<User> = admin.get(&path).await.json().await.unwrap();
+        assert!(page.items.len() <= 2);
+        seen.extend(page.items.into_iter().map(|u| u.username));
+        match page.next_cursor {
+            Some(c) => path = format!("/api/v1/users?limit=2&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 5, "{seen:?}");
+    let mut sorted = seen.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted, seen);
+    for bad in ["limit=0", "limit=201", "cursor=%%%"] {
+        let res = admin.get(&format!("/api/v1/users?{bad}")).await;
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{bad}");
+        assert_eq!(error_code(res).await, "invalid_parameter");
+    }
+}
+
+async fn another_subscriptions_users_are_invisible(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    let (_, user_id, _) = app.user(&admin, Role::Editor).await;
+    let (other, _) = app.second_subscription().await;
+    let path = format!("/api/v1/users/{user_id}");
+    let not_found = [
+        other.get(&path).await,
+        other.patch(&path, &json!({"role": "viewer"})).await,
+        other.delete(&path).await,
+        other.get("/api/v1/users/not-a-uuid").await,
+        other
+            .get(&format!("/api/v1/users/{}", uuid::Uuid::new_v4()))
+            .await,
+    ];
+    for res in not_found {
+        assert_eq!(res.status(), StatusCode::NOT_FOUND);
+        assert_eq!(error_code(res).await, "not_found");
+    }
+    let list: Page<User> = other.get("/api/v1/users").await.json().await.unwrap();
+    assert_eq!(list.items.len(), 1);
+    assert!(
+        list.items
+            .iter()
+            .all(|u| u.id != user_id && u.id != app.admin_id)
+    );
+    // The user is untouched.
+    let u: User = admin.get(&path).await.json().await.unwrap();
+    assert_eq!(u.role, Role::Editor);
+    let audit: Value = other
+        .get("/api/v1/audit-events")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(!audit.to_string().contains(&app.admin_username));
+}
