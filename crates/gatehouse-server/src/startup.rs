@@ -50,6 +50,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(users::configure)
             .configure(subscriptions::configure)
             .configure(audit::configure)
+            .service(resource("/openapi.json").get(health::openapi))
             .default_service(web::to(not_found)),
     )
     .service(resource("/").get(placeholder_page))

@@ -12,7 +12,7 @@ use crate::audit::Audit;
 use crate::auth::password::generate_password;
 use crate::auth::{Action, Authenticated, ClientMeta, Principal, effective_state};
 use crate::clock;
-use crate::db;
+use crate::db::{self, DbConnection};
 use crate::error::ApiError;
 use crate::pagination::{PageParams, page};
 use crate::secret::SecretString;
@@ -264,6 +264,30 @@ fn last_admin() -> ApiError {
     )
 }
 
+/// Serializes admin changes within the subscription, then refuses a change that would
+/// leave it without an active admin. The target is re-read under the lock, so two
+/// admins demoting each other at once cannot both succeed.
+fn lock_and_check_last_admin(
+    conn: &mut DbConnection,
+    subscription_id: &str,
+    user_id: &str,
+    stays_admin: bool,
+    now: chrono::NaiveDateTime,
+) -> Result<(), ApiError> {
+    subscriptions_store::lock(conn, subscription_id)?;
+    let current =
+        store::find_in_subscription(conn, subscription_id, user_id)?.ok_or(ApiError::NotFound)?;
+    let is_active_admin =
+        current.role == Role::Admin.as_str() && effective_state(&current, now) == UserState::Active;
+    if is_active_admin
+        && !stays_admin
+        && store::count_other_active_admins(conn, subscription_id, user_id)? == 0
+    {
+        return Err(last_admin());
+    }
+    Ok(())
+}
+
 pub async fn update_user(
     state: web::Data<AppState>,
     meta: ClientMeta,
@@ -302,11 +326,8 @@ pub async fn update_user(
         changes.failed_sign_ins = Some(0);
         changes.locked_at = Some(None);
     }
-    let was_admin =
-        target.role == Role::Admin.as_str() && effective_state(&target, now) == UserState::Active;
     let stays_admin = body.role.is_none_or(|r| r == Role::Admin)
         && body.state.is_none_or(|s| s == UserState::Active);
-    let guard_last_admin = was_admin && !stays_admin;
     let disabling = body.state == Some(UserState::Disabled);
     let audit = Audit::by(&principal, &meta, "user.updated")
         .target("user", &target.id)
@@ -320,12 +341,7 @@ pub async fn update_user(
     let row = state
         .db(move |conn| {
             db::transaction(conn, |conn| {
-                subscriptions_store::lock(conn, &sub_id)?;
-                if guard_last_admin
-                    && store::count_other_active_admins(conn, &sub_id, &user_id)? == 0
-                {
-                    return Err(last_admin());
-                }
+                lock_and_check_last_admin(conn, &sub_id, &user_id, stays_admin, now)?;
                 store::update(conn, &user_id, &changes)?;
                 if disabling {
                     sessions_store::delete_for_user(conn, &user_id, None)?;
@@ -347,8 +363,6 @@ pub async fn delete_user(
     principal.require(Action::ManageUsers)?;
     let target = find_user(&state, &principal, &path).await?;
     let now = clock::now();
-    let was_admin =
-        target.role == Role::Admin.as_str() && effective_state(&target, now) == UserState::Active;
     let audit = Audit::by(&principal, &meta, "user.deleted")
         .target("user", &target.id)
         .details(json!({"username": target.username}));
@@ -356,10 +370,7 @@ pub async fn delete_user(
     state
         .db(move |conn| {
             db::transaction(conn, |conn| {
-                subscriptions_store::lock(conn, &sub_id)?;
-                if was_admin && store::count_other_active_admins(conn, &sub_id, &user_id)? == 0 {
-                    return Err(last_admin());
-                }
+                lock_and_check_last_admin(conn, &sub_id, &user_id, false, now)?;
                 // Sessions (and, later, keys and grants) go with the user by cascade.
                 store::delete(conn, &user_id)?;
                 audit.record(conn)?;

@@ -8,6 +8,7 @@ mod helpers;
 mod audit;
 mod cli;
 mod errors;
+mod openapi;
 mod sessions;
 mod subscription;
 mod users;

@@ -16,6 +16,7 @@ both_backends!(
     only_admins_manage_users,
     roles_and_names_can_be_changed,
     the_last_active_admin_is_protected,
+    two_admins_demoting_each_other_at_once_leave_one_admin,
     deleting_a_user_ends_their_sessions,
     users_are_listed_by_page,
     another_subscriptions_users_are_invisible,
@@ -405,4 +406,38 @@ async fn another_subscriptions_users_are_invisible(b: Backend) {
         .await
         .unwrap();
     assert!(!audit.to_string().contains(&app.admin_username));
+}
+
+async fn two_admins_demoting_each_other_at_once_leave_one_admin(b: Backend) {
+    use diesel::prelude::*;
+    use gatehouse_server::db::schema::users;
+    let app = spawn_app(b).await;
+    let first = app.admin().await;
+    let (second, second_id, _) = app.user(&first, Role::Admin).await;
+    let (path_second, path_first) = (
+        format!("/api/v1/users/{second_id}"),
+        format!("/api/v1/users/{}", app.admin_id),
+    );
+    let demote = json!({"role": "viewer"});
+    let (a, b) = tokio::join!(
+        first.patch(&path_second, &demote),
+        second.patch(&path_first, &demote),
+    );
+    let mut statuses = [a.status(), b.status()];
+    statuses.sort();
+    // One wins. The loser is refused as the last admin or, when the winner's change
+    // landed before its request was authorized, as no longer an admin at all.
+    assert_eq!(statuses[0], StatusCode::OK, "{statuses:?}");
+    assert!(
+        matches!(statuses[1], StatusCode::CONFLICT | StatusCode::FORBIDDEN),
+        "{statuses:?}"
+    );
+    let admins: i64 = app.with_db(|conn| {
+        users::table
+            .filter(users::role.eq("admin"))
+            .count()
+            .get_result(conn)
+            .unwrap()
+    });
+    assert_eq!(admins, 1);
 }
