@@ -118,14 +118,26 @@ fn sqlite_path(url: &str) -> Option<&Path> {
     Some(Path::new(path))
 }
 
+/// An arbitrary application-wide key for PostgreSQL's advisory lock.
+const MIGRATION_LOCK: i64 = 0x6761_7465_686f;
+
 /// Runs the pending migrations of the connection's backend.
 pub fn migrate(conn: &mut DbConnection) -> anyhow::Result<usize> {
     let applied = match conn {
-        DbConnection::Postgresql(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS),
-        DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS),
+        DbConnection::Postgresql(c) => {
+            // Replicas starting together take turns: the first migrates, the others
+            // then find nothing pending. (SQLite's own write lock does this there.)
+            c.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))?;
+            let result = c
+                .run_pending_migrations(POSTGRES_MIGRATIONS)
+                .map(|v| v.len());
+            c.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"))?;
+            result
+        }
+        DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
     }
     .map_err(|e| anyhow::anyhow!("running migrations: {e}"))?;
-    Ok(applied.len())
+    Ok(applied)
 }
 
 /// Runs `work` in a transaction: committed if it returns `Ok`, rolled back otherwise.

@@ -9,6 +9,7 @@ mod audit;
 mod cli;
 mod errors;
 mod openapi;
+mod replicas;
 mod sessions;
 mod subscription;
 mod users;
