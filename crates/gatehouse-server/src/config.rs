@@ -80,6 +80,11 @@ pub struct SettingsArgs {
     /// Password hashes computed at once; sign-ins beyond that wait [default: cores - 1, at least 1].
     #[arg(long, env = "GATEHOUSE_PASSWORD_HASH_CONCURRENCY", global = true)]
     pub password_hash_concurrency: Option<usize>,
+    /// Seconds a verified API key is trusted without asking the database again; the
+    /// bound on how late other replicas see a revocation. 0 turns the cache off
+    /// [default: 2].
+    #[arg(long, env = "GATEHOUSE_CREDENTIAL_CACHE_SECONDS", global = true)]
+    pub credential_cache_seconds: Option<u64>,
     /// Log format [default: text].
     #[arg(long, env = "GATEHOUSE_LOG_FORMAT", global = true, value_enum)]
     pub log_format: Option<LogFormat>,
@@ -106,6 +111,7 @@ struct FileSettings {
     db_pool_size: Option<u32>,
     workers: Option<usize>,
     password_hash_concurrency: Option<usize>,
+    credential_cache_seconds: Option<u64>,
     log_format: Option<LogFormat>,
     log: Option<String>,
 }
@@ -120,6 +126,7 @@ pub struct Settings {
     pub db_pool_size: u32,
     pub workers: usize,
     pub password_hash_concurrency: usize,
+    pub credential_cache_seconds: u64,
     pub log_format: LogFormat,
     pub log: String,
 }
@@ -169,6 +176,10 @@ impl Settings {
                 .or(file.password_hash_concurrency)
                 .unwrap_or(cores.saturating_sub(1))
                 .max(1),
+            credential_cache_seconds: args
+                .credential_cache_seconds
+                .or(file.credential_cache_seconds)
+                .unwrap_or(2),
             log_format: args
                 .log_format
                 .or(file.log_format)
@@ -191,6 +202,7 @@ impl Settings {
             db_pool_size: 4,
             workers: 1,
             password_hash_concurrency: 1,
+            credential_cache_seconds: 2,
             log_format: LogFormat::Text,
             log: "warn".into(),
         }

@@ -1,11 +1,13 @@
 //! Gatehouse's server: the actix-web JSON API over diesel, and the operator CLI.
 //! `startup` mounts every route; each domain folder owns its handlers and queries.
 
+pub mod api_keys;
 pub mod audit;
 pub mod auth;
 pub mod bootstrap;
 pub mod clock;
 pub mod config;
+pub mod csv;
 pub mod db;
 pub mod error;
 pub mod health;

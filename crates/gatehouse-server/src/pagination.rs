@@ -3,6 +3,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, NaiveDateTime};
 use serde::Deserialize;
 
 use crate::error::ApiError;
@@ -44,6 +45,31 @@ impl PageParams {
                 code: codes::INVALID_PARAMETER,
                 message: "`cursor` is not a cursor this server issued.".into(),
                 details: Some(serde_json::json!({"field": "cursor"})),
+            })
+    }
+}
+
+/// The sort key of lists ordered by a time and then the id.
+pub fn time_key(at: NaiveDateTime, id: &str) -> String {
+    format!("{}|{id}", at.and_utc().to_rfc3339())
+}
+
+impl PageParams {
+    /// The decoded cursor of a list ordered by a time and then the id.
+    pub fn time_cursor(&self) -> Result<Option<(NaiveDateTime, String)>, ApiError> {
+        let Some(raw) = self.cursor()? else {
+            return Ok(None);
+        };
+        raw.split_once('|')
+            .and_then(|(at, id)| {
+                Some((
+                    DateTime::parse_from_rfc3339(at).ok()?.naive_utc(),
+                    id.to_string(),
+                ))
+            })
+            .map(Some)
+            .ok_or_else(|| {
+                ApiError::bad_request(codes::INVALID_PARAMETER, "`cursor` is not valid.")
             })
     }
 }

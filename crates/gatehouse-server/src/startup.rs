@@ -11,12 +11,13 @@ use actix_web::{App, HttpResponse, HttpServer, Resource, web};
 use anyhow::Context;
 use tracing::Instrument;
 
+use crate::auth::cache::KeyCache;
 use crate::auth::password::Passwords;
 use crate::auth::tokens::TokenHasher;
 use crate::config::Settings;
 use crate::error::{ApiError, json_error, query_error};
 use crate::state::AppState;
-use crate::{audit, db, health, sessions, subscriptions, users};
+use crate::{api_keys, audit, auth, db, health, sessions, subscriptions, users};
 
 /// Largest JSON body accepted; every body of this API is far smaller.
 pub const JSON_LIMIT: usize = 64 * 1024;
@@ -47,9 +48,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(
         web::scope("/api/v1")
             .configure(sessions::configure)
+            .configure(api_keys::configure)
             .configure(users::configure)
             .configure(subscriptions::configure)
             .configure(audit::configure)
+            .service(resource("/auth/verify").get(auth::verify::verify))
             .service(resource("/openapi.json").get(health::openapi))
             .default_service(web::to(not_found)),
     )
@@ -88,6 +91,7 @@ impl Application {
             }
         }
         let state = web::Data::new(AppState {
+            keys: KeyCache::new(Duration::from_secs(settings.credential_cache_seconds)),
             tokens: TokenHasher::new(settings.secret_pepper.as_ref()),
             passwords: Passwords::new(settings.password_hash_concurrency)?,
             pool,

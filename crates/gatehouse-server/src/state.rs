@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use crate::auth::cache::KeyCache;
 use crate::auth::password::Passwords;
 use crate::auth::tokens::TokenHasher;
 use crate::config::Settings;
@@ -15,6 +16,8 @@ pub struct AppState {
     pub pool: Pool,
     pub tokens: TokenHasher,
     pub passwords: Passwords,
+    /// Verified API keys, for a couple of seconds.
+    pub keys: KeyCache,
 }
 
 impl AppState {

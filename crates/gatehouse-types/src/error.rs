@@ -19,6 +19,9 @@ pub struct ErrorDetail {
     pub details: Option<serde_json::Value>,
 }
 
+/// The sentence PRODUCT.md §6 prescribes when a subscription has switched API keys off.
+pub const API_KEYS_DISABLED_MESSAGE: &str = "API Keys are disabled. Please contact your Subscription Administrator to enable this functionality.";
+
 /// Every error code the API answers with. Clients match on these, never on messages.
 pub mod codes {
     pub const MALFORMED_JSON: &str = "malformed_json";
@@ -29,6 +32,11 @@ pub mod codes {
     pub const SESSION_EXPIRED: &str = "session_expired";
     pub const INVALID_CREDENTIAL: &str = "invalid_credential";
     pub const CSRF_FAILED: &str = "csrf_failed";
+    pub const API_KEY_INVALID: &str = "api_key_invalid";
+    pub const API_KEY_EXPIRED: &str = "api_key_expired";
+    pub const API_KEYS_DISABLED: &str = "api_keys_disabled";
+    pub const USER_INACTIVE: &str = "user_inactive";
+    pub const INSUFFICIENT_PERMISSION: &str = "insufficient_permission";
     pub const FORBIDDEN: &str = "forbidden";
     pub const SESSION_REQUIRED: &str = "session_required";
     pub const NOT_FOUND: &str = "not_found";

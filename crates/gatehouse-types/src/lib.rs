@@ -160,6 +160,118 @@ pub enum Credential {
         /// When the session ends if it stays unused.
         idle_expires_at: DateTime<Utc>,
     },
+    /// An API key.
+    ApiKey {
+        id: String,
+        name: String,
+        /// What the key does now: its own permission, narrowed by its user's role.
+        permission: Permission,
+        /// The permission the key was created with.
+        key_permission: Permission,
+    },
+}
+
+/// What an API key may do: only safe methods, or everything its user may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Permission {
+    ReadOnly,
+    FullAccess,
+}
+
+impl Permission {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Permission::ReadOnly => "read_only",
+            Permission::FullAccess => "full_access",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Permission> {
+        match s {
+            "read_only" => Some(Permission::ReadOnly),
+            "full_access" => Some(Permission::FullAccess),
+            _ => None,
+        }
+    }
+}
+
+/// An API key as its owner and admins see it: never the secret, only a hint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApiKey {
+    pub id: String,
+    pub name: String,
+    pub permission: Permission,
+    /// `gatk_…` and the secret's last four characters.
+    pub hint: String,
+    pub user_id: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Precise to about a minute: uses are recorded at most once a minute per key.
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub last_reset_at: Option<DateTime<Utc>>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// `POST /api/v1/api-keys`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateApiKey {
+    pub name: String,
+    pub permission: Permission,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// The answer to creating or resetting a key: the only time the secret is shown.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApiKeyWithSecret {
+    #[serde(flatten)]
+    pub key: ApiKey,
+    pub secret: String,
+}
+
+impl std::fmt::Debug for ApiKeyWithSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiKeyWithSecret")
+            .field("key", &self.key)
+            .field("secret", &"<redacted>")
+            .finish()
+    }
+}
+
+/// `PATCH /api/v1/api-keys/{id}`: rename.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateApiKey {
+    pub name: String,
+}
+
+/// `POST /api/v1/api-keys/{id}/reset`, body optional. Without `expires_at` the key keeps
+/// the lifetime it had, counted from now.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResetApiKey {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// A key in the administrators' list of every key of the subscription.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SubscriptionApiKey {
+    #[serde(flatten)]
+    pub key: ApiKey,
+    pub username: String,
+    pub user_display_name: String,
+}
+
+/// `GET /api/v1/auth/verify`: who the credential belongs to (also sent as headers).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VerifyResponse {
+    pub user_id: String,
+    pub username: String,
+    pub subscription_id: String,
+    pub permission: Permission,
 }
 
 /// `POST /api/v1/session` and `GET /api/v1/session`: who am I, and with which credential.

@@ -61,6 +61,11 @@ pub fn password(raw: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
+/// A key's name: what it is for, as its owner will recognise it in a list.
+pub fn key_name(raw: &str) -> Result<String, &'static str> {
+    display_name(raw)
+}
+
 pub fn subscription_name(raw: &str) -> Result<String, &'static str> {
     display_name(raw)
 }

@@ -1,15 +1,17 @@
 //! `GET /api/v1/audit-events`: a user's own events, or the whole subscription's for
-//! admins, newest first.
+//! admins, newest first; filtered by actor, action and time; JSON pages or CSV.
 
-use actix_web::web;
+use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, NaiveDateTime};
-use gatehouse_types::{AuditEvent, Page, codes};
+use gatehouse_types::codes;
 use serde::Deserialize;
 
-use super::store;
+use super::store::{self, AuditEventRow, AuditFilter};
 use crate::auth::{Action, Authenticated};
+use crate::clock;
+use crate::csv;
 use crate::error::ApiError;
-use crate::pagination::{PageParams, page};
+use crate::pagination::{PageParams, page, time_key};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize)]
@@ -20,13 +22,40 @@ pub struct AuditQuery {
     cursor: Option<String>,
     /// `all` (admins only) or `me`; admins default to `all`.
     scope: Option<String>,
+    /// A user id: only that actor's events.
+    actor: Option<String>,
+    /// An action, e.g. `api_key.reset`.
+    action: Option<String>,
+    /// RFC 3339; events at or after.
+    since: Option<String>,
+    /// RFC 3339; events before.
+    until: Option<String>,
 }
+
+fn time_param(name: &'static str, value: Option<&str>) -> Result<Option<NaiveDateTime>, ApiError> {
+    value
+        .map(|v| {
+            DateTime::parse_from_rfc3339(v)
+                .map(|t| t.naive_utc())
+                .map_err(|_| ApiError::BadRequest {
+                    code: codes::INVALID_PARAMETER,
+                    message: format!("`{name}` must be an RFC 3339 time, e.g. 2026-01-31T00:00:00Z."),
+                    details: Some(serde_json::json!({"field": name})),
+                })
+        })
+        .transpose()
+}
+
+/// CSV rows are fetched in pages of this size.
+const CSV_BATCH: i64 = 1000;
 
 pub async fn list(
     state: web::Data<AppState>,
+    req: HttpRequest,
     Authenticated(principal): Authenticated,
     query: web::Query<AuditQuery>,
-) -> Result<web::Json<Page<AuditEvent>>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
+    let query = query.into_inner();
     let all = match query.scope.as_deref() {
         Some("me") => false,
         Some("all") => true,
@@ -41,41 +70,71 @@ pub async fn list(
     if all {
         principal.require(Action::ViewSubscriptionAudit)?;
     }
-    let query = query.into_inner();
-    let page_params = PageParams {
+    let filter = AuditFilter {
+        // Without the whole-subscription scope, the actor is always the caller.
+        actor_id: if all { query.actor } else { Some(principal.user.id.to_string()) },
+        action: query.action,
+        since: time_param("since", query.since.as_deref())?,
+        until: time_param("until", query.until.as_deref())?,
+    };
+    let params = PageParams {
         limit: query.limit,
         cursor: query.cursor,
     };
-    let limit = page_params.limit()?;
-    let before = match page_params.cursor()? {
-        None => None,
-        Some(c) => Some(decode_cursor(&c).ok_or_else(|| {
-            ApiError::bad_request(codes::INVALID_PARAMETER, "`cursor` is not valid.")
-        })?),
-    };
+    let limit = params.limit()?;
+    let before = params.time_cursor()?;
     let subscription_id = principal.subscription.id.clone();
-    let actor = (!all).then(|| principal.user.id.clone());
+    if csv::wanted(&req) {
+        let rows = state
+            .db(move |conn| {
+                let mut all_rows: Vec<AuditEventRow> = Vec::new();
+                let mut before = None;
+                loop {
+                    let mut batch = store::list(conn, &subscription_id, &filter, before, CSV_BATCH)?;
+                    let more = batch.len() as i64 > CSV_BATCH;
+                    batch.truncate(CSV_BATCH as usize);
+                    before = batch.last().map(|r| (r.created_at, r.id.clone()));
+                    all_rows.extend(batch);
+                    if !more {
+                        return Ok(all_rows);
+                    }
+                }
+            })
+            .await?;
+        return Ok(csv::response("audit-events.csv", events_csv(rows)));
+    }
     let rows = state
-        .db(move |conn| {
-            Ok(store::list(
-                conn,
-                &subscription_id,
-                actor.as_deref(),
-                before.clone(),
-                limit,
-            )?)
-        })
+        .db(move |conn| Ok(store::list(conn, &subscription_id, &filter, before.clone(), limit)?))
         .await?;
-    Ok(web::Json(page(
+    Ok(HttpResponse::Ok().json(page(
         rows,
         limit,
-        |r| format!("{}|{}", r.created_at.and_utc().to_rfc3339(), r.id),
+        |r| time_key(r.created_at, &r.id),
         super::to_api,
     )))
 }
 
-fn decode_cursor(c: &str) -> Option<(NaiveDateTime, String)> {
-    let (at, id) = c.split_once('|')?;
-    let at = DateTime::parse_from_rfc3339(at).ok()?.naive_utc();
-    Some((at, id.to_string()))
+fn events_csv(rows: Vec<AuditEventRow>) -> String {
+    csv::document(
+        &[
+            "id", "created_at", "action", "actor_id", "actor_username", "credential_kind",
+            "credential_id", "target_type", "target_id", "ip", "user_agent", "details",
+        ],
+        rows.into_iter().map(|r| {
+            vec![
+                r.id,
+                clock::utc(r.created_at).to_rfc3339(),
+                r.action,
+                r.actor_id.unwrap_or_default(),
+                r.actor_username.unwrap_or_default(),
+                r.credential_kind.unwrap_or_default(),
+                r.credential_id.unwrap_or_default(),
+                r.target_type.unwrap_or_default(),
+                r.target_id.unwrap_or_default(),
+                r.ip.unwrap_or_default(),
+                r.user_agent.unwrap_or_default(),
+                r.details,
+            ]
+        }),
+    )
 }

@@ -49,12 +49,23 @@ pub fn insert(conn: &mut DbConnection, new: &NewAuditEvent<'_>) -> QueryResult<(
         .map(drop)
 }
 
-/// One page of events, newest first, one row more than `limit`. `actor_id` narrows to
-/// one actor's events; `before` is the (created_at, id) of the last event already seen.
+/// Which events to list: all of a subscription, narrowed by actor, action and time.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub actor_id: Option<String>,
+    pub action: Option<String>,
+    /// Inclusive lower bound.
+    pub since: Option<NaiveDateTime>,
+    /// Exclusive upper bound.
+    pub until: Option<NaiveDateTime>,
+}
+
+/// One page of events, newest first, one row more than `limit`; `before` is the
+/// (created_at, id) of the last event already seen.
 pub fn list(
     conn: &mut DbConnection,
     subscription_id: &str,
-    actor_id: Option<&str>,
+    filter: &AuditFilter,
     before: Option<(NaiveDateTime, String)>,
     limit: i64,
 ) -> QueryResult<Vec<AuditEventRow>> {
@@ -64,8 +75,17 @@ pub fn list(
         .limit(limit + 1)
         .select(AuditEventRow::as_select())
         .into_boxed();
-    if let Some(actor) = actor_id {
-        q = q.filter(audit_events::actor_id.eq(actor.to_string()));
+    if let Some(actor) = &filter.actor_id {
+        q = q.filter(audit_events::actor_id.eq(actor.clone()));
+    }
+    if let Some(action) = &filter.action {
+        q = q.filter(audit_events::action.eq(action.clone()));
+    }
+    if let Some(since) = filter.since {
+        q = q.filter(audit_events::created_at.ge(since));
+    }
+    if let Some(until) = filter.until {
+        q = q.filter(audit_events::created_at.lt(until));
     }
     if let Some((at, id)) = before {
         q = q.filter(

@@ -7,20 +7,23 @@
 //! `principal.require(Action::…)?`; the whole permission matrix lives in
 //! [`Principal::require`].
 
+pub mod cache;
 pub mod password;
 pub mod tokens;
+pub mod verify;
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use actix_web::dev::Payload;
 use actix_web::http::{Method, header};
 use actix_web::{FromRequest, HttpRequest, web};
 use chrono::NaiveDateTime;
-use gatehouse_types::{Role, UserState, codes};
+use gatehouse_types::{Permission, Role, UserState, codes};
 
 use crate::error::ApiError;
-use crate::sessions;
+use crate::{api_keys, sessions};
 use crate::state::AppState;
 use crate::subscriptions::store::SubscriptionRow;
 use crate::users::store::UserRow;
@@ -40,18 +43,28 @@ pub enum Via {
         idle_expires_at: NaiveDateTime,
         csrf_token: String,
     },
+    ApiKey {
+        id: String,
+        name: String,
+        /// The permission the key was created with.
+        key_permission: Permission,
+        /// What it may do now: narrowed to read-only when its user's role no longer
+        /// allows full access.
+        permission: Permission,
+    },
 }
 
 impl Via {
     pub fn kind(&self) -> &'static str {
         match self {
             Via::Session { .. } => "session",
+            Via::ApiKey { .. } => "api_key",
         }
     }
 
     pub fn id(&self) -> &str {
         match self {
-            Via::Session { id, .. } => id,
+            Via::Session { id, .. } | Via::ApiKey { id, .. } => id,
         }
     }
 }
@@ -60,8 +73,8 @@ impl Via {
 /// proved it.
 #[derive(Debug, Clone)]
 pub struct Principal {
-    pub user: UserRow,
-    pub subscription: SubscriptionRow,
+    pub user: Arc<UserRow>,
+    pub subscription: Arc<SubscriptionRow>,
     pub via: Via,
 }
 
@@ -83,6 +96,13 @@ pub enum Action {
     ChangeSettings,
     /// Read the whole subscription's audit log (everyone may read their own).
     ViewSubscriptionAudit,
+    /// Create, rename or reset one's own API key: only a signed-in person, never a
+    /// key or token, may mint or change a secret.
+    ManageOwnApiKeys,
+    /// Reset another user's key: an admin, signed in.
+    ResetAnyApiKey,
+    /// List every key of the subscription.
+    ViewSubscriptionApiKeys,
 }
 
 impl Principal {
@@ -94,6 +114,14 @@ impl Principal {
 
     pub fn is_admin(&self) -> bool {
         self.role() == Role::Admin
+    }
+
+    /// What the credential may do now: sessions act with the user's full rights.
+    pub fn permission(&self) -> Permission {
+        match &self.via {
+            Via::Session { .. } => Permission::FullAccess,
+            Via::ApiKey { permission, .. } => *permission,
+        }
     }
 
     fn is_session(&self) -> bool {
@@ -108,6 +136,8 @@ impl Principal {
                 | Action::ManageUsers
                 | Action::ChangeSettings
                 | Action::ViewSubscriptionAudit
+                | Action::ResetAnyApiKey
+                | Action::ViewSubscriptionApiKeys
         );
         if needs_admin && !self.is_admin() {
             return Err(ApiError::forbidden(
@@ -117,7 +147,12 @@ impl Principal {
         }
         let needs_session = matches!(
             action,
-            Action::SignOut | Action::EditProfile | Action::ChangePassword | Action::ChangeSettings
+            Action::SignOut
+                | Action::EditProfile
+                | Action::ChangePassword
+                | Action::ChangeSettings
+                | Action::ManageOwnApiKeys
+                | Action::ResetAnyApiKey
         );
         if needs_session && !self.is_session() {
             return Err(ApiError::forbidden(
@@ -165,11 +200,12 @@ impl FromRequest for Authenticated {
             let state = state.ok_or_else(|| anyhow::anyhow!("AppState missing"))?;
             // An explicit header wins over the cookie, and a bad one is never
             // rescued by a good cookie.
-            if explicit.is_some() {
-                return Err(ApiError::unauthorized(
-                    codes::INVALID_CREDENTIAL,
-                    "The credential in the request header is not valid.",
-                ));
+            if let Some(header) = explicit {
+                let principal = authenticate_header(&state, &header).await?;
+                if unsafe_method && principal.permission() == Permission::ReadOnly {
+                    return Err(read_only());
+                }
+                return Ok(Authenticated(principal));
             }
             let Some(token) = cookie else {
                 return Err(ApiError::unauthorized(
@@ -179,10 +215,13 @@ impl FromRequest for Authenticated {
             };
             let principal = sessions::authenticate(&state, &token).await?;
             if unsafe_method {
-                let Via::Session { csrf_token, .. } = &principal.via;
-                let ok = csrf
-                    .as_deref()
-                    .is_some_and(|sent| tokens::constant_time_eq(sent, csrf_token));
+                let expected = match &principal.via {
+                    Via::Session { csrf_token, .. } => csrf_token.as_str(),
+                    Via::ApiKey { .. } => "",
+                };
+                let ok = csrf.as_deref().is_some_and(|sent| {
+                    !expected.is_empty() && tokens::constant_time_eq(sent, expected)
+                });
                 if !ok {
                     return Err(ApiError::forbidden(
                         codes::CSRF_FAILED,
@@ -195,15 +234,55 @@ impl FromRequest for Authenticated {
     }
 }
 
+pub fn read_only() -> ApiError {
+    ApiError::forbidden(
+        codes::INSUFFICIENT_PERMISSION,
+        "This credential is read-only; it may only read.",
+    )
+}
+
+/// Resolves the value of `Authorization: Bearer …` or `ZSESSIONID: …`.
+async fn authenticate_header(
+    state: &web::Data<AppState>,
+    header: &ExplicitCredential,
+) -> Result<Principal, ApiError> {
+    let token = match header {
+        ExplicitCredential::Authorization(value) => {
+            let (scheme, token) = value.split_once(' ').unwrap_or((value.as_str(), ""));
+            if !scheme.eq_ignore_ascii_case("bearer") {
+                return Err(ApiError::unauthorized(
+                    codes::INVALID_CREDENTIAL,
+                    "The Authorization header must be `Bearer <API key or token>`.",
+                ));
+            }
+            token.trim()
+        }
+        ExplicitCredential::ZSessionId(value) => value.trim(),
+    };
+    if token.starts_with(api_keys::SECRET_PREFIX) {
+        return api_keys::authenticate(state, token).await;
+    }
+    Err(ApiError::unauthorized(
+        codes::INVALID_CREDENTIAL,
+        "The credential in the request header is not valid.",
+    ))
+}
+
+enum ExplicitCredential {
+    Authorization(String),
+    ZSessionId(String),
+}
+
 /// The credential in `Authorization` or `ZSESSIONID`, if the request carries one.
-fn explicit_credential(req: &HttpRequest) -> Option<String> {
+fn explicit_credential(req: &HttpRequest) -> Option<ExplicitCredential> {
     let headers = req.headers();
+    let text = |v: &header::HeaderValue| v.to_str().unwrap_or_default().to_string();
     if let Some(v) = headers.get(header::AUTHORIZATION) {
-        return Some(v.to_str().unwrap_or_default().to_string());
+        return Some(ExplicitCredential::Authorization(text(v)));
     }
     headers
         .get(ZSESSIONID_HEADER)
-        .map(|v| v.to_str().unwrap_or_default().to_string())
+        .map(|v| ExplicitCredential::ZSessionId(text(v)))
 }
 
 pub fn is_safe(method: &Method) -> bool {

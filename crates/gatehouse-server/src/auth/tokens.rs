@@ -66,6 +66,51 @@ pub fn random_token(n: usize) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
+const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+/// Random characters in a checksummed secret: 40 base62 characters, about 238 bits.
+const RANDOM_CHARS: usize = 40;
+/// The CRC32 of the random part, in base62, zero-padded: 62^6 > 2^32.
+const CHECKSUM_CHARS: usize = 6;
+
+/// A secret that secret scanners recognise and that we can reject offline before any
+/// database work: `prefix` + 40 random base62 characters + the 6-character base62 CRC32
+/// of those 40 characters. Used for API keys (`gatk_`) and client secrets (`gats_`).
+pub fn checksummed_secret(prefix: &str) -> String {
+    let mut rng = rand::rng();
+    let random: String = (0..RANDOM_CHARS)
+        .map(|_| BASE62[rand::Rng::random_range(&mut rng, 0..BASE62.len())] as char)
+        .collect();
+    format!("{prefix}{random}{}", crc_base62(&random))
+}
+
+/// Whether `secret` has the shape and a valid checksum of a `prefix` secret.
+pub fn has_valid_checksum(prefix: &str, secret: &str) -> bool {
+    let Some(body) = secret.strip_prefix(prefix) else {
+        return false;
+    };
+    if body.len() != RANDOM_CHARS + CHECKSUM_CHARS || !body.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return false;
+    }
+    let (random, checksum) = body.split_at(RANDOM_CHARS);
+    constant_time_eq(&crc_base62(random), checksum)
+}
+
+/// What lists show instead of a secret: the prefix and the last four characters.
+pub fn hint(prefix: &str, secret: &str) -> String {
+    let tail: String = secret.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect();
+    format!("{prefix}…{tail}")
+}
+
+fn crc_base62(random: &str) -> String {
+    let mut n = crc32fast::hash(random.as_bytes()) as u64;
+    let mut out = [b'0'; CHECKSUM_CHARS];
+    for slot in out.iter_mut().rev() {
+        *slot = BASE62[(n % 62) as usize];
+        n /= 62;
+    }
+    out.iter().map(|&b| b as char).collect()
+}
+
 /// Comparison whose time does not depend on where the inputs differ.
 pub fn constant_time_eq(a: &str, b: &str) -> bool {
     a.as_bytes().ct_eq(b.as_bytes()).into()
@@ -95,6 +140,29 @@ mod tests {
         let peppered = TokenHasher::new(Some(&SecretString::new("pepper")));
         assert_ne!(peppered.hash("abc"), plain.hash("abc"));
         assert_eq!(peppered.hash("abc").len(), 64);
+    }
+
+    #[test]
+    fn checksummed_secrets_have_the_documented_shape() {
+        let s = checksummed_secret("gatk_");
+        assert_eq!(s.len(), 5 + 40 + 6);
+        assert!(s.starts_with("gatk_"));
+        assert!(s[5..].bytes().all(|b| b.is_ascii_alphanumeric()));
+        assert!(has_valid_checksum("gatk_", &s));
+        assert!(!has_valid_checksum("gats_", &s));
+        // Any single changed character breaks the checksum.
+        let mut broken = s.clone().into_bytes();
+        broken[10] = if broken[10] == b'a' { b'b' } else { b'a' };
+        assert!(!has_valid_checksum("gatk_", &String::from_utf8(broken).unwrap()));
+        assert!(!has_valid_checksum("gatk_", "gatk_short"));
+        assert!(!has_valid_checksum("gatk_", &format!("{s}x")));
+        assert_eq!(hint("gatk_", &s), format!("gatk_…{}", &s[s.len() - 4..]));
+    }
+
+    #[test]
+    fn the_checksum_is_crc32_in_base62() {
+        // CRC32("123456789") = 0xCBF43926 = 3421780262 = base62 "3jZRME".
+        assert_eq!(crc_base62("123456789"), "3jZRME");
     }
 
     #[test]

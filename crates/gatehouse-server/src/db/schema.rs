@@ -67,7 +67,31 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    api_keys (id) {
+        id -> Text,
+        subscription_id -> Text,
+        user_id -> Text,
+        name -> Text,
+        permission -> Text,
+        secret_hash -> Text,
+        hint -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        last_used_at -> Nullable<Timestamp>,
+        last_reset_at -> Nullable<Timestamp>,
+        expires_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(users -> subscriptions (subscription_id));
+diesel::joinable!(api_keys -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
 
-diesel::allow_tables_to_appear_in_same_query!(subscriptions, users, sessions, audit_events);
+diesel::allow_tables_to_appear_in_same_query!(
+    subscriptions,
+    users,
+    sessions,
+    audit_events,
+    api_keys
+);

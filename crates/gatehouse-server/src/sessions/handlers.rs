@@ -104,6 +104,7 @@ pub async fn sign_in(
                 })
             })
             .await?;
+        state.keys.invalidate_user(&user.id);
         return Err(invalid_credentials());
     }
 
@@ -163,8 +164,8 @@ pub async fn sign_in(
                 .min(expires_at),
             csrf_token: state.tokens.csrf_token(&token),
         },
-        user,
-        subscription,
+        user: std::sync::Arc::new(user),
+        subscription: std::sync::Arc::new(subscription),
     };
     let cookie = Cookie::build(SESSION_COOKIE, token)
         .path("/")
@@ -247,6 +248,20 @@ pub fn session_info(principal: &Principal) -> SessionInfo {
                 idle_expires_at: clock::utc(*idle_expires_at),
             },
             Some(csrf_token.clone()),
+        ),
+        Via::ApiKey {
+            id,
+            name,
+            key_permission,
+            permission,
+        } => (
+            Credential::ApiKey {
+                id: id.clone(),
+                name: name.clone(),
+                permission: *permission,
+                key_permission: *key_permission,
+            },
+            None,
         ),
     };
     SessionInfo {

@@ -6,6 +6,8 @@
 pub mod handlers;
 pub mod store;
 
+use std::sync::Arc;
+
 use actix_web::web;
 use chrono::TimeDelta;
 use gatehouse_types::{UserState, codes};
@@ -79,7 +81,7 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Principal, Ap
             idle_expires_at: idle_expires_at.min(expires_at),
             csrf_token,
         },
-        user,
-        subscription,
+        user: Arc::new(user),
+        subscription: Arc::new(subscription),
     })
 }

@@ -86,5 +86,6 @@ pub async fn update_subscription(
             })
         })
         .await?;
+    state.keys.invalidate_subscription(&row.id);
     Ok(web::Json(super::to_api(&row)))
 }

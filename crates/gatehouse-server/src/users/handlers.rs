@@ -120,6 +120,7 @@ pub async fn change_password(
                 })
             })
             .await?;
+        state.keys.invalidate_user(&principal.user.id);
         return Err(ApiError::validation("current_password", "is not correct"));
     }
     field("new_password", validate::password(new.expose()))?;
@@ -351,6 +352,7 @@ pub async fn update_user(
             })
         })
         .await?;
+    state.keys.invalidate_user(&row.id);
     Ok(web::Json(super::to_api(&row, now)))
 }
 
@@ -378,5 +380,6 @@ pub async fn delete_user(
             })
         })
         .await?;
+    state.keys.invalidate_user(&target.id);
     Ok(HttpResponse::NoContent().finish())
 }

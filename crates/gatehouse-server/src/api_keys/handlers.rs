@@ -1,0 +1,417 @@
+//! `/api/v1/api-keys` and the admins' `/api/v1/subscription/api-keys`.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::NaiveDateTime;
+use gatehouse_types::{
+    ApiKey, ApiKeyWithSecret, CreateApiKey, Page, Permission, ResetApiKey, SubscriptionApiKey,
+    UpdateApiKey, codes, validate,
+};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::store::{self, ApiKeyChanges, ApiKeyRow, NewApiKey, SortBy, SubscriptionKeyQuery};
+use super::{SECRET_PREFIX, expiry, may_hold_full_access, to_api};
+use crate::audit::Audit;
+use crate::auth::{Action, Authenticated, ClientMeta, Principal, tokens};
+use crate::clock;
+use crate::db;
+use crate::error::ApiError;
+use crate::csv;
+use crate::pagination::{PageParams, page, time_key};
+use crate::state::AppState;
+
+fn keys_disabled() -> ApiError {
+    ApiError::forbidden(
+        codes::API_KEYS_DISABLED,
+        gatehouse_types::error::API_KEYS_DISABLED_MESSAGE,
+    )
+}
+
+fn require_keys_enabled(principal: &Principal) -> Result<(), ApiError> {
+    if principal.subscription.api_keys_enabled {
+        Ok(())
+    } else {
+        Err(keys_disabled())
+    }
+}
+
+pub async fn list_keys(
+    state: web::Data<AppState>,
+    Authenticated(principal): Authenticated,
+    query: web::Query<PageParams>,
+) -> Result<web::Json<Page<ApiKey>>, ApiError> {
+    let limit = query.limit()?;
+    let before = query.time_cursor()?;
+    let user_id = principal.user.id.clone();
+    let rows = state
+        .db(move |conn| Ok(store::list_for_user(conn, &user_id, before.clone(), limit)?))
+        .await?;
+    Ok(web::Json(page(
+        rows,
+        limit,
+        |r| time_key(r.created_at, &r.id),
+        |r| to_api(&r),
+    )))
+}
+
+pub async fn create_key(
+    state: web::Data<AppState>,
+    meta: ClientMeta,
+    Authenticated(principal): Authenticated,
+    body: web::Json<CreateApiKey>,
+) -> Result<HttpResponse, ApiError> {
+    principal.require(Action::ManageOwnApiKeys)?;
+    require_keys_enabled(&principal)?;
+    let body = body.into_inner();
+    let name = validate::key_name(&body.name).map_err(|m| ApiError::validation("name", m))?;
+    if body.permission == Permission::FullAccess
+        && !may_hold_full_access(
+            &principal.subscription.api_key_full_access_roles,
+            &principal.user.role,
+        )
+    {
+        return Err(ApiError::forbidden(
+            codes::INSUFFICIENT_PERMISSION,
+            "Your role may only create read-only API keys.",
+        ));
+    }
+    let now = clock::now();
+    let expires_at = expiry(
+        body.expires_at.map(|t| t.naive_utc()),
+        principal.subscription.api_key_max_lifetime_days,
+        now,
+    )?;
+    let secret = tokens::checksummed_secret(SECRET_PREFIX);
+    let secret_hash = state.tokens.hash(&secret);
+    let hint = tokens::hint(SECRET_PREFIX, &secret);
+    let id = uuid::Uuid::now_v7().to_string();
+    let audit = Audit::by(&principal, &meta, "api_key.created")
+        .target("api_key", &id)
+        .details(json!({
+            "name": name,
+            "permission": body.permission.as_str(),
+            "expires_at": expires_at.map(clock::utc),
+        }));
+    let (sub_id, user_id) = (principal.subscription.id.clone(), principal.user.id.clone());
+    let permission = body.permission;
+    let row = state
+        .db(move |conn| {
+            db::transaction(conn, |conn| {
+                store::insert(
+                    conn,
+                    &NewApiKey {
+                        id: &id,
+                        subscription_id: &sub_id,
+                        user_id: &user_id,
+                        name: &name,
+                        permission: permission.as_str(),
+                        secret_hash: &secret_hash,
+                        hint: &hint,
+                        created_at: now,
+                        updated_at: now,
+                        expires_at,
+                    },
+                )?;
+                audit.record(conn)?;
+                store::find_in_subscription(conn, &sub_id, &id)?.ok_or(ApiError::NotFound)
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Created()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(ApiKeyWithSecret {
+            key: to_api(&row),
+            secret,
+        }))
+}
+
+/// The key if the caller owns it or administers its subscription; 404 otherwise, so
+/// that nobody learns of keys they may not see.
+async fn visible_key(
+    state: &AppState,
+    principal: &Principal,
+    id: &str,
+) -> Result<ApiKeyRow, ApiError> {
+    if uuid::Uuid::parse_str(id).is_err() {
+        return Err(ApiError::NotFound);
+    }
+    let (sub_id, id) = (principal.subscription.id.clone(), id.to_string());
+    let row = state
+        .db(move |conn| Ok(store::find_in_subscription(conn, &sub_id, &id)?))
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    if row.user_id == principal.user.id || principal.is_admin() {
+        Ok(row)
+    } else {
+        Err(ApiError::NotFound)
+    }
+}
+
+pub async fn get_key(
+    state: web::Data<AppState>,
+    Authenticated(principal): Authenticated,
+    path: web::Path<String>,
+) -> Result<web::Json<ApiKey>, ApiError> {
+    let row = visible_key(&state, &principal, &path).await?;
+    Ok(web::Json(to_api(&row)))
+}
+
+pub async fn rename_key(
+    state: web::Data<AppState>,
+    meta: ClientMeta,
+    Authenticated(principal): Authenticated,
+    path: web::Path<String>,
+    body: web::Json<UpdateApiKey>,
+) -> Result<web::Json<ApiKey>, ApiError> {
+    let row = visible_key(&state, &principal, &path).await?;
+    principal.require(Action::ManageOwnApiKeys)?;
+    if row.user_id != principal.user.id {
+        return Err(ApiError::forbidden(
+            codes::FORBIDDEN,
+            "Only the key's owner may rename it.",
+        ));
+    }
+    require_keys_enabled(&principal)?;
+    let name = validate::key_name(&body.name).map_err(|m| ApiError::validation("name", m))?;
+    let now = clock::now();
+    let audit = Audit::by(&principal, &meta, "api_key.renamed")
+        .target("api_key", &row.id)
+        .details(json!({"from": row.name, "to": name}));
+    let (sub_id, id) = (principal.subscription.id.clone(), row.id.clone());
+    let row = state
+        .db(move |conn| {
+            db::transaction(conn, |conn| {
+                store::update(
+                    conn,
+                    &id,
+                    &ApiKeyChanges {
+                        name: Some(name.clone()),
+                        updated_at: Some(now),
+                        ..Default::default()
+                    },
+                )?;
+                audit.record(conn)?;
+                store::find_in_subscription(conn, &sub_id, &id)?.ok_or(ApiError::NotFound)
+            })
+        })
+        .await?;
+    state.keys.invalidate_key(&row.id);
+    Ok(web::Json(to_api(&row)))
+}
+
+/// Details that mark an admin acting on someone else's key.
+fn on_behalf(principal: &Principal, row: &ApiKeyRow) -> serde_json::Value {
+    if row.user_id == principal.user.id {
+        json!({"name": row.name})
+    } else {
+        json!({"name": row.name, "owner_id": row.user_id, "by_admin": true})
+    }
+}
+
+pub async fn reset_key(
+    state: web::Data<AppState>,
+    meta: ClientMeta,
+    Authenticated(principal): Authenticated,
+    path: web::Path<String>,
+    body: Option<web::Json<ResetApiKey>>,
+) -> Result<HttpResponse, ApiError> {
+    let row = visible_key(&state, &principal, &path).await?;
+    if row.user_id == principal.user.id {
+        principal.require(Action::ManageOwnApiKeys)?;
+    } else {
+        principal.require(Action::ResetAnyApiKey)?;
+    }
+    require_keys_enabled(&principal)?;
+    let now = clock::now();
+    let asked = match body.and_then(|b| b.into_inner().expires_at) {
+        Some(at) => Some(at.naive_utc()),
+        // Keep the lifetime the key had, counted from now.
+        None => row.expires_at.map(|old| {
+            let since = row.last_reset_at.unwrap_or(row.created_at);
+            now + (old - since)
+        }),
+    };
+    let expires_at = expiry(asked, principal.subscription.api_key_max_lifetime_days, now)?;
+    let secret = tokens::checksummed_secret(SECRET_PREFIX);
+    let changes = ApiKeyChanges {
+        secret_hash: Some(state.tokens.hash(&secret)),
+        hint: Some(tokens::hint(SECRET_PREFIX, &secret)),
+        last_reset_at: Some(Some(now)),
+        expires_at: Some(expires_at),
+        updated_at: Some(now),
+        ..Default::default()
+    };
+    let audit = Audit::by(&principal, &meta, "api_key.reset")
+        .target("api_key", &row.id)
+        .details(on_behalf(&principal, &row));
+    let (sub_id, id) = (principal.subscription.id.clone(), row.id.clone());
+    let row = state
+        .db(move |conn| {
+            db::transaction(conn, |conn| {
+                store::update(conn, &id, &changes)?;
+                audit.record(conn)?;
+                store::find_in_subscription(conn, &sub_id, &id)?.ok_or(ApiError::NotFound)
+            })
+        })
+        .await?;
+    // The old secret stops here, before the new one is handed out.
+    state.keys.invalidate_key(&row.id);
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(ApiKeyWithSecret {
+            key: to_api(&row),
+            secret,
+        }))
+}
+
+pub async fn delete_key(
+    state: web::Data<AppState>,
+    meta: ClientMeta,
+    Authenticated(principal): Authenticated,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    // Deleting is always allowed, also while keys are switched off: removing a
+    // credential can only make things safer.
+    let row = visible_key(&state, &principal, &path).await?;
+    let audit = Audit::by(&principal, &meta, "api_key.deleted")
+        .target("api_key", &row.id)
+        .details(on_behalf(&principal, &row));
+    let id = row.id.clone();
+    state
+        .db(move |conn| {
+            db::transaction(conn, |conn| {
+                store::delete(conn, &id)?;
+                audit.record(conn)?;
+                Ok(())
+            })
+        })
+        .await?;
+    state.keys.invalidate_key(&row.id);
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SubscriptionKeysQuery {
+    q: Option<String>,
+    sort: Option<String>,
+    order: Option<String>,
+    limit: Option<i64>,
+    cursor: Option<String>,
+}
+
+/// CSV rows are fetched in pages of this size.
+const CSV_BATCH: i64 = 1000;
+
+pub async fn list_subscription_keys(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    Authenticated(principal): Authenticated,
+    query: web::Query<SubscriptionKeysQuery>,
+) -> Result<HttpResponse, ApiError> {
+    principal.require(Action::ViewSubscriptionApiKeys)?;
+    let query = query.into_inner();
+    let sort = match query.sort.as_deref() {
+        None | Some("created_at") => SortBy::CreatedAt,
+        Some("last_used_at") => SortBy::LastUsedAt,
+        Some("last_reset_at") => SortBy::LastResetAt,
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                codes::INVALID_PARAMETER,
+                "`sort` must be `created_at`, `last_used_at` or `last_reset_at`.",
+            ));
+        }
+    };
+    let descending = match query.order.as_deref() {
+        None | Some("desc") => true,
+        Some("asc") => false,
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                codes::INVALID_PARAMETER,
+                "`order` must be `asc` or `desc`.",
+            ));
+        }
+    };
+    let params = PageParams {
+        limit: query.limit,
+        cursor: query.cursor,
+    };
+    let mut db_query = SubscriptionKeyQuery {
+        q: query.q.filter(|q| !q.trim().is_empty()).map(|q| q.trim().to_string()),
+        sort,
+        descending,
+        after: params.time_cursor()?,
+        limit: params.limit()?,
+    };
+    let sort_value = move |r: &ApiKeyRow| {
+        match sort {
+            SortBy::CreatedAt => Some(r.created_at),
+            SortBy::LastUsedAt => r.last_used_at,
+            SortBy::LastResetAt => r.last_reset_at,
+        }
+        .unwrap_or_else(store::epoch)
+    };
+    let now = clock::now();
+    let wants_csv = csv::wanted(&req);
+    let sub_id = principal.subscription.id.clone();
+    if wants_csv {
+        db_query.limit = CSV_BATCH;
+        db_query.after = None;
+        let rows = state
+            .db(move |conn| {
+                let mut all = Vec::new();
+                let mut q = db_query.clone();
+                loop {
+                    let mut batch = store::list_for_subscription(conn, &sub_id, now, &q)?;
+                    let more = batch.len() as i64 > q.limit;
+                    batch.truncate(q.limit as usize);
+                    q.after = batch.last().map(|(k, _)| (sort_value(k), k.id.clone()));
+                    all.extend(batch);
+                    if !more {
+                        return Ok(all);
+                    }
+                }
+            })
+            .await?;
+        return Ok(csv::response("api-keys.csv", keys_csv(&rows)));
+    }
+    let limit = db_query.limit;
+    let rows = state
+        .db(move |conn| Ok(store::list_for_subscription(conn, &sub_id, now, &db_query)?))
+        .await?;
+    let page = page(
+        rows,
+        limit,
+        |(k, _)| time_key(sort_value(k), &k.id),
+        |(k, u)| SubscriptionApiKey {
+            key: to_api(&k),
+            username: u.username,
+            user_display_name: u.display_name,
+        },
+    );
+    Ok(HttpResponse::Ok().json(page))
+}
+
+fn keys_csv(rows: &[(ApiKeyRow, crate::users::store::UserRow)]) -> String {
+    let time = |t: Option<NaiveDateTime>| t.map(|t| clock::utc(t).to_rfc3339()).unwrap_or_default();
+    csv::document(
+        &[
+            "id", "name", "hint", "permission", "username", "user_id", "created_at",
+            "last_used_at", "last_reset_at", "expires_at",
+        ],
+        rows.iter().map(|(k, u)| {
+            vec![
+                k.id.clone(),
+                k.name.clone(),
+                k.hint.clone(),
+                k.permission.clone(),
+                u.username.clone(),
+                u.id.clone(),
+                time(Some(k.created_at)),
+                time(k.last_used_at),
+                time(k.last_reset_at),
+                time(k.expires_at),
+            ]
+        }),
+    )
+}

@@ -1,0 +1,45 @@
+//! `GET /api/v1/auth/verify`: forward authentication for gateways (nginx
+//! `auth_request`, Traefik ForwardAuth, Envoy ext_authz). The gateway forwards the
+//! client's credential headers; the answer is 200 with the identity in `X-Gatehouse-*`
+//! headers, or 401 / 403. `X-Forwarded-Method` says what the client is about to do, so
+//! a read-only key is refused for an unsafe method.
+
+use actix_web::http::Method;
+use actix_web::{HttpRequest, HttpResponse};
+use gatehouse_types::{Permission, VerifyResponse};
+
+use super::{Authenticated, is_safe, read_only};
+use crate::error::ApiError;
+
+pub async fn verify(
+    req: HttpRequest,
+    Authenticated(principal): Authenticated,
+) -> Result<HttpResponse, ApiError> {
+    let forwarded = req
+        .headers()
+        .get("x-forwarded-method")
+        .and_then(|v| v.to_str().ok())
+        .map(|m| Method::from_bytes(m.trim().to_ascii_uppercase().as_bytes()));
+    let unsafe_forwarded = match forwarded {
+        None => false,
+        Some(Ok(m)) => !is_safe(&m),
+        // A method we cannot read is treated as the unsafe kind.
+        Some(Err(_)) => true,
+    };
+    let permission = principal.permission();
+    if unsafe_forwarded && permission == Permission::ReadOnly {
+        return Err(read_only());
+    }
+    Ok(HttpResponse::Ok()
+        .insert_header(("X-Gatehouse-User", principal.user.username.as_str()))
+        .insert_header(("X-Gatehouse-User-Id", principal.user.id.as_str()))
+        .insert_header(("X-Gatehouse-Subscription", principal.subscription.id.as_str()))
+        .insert_header(("X-Gatehouse-Permission", permission.as_str()))
+        .insert_header(("Cache-Control", "no-store"))
+        .json(VerifyResponse {
+            user_id: principal.user.id.clone(),
+            username: principal.user.username.clone(),
+            subscription_id: principal.subscription.id.clone(),
+            permission,
+        }))
+}
