@@ -58,6 +58,12 @@ mod tests {
         assert_eq!(field("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(field("=HYPERLINK(1)"), "\"'=HYPERLINK(1)\"");
         assert_eq!(field("-2"), "\"'-2\"");
-        assert_eq!(document(&["a", "b"], vec![vec!["1".into(), "x,y".into()]].into_iter()), "a,b\r\n1,\"x,y\"\r\n");
+        assert_eq!(
+            document(
+                &["a", "b"],
+                vec![vec!["1".into(), "x,y".into()]].into_iter()
+            ),
+            "a,b\r\n1,\"x,y\"\r\n"
+        );
     }
 }

@@ -15,9 +15,9 @@ use super::{SECRET_PREFIX, expiry, may_hold_full_access, to_api};
 use crate::audit::Audit;
 use crate::auth::{Action, Authenticated, ClientMeta, Principal, tokens};
 use crate::clock;
+use crate::csv;
 use crate::db;
 use crate::error::ApiError;
-use crate::csv;
 use crate::pagination::{PageParams, page, time_key};
 use crate::state::AppState;
 
@@ -337,7 +337,10 @@ pub async fn list_subscription_keys(
         cursor: query.cursor,
     };
     let mut db_query = SubscriptionKeyQuery {
-        q: query.q.filter(|q| !q.trim().is_empty()).map(|q| q.trim().to_string()),
+        q: query
+            .q
+            .filter(|q| !q.trim().is_empty())
+            .map(|q| q.trim().to_string()),
         sort,
         descending,
         after: params.time_cursor()?,
@@ -396,8 +399,16 @@ fn keys_csv(rows: &[(ApiKeyRow, crate::users::store::UserRow)]) -> String {
     let time = |t: Option<NaiveDateTime>| t.map(|t| clock::utc(t).to_rfc3339()).unwrap_or_default();
     csv::document(
         &[
-            "id", "name", "hint", "permission", "username", "user_id", "created_at",
-            "last_used_at", "last_reset_at", "expires_at",
+            "id",
+            "name",
+            "hint",
+            "permission",
+            "username",
+            "user_id",
+            "created_at",
+            "last_used_at",
+            "last_reset_at",
+            "expires_at",
         ],
         rows.iter().map(|(k, u)| {
             vec![

@@ -101,8 +101,10 @@ pub async fn authenticate(
     record_use(state, &entry, now);
     let key_permission = Permission::parse(&entry.key.permission).unwrap_or(Permission::ReadOnly);
     let permission = if key_permission == Permission::FullAccess
-        && may_hold_full_access(&entry.subscription.api_key_full_access_roles, &entry.user.role)
-    {
+        && may_hold_full_access(
+            &entry.subscription.api_key_full_access_roles,
+            &entry.user.role,
+        ) {
         Permission::FullAccess
     } else {
         Permission::ReadOnly
@@ -140,7 +142,10 @@ fn record_use(state: &web::Data<AppState>, entry: &CachedKey, now: NaiveDateTime
     let state = state.clone();
     let id = entry.key.id.clone();
     actix_web::rt::spawn(async move {
-        if let Err(e) = state.db(move |conn| Ok(store::touch(conn, &id, now)?)).await {
+        if let Err(e) = state
+            .db(move |conn| Ok(store::touch(conn, &id, now)?))
+            .await
+        {
             tracing::warn!(error = %e, "recording an API key's use failed");
         }
     });
@@ -156,7 +161,9 @@ pub fn expiry(
 ) -> Result<Option<NaiveDateTime>, ApiError> {
     let cap = max_lifetime_days.map(|d| now + TimeDelta::days(d));
     match (asked, cap) {
-        (Some(at), _) if at <= now => Err(ApiError::validation("expires_at", "must be in the future")),
+        (Some(at), _) if at <= now => {
+            Err(ApiError::validation("expires_at", "must be in the future"))
+        }
         (Some(at), Some(cap)) if at > cap => Err(ApiError::validation(
             "expires_at",
             format!(
@@ -192,7 +199,10 @@ mod tests {
     fn expiry_respects_the_cap() {
         let now = clock::now();
         assert_eq!(expiry(None, None, now).unwrap(), None);
-        assert_eq!(expiry(None, Some(30), now).unwrap(), Some(now + TimeDelta::days(30)));
+        assert_eq!(
+            expiry(None, Some(30), now).unwrap(),
+            Some(now + TimeDelta::days(30))
+        );
         let soon = now + TimeDelta::days(10);
         assert_eq!(expiry(Some(soon), Some(30), now).unwrap(), Some(soon));
         assert!(expiry(Some(now + TimeDelta::days(31)), Some(30), now).is_err());

@@ -138,7 +138,11 @@ pub fn list_for_subscription(
     let mut q = api_keys::table
         .inner_join(users::table)
         .filter(api_keys::subscription_id.eq(subscription_id))
-        .filter(api_keys::expires_at.is_null().or(api_keys::expires_at.gt(now)))
+        .filter(
+            api_keys::expires_at
+                .is_null()
+                .or(api_keys::expires_at.gt(now)),
+        )
         .select((ApiKeyRow::as_select(), UserRow::as_select()))
         .limit(query.limit + 1)
         .into_boxed();
@@ -208,7 +212,9 @@ pub fn update(conn: &mut DbConnection, id: &str, changes: &ApiKeyChanges) -> Que
 }
 
 pub fn delete(conn: &mut DbConnection, id: &str) -> QueryResult<()> {
-    diesel::delete(api_keys::table.find(id)).execute(conn).map(drop)
+    diesel::delete(api_keys::table.find(id))
+        .execute(conn)
+        .map(drop)
 }
 
 /// Records a use; called at most once a minute per key and process.

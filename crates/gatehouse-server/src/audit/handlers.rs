@@ -39,7 +39,9 @@ fn time_param(name: &'static str, value: Option<&str>) -> Result<Option<NaiveDat
                 .map(|t| t.naive_utc())
                 .map_err(|_| ApiError::BadRequest {
                     code: codes::INVALID_PARAMETER,
-                    message: format!("`{name}` must be an RFC 3339 time, e.g. 2026-01-31T00:00:00Z."),
+                    message: format!(
+                        "`{name}` must be an RFC 3339 time, e.g. 2026-01-31T00:00:00Z."
+                    ),
                     details: Some(serde_json::json!({"field": name})),
                 })
         })
@@ -72,7 +74,11 @@ pub async fn list(
     }
     let filter = AuditFilter {
         // Without the whole-subscription scope, the actor is always the caller.
-        actor_id: if all { query.actor } else { Some(principal.user.id.to_string()) },
+        actor_id: if all {
+            query.actor
+        } else {
+            Some(principal.user.id.to_string())
+        },
         action: query.action,
         since: time_param("since", query.since.as_deref())?,
         until: time_param("until", query.until.as_deref())?,
@@ -90,7 +96,8 @@ pub async fn list(
                 let mut all_rows: Vec<AuditEventRow> = Vec::new();
                 let mut before = None;
                 loop {
-                    let mut batch = store::list(conn, &subscription_id, &filter, before, CSV_BATCH)?;
+                    let mut batch =
+                        store::list(conn, &subscription_id, &filter, before, CSV_BATCH)?;
                     let more = batch.len() as i64 > CSV_BATCH;
                     batch.truncate(CSV_BATCH as usize);
                     before = batch.last().map(|r| (r.created_at, r.id.clone()));
@@ -104,7 +111,15 @@ pub async fn list(
         return Ok(csv::response("audit-events.csv", events_csv(rows)));
     }
     let rows = state
-        .db(move |conn| Ok(store::list(conn, &subscription_id, &filter, before.clone(), limit)?))
+        .db(move |conn| {
+            Ok(store::list(
+                conn,
+                &subscription_id,
+                &filter,
+                before.clone(),
+                limit,
+            )?)
+        })
         .await?;
     Ok(HttpResponse::Ok().json(page(
         rows,
@@ -117,8 +132,18 @@ pub async fn list(
 fn events_csv(rows: Vec<AuditEventRow>) -> String {
     csv::document(
         &[
-            "id", "created_at", "action", "actor_id", "actor_username", "credential_kind",
-            "credential_id", "target_type", "target_id", "ip", "user_agent", "details",
+            "id",
+            "created_at",
+            "action",
+            "actor_id",
+            "actor_username",
+            "credential_kind",
+            "credential_id",
+            "target_type",
+            "target_id",
+            "ip",
+            "user_agent",
+            "details",
         ],
         rows.into_iter().map(|r| {
             vec![

@@ -23,10 +23,10 @@ use chrono::NaiveDateTime;
 use gatehouse_types::{Permission, Role, UserState, codes};
 
 use crate::error::ApiError;
-use crate::{api_keys, sessions};
 use crate::state::AppState;
 use crate::subscriptions::store::SubscriptionRow;
 use crate::users::store::UserRow;
+use crate::{api_keys, sessions};
 
 pub const SESSION_COOKIE: &str = "gatehouse_session";
 pub const CSRF_HEADER: &str = "x-csrf-token";

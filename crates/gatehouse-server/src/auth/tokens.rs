@@ -88,7 +88,9 @@ pub fn has_valid_checksum(prefix: &str, secret: &str) -> bool {
     let Some(body) = secret.strip_prefix(prefix) else {
         return false;
     };
-    if body.len() != RANDOM_CHARS + CHECKSUM_CHARS || !body.bytes().all(|b| b.is_ascii_alphanumeric()) {
+    if body.len() != RANDOM_CHARS + CHECKSUM_CHARS
+        || !body.bytes().all(|b| b.is_ascii_alphanumeric())
+    {
         return false;
     }
     let (random, checksum) = body.split_at(RANDOM_CHARS);
@@ -97,7 +99,14 @@ pub fn has_valid_checksum(prefix: &str, secret: &str) -> bool {
 
 /// What lists show instead of a secret: the prefix and the last four characters.
 pub fn hint(prefix: &str, secret: &str) -> String {
-    let tail: String = secret.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect();
+    let tail: String = secret
+        .chars()
+        .rev()
+        .take(4)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
     format!("{prefix}…{tail}")
 }
 
@@ -153,7 +162,10 @@ mod tests {
         // Any single changed character breaks the checksum.
         let mut broken = s.clone().into_bytes();
         broken[10] = if broken[10] == b'a' { b'b' } else { b'a' };
-        assert!(!has_valid_checksum("gatk_", &String::from_utf8(broken).unwrap()));
+        assert!(!has_valid_checksum(
+            "gatk_",
+            &String::from_utf8(broken).unwrap()
+        ));
         assert!(!has_valid_checksum("gatk_", "gatk_short"));
         assert!(!has_valid_checksum("gatk_", &format!("{s}x")));
         assert_eq!(hint("gatk_", &s), format!("gatk_…{}", &s[s.len() - 4..]));

@@ -33,7 +33,10 @@ pub async fn verify(
     Ok(HttpResponse::Ok()
         .insert_header(("X-Gatehouse-User", principal.user.username.as_str()))
         .insert_header(("X-Gatehouse-User-Id", principal.user.id.as_str()))
-        .insert_header(("X-Gatehouse-Subscription", principal.subscription.id.as_str()))
+        .insert_header((
+            "X-Gatehouse-Subscription",
+            principal.subscription.id.as_str(),
+        ))
         .insert_header(("X-Gatehouse-Permission", permission.as_str()))
         .insert_header(("Cache-Control", "no-store"))
         .json(VerifyResponse {

@@ -116,6 +116,7 @@ pub struct TestApp {
     pub admin_id: String,
     pub admin_username: String,
     pub state: actix_web::web::Data<gatehouse_server::state::AppState>,
+    pub sqlite_path: Option<std::path::PathBuf>,
     _dir: Option<tempfile_dir::TempDir>,
 }
 
@@ -147,6 +148,7 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Settings))
         admin_id: created.user_id,
         admin_username,
         state,
+        sqlite_path: dir.as_ref().map(|d| d.path().join("gatehouse.db")),
         _dir: dir,
     }
 }
@@ -227,6 +229,46 @@ impl TestApp {
         let created: CreatedUser = res.json().await.expect("created user");
         let client = self.sign_in(&username, password).await;
         (client, created.user.id, username)
+    }
+
+    /// A client that authenticates with an API key in `Authorization: Bearer`.
+    pub fn with_key(&self, secret: &str) -> Client {
+        self.with_header("Authorization", &format!("Bearer {secret}"))
+    }
+
+    /// A client that sends one fixed header with every request, and no cookies.
+    pub fn with_header(&self, name: &str, value: &str) -> Client {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(
+            reqwest::header::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+            reqwest::header::HeaderValue::from_str(value).unwrap(),
+        );
+        Client {
+            http: reqwest::Client::builder()
+                .default_headers(headers)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            base: self.address.clone(),
+            csrf: None,
+            session_token: None,
+        }
+    }
+
+    /// Creates an API key through the session and returns its secret and id.
+    pub async fn api_key(&self, owner: &Client, permission: &str) -> (String, String) {
+        let res = owner
+            .post(
+                "/api/v1/api-keys",
+                &json!({"name": format!("{permission} key"), "permission": permission}),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::CREATED);
+        let body: Value = res.json().await.unwrap();
+        (
+            body["secret"].as_str().unwrap().to_string(),
+            body["id"].as_str().unwrap().to_string(),
+        )
     }
 
     /// Runs diesel work against the server's database, for tests that must move time
@@ -327,4 +369,49 @@ pub async fn error_code(res: Response) -> String {
         "error.message: {body}"
     );
     code
+}
+
+/// Everything the database holds, as text: every row of every table (PostgreSQL, via
+/// `row_to_json`), or the raw bytes of the SQLite files, WAL included.
+pub fn database_dump(app: &TestApp) -> String {
+    use diesel::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Line {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        line: String,
+    }
+    app.with_db(|conn| match conn {
+        DbConnection::Sqlite(_) => {
+            let path = app.sqlite_path.as_ref().expect("sqlite path");
+            let mut text = String::new();
+            for suffix in ["", "-wal"] {
+                let file = format!("{}{suffix}", path.display());
+                if let Ok(bytes) = std::fs::read(&file) {
+                    text.push_str(&String::from_utf8_lossy(&bytes));
+                }
+            }
+            text
+        }
+        DbConnection::Postgresql(pg) => {
+            let tables: Vec<Line> = diesel::sql_query(
+                "SELECT tablename AS line FROM pg_tables WHERE schemaname = 'public'",
+            )
+            .load(pg)
+            .unwrap();
+            let mut text = String::new();
+            for t in tables {
+                let rows: Vec<Line> = diesel::sql_query(format!(
+                    "SELECT row_to_json(t)::text AS line FROM \"{}\" t",
+                    t.line
+                ))
+                .load(pg)
+                .unwrap();
+                for r in rows {
+                    text.push_str(&r.line);
+                    text.push('\n');
+                }
+            }
+            text
+        }
+    })
 }

@@ -93,7 +93,10 @@ fn every_mounted_route_is_documented() {
                 let id = op["operationId"].as_str().expect("operationId").to_string();
                 let verb = id.split('_').next().unwrap();
                 assert!(
-                    ["get", "list", "create", "update", "delete"].contains(&verb),
+                    [
+                        "get", "list", "create", "update", "delete", "reset", "revoke"
+                    ]
+                    .contains(&verb),
                     "operationId {id} is not <verb>_<resource>"
                 );
                 assert!(ids.insert(id.clone()), "operationId {id} is used twice");
