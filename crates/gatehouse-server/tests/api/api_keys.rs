@@ -180,6 +180,7 @@ async fn rename_reset_and_delete(b: Backend) {
         .unwrap()
         .to_string();
     assert_eq!(status_with(&app, &new).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(status_with(&app, &newer).await, StatusCode::OK);
 
     assert_eq!(admin.delete(&path).await.status(), StatusCode::NO_CONTENT);
     let res = app.with_key(&newer).get("/api/v1/session").await;
