@@ -3,7 +3,9 @@
 //! - `cargo xtask run [ARGS…]` builds and starts Gatehouse (`gatehouse serve ARGS…`).
 //! - `cargo xtask test` starts a throwaway PostgreSQL cluster and runs every test on
 //!   SQLite and on it, then removes the cluster.
+//! - `cargo xtask bench` measures the speed targets of PRODUCT.md §9.
 
+mod bench;
 mod postgres;
 
 use std::process::{Command, ExitCode};
@@ -15,9 +17,10 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("run") => run(&args[1..]),
         Some("test") => test(&args[1..]),
+        Some("bench") => bench::bench(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <command>\n\n  run [ARGS…]   build and start Gatehouse (release build)\n  test [ARGS…]  run every test on SQLite and a throwaway PostgreSQL\n"
+                "usage: cargo xtask <command>\n\n  run [ARGS…]   build and start Gatehouse (release build)\n  test [ARGS…]  run every test on SQLite and a throwaway PostgreSQL\n  bench         measure the speed targets (needs wrk and curl)\n"
             );
             return ExitCode::from(2);
         }
