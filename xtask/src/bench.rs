@@ -120,10 +120,8 @@ fn run(bin: &Path, dir: &Path) -> anyhow::Result<()> {
     let script = dir.join("signin.lua");
     std::fs::write(
         &script,
-        format!(
-            "wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\n\
-             wrk.body = '{{\"username\":\"bench@example.com\",\"password\":\"not the password\"}}'\n"
-        ),
+        "wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\n\
+         wrk.body = '{\"username\":\"bench@example.com\",\"password\":\"not the password\"}'\n",
     )?;
     // Lockout would end the flood early; the threshold is raised for the run.
     curl(&[

@@ -74,37 +74,17 @@ pub async fn sign_in(
         let lock_audit = Audit::unauthenticated(&meta, "user.locked")
             .actor(&subscription.id, &user.id, &user.username)
             .target("user", &user.id);
-        let user_id = user.id.clone();
-        let threshold = subscription.login_lockout_threshold;
         // A lapsed lock starts the count afresh.
         let lapsed = user.state == UserState::Locked.as_str();
-        state
-            .db(move |conn| {
-                db::transaction(conn, |conn| {
-                    if lapsed {
-                        reset_lock(conn, &user_id, now)?;
-                    }
-                    let count = users_store::add_failed_sign_in(conn, &user_id)?;
-                    audit.record(conn)?;
-                    if count >= threshold {
-                        users_store::update(
-                            conn,
-                            &user_id,
-                            &UserChanges {
-                                state: Some(UserState::Locked.as_str().into()),
-                                locked_at: Some(Some(now)),
-                                updated_at: Some(now),
-                                ..Default::default()
-                            },
-                        )?;
-                        store::delete_for_user(conn, &user_id, None)?;
-                        lock_audit.record(conn)?;
-                    }
-                    Ok::<_, ApiError>(())
-                })
-            })
-            .await?;
-        state.keys.invalidate_user(&user.id);
+        crate::users::record_failed_password(
+            &state,
+            &user.id,
+            subscription.login_lockout_threshold,
+            lapsed,
+            audit,
+            lock_audit,
+        )
+        .await?;
         return Err(invalid_credentials());
     }
 
@@ -121,7 +101,7 @@ pub async fn sign_in(
     state
         .db(move |conn| {
             db::transaction(conn, |conn| {
-                reset_lock(conn, &user_id, now)?;
+                users_store::update(conn, &user_id, &UserChanges::unlock(now))?;
                 users_store::update(
                     conn,
                     &user_id,
@@ -180,26 +160,6 @@ pub async fn sign_in(
         .cookie(cookie)
         .insert_header(("Cache-Control", "no-store"))
         .json(session_info(&principal)))
-}
-
-/// Clears the failed-sign-in count and any lock.
-fn reset_lock(
-    conn: &mut crate::db::DbConnection,
-    user_id: &str,
-    now: chrono::NaiveDateTime,
-) -> Result<(), ApiError> {
-    users_store::update(
-        conn,
-        user_id,
-        &UserChanges {
-            state: Some(UserState::Active.as_str().into()),
-            failed_sign_ins: Some(0),
-            locked_at: Some(None),
-            updated_at: Some(now),
-            ..Default::default()
-        },
-    )?;
-    Ok(())
 }
 
 pub async fn whoami(Authenticated(principal): Authenticated) -> web::Json<SessionInfo> {

@@ -92,35 +92,18 @@ pub async fn change_password(
     if !ok {
         // A wrong current password counts towards the lockout, so a stolen session
         // cannot be used to guess the password.
-        let threshold = principal.subscription.login_lockout_threshold;
-        let audit = Audit::by(&principal, &meta, "user.password_change_failed")
+        let failure = Audit::by(&principal, &meta, "user.password_change_failed")
             .target("user", &principal.user.id);
-        let lock_audit =
-            Audit::by(&principal, &meta, "user.locked").target("user", &principal.user.id);
-        state
-            .db(move |conn| {
-                db::transaction(conn, |conn| {
-                    let count = store::add_failed_sign_in(conn, &user_id)?;
-                    audit.record(conn)?;
-                    if count >= threshold {
-                        store::update(
-                            conn,
-                            &user_id,
-                            &UserChanges {
-                                state: Some(UserState::Locked.as_str().into()),
-                                locked_at: Some(Some(now)),
-                                updated_at: Some(now),
-                                ..Default::default()
-                            },
-                        )?;
-                        sessions_store::delete_for_user(conn, &user_id, None)?;
-                        lock_audit.record(conn)?;
-                    }
-                    Ok::<_, ApiError>(())
-                })
-            })
-            .await?;
-        state.keys.invalidate_user(&principal.user.id);
+        let locked = Audit::by(&principal, &meta, "user.locked").target("user", &principal.user.id);
+        super::record_failed_password(
+            &state,
+            &principal.user.id,
+            principal.subscription.login_lockout_threshold,
+            false,
+            failure,
+            locked,
+        )
+        .await?;
         return Err(ApiError::validation("current_password", "is not correct"));
     }
     field("new_password", validate::password(new.expose()))?;
@@ -324,8 +307,9 @@ pub async fn update_user(
     };
     if body.state == Some(UserState::Active) {
         // Activating also unlocks.
-        changes.failed_sign_ins = Some(0);
-        changes.locked_at = Some(None);
+        let unlock = UserChanges::unlock(now);
+        changes.failed_sign_ins = unlock.failed_sign_ins;
+        changes.locked_at = unlock.locked_at;
     }
     let stays_admin = body.role.is_none_or(|r| r == Role::Admin)
         && body.state.is_none_or(|s| s == UserState::Active);

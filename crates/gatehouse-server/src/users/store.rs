@@ -54,6 +54,19 @@ pub struct UserChanges {
     pub updated_at: Option<NaiveDateTime>,
 }
 
+impl UserChanges {
+    /// Back to `active`, with no failed sign-ins counted and no lock.
+    pub fn unlock(now: NaiveDateTime) -> UserChanges {
+        UserChanges {
+            state: Some("active".into()),
+            failed_sign_ins: Some(0),
+            locked_at: Some(None),
+            updated_at: Some(now),
+            ..Default::default()
+        }
+    }
+}
+
 /// A user of the given subscription; another subscription's user is `None`.
 pub fn find_in_subscription(
     conn: &mut DbConnection,
