@@ -268,3 +268,46 @@ pub fn query_error(err: actix_web::error::QueryPayloadError) -> ApiError {
         details: None,
     }
 }
+
+/// Reads an optional JSON body: none at all means `T::default()`; anything else must be
+/// `application/json` within the size limit and parse, or the client hears why — a
+/// malformed body is never silently taken for an empty one.
+pub async fn optional_json<T>(
+    req: &actix_web::HttpRequest,
+    mut payload: actix_web::web::Payload,
+) -> Result<T, ApiError>
+where
+    T: serde::de::DeserializeOwned + Default,
+{
+    use futures_util::StreamExt;
+    let mut body = actix_web::web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| {
+            ApiError::bad_request(
+                codes::MALFORMED_JSON,
+                format!("The request body could not be read: {e}."),
+            )
+        })?;
+        if body.len() + chunk.len() > crate::startup::JSON_LIMIT {
+            return Err(ApiError::PayloadTooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    let json = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|m| {
+            let m = m.trim();
+            m.eq_ignore_ascii_case("application/json") || m.to_ascii_lowercase().ends_with("+json")
+        });
+    if !json {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    serde_json::from_slice(&body)
+        .map_err(|e| json_error(actix_web::error::JsonPayloadError::Deserialize(e)))
+}

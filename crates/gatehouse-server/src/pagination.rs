@@ -40,6 +40,8 @@ impl PageParams {
             .decode(raw)
             .ok()
             .and_then(|b| String::from_utf8(b).ok())
+            // Never hand the database a control character (PostgreSQL refuses NUL).
+            .filter(|s| !s.chars().any(char::is_control))
             .map(Some)
             .ok_or_else(|| ApiError::BadRequest {
                 code: codes::INVALID_PARAMETER,
@@ -62,6 +64,7 @@ impl PageParams {
         };
         raw.split_once('|')
             .and_then(|(at, id)| {
+                uuid::Uuid::parse_str(id).ok()?;
                 Some((
                     DateTime::parse_from_rfc3339(at).ok()?.naive_utc(),
                     id.to_string(),
@@ -71,6 +74,44 @@ impl PageParams {
             .ok_or_else(|| {
                 ApiError::bad_request(codes::INVALID_PARAMETER, "`cursor` is not valid.")
             })
+    }
+}
+
+/// A free-text query parameter: trimmed, at most `max` characters, no control
+/// characters; empty counts as absent.
+pub fn text_param(
+    name: &'static str,
+    value: Option<String>,
+    max: usize,
+) -> Result<Option<String>, ApiError> {
+    let Some(v) = value
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+    else {
+        return Ok(None);
+    };
+    if v.chars().count() > max || v.chars().any(char::is_control) {
+        return Err(ApiError::BadRequest {
+            code: codes::INVALID_PARAMETER,
+            message: format!(
+                "`{name}` must be at most {max} characters, without control characters."
+            ),
+            details: Some(serde_json::json!({"field": name})),
+        });
+    }
+    Ok(Some(v))
+}
+
+/// A query parameter naming a record by id: a UUID, or a 400.
+pub fn id_param(name: &'static str, value: Option<String>) -> Result<Option<String>, ApiError> {
+    match value {
+        None => Ok(None),
+        Some(v) if uuid::Uuid::parse_str(&v).is_ok() => Ok(Some(v)),
+        Some(_) => Err(ApiError::BadRequest {
+            code: codes::INVALID_PARAMETER,
+            message: format!("`{name}` must be an id (a UUID)."),
+            details: Some(serde_json::json!({"field": name})),
+        }),
     }
 }
 

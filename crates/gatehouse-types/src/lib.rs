@@ -377,6 +377,8 @@ pub struct AuditEvent {
     pub action: String,
     pub target_type: Option<String>,
     pub target_id: Option<String>,
+    /// The user the event concerns (whose account, whose key), if any.
+    pub subject_user_id: Option<String>,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
     pub details: serde_json::Value,

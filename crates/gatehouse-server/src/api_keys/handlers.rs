@@ -17,8 +17,8 @@ use crate::auth::{Action, Authenticated, ClientMeta, Principal, tokens};
 use crate::clock;
 use crate::csv;
 use crate::db;
-use crate::error::ApiError;
-use crate::pagination::{PageParams, page, time_key};
+use crate::error::{ApiError, optional_json};
+use crate::pagination::{PageParams, page, text_param, time_key};
 use crate::state::AppState;
 
 fn keys_disabled() -> ApiError {
@@ -88,6 +88,7 @@ pub async fn create_key(
     let id = uuid::Uuid::now_v7().to_string();
     let audit = Audit::by(&principal, &meta, "api_key.created")
         .target("api_key", &id)
+        .subject(&principal.user.id)
         .details(json!({
             "name": name,
             "permission": body.permission.as_str(),
@@ -177,6 +178,7 @@ pub async fn rename_key(
     let now = clock::now();
     let audit = Audit::by(&principal, &meta, "api_key.renamed")
         .target("api_key", &row.id)
+        .subject(&row.user_id)
         .details(json!({"from": row.name, "to": name}));
     let (sub_id, id) = (principal.subscription.id.clone(), row.id.clone());
     let row = state
@@ -214,8 +216,10 @@ pub async fn reset_key(
     meta: ClientMeta,
     Authenticated(principal): Authenticated,
     path: web::Path<String>,
-    body: Option<web::Json<ResetApiKey>>,
+    req: HttpRequest,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    let body: ResetApiKey = optional_json(&req, payload).await?;
     let row = visible_key(&state, &principal, &path).await?;
     if row.user_id == principal.user.id {
         principal.require(Action::ManageOwnApiKeys)?;
@@ -224,15 +228,20 @@ pub async fn reset_key(
     }
     require_keys_enabled(&principal)?;
     let now = clock::now();
-    let asked = match body.and_then(|b| b.into_inner().expires_at) {
+    let max_days = principal.subscription.api_key_max_lifetime_days;
+    let asked = match body.expires_at {
         Some(at) => Some(at.naive_utc()),
-        // Keep the lifetime the key had, counted from now.
+        // Keep the lifetime the key had, counted from now, within today's cap.
         None => row.expires_at.map(|old| {
             let since = row.last_reset_at.unwrap_or(row.created_at);
-            now + (old - since)
+            let inherited = now + (old - since);
+            match max_days {
+                Some(d) => inherited.min(now + chrono::TimeDelta::days(d)),
+                None => inherited,
+            }
         }),
     };
-    let expires_at = expiry(asked, principal.subscription.api_key_max_lifetime_days, now)?;
+    let expires_at = expiry(asked, max_days, now)?;
     let secret = tokens::checksummed_secret(SECRET_PREFIX);
     let changes = ApiKeyChanges {
         secret_hash: Some(state.tokens.hash(&secret)),
@@ -244,6 +253,7 @@ pub async fn reset_key(
     };
     let audit = Audit::by(&principal, &meta, "api_key.reset")
         .target("api_key", &row.id)
+        .subject(&row.user_id)
         .details(on_behalf(&principal, &row));
     let (sub_id, id) = (principal.subscription.id.clone(), row.id.clone());
     let row = state
@@ -276,6 +286,7 @@ pub async fn delete_key(
     let row = visible_key(&state, &principal, &path).await?;
     let audit = Audit::by(&principal, &meta, "api_key.deleted")
         .target("api_key", &row.id)
+        .subject(&row.user_id)
         .details(on_behalf(&principal, &row));
     let id = row.id.clone();
     state
@@ -337,10 +348,7 @@ pub async fn list_subscription_keys(
         cursor: query.cursor,
     };
     let mut db_query = SubscriptionKeyQuery {
-        q: query
-            .q
-            .filter(|q| !q.trim().is_empty())
-            .map(|q| q.trim().to_string()),
+        q: text_param("q", query.q, 200)?,
         sort,
         descending,
         after: params.time_cursor()?,

@@ -11,7 +11,7 @@ use crate::auth::{Action, Authenticated};
 use crate::clock;
 use crate::csv;
 use crate::error::ApiError;
-use crate::pagination::{PageParams, page, time_key};
+use crate::pagination::{PageParams, id_param, page, text_param, time_key};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize)]
@@ -73,13 +73,9 @@ pub async fn list(
         principal.require(Action::ViewSubscriptionAudit)?;
     }
     let filter = AuditFilter {
-        // Without the whole-subscription scope, the actor is always the caller.
-        actor_id: if all {
-            query.actor
-        } else {
-            Some(principal.user.id.to_string())
-        },
-        action: query.action,
+        involving: (!all).then(|| principal.user.id.to_string()),
+        actor_id: id_param("actor", query.actor)?,
+        action: text_param("action", query.action, 100)?,
         since: time_param("since", query.since.as_deref())?,
         until: time_param("until", query.until.as_deref())?,
     };
@@ -156,6 +152,7 @@ fn events_csv(rows: Vec<AuditEventRow>) -> String {
                 r.credential_id.unwrap_or_default(),
                 r.target_type.unwrap_or_default(),
                 r.target_id.unwrap_or_default(),
+                r.subject_user_id.unwrap_or_default(),
                 r.ip.unwrap_or_default(),
                 r.user_agent.unwrap_or_default(),
                 r.details,

@@ -28,6 +28,7 @@ pub struct Audit {
     credential_id: Option<String>,
     target_type: Option<&'static str>,
     target_id: Option<String>,
+    subject_user_id: Option<String>,
     details: Value,
     meta: ClientMeta,
 }
@@ -44,6 +45,7 @@ impl Audit {
             credential_id: Some(principal.via.id().to_string()),
             target_type: None,
             target_id: None,
+            subject_user_id: None,
             details: Value::Object(Default::default()),
             meta: meta.clone(),
         }
@@ -61,6 +63,7 @@ impl Audit {
             credential_id: None,
             target_type: None,
             target_id: None,
+            subject_user_id: None,
             details: Value::Object(Default::default()),
             meta: meta.clone(),
         }
@@ -84,9 +87,20 @@ impl Audit {
         self
     }
 
+    /// What was acted on. A `user` target is also the event's subject.
     pub fn target(mut self, kind: &'static str, id: &str) -> Audit {
         self.target_type = Some(kind);
         self.target_id = Some(id.to_string());
+        if kind == "user" {
+            self.subject_user_id = Some(id.to_string());
+        }
+        self
+    }
+
+    /// The user the event concerns (the owner of a key or client), who sees it in
+    /// their own log even when someone else acted.
+    pub fn subject(mut self, user_id: &str) -> Audit {
+        self.subject_user_id = Some(user_id.to_string());
         self
     }
 
@@ -114,6 +128,7 @@ impl Audit {
                 user_agent: self.meta.user_agent.as_deref(),
                 details: &details,
                 created_at: clock::now(),
+                subject_user_id: self.subject_user_id.as_deref(),
             },
         )
     }
@@ -129,6 +144,7 @@ pub fn to_api(row: store::AuditEventRow) -> gatehouse_types::AuditEvent {
         action: row.action,
         target_type: row.target_type,
         target_id: row.target_id,
+        subject_user_id: row.subject_user_id,
         ip: row.ip,
         user_agent: row.user_agent,
         details: serde_json::from_str(&row.details).unwrap_or(Value::Null),

@@ -22,6 +22,7 @@ pub struct AuditEventRow {
     pub user_agent: Option<String>,
     pub details: String,
     pub created_at: NaiveDateTime,
+    pub subject_user_id: Option<String>,
 }
 
 #[derive(Debug, Insertable)]
@@ -40,6 +41,7 @@ pub struct NewAuditEvent<'a> {
     pub user_agent: Option<&'a str>,
     pub details: &'a str,
     pub created_at: NaiveDateTime,
+    pub subject_user_id: Option<&'a str>,
 }
 
 pub fn insert(conn: &mut DbConnection, new: &NewAuditEvent<'_>) -> QueryResult<()> {
@@ -52,6 +54,8 @@ pub fn insert(conn: &mut DbConnection, new: &NewAuditEvent<'_>) -> QueryResult<(
 /// Which events to list: all of a subscription, narrowed by actor, action and time.
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {
+    /// Events this user did or that concern them (their account, their keys).
+    pub involving: Option<String>,
     pub actor_id: Option<String>,
     pub action: Option<String>,
     /// Inclusive lower bound.
@@ -75,6 +79,13 @@ pub fn list(
         .limit(limit + 1)
         .select(AuditEventRow::as_select())
         .into_boxed();
+    if let Some(user) = &filter.involving {
+        q = q.filter(
+            audit_events::actor_id
+                .eq(user.clone())
+                .or(audit_events::subject_user_id.eq(user.clone())),
+        );
+    }
     if let Some(actor) = &filter.actor_id {
         q = q.filter(audit_events::actor_id.eq(actor.clone()));
     }

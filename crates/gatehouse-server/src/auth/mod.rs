@@ -90,7 +90,9 @@ pub enum Action {
     ChangePassword,
     /// Read the subscription's users.
     ViewUsers,
-    /// Create, edit, disable, unlock or delete users.
+    /// Create, edit, disable, unlock or delete users. Needs a signed-in session: a
+    /// leaked admin key must not be able to create an admin with a password of its
+    /// choosing and sign in as them.
     ManageUsers,
     /// Change the subscription's settings.
     ChangeSettings,
@@ -148,6 +150,7 @@ impl Principal {
         let needs_session = matches!(
             action,
             Action::SignOut
+                | Action::ManageUsers
                 | Action::EditProfile
                 | Action::ChangePassword
                 | Action::ChangeSettings

@@ -92,16 +92,33 @@ impl Passwords {
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, ApiError> {
-        if self.waiting.fetch_add(1, Ordering::SeqCst) >= MAX_WAITING {
-            self.waiting.fetch_sub(1, Ordering::SeqCst);
-            return Err(ApiError::RateLimited {
-                retry_after_secs: 1,
-            });
-        }
+        let waiting = Waiting::enter(&self.waiting).ok_or(ApiError::RateLimited {
+            retry_after_secs: 1,
+        })?;
         let permit = self.slots.acquire().await;
-        self.waiting.fetch_sub(1, Ordering::SeqCst);
+        drop(waiting);
         let _permit = permit.map_err(|e| ApiError::Internal(e.into()))?;
         Ok(actix_web::web::block(work).await?)
+    }
+}
+
+/// A place in the queue for a hashing slot; leaving it (also when the request is
+/// dropped while it waits, as on a client disconnect) frees the place.
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn enter(counter: &'a AtomicUsize) -> Option<Waiting<'a>> {
+        if counter.fetch_add(1, Ordering::SeqCst) >= MAX_WAITING {
+            counter.fetch_sub(1, Ordering::SeqCst);
+            return None;
+        }
+        Some(Waiting(counter))
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -126,6 +143,18 @@ mod tests {
         assert!(verify_sync("correct horse battery", &phc));
         assert!(!verify_sync("wrong horse battery", &phc));
         assert!(!verify_sync("anything", "not a phc string"));
+    }
+
+    #[test]
+    fn the_queue_is_bounded_and_places_are_given_back() {
+        let counter = AtomicUsize::new(0);
+        let places: Vec<_> = (0..MAX_WAITING)
+            .map(|_| Waiting::enter(&counter).unwrap())
+            .collect();
+        assert!(Waiting::enter(&counter).is_none());
+        drop(places);
+        assert_eq!(counter.load(Ordering::SeqCst), 0);
+        assert!(Waiting::enter(&counter).is_some());
     }
 
     #[test]

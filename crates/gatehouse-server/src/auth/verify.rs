@@ -8,7 +8,7 @@ use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse};
 use gatehouse_types::{Permission, VerifyResponse};
 
-use super::{Authenticated, is_safe, read_only};
+use super::{Authenticated, CSRF_HEADER, Via, is_safe, read_only, tokens};
 use crate::error::ApiError;
 
 pub async fn verify(
@@ -26,9 +26,34 @@ pub async fn verify(
         // A method we cannot read is treated as the unsafe kind.
         Some(Err(_)) => true,
     };
-    let permission = principal.permission();
+    // A session acts with its user's role: full access where the subscription lets
+    // the role hold full-access keys, read-only otherwise.
+    let permission = match &principal.via {
+        Via::Session { .. } => {
+            if crate::api_keys::may_hold_full_access(
+                &principal.subscription.api_key_full_access_roles,
+                &principal.user.role,
+            ) {
+                Permission::FullAccess
+            } else {
+                Permission::ReadOnly
+            }
+        }
+        _ => principal.permission(),
+    };
     if unsafe_forwarded && permission == Permission::ReadOnly {
         return Err(read_only());
+    }
+    // A cookie is sent by the browser on its own; an unsafe request behind the gateway
+    // must prove it came from our pages, as on the API itself.
+    if let (true, Via::Session { csrf_token, .. }) = (unsafe_forwarded, &principal.via) {
+        let sent = req.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok());
+        if !sent.is_some_and(|s| tokens::constant_time_eq(s, csrf_token)) {
+            return Err(crate::error::ApiError::forbidden(
+                gatehouse_types::codes::CSRF_FAILED,
+                "An unsafe request with the session cookie needs the X-CSRF-Token header.",
+            ));
+        }
     }
     Ok(HttpResponse::Ok()
         .insert_header(("X-Gatehouse-User", principal.user.username.as_str()))

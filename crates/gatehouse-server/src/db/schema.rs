@@ -64,6 +64,7 @@ diesel::table! {
         user_agent -> Nullable<Text>,
         details -> Text,
         created_at -> Timestamp,
+        subject_user_id -> Nullable<Text>,
     }
 }
 

@@ -8,15 +8,13 @@ use serde_json::json;
 
 use super::store;
 use crate::audit::Audit;
-use crate::auth::{
-    Action, Authenticated, ClientMeta, Principal, SESSION_COOKIE, Via, effective_state, tokens,
-};
+use crate::auth::{Action, Authenticated, ClientMeta, Principal, SESSION_COOKIE, Via, tokens};
 use crate::clock;
 use crate::db;
 use crate::error::ApiError;
 use crate::secret::SecretString;
 use crate::state::AppState;
-use crate::users::store::{self as users_store, UserChanges};
+use crate::users::store as users_store;
 
 /// One message for every failed sign-in, whatever the reason, so that the answer never
 /// tells whether a username exists or whether an account is locked.
@@ -45,49 +43,50 @@ pub async fn sign_in(
         }
         None => None,
     };
-    let known_hash = found.as_ref().map(|(u, _)| u.password_hash.clone());
-    let password_ok = state.passwords.verify(&password, known_hash).await?;
-    let now = clock::now();
-
     let Some((user, subscription)) = found else {
+        // The same work as for a real user: verify against a dummy hash.
+        state.passwords.verify(&password, None).await?;
         let audit = Audit::unauthenticated(&meta, "session.sign_in_failed")
             .attempted_username(username.as_deref())
             .details(json!({"reason": "unknown_user"}));
         state.db(move |conn| Ok(audit.record(conn)?)).await?;
         return Err(invalid_credentials());
     };
-
     let failed = |reason: &str| {
         Audit::unauthenticated(&meta, "session.sign_in_failed")
             .actor(&subscription.id, &user.id, &user.username)
             .target("user", &user.id)
             .details(json!({"reason": reason}))
     };
-    let user_state = effective_state(&user, now);
-    if user_state != UserState::Active {
-        let audit = failed(user_state.as_str());
+    let threshold = subscription.login_lockout_threshold;
+    let attempt = crate::users::begin_password_attempt(&state, &user.id, threshold).await?;
+    // Verified whatever the attempt's fate, so that every refusal costs the same.
+    let password_ok = state
+        .passwords
+        .verify(&password, Some(user.password_hash.clone()))
+        .await?;
+    let Some(count) = attempt else {
+        let audit = failed("inactive");
         state.db(move |conn| Ok(audit.record(conn)?)).await?;
         return Err(invalid_credentials());
-    }
+    };
     if !password_ok {
-        let audit = failed("wrong_password");
         let lock_audit = Audit::unauthenticated(&meta, "user.locked")
             .actor(&subscription.id, &user.id, &user.username)
             .target("user", &user.id);
-        // A lapsed lock starts the count afresh.
-        let lapsed = user.state == UserState::Locked.as_str();
-        crate::users::record_failed_password(
+        crate::users::password_failed(
             &state,
             &user.id,
-            subscription.login_lockout_threshold,
-            lapsed,
-            audit,
+            count,
+            threshold,
+            failed("wrong_password"),
             lock_audit,
         )
         .await?;
         return Err(invalid_credentials());
     }
 
+    let now = clock::now();
     let token = tokens::random_token(32);
     let token_hash = state.tokens.hash(&token);
     let session_id = uuid::Uuid::now_v7().to_string();
@@ -96,20 +95,16 @@ pub async fn sign_in(
         .actor(&subscription.id, &user.id, &user.username)
         .credential("session", Some(&session_id))
         .target("user", &user.id);
+    let inactive_audit = failed("inactive");
     let (user_id, subscription_id) = (user.id.clone(), subscription.id.clone());
+    let verified_hash = user.password_hash.clone();
     let (sid, meta2) = (session_id.clone(), meta.clone());
-    state
+    let signed_in = state
         .db(move |conn| {
             db::transaction(conn, |conn| {
-                users_store::update(conn, &user_id, &UserChanges::unlock(now))?;
-                users_store::update(
-                    conn,
-                    &user_id,
-                    &UserChanges {
-                        last_sign_in_at: Some(Some(now)),
-                        ..Default::default()
-                    },
-                )?;
+                if !users_store::record_sign_in(conn, &user_id, &verified_hash, now)? {
+                    return Ok::<_, ApiError>(false);
+                }
                 store::insert(
                     conn,
                     &store::NewSession {
@@ -125,10 +120,17 @@ pub async fn sign_in(
                     },
                 )?;
                 audit.record(conn)?;
-                Ok::<_, ApiError>(())
+                Ok(true)
             })
         })
         .await?;
+    if !signed_in {
+        // Disabled, locked or given a new password while the hash was checked.
+        state
+            .db(move |conn| Ok(inactive_audit.record(conn)?))
+            .await?;
+        return Err(invalid_credentials());
+    }
 
     let mut user = user;
     user.last_sign_in_at = Some(now);

@@ -83,53 +83,58 @@ pub async fn change_password(
     } = body.into_inner();
     let current = SecretString::new(current_password);
     let new = SecretString::new(new_password);
+    // The new password's rules first: breaking them is no guess at the current one.
+    field("new_password", validate::password(new.expose()))?;
+    // A wrong current password counts towards the lockout, so a stolen session
+    // cannot be used to guess the password.
+    let threshold = principal.subscription.login_lockout_threshold;
+    let attempt = super::begin_password_attempt(&state, &principal.user.id, threshold).await?;
+    let old_hash = principal.user.password_hash.clone();
     let ok = state
         .passwords
-        .verify(&current, Some(principal.user.password_hash.clone()))
+        .verify(&current, Some(old_hash.clone()))
         .await?;
-    let user_id = principal.user.id.clone();
-    let now = clock::now();
+    let not_correct = || ApiError::validation("current_password", "is not correct");
+    let Some(count) = attempt else {
+        return Err(not_correct());
+    };
     if !ok {
-        // A wrong current password counts towards the lockout, so a stolen session
-        // cannot be used to guess the password.
         let failure = Audit::by(&principal, &meta, "user.password_change_failed")
             .target("user", &principal.user.id);
         let locked = Audit::by(&principal, &meta, "user.locked").target("user", &principal.user.id);
-        super::record_failed_password(
+        super::password_failed(
             &state,
             &principal.user.id,
-            principal.subscription.login_lockout_threshold,
-            false,
+            count,
+            threshold,
             failure,
             locked,
         )
         .await?;
-        return Err(ApiError::validation("current_password", "is not correct"));
+        return Err(not_correct());
     }
-    field("new_password", validate::password(new.expose()))?;
     let hash = state.passwords.hash(&new).await?;
     let audit =
         Audit::by(&principal, &meta, "user.password_changed").target("user", &principal.user.id);
     let keep = principal.via.id().to_string();
-    state
+    let user_id = principal.user.id.clone();
+    let now = clock::now();
+    let changed = state
         .db(move |conn| {
             db::transaction(conn, |conn| {
-                store::update(
-                    conn,
-                    &user_id,
-                    &UserChanges {
-                        password_hash: Some(hash.clone()),
-                        failed_sign_ins: Some(0),
-                        updated_at: Some(now),
-                        ..Default::default()
-                    },
-                )?;
+                if !store::set_password(conn, &user_id, &old_hash, &hash, now)? {
+                    return Ok::<_, ApiError>(false);
+                }
                 sessions_store::delete_for_user(conn, &user_id, Some(&keep))?;
                 audit.record(conn)?;
-                Ok::<_, ApiError>(())
+                Ok(true)
             })
         })
         .await?;
+    if !changed {
+        // The password changed (or the user was disabled) while this one was checked.
+        return Err(not_correct());
+    }
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -7,10 +7,10 @@ pub mod store;
 
 use actix_web::web;
 use chrono::NaiveDateTime;
-use gatehouse_types::{Role, User, UserState};
+use gatehouse_types::{Role, User};
 
 use crate::audit::Audit;
-use crate::auth::effective_state;
+use crate::auth::{LOCKOUT_DURATION, effective_state};
 use crate::error::ApiError;
 use crate::startup::resource;
 use crate::state::AppState;
@@ -36,16 +36,36 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
-/// A wrong password, at sign-in or at a password change: counts one more failure in a
-/// row and, at the subscription's threshold, locks the user and ends their sessions.
-/// Records `failure` always and `locked` when it locks; the caller invalidates the
-/// user's cached keys afterwards. A lapsed lock (`restart_count`) starts the count
-/// afresh.
-pub async fn record_failed_password(
+/// Starts a password check for a user (sign-in or password change): lifts a lapsed
+/// lock, then counts the attempt *before* the password is verified, so that however
+/// many attempts run at once, no more than `threshold` in a row are ever checked.
+/// `None`: the user is not active, or this attempt is over the budget; refuse it.
+pub async fn begin_password_attempt(
     state: &AppState,
     user_id: &str,
     threshold: i64,
-    restart_count: bool,
+) -> Result<Option<i64>, ApiError> {
+    let now = clock::now();
+    let id = user_id.to_string();
+    let count = state
+        .db(move |conn| {
+            db::transaction(conn, |conn| {
+                store::lift_lapsed_lock(conn, &id, now - LOCKOUT_DURATION, now)?;
+                Ok::<_, ApiError>(store::reserve_attempt(conn, &id)?)
+            })
+        })
+        .await?;
+    Ok(count.filter(|c| *c <= threshold))
+}
+
+/// A wrong password for an attempt counted by [`begin_password_attempt`]: records
+/// `failure`, and when the attempt was the `threshold`-th in a row, locks the user,
+/// ends their sessions and records `locked`.
+pub async fn password_failed(
+    state: &AppState,
+    user_id: &str,
+    count: i64,
+    threshold: i64,
     failure: Audit,
     locked: Audit,
 ) -> Result<(), ApiError> {
@@ -54,22 +74,8 @@ pub async fn record_failed_password(
     state
         .db(move |conn| {
             db::transaction(conn, |conn| {
-                if restart_count {
-                    store::update(conn, &id, &store::UserChanges::unlock(now))?;
-                }
-                let count = store::add_failed_sign_in(conn, &id)?;
                 failure.record(conn)?;
-                if count >= threshold {
-                    store::update(
-                        conn,
-                        &id,
-                        &store::UserChanges {
-                            state: Some(UserState::Locked.as_str().into()),
-                            locked_at: Some(Some(now)),
-                            updated_at: Some(now),
-                            ..Default::default()
-                        },
-                    )?;
+                if count >= threshold && store::lock(conn, &id, now)? {
                     crate::sessions::store::delete_for_user(conn, &id, None)?;
                     locked.record(conn)?;
                 }

@@ -149,13 +149,95 @@ pub fn count_other_active_admins(
         .get_result(conn)
 }
 
-/// Counts one more failed sign-in in a row and returns the new count.
-pub fn add_failed_sign_in(conn: &mut DbConnection, id: &str) -> QueryResult<i64> {
-    diesel::update(users::table.find(id))
+/// Lifts a lock that has lapsed (set at or before `lapsed_before`).
+pub fn lift_lapsed_lock(
+    conn: &mut DbConnection,
+    id: &str,
+    lapsed_before: NaiveDateTime,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::update(
+        users::table
+            .find(id)
+            .filter(users::state.eq("locked"))
+            .filter(users::locked_at.le(lapsed_before)),
+    )
+    .set(&UserChanges::unlock(now))
+    .execute(conn)
+    .map(drop)
+}
+
+/// Counts a password attempt before the password is checked, so that attempts in
+/// flight at once cannot exceed the lockout threshold. Returns the attempts in a row so
+/// far, or `None` when the user is not active.
+pub fn reserve_attempt(conn: &mut DbConnection, id: &str) -> QueryResult<Option<i64>> {
+    let updated = diesel::update(users::table.find(id).filter(users::state.eq("active")))
         .set(users::failed_sign_ins.eq(users::failed_sign_ins + 1))
         .execute(conn)?;
+    if updated == 0 {
+        return Ok(None);
+    }
     users::table
         .find(id)
         .select(users::failed_sign_ins)
         .first(conn)
+        .map(Some)
+}
+
+/// Locks an active user; `false` when they were not active any more.
+pub fn lock(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> QueryResult<bool> {
+    diesel::update(users::table.find(id).filter(users::state.eq("active")))
+        .set((
+            users::state.eq("locked"),
+            users::locked_at.eq(Some(now)),
+            users::updated_at.eq(now),
+        ))
+        .execute(conn)
+        .map(|n| n == 1)
+}
+
+/// Records a successful sign-in, only while the user is still active and still has the
+/// password that was just verified: a disable, lock or password change that landed
+/// while the hash was being checked wins.
+pub fn record_sign_in(
+    conn: &mut DbConnection,
+    id: &str,
+    verified_hash: &str,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    diesel::update(
+        users::table
+            .find(id)
+            .filter(users::state.eq("active"))
+            .filter(users::password_hash.eq(verified_hash)),
+    )
+    .set((
+        users::failed_sign_ins.eq(0),
+        users::last_sign_in_at.eq(Some(now)),
+    ))
+    .execute(conn)
+    .map(|n| n == 1)
+}
+
+/// Replaces the password, only if it is still `old_hash` and the user still active.
+pub fn set_password(
+    conn: &mut DbConnection,
+    id: &str,
+    old_hash: &str,
+    new_hash: &str,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    diesel::update(
+        users::table
+            .find(id)
+            .filter(users::state.eq("active"))
+            .filter(users::password_hash.eq(old_hash)),
+    )
+    .set((
+        users::password_hash.eq(new_hash),
+        users::failed_sign_ins.eq(0),
+        users::updated_at.eq(now),
+    ))
+    .execute(conn)
+    .map(|n| n == 1)
 }

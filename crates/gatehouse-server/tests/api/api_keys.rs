@@ -30,6 +30,11 @@ both_backends!(
     other_users_and_subscriptions_see_nothing,
     key_changes_are_audited_with_the_credential,
     last_use_is_recorded,
+    last_use_is_written_at_most_once_a_minute,
+    a_reset_body_is_read_or_refused_never_ignored,
+    a_reset_keeps_the_lifetime_within_the_cap,
+    control_characters_in_parameters_are_refused,
+    keys_are_stored_under_the_pepper_when_one_is_set,
     forward_auth_for_gateways,
     no_secret_is_stored,
 );
@@ -236,18 +241,36 @@ async fn the_permission_matrix(b: Backend) {
             assert_eq!(res.status(), StatusCode::FORBIDDEN, "{who} {perm} DELETE");
             assert_eq!(error_code(res).await, "insufficient_permission");
         }
-        // A key never exceeds its user's role.
+        // A key never exceeds its user's role; and managing users needs a session,
+        // so that a leaked admin key cannot mint an admin it can sign in as.
         let res = key
             .post(
                 "/api/v1/users",
-                &json!({"username": format!("{who}-{perm}@example.com"), "role": "viewer"}),
+                &json!({"username": format!("{who}-{perm}@example.com"), "role": "admin"}),
             )
             .await;
-        let expected = match (*who, writes) {
-            ("admin", true) => StatusCode::CREATED,
-            _ => StatusCode::FORBIDDEN,
+        assert_eq!(
+            res.status(),
+            StatusCode::FORBIDDEN,
+            "{who} {perm} POST /users"
+        );
+        let expected = match (writes, *who) {
+            (false, _) => "insufficient_permission",
+            (true, "admin") => "session_required",
+            (true, _) => "forbidden",
         };
-        assert_eq!(res.status(), expected, "{who} {perm} POST /users");
+        assert_eq!(error_code(res).await, expected);
+        // Reading users follows the role.
+        let expected = if *who == "admin" {
+            StatusCode::OK
+        } else {
+            StatusCode::FORBIDDEN
+        };
+        assert_eq!(
+            key.get("/api/v1/users").await.status(),
+            expected,
+            "{who} {perm} GET /users"
+        );
     }
     // Demote the editor: their full-access key acts read-only at its next request, and
     // says so; promote them back and it writes again.
@@ -979,12 +1002,47 @@ async fn forward_auth_for_gateways(b: Backend) {
     assert!(res.headers().get("www-authenticate").is_some());
     let res = verify(app.with_key("gatk_nope"), None).await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
-    // A signed-in browser passes as full access (it is a GET: no CSRF needed).
-    let res = verify(admin, Some("POST")).await;
+    // A signed-in browser: reads pass; an unsafe method needs the session's CSRF
+    // token, forwarded by the gateway like any other header.
+    let csrf = admin.csrf.clone().unwrap();
+    let res = admin
+        .request(Method::GET, "/api/v1/auth/verify")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(
         res.headers().get("x-gatehouse-permission").unwrap(),
         "full_access"
+    );
+    let res = admin
+        .http
+        .get(app.url("/api/v1/auth/verify"))
+        .header("X-Forwarded-Method", "POST")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert_eq!(error_code(res).await, "csrf_failed");
+    let res = admin
+        .http
+        .get(app.url("/api/v1/auth/verify"))
+        .header("X-Forwarded-Method", "POST")
+        .header("X-CSRF-Token", &csrf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    // A viewer's session is read-only at the gateway.
+    let (viewer, _, _) = app.user(&admin, Role::Viewer).await;
+    let res = viewer
+        .request(Method::GET, "/api/v1/auth/verify")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.headers().get("x-gatehouse-permission").unwrap(),
+        "read_only"
     );
 }
 
@@ -1022,4 +1080,214 @@ async fn no_secret_is_stored(b: Backend) {
         let needle = s.strip_prefix("gatk_").unwrap_or(s);
         assert!(!dump.contains(needle), "a secret is stored in the database");
     }
+}
+
+async fn last_use_is_written_at_most_once_a_minute(b: Backend) {
+    // No cache: every request reads the key, so only the coalescing stands between a
+    // request and a write.
+    let app = crate::helpers::spawn_app_with(b, |s| s.credential_cache_seconds = 0).await;
+    let admin = app.admin().await;
+    let (secret, id) = app.api_key(&admin, "read_only").await;
+    let set = |at: chrono::NaiveDateTime| {
+        app.with_db(|conn| {
+            diesel::update(api_keys::table.find(&id))
+                .set(api_keys::last_used_at.eq(Some(at)))
+                .execute(conn)
+                .unwrap()
+        })
+    };
+    let stored = || -> Option<chrono::NaiveDateTime> {
+        app.with_db(|conn| {
+            api_keys::table
+                .find(&id)
+                .select(api_keys::last_used_at)
+                .first(conn)
+                .unwrap()
+        })
+    };
+    let half_a_minute_ago = gatehouse_server::clock::now() - TimeDelta::seconds(30);
+    set(half_a_minute_ago);
+    for _ in 0..5 {
+        assert_eq!(status_with(&app, &secret).await, StatusCode::OK);
+    }
+    actix_web::rt::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        stored(),
+        Some(half_a_minute_ago),
+        "used again within the minute: no write"
+    );
+    let two_minutes_ago = gatehouse_server::clock::now() - TimeDelta::seconds(120);
+    set(two_minutes_ago);
+    assert_eq!(status_with(&app, &secret).await, StatusCode::OK);
+    let mut updated = None;
+    for _ in 0..30 {
+        if stored() != Some(two_minutes_ago) {
+            updated = stored();
+            break;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    }
+    let updated = updated.expect("a use after a minute is written");
+    assert!(gatehouse_server::clock::now() - updated < TimeDelta::seconds(10));
+}
+
+async fn a_reset_body_is_read_or_refused_never_ignored(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    let (secret, id) = app.api_key(&admin, "read_only").await;
+    let path = format!("/api/v1/api-keys/{id}/reset");
+    for (content_type, body, status) in [
+        (
+            "application/json",
+            "{\"expires_at\": \"2027-01-01\"}",
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "application/json",
+            "{\"expires_at\": ",
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "application/json",
+            "{\"lifetime\": 3}",
+            StatusCode::BAD_REQUEST,
+        ),
+        ("text/plain", "{}", StatusCode::UNSUPPORTED_MEDIA_TYPE),
+    ] {
+        let res = admin
+            .request(Method::POST, &path)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), status, "{body}");
+    }
+    assert_eq!(
+        status_with(&app, &secret).await,
+        StatusCode::OK,
+        "no reset happened"
+    );
+    let soon = (Utc::now() + TimeDelta::days(3)).to_rfc3339();
+    let reset: Value = admin
+        .post(&path, &json!({"expires_at": soon}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let expires: chrono::DateTime<Utc> = reset["expires_at"].as_str().unwrap().parse().unwrap();
+    assert!(
+        (expires - (Utc::now() + TimeDelta::days(3)))
+            .num_seconds()
+            .abs()
+            < 60
+    );
+    assert_eq!(status_with(&app, &secret).await, StatusCode::UNAUTHORIZED);
+}
+
+async fn a_reset_keeps_the_lifetime_within_the_cap(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    let in_90_days = (Utc::now() + TimeDelta::days(90)).to_rfc3339();
+    let created: Value = admin
+        .post(
+            "/api/v1/api-keys",
+            &json!({"name": "long", "permission": "read_only", "expires_at": in_90_days}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap();
+    // Without a cap, a reset keeps the 90 days, counted from now.
+    let reset: Value = admin
+        .post(&format!("/api/v1/api-keys/{id}/reset"), &json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let expires: chrono::DateTime<Utc> = reset["expires_at"].as_str().unwrap().parse().unwrap();
+    assert!(
+        (expires - (Utc::now() + TimeDelta::days(90)))
+            .num_seconds()
+            .abs()
+            < 60
+    );
+    // With a 30-day cap, a reset gets 30 days, not an error.
+    admin
+        .patch(
+            "/api/v1/subscription",
+            &json!({"api_key_max_lifetime_days": 30}),
+        )
+        .await;
+    let res = admin
+        .post(&format!("/api/v1/api-keys/{id}/reset"), &json!({}))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let reset: Value = res.json().await.unwrap();
+    let expires: chrono::DateTime<Utc> = reset["expires_at"].as_str().unwrap().parse().unwrap();
+    assert!(
+        (expires - (Utc::now() + TimeDelta::days(30)))
+            .num_seconds()
+            .abs()
+            < 60
+    );
+}
+
+async fn control_characters_in_parameters_are_refused(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    for path in [
+        "/api/v1/subscription/api-keys?q=%00",
+        "/api/v1/audit-events?action=%00",
+        "/api/v1/audit-events?actor=%00",
+        "/api/v1/audit-events?actor=not-an-id",
+        "/api/v1/users?cursor=AA",
+        "/api/v1/api-keys?cursor=AA",
+        "/api/v1/audit-events?cursor=MjAyNi0wMS0wMVQwMDowMDowMFp8AA",
+    ] {
+        let res = admin.get(path).await;
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{path}");
+        assert_eq!(error_code(res).await, "invalid_parameter");
+    }
+    let res = admin
+        .post(
+            "/api/v1/api-keys",
+            &json!({"name": "nul \u{0} inside", "permission": "read_only"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+async fn keys_are_stored_under_the_pepper_when_one_is_set(b: Backend) {
+    use hmac::{Hmac, Mac};
+    use sha2::{Digest, Sha256};
+    let pepper = "a server-side pepper";
+    let app = crate::helpers::spawn_app_with(b, |s| {
+        s.secret_pepper = Some(gatehouse_server::secret::SecretString::new(pepper))
+    })
+    .await;
+    let admin = app.admin().await;
+    let (secret, id) = app.api_key(&admin, "read_only").await;
+    assert_eq!(status_with(&app, &secret).await, StatusCode::OK);
+    let stored: String = app.with_db(|conn| {
+        api_keys::table
+            .find(&id)
+            .select(api_keys::secret_hash)
+            .first(conn)
+            .unwrap()
+    });
+    let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    assert_ne!(
+        stored,
+        hex(&Sha256::digest(secret.as_bytes())),
+        "not plain SHA-256"
+    );
+    let mut mac = Hmac::<Sha256>::new_from_slice(pepper.as_bytes()).unwrap();
+    mac.update(secret.as_bytes());
+    assert_eq!(
+        stored,
+        hex(&mac.finalize().into_bytes()),
+        "HMAC-SHA-256 with the pepper"
+    );
 }

@@ -82,11 +82,19 @@ async fn users_see_their_own_events_and_admins_everything(b: Backend) {
         .await
         .unwrap();
     assert!(!own.items.is_empty());
+    let me = Some(viewer_id.as_str());
     assert!(
         own.items
             .iter()
-            .all(|e| e.actor_id.as_deref() == Some(viewer_id.as_str()))
+            .all(|e| e.actor_id.as_deref() == me || e.subject_user_id.as_deref() == me)
     );
+    // What the admin did to the viewer's account shows in the viewer's own log.
+    let created = own
+        .items
+        .iter()
+        .find(|e| e.action == "user.created")
+        .expect("user.created");
+    assert_eq!(created.actor_id.as_deref(), Some(app.admin_id.as_str()));
     let res = viewer.get("/api/v1/audit-events?scope=all").await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     assert_eq!(error_code(res).await, "forbidden");

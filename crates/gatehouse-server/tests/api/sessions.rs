@@ -20,6 +20,7 @@ both_backends!(
     unknown_user_and_wrong_password_look_the_same,
     unknown_user_costs_as_much_as_a_wrong_password,
     failed_sign_ins_lock_the_account_until_unlocked,
+    parallel_guesses_cannot_exceed_the_lockout_threshold,
     lockout_lifts_by_itself_after_fifteen_minutes,
     idle_and_absolute_expiry_end_sessions,
     disabled_users_lose_their_sessions_at_once,
@@ -465,4 +466,53 @@ async fn sessions_are_stored_hashed(b: Backend) {
             .iter()
             .all(|h| h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"))
     );
+}
+
+async fn parallel_guesses_cannot_exceed_the_lockout_threshold(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    admin
+        .patch(
+            "/api/v1/subscription",
+            &json!({"login_lockout_threshold": 3}),
+        )
+        .await;
+    let (_, victim_id, victim_name) = app.user(&admin, Role::Viewer).await;
+    let c = app.anonymous();
+    let body = json!({"username": victim_name, "password": "guess guess guess"});
+    let guesses: Vec<_> = (0..12).map(|_| c.post("/api/v1/session", &body)).collect();
+    for res in futures_util::future::join_all(guesses).await {
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    }
+    // Only three guesses were ever checked against the password; the rest were
+    // refused unchecked, and the account is locked.
+    let audit: Value = admin
+        .get("/api/v1/audit-events?action=session.sign_in_failed&limit=200")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let checked = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| {
+            e["target_id"] == victim_id.as_str() && e["details"]["reason"] == "wrong_password"
+        })
+        .count();
+    assert_eq!(checked, 3);
+    let user: Value = admin
+        .get(&format!("/api/v1/users/{victim_id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(user["state"], "locked");
+    let res = c
+        .post(
+            "/api/v1/session",
+            &json!({"username": victim_name, "password": "a password of some length"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
 }
