@@ -11,13 +11,15 @@ use actix_web::{App, HttpResponse, HttpServer, Resource, web};
 use anyhow::Context;
 use tracing::Instrument;
 
-use crate::auth::cache::KeyCache;
+use crate::auth::cache::Cache;
 use crate::auth::password::Passwords;
 use crate::auth::tokens::TokenHasher;
 use crate::config::Settings;
 use crate::error::{ApiError, json_error, query_error};
 use crate::state::AppState;
-use crate::{api_keys, audit, auth, db, health, sessions, subscriptions, users};
+use crate::{
+    api_keys, audit, auth, db, grants, health, oauth, oauth_clients, sessions, subscriptions, users,
+};
 
 /// Largest JSON body accepted; every body of this API is far smaller.
 pub const JSON_LIMIT: usize = 64 * 1024;
@@ -52,10 +54,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(users::configure)
             .configure(subscriptions::configure)
             .configure(audit::configure)
+            .configure(oauth_clients::configure)
+            .configure(grants::configure)
+            .configure(oauth::configure_api)
             .service(resource("/auth/verify").get(auth::verify::verify))
             .service(resource("/openapi.json").get(health::openapi))
             .default_service(web::to(not_found)),
     )
+    .configure(oauth::configure_protocol)
     .service(resource("/").get(placeholder_page))
     .default_service(web::to(not_found));
 }
@@ -91,7 +97,13 @@ impl Application {
             }
         }
         let state = web::Data::new(AppState {
-            keys: KeyCache::new(Duration::from_secs(settings.credential_cache_seconds)),
+            keys: Cache::new(Duration::from_secs(settings.credential_cache_seconds)),
+            grants: Cache::new(Duration::from_secs(settings.credential_cache_seconds)),
+            signing: crate::oauth::jwt::SigningKeys::load_or_create(&mut *pool.get()?, &settings)?,
+            client_auth_limiter: crate::oauth::limiter::FailureLimiter::new(
+                10,
+                Duration::from_secs(60),
+            ),
             tokens: TokenHasher::new(settings.secret_pepper.as_ref()),
             passwords: Passwords::new(settings.password_hash_concurrency)?,
             pool,

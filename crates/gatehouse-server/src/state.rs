@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::auth::cache::KeyCache;
+use crate::auth::cache::{Cache, CachedGrant, CachedKey, Invalidate};
 use crate::auth::password::Passwords;
 use crate::auth::tokens::TokenHasher;
 use crate::config::Settings;
@@ -17,10 +17,23 @@ pub struct AppState {
     pub tokens: TokenHasher,
     pub passwords: Passwords,
     /// Verified API keys, for a couple of seconds.
-    pub keys: KeyCache,
+    pub keys: Cache<CachedKey>,
+    /// Active OAuth grants behind access tokens, for a couple of seconds.
+    pub grants: Cache<CachedGrant>,
+    /// JWT signing and verification keys.
+    pub signing: crate::oauth::jwt::SigningKeys,
+    /// Failed OAuth client authentications, per client.
+    pub client_auth_limiter: crate::oauth::limiter::FailureLimiter,
 }
 
 impl AppState {
+    /// Drops every cached credential that depends on what just changed. Call it after
+    /// the change is committed, before answering.
+    pub fn invalidate(&self, change: Invalidate<'_>) {
+        self.keys.invalidate(change);
+        self.grants.invalidate(change);
+    }
+
     /// Runs diesel work on the blocking pool. SQLite's "busy" answers are retried a few
     /// times, so the closure must be safe to run again (transactions roll back whole).
     pub async fn db<T, F>(&self, mut work: F) -> Result<T, ApiError>

@@ -37,6 +37,9 @@ pub mod codes {
     pub const API_KEYS_DISABLED: &str = "api_keys_disabled";
     pub const USER_INACTIVE: &str = "user_inactive";
     pub const INSUFFICIENT_PERMISSION: &str = "insufficient_permission";
+    pub const INSUFFICIENT_SCOPE: &str = "insufficient_scope";
+    pub const TOKEN_INVALID: &str = "token_invalid";
+    pub const TOKEN_REVOKED: &str = "token_revoked";
     pub const FORBIDDEN: &str = "forbidden";
     pub const SESSION_REQUIRED: &str = "session_required";
     pub const NOT_FOUND: &str = "not_found";

@@ -169,6 +169,14 @@ pub enum Credential {
         /// The permission the key was created with.
         key_permission: Permission,
     },
+    /// An OAuth access token.
+    Oauth {
+        client_id: String,
+        client_name: String,
+        grant_id: String,
+        scopes: Vec<String>,
+        permission: Permission,
+    },
 }
 
 /// What an API key may do: only safe methods, or everything its user may do.
@@ -272,6 +280,183 @@ pub struct VerifyResponse {
     pub username: String,
     pub subscription_id: String,
     pub permission: Permission,
+}
+
+/// Whether a client can keep a secret (a server) or not (a browser or native app,
+/// which must use PKCE instead).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientType {
+    Confidential,
+    Public,
+}
+
+impl ClientType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClientType::Confidential => "confidential",
+            ClientType::Public => "public",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ClientType> {
+        match s {
+            "confidential" => Some(ClientType::Confidential),
+            "public" => Some(ClientType::Public),
+            _ => None,
+        }
+    }
+}
+
+/// A registered OAuth client, as its owner and admins see it (never the secret).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OAuthClient {
+    pub id: String,
+    /// The public identifier apps send: 32 lowercase hex characters.
+    pub client_id: String,
+    pub name: String,
+    pub client_type: ClientType,
+    pub redirect_uris: Vec<String>,
+    pub homepage_url: Option<String>,
+    pub logo_url: Option<String>,
+    /// A first-party integration marked by an operator: consent is pre-approved.
+    pub standard: bool,
+    pub owner_id: String,
+    /// `gats_…` and the secret's last four characters; absent for public clients.
+    pub secret_hint: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub secret_reset_at: Option<DateTime<Utc>>,
+}
+
+/// `POST /api/v1/oauth-clients`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateOAuthClient {
+    pub name: String,
+    pub redirect_uris: Vec<String>,
+    #[serde(default = "default_client_type")]
+    pub client_type: ClientType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub homepage_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logo_url: Option<String>,
+}
+
+fn default_client_type() -> ClientType {
+    ClientType::Confidential
+}
+
+/// `PATCH /api/v1/oauth-clients/{id}`; `null` clears the homepage or logo.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateOAuthClient {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redirect_uris: Option<Vec<String>>,
+    #[serde(
+        default,
+        deserialize_with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub homepage_url: Option<Option<String>>,
+    #[serde(
+        default,
+        deserialize_with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub logo_url: Option<Option<String>>,
+    /// Admins only: mark a first-party integration whose consent is pre-approved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub standard: Option<bool>,
+}
+
+/// `POST /api/v1/oauth-clients/{id}/reset-secret`, body optional.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResetClientSecret {
+    /// Also revoke every grant of the client, so that every token it holds stops.
+    #[serde(default)]
+    pub revoke_tokens: bool,
+}
+
+/// A client with its secret: the answer to create and reset-secret, the only time the
+/// secret is shown. Public clients have none.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub struct OAuthClientWithSecret {
+    #[serde(flatten)]
+    pub client: OAuthClient,
+    pub client_secret: Option<String>,
+}
+
+impl std::fmt::Debug for OAuthClientWithSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuthClientWithSecret")
+            .field("client", &self.client)
+            .field("client_secret", &"<redacted>")
+            .finish()
+    }
+}
+
+/// Whether an authorized application may still act for the user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantState {
+    Active,
+    Revoked,
+}
+
+/// An application the user has authorized (a grant), as the Authorized Applications tab
+/// shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuthorizedApp {
+    pub id: String,
+    pub client_id: String,
+    pub client_name: String,
+    pub homepage_url: Option<String>,
+    pub logo_url: Option<String>,
+    pub standard: bool,
+    pub scopes: Vec<String>,
+    pub state: GrantState,
+    pub authorized_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// `GET /api/v1/oauth/requests/{id}`: what the consent page shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuthorizationRequestView {
+    pub id: String,
+    pub client_id: String,
+    pub client_name: String,
+    pub homepage_url: Option<String>,
+    pub logo_url: Option<String>,
+    pub standard: bool,
+    pub scopes: Vec<String>,
+    /// Where the browser goes afterwards: the host of the redirect URI.
+    pub redirect_host: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    Allow,
+    Deny,
+}
+
+/// `POST /api/v1/oauth/requests/{id}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentDecision {
+    pub decision: Decision,
+}
+
+/// Where the SPA sends the browser after a consent decision.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConsentResult {
+    pub redirect_to: String,
 }
 
 /// `POST /api/v1/session` and `GET /api/v1/session`: who am I, and with which credential.

@@ -66,6 +66,73 @@ pub fn key_name(raw: &str) -> Result<String, &'static str> {
     display_name(raw)
 }
 
+/// A redirect (callback) URI an OAuth client may register: absolute, no fragment;
+/// `https`, or `http` only on a loopback host (RFC 8252 §7.3), or a private-use scheme
+/// with a dot in it for native apps (`com.example.app:/callback`, RFC 8252 §7.1).
+pub fn redirect_uri(raw: &str) -> Result<String, &'static str> {
+    let s = raw.trim();
+    if s.is_empty() || s.len() > 2000 {
+        return Err("must be a URL of at most 2000 characters");
+    }
+    if s.contains('#') || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("must not contain a fragment or white space");
+    }
+    let Some((scheme, rest)) = s.split_once(':') else {
+        return Err("must be an absolute URL");
+    };
+    let scheme = scheme.to_ascii_lowercase();
+    match scheme.as_str() {
+        "https" => {
+            if !rest.starts_with("//") || host_of(rest).is_empty() {
+                return Err("must be an absolute URL");
+            }
+        }
+        "http" => {
+            let host = host_of(rest);
+            if !(host == "127.0.0.1" || host == "[::1]" || host == "localhost") {
+                return Err(
+                    "may use http only on a loopback address (127.0.0.1, [::1], localhost)",
+                );
+            }
+        }
+        "javascript" | "data" | "file" | "vbscript" => return Err("must not use that scheme"),
+        other => {
+            let valid = other.contains('.')
+                && other
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '+'));
+            if !valid {
+                return Err("must be https, loopback http, or a reverse-domain scheme");
+            }
+        }
+    }
+    Ok(s.to_string())
+}
+
+/// The host (with brackets for IPv6) of `//host:port/path`.
+pub fn host_of(after_scheme: &str) -> &str {
+    let Some(rest) = after_scheme.strip_prefix("//") else {
+        return "";
+    };
+    let authority = rest.split(['/', '?']).next().unwrap_or("");
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    if authority.starts_with('[') {
+        return authority.split_inclusive(']').next().unwrap_or("");
+    }
+    authority.split(':').next().unwrap_or("")
+}
+
+/// An optional web page of a client (homepage, logo): `https`, or loopback `http`.
+pub fn web_url(raw: &str) -> Result<String, &'static str> {
+    let s = redirect_uri(raw)?;
+    let lower = s.to_ascii_lowercase();
+    if lower.starts_with("https://") || lower.starts_with("http://") {
+        Ok(s)
+    } else {
+        Err("must be an https URL")
+    }
+}
+
 pub fn subscription_name(raw: &str) -> Result<String, &'static str> {
     display_name(raw)
 }
@@ -88,6 +155,23 @@ mod tests {
         assert!(email("a@b").is_err());
         assert!(email("@b.co").is_err());
         assert!(email("a b@c.de").is_err());
+    }
+
+    #[test]
+    fn redirect_uris_follow_rfc_8252() {
+        assert!(redirect_uri("https://app.example.com/cb?x=1").is_ok());
+        assert!(redirect_uri("http://127.0.0.1:8080/cb").is_ok());
+        assert!(redirect_uri("http://[::1]/cb").is_ok());
+        assert!(redirect_uri("http://localhost:3000/cb").is_ok());
+        assert!(redirect_uri("com.example.app:/callback").is_ok());
+        assert!(redirect_uri("http://app.example.com/cb").is_err());
+        assert!(redirect_uri("http://127.0.0.1.evil.com/cb").is_err());
+        assert!(redirect_uri("https://app.example.com/cb#frag").is_err());
+        assert!(redirect_uri("javascript:alert(1)").is_err());
+        assert!(redirect_uri("myapp:/cb").is_err());
+        assert!(redirect_uri("/relative").is_err());
+        assert!(web_url("com.example.app:/x").is_err());
+        assert_eq!(host_of("//user@h.example:443/p"), "h.example");
     }
 
     #[test]

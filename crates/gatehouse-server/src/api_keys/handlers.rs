@@ -13,6 +13,7 @@ use serde_json::json;
 use super::store::{self, ApiKeyChanges, ApiKeyRow, NewApiKey, SortBy, SubscriptionKeyQuery};
 use super::{SECRET_PREFIX, expiry, may_hold_full_access, to_api};
 use crate::audit::Audit;
+use crate::auth::cache::Invalidate;
 use crate::auth::{Action, Authenticated, ClientMeta, Principal, tokens};
 use crate::clock;
 use crate::csv;
@@ -198,7 +199,7 @@ pub async fn rename_key(
             })
         })
         .await?;
-    state.keys.invalidate_key(&row.id);
+    state.invalidate(Invalidate::Key(&row.id));
     Ok(web::Json(to_api(&row)))
 }
 
@@ -266,7 +267,7 @@ pub async fn reset_key(
         })
         .await?;
     // The old secret stops here, before the new one is handed out.
-    state.keys.invalidate_key(&row.id);
+    state.invalidate(Invalidate::Key(&row.id));
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(ApiKeyWithSecret {
@@ -298,7 +299,7 @@ pub async fn delete_key(
             })
         })
         .await?;
-    state.keys.invalidate_key(&row.id);
+    state.invalidate(Invalidate::Key(&row.id));
     Ok(HttpResponse::NoContent().finish())
 }
 

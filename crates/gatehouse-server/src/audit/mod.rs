@@ -76,6 +76,12 @@ impl Audit {
         self
     }
 
+    /// The subscription the event belongs to, when there is no signed-in actor.
+    pub fn in_subscription(mut self, subscription_id: &str) -> Audit {
+        self.subscription_id = Some(subscription_id.to_string());
+        self
+    }
+
     pub fn attempted_username(mut self, username: Option<&str>) -> Audit {
         self.actor_username = username.map(str::to_string);
         self

@@ -1,19 +1,19 @@
-//! The per-process cache of verified API keys, which keeps the authentication hot path
-//! off the database.
+//! Per-process caches of verified credentials — API keys and OAuth grants — which keep
+//! the authentication hot path off the database.
 //!
 //! Bounds, in order of strength:
 //! - **On the replica that made a change, at once.** Every change that can weaken a
-//!   key (reset, delete, user disabled, demoted or deleted, keys switched off, settings
-//!   changed) invalidates the affected entries before its handler answers. A lookup
-//!   that read the database before such an invalidation cannot store its stale answer:
-//!   each invalidation bumps a generation counter, and an answer read under an older
-//!   generation is served once but never cached.
+//!   credential (key reset or deleted, grant revoked, client deleted, user disabled,
+//!   demoted or deleted, keys switched off, settings changed) invalidates the affected
+//!   entries before its handler answers. A lookup that read the database before such an
+//!   invalidation cannot store its stale answer: each invalidation bumps a generation
+//!   counter under the write lock, and an answer read under an older generation is
+//!   served once but never cached.
 //! - **On other replicas, within the TTL** (`credential_cache_seconds`, 2 s by
-//!   default; 0 turns the cache off). After that, every entry is read from the
-//!   database again.
+//!   default; 0 turns the caches off). After that, every entry is read again.
 //!
-//! The cache holds at most `MAX_ENTRIES` keys; when full, expired entries are dropped,
-//! and if that is not enough the cache starts over empty.
+//! A cache holds at most `MAX_ENTRIES` entries; when full, expired entries are dropped,
+//! and if that is not enough it starts over empty.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -21,10 +21,27 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use crate::api_keys::store::ApiKeyRow;
+use crate::grants::store::GrantRow;
+use crate::oauth_clients::store::ClientRow;
 use crate::subscriptions::store::SubscriptionRow;
 use crate::users::store::UserRow;
 
 const MAX_ENTRIES: usize = 100_000;
+
+/// What a change affects; entries that depend on it are dropped.
+#[derive(Debug, Clone, Copy)]
+pub enum Invalidate<'a> {
+    Key(&'a str),
+    Grant(&'a str),
+    Client(&'a str),
+    User(&'a str),
+    Subscription(&'a str),
+}
+
+/// An entry says which records it was built from.
+pub trait DependsOn {
+    fn depends_on(&self, change: Invalidate<'_>) -> bool;
+}
 
 /// A key with its user and subscription as the database last said.
 #[derive(Debug)]
@@ -34,7 +51,6 @@ pub struct CachedKey {
     pub subscription: Arc<SubscriptionRow>,
     /// Unix seconds of the last `last_used_at` write this process made or saw.
     pub last_touch: AtomicI64,
-    fetched: Instant,
 }
 
 impl CachedKey {
@@ -48,45 +64,103 @@ impl CachedKey {
             user: Arc::new(user),
             subscription: Arc::new(subscription),
             last_touch: AtomicI64::new(last_touch),
-            fetched: Instant::now(),
         }
     }
 }
 
-pub struct KeyCache {
-    ttl: Duration,
-    generation: AtomicU64,
-    entries: RwLock<HashMap<String, Arc<CachedKey>>>,
+impl DependsOn for CachedKey {
+    fn depends_on(&self, change: Invalidate<'_>) -> bool {
+        match change {
+            Invalidate::Key(id) => self.key.id == id,
+            Invalidate::User(id) => self.user.id == id,
+            Invalidate::Subscription(id) => self.subscription.id == id,
+            Invalidate::Grant(_) | Invalidate::Client(_) => false,
+        }
+    }
 }
 
-impl KeyCache {
-    pub fn new(ttl: Duration) -> KeyCache {
-        KeyCache {
+/// An OAuth grant with its client, user and subscription.
+#[derive(Debug)]
+pub struct CachedGrant {
+    pub grant: GrantRow,
+    pub client: ClientRow,
+    pub user: Arc<UserRow>,
+    pub subscription: Arc<SubscriptionRow>,
+    pub last_touch: AtomicI64,
+}
+
+impl CachedGrant {
+    pub fn new(
+        grant: GrantRow,
+        client: ClientRow,
+        user: UserRow,
+        subscription: SubscriptionRow,
+    ) -> CachedGrant {
+        let last_touch = grant
+            .last_used_at
+            .map(|t| t.and_utc().timestamp())
+            .unwrap_or(0);
+        CachedGrant {
+            grant,
+            client,
+            user: Arc::new(user),
+            subscription: Arc::new(subscription),
+            last_touch: AtomicI64::new(last_touch),
+        }
+    }
+}
+
+impl DependsOn for CachedGrant {
+    fn depends_on(&self, change: Invalidate<'_>) -> bool {
+        match change {
+            Invalidate::Grant(id) => self.grant.id == id,
+            Invalidate::Client(id) => self.client.id == id,
+            Invalidate::User(id) => self.user.id == id,
+            Invalidate::Subscription(id) => self.subscription.id == id,
+            Invalidate::Key(_) => false,
+        }
+    }
+}
+
+struct Slot<E> {
+    entry: Arc<E>,
+    fetched: Instant,
+}
+
+pub struct Cache<E> {
+    ttl: Duration,
+    generation: AtomicU64,
+    entries: RwLock<HashMap<String, Slot<E>>>,
+}
+
+impl<E: DependsOn> Cache<E> {
+    pub fn new(ttl: Duration) -> Cache<E> {
+        Cache {
             ttl,
             generation: AtomicU64::new(0),
             entries: RwLock::new(HashMap::new()),
         }
     }
 
-    /// The generation to pass back to [`KeyCache::insert`] after reading the database.
+    /// The generation to pass back to [`Cache::insert`] after reading the database.
     pub fn generation(&self) -> u64 {
         self.generation.load(Ordering::SeqCst)
     }
 
-    pub fn get(&self, secret_hash: &str) -> Option<Arc<CachedKey>> {
+    pub fn get(&self, key: &str) -> Option<Arc<E>> {
         if self.ttl.is_zero() {
             return None;
         }
         let entries = self.entries.read().ok()?;
         entries
-            .get(secret_hash)
-            .filter(|e| e.fetched.elapsed() < self.ttl)
-            .cloned()
+            .get(key)
+            .filter(|s| s.fetched.elapsed() < self.ttl)
+            .map(|s| s.entry.clone())
     }
 
     /// Stores what the database said, unless something was invalidated since
     /// `generation` was read.
-    pub fn insert(&self, secret_hash: String, entry: Arc<CachedKey>, generation: u64) {
+    pub fn insert(&self, key: String, entry: Arc<E>, generation: u64) {
         if self.ttl.is_zero() {
             return;
         }
@@ -100,38 +174,32 @@ impl KeyCache {
         }
         if entries.len() >= MAX_ENTRIES {
             let ttl = self.ttl;
-            entries.retain(|_, e| e.fetched.elapsed() < ttl);
+            entries.retain(|_, s| s.fetched.elapsed() < ttl);
             if entries.len() >= MAX_ENTRIES {
                 entries.clear();
             }
         }
-        entries.insert(secret_hash, entry);
+        entries.insert(
+            key,
+            Slot {
+                entry,
+                fetched: Instant::now(),
+            },
+        );
     }
 
-    fn invalidate(&self, matches: impl Fn(&CachedKey) -> bool) {
+    pub fn invalidate(&self, change: Invalidate<'_>) {
         match self.entries.write() {
             Ok(mut entries) => {
                 self.generation.fetch_add(1, Ordering::SeqCst);
-                entries.retain(|_, e| !matches(e));
+                entries.retain(|_, s| !s.entry.depends_on(change));
             }
             Err(poisoned) => {
                 // A panic elsewhere left the lock poisoned; start over rather than
-                // risk serving a revoked key.
+                // risk serving a revoked credential.
                 self.generation.fetch_add(1, Ordering::SeqCst);
                 poisoned.into_inner().clear();
             }
         }
-    }
-
-    pub fn invalidate_key(&self, key_id: &str) {
-        self.invalidate(|e| e.key.id == key_id);
-    }
-
-    pub fn invalidate_user(&self, user_id: &str) {
-        self.invalidate(|e| e.user.id == user_id);
-    }
-
-    pub fn invalidate_subscription(&self, subscription_id: &str) {
-        self.invalidate(|e| e.subscription.id == subscription_id);
     }
 }

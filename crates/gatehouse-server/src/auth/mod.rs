@@ -52,6 +52,15 @@ pub enum Via {
         /// allows full access.
         permission: Permission,
     },
+    /// An OAuth access token: `permission` is what its `api:*` scopes allow, `None`
+    /// when it has none (an OpenID Connect-only token, which the JSON API refuses).
+    OAuth {
+        grant_id: String,
+        client_id: String,
+        client_name: String,
+        scopes: Vec<String>,
+        permission: Option<Permission>,
+    },
 }
 
 impl Via {
@@ -59,12 +68,14 @@ impl Via {
         match self {
             Via::Session { .. } => "session",
             Via::ApiKey { .. } => "api_key",
+            Via::OAuth { .. } => "oauth",
         }
     }
 
     pub fn id(&self) -> &str {
         match self {
             Via::Session { id, .. } | Via::ApiKey { id, .. } => id,
+            Via::OAuth { client_id, .. } => client_id,
         }
     }
 }
@@ -105,6 +116,16 @@ pub enum Action {
     ResetAnyApiKey,
     /// List every key of the subscription.
     ViewSubscriptionApiKeys,
+    /// Read OAuth clients (one's own, or all for admins).
+    ViewOAuthClients,
+    /// Register, edit or delete OAuth clients.
+    ManageOAuthClients,
+    /// Mint a client secret: register a client or reset its secret.
+    IssueClientSecret,
+    /// List or revoke one's authorized applications.
+    ManageAuthorizedApps,
+    /// Allow or deny an application on the consent page: only the person, signed in.
+    DecideConsent,
 }
 
 impl Principal {
@@ -123,6 +144,7 @@ impl Principal {
         match &self.via {
             Via::Session { .. } => Permission::FullAccess,
             Via::ApiKey { permission, .. } => *permission,
+            Via::OAuth { permission, .. } => permission.unwrap_or(Permission::ReadOnly),
         }
     }
 
@@ -132,6 +154,20 @@ impl Principal {
 
     /// The permission matrix: role first, then what the credential kind may do.
     pub fn require(&self, action: Action) -> Result<(), ApiError> {
+        // OAuth tokens act on the user's data, never on the OAuth machinery itself.
+        let not_by_oauth = matches!(
+            action,
+            Action::ViewOAuthClients
+                | Action::ManageOAuthClients
+                | Action::IssueClientSecret
+                | Action::ManageAuthorizedApps
+        );
+        if not_by_oauth && matches!(self.via, Via::OAuth { .. }) {
+            return Err(ApiError::forbidden(
+                codes::FORBIDDEN,
+                "OAuth tokens cannot manage OAuth clients or authorized applications.",
+            ));
+        }
         let needs_admin = matches!(
             action,
             Action::ViewUsers
@@ -156,6 +192,8 @@ impl Principal {
                 | Action::ChangeSettings
                 | Action::ManageOwnApiKeys
                 | Action::ResetAnyApiKey
+                | Action::IssueClientSecret
+                | Action::DecideConsent
         );
         if needs_session && !self.is_session() {
             return Err(ApiError::forbidden(
@@ -205,6 +243,15 @@ impl FromRequest for Authenticated {
             // rescued by a good cookie.
             if let Some(header) = explicit {
                 let principal = authenticate_header(&state, &header).await?;
+                if let Via::OAuth {
+                    permission: None, ..
+                } = principal.via
+                {
+                    return Err(ApiError::forbidden(
+                        codes::INSUFFICIENT_SCOPE,
+                        "This access token has no api:read or api:write scope.",
+                    ));
+                }
                 if unsafe_method && principal.permission() == Permission::ReadOnly {
                     return Err(read_only());
                 }
@@ -220,7 +267,7 @@ impl FromRequest for Authenticated {
             if unsafe_method {
                 let expected = match &principal.via {
                     Via::Session { csrf_token, .. } => csrf_token.as_str(),
-                    Via::ApiKey { .. } => "",
+                    _ => "",
                 };
                 let ok = csrf.as_deref().is_some_and(|sent| {
                     !expected.is_empty() && tokens::constant_time_eq(sent, expected)
@@ -264,6 +311,9 @@ async fn authenticate_header(
     };
     if token.starts_with(api_keys::SECRET_PREFIX) {
         return api_keys::authenticate(state, token).await;
+    }
+    if token.starts_with("eyJ") {
+        return crate::oauth::access::authenticate(state, token).await;
     }
     Err(ApiError::unauthorized(
         codes::INVALID_CREDENTIAL,

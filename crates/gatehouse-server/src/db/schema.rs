@@ -85,7 +85,106 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    oauth_clients (id) {
+        id -> Text,
+        subscription_id -> Text,
+        owner_id -> Text,
+        client_id -> Text,
+        name -> Text,
+        client_type -> Text,
+        secret_hash -> Nullable<Text>,
+        secret_hint -> Nullable<Text>,
+        redirect_uris -> Text,
+        homepage_url -> Nullable<Text>,
+        logo_url -> Nullable<Text>,
+        standard -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        secret_reset_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    oauth_grants (id) {
+        id -> Text,
+        subscription_id -> Text,
+        user_id -> Text,
+        client_id -> Text,
+        scopes -> Text,
+        state -> Text,
+        generation -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        last_used_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    oauth_requests (id) {
+        id -> Text,
+        subscription_id -> Text,
+        user_id -> Text,
+        client_id -> Text,
+        redirect_uri -> Text,
+        scopes -> Text,
+        state -> Nullable<Text>,
+        code_challenge -> Nullable<Text>,
+        nonce -> Nullable<Text>,
+        auth_time -> Timestamp,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    oauth_codes (id) {
+        id -> Text,
+        code_hash -> Text,
+        grant_id -> Text,
+        redirect_uri -> Text,
+        scopes -> Text,
+        code_challenge -> Nullable<Text>,
+        nonce -> Nullable<Text>,
+        auth_time -> Timestamp,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    oauth_refresh_tokens (id) {
+        id -> Text,
+        token_hash -> Text,
+        grant_id -> Text,
+        generation -> BigInt,
+        scopes -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    signing_keys (id) {
+        id -> Text,
+        algorithm -> Text,
+        private_key -> Text,
+        public_key -> Text,
+        created_at -> Timestamp,
+        retired_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(users -> subscriptions (subscription_id));
+diesel::joinable!(oauth_grants -> oauth_clients (client_id));
+diesel::joinable!(oauth_grants -> users (user_id));
+diesel::joinable!(oauth_codes -> oauth_grants (grant_id));
+diesel::joinable!(oauth_refresh_tokens -> oauth_grants (grant_id));
+diesel::joinable!(oauth_requests -> oauth_clients (client_id));
 diesel::joinable!(api_keys -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
 
@@ -94,5 +193,11 @@ diesel::allow_tables_to_appear_in_same_query!(
     users,
     sessions,
     audit_events,
-    api_keys
+    api_keys,
+    oauth_clients,
+    oauth_grants,
+    oauth_requests,
+    oauth_codes,
+    oauth_refresh_tokens,
+    signing_keys
 );

@@ -225,6 +225,22 @@ pub fn session_info(principal: &Principal) -> SessionInfo {
             },
             None,
         ),
+        Via::OAuth {
+            grant_id,
+            client_id,
+            client_name,
+            scopes,
+            permission,
+        } => (
+            Credential::Oauth {
+                client_id: client_id.clone(),
+                client_name: client_name.clone(),
+                grant_id: grant_id.clone(),
+                scopes: scopes.clone(),
+                permission: permission.unwrap_or(gatehouse_types::Permission::ReadOnly),
+            },
+            None,
+        ),
     };
     SessionInfo {
         user: crate::users::to_api(&principal.user, clock::now()),

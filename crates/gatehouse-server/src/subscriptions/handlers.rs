@@ -6,6 +6,7 @@ use serde_json::json;
 
 use super::store::{self, SubscriptionChanges};
 use crate::audit::Audit;
+use crate::auth::cache::Invalidate;
 use crate::auth::{Action, Authenticated, ClientMeta};
 use crate::clock;
 use crate::db;
@@ -86,6 +87,6 @@ pub async fn update_subscription(
             })
         })
         .await?;
-    state.keys.invalidate_subscription(&row.id);
+    state.invalidate(Invalidate::Subscription(&row.id));
     Ok(web::Json(super::to_api(&row)))
 }

@@ -9,6 +9,7 @@ use serde_json::json;
 
 use super::store::{self, NewUser, UserChanges, UserRow};
 use crate::audit::Audit;
+use crate::auth::cache::Invalidate;
 use crate::auth::password::generate_password;
 use crate::auth::{Action, Authenticated, ClientMeta, Principal, effective_state};
 use crate::clock;
@@ -341,7 +342,7 @@ pub async fn update_user(
             })
         })
         .await?;
-    state.keys.invalidate_user(&row.id);
+    state.invalidate(Invalidate::User(&row.id));
     Ok(web::Json(super::to_api(&row, now)))
 }
 
@@ -369,6 +370,6 @@ pub async fn delete_user(
             })
         })
         .await?;
-    state.keys.invalidate_user(&target.id);
+    state.invalidate(Invalidate::User(&target.id));
     Ok(HttpResponse::NoContent().finish())
 }

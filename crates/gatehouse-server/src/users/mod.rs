@@ -10,6 +10,7 @@ use chrono::NaiveDateTime;
 use gatehouse_types::{Role, User};
 
 use crate::audit::Audit;
+use crate::auth::cache::Invalidate;
 use crate::auth::{LOCKOUT_DURATION, effective_state};
 use crate::error::ApiError;
 use crate::startup::resource;
@@ -83,7 +84,7 @@ pub async fn password_failed(
             })
         })
         .await?;
-    state.keys.invalidate_user(user_id);
+    state.invalidate(Invalidate::User(user_id));
     Ok(())
 }
 

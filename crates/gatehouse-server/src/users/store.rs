@@ -67,6 +67,16 @@ impl UserChanges {
     }
 }
 
+/// A user by id, whatever the subscription: for the OAuth token endpoint, which finds
+/// the user through a grant that is already scoped.
+pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<UserRow>> {
+    users::table
+        .find(id)
+        .select(UserRow::as_select())
+        .first(conn)
+        .optional()
+}
+
 /// A user of the given subscription; another subscription's user is `None`.
 pub fn find_in_subscription(
     conn: &mut DbConnection,

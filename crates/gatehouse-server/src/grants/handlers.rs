@@ -1,0 +1,75 @@
+//! `/api/v1/authorized-apps`: a user's authorized applications, and revoking one.
+
+use actix_web::{HttpResponse, web};
+use gatehouse_types::{AuthorizedApp, Page};
+use serde_json::json;
+
+use super::store;
+use crate::audit::Audit;
+use crate::auth::cache::Invalidate;
+use crate::auth::{Action, Authenticated, ClientMeta};
+use crate::clock;
+use crate::db;
+use crate::error::ApiError;
+use crate::pagination::{PageParams, page, time_key};
+use crate::state::AppState;
+
+pub async fn list_apps(
+    state: web::Data<AppState>,
+    Authenticated(principal): Authenticated,
+    query: web::Query<PageParams>,
+) -> Result<web::Json<Page<AuthorizedApp>>, ApiError> {
+    principal.require(Action::ManageAuthorizedApps)?;
+    let limit = query.limit()?;
+    let before = query.time_cursor()?;
+    let user_id = principal.user.id.clone();
+    let rows = state
+        .db(move |conn| Ok(store::list_for_user(conn, &user_id, before.clone(), limit)?))
+        .await?;
+    Ok(web::Json(page(
+        rows,
+        limit,
+        |(g, _)| time_key(g.created_at, &g.id),
+        |(g, c)| super::to_api(&g, &c),
+    )))
+}
+
+pub async fn revoke_app(
+    state: web::Data<AppState>,
+    meta: ClientMeta,
+    Authenticated(principal): Authenticated,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    principal.require(Action::ManageAuthorizedApps)?;
+    let id = path.into_inner();
+    if uuid::Uuid::parse_str(&id).is_err() {
+        return Err(ApiError::NotFound);
+    }
+    let user_id = principal.user.id.clone();
+    let audit = Audit::by(&principal, &meta, "oauth_grant.revoked")
+        .target("oauth_grant", &id)
+        .subject(&principal.user.id);
+    let now = clock::now();
+    let grant_id = id.clone();
+    let app = state
+        .db(move |conn| {
+            db::transaction(conn, |conn| {
+                // Only one's own grants: anyone else's is 404.
+                let grant = store::find_by_id(conn, &grant_id)?
+                    .filter(|g| g.user_id == user_id)
+                    .ok_or(ApiError::NotFound)?;
+                if store::revoke(conn, &grant.id, now)? {
+                    audit
+                        .clone()
+                        .details(json!({"client": grant.client_id}))
+                        .record(conn)?;
+                }
+                let (grant, client) =
+                    store::find_with_client(conn, &grant_id)?.ok_or(ApiError::NotFound)?;
+                Ok(super::to_api(&grant, &client))
+            })
+        })
+        .await?;
+    state.invalidate(Invalidate::Grant(&id));
+    Ok(HttpResponse::Ok().json(app))
+}

@@ -1,0 +1,313 @@
+//! Queries on `oauth_grants` (authorized applications) and what hangs off a grant:
+//! `oauth_codes` and `oauth_refresh_tokens`.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::DbConnection;
+use crate::db::schema::{
+    oauth_clients, oauth_codes, oauth_grants, oauth_refresh_tokens, subscriptions, users,
+};
+use crate::oauth_clients::store::ClientRow;
+use crate::subscriptions::store::SubscriptionRow;
+use crate::users::store::UserRow;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = oauth_grants)]
+pub struct GrantRow {
+    pub id: String,
+    pub subscription_id: String,
+    pub user_id: String,
+    pub client_id: String,
+    /// Space-separated, sorted.
+    pub scopes: String,
+    pub state: String,
+    /// Bumped when a revoked grant is re-enabled: access tokens carry it, so tokens of
+    /// an earlier life of the grant stay dead.
+    pub generation: i64,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub last_used_at: Option<NaiveDateTime>,
+    pub revoked_at: Option<NaiveDateTime>,
+}
+
+impl GrantRow {
+    pub fn is_active(&self) -> bool {
+        self.state == "active"
+    }
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = oauth_grants)]
+pub struct NewGrant<'a> {
+    pub id: &'a str,
+    pub subscription_id: &'a str,
+    pub user_id: &'a str,
+    pub client_id: &'a str,
+    pub scopes: &'a str,
+    pub state: &'a str,
+    pub generation: i64,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = oauth_grants)]
+pub struct GrantChanges {
+    pub scopes: Option<String>,
+    pub state: Option<String>,
+    pub generation: Option<i64>,
+    pub revoked_at: Option<Option<NaiveDateTime>>,
+    pub last_used_at: Option<Option<NaiveDateTime>>,
+    pub updated_at: Option<NaiveDateTime>,
+}
+
+pub fn find(
+    conn: &mut DbConnection,
+    user_id: &str,
+    client_id: &str,
+) -> QueryResult<Option<GrantRow>> {
+    oauth_grants::table
+        .filter(oauth_grants::user_id.eq(user_id))
+        .filter(oauth_grants::client_id.eq(client_id))
+        .select(GrantRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn find_by_id(conn: &mut DbConnection, id: &str) -> QueryResult<Option<GrantRow>> {
+    oauth_grants::table
+        .find(id)
+        .select(GrantRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// A grant with its client.
+pub fn find_with_client(
+    conn: &mut DbConnection,
+    id: &str,
+) -> QueryResult<Option<(GrantRow, ClientRow)>> {
+    oauth_grants::table
+        .inner_join(oauth_clients::table)
+        .filter(oauth_grants::id.eq(id))
+        .select((GrantRow::as_select(), ClientRow::as_select()))
+        .first(conn)
+        .optional()
+}
+
+/// The access-token hot path: a grant with its client, user and subscription.
+pub fn find_for_auth(
+    conn: &mut DbConnection,
+    grant_id: &str,
+) -> QueryResult<Option<(GrantRow, ClientRow, UserRow, SubscriptionRow)>> {
+    oauth_grants::table
+        .inner_join(oauth_clients::table)
+        .inner_join(users::table.inner_join(subscriptions::table))
+        .filter(oauth_grants::id.eq(grant_id))
+        .select((
+            GrantRow::as_select(),
+            ClientRow::as_select(),
+            UserRow::as_select(),
+            SubscriptionRow::as_select(),
+        ))
+        .first(conn)
+        .optional()
+}
+
+/// A user's grants with their clients, newest first, one more than `limit`.
+pub fn list_for_user(
+    conn: &mut DbConnection,
+    user_id: &str,
+    before: Option<(NaiveDateTime, String)>,
+    limit: i64,
+) -> QueryResult<Vec<(GrantRow, ClientRow)>> {
+    let mut q = oauth_grants::table
+        .inner_join(oauth_clients::table)
+        .filter(oauth_grants::user_id.eq(user_id))
+        .order((oauth_grants::created_at.desc(), oauth_grants::id.desc()))
+        .limit(limit + 1)
+        .select((GrantRow::as_select(), ClientRow::as_select()))
+        .into_boxed();
+    if let Some((at, id)) = before {
+        q = q.filter(
+            oauth_grants::created_at
+                .lt(at)
+                .or(oauth_grants::created_at.eq(at).and(oauth_grants::id.lt(id))),
+        );
+    }
+    q.load(conn)
+}
+
+pub fn insert(conn: &mut DbConnection, new: &NewGrant<'_>) -> QueryResult<()> {
+    diesel::insert_into(oauth_grants::table)
+        .values(new)
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn update(conn: &mut DbConnection, id: &str, changes: &GrantChanges) -> QueryResult<()> {
+    diesel::update(oauth_grants::table.find(id))
+        .set(changes)
+        .execute(conn)
+        .map(drop)
+}
+
+/// Revokes a grant and every refresh token hanging off it; its access tokens fail
+/// from the next check of the grant. Returns whether the grant was active.
+pub fn revoke(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> QueryResult<bool> {
+    let changed = diesel::update(
+        oauth_grants::table
+            .find(id)
+            .filter(oauth_grants::state.eq("active")),
+    )
+    .set((
+        oauth_grants::state.eq("revoked"),
+        oauth_grants::revoked_at.eq(Some(now)),
+        oauth_grants::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    diesel::update(
+        oauth_refresh_tokens::table
+            .filter(oauth_refresh_tokens::grant_id.eq(id))
+            .filter(oauth_refresh_tokens::revoked_at.is_null()),
+    )
+    .set(oauth_refresh_tokens::revoked_at.eq(Some(now)))
+    .execute(conn)?;
+    Ok(changed > 0)
+}
+
+/// The ids of a client's active grants.
+pub fn active_ids_for_client(conn: &mut DbConnection, client_id: &str) -> QueryResult<Vec<String>> {
+    oauth_grants::table
+        .filter(oauth_grants::client_id.eq(client_id))
+        .filter(oauth_grants::state.eq("active"))
+        .select(oauth_grants::id)
+        .load(conn)
+}
+
+pub fn touch(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> QueryResult<()> {
+    diesel::update(oauth_grants::table.find(id))
+        .set(oauth_grants::last_used_at.eq(Some(now)))
+        .execute(conn)
+        .map(drop)
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = oauth_codes)]
+pub struct CodeRow {
+    pub id: String,
+    pub code_hash: String,
+    pub grant_id: String,
+    pub redirect_uri: String,
+    pub scopes: String,
+    pub code_challenge: Option<String>,
+    pub nonce: Option<String>,
+    pub auth_time: NaiveDateTime,
+    pub created_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+    pub used_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = oauth_codes)]
+pub struct NewCode<'a> {
+    pub id: &'a str,
+    pub code_hash: &'a str,
+    pub grant_id: &'a str,
+    pub redirect_uri: &'a str,
+    pub scopes: &'a str,
+    pub code_challenge: Option<&'a str>,
+    pub nonce: Option<&'a str>,
+    pub auth_time: NaiveDateTime,
+    pub created_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+}
+
+pub fn insert_code(conn: &mut DbConnection, new: &NewCode<'_>) -> QueryResult<()> {
+    diesel::insert_into(oauth_codes::table)
+        .values(new)
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn find_code(conn: &mut DbConnection, code_hash: &str) -> QueryResult<Option<CodeRow>> {
+    oauth_codes::table
+        .filter(oauth_codes::code_hash.eq(code_hash))
+        .select(CodeRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Marks a code used; `false` when another request used it first.
+pub fn use_code(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> QueryResult<bool> {
+    diesel::update(
+        oauth_codes::table
+            .find(id)
+            .filter(oauth_codes::used_at.is_null()),
+    )
+    .set(oauth_codes::used_at.eq(Some(now)))
+    .execute(conn)
+    .map(|n| n == 1)
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = oauth_refresh_tokens)]
+pub struct RefreshRow {
+    pub id: String,
+    pub token_hash: String,
+    pub grant_id: String,
+    pub generation: i64,
+    pub scopes: String,
+    pub created_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+    pub used_at: Option<NaiveDateTime>,
+    pub revoked_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = oauth_refresh_tokens)]
+pub struct NewRefresh<'a> {
+    pub id: &'a str,
+    pub token_hash: &'a str,
+    pub grant_id: &'a str,
+    pub generation: i64,
+    pub scopes: &'a str,
+    pub created_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+}
+
+pub fn insert_refresh(conn: &mut DbConnection, new: &NewRefresh<'_>) -> QueryResult<()> {
+    diesel::insert_into(oauth_refresh_tokens::table)
+        .values(new)
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn find_refresh(conn: &mut DbConnection, token_hash: &str) -> QueryResult<Option<RefreshRow>> {
+    oauth_refresh_tokens::table
+        .filter(oauth_refresh_tokens::token_hash.eq(token_hash))
+        .select(RefreshRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Spends a refresh token; `false` when it was already spent (a reuse).
+pub fn spend_refresh(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> QueryResult<bool> {
+    diesel::update(
+        oauth_refresh_tokens::table
+            .find(id)
+            .filter(oauth_refresh_tokens::used_at.is_null()),
+    )
+    .set(oauth_refresh_tokens::used_at.eq(Some(now)))
+    .execute(conn)
+    .map(|n| n == 1)
+}
+
+/// Revokes one refresh token (RFC 7009).
+pub fn revoke_refresh(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> QueryResult<()> {
+    diesel::update(oauth_refresh_tokens::table.find(id))
+        .set(oauth_refresh_tokens::revoked_at.eq(Some(now)))
+        .execute(conn)
+        .map(drop)
+}

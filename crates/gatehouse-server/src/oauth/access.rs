@@ -1,0 +1,131 @@
+//! The resource side of OAuth: turning a JWT access token into a `Principal`.
+//!
+//! The signature, `typ`, issuer, audience and expiry are checked offline; then the
+//! grant the token was issued under is looked up (through the grant cache) and must be
+//! active, of the same generation, for the same client and user, and the user active.
+//! So revoking a grant, deleting its client or disabling its user stops its JWTs at
+//! once on this replica and within the cache TTL on the others.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use actix_web::web;
+use gatehouse_types::{Permission, UserState, codes};
+
+use super::jwt::VerifyError;
+use super::scopes;
+use crate::auth::cache::CachedGrant;
+use crate::auth::{Principal, Via, effective_state};
+use crate::clock;
+use crate::error::ApiError;
+use crate::grants::store as grants_store;
+use crate::state::AppState;
+
+const TOUCH_INTERVAL_SECS: i64 = 60;
+
+fn invalid(why: &str) -> ApiError {
+    ApiError::unauthorized(
+        codes::TOKEN_INVALID,
+        format!("The access token is not valid: {why}."),
+    )
+}
+
+fn revoked() -> ApiError {
+    ApiError::unauthorized(
+        codes::TOKEN_REVOKED,
+        "The access token has been revoked: the application's access was withdrawn.",
+    )
+}
+
+pub async fn authenticate(state: &web::Data<AppState>, token: &str) -> Result<Principal, ApiError> {
+    let claims = match state.signing.verify_access(token) {
+        Ok(c) => c,
+        Err(VerifyError::UnknownKey) => {
+            // Perhaps another replica rotated the signing key: look once more.
+            let st = state.clone();
+            state.db(move |conn| Ok(st.signing.reload(conn)?)).await?;
+            state.signing.verify_access(token).map_err(|e| match e {
+                VerifyError::UnknownKey => invalid("unknown signing key"),
+                VerifyError::Invalid(why) => invalid(&why),
+            })?
+        }
+        Err(VerifyError::Invalid(why)) => return Err(invalid(&why)),
+    };
+    let entry = match state.grants.get(&claims.grant) {
+        Some(e) => e,
+        None => {
+            let generation = state.grants.generation();
+            let id = claims.grant.clone();
+            let found = state
+                .db(move |conn| Ok(grants_store::find_for_auth(conn, &id)?))
+                .await?;
+            let (grant, client, user, subscription) = found.ok_or_else(revoked)?;
+            let entry = Arc::new(CachedGrant::new(grant, client, user, subscription));
+            state
+                .grants
+                .insert(claims.grant.clone(), entry.clone(), generation);
+            entry
+        }
+    };
+    if !entry.grant.is_active() || entry.grant.generation != claims.generation {
+        return Err(revoked());
+    }
+    if entry.client.client_id != claims.client_id || entry.user.id != claims.sub {
+        return Err(invalid("it does not match its grant"));
+    }
+    let now = clock::now();
+    if effective_state(&entry.user, now) != UserState::Active {
+        return Err(ApiError::unauthorized(
+            codes::USER_INACTIVE,
+            "The token's user is disabled or locked.",
+        ));
+    }
+    record_use(state, &entry, now);
+    // What the token may do: its own scopes, never more than the grant holds now.
+    let granted = scopes::split(&entry.grant.scopes);
+    let token_scopes: Vec<String> = scopes::split(&claims.scope)
+        .into_iter()
+        .filter(|s| granted.contains(s))
+        .collect();
+    let permission = if token_scopes.iter().any(|s| s == "api:write") {
+        Some(Permission::FullAccess)
+    } else if token_scopes.iter().any(|s| s == "api:read") {
+        Some(Permission::ReadOnly)
+    } else {
+        None
+    };
+    Ok(Principal {
+        user: entry.user.clone(),
+        subscription: entry.subscription.clone(),
+        via: Via::OAuth {
+            grant_id: entry.grant.id.clone(),
+            client_id: entry.client.client_id.clone(),
+            client_name: entry.client.name.clone(),
+            scopes: token_scopes,
+            permission,
+        },
+    })
+}
+
+fn record_use(state: &web::Data<AppState>, entry: &CachedGrant, now: chrono::NaiveDateTime) {
+    let now_secs = now.and_utc().timestamp();
+    let last = entry.last_touch.load(Ordering::Relaxed);
+    if now_secs - last < TOUCH_INTERVAL_SECS
+        || entry
+            .last_touch
+            .compare_exchange(last, now_secs, Ordering::AcqRel, Ordering::Relaxed)
+            .is_err()
+    {
+        return;
+    }
+    let state = state.clone();
+    let id = entry.grant.id.clone();
+    actix_web::rt::spawn(async move {
+        if let Err(e) = state
+            .db(move |conn| Ok(grants_store::touch(conn, &id, now)?))
+            .await
+        {
+            tracing::warn!(error = %e, "recording a grant's use failed");
+        }
+    });
+}

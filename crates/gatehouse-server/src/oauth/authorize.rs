@@ -1,0 +1,565 @@
+//! `GET /oauth/authorize` (and Rally's `/login/oauth2/auth`), and the consent API
+//! `GET`/`POST /api/v1/oauth/requests/{id}` that the SPA's consent page uses.
+//!
+//! The client and the redirect URI are checked first: an unknown client or a redirect
+//! URI that is not registered gets an error page, never a redirect (RFC 6749 §4.1.2.1),
+//! so Gatehouse cannot be used as an open redirector. Every later error goes back to
+//! the client by redirect, with its `state`.
+
+use std::collections::{BTreeSet, HashSet};
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::NaiveDateTime;
+use gatehouse_types::{AuthorizationRequestView, ConsentDecision, ConsentResult, Decision};
+use serde_json::json;
+
+use super::store::{self as oauth_store, NewRequest};
+use super::{CODE_TTL, DEFAULT_SCOPE, REQUEST_TTL, scopes};
+use crate::audit::Audit;
+use crate::auth::cache::Invalidate;
+use crate::auth::tokens::{self, TokenHasher};
+use crate::auth::{Action, Authenticated, ClientMeta, Principal, SESSION_COOKIE, Via};
+use crate::clock;
+use crate::db::{self, DbConnection};
+use crate::error::ApiError;
+use crate::grants::store::{self as grants_store, GrantChanges, NewCode, NewGrant};
+use crate::oauth_clients::redirect_matches;
+use crate::oauth_clients::store::{self as clients_store, ClientRow};
+use crate::state::AppState;
+
+/// Pages that take decisions must not be framed (clickjacking), nor cached, nor leak
+/// their URL (which may hold a code) through `Referer`.
+fn protect(res: &mut actix_web::HttpResponseBuilder) -> &mut actix_web::HttpResponseBuilder {
+    res.insert_header(("Content-Security-Policy", "frame-ancestors 'none'"))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::REFERRER_POLICY, "no-referrer"))
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+/// The error page for requests we cannot safely send back to the client.
+fn error_page(title: &str, detail: &str) -> HttpResponse {
+    let body = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t}</title></head>\
+         <body><h1>{t}</h1><p>{d}</p><p>Go back to the application and try again, or contact \
+         its developer.</p></body></html>",
+        t = escape(title),
+        d = escape(detail)
+    );
+    protect(&mut HttpResponse::BadRequest())
+        .content_type("text/html; charset=utf-8")
+        .body(body)
+}
+
+/// The redirect URI with parameters added (RFC 6749 §4.1.2), plus `iss` (RFC 9207).
+fn redirect_url(base: &str, params: &[(&str, &str)], issuer: &str) -> String {
+    match url::Url::parse(base) {
+        Ok(mut u) => {
+            {
+                let mut q = u.query_pairs_mut();
+                for (k, v) in params {
+                    q.append_pair(k, v);
+                }
+                q.append_pair("iss", issuer);
+            }
+            u.to_string()
+        }
+        Err(_) => base.to_string(),
+    }
+}
+
+fn found(location: &str) -> HttpResponse {
+    protect(&mut HttpResponse::Found())
+        .insert_header((header::LOCATION, location))
+        .finish()
+}
+
+struct ErrorRedirect<'a> {
+    redirect_uri: &'a str,
+    state: Option<&'a str>,
+    issuer: &'a str,
+}
+
+impl ErrorRedirect<'_> {
+    fn send(&self, error: &str, description: &str) -> HttpResponse {
+        let mut params = vec![("error", error), ("error_description", description)];
+        if let Some(s) = self.state {
+            params.push(("state", s));
+        }
+        found(&redirect_url(self.redirect_uri, &params, self.issuer))
+    }
+}
+
+/// What the client asked for, once checked.
+#[derive(Debug, Clone)]
+pub struct AuthorizationParams {
+    pub redirect_uri: String,
+    pub scopes: BTreeSet<String>,
+    pub state: Option<String>,
+    pub code_challenge: Option<String>,
+    pub nonce: Option<String>,
+}
+
+fn pkce_challenge_ok(c: &str) -> bool {
+    (43..=128).contains(&c.len())
+        && c.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+}
+
+pub async fn authorize(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
+    match authorize_inner(&state, &req).await {
+        Ok(res) => res,
+        Err(e) => {
+            tracing::error!(error = ?e, "authorization endpoint failed");
+            error_page(
+                "Something went wrong",
+                "Gatehouse could not process this authorization request. Please try again shortly.",
+            )
+        }
+    }
+}
+
+async fn authorize_inner(
+    state: &web::Data<AppState>,
+    req: &HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let pairs: Vec<(String, String)> = match serde_urlencoded::from_str(req.query_string()) {
+        Ok(p) => p,
+        Err(_) => {
+            return Ok(error_page(
+                "Invalid request",
+                "The request's parameters cannot be read.",
+            ));
+        }
+    };
+    let mut seen = HashSet::new();
+    if let Some((dup, _)) = pairs.iter().find(|(k, _)| !seen.insert(k.as_str())) {
+        return Ok(error_page(
+            "Invalid request",
+            &format!("The parameter `{dup}` appears more than once."),
+        ));
+    }
+    let param = |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .filter(|v| !v.is_empty())
+    };
+
+    // 1. The client and the redirect URI, before anything is sent back to it.
+    let Some(client_id) = param("client_id") else {
+        return Ok(error_page(
+            "Unknown application",
+            "The request names no application (client_id).",
+        ));
+    };
+    let lookup = client_id.to_string();
+    let client = if lookup.len() == 32 && lookup.bytes().all(|b| b.is_ascii_hexdigit()) {
+        state
+            .db(move |conn| Ok(clients_store::find_by_client_id(conn, &lookup)?))
+            .await?
+    } else {
+        None
+    };
+    let Some(client) = client else {
+        return Ok(error_page(
+            "Unknown application",
+            "No application is registered with this client_id.",
+        ));
+    };
+    let registered = client.redirect_uri_list();
+    let redirect_uri = match param("redirect_uri") {
+        Some(uri) if redirect_matches(&registered, uri) => uri.to_string(),
+        Some(_) => {
+            return Ok(error_page(
+                "Invalid redirect URI",
+                "The redirect_uri is not one of the application's registered callback URLs.",
+            ));
+        }
+        None if registered.len() == 1 => registered[0].clone(),
+        None => {
+            return Ok(error_page(
+                "Invalid redirect URI",
+                "The application has several callback URLs; the request must name one (redirect_uri).",
+            ));
+        }
+    };
+    let issuer = state.signing.issuer().to_string();
+    let client_state = param("state").map(str::to_string);
+    let back = ErrorRedirect {
+        redirect_uri: &redirect_uri,
+        state: client_state.as_deref(),
+        issuer: &issuer,
+    };
+
+    // 2. The rest, answered by redirect.
+    if param("response_type") != Some("code") {
+        return Ok(back.send(
+            "unsupported_response_type",
+            "Only response_type=code is supported.",
+        ));
+    }
+    let scopes = match scopes::parse(param("scope").unwrap_or(DEFAULT_SCOPE)) {
+        Ok(s) if !s.is_empty() => s,
+        Ok(_) => return Ok(back.send("invalid_scope", "No scope was requested.")),
+        Err(unknown) => {
+            return Ok(back.send("invalid_scope", &format!("Unknown scope: {unknown}.")));
+        }
+    };
+    let code_challenge = match (param("code_challenge"), param("code_challenge_method")) {
+        (None, None) if client.is_public() => {
+            return Ok(back.send(
+                "invalid_request",
+                "Public clients must use PKCE (code_challenge with S256).",
+            ));
+        }
+        (None, None) => None,
+        (Some(c), Some("S256")) if pkce_challenge_ok(c) => Some(c.to_string()),
+        (Some(_), Some("S256")) => {
+            return Ok(back.send("invalid_request", "The code_challenge is malformed."));
+        }
+        (Some(_), _) => {
+            return Ok(back.send(
+                "invalid_request",
+                "code_challenge_method must be S256; plain is not supported.",
+            ));
+        }
+        (None, Some(_)) => {
+            return Ok(back.send(
+                "invalid_request",
+                "code_challenge_method without code_challenge.",
+            ));
+        }
+    };
+    if client_state.as_deref().is_some_and(|s| s.len() > 1024)
+        || param("nonce").is_some_and(|n| n.len() > 512)
+    {
+        return Ok(back.send("invalid_request", "state or nonce is too long."));
+    }
+    let params = AuthorizationParams {
+        redirect_uri: redirect_uri.clone(),
+        scopes,
+        state: client_state.clone(),
+        code_challenge,
+        nonce: param("nonce").map(str::to_string),
+    };
+
+    // 3. Who is asking: not signed in, go sign in and come back.
+    let session = match req.cookie(SESSION_COOKIE) {
+        Some(c) => crate::sessions::authenticate(state, c.value()).await.ok(),
+        None => None,
+    };
+    let Some(principal) = session else {
+        let here = format!("{}?{}", req.path(), req.query_string());
+        let next: String = url::form_urlencoded::byte_serialize(here.as_bytes()).collect();
+        return Ok(found(&format!("/login?next={next}")));
+    };
+    if principal.subscription.id != client.subscription_id {
+        return Ok(back.send(
+            "access_denied",
+            "This application belongs to another organisation.",
+        ));
+    }
+    let auth_time = match &principal.via {
+        Via::Session { created_at, .. } => *created_at,
+        _ => clock::now(),
+    };
+
+    // 4. Already allowed (an active grant covering the scopes), or a standard
+    //    integration: no consent page.
+    let now = clock::now();
+    let (user_id, client_row_id) = (principal.user.id.clone(), client.id.clone());
+    let grant = state
+        .db(move |conn| Ok(grants_store::find(conn, &user_id, &client_row_id)?))
+        .await?;
+    let covered = grant
+        .as_ref()
+        .is_some_and(|g| g.is_active() && scopes::split(&g.scopes).is_superset(&params.scopes));
+    if covered || client.standard {
+        let meta = ClientMeta::of(req);
+        let (code, grant_id) =
+            issue_code_now(state, &principal, &meta, &client, &params, auth_time).await?;
+        state.invalidate(Invalidate::Grant(&grant_id));
+        let mut ps = vec![("code", code.as_str())];
+        if let Some(s) = &params.state {
+            ps.push(("state", s));
+        }
+        return Ok(found(&redirect_url(&params.redirect_uri, &ps, &issuer)));
+    }
+
+    // 5. Ask: store the request, send the browser to the consent page.
+    let id = uuid::Uuid::now_v7().to_string();
+    let (rid, sub_id, uid, cid) = (
+        id.clone(),
+        principal.subscription.id.clone(),
+        principal.user.id.clone(),
+        client.id.clone(),
+    );
+    let p = params.clone();
+    state
+        .db(move |conn| {
+            oauth_store::delete_expired_requests(conn, now)?;
+            oauth_store::insert_request(
+                conn,
+                &NewRequest {
+                    id: &rid,
+                    subscription_id: &sub_id,
+                    user_id: &uid,
+                    client_id: &cid,
+                    redirect_uri: &p.redirect_uri,
+                    scopes: &scopes::join(&p.scopes),
+                    state: p.state.as_deref(),
+                    code_challenge: p.code_challenge.as_deref(),
+                    nonce: p.nonce.as_deref(),
+                    auth_time,
+                    created_at: now,
+                    expires_at: now + REQUEST_TTL,
+                },
+            )?;
+            Ok(())
+        })
+        .await?;
+    Ok(found(&format!("/authorize?request={id}")))
+}
+
+async fn issue_code_now(
+    state: &AppState,
+    principal: &Principal,
+    meta: &ClientMeta,
+    client: &ClientRow,
+    params: &AuthorizationParams,
+    auth_time: NaiveDateTime,
+) -> Result<(String, String), ApiError> {
+    let (principal, meta, client, params) = (
+        principal.clone(),
+        meta.clone(),
+        client.clone(),
+        params.clone(),
+    );
+    let hasher = state.tokens.clone();
+    state
+        .db(move |conn| {
+            db::transaction(conn, |conn| {
+                issue_code(
+                    conn, &hasher, &principal, &meta, &client, &params, auth_time,
+                )
+            })
+        })
+        .await
+}
+
+/// Creates, extends or re-enables the user's grant for the client and issues a code
+/// under it. Returns the code and the grant id. Runs inside the caller's transaction.
+fn issue_code(
+    conn: &mut DbConnection,
+    hasher: &TokenHasher,
+    principal: &Principal,
+    meta: &ClientMeta,
+    client: &ClientRow,
+    params: &AuthorizationParams,
+    auth_time: NaiveDateTime,
+) -> Result<(String, String), ApiError> {
+    let now = clock::now();
+    let requested = scopes::join(&params.scopes);
+    let audit = |action: &'static str, grant_id: &str| {
+        Audit::by(principal, meta, action)
+            .target("oauth_grant", grant_id)
+            .subject(&principal.user.id)
+            .details(json!({"client_id": client.client_id, "client_name": client.name, "scopes": requested}))
+    };
+    let grant_id = match grants_store::find(conn, &principal.user.id, &client.id)? {
+        None => {
+            let id = uuid::Uuid::now_v7().to_string();
+            grants_store::insert(
+                conn,
+                &NewGrant {
+                    id: &id,
+                    subscription_id: &principal.subscription.id,
+                    user_id: &principal.user.id,
+                    client_id: &client.id,
+                    scopes: &requested,
+                    state: "active",
+                    generation: 1,
+                    created_at: now,
+                    updated_at: now,
+                },
+            )?;
+            audit("oauth_grant.authorized", &id).record(conn)?;
+            id
+        }
+        Some(g) if g.is_active() => {
+            let mut all = scopes::split(&g.scopes);
+            if !all.is_superset(&params.scopes) {
+                all.extend(params.scopes.iter().cloned());
+                grants_store::update(
+                    conn,
+                    &g.id,
+                    &GrantChanges {
+                        scopes: Some(scopes::join(&all)),
+                        updated_at: Some(now),
+                        ..Default::default()
+                    },
+                )?;
+                audit("oauth_grant.extended", &g.id).record(conn)?;
+            }
+            g.id
+        }
+        Some(g) => {
+            // Re-enabled: a new generation, so the old tokens stay dead.
+            grants_store::update(
+                conn,
+                &g.id,
+                &GrantChanges {
+                    scopes: Some(requested.clone()),
+                    state: Some("active".into()),
+                    generation: Some(g.generation + 1),
+                    revoked_at: Some(None),
+                    updated_at: Some(now),
+                    ..Default::default()
+                },
+            )?;
+            audit("oauth_grant.re_enabled", &g.id).record(conn)?;
+            g.id
+        }
+    };
+    let code = tokens::random_token(32);
+    let code_id = uuid::Uuid::now_v7().to_string();
+    grants_store::insert_code(
+        conn,
+        &NewCode {
+            id: &code_id,
+            code_hash: &hasher.hash(&code),
+            grant_id: &grant_id,
+            redirect_uri: &params.redirect_uri,
+            scopes: &requested,
+            code_challenge: params.code_challenge.as_deref(),
+            nonce: params.nonce.as_deref(),
+            auth_time,
+            created_at: now,
+            expires_at: now + CODE_TTL,
+        },
+    )?;
+    Ok((code, grant_id))
+}
+
+fn find_pending(
+    conn: &mut DbConnection,
+    user_id: &str,
+    id: &str,
+    now: NaiveDateTime,
+) -> Result<(oauth_store::RequestRow, ClientRow), ApiError> {
+    match oauth_store::find_request(conn, user_id, id)? {
+        Some((r, c)) if r.expires_at > now => Ok((r, c)),
+        _ => Err(ApiError::NotFound),
+    }
+}
+
+pub async fn get_request(
+    state: web::Data<AppState>,
+    Authenticated(principal): Authenticated,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    principal.require(Action::DecideConsent)?;
+    let id = path.into_inner();
+    if uuid::Uuid::parse_str(&id).is_err() {
+        return Err(ApiError::NotFound);
+    }
+    let user_id = principal.user.id.clone();
+    let now = clock::now();
+    let (request, client) = state
+        .db(move |conn| find_pending(conn, &user_id, &id, now))
+        .await?;
+    let redirect_host = url::Url::parse(&request.redirect_uri)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string))
+        .unwrap_or_else(|| request.redirect_uri.clone());
+    Ok(
+        protect(&mut HttpResponse::Ok()).json(AuthorizationRequestView {
+            id: request.id,
+            client_id: client.client_id,
+            client_name: client.name,
+            homepage_url: client.homepage_url,
+            logo_url: client.logo_url,
+            standard: client.standard,
+            scopes: scopes::split(&request.scopes).into_iter().collect(),
+            redirect_host,
+            expires_at: clock::utc(request.expires_at),
+        }),
+    )
+}
+
+pub async fn decide_request(
+    state: web::Data<AppState>,
+    meta: ClientMeta,
+    Authenticated(principal): Authenticated,
+    path: web::Path<String>,
+    body: web::Json<ConsentDecision>,
+) -> Result<HttpResponse, ApiError> {
+    principal.require(Action::DecideConsent)?;
+    let id = path.into_inner();
+    if uuid::Uuid::parse_str(&id).is_err() {
+        return Err(ApiError::NotFound);
+    }
+    let decision = body.decision;
+    let now = clock::now();
+    let issuer = state.signing.issuer().to_string();
+    let (p, m) = (principal.clone(), meta.clone());
+    let hasher = state.tokens.clone();
+    let (redirect_to, grant_id) = state
+        .db(move |conn| {
+            db::transaction(conn, |conn| {
+                let (request, client) = find_pending(conn, &p.user.id, &id, now)?;
+                // Single use: a second decision finds nothing.
+                if !oauth_store::take_request(conn, &request.id)? {
+                    return Err(ApiError::NotFound);
+                }
+                let params = AuthorizationParams {
+                    redirect_uri: request.redirect_uri.clone(),
+                    scopes: scopes::split(&request.scopes),
+                    state: request.state.clone(),
+                    code_challenge: request.code_challenge.clone(),
+                    nonce: request.nonce.clone(),
+                };
+                let mut out: Vec<(&str, String)> = Vec::new();
+                let mut grant_id = None;
+                match decision {
+                    Decision::Allow => {
+                        let (code, gid) =
+                            issue_code(conn, &hasher, &p, &m, &client, &params, request.auth_time)?;
+                        out.push(("code", code));
+                        grant_id = Some(gid);
+                    }
+                    Decision::Deny => {
+                        Audit::by(&p, &m, "oauth_request.denied")
+                            .target("oauth_client", &client.id)
+                            .subject(&p.user.id)
+                            .details(json!({"client_id": client.client_id}))
+                            .record(conn)?;
+                        out.push(("error", "access_denied".into()));
+                        out.push(("error_description", "The user denied the request.".into()));
+                    }
+                }
+                if let Some(s) = &params.state {
+                    out.push(("state", s.clone()));
+                }
+                let pairs: Vec<(&str, &str)> = out.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                Ok((
+                    redirect_url(&params.redirect_uri, &pairs, &issuer),
+                    grant_id,
+                ))
+            })
+        })
+        .await?;
+    if let Some(g) = grant_id {
+        state.invalidate(Invalidate::Grant(&g));
+    }
+    Ok(protect(&mut HttpResponse::Ok()).json(ConsentResult { redirect_to }))
+}

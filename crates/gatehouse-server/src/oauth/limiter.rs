@@ -1,0 +1,77 @@
+//! Rate limiting of failed OAuth client authentication (PRODUCT.md §4 rule 6): after
+//! `max` failures for one `client_id` within `window`, further attempts for it are
+//! refused until the window ends. Per process; with several replicas the effective
+//! limit is `max` per replica.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// The most client ids tracked at once; beyond it the oldest windows are dropped.
+const MAX_TRACKED: usize = 10_000;
+
+pub struct FailureLimiter {
+    max: u32,
+    window: Duration,
+    failures: Mutex<HashMap<String, (Instant, u32)>>,
+}
+
+impl FailureLimiter {
+    pub fn new(max: u32, window: Duration) -> FailureLimiter {
+        FailureLimiter {
+            max,
+            window,
+            failures: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// `Some(seconds to wait)` when this client is over its limit.
+    pub fn blocked(&self, client_id: &str) -> Option<u64> {
+        let failures = self.failures.lock().ok()?;
+        let (start, count) = failures.get(client_id)?;
+        let elapsed = start.elapsed();
+        (elapsed < self.window && *count >= self.max)
+            .then(|| (self.window - elapsed).as_secs().max(1))
+    }
+
+    pub fn record_failure(&self, client_id: &str) {
+        let Ok(mut failures) = self.failures.lock() else {
+            return;
+        };
+        if failures.len() >= MAX_TRACKED {
+            let window = self.window;
+            failures.retain(|_, (start, _)| start.elapsed() < window);
+            if failures.len() >= MAX_TRACKED {
+                failures.clear();
+            }
+        }
+        let entry = failures
+            .entry(client_id.to_string())
+            .or_insert((Instant::now(), 0));
+        if entry.0.elapsed() >= self.window {
+            *entry = (Instant::now(), 0);
+        }
+        entry.1 += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocks_after_max_failures_within_the_window() {
+        let l = FailureLimiter::new(3, Duration::from_secs(60));
+        for _ in 0..2 {
+            l.record_failure("c");
+        }
+        assert!(l.blocked("c").is_none());
+        l.record_failure("c");
+        assert!(l.blocked("c").is_some());
+        assert!(l.blocked("other").is_none());
+        let short = FailureLimiter::new(1, Duration::from_millis(1));
+        short.record_failure("c");
+        std::thread::sleep(Duration::from_millis(5));
+        assert!(short.blocked("c").is_none());
+    }
+}

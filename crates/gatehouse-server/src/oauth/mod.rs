@@ -1,0 +1,57 @@
+//! The OAuth 2 authorization server (PRODUCT.md §4): the authorization endpoint and the
+//! consent API behind the SPA's consent page (`authorize`), the token endpoint
+//! (`token`), the resource side that accepts access tokens (`access`), JWT signing
+//! (`jwt`), scopes, and the protocol's own error type (`error`).
+//!
+//! Only the authorization-code grant with PKCE (S256) and the refresh-token grant
+//! exist: no implicit grant, no password grant.
+
+pub mod access;
+pub mod authorize;
+pub mod error;
+pub mod jwt;
+pub mod limiter;
+pub mod scopes;
+pub mod store;
+pub mod token;
+
+use actix_web::{HttpResponse, web};
+use chrono::TimeDelta;
+
+use crate::startup::resource;
+use crate::state::AppState;
+
+/// An authorization code lives at most this long (RFC 9700 recommends short).
+pub const CODE_TTL: TimeDelta = TimeDelta::seconds(60);
+/// A pending consent request waits this long for the user's decision.
+pub const REQUEST_TTL: TimeDelta = TimeDelta::minutes(10);
+pub const ACCESS_TOKEN_TTL: TimeDelta = TimeDelta::hours(1);
+pub const REFRESH_TOKEN_TTL: TimeDelta = TimeDelta::days(30);
+pub const REFRESH_PREFIX: &str = "gatr_";
+/// Scopes asked for when a client names none.
+pub const DEFAULT_SCOPE: &str = "api:read";
+
+/// The protocol endpoints, outside `/api/v1`, with Rally's paths as aliases.
+pub fn configure_protocol(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/oauth/authorize").get(authorize::authorize))
+        .service(resource("/login/oauth2/auth").get(authorize::authorize))
+        .service(resource("/oauth/token").post(token::token))
+        .service(resource("/login/oauth2/token").post(token::token))
+        .service(resource("/oauth/jwks").get(jwks));
+}
+
+/// The consent API, inside `/api/v1`.
+pub fn configure_api(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        resource("/oauth/requests/{id}")
+            .get(authorize::get_request)
+            .post(authorize::decide_request),
+    );
+}
+
+/// The public keys that verify access tokens (RFC 7517).
+pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header(("Cache-Control", "public, max-age=300"))
+        .json(state.signing.jwks())
+}

@@ -1,0 +1,57 @@
+//! Scopes (PRODUCT.md §4): `openid`, `profile`, `email` for OpenID Connect;
+//! `api:read` to read the user's API as a read-only key would; `api:write` to write as
+//! a full-access key; `alm` (Rally) as an alias of both. Stored space-separated and
+//! sorted.
+
+use std::collections::BTreeSet;
+
+pub const KNOWN: [&str; 5] = ["api:read", "api:write", "email", "openid", "profile"];
+
+/// Parses a `scope` parameter; `None` names the first unknown scope as `Err`.
+pub fn parse(raw: &str) -> Result<BTreeSet<String>, String> {
+    let mut out = BTreeSet::new();
+    for s in raw.split(' ').filter(|s| !s.is_empty()) {
+        match s {
+            "alm" => {
+                out.insert("api:read".to_string());
+                out.insert("api:write".to_string());
+            }
+            // Writing implies reading.
+            "api:write" => {
+                out.insert("api:read".to_string());
+                out.insert("api:write".to_string());
+            }
+            s if KNOWN.contains(&s) => {
+                out.insert(s.to_string());
+            }
+            other => return Err(other.to_string()),
+        }
+    }
+    Ok(out)
+}
+
+pub fn join(scopes: &BTreeSet<String>) -> String {
+    scopes.iter().cloned().collect::<Vec<_>>().join(" ")
+}
+
+pub fn split(stored: &str) -> BTreeSet<String> {
+    stored
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alm_is_read_and_write_and_unknown_scopes_fail() {
+        assert_eq!(join(&parse("alm").unwrap()), "api:read api:write");
+        assert_eq!(join(&parse("openid  api:read").unwrap()), "api:read openid");
+        assert_eq!(join(&parse("api:write").unwrap()), "api:read api:write");
+        assert_eq!(parse("api:read admin"), Err("admin".to_string()));
+        assert!(parse("").unwrap().is_empty());
+    }
+}

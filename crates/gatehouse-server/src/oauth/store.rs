@@ -1,0 +1,137 @@
+//! Queries on `oauth_requests` (pending consent) and `signing_keys`.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::DbConnection;
+use crate::db::schema::{oauth_clients, oauth_requests, signing_keys};
+use crate::oauth_clients::store::ClientRow;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = oauth_requests)]
+pub struct RequestRow {
+    pub id: String,
+    pub subscription_id: String,
+    pub user_id: String,
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub scopes: String,
+    pub state: Option<String>,
+    pub code_challenge: Option<String>,
+    pub nonce: Option<String>,
+    pub auth_time: NaiveDateTime,
+    pub created_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = oauth_requests)]
+pub struct NewRequest<'a> {
+    pub id: &'a str,
+    pub subscription_id: &'a str,
+    pub user_id: &'a str,
+    pub client_id: &'a str,
+    pub redirect_uri: &'a str,
+    pub scopes: &'a str,
+    pub state: Option<&'a str>,
+    pub code_challenge: Option<&'a str>,
+    pub nonce: Option<&'a str>,
+    pub auth_time: NaiveDateTime,
+    pub created_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+}
+
+pub fn insert_request(conn: &mut DbConnection, new: &NewRequest<'_>) -> QueryResult<()> {
+    diesel::insert_into(oauth_requests::table)
+        .values(new)
+        .execute(conn)
+        .map(drop)
+}
+
+/// A pending request of this user, with its client; someone else's is `None`.
+pub fn find_request(
+    conn: &mut DbConnection,
+    user_id: &str,
+    id: &str,
+) -> QueryResult<Option<(RequestRow, ClientRow)>> {
+    oauth_requests::table
+        .inner_join(oauth_clients::table)
+        .filter(oauth_requests::id.eq(id))
+        .filter(oauth_requests::user_id.eq(user_id))
+        .select((RequestRow::as_select(), ClientRow::as_select()))
+        .first(conn)
+        .optional()
+}
+
+/// Deletes a request; `false` when another decision already took it.
+pub fn take_request(conn: &mut DbConnection, id: &str) -> QueryResult<bool> {
+    diesel::delete(oauth_requests::table.find(id))
+        .execute(conn)
+        .map(|n| n == 1)
+}
+
+pub fn delete_expired_requests(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<usize> {
+    diesel::delete(oauth_requests::table.filter(oauth_requests::expires_at.le(now))).execute(conn)
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = signing_keys)]
+pub struct SigningKeyRow {
+    pub id: String,
+    pub algorithm: String,
+    /// Base64 of the PKCS#8 document.
+    pub private_key: String,
+    /// Base64url of the raw public key.
+    pub public_key: String,
+    pub created_at: NaiveDateTime,
+    pub retired_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = signing_keys)]
+pub struct NewSigningKey<'a> {
+    pub id: &'a str,
+    pub algorithm: &'a str,
+    pub private_key: &'a str,
+    pub public_key: &'a str,
+    pub created_at: NaiveDateTime,
+}
+
+/// Keys still published: the current one and those retired less than `keep` ago.
+pub fn signing_keys(
+    conn: &mut DbConnection,
+    retired_after: NaiveDateTime,
+) -> QueryResult<Vec<SigningKeyRow>> {
+    signing_keys::table
+        .filter(
+            signing_keys::retired_at
+                .is_null()
+                .or(signing_keys::retired_at.gt(retired_after)),
+        )
+        .order(signing_keys::created_at.desc())
+        .select(SigningKeyRow::as_select())
+        .load(conn)
+}
+
+pub fn insert_signing_key(conn: &mut DbConnection, new: &NewSigningKey<'_>) -> QueryResult<()> {
+    diesel::insert_into(signing_keys::table)
+        .values(new)
+        .execute(conn)
+        .map(drop)
+}
+
+/// Retires every current key but `keep`.
+pub fn retire_signing_keys(
+    conn: &mut DbConnection,
+    keep: &str,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::update(
+        signing_keys::table
+            .filter(signing_keys::id.ne(keep))
+            .filter(signing_keys::retired_at.is_null()),
+    )
+    .set(signing_keys::retired_at.eq(Some(now)))
+    .execute(conn)
+    .map(drop)
+}

@@ -1,0 +1,458 @@
+//! `POST /oauth/token` (and Rally's `/login/oauth2/token`): the authorization-code
+//! grant with PKCE, and the refresh-token grant with rotation and reuse detection.
+//! Errors follow RFC 6749 §5.2 (`OAuthError`).
+
+use std::collections::HashSet;
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use super::error::OAuthError;
+use super::jwt::{ACCESS_TOKEN_TYPE, AccessClaims};
+use super::{ACCESS_TOKEN_TTL, REFRESH_PREFIX, REFRESH_TOKEN_TTL, scopes};
+use crate::audit::Audit;
+use crate::auth::cache::Invalidate;
+use crate::auth::{ClientMeta, effective_state, tokens};
+use crate::clock;
+use crate::db::{self, DbConnection};
+use crate::error::ApiError;
+use crate::grants::store::{self as grants_store, GrantRow, NewRefresh};
+use crate::oauth_clients::SECRET_PREFIX;
+use crate::oauth_clients::store::{self as clients_store, ClientRow};
+use crate::state::AppState;
+use crate::users::store::UserRow;
+
+type Params = Vec<(String, String)>;
+
+fn get<'a>(params: &'a Params, name: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+        .filter(|v| !v.is_empty())
+}
+
+/// Reads the form body: `application/x-www-form-urlencoded`, each parameter at most
+/// once (RFC 6749 §3.2).
+fn form(req: &HttpRequest, body: &[u8]) -> Result<Params, OAuthError> {
+    let is_form = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|m| {
+            m.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        });
+    if !is_form {
+        return Err(OAuthError::invalid_request(
+            "The body must be application/x-www-form-urlencoded.",
+        ));
+    }
+    let params: Params = serde_urlencoded::from_bytes(body)
+        .map_err(|_| OAuthError::invalid_request("The body cannot be read."))?;
+    let mut seen = HashSet::new();
+    if let Some((dup, _)) = params.iter().find(|(k, _)| !seen.insert(k.as_str())) {
+        return Err(OAuthError::invalid_request(format!(
+            "`{dup}` appears more than once."
+        )));
+    }
+    Ok(params)
+}
+
+/// The client's credentials: HTTP Basic (`client_secret_basic`), form fields
+/// (`client_secret_post`), or a bare `client_id` for public clients (`none`).
+struct ClientCredentials {
+    client_id: String,
+    secret: Option<String>,
+    basic: bool,
+}
+
+fn client_credentials(req: &HttpRequest, params: &Params) -> Result<ClientCredentials, OAuthError> {
+    let basic = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let (scheme, rest) = v.split_once(' ')?;
+            scheme
+                .eq_ignore_ascii_case("basic")
+                .then(|| rest.trim().to_string())
+        });
+    if let Some(encoded) = basic {
+        if get(params, "client_secret").is_some() {
+            return Err(OAuthError::invalid_request(
+                "Use one client authentication method, not two.",
+            ));
+        }
+        let decoded = STANDARD
+            .decode(encoded)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .ok_or_else(|| OAuthError::invalid_client("Malformed Basic credentials.", true))?;
+        let (id, secret) = decoded
+            .split_once(':')
+            .ok_or_else(|| OAuthError::invalid_client("Malformed Basic credentials.", true))?;
+        // RFC 6749 §2.3.1: both parts are form-urlencoded before Base64.
+        let unescape = |s: &str| -> String {
+            url::form_urlencoded::parse(format!("x={s}").as_bytes())
+                .next()
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default()
+        };
+        let client_id = unescape(id);
+        if get(params, "client_id").is_some_and(|f| f != client_id) {
+            return Err(OAuthError::invalid_request(
+                "client_id differs from the Basic credentials.",
+            ));
+        }
+        return Ok(ClientCredentials {
+            client_id,
+            secret: Some(unescape(secret)),
+            basic: true,
+        });
+    }
+    let client_id = get(params, "client_id")
+        .ok_or_else(|| OAuthError::invalid_client("Client authentication is missing.", false))?;
+    Ok(ClientCredentials {
+        client_id: client_id.to_string(),
+        secret: get(params, "client_secret").map(str::to_string),
+        basic: false,
+    })
+}
+
+/// Authenticates the client, rate limiting failures per `client_id`.
+async fn authenticate_client(
+    state: &AppState,
+    creds: &ClientCredentials,
+) -> Result<ClientRow, OAuthError> {
+    if let Some(wait) = state.client_auth_limiter.blocked(&creds.client_id) {
+        return Err(OAuthError::too_many_attempts(wait));
+    }
+    let fail = |why: &str| {
+        state.client_auth_limiter.record_failure(&creds.client_id);
+        OAuthError::invalid_client(why, creds.basic)
+    };
+    let lookup = creds.client_id.clone();
+    let client = if lookup.len() == 32 && lookup.bytes().all(|b| b.is_ascii_hexdigit()) {
+        state
+            .db(move |conn| Ok(clients_store::find_by_client_id(conn, &lookup)?))
+            .await?
+    } else {
+        None
+    };
+    let Some(client) = client else {
+        return Err(fail("Unknown client."));
+    };
+    match (&client.secret_hash, &creds.secret) {
+        (Some(stored), Some(secret)) => {
+            let ok = tokens::has_valid_checksum(SECRET_PREFIX, secret)
+                && tokens::constant_time_eq(&state.tokens.hash(secret), stored);
+            if !ok {
+                return Err(fail("Client authentication failed."));
+            }
+        }
+        (Some(_), None) => return Err(fail("This client must authenticate with its secret.")),
+        (None, Some(_)) => return Err(fail("A public client has no secret.")),
+        (None, None) => {}
+    }
+    Ok(client)
+}
+
+pub async fn token(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, OAuthError> {
+    let params = form(&req, &body)?;
+    let creds = client_credentials(&req, &params)?;
+    let client = authenticate_client(&state, &creds).await?;
+    let meta = ClientMeta::of(&req);
+    match get(&params, "grant_type") {
+        Some("authorization_code") => authorization_code(&state, &meta, &client, &params).await,
+        Some("refresh_token") => refresh(&state, &meta, &client, &params).await,
+        Some(other) => Err(OAuthError::unsupported_grant_type(format!(
+            "`{other}` is not supported; use authorization_code or refresh_token."
+        ))),
+        None => Err(OAuthError::invalid_request("grant_type is missing.")),
+    }
+}
+
+/// Revokes a grant after a replayed code or refresh token, and records why.
+async fn revoke_for_reuse(
+    state: &AppState,
+    meta: &ClientMeta,
+    client: &ClientRow,
+    grant: &GrantRow,
+    action: &'static str,
+) -> Result<(), OAuthError> {
+    let audit = Audit::unauthenticated(meta, action)
+        .in_subscription(&grant.subscription_id)
+        .credential("oauth_client", Some(&client.client_id))
+        .target("oauth_grant", &grant.id)
+        .subject(&grant.user_id)
+        .details(json!({"client_id": client.client_id, "grant_revoked": true}));
+    let id = grant.id.clone();
+    let now = clock::now();
+    state
+        .db(move |conn| {
+            db::transaction(conn, |conn| {
+                grants_store::revoke(conn, &id, now)?;
+                audit.record(conn)?;
+                Ok::<_, ApiError>(())
+            })
+        })
+        .await?;
+    state.invalidate(Invalidate::Grant(&grant.id));
+    Ok(())
+}
+
+fn pkce_s256(verifier: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+}
+
+fn verifier_ok(v: &str) -> bool {
+    (43..=128).contains(&v.len())
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+}
+
+async fn authorization_code(
+    state: &web::Data<AppState>,
+    meta: &ClientMeta,
+    client: &ClientRow,
+    params: &Params,
+) -> Result<HttpResponse, OAuthError> {
+    let code =
+        get(params, "code").ok_or_else(|| OAuthError::invalid_request("code is missing."))?;
+    let redirect_uri = get(params, "redirect_uri")
+        .ok_or_else(|| OAuthError::invalid_request("redirect_uri is missing."))?;
+    let verifier = get(params, "code_verifier");
+    let hash = state.tokens.hash(code);
+    let found = state
+        .db(move |conn| {
+            let Some(code) = grants_store::find_code(conn, &hash)? else {
+                return Ok(None);
+            };
+            let grant = grants_store::find_by_id(conn, &code.grant_id)?;
+            Ok(grant.map(|g| (code, g)))
+        })
+        .await?;
+    let bad =
+        || OAuthError::invalid_grant("The code is invalid, expired, used, or not this client's.");
+    let Some((code, grant)) = found else {
+        return Err(bad());
+    };
+    if grant.client_id != client.id {
+        return Err(bad());
+    }
+    let now = clock::now();
+    if code.used_at.is_some() {
+        // A replayed code: whoever holds it is not to be trusted with what it issued.
+        revoke_for_reuse(state, meta, client, &grant, "oauth_code.reused").await?;
+        return Err(bad());
+    }
+    if code.expires_at <= now || code.redirect_uri != redirect_uri {
+        return Err(bad());
+    }
+    match (&code.code_challenge, verifier) {
+        (Some(challenge), Some(v))
+            if verifier_ok(v) && tokens::constant_time_eq(&pkce_s256(v), challenge) => {}
+        (None, None) => {}
+        // A verifier without a challenge is a downgrade attempt (RFC 9700 §2.1.1).
+        _ => return Err(OAuthError::invalid_grant("PKCE verification failed.")),
+    }
+    let scopes = code.scopes.clone();
+    let issued = issue_tokens(state, client, &grant, &scopes, Spend::Code(code.id.clone())).await?;
+    match issued {
+        Some(res) => Ok(res),
+        None => {
+            revoke_for_reuse(state, meta, client, &grant, "oauth_code.reused").await?;
+            Err(bad())
+        }
+    }
+}
+
+async fn refresh(
+    state: &web::Data<AppState>,
+    meta: &ClientMeta,
+    client: &ClientRow,
+    params: &Params,
+) -> Result<HttpResponse, OAuthError> {
+    let token = get(params, "refresh_token")
+        .ok_or_else(|| OAuthError::invalid_request("refresh_token is missing."))?;
+    let bad = || {
+        OAuthError::invalid_grant(
+            "The refresh token is invalid, expired, revoked, or not this client's.",
+        )
+    };
+    if !tokens::has_valid_checksum(REFRESH_PREFIX, token) {
+        return Err(bad());
+    }
+    let hash = state.tokens.hash(token);
+    let found = state
+        .db(move |conn| {
+            let Some(r) = grants_store::find_refresh(conn, &hash)? else {
+                return Ok(None);
+            };
+            let grant = grants_store::find_by_id(conn, &r.grant_id)?;
+            Ok(grant.map(|g| (r, g)))
+        })
+        .await?;
+    let Some((refresh, grant)) = found else {
+        return Err(bad());
+    };
+    if grant.client_id != client.id {
+        return Err(bad());
+    }
+    if refresh.used_at.is_some() {
+        // Rotation's tripwire (RFC 9700 §4.14.2): a spent token came back, so one of
+        // the two holders is an attacker. Revoke the whole grant.
+        if refresh.revoked_at.is_none() && grant.is_active() {
+            revoke_for_reuse(state, meta, client, &grant, "oauth_refresh_token.reused").await?;
+        }
+        return Err(bad());
+    }
+    let now = clock::now();
+    if refresh.revoked_at.is_some()
+        || !grant.is_active()
+        || refresh.generation != grant.generation
+        || refresh.expires_at <= now
+    {
+        return Err(bad());
+    }
+    let held = scopes::split(&refresh.scopes);
+    let scopes = match get(params, "scope") {
+        None => refresh.scopes.clone(),
+        Some(asked) => {
+            let asked = scopes::parse(asked)
+                .map_err(|s| OAuthError::invalid_scope(format!("Unknown scope: {s}.")))?;
+            if !held.is_superset(&asked) || asked.is_empty() {
+                return Err(OAuthError::invalid_scope(
+                    "A refresh may only narrow the scopes.",
+                ));
+            }
+            scopes::join(&asked)
+        }
+    };
+    match issue_tokens(
+        state,
+        client,
+        &grant,
+        &scopes,
+        Spend::Refresh(refresh.id.clone()),
+    )
+    .await?
+    {
+        Some(res) => Ok(res),
+        None => {
+            // Spent by a concurrent request between our read and our write.
+            revoke_for_reuse(state, meta, client, &grant, "oauth_refresh_token.reused").await?;
+            Err(bad())
+        }
+    }
+}
+
+/// What a token request uses up, atomically with issuing the new tokens.
+enum Spend {
+    Code(String),
+    Refresh(String),
+}
+
+/// Spends the code or refresh token and issues an access token and a new refresh
+/// token under the grant, all in one transaction. `None` when the code or token was
+/// spent concurrently (a reuse).
+async fn issue_tokens(
+    state: &web::Data<AppState>,
+    client: &ClientRow,
+    grant: &GrantRow,
+    scopes: &str,
+    spend: Spend,
+) -> Result<Option<HttpResponse>, OAuthError> {
+    let now = clock::now();
+    let refresh_token = tokens::checksummed_secret(REFRESH_PREFIX);
+    let refresh_hash = state.tokens.hash(&refresh_token);
+    let (grant_id, scopes_owned) = (grant.id.clone(), scopes.to_string());
+    let generation = grant.generation;
+    let user_id = grant.user_id.clone();
+    let spent: Option<(GrantRow, UserRow)> = state
+        .db(move |conn| {
+            db::transaction(conn, |conn| {
+                let ok = match &spend {
+                    Spend::Code(id) => grants_store::use_code(conn, id, now)?,
+                    Spend::Refresh(id) => grants_store::spend_refresh(conn, id, now)?,
+                };
+                if !ok {
+                    return Ok(None);
+                }
+                // The grant and user as they are now, inside the transaction.
+                let Some(grant) = grants_store::find_by_id(conn, &grant_id)? else {
+                    return Ok(None);
+                };
+                let user = find_user(conn, &user_id)?;
+                if !grant.is_active() || grant.generation != generation {
+                    return Ok(Some((grant, user)));
+                }
+                grants_store::insert_refresh(
+                    conn,
+                    &NewRefresh {
+                        id: &uuid::Uuid::now_v7().to_string(),
+                        token_hash: &refresh_hash,
+                        grant_id: &grant_id,
+                        generation,
+                        scopes: &scopes_owned,
+                        created_at: now,
+                        expires_at: now + REFRESH_TOKEN_TTL,
+                    },
+                )?;
+                grants_store::touch(conn, &grant_id, now)?;
+                Ok::<_, ApiError>(Some((grant, user)))
+            })
+        })
+        .await?;
+    let Some((current, user)) = spent else {
+        return Ok(None);
+    };
+    if !current.is_active() || current.generation != generation {
+        return Err(OAuthError::invalid_grant("The authorization was revoked."));
+    }
+    if effective_state(&user, now) != gatehouse_types::UserState::Active {
+        return Err(OAuthError::invalid_grant("The user is not active."));
+    }
+    let claims = AccessClaims {
+        iss: state.signing.issuer().to_string(),
+        aud: state.signing.audience().to_string(),
+        sub: user.id.clone(),
+        exp: (now + ACCESS_TOKEN_TTL).and_utc().timestamp(),
+        iat: now.and_utc().timestamp(),
+        jti: uuid::Uuid::new_v4().to_string(),
+        client_id: client.client_id.clone(),
+        scope: scopes.to_string(),
+        grant: grant.id.clone(),
+        generation,
+    };
+    let access_token = state
+        .signing
+        .sign(ACCESS_TOKEN_TYPE, &claims)
+        .map_err(|e| OAuthError::from(ApiError::Internal(e)))?;
+    Ok(Some(
+        HttpResponse::Ok()
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .insert_header((header::PRAGMA, "no-cache"))
+            .json(json!({
+                "access_token": access_token,
+                "token_type": "Bearer",
+                "expires_in": ACCESS_TOKEN_TTL.num_seconds(),
+                "refresh_token": refresh_token,
+                "scope": scopes,
+            })),
+    ))
+}
+
+fn find_user(conn: &mut DbConnection, id: &str) -> Result<UserRow, ApiError> {
+    crate::users::store::find(conn, id)?.ok_or(ApiError::NotFound)
+}

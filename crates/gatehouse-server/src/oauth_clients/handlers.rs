@@ -1,0 +1,302 @@
+//! `/api/v1/oauth-clients`: register, list, edit, reset the secret of and delete OAuth
+//! clients.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use gatehouse_types::{
+    ClientType, CreateOAuthClient, OAuthClient, OAuthClientWithSecret, Page, ResetClientSecret,
+    UpdateOAuthClient, codes, validate,
+};
+use serde_json::json;
+
+use super::store::{self, ClientChanges, ClientRow, NewClient};
+use super::{SECRET_PREFIX, new_client_id, redirect_uris, to_api};
+use crate::api_keys::may_hold_full_access;
+use crate::audit::Audit;
+use crate::auth::cache::Invalidate;
+use crate::auth::{Action, Authenticated, ClientMeta, Principal, tokens};
+use crate::clock;
+use crate::db;
+use crate::error::{ApiError, optional_json};
+use crate::grants::store as grants_store;
+use crate::pagination::{PageParams, page, time_key};
+use crate::state::AppState;
+
+fn url_field(field: &'static str, v: Option<&str>) -> Result<Option<String>, ApiError> {
+    v.map(|u| validate::web_url(u).map_err(|m| ApiError::validation(field, m)))
+        .transpose()
+}
+
+pub async fn list_clients(
+    state: web::Data<AppState>,
+    Authenticated(principal): Authenticated,
+    query: web::Query<PageParams>,
+) -> Result<web::Json<Page<OAuthClient>>, ApiError> {
+    principal.require(Action::ViewOAuthClients)?;
+    let limit = query.limit()?;
+    let before = query.time_cursor()?;
+    let sub_id = principal.subscription.id.clone();
+    // Admins see every client of the subscription; others their own.
+    let owner = (!principal.is_admin()).then(|| principal.user.id.to_string());
+    let rows = state
+        .db(move |conn| {
+            Ok(store::list(
+                conn,
+                &sub_id,
+                owner.as_deref(),
+                before.clone(),
+                limit,
+            )?)
+        })
+        .await?;
+    Ok(web::Json(page(
+        rows,
+        limit,
+        |r| time_key(r.created_at, &r.id),
+        |r| to_api(&r),
+    )))
+}
+
+pub async fn create_client(
+    state: web::Data<AppState>,
+    meta: ClientMeta,
+    Authenticated(principal): Authenticated,
+    body: web::Json<CreateOAuthClient>,
+) -> Result<HttpResponse, ApiError> {
+    principal.require(Action::IssueClientSecret)?;
+    if !may_hold_full_access(
+        &principal.subscription.oauth_client_roles,
+        &principal.user.role,
+    ) {
+        return Err(ApiError::forbidden(
+            codes::FORBIDDEN,
+            "Your role may not register OAuth clients in this subscription.",
+        ));
+    }
+    let body = body.into_inner();
+    let name = validate::display_name(&body.name).map_err(|m| ApiError::validation("name", m))?;
+    let uris = redirect_uris(&body.redirect_uris)?;
+    let homepage = url_field("homepage_url", body.homepage_url.as_deref())?;
+    let logo = url_field("logo_url", body.logo_url.as_deref())?;
+    let secret = (body.client_type == ClientType::Confidential)
+        .then(|| tokens::checksummed_secret(SECRET_PREFIX));
+    let secret_hash = secret.as_deref().map(|s| state.tokens.hash(s));
+    let hint = secret.as_deref().map(|s| tokens::hint(SECRET_PREFIX, s));
+    let id = uuid::Uuid::now_v7().to_string();
+    let client_id = new_client_id();
+    let now = clock::now();
+    let audit = Audit::by(&principal, &meta, "oauth_client.created")
+        .target("oauth_client", &id)
+        .subject(&principal.user.id)
+        .details(json!({
+            "name": name, "client_id": client_id, "client_type": body.client_type.as_str(),
+            "redirect_uris": body.redirect_uris,
+        }));
+    let (sub_id, owner) = (principal.subscription.id.clone(), principal.user.id.clone());
+    let client_type = body.client_type;
+    let row = state
+        .db(move |conn| {
+            db::transaction(conn, |conn| {
+                store::insert(
+                    conn,
+                    &NewClient {
+                        id: &id,
+                        subscription_id: &sub_id,
+                        owner_id: &owner,
+                        client_id: &client_id,
+                        name: &name,
+                        client_type: client_type.as_str(),
+                        secret_hash: secret_hash.as_deref(),
+                        secret_hint: hint.as_deref(),
+                        redirect_uris: &uris,
+                        homepage_url: homepage.as_deref(),
+                        logo_url: logo.as_deref(),
+                        created_at: now,
+                        updated_at: now,
+                    },
+                )?;
+                audit.record(conn)?;
+                store::find_in_subscription(conn, &sub_id, &id)?.ok_or(ApiError::NotFound)
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Created()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(OAuthClientWithSecret {
+            client: to_api(&row),
+            client_secret: secret,
+        }))
+}
+
+/// The client if the caller owns it or administers its subscription; 404 otherwise.
+async fn visible_client(
+    state: &AppState,
+    principal: &Principal,
+    id: &str,
+) -> Result<ClientRow, ApiError> {
+    if uuid::Uuid::parse_str(id).is_err() {
+        return Err(ApiError::NotFound);
+    }
+    let (sub_id, id) = (principal.subscription.id.clone(), id.to_string());
+    let row = state
+        .db(move |conn| Ok(store::find_in_subscription(conn, &sub_id, &id)?))
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    if row.owner_id == principal.user.id || principal.is_admin() {
+        Ok(row)
+    } else {
+        Err(ApiError::NotFound)
+    }
+}
+
+pub async fn get_client(
+    state: web::Data<AppState>,
+    Authenticated(principal): Authenticated,
+    path: web::Path<String>,
+) -> Result<web::Json<OAuthClient>, ApiError> {
+    principal.require(Action::ViewOAuthClients)?;
+    Ok(web::Json(to_api(
+        &visible_client(&state, &principal, &path).await?,
+    )))
+}
+
+pub async fn update_client(
+    state: web::Data<AppState>,
+    meta: ClientMeta,
+    Authenticated(principal): Authenticated,
+    path: web::Path<String>,
+    body: web::Json<UpdateOAuthClient>,
+) -> Result<web::Json<OAuthClient>, ApiError> {
+    principal.require(Action::ManageOAuthClients)?;
+    let row = visible_client(&state, &principal, &path).await?;
+    let body = body.into_inner();
+    if body.standard.is_some() && !principal.is_admin() {
+        return Err(ApiError::forbidden(
+            codes::FORBIDDEN,
+            "Only subscription administrators may mark a client as a standard integration.",
+        ));
+    }
+    let now = clock::now();
+    let changes = ClientChanges {
+        name: body
+            .name
+            .as_deref()
+            .map(|n| validate::display_name(n).map_err(|m| ApiError::validation("name", m)))
+            .transpose()?,
+        redirect_uris: body
+            .redirect_uris
+            .as_deref()
+            .map(redirect_uris)
+            .transpose()?,
+        homepage_url: match &body.homepage_url {
+            None => None,
+            Some(v) => Some(url_field("homepage_url", v.as_deref())?),
+        },
+        logo_url: match &body.logo_url {
+            None => None,
+            Some(v) => Some(url_field("logo_url", v.as_deref())?),
+        },
+        standard: body.standard,
+        updated_at: Some(now),
+        ..Default::default()
+    };
+    let audit = Audit::by(&principal, &meta, "oauth_client.updated")
+        .target("oauth_client", &row.id)
+        .subject(&row.owner_id)
+        .details(json!({ "changes": body }));
+    let (sub_id, id) = (principal.subscription.id.clone(), row.id.clone());
+    let row = state
+        .db(move |conn| {
+            db::transaction(conn, |conn| {
+                store::update(conn, &id, &changes)?;
+                audit.record(conn)?;
+                store::find_in_subscription(conn, &sub_id, &id)?.ok_or(ApiError::NotFound)
+            })
+        })
+        .await?;
+    state.invalidate(Invalidate::Client(&row.id));
+    Ok(web::Json(to_api(&row)))
+}
+
+pub async fn reset_secret(
+    state: web::Data<AppState>,
+    meta: ClientMeta,
+    Authenticated(principal): Authenticated,
+    path: web::Path<String>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let body: ResetClientSecret = optional_json(&req, payload).await?;
+    principal.require(Action::IssueClientSecret)?;
+    let row = visible_client(&state, &principal, &path).await?;
+    if row.is_public() {
+        return Err(ApiError::validation(
+            "client_type",
+            "is public: a public client has no secret to reset",
+        ));
+    }
+    let secret = tokens::checksummed_secret(SECRET_PREFIX);
+    let now = clock::now();
+    let changes = ClientChanges {
+        secret_hash: Some(Some(state.tokens.hash(&secret))),
+        secret_hint: Some(Some(tokens::hint(SECRET_PREFIX, &secret))),
+        secret_reset_at: Some(Some(now)),
+        updated_at: Some(now),
+        ..Default::default()
+    };
+    let audit = Audit::by(&principal, &meta, "oauth_client.secret_reset")
+        .target("oauth_client", &row.id)
+        .subject(&row.owner_id)
+        .details(json!({"revoke_tokens": body.revoke_tokens}));
+    let (sub_id, id) = (principal.subscription.id.clone(), row.id.clone());
+    let revoke = body.revoke_tokens;
+    let row = state
+        .db(move |conn| {
+            db::transaction(conn, |conn| {
+                store::update(conn, &id, &changes)?;
+                if revoke {
+                    for grant in grants_store::active_ids_for_client(conn, &id)? {
+                        grants_store::revoke(conn, &grant, now)?;
+                    }
+                }
+                audit.record(conn)?;
+                store::find_in_subscription(conn, &sub_id, &id)?.ok_or(ApiError::NotFound)
+            })
+        })
+        .await?;
+    state.invalidate(Invalidate::Client(&row.id));
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(OAuthClientWithSecret {
+            client: to_api(&row),
+            client_secret: Some(secret),
+        }))
+}
+
+pub async fn delete_client(
+    state: web::Data<AppState>,
+    meta: ClientMeta,
+    Authenticated(principal): Authenticated,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    principal.require(Action::ManageOAuthClients)?;
+    let row = visible_client(&state, &principal, &path).await?;
+    let audit = Audit::by(&principal, &meta, "oauth_client.deleted")
+        .target("oauth_client", &row.id)
+        .subject(&row.owner_id)
+        .details(json!({"name": row.name, "client_id": row.client_id}));
+    let id = row.id.clone();
+    state
+        .db(move |conn| {
+            db::transaction(conn, |conn| {
+                // Grants, codes and refresh tokens go by cascade; access tokens fail
+                // their next grant check.
+                store::delete(conn, &id)?;
+                audit.record(conn)?;
+                Ok(())
+            })
+        })
+        .await?;
+    state.invalidate(Invalidate::Client(&row.id));
+    Ok(HttpResponse::NoContent().finish())
+}
