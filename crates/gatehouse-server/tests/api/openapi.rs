@@ -66,9 +66,24 @@ fn every_mounted_route_is_documented() {
             for (i, _) in text.match_indices("resource(\"") {
                 let rest = &text[i + "resource(\"".len()..];
                 let route = &rest[..rest.find('"').unwrap()];
-                let full = match route {
-                    "/" | "/healthz" | "/readyz" => route.to_string(),
-                    r => format!("/api/v1{r}"),
+                // Protocol endpoints live outside the JSON API's prefix.
+                let top_level = ["/", "/healthz", "/readyz"].contains(&route)
+                    || [
+                        "/oauth/authorize",
+                        "/oauth/token",
+                        "/oauth/jwks",
+                        "/oauth/revoke",
+                        "/oauth/introspect",
+                        "/oauth/userinfo",
+                        "/login/",
+                        "/.well-known/",
+                    ]
+                    .iter()
+                    .any(|p| route.starts_with(p));
+                let full = if top_level {
+                    route.to_string()
+                } else {
+                    format!("/api/v1{route}")
                 };
                 mounted.insert(full);
             }
@@ -94,7 +109,7 @@ fn every_mounted_route_is_documented() {
                 let verb = id.split('_').next().unwrap();
                 assert!(
                     [
-                        "get", "list", "create", "update", "delete", "reset", "revoke"
+                        "get", "list", "create", "update", "delete", "reset", "revoke", "decide"
                     ]
                     .contains(&verb),
                     "operationId {id} is not <verb>_<resource>"

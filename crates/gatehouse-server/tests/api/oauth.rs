@@ -1,0 +1,1567 @@
+//! OAuth 2 end to end: a registered client driven by the `oauth2` crate (as a real app
+//! would), a signed-in user's browser (reqwest with a cookie jar, following no
+//! redirects), and the API the tokens unlock. Each rule of PRODUCT.md §4 has a test.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::TimeDelta;
+use diesel::prelude::*;
+use gatehouse_server::db::schema::oauth_codes;
+use gatehouse_types::{AuthorizedApp, GrantState, OAuthClient, Page, Role};
+use oauth2::basic::{BasicClient, BasicTokenResponse};
+use oauth2::{
+    AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet,
+    EndpointSet, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse, TokenUrl,
+};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::both_backends;
+use crate::helpers::{Backend, Client, TestApp, error_code, spawn_app};
+
+pub const CALLBACK: &str = "https://app.example.com/callback";
+
+pub type OAuth =
+    BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
+
+/// The `oauth2` crate's HTTP hook, over reqwest, following no redirects.
+pub async fn http(req: oauth2::HttpRequest) -> Result<oauth2::HttpResponse, reqwest::Error> {
+    let client = crate::helpers::http_client();
+    let mut rb = client
+        .request(req.method().clone(), req.uri().to_string())
+        .body(req.body().clone());
+    for (k, v) in req.headers() {
+        rb = rb.header(k, v);
+    }
+    let res = rb.send().await?;
+    let mut out = http::Response::builder().status(res.status());
+    for (k, v) in res.headers() {
+        out = out.header(k, v);
+    }
+    Ok(out.body(res.bytes().await?.to_vec()).unwrap())
+}
+
+pub struct Registered {
+    pub id: String,
+    pub client_id: String,
+    pub secret: Option<String>,
+}
+
+pub async fn register(owner: &Client, public: bool, redirects: &[&str]) -> Registered {
+    let res = owner
+        .post(
+            "/api/v1/oauth-clients",
+            &json!({
+                "name": "Acme Dashboard",
+                "redirect_uris": redirects,
+                "client_type": if public { "public" } else { "confidential" },
+                "homepage_url": "https://app.example.com",
+            }),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let v: Value = res.json().await.unwrap();
+    Registered {
+        id: v["id"].as_str().unwrap().to_string(),
+        client_id: v["client_id"].as_str().unwrap().to_string(),
+        secret: v["client_secret"].as_str().map(str::to_string),
+    }
+}
+
+pub fn oauth(app: &TestApp, reg: &Registered, redirect: &str) -> OAuth {
+    let mut c = BasicClient::new(ClientId::new(reg.client_id.clone()))
+        .set_auth_uri(AuthUrl::new(app.url("/oauth/authorize")).unwrap())
+        .set_token_uri(TokenUrl::new(app.url("/oauth/token")).unwrap())
+        .set_redirect_uri(RedirectUrl::new(redirect.to_string()).unwrap());
+    if let Some(s) = &reg.secret {
+        c = c.set_client_secret(ClientSecret::new(s.clone()));
+    }
+    c
+}
+
+pub fn param(url: &str, name: &str) -> Option<String> {
+    url::Url::parse(url)
+        .ok()?
+        .query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// The browser's part: follow the authorization URL, allow (or deny) on the consent
+/// API if asked, and return where the browser is sent back to.
+pub async fn browser(app: &TestApp, user: &Client, auth_url: &str, allow: bool) -> String {
+    let res = user.http.get(auth_url).send().await.unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::FOUND,
+        "{}",
+        res.text().await.unwrap_or_default()
+    );
+    assert_eq!(
+        res.headers().get("content-security-policy").unwrap(),
+        "frame-ancestors 'none'"
+    );
+    let location = res
+        .headers()
+        .get("location")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    let Some(request) = location.strip_prefix("/authorize?request=") else {
+        return location;
+    };
+    let view: Value = user
+        .get(&format!("/api/v1/oauth/requests/{request}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(view["client_name"], "Acme Dashboard");
+    let decision = if allow { "allow" } else { "deny" };
+    let res = user
+        .post(
+            &format!("/api/v1/oauth/requests/{request}"),
+            &json!({"decision": decision}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let _ = app;
+    res.json::<Value>().await.unwrap()["redirect_to"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// A whole authorization: returns the tokens.
+pub async fn authorize(
+    app: &TestApp,
+    user: &Client,
+    reg: &Registered,
+    scopes: &[&str],
+) -> BasicTokenResponse {
+    let client = oauth(app, reg, CALLBACK);
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (url, csrf) = client
+        .authorize_url(CsrfToken::new_random)
+        .add_scopes(scopes.iter().map(|s| Scope::new(s.to_string())))
+        .set_pkce_challenge(challenge)
+        .url();
+    let back = browser(app, user, url.as_str(), true).await;
+    assert!(back.starts_with(CALLBACK), "{back}");
+    assert_eq!(
+        param(&back, "state").as_deref(),
+        Some(csrf.secret().as_str())
+    );
+    assert_eq!(
+        param(&back, "iss").as_deref(),
+        Some(app.state.signing.issuer())
+    );
+    let code = param(&back, "code").expect("a code");
+    client
+        .exchange_code(AuthorizationCode::new(code))
+        .set_pkce_verifier(verifier)
+        .request_async(&http)
+        .await
+        .expect("token exchange")
+}
+
+fn bearer(app: &TestApp, token: &BasicTokenResponse) -> Client {
+    app.with_key(token.access_token().secret())
+}
+
+fn jwt_part(token: &str, i: usize) -> Value {
+    let part = token.split('.').nth(i).unwrap();
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
+}
+
+/// A raw token-endpoint call, for the errors the `oauth2` crate would not let us make.
+async fn token_raw(
+    app: &TestApp,
+    form: &[(&str, &str)],
+    basic: Option<(&str, &str)>,
+) -> reqwest::Response {
+    let mut rb = crate::helpers::http_client()
+        .post(app.url("/oauth/token"))
+        .form(form);
+    if let Some((u, p)) = basic {
+        rb = rb.basic_auth(u, Some(p));
+    }
+    rb.send().await.unwrap()
+}
+
+both_backends!(
+    the_code_flow_with_a_confidential_client_and_refresh,
+    the_code_flow_with_a_public_client_and_pkce,
+    rally_paths_work_too,
+    tokens_reach_only_what_their_scopes_allow,
+    rule1_unknown_clients_and_unregistered_redirects_get_an_error_page,
+    rule1_loopback_redirects_match_on_any_port,
+    rule2_a_reused_code_fails_and_revokes_what_it_issued,
+    rule2_codes_expire_and_are_bound_to_client_and_redirect,
+    rule3_pkce_is_required_for_public_clients_and_cannot_be_downgraded,
+    rule4_refresh_tokens_rotate_and_reuse_revokes_the_grant,
+    rule5_revoking_or_deleting_stops_every_token_at_once,
+    rule6_failed_client_authentication_is_rate_limited,
+    rule7_errors_follow_rfc_6749,
+    rule8_access_tokens_are_rfc_9068_jwts_checked_on_every_request,
+    rule9_no_implicit_or_password_grant,
+    authorized_apps_are_listed_revoked_and_re_enabled,
+    an_active_grant_skips_the_consent_page,
+    denying_sends_access_denied,
+    signing_in_comes_first,
+    clients_are_managed_by_their_owners_and_admins,
+    oauth_events_are_audited,
+);
+
+async fn the_code_flow_with_a_confidential_client_and_refresh(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    let (dev, _, _) = app.user(&admin, Role::Editor).await;
+    let reg = register(&dev, false, &[CALLBACK]).await;
+    let secret = reg.secret.clone().unwrap();
+    assert!(secret.starts_with("gats_") && secret.len() == 51);
+    assert_eq!(reg.client_id.len(), 32);
+    let (user, user_id, _) = app.user(&admin, Role::Viewer).await;
+    let tokens = authorize(&app, &user, &reg, &["api:read"]).await;
+    assert_eq!(tokens.expires_in().unwrap().as_secs(), 3600);
+    assert!(
+        tokens
+            .refresh_token()
+            .unwrap()
+            .secret()
+            .starts_with("gatr_")
+    );
+    let api = bearer(&app, &tokens);
+    let who: Value = api.get("/api/v1/session").await.json().await.unwrap();
+    assert_eq!(who["credential"]["kind"], "oauth");
+    assert_eq!(who["credential"]["client_id"], reg.client_id.as_str());
+    assert_eq!(who["user"]["id"], user_id.as_str());
+    // ZSESSIONID carries tokens too.
+    let z = app.with_header("ZSESSIONID", tokens.access_token().secret());
+    assert_eq!(z.get("/api/v1/me").await.status(), StatusCode::OK);
+    // Refresh (Basic auth, the crate's default) gives a new pair.
+    let client = oauth(&app, &reg, CALLBACK);
+    let renewed = client
+        .exchange_refresh_token(tokens.refresh_token().unwrap())
+        .request_async(&http)
+        .await
+        .unwrap();
+    assert_ne!(
+        renewed.access_token().secret(),
+        tokens.access_token().secret()
+    );
+    assert_eq!(
+        bearer(&app, &renewed).get("/api/v1/me").await.status(),
+        StatusCode::OK
+    );
+    // And with client_secret_post.
+    let post = oauth(&app, &reg, CALLBACK).set_auth_type(AuthType::RequestBody);
+    let again = post
+        .exchange_refresh_token(renewed.refresh_token().unwrap())
+        .request_async(&http)
+        .await
+        .unwrap();
+    assert_eq!(
+        bearer(&app, &again).get("/api/v1/me").await.status(),
+        StatusCode::OK
+    );
+}
+
+async fn the_code_flow_with_a_public_client_and_pkce(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    let reg = register(&admin, true, &[CALLBACK]).await;
+    assert!(reg.secret.is_none());
+    let tokens = authorize(&app, &admin, &reg, &["api:read"]).await;
+    assert_eq!(
+        bearer(&app, &tokens).get("/api/v1/me").await.status(),
+        StatusCode::OK
+    );
+    let renewed = oauth(&app, &reg, CALLBACK)
+        .exchange_refresh_token(tokens.refresh_token().unwrap())
+        .request_async(&http)
+        .await
+        .unwrap();
+    assert_eq!(
+        bearer(&app, &renewed).get("/api/v1/me").await.status(),
+        StatusCode::OK
+    );
+    // A public client that sends a secret is refused.
+    let res = token_raw(
+        &app,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", renewed.refresh_token().unwrap().secret()),
+            ("client_id", &reg.client_id),
+            ("client_secret", "gats_x"),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+}
+
+async fn rally_paths_work_too(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    let reg = register(&admin, false, &[CALLBACK]).await;
+    let client = BasicClient::new(ClientId::new(reg.client_id.clone()))
+        .set_client_secret(ClientSecret::new(reg.secret.clone().unwrap()))
+        .set_auth_uri(AuthUrl::new(app.url("/login/oauth2/auth")).unwrap())
+        .set_token_uri(TokenUrl::new(app.url("/login/oauth2/token")).unwrap())
+        .set_redirect_uri(RedirectUrl::new(CALLBACK.into()).unwrap());
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (url, _) = client
+        .authorize_url(CsrfToken::new_random)
+        .add_scope(Scope::new("alm".into()))
+        .set_pkce_challenge(challenge)
+        .url();
+    let back = browser(&app, &admin, url.as_str(), true).await;
+    let tokens = client
+        .exchange_code(AuthorizationCode::new(param(&back, "code").unwrap()))
+        .set_pkce_verifier(verifier)
+        .request_async(&http)
+        .await
+        .unwrap();
+    // `alm` is api:read and api:write.
+    let scopes: Vec<String> = tokens
+        .scopes()
+        .unwrap()
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    assert_eq!(scopes, ["api:read", "api:write"]);
+}
+
+async fn tokens_reach_only_what_their_scopes_allow(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    let reg = register(&admin, false, &[CALLBACK]).await;
+    let (_, victim) = app.api_key(&admin, "read_only").await;
+    let read = authorize(&app, &admin, &reg, &["api:read"]).await;
+    let api = bearer(&app, &read);
+    assert_eq!(api.get("/api/v1/api-keys").await.status(), StatusCode::OK);
+    let res = api.delete(&format!("/api/v1/api-keys/{victim}")).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert_eq!(error_code(res).await, "insufficient_permission");
+    // Asking for more extends the grant (through consent) and writes.
+    let write = authorize(&app, &admin, &reg, &["api:write"]).await;
+    let api = bearer(&app, &write);
+    assert_eq!(
+        api.delete(&format!("/api/v1/api-keys/{victim}"))
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    // Tokens never mint keys, manage clients or grants, or change settings.
+    for res in [
+        api.post(
+            "/api/v1/api-keys",
+            &json!({"name": "x", "permission": "read_only"}),
+        )
+        .await,
+        api.get("/api/v1/oauth-clients").await,
+        api.get("/api/v1/authorized-apps").await,
+        api.patch("/api/v1/subscription", &json!({"api_keys_enabled": false}))
+            .await,
+    ] {
+        assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    }
+    // An OpenID-only token reaches nothing of the API.
+    let oidc = authorize(&app, &admin, &reg, &["openid"]).await;
+    let res = bearer(&app, &oidc).get("/api/v1/me").await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert_eq!(error_code(res).await, "insufficient_scope");
+}
+
+async fn rule1_unknown_clients_and_unregistered_redirects_get_an_error_page(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    let reg = register(&admin, false, &[CALLBACK]).await;
+    for query in [
+        format!(
+            "response_type=code&client_id={}&redirect_uri=https://evil.example/cb",
+            reg.client_id
+        ),
+        format!(
+            "response_type=code&client_id={}&redirect_uri={CALLBACK}/x",
+            reg.client_id
+        ),
+        format!(
+            "response_type=code&client_id={}&redirect_uri=https://APP.example.com/callback",
+            reg.client_id
+        ),
+        format!(
+            "response_type=code&client_id={}&redirect_uri={CALLBACK}",
+            "0".repeat(32)
+        ),
+        format!("response_type=code&redirect_uri={CALLBACK}"),
+        format!(
+            "response_type=code&client_id={}&client_id={}&redirect_uri={CALLBACK}",
+            reg.client_id, reg.client_id
+        ),
+    ] {
+        let res = admin
+            .http
+            .get(app.url(&format!("/oauth/authorize?{query}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{query}");
+        assert!(
+            res.headers().get("location").is_none(),
+            "never a redirect: {query}"
+        );
+        assert_eq!(
+            res.headers().get("content-security-policy").unwrap(),
+            "frame-ancestors 'none'"
+        );
+        assert!(res.text().await.unwrap().contains("<h1>"));
+    }
+    // Registration itself refuses plain http except on loopback.
+    let res = admin
+        .post(
+            "/api/v1/oauth-clients",
+            &json!({"name": "x", "redirect_uris": ["http://app.example.com/cb"]}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+async fn rule1_loopback_redirects_match_on_any_port(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    let reg = register(&admin, true, &["http://127.0.0.1/callback"]).await;
+    let client = oauth(&app, &reg, "http://127.0.0.1:49152/callback");
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (url, _) = client
+        .authorize_url(CsrfToken::new_random)
+        .set_pkce_challenge(challenge)
+        .url();
+    let back = browser(&app, &admin, url.as_str(), true).await;
+    assert!(
+        back.starts_with("http://127.0.0.1:49152/callback?"),
+        "{back}"
+    );
+    let tokens = client
+        .exchange_code(AuthorizationCode::new(param(&back, "code").unwrap()))
+        .set_pkce_verifier(verifier)
+        .request_async(&http)
+        .await
+        .unwrap();
+    assert_eq!(
+        bearer(&app, &tokens).get("/api/v1/me").await.status(),
+        StatusCode::OK
+    );
+    // Another path on loopback is still refused.
+    let res = admin
+        .http
+        .get(app.url(&format!(
+            "/oauth/authorize?response_type=code&client_id={}&redirect_uri=http://127.0.0.1:49152/other",
+            reg.client_id
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+}
+
+/// Runs the browser part and returns the code, its verifier and the client.
+async fn code_for(
+    app: &TestApp,
+    user: &Client,
+    reg: &Registered,
+    scopes: &[&str],
+) -> (String, PkceCodeVerifier, OAuth) {
+    let client = oauth(app, reg, CALLBACK);
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (url, _) = client
+        .authorize_url(CsrfToken::new_random)
+        .add_scopes(scopes.iter().map(|s| Scope::new(s.to_string())))
+        .set_pkce_challenge(challenge)
+        .url();
+    let back = browser(app, user, url.as_str(), true).await;
+    (param(&back, "code").unwrap(), verifier, client)
+}
+
+async fn rule2_a_reused_code_fails_and_revokes_what_it_issued(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    let reg = register(&admin, false, &[CALLBACK]).await;
+    let (code, verifier, client) = code_for(&app, &admin, &reg, &["api:read"]).await;
+    let verifier_copy = PkceCodeVerifier::new(verifier.secret().clone());
+    let tokens = client
+        .exchange_code(AuthorizationCode::new(code.clone()))
+        .set_pkce_verifier(verifier)
+        .request_async(&http)
+        .await
+        .unwrap();
+    let api = bearer(&app, &tokens);
+    assert_eq!(api.get("/api/v1/me").await.status(), StatusCode::OK);
+    let second = client
+        .exchange_code(AuthorizationCode::new(code))
+        .set_pkce_verifier(verifier_copy)
+        .request_async(&http)
+        .await;
+    let err = format!("{:?}", second.expect_err("a used code fails"));
+    assert!(
+        err.contains("invalid_grant") || err.contains("InvalidGrant"),
+        "{err}"
+    );
+    // What the first use issued is dead: the access token and the refresh token.
+    let res = api.get("/api/v1/me").await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(error_code(res).await, "token_revoked");
+    let refresh = client
+        .exchange_refresh_token(tokens.refresh_token().unwrap())
+        .request_async(&http)
+        .await;
+    assert!(refresh.is_err());
+}
+
+async fn rule2_codes_expire_and_are_bound_to_client_and_redirect(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    let reg = register(&admin, false, &[CALLBACK, "https://app.example.com/other"]).await;
+    let other = register(&admin, false, &[CALLBACK]).await;
+    // Another client cannot redeem it.
+    let (code, verifier, _) = code_for(&app, &admin, &reg, &["api:read"]).await;
+    let res = token_raw(
+        &app,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", CALLBACK),
+            ("code_verifier", verifier.secret()),
+        ],
+        Some((&other.client_id, other.secret.as_deref().unwrap())),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(res.json::<Value>().await.unwrap()["error"], "invalid_grant");
+    // Nor the right client with another redirect URI.
+    let res = token_raw(
+        &app,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", "https://app.example.com/other"),
+            ("code_verifier", verifier.secret()),
+        ],
+        Some((&reg.client_id, reg.secret.as_deref().unwrap())),
+    )
+    .await;
+    assert_eq!(res.json::<Value>().await.unwrap()["error"], "invalid_grant");
+    // A code older than 60 seconds is dead.
+    let (code, verifier, client) = code_for(&app, &admin, &reg, &["api:read"]).await;
+    app.with_db(|conn| {
+        diesel::update(oauth_codes::table)
+            .set(oauth_codes::expires_at.eq(gatehouse_server::clock::now() - TimeDelta::seconds(1)))
+            .execute(conn)
+            .unwrap()
+    });
+    let late = client
+        .exchange_code(AuthorizationCode::new(code))
+        .set_pkce_verifier(verifier)
+        .request_async(&http)
+        .await;
+    assert!(late.is_err());
+    let lifetimes: Vec<(chrono::NaiveDateTime, chrono::NaiveDateTime)> = app.with_db(|conn| {
+        oauth_codes::table
+            .select((oauth_codes::created_at, oauth_codes::expires_at))
+            .load(conn)
+            .unwrap()
+    });
+    let (_, _) = lifetimes[0];
+    let (code2, verifier2, client2) = code_for(&app, &admin, &reg, &["api:read"]).await;
+    let fresh: Vec<(chrono::NaiveDateTime, chrono::NaiveDateTime)> = app.with_db(|conn| {
+        oauth_codes::table
+            .select((oauth_codes::created_at, oauth_codes::expires_at))
+            .load(conn)
+            .unwrap()
+    });
+    assert!(fresh.iter().all(|(c, e)| *e - *c <= TimeDelta::seconds(60)));
+    assert!(
+        client2
+            .exchange_code(AuthorizationCode::new(code2))
+            .set_pkce_verifier(verifier2)
+            .request_async(&http)
+            .await
+            .is_ok()
+    );
+}
+
+async fn rule3_pkce_is_required_for_public_clients_and_cannot_be_downgraded(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    let public = register(&admin, true, &[CALLBACK]).await;
+    // No challenge: refused, by redirect.
+    let url = app.url(&format!(
+        "/oauth/authorize?response_type=code&client_id={}&redirect_uri={CALLBACK}&state=s1",
+        public.client_id
+    ));
+    let res = admin.http.get(url).send().await.unwrap();
+    let location = res
+        .headers()
+        .get("location")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        param(&location, "error").as_deref(),
+        Some("invalid_request")
+    );
+    assert_eq!(param(&location, "state").as_deref(), Some("s1"));
+    // `plain` is refused.
+    let url = app.url(&format!(
+        "/oauth/authorize?response_type=code&client_id={}&redirect_uri={CALLBACK}&code_challenge={}&code_challenge_method=plain",
+        public.client_id,
+        "a".repeat(43)
+    ));
+    let location = admin
+        .http
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .headers()
+        .get("location")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        param(&location, "error").as_deref(),
+        Some("invalid_request")
+    );
+    // A wrong verifier fails.
+    let (code, _, _) = code_for(&app, &admin, &public, &["api:read"]).await;
+    let res = token_raw(
+        &app,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", CALLBACK),
+            ("client_id", &public.client_id),
+            ("code_verifier", &"b".repeat(43)),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(res.json::<Value>().await.unwrap()["error"], "invalid_grant");
+    // A confidential client that sent no challenge cannot add a verifier later.
+    let conf = register(&admin, false, &[CALLBACK]).await;
+    let client = oauth(&app, &conf, CALLBACK);
+    let (url, _) = client.authorize_url(CsrfToken::new_random).url();
+    let back = browser(&app, &admin, url.as_str(), true).await;
+    let code = param(&back, "code").unwrap();
+    let res = token_raw(
+        &app,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", CALLBACK),
+            ("code_verifier", &"c".repeat(43)),
+        ],
+        Some((&conf.client_id, conf.secret.as_deref().unwrap())),
+    )
+    .await;
+    assert_eq!(res.json::<Value>().await.unwrap()["error"], "invalid_grant");
+}
+
+async fn rule4_refresh_tokens_rotate_and_reuse_revokes_the_grant(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    let reg = register(&admin, false, &[CALLBACK]).await;
+    let tokens = authorize(&app, &admin, &reg, &["api:read"]).await;
+    let client = oauth(&app, &reg, CALLBACK);
+    let first = tokens.refresh_token().unwrap().clone();
+    let renewed = client
+        .exchange_refresh_token(&first)
+        .request_async(&http)
+        .await
+        .unwrap();
+    assert_ne!(
+        renewed.refresh_token().unwrap().secret(),
+        first.secret(),
+        "rotated"
+    );
+    let api = bearer(&app, &renewed);
+    assert_eq!(api.get("/api/v1/me").await.status(), StatusCode::OK);
+    // The spent token comes back: it fails, and the whole grant is revoked.
+    let replay = client
+        .exchange_refresh_token(&first)
+        .request_async(&http)
+        .await;
+    assert!(replay.is_err());
+    assert_eq!(
+        api.get("/api/v1/me").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let newest = client
+        .exchange_refresh_token(renewed.refresh_token().unwrap())
+        .request_async(&http)
+        .await;
+    assert!(newest.is_err(), "the legitimate holder's token died too");
+    let apps: Page<AuthorizedApp> = admin
+        .get("/api/v1/authorized-apps")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(apps.items[0].state, GrantState::Revoked);
+    // Narrowing on refresh works; widening does not.
+    let again = authorize(&app, &admin, &reg, &["api:write"]).await;
+    let res = token_raw(
+        &app,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", again.refresh_token().unwrap().secret()),
+            ("scope", "api:read openid"),
+        ],
+        Some((&reg.client_id, reg.secret.as_deref().unwrap())),
+    )
+    .await;
+    assert_eq!(res.json::<Value>().await.unwrap()["error"], "invalid_scope");
+    let narrowed = client
+        .exchange_refresh_token(again.refresh_token().unwrap())
+        .add_scope(Scope::new("api:read".into()))
+        .request_async(&http)
+        .await
+        .unwrap();
+    let scopes: Vec<String> = narrowed
+        .scopes()
+        .unwrap()
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    assert_eq!(scopes, ["api:read"]);
+}
+
+async fn rule5_revoking_or_deleting_stops_every_token_at_once(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    let (user, user_id, _) = app.user(&admin, Role::Editor).await;
+    let reg = register(&admin, false, &[CALLBACK]).await;
+    // Revoke the grant.
+    let tokens = authorize(&app, &user, &reg, &["api:read"]).await;
+    let api = bearer(&app, &tokens);
+    assert_eq!(api.get("/api/v1/me").await.status(), StatusCode::OK);
+    let apps: Page<AuthorizedApp> = user
+        .get("/api/v1/authorized-apps")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let res = user
+        .post(
+            &format!("/api/v1/authorized-apps/{}/revoke", apps.items[0].id),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        api.get("/api/v1/me").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    // Disable the user.
+    let tokens = authorize(&app, &user, &reg, &["api:read"]).await;
+    let api = bearer(&app, &tokens);
+    assert_eq!(api.get("/api/v1/me").await.status(), StatusCode::OK);
+    admin
+        .patch(
+            &format!("/api/v1/users/{user_id}"),
+            &json!({"state": "disabled"}),
+        )
+        .await;
+    assert_eq!(
+        api.get("/api/v1/me").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let refused = oauth(&app, &reg, CALLBACK)
+        .exchange_refresh_token(tokens.refresh_token().unwrap())
+        .request_async(&http)
+        .await;
+    assert!(refused.is_err());
+    admin
+        .patch(
+            &format!("/api/v1/users/{user_id}"),
+            &json!({"state": "active"}),
+        )
+        .await;
+    let user = app
+        .sign_in(
+            &user_id_to_name(&app, &admin, &user_id).await,
+            "a password of some length",
+        )
+        .await;
+    // Reset the secret without revoking: the old secret fails, tokens live on.
+    let tokens = authorize(&app, &user, &reg, &["api:read"]).await;
+    let api = bearer(&app, &tokens);
+    let reset: Value = admin
+        .post(
+            &format!("/api/v1/oauth-clients/{}/reset-secret", reg.id),
+            &json!({}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let new_secret = reset["client_secret"].as_str().unwrap().to_string();
+    assert_eq!(api.get("/api/v1/me").await.status(), StatusCode::OK);
+    let old = oauth(&app, &reg, CALLBACK)
+        .exchange_refresh_token(tokens.refresh_token().unwrap())
+        .request_async(&http)
+        .await;
+    assert!(old.is_err(), "the old secret stops at once");
+    let reg2 = Registered {
+        id: reg.id.clone(),
+        client_id: reg.client_id.clone(),
+        secret: Some(new_secret),
+    };
+    let renewed = oauth(&app, &reg2, CALLBACK)
+        .exchange_refresh_token(tokens.refresh_token().unwrap())
+        .request_async(&http)
+        .await
+        .unwrap();
+    // Reset with revoke_tokens: every token of the client stops.
+    let api = bearer(&app, &renewed);
+    assert_eq!(api.get("/api/v1/me").await.status(), StatusCode::OK);
+    admin
+        .post(
+            &format!("/api/v1/oauth-clients/{}/reset-secret", reg.id),
+            &json!({"revoke_tokens": true}),
+        )
+        .await;
+    assert_eq!(
+        api.get("/api/v1/me").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    // Delete the client.
+    let other = register(&admin, false, &[CALLBACK]).await;
+    let tokens = authorize(&app, &user, &other, &["api:read"]).await;
+    let api = bearer(&app, &tokens);
+    assert_eq!(api.get("/api/v1/me").await.status(), StatusCode::OK);
+    assert_eq!(
+        admin
+            .delete(&format!("/api/v1/oauth-clients/{}", other.id))
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        api.get("/api/v1/me").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+async fn user_id_to_name(_app: &TestApp, admin: &Client, id: &str) -> String {
+    let u: Value = admin
+        .get(&format!("/api/v1/users/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    u["username"].as_str().unwrap().to_string()
+}
+
+async fn rule6_failed_client_authentication_is_rate_limited(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    let reg = register(&admin, false, &[CALLBACK]).await;
+    let tokens = authorize(&app, &admin, &reg, &["api:read"]).await;
+    let refresh = tokens.refresh_token().unwrap().secret().clone();
+    let form = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", refresh.as_str()),
+    ];
+    for _ in 0..10 {
+        let res = token_raw(&app, &form, Some((&reg.client_id, "gats_wrong"))).await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    }
+    // Now even the right secret waits.
+    let res = token_raw(
+        &app,
+        &form,
+        Some((&reg.client_id, reg.secret.as_deref().unwrap())),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(res.headers().get("retry-after").is_some());
+    // Other clients are not affected.
+    let other = register(&admin, false, &[CALLBACK]).await;
+    let tokens = authorize(&app, &admin, &other, &["api:read"]).await;
+    assert!(tokens.refresh_token().is_some());
+}
+
+async fn rule7_errors_follow_rfc_6749(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    let reg = register(&admin, false, &[CALLBACK]).await;
+    let secret = reg.secret.clone().unwrap();
+    let res = token_raw(
+        &app,
+        &[("grant_type", "refresh_token"), ("refresh_token", "x")],
+        Some((&reg.client_id, "gats_wrong")),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert!(
+        res.headers()
+            .get("www-authenticate")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("Basic")
+    );
+    assert_eq!(res.headers().get("cache-control").unwrap(), "no-store");
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(v["error"], "invalid_client");
+    assert!(v["error_description"].is_string());
+    let res = token_raw(
+        &app,
+        &[("grant_type", "client_credentials")],
+        Some((&reg.client_id, &secret)),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["error"],
+        "unsupported_grant_type"
+    );
+    let res = token_raw(
+        &app,
+        &[("grant_type", "authorization_code")],
+        Some((&reg.client_id, &secret)),
+    )
+    .await;
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["error"],
+        "invalid_request"
+    );
+    let res = token_raw(
+        &app,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", "gatr_nope"),
+        ],
+        Some((&reg.client_id, &secret)),
+    )
+    .await;
+    assert_eq!(res.json::<Value>().await.unwrap()["error"], "invalid_grant");
+    let res = crate::helpers::http_client()
+        .post(app.url("/oauth/token"))
+        .basic_auth(&reg.client_id, Some(&secret))
+        .json(&json!({"grant_type": "refresh_token"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["error"],
+        "invalid_request"
+    );
+    let res = token_raw(
+        &app,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", "a"),
+            ("refresh_token", "b"),
+        ],
+        Some((&reg.client_id, &secret)),
+    )
+    .await;
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["error"],
+        "invalid_request"
+    );
+    let res = token_raw(
+        &app,
+        &[("grant_type", "refresh_token"), ("refresh_token", "a")],
+        None,
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+}
+
+async fn rule8_access_tokens_are_rfc_9068_jwts_checked_on_every_request(b: Backend) {
+    use gatehouse_server::oauth::jwt::AccessClaims;
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    let reg = register(&admin, false, &[CALLBACK]).await;
+    let tokens = authorize(&app, &admin, &reg, &["api:read"]).await;
+    let jwt = tokens.access_token().secret();
+    let header = jwt_part(jwt, 0);
+    assert_eq!(header["typ"], "at+jwt");
+    assert_eq!(header["alg"], "EdDSA");
+    assert!(header["kid"].is_string());
+    let claims = jwt_part(jwt, 1);
+    for claim in [
+        "iss",
+        "aud",
+        "exp",
+        "iat",
+        "sub",
+        "client_id",
+        "scope",
+        "jti",
+    ] {
+        assert!(!claims[claim].is_null(), "missing {claim}");
+    }
+    assert_eq!(claims["iss"], app.state.signing.issuer());
+    assert_eq!(claims["sub"], app.admin_id.as_str());
+    assert_eq!(claims["client_id"], reg.client_id.as_str());
+    assert_eq!(
+        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+        3600
+    );
+    // Signed with Gatehouse's own key, but wrong in one claim or the type: refused.
+    let good: AccessClaims = serde_json::from_value(claims.clone()).unwrap();
+    let cases = [
+        ("JWT", AccessClaims { ..good.clone() }),
+        (
+            "at+jwt",
+            AccessClaims {
+                iss: "https://evil.example".into(),
+                ..good.clone()
+            },
+        ),
+        (
+            "at+jwt",
+            AccessClaims {
+                aud: "https://other.example/api".into(),
+                ..good.clone()
+            },
+        ),
+        (
+            "at+jwt",
+            AccessClaims {
+                exp: good.iat - 120,
+                ..good.clone()
+            },
+        ),
+        (
+            "at+jwt",
+            AccessClaims {
+                generation: good.generation + 1,
+                ..good.clone()
+            },
+        ),
+        (
+            "at+jwt",
+            AccessClaims {
+                sub: uuid::Uuid::new_v4().to_string(),
+                ..good.clone()
+            },
+        ),
+    ];
+    for (typ, claims) in cases {
+        let forged = app.state.signing.sign(typ, &claims).unwrap();
+        let res = app.with_key(&forged).get("/api/v1/me").await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{typ} {claims:?}");
+    }
+    let resigned = app.state.signing.sign("at+jwt", &good).unwrap();
+    assert_eq!(
+        app.with_key(&resigned).get("/api/v1/me").await.status(),
+        StatusCode::OK,
+        "the control case passes"
+    );
+    // A tampered signature.
+    let mut parts: Vec<String> = jwt.split('.').map(str::to_string).collect();
+    let mut payload = claims.clone();
+    payload["scope"] = json!("api:read api:write");
+    parts[1] = URL_SAFE_NO_PAD.encode(payload.to_string());
+    let res = app.with_key(&parts.join(".")).get("/api/v1/me").await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(error_code(res).await, "token_invalid");
+}
+
+async fn rule9_no_implicit_or_password_grant(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    let reg = register(&admin, false, &[CALLBACK]).await;
+    let url = app.url(&format!(
+        "/oauth/authorize?response_type=token&client_id={}&redirect_uri={CALLBACK}&state=xyz",
+        reg.client_id
+    ));
+    let res = admin.http.get(url).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::FOUND);
+    assert_eq!(
+        res.headers().get("content-security-policy").unwrap(),
+        "frame-ancestors 'none'"
+    );
+    let location = res
+        .headers()
+        .get("location")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        param(&location, "error").as_deref(),
+        Some("unsupported_response_type")
+    );
+    assert_eq!(param(&location, "state").as_deref(), Some("xyz"));
+    assert!(param(&location, "access_token").is_none());
+    let res = token_raw(
+        &app,
+        &[
+            ("grant_type", "password"),
+            ("username", &app.admin_username),
+            ("password", crate::helpers::ADMIN_PASSWORD),
+        ],
+        Some((&reg.client_id, reg.secret.as_deref().unwrap())),
+    )
+    .await;
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["error"],
+        "unsupported_grant_type"
+    );
+}
+
+async fn authorized_apps_are_listed_revoked_and_re_enabled(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    let (user, _, _) = app.user(&admin, Role::Viewer).await;
+    let reg = register(&admin, false, &[CALLBACK]).await;
+    let old = authorize(&app, &user, &reg, &["api:read", "openid"]).await;
+    let apps: Page<AuthorizedApp> = user
+        .get("/api/v1/authorized-apps")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(apps.items.len(), 1);
+    let a = &apps.items[0];
+    assert_eq!(a.client_name, "Acme Dashboard");
+    assert_eq!(a.homepage_url.as_deref(), Some("https://app.example.com"));
+    assert_eq!(a.scopes, ["api:read", "openid"]);
+    assert_eq!(a.state, GrantState::Active);
+    assert!(a.revoked_at.is_none());
+    // An API key of the user may list and (full access) revoke too.
+    let (key, _) = app.api_key(&user, "read_only").await;
+    let listed: Page<AuthorizedApp> = app
+        .with_key(&key)
+        .get("/api/v1/authorized-apps")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed.items.len(), 1);
+    let revoked: AuthorizedApp = user
+        .post(
+            &format!("/api/v1/authorized-apps/{}/revoke", a.id),
+            &json!({}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(revoked.state, GrantState::Revoked);
+    assert!(revoked.revoked_at.is_some());
+    // Signing in through the app again re-enables it with fresh tokens; the old stay dead.
+    let fresh = authorize(&app, &user, &reg, &["api:read"]).await;
+    assert_eq!(
+        bearer(&app, &fresh).get("/api/v1/me").await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        bearer(&app, &old).get("/api/v1/me").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let old_refresh = oauth(&app, &reg, CALLBACK)
+        .exchange_refresh_token(old.refresh_token().unwrap())
+        .request_async(&http)
+        .await;
+    assert!(old_refresh.is_err());
+    let apps: Page<AuthorizedApp> = user
+        .get("/api/v1/authorized-apps")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(apps.items[0].state, GrantState::Active);
+    assert!(apps.items[0].last_used_at.is_some());
+    // Nobody else can revoke it.
+    let res = admin
+        .post(
+            &format!("/api/v1/authorized-apps/{}/revoke", a.id),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+}
+
+async fn an_active_grant_skips_the_consent_page(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    let reg = register(&admin, false, &[CALLBACK]).await;
+    authorize(&app, &admin, &reg, &["api:read", "api:write"]).await;
+    let client = oauth(&app, &reg, CALLBACK);
+    let (challenge, _) = PkceCodeChallenge::new_random_sha256();
+    let (url, _) = client
+        .authorize_url(CsrfToken::new_random)
+        .add_scope(Scope::new("api:read".into()))
+        .set_pkce_challenge(challenge)
+        .url();
+    let res = admin.http.get(url.as_str()).send().await.unwrap();
+    let location = res.headers().get("location").unwrap().to_str().unwrap();
+    assert!(
+        location.starts_with(CALLBACK),
+        "straight back with a code: {location}"
+    );
+    assert!(param(location, "code").is_some());
+    // A wider request asks again.
+    let (challenge, _) = PkceCodeChallenge::new_random_sha256();
+    let (url, _) = client
+        .authorize_url(CsrfToken::new_random)
+        .add_scope(Scope::new("email".into()))
+        .set_pkce_challenge(challenge)
+        .url();
+    let res = admin.http.get(url.as_str()).send().await.unwrap();
+    assert!(
+        res.headers()
+            .get("location")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("/authorize?request=")
+    );
+}
+
+async fn denying_sends_access_denied(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    let reg = register(&admin, false, &[CALLBACK]).await;
+    let client = oauth(&app, &reg, CALLBACK);
+    let (url, csrf) = client.authorize_url(CsrfToken::new_random).url();
+    let back = browser(&app, &admin, url.as_str(), false).await;
+    assert_eq!(param(&back, "error").as_deref(), Some("access_denied"));
+    assert_eq!(
+        param(&back, "state").as_deref(),
+        Some(csrf.secret().as_str())
+    );
+    assert!(param(&back, "code").is_none());
+    let apps: Page<AuthorizedApp> = admin
+        .get("/api/v1/authorized-apps")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(apps.items.is_empty());
+}
+
+async fn signing_in_comes_first(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    let reg = register(&admin, false, &[CALLBACK]).await;
+    let client = oauth(&app, &reg, CALLBACK);
+    let (url, _) = client.authorize_url(CsrfToken::new_random).url();
+    let res = app.anonymous().http.get(url.as_str()).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::FOUND);
+    let location = res.headers().get("location").unwrap().to_str().unwrap();
+    let next = location
+        .strip_prefix("/login?next=")
+        .expect("to the sign-in page");
+    let next: String = url::form_urlencoded::parse(format!("n={next}").as_bytes())
+        .next()
+        .unwrap()
+        .1
+        .into_owned();
+    assert!(next.starts_with("/oauth/authorize?") && next.contains(&reg.client_id));
+    // A user of another subscription cannot authorize this subscription's client.
+    let (other, _) = app.second_subscription().await;
+    let res = other.http.get(url.as_str()).send().await.unwrap();
+    let location = res.headers().get("location").unwrap().to_str().unwrap();
+    assert_eq!(param(location, "error").as_deref(), Some("access_denied"));
+    // Consent requests are the requester's alone, and need a session.
+    let res = admin.http.get(url.as_str()).send().await.unwrap();
+    let request = res
+        .headers()
+        .get("location")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .strip_prefix("/authorize?request=")
+        .unwrap()
+        .to_string();
+    let res = other
+        .get(&format!("/api/v1/oauth/requests/{request}"))
+        .await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let (key, _) = app.api_key(&admin, "full_access").await;
+    let res = app
+        .with_key(&key)
+        .post(
+            &format!("/api/v1/oauth/requests/{request}"),
+            &json!({"decision": "allow"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    // A decision is taken once.
+    assert_eq!(
+        admin
+            .post(
+                &format!("/api/v1/oauth/requests/{request}"),
+                &json!({"decision": "deny"})
+            )
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        admin
+            .post(
+                &format!("/api/v1/oauth/requests/{request}"),
+                &json!({"decision": "allow"})
+            )
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+}
+
+async fn clients_are_managed_by_their_owners_and_admins(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    let (editor, _, _) = app.user(&admin, Role::Editor).await;
+    let (viewer, _, _) = app.user(&admin, Role::Viewer).await;
+    let res = viewer
+        .post(
+            "/api/v1/oauth-clients",
+            &json!({"name": "x", "redirect_uris": [CALLBACK]}),
+        )
+        .await;
+    assert_eq!(
+        res.status(),
+        StatusCode::FORBIDDEN,
+        "oauth_client_roles excludes viewers"
+    );
+    let mine = register(&editor, false, &[CALLBACK]).await;
+    let theirs = register(&admin, true, &[CALLBACK]).await;
+    let listed: Page<OAuthClient> = editor
+        .get("/api/v1/oauth-clients")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed.items.len(), 1);
+    assert!(
+        listed.items[0]
+            .secret_hint
+            .as_deref()
+            .unwrap()
+            .starts_with("gats_…")
+    );
+    let text = serde_json::to_string(&listed).unwrap();
+    assert!(!text.contains(&mine.secret.as_deref().unwrap()[5..]));
+    let all: Page<OAuthClient> = admin
+        .get("/api/v1/oauth-clients")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(all.items.len(), 2);
+    assert_eq!(
+        editor
+            .get(&format!("/api/v1/oauth-clients/{}", theirs.id))
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    let edited: OAuthClient = editor
+        .patch(&format!("/api/v1/oauth-clients/{}", mine.id), &json!({"name": "Renamed", "redirect_uris": [CALLBACK, "http://127.0.0.1/cb"], "logo_url": null}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(edited.name, "Renamed");
+    assert_eq!(edited.redirect_uris.len(), 2);
+    let res = editor
+        .patch(
+            &format!("/api/v1/oauth-clients/{}", mine.id),
+            &json!({"standard": true}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let std: OAuthClient = admin
+        .patch(
+            &format!("/api/v1/oauth-clients/{}", mine.id),
+            &json!({"standard": true}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(std.standard);
+    let res = admin
+        .post(
+            &format!("/api/v1/oauth-clients/{}/reset-secret", theirs.id),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(
+        res.status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a public client has no secret"
+    );
+    for bad in [
+        json!({"name": "x", "redirect_uris": []}),
+        json!({"name": "", "redirect_uris": [CALLBACK]}),
+        json!({"name": "x", "redirect_uris": ["javascript:alert(1)"]}),
+    ] {
+        assert_eq!(
+            editor.post("/api/v1/oauth-clients", &bad).await.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{bad}"
+        );
+    }
+    // A key may read and delete, not mint secrets.
+    let (key, _) = app.api_key(&editor, "full_access").await;
+    let k = app.with_key(&key);
+    assert_eq!(
+        k.post(
+            "/api/v1/oauth-clients",
+            &json!({"name": "x", "redirect_uris": [CALLBACK]})
+        )
+        .await
+        .status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        k.post(
+            &format!("/api/v1/oauth-clients/{}/reset-secret", mine.id),
+            &json!({})
+        )
+        .await
+        .status(),
+        StatusCode::FORBIDDEN
+    );
+    // Another subscription sees nothing.
+    let (other, _) = app.second_subscription().await;
+    for res in [
+        other
+            .get(&format!("/api/v1/oauth-clients/{}", mine.id))
+            .await,
+        other
+            .patch(
+                &format!("/api/v1/oauth-clients/{}", mine.id),
+                &json!({"name": "x"}),
+            )
+            .await,
+        other
+            .post(
+                &format!("/api/v1/oauth-clients/{}/reset-secret", mine.id),
+                &json!({}),
+            )
+            .await,
+        other
+            .delete(&format!("/api/v1/oauth-clients/{}", mine.id))
+            .await,
+    ] {
+        assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    }
+    assert_eq!(
+        k.delete(&format!("/api/v1/oauth-clients/{}", mine.id))
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    // A standard integration needs no consent.
+    let std = register(&admin, false, &[CALLBACK]).await;
+    admin
+        .patch(
+            &format!("/api/v1/oauth-clients/{}", std.id),
+            &json!({"standard": true}),
+        )
+        .await;
+    let client = oauth(&app, &std, CALLBACK);
+    let (url, _) = client.authorize_url(CsrfToken::new_random).url();
+    let res = viewer.http.get(url.as_str()).send().await.unwrap();
+    assert!(
+        res.headers()
+            .get("location")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with(CALLBACK)
+    );
+}
+
+async fn oauth_events_are_audited(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    let (user, user_id, _) = app.user(&admin, Role::Viewer).await;
+    let reg = register(&admin, false, &[CALLBACK]).await;
+    admin
+        .patch(
+            &format!("/api/v1/oauth-clients/{}", reg.id),
+            &json!({"name": "Acme Dashboard"}),
+        )
+        .await;
+    let tokens = authorize(&app, &user, &reg, &["api:read"]).await;
+    let client = oauth(&app, &reg, CALLBACK);
+    let first = tokens.refresh_token().unwrap().clone();
+    client
+        .exchange_refresh_token(&first)
+        .request_async(&http)
+        .await
+        .unwrap();
+    let _ = client
+        .exchange_refresh_token(&first)
+        .request_async(&http)
+        .await;
+    authorize(&app, &user, &reg, &["api:read"]).await;
+    let apps: Page<AuthorizedApp> = user
+        .get("/api/v1/authorized-apps")
+        .await
+        .json()
+        .await
+        .unwrap();
+    user.post(
+        &format!("/api/v1/authorized-apps/{}/revoke", apps.items[0].id),
+        &json!({}),
+    )
+    .await;
+    admin
+        .post(
+            &format!("/api/v1/oauth-clients/{}/reset-secret", reg.id),
+            &json!({}),
+        )
+        .await;
+    admin
+        .delete(&format!("/api/v1/oauth-clients/{}", reg.id))
+        .await;
+    let log: Page<gatehouse_types::AuditEvent> = admin
+        .get("/api/v1/audit-events?limit=200")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let actions: Vec<&str> = log.items.iter().map(|e| e.action.as_str()).collect();
+    for a in [
+        "oauth_client.created",
+        "oauth_client.updated",
+        "oauth_grant.authorized",
+        "oauth_refresh_token.reused",
+        "oauth_grant.re_enabled",
+        "oauth_grant.revoked",
+        "oauth_client.secret_reset",
+        "oauth_client.deleted",
+    ] {
+        assert!(actions.contains(&a), "{a} missing from {actions:?}");
+    }
+    // The user sees what concerns them.
+    let own: Page<gatehouse_types::AuditEvent> =
+        user.get("/api/v1/audit-events").await.json().await.unwrap();
+    assert!(
+        own.items
+            .iter()
+            .any(|e| e.action == "oauth_refresh_token.reused"
+                && e.subject_user_id.as_deref() == Some(user_id.as_str()))
+    );
+    let text = serde_json::to_string(&log.items).unwrap();
+    assert!(!text.contains(&first.secret()[5..]));
+    assert!(!text.contains(tokens.access_token().secret()));
+}
