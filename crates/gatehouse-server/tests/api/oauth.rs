@@ -212,6 +212,7 @@ both_backends!(
     signing_in_comes_first,
     clients_are_managed_by_their_owners_and_admins,
     oauth_events_are_audited,
+    no_oauth_secret_is_stored,
 );
 
 async fn the_code_flow_with_a_confidential_client_and_refresh(b: Backend) {
@@ -1564,4 +1565,32 @@ async fn oauth_events_are_audited(b: Backend) {
     let text = serde_json::to_string(&log.items).unwrap();
     assert!(!text.contains(&first.secret()[5..]));
     assert!(!text.contains(tokens.access_token().secret()));
+}
+
+async fn no_oauth_secret_is_stored(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    let reg = register(&admin, false, &[CALLBACK]).await;
+    let (code, verifier, client) = code_for(&app, &admin, &reg, &["api:read"]).await;
+    let tokens = client
+        .exchange_code(AuthorizationCode::new(code.clone()))
+        .set_pkce_verifier(verifier)
+        .request_async(&http)
+        .await
+        .unwrap();
+    let renewed = client
+        .exchange_refresh_token(tokens.refresh_token().unwrap())
+        .request_async(&http)
+        .await
+        .unwrap();
+    let dump = crate::helpers::database_dump(&app);
+    assert!(dump.contains(&reg.client_id), "the dump is readable");
+    for secret in [
+        &reg.secret.clone().unwrap()[5..],
+        code.as_str(),
+        &tokens.refresh_token().unwrap().secret()[5..],
+        &renewed.refresh_token().unwrap().secret()[5..],
+    ] {
+        assert!(!dump.contains(secret), "a secret is stored in the database");
+    }
 }
