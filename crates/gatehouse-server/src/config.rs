@@ -43,6 +43,18 @@ pub enum Command {
         #[arg(long)]
         password_stdin: bool,
     },
+    /// Manage the keys that sign access tokens and id_tokens.
+    SigningKey {
+        #[command(subcommand)]
+        action: SigningKeyAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SigningKeyAction {
+    /// Make new signing keys current. Tokens signed with the old ones keep verifying
+    /// until they expire; the JWKS publishes both meanwhile.
+    Rotate,
 }
 
 /// Every setting, as flag and environment variable. Unset ones fall back to the file,

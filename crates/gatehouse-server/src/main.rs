@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use gatehouse_server::auth::password::{generate_password, hash_sync};
-use gatehouse_server::config::{Cli, Command, Settings};
+use gatehouse_server::config::{Cli, Command, Settings, SigningKeyAction};
 use gatehouse_server::startup::Application;
 use gatehouse_server::{bootstrap, db, telemetry};
 
@@ -27,6 +27,9 @@ fn main() -> ExitCode {
             username,
             password_stdin,
         } => run_bootstrap(&settings, &subscription, &username, password_stdin),
+        Command::SigningKey {
+            action: SigningKeyAction::Rotate,
+        } => rotate_signing_keys(&settings),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -73,6 +76,18 @@ fn migrate(settings: &Settings) -> anyhow::Result<()> {
     let mut conn = pool.get()?;
     let applied = db::migrate(&mut conn)?;
     println!("applied {applied} migration(s)");
+    Ok(())
+}
+
+fn rotate_signing_keys(settings: &Settings) -> anyhow::Result<()> {
+    let pool = db::connect(&settings.database_url, 1)?;
+    let mut conn = pool.get()?;
+    db::migrate(&mut conn)?;
+    // Make sure an Ed25519 key exists before rotating it.
+    gatehouse_server::oauth::jwt::SigningKeys::load_or_create(&mut conn, settings)?;
+    let kids = gatehouse_server::oauth::jwt::rotate(&mut conn)?;
+    println!("new signing keys: {}", kids.join(", "));
+    println!("running servers sign with them within 30 seconds; old tokens verify until they expire");
     Ok(())
 }
 

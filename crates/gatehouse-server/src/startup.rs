@@ -194,8 +194,21 @@ impl Application {
                 }
             }
         });
+        let state = self.state.clone();
+        let key_refresher = actix_web::rt::spawn(async move {
+            let mut every = actix_web::rt::time::interval(Duration::from_secs(30));
+            every.tick().await;
+            loop {
+                every.tick().await;
+                let st = state.clone();
+                if let Err(e) = state.db(move |conn| Ok(st.signing.refresh(conn)?)).await {
+                    tracing::warn!(error = %e, "reloading signing keys failed");
+                }
+            }
+        });
         let result = self.server.await;
         sweeper.abort();
+        key_refresher.abort();
         result
     }
 }

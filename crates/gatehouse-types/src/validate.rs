@@ -74,8 +74,10 @@ pub fn redirect_uri(raw: &str) -> Result<String, &'static str> {
     if s.is_empty() || s.len() > 2000 {
         return Err("must be a URL of at most 2000 characters");
     }
-    if s.contains('#') || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err("must not contain a fragment or white space");
+    // A backslash is a path separator to browsers but not to every parser: a host
+    // hidden behind one (`http://evil.example\@localhost/`) must not pass as loopback.
+    if s.contains(['#', '\\']) || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("must not contain a fragment, a backslash or white space");
     }
     let Some((scheme, rest)) = s.split_once(':') else {
         return Err("must be an absolute URL");
@@ -166,6 +168,7 @@ mod tests {
         assert!(redirect_uri("com.example.app:/callback").is_ok());
         assert!(redirect_uri("http://app.example.com/cb").is_err());
         assert!(redirect_uri("http://127.0.0.1.evil.com/cb").is_err());
+        assert!(redirect_uri("http://evil.com\\@localhost/cb").is_err());
         assert!(redirect_uri("https://app.example.com/cb#frag").is_err());
         assert!(redirect_uri("javascript:alert(1)").is_err());
         assert!(redirect_uri("myapp:/cb").is_err());

@@ -115,7 +115,8 @@ impl DependsOn for CachedGrant {
         match change {
             Invalidate::Grant(id) => self.grant.id == id,
             Invalidate::Client(id) => self.client.id == id,
-            Invalidate::User(id) => self.user.id == id,
+            // A client goes with its owner (by cascade), and its grants with it.
+            Invalidate::User(id) => self.user.id == id || self.client.owner_id == id,
             Invalidate::Subscription(id) => self.subscription.id == id,
             Invalidate::Key(_) => false,
         }

@@ -135,6 +135,7 @@ diesel::table! {
         auth_time -> Timestamp,
         created_at -> Timestamp,
         expires_at -> Timestamp,
+        redirect_uri_given -> Bool,
     }
 }
 
@@ -151,6 +152,8 @@ diesel::table! {
         created_at -> Timestamp,
         expires_at -> Timestamp,
         used_at -> Nullable<Timestamp>,
+        generation -> BigInt,
+        redirect_uri_given -> Bool,
     }
 }
 

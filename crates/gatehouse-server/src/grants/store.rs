@@ -139,11 +139,22 @@ pub fn list_for_user(
     q.load(conn)
 }
 
+/// Inserts a grant unless the user already has one for the client (two first-time
+/// "Allow"s at once); the caller reads the grant back either way.
 pub fn insert(conn: &mut DbConnection, new: &NewGrant<'_>) -> QueryResult<()> {
-    diesel::insert_into(oauth_grants::table)
-        .values(new)
-        .execute(conn)
-        .map(drop)
+    // Upserts are not part of the query language both backends share: one per backend.
+    match conn {
+        DbConnection::Postgresql(pg) => diesel::insert_into(oauth_grants::table)
+            .values(new)
+            .on_conflict((oauth_grants::user_id, oauth_grants::client_id))
+            .do_nothing()
+            .execute(pg)
+            .map(drop),
+        DbConnection::Sqlite(lite) => diesel::insert_or_ignore_into(oauth_grants::table)
+            .values(new)
+            .execute(lite)
+            .map(drop),
+    }
 }
 
 pub fn update(conn: &mut DbConnection, id: &str, changes: &GrantChanges) -> QueryResult<()> {
@@ -207,6 +218,8 @@ pub struct CodeRow {
     pub created_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,
     pub used_at: Option<NaiveDateTime>,
+    pub generation: i64,
+    pub redirect_uri_given: bool,
 }
 
 #[derive(Debug, Insertable)]
@@ -222,6 +235,8 @@ pub struct NewCode<'a> {
     pub auth_time: NaiveDateTime,
     pub created_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,
+    pub generation: i64,
+    pub redirect_uri_given: bool,
 }
 
 pub fn insert_code(conn: &mut DbConnection, new: &NewCode<'_>) -> QueryResult<()> {

@@ -87,7 +87,12 @@ pub async fn authenticate(state: &web::Data<AppState>, token: &str) -> Result<Pr
         .into_iter()
         .filter(|s| granted.contains(s))
         .collect();
-    let permission = if token_scopes.iter().any(|s| s == "api:write") {
+    // `api:write` acts as a full-access key would: only for roles that may hold one.
+    let may_write = crate::api_keys::may_hold_full_access(
+        &entry.subscription.api_key_full_access_roles,
+        &entry.user.role,
+    );
+    let permission = if may_write && token_scopes.iter().any(|s| s == "api:write") {
         Some(Permission::FullAccess)
     } else if token_scopes.iter().any(|s| s == "api:read") {
         Some(Permission::ReadOnly)

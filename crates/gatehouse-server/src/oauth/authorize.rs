@@ -101,6 +101,8 @@ impl ErrorRedirect<'_> {
 #[derive(Debug, Clone)]
 pub struct AuthorizationParams {
     pub redirect_uri: String,
+    /// Whether the client named the redirect URI (then the token request must repeat it).
+    pub redirect_uri_given: bool,
     pub scopes: BTreeSet<String>,
     pub state: Option<String>,
     pub code_challenge: Option<String>,
@@ -246,6 +248,7 @@ async fn authorize_inner(
     }
     let params = AuthorizationParams {
         redirect_uri: redirect_uri.clone(),
+        redirect_uri_given: param("redirect_uri").is_some(),
         scopes,
         state: client_state.clone(),
         code_challenge,
@@ -322,6 +325,7 @@ async fn authorize_inner(
                     auth_time,
                     created_at: now,
                     expires_at: now + REQUEST_TTL,
+                    redirect_uri_given: p.redirect_uri_given,
                 },
             )?;
             Ok(())
@@ -375,7 +379,8 @@ fn issue_code(
             .subject(&principal.user.id)
             .details(json!({"client_id": client.client_id, "client_name": client.name, "scopes": requested}))
     };
-    let grant_id = match grants_store::find(conn, &principal.user.id, &client.id)? {
+    let existing = match grants_store::find(conn, &principal.user.id, &client.id)? {
+        Some(g) => Some(g),
         None => {
             let id = uuid::Uuid::now_v7().to_string();
             grants_store::insert(
@@ -392,8 +397,22 @@ fn issue_code(
                     updated_at: now,
                 },
             )?;
-            audit("oauth_grant.authorized", &id).record(conn)?;
-            id
+            // Read back: a concurrent "Allow" may have inserted the grant first.
+            let grant = grants_store::find(conn, &principal.user.id, &client.id)?
+                .ok_or(ApiError::NotFound)?;
+            if grant.id == id {
+                audit("oauth_grant.authorized", &id).record(conn)?;
+                None
+            } else {
+                Some(grant)
+            }
+        }
+    };
+    let (grant_id, generation) = match existing {
+        None => {
+            let g = grants_store::find(conn, &principal.user.id, &client.id)?
+                .ok_or(ApiError::NotFound)?;
+            (g.id, g.generation)
         }
         Some(g) if g.is_active() => {
             let mut all = scopes::split(&g.scopes);
@@ -410,7 +429,7 @@ fn issue_code(
                 )?;
                 audit("oauth_grant.extended", &g.id).record(conn)?;
             }
-            g.id
+            (g.id, g.generation)
         }
         Some(g) => {
             // Re-enabled: a new generation, so the old tokens stay dead.
@@ -427,7 +446,7 @@ fn issue_code(
                 },
             )?;
             audit("oauth_grant.re_enabled", &g.id).record(conn)?;
-            g.id
+            (g.id, g.generation + 1)
         }
     };
     let code = tokens::random_token(32);
@@ -445,6 +464,8 @@ fn issue_code(
             auth_time,
             created_at: now,
             expires_at: now + CODE_TTL,
+            generation,
+            redirect_uri_given: params.redirect_uri_given,
         },
     )?;
     Ok((code, grant_id))
@@ -523,6 +544,7 @@ pub async fn decide_request(
                 }
                 let params = AuthorizationParams {
                     redirect_uri: request.redirect_uri.clone(),
+                    redirect_uri_given: request.redirect_uri_given,
                     scopes: scopes::split(&request.scopes),
                     state: request.state.clone(),
                     code_challenge: request.code_challenge.clone(),

@@ -12,8 +12,9 @@ pub struct OAuthError {
     pub status: StatusCode,
     pub error: &'static str,
     pub description: String,
-    /// For `invalid_client`: the scheme the client tried, echoed in `WWW-Authenticate`.
-    pub challenge: Option<&'static str>,
+    /// For `invalid_client`: send `WWW-Authenticate: Basic`, the scheme clients
+    /// authenticate with (RFC 6749 §5.2).
+    pub challenge: bool,
     pub retry_after: Option<u64>,
 }
 
@@ -23,7 +24,7 @@ impl OAuthError {
             status,
             error,
             description: description.into(),
-            challenge: None,
+            challenge: false,
             retry_after: None,
         }
     }
@@ -49,9 +50,9 @@ impl OAuthError {
     }
 
     /// 401 with `WWW-Authenticate`, as RFC 6749 §5.2 asks.
-    pub fn invalid_client(d: impl Into<String>, basic: bool) -> OAuthError {
+    pub fn invalid_client(d: impl Into<String>) -> OAuthError {
         OAuthError {
-            challenge: Some(if basic { "Basic" } else { "Bearer" }),
+            challenge: true,
             ..OAuthError::new(StatusCode::UNAUTHORIZED, "invalid_client", d)
         }
     }
@@ -96,11 +97,8 @@ impl ResponseError for OAuthError {
         let mut res = HttpResponse::build(self.status);
         res.insert_header((header::CACHE_CONTROL, "no-store"))
             .insert_header((header::PRAGMA, "no-cache"));
-        if let Some(scheme) = self.challenge {
-            res.insert_header((
-                header::WWW_AUTHENTICATE,
-                format!("{scheme} realm=\"gatehouse\", error=\"invalid_client\""),
-            ));
+        if self.challenge {
+            res.insert_header((header::WWW_AUTHENTICATE, "Basic realm=\"gatehouse\""));
         }
         if let Some(secs) = self.retry_after {
             res.insert_header((header::RETRY_AFTER, secs.to_string()));

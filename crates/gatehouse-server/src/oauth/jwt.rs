@@ -1,11 +1,13 @@
-//! JWT access tokens (RFC 9068) signed with Ed25519 keys kept in the database, so that
+//! Signed tokens: JWT access tokens (RFC 9068, Ed25519) and OpenID Connect id_tokens
+//! (RS256, which OpenID Connect requires every provider to support and which generic
+//! client libraries accept without configuration). The keys live in the database, so
 //! every replica signs and verifies with the same keys.
 //!
-//! One key is current (the newest not retired); keys retired less than
-//! `RETIRED_KEY_GRACE` ago stay published in the JWKS and keep verifying, so tokens
-//! signed before a rotation live out their hour. A token with an unknown `kid` makes
-//! the process reload the keys from the database (at most once per `RELOAD_INTERVAL`),
-//! which is how a rotation on one replica reaches the others.
+//! For each algorithm one key is current (the newest not retired); keys retired less
+//! than `RETIRED_KEY_GRACE` ago stay published in the JWKS and keep verifying, so
+//! tokens signed before a rotation live out their hour. A token with an unknown `kid`
+//! makes the process reload the keys (at most once per `RELOAD_INTERVAL`), which is how
+//! a rotation on one replica reaches the others. The RSA key is made on first need.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -30,9 +32,11 @@ pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
 /// Longer than any token lives, so a rotation never breaks a valid token.
 const RETIRED_KEY_GRACE: TimeDelta = TimeDelta::hours(25);
 const RELOAD_INTERVAL: Duration = Duration::from_secs(5);
+const ED25519: &str = "EdDSA";
+const RS256: &str = "RS256";
 
-/// The claims of an access token. `grant` and `gen` tie it to the grant it was issued
-/// under, which the resource side checks on every request.
+/// The claims of an access token. `grant` and `generation` tie it to the grant it was
+/// issued under, which the resource side checks on every request.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AccessClaims {
     pub iss: String,
@@ -55,10 +59,15 @@ pub enum VerifyError {
     Invalid(String),
 }
 
+struct Current {
+    kid: String,
+    key: EncodingKey,
+}
+
 struct KeySet {
-    current_kid: String,
-    encoding: EncodingKey,
-    decoding: HashMap<String, DecodingKey>,
+    ed25519: Current,
+    rsa: Option<Current>,
+    decoding: HashMap<String, (Algorithm, DecodingKey)>,
     jwks: Vec<Value>,
 }
 
@@ -74,8 +83,32 @@ const PKCS8_ED25519_PREFIX: [u8; 16] = [
     0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
 ];
 
-/// Creates a new Ed25519 key and stores it as the current one.
-pub fn create_key(conn: &mut DbConnection) -> anyhow::Result<String> {
+fn kid_of(public: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(&Sha256::digest(public)[..12])
+}
+
+fn store_key(
+    conn: &mut DbConnection,
+    algorithm: &str,
+    private: &[u8],
+    public: &str,
+    kid: &str,
+) -> anyhow::Result<()> {
+    store::insert_signing_key(
+        conn,
+        &NewSigningKey {
+            id: kid,
+            algorithm,
+            private_key: &STANDARD.encode(private),
+            public_key: public,
+            created_at: clock::now(),
+        },
+    )?;
+    Ok(())
+}
+
+/// Creates a new Ed25519 key (for access tokens) and stores it as current.
+pub fn create_ed25519_key(conn: &mut DbConnection) -> anyhow::Result<String> {
     let mut seed = [0u8; 32];
     rand::rng().fill_bytes(&mut seed);
     let public = ed25519_dalek::SigningKey::from_bytes(&seed)
@@ -83,49 +116,101 @@ pub fn create_key(conn: &mut DbConnection) -> anyhow::Result<String> {
         .to_bytes();
     let mut pkcs8 = PKCS8_ED25519_PREFIX.to_vec();
     pkcs8.extend_from_slice(&seed);
-    let kid = URL_SAFE_NO_PAD.encode(&Sha256::digest(public)[..12]);
-    store::insert_signing_key(
-        conn,
-        &NewSigningKey {
-            id: &kid,
-            algorithm: "EdDSA",
-            private_key: &STANDARD.encode(&pkcs8),
-            public_key: &URL_SAFE_NO_PAD.encode(public),
-            created_at: clock::now(),
-        },
-    )?;
+    let kid = kid_of(&public);
+    store_key(conn, ED25519, &pkcs8, &URL_SAFE_NO_PAD.encode(public), &kid)?;
     Ok(kid)
 }
 
-/// Makes a new key current; the previous ones stay published for their grace period.
-pub fn rotate(conn: &mut DbConnection) -> anyhow::Result<String> {
+/// Creates a new RSA-2048 key (for id_tokens) and stores it as current. The public
+/// key is kept as `n.e`, each base64url, as a JWK has them.
+pub fn create_rsa_key(conn: &mut DbConnection) -> anyhow::Result<String> {
+    use rsa::pkcs1::EncodeRsaPrivateKey;
+    use rsa::traits::PublicKeyParts;
+    let key = rsa::PrivateKey::new(&mut getrandom::SysRng, 2048)
+        .map_err(|e| anyhow::anyhow!("generating an RSA key: {e}"))?;
+    let der = key
+        .to_pkcs1_der()
+        .map_err(|e| anyhow::anyhow!("encoding an RSA key: {e}"))?;
+    let n = key.n().to_be_bytes_trimmed_vartime();
+    let e = key.e().to_be_bytes_trimmed_vartime();
+    let public = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(&n),
+        URL_SAFE_NO_PAD.encode(&e)
+    );
+    let kid = kid_of(&n);
+    store_key(conn, RS256, der.as_bytes(), &public, &kid)?;
+    Ok(kid)
+}
+
+/// Makes new keys current; the previous ones stay published for their grace period.
+pub fn rotate(conn: &mut DbConnection) -> anyhow::Result<Vec<String>> {
     crate::db::transaction(conn, |conn| {
-        let kid = create_key(conn)?;
-        store::retire_signing_keys(conn, &kid, clock::now())?;
-        Ok(kid)
+        let had_rsa = store::signing_keys(conn, clock::now())?
+            .iter()
+            .any(|k| k.algorithm == RS256 && k.retired_at.is_none());
+        let mut kids = vec![create_ed25519_key(conn)?];
+        if had_rsa {
+            kids.push(create_rsa_key(conn)?);
+        }
+        store::retire_signing_keys(conn, &kids, clock::now())?;
+        Ok(kids)
     })
 }
 
 fn load(conn: &mut DbConnection) -> anyhow::Result<KeySet> {
     let rows: Vec<SigningKeyRow> = store::signing_keys(conn, clock::now() - RETIRED_KEY_GRACE)?;
-    let current = rows
-        .iter()
-        .find(|r| r.retired_at.is_none())
-        .context("no current signing key")?;
+    let current = |alg: &str| {
+        rows.iter()
+            .find(|r| r.algorithm == alg && r.retired_at.is_none())
+    };
+    let ed = current(ED25519).context("no current Ed25519 signing key")?;
     let mut decoding = HashMap::new();
     let mut jwks = Vec::new();
     for r in &rows {
-        decoding.insert(
-            r.id.clone(),
-            DecodingKey::from_ed_components(&r.public_key).context("a stored public key")?,
-        );
-        jwks.push(json!({
-            "kty": "OKP", "crv": "Ed25519", "x": r.public_key, "kid": r.id, "use": "sig", "alg": "EdDSA",
-        }));
+        match r.algorithm.as_str() {
+            ED25519 => {
+                decoding.insert(
+                    r.id.clone(),
+                    (
+                        Algorithm::EdDSA,
+                        DecodingKey::from_ed_components(&r.public_key)?,
+                    ),
+                );
+                jwks.push(json!({
+                    "kty": "OKP", "crv": "Ed25519", "x": r.public_key, "kid": r.id, "use": "sig", "alg": "EdDSA",
+                }));
+            }
+            RS256 => {
+                let (n, e) = r
+                    .public_key
+                    .split_once('.')
+                    .context("a stored RSA public key")?;
+                decoding.insert(
+                    r.id.clone(),
+                    (Algorithm::RS256, DecodingKey::from_rsa_components(n, e)?),
+                );
+                jwks.push(json!({
+                    "kty": "RSA", "n": n, "e": e, "kid": r.id, "use": "sig", "alg": "RS256",
+                }));
+            }
+            _ => {}
+        }
     }
+    let encoding = |r: &SigningKeyRow, ed: bool| -> anyhow::Result<Current> {
+        let der = STANDARD.decode(&r.private_key)?;
+        Ok(Current {
+            kid: r.id.clone(),
+            key: if ed {
+                EncodingKey::from_ed_der(&der)
+            } else {
+                EncodingKey::from_rsa_der(&der)
+            },
+        })
+    };
     Ok(KeySet {
-        current_kid: current.id.clone(),
-        encoding: EncodingKey::from_ed_der(&STANDARD.decode(&current.private_key)?),
+        ed25519: encoding(ed, true)?,
+        rsa: current(RS256).map(|r| encoding(r, false)).transpose()?,
         decoding,
         jwks,
     })
@@ -140,7 +225,7 @@ impl SigningKeys {
         let keys = match load(conn) {
             Ok(k) => k,
             Err(_) => {
-                create_key(conn)?;
+                create_ed25519_key(conn)?;
                 load(conn)?
             }
         };
@@ -164,6 +249,20 @@ impl SigningKeys {
         self.keys.read().ok().map(|k| k.clone())
     }
 
+    /// Re-reads the keys now; run every half minute so a rotation elsewhere changes the
+    /// signing key here too.
+    pub fn refresh(&self, conn: &mut DbConnection) -> anyhow::Result<()> {
+        self.replace(conn)
+    }
+
+    fn replace(&self, conn: &mut DbConnection) -> anyhow::Result<()> {
+        let fresh = Arc::new(load(conn)?);
+        if let Ok(mut keys) = self.keys.write() {
+            *keys = fresh;
+        }
+        Ok(())
+    }
+
     /// Re-reads the keys from the database, unless that happened moments ago.
     pub fn reload(&self, conn: &mut DbConnection) -> anyhow::Result<bool> {
         {
@@ -176,20 +275,41 @@ impl SigningKeys {
             }
             *last = Instant::now();
         }
-        let fresh = Arc::new(load(conn)?);
-        if let Ok(mut keys) = self.keys.write() {
-            *keys = fresh;
-        }
+        self.replace(conn)?;
         Ok(true)
     }
 
-    /// Signs claims with the current key and the given `typ`.
+    /// Makes sure an RSA key exists for id_tokens (made on first need).
+    pub fn ensure_rsa(&self, conn: &mut DbConnection) -> anyhow::Result<()> {
+        if self.current().is_some_and(|k| k.rsa.is_some()) {
+            return Ok(());
+        }
+        // Another replica may have made one already.
+        self.replace(conn)?;
+        if self.current().is_some_and(|k| k.rsa.is_some()) {
+            return Ok(());
+        }
+        create_rsa_key(conn)?;
+        self.replace(conn)
+    }
+
+    /// Signs an access token (EdDSA, `typ: at+jwt`).
     pub fn sign<T: Serialize>(&self, typ: &str, claims: &T) -> anyhow::Result<String> {
         let keys = self.current().context("signing keys unavailable")?;
         let mut header = Header::new(Algorithm::EdDSA);
         header.typ = Some(typ.to_string());
-        header.kid = Some(keys.current_kid.clone());
-        Ok(jsonwebtoken::encode(&header, claims, &keys.encoding)?)
+        header.kid = Some(keys.ed25519.kid.clone());
+        Ok(jsonwebtoken::encode(&header, claims, &keys.ed25519.key)?)
+    }
+
+    /// Signs an OpenID Connect id_token (RS256, `typ: JWT`). Call `ensure_rsa` first.
+    pub fn sign_id_token<T: Serialize>(&self, claims: &T) -> anyhow::Result<String> {
+        let keys = self.current().context("signing keys unavailable")?;
+        let rsa = keys.rsa.as_ref().context("no RSA signing key yet")?;
+        let mut header = Header::new(Algorithm::RS256);
+        header.typ = Some("JWT".to_string());
+        header.kid = Some(rsa.kid.clone());
+        Ok(jsonwebtoken::encode(&header, claims, &rsa.key)?)
     }
 
     /// Checks an access token: `typ: at+jwt`, EdDSA signature by a published key, our
@@ -208,11 +328,11 @@ impl SigningKeys {
             return Err(VerifyError::Invalid("unexpected algorithm".into()));
         }
         let keys = self.current().ok_or(VerifyError::UnknownKey)?;
-        let key = header
-            .kid
-            .as_deref()
-            .and_then(|kid| keys.decoding.get(kid))
-            .ok_or(VerifyError::UnknownKey)?;
+        let key = match header.kid.as_deref().and_then(|kid| keys.decoding.get(kid)) {
+            Some((Algorithm::EdDSA, key)) => key,
+            Some(_) => return Err(VerifyError::Invalid("unexpected key".into())),
+            None => return Err(VerifyError::UnknownKey),
+        };
         let mut validation = Validation::new(Algorithm::EdDSA);
         validation.set_issuer(&[&self.issuer]);
         validation.set_audience(&[&self.audience]);
@@ -223,7 +343,7 @@ impl SigningKeys {
             .map_err(|e| VerifyError::Invalid(e.to_string()))
     }
 
-    /// The JSON Web Key Set: the current key and those still in their grace period.
+    /// The JSON Web Key Set: the current keys and those still in their grace period.
     pub fn jwks(&self) -> Value {
         let keys = self.current().map(|k| k.jwks.clone()).unwrap_or_default();
         json!({ "keys": keys })

@@ -42,7 +42,12 @@ impl FailureLimiter {
             let window = self.window;
             failures.retain(|_, (start, _)| start.elapsed() < window);
             if failures.len() >= MAX_TRACKED {
-                failures.clear();
+                // Still full of live windows: drop the oldest half, never everything
+                // (a flood of new keys must not reset the counts that matter).
+                let mut starts: Vec<Instant> = failures.values().map(|(s, _)| *s).collect();
+                starts.sort();
+                let cutoff = starts[starts.len() / 2];
+                failures.retain(|_, (start, _)| *start > cutoff);
             }
         }
         let entry = failures

@@ -8,12 +8,16 @@
 
 pub mod access;
 pub mod authorize;
+pub mod discovery;
 pub mod error;
+pub mod introspect;
 pub mod jwt;
 pub mod limiter;
+pub mod revoke;
 pub mod scopes;
 pub mod store;
 pub mod token;
+pub mod userinfo;
 
 use actix_web::{HttpResponse, web};
 use chrono::TimeDelta;
@@ -37,7 +41,16 @@ pub fn configure_protocol(cfg: &mut web::ServiceConfig) {
         .service(resource("/login/oauth2/auth").get(authorize::authorize))
         .service(resource("/oauth/token").post(token::token))
         .service(resource("/login/oauth2/token").post(token::token))
-        .service(resource("/oauth/jwks").get(jwks));
+        .service(resource("/oauth/jwks").get(jwks))
+        .service(resource("/oauth/revoke").post(revoke::revoke))
+        .service(resource("/oauth/introspect").post(introspect::introspect))
+        .service(
+            resource("/oauth/userinfo")
+                .get(userinfo::userinfo)
+                .post(userinfo::userinfo),
+        )
+        .service(resource("/.well-known/oauth-authorization-server").get(discovery::oauth_metadata))
+        .service(resource("/.well-known/openid-configuration").get(discovery::oauth_metadata));
 }
 
 /// The consent API, inside `/api/v1`.

@@ -22,6 +22,7 @@ pub struct RequestRow {
     pub auth_time: NaiveDateTime,
     pub created_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,
+    pub redirect_uri_given: bool,
 }
 
 #[derive(Debug, Insertable)]
@@ -39,6 +40,7 @@ pub struct NewRequest<'a> {
     pub auth_time: NaiveDateTime,
     pub created_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,
+    pub redirect_uri_given: bool,
 }
 
 pub fn insert_request(conn: &mut DbConnection, new: &NewRequest<'_>) -> QueryResult<()> {
@@ -120,15 +122,15 @@ pub fn insert_signing_key(conn: &mut DbConnection, new: &NewSigningKey<'_>) -> Q
         .map(drop)
 }
 
-/// Retires every current key but `keep`.
+/// Retires every current key but those in `keep`.
 pub fn retire_signing_keys(
     conn: &mut DbConnection,
-    keep: &str,
+    keep: &[String],
     now: NaiveDateTime,
 ) -> QueryResult<()> {
     diesel::update(
         signing_keys::table
-            .filter(signing_keys::id.ne(keep))
+            .filter(signing_keys::id.ne_all(keep))
             .filter(signing_keys::retired_at.is_null()),
     )
     .set(signing_keys::retired_at.eq(Some(now)))

@@ -26,9 +26,9 @@ use crate::oauth_clients::store::{self as clients_store, ClientRow};
 use crate::state::AppState;
 use crate::users::store::UserRow;
 
-type Params = Vec<(String, String)>;
+pub(super) type Params = Vec<(String, String)>;
 
-fn get<'a>(params: &'a Params, name: &str) -> Option<&'a str> {
+pub(super) fn get<'a>(params: &'a Params, name: &str) -> Option<&'a str> {
     params
         .iter()
         .find(|(k, _)| k == name)
@@ -38,7 +38,7 @@ fn get<'a>(params: &'a Params, name: &str) -> Option<&'a str> {
 
 /// Reads the form body: `application/x-www-form-urlencoded`, each parameter at most
 /// once (RFC 6749 §3.2).
-fn form(req: &HttpRequest, body: &[u8]) -> Result<Params, OAuthError> {
+pub(super) fn form(req: &HttpRequest, body: &[u8]) -> Result<Params, OAuthError> {
     let is_form = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -66,13 +66,15 @@ fn form(req: &HttpRequest, body: &[u8]) -> Result<Params, OAuthError> {
 
 /// The client's credentials: HTTP Basic (`client_secret_basic`), form fields
 /// (`client_secret_post`), or a bare `client_id` for public clients (`none`).
-struct ClientCredentials {
+pub(super) struct ClientCredentials {
     client_id: String,
     secret: Option<String>,
-    basic: bool,
 }
 
-fn client_credentials(req: &HttpRequest, params: &Params) -> Result<ClientCredentials, OAuthError> {
+pub(super) fn client_credentials(
+    req: &HttpRequest,
+    params: &Params,
+) -> Result<ClientCredentials, OAuthError> {
     let basic = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -93,10 +95,10 @@ fn client_credentials(req: &HttpRequest, params: &Params) -> Result<ClientCreden
             .decode(encoded)
             .ok()
             .and_then(|b| String::from_utf8(b).ok())
-            .ok_or_else(|| OAuthError::invalid_client("Malformed Basic credentials.", true))?;
+            .ok_or_else(|| OAuthError::invalid_client("Malformed Basic credentials."))?;
         let (id, secret) = decoded
             .split_once(':')
-            .ok_or_else(|| OAuthError::invalid_client("Malformed Basic credentials.", true))?;
+            .ok_or_else(|| OAuthError::invalid_client("Malformed Basic credentials."))?;
         // RFC 6749 §2.3.1: both parts are form-urlencoded before Base64.
         let unescape = |s: &str| -> String {
             url::form_urlencoded::parse(format!("x={s}").as_bytes())
@@ -113,29 +115,31 @@ fn client_credentials(req: &HttpRequest, params: &Params) -> Result<ClientCreden
         return Ok(ClientCredentials {
             client_id,
             secret: Some(unescape(secret)),
-            basic: true,
         });
     }
     let client_id = get(params, "client_id")
-        .ok_or_else(|| OAuthError::invalid_client("Client authentication is missing.", false))?;
+        .ok_or_else(|| OAuthError::invalid_client("Client authentication is missing."))?;
     Ok(ClientCredentials {
         client_id: client_id.to_string(),
         secret: get(params, "client_secret").map(str::to_string),
-        basic: false,
     })
 }
 
 /// Authenticates the client, rate limiting failures per `client_id`.
-async fn authenticate_client(
+pub(super) async fn authenticate_client(
     state: &AppState,
     creds: &ClientCredentials,
+    meta: &ClientMeta,
 ) -> Result<ClientRow, OAuthError> {
-    if let Some(wait) = state.client_auth_limiter.blocked(&creds.client_id) {
+    // Failures are counted per client *and* caller address: someone guessing one
+    // client's secret from one place cannot lock the client out everywhere.
+    let limit_key = format!("{}|{}", creds.client_id, meta.ip.as_deref().unwrap_or("-"));
+    if let Some(wait) = state.client_auth_limiter.blocked(&limit_key) {
         return Err(OAuthError::too_many_attempts(wait));
     }
     let fail = |why: &str| {
-        state.client_auth_limiter.record_failure(&creds.client_id);
-        OAuthError::invalid_client(why, creds.basic)
+        state.client_auth_limiter.record_failure(&limit_key);
+        OAuthError::invalid_client(why)
     };
     let lookup = creds.client_id.clone();
     let client = if lookup.len() == 32 && lookup.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -146,7 +150,8 @@ async fn authenticate_client(
         None
     };
     let Some(client) = client else {
-        return Err(fail("Unknown client."));
+        // Nothing to guess at for an unknown client: not counted.
+        return Err(OAuthError::invalid_client("Unknown client."));
     };
     match (&client.secret_hash, &creds.secret) {
         (Some(stored), Some(secret)) => {
@@ -170,8 +175,8 @@ pub async fn token(
 ) -> Result<HttpResponse, OAuthError> {
     let params = form(&req, &body)?;
     let creds = client_credentials(&req, &params)?;
-    let client = authenticate_client(&state, &creds).await?;
     let meta = ClientMeta::of(&req);
+    let client = authenticate_client(&state, &creds, &meta).await?;
     match get(&params, "grant_type") {
         Some("authorization_code") => authorization_code(&state, &meta, &client, &params).await,
         Some("refresh_token") => refresh(&state, &meta, &client, &params).await,
@@ -229,8 +234,7 @@ async fn authorization_code(
 ) -> Result<HttpResponse, OAuthError> {
     let code =
         get(params, "code").ok_or_else(|| OAuthError::invalid_request("code is missing."))?;
-    let redirect_uri = get(params, "redirect_uri")
-        .ok_or_else(|| OAuthError::invalid_request("redirect_uri is missing."))?;
+    let redirect_uri = get(params, "redirect_uri");
     let verifier = get(params, "code_verifier");
     let hash = state.tokens.hash(code);
     let found = state
@@ -251,12 +255,23 @@ async fn authorization_code(
         return Err(bad());
     }
     let now = clock::now();
+    // A code of an earlier life of the grant (issued before a revocation) is dead, and
+    // replaying it says nothing about the grant as it is now.
+    if code.generation != grant.generation {
+        return Err(bad());
+    }
     if code.used_at.is_some() {
         // A replayed code: whoever holds it is not to be trusted with what it issued.
         revoke_for_reuse(state, meta, client, &grant, "oauth_code.reused").await?;
         return Err(bad());
     }
-    if code.expires_at <= now || code.redirect_uri != redirect_uri {
+    // RFC 6749 §4.1.3: the redirect URI must be repeated if the authorization request
+    // named it, and must match whenever it is sent.
+    let redirect_ok = match redirect_uri {
+        Some(uri) => uri == code.redirect_uri,
+        None => !code.redirect_uri_given,
+    };
+    if code.expires_at <= now || !redirect_ok {
         return Err(bad());
     }
     match (&code.code_challenge, verifier) {
@@ -266,8 +281,16 @@ async fn authorization_code(
         // A verifier without a challenge is a downgrade attempt (RFC 9700 §2.1.1).
         _ => return Err(OAuthError::invalid_grant("PKCE verification failed.")),
     }
-    let scopes = code.scopes.clone();
-    let issued = issue_tokens(state, client, &grant, &scopes, Spend::Code(code.id.clone())).await?;
+    let issue = Issue {
+        access_scopes: code.scopes.clone(),
+        refresh_scopes: code.scopes.clone(),
+        spend: Spend::Code(code.id.clone()),
+        oidc: Oidc {
+            nonce: code.nonce.clone(),
+            auth_time: Some(code.auth_time),
+        },
+    };
+    let issued = issue_tokens(state, client, &grant, issue).await?;
     match issued {
         Some(res) => Ok(res),
         None => {
@@ -339,15 +362,18 @@ async fn refresh(
             scopes::join(&asked)
         }
     };
-    match issue_tokens(
-        state,
-        client,
-        &grant,
-        &scopes,
-        Spend::Refresh(refresh.id.clone()),
-    )
-    .await?
-    {
+    let issue = Issue {
+        // RFC 6749 §6: the new refresh token keeps the old one's scope; only the access
+        // token is narrowed.
+        refresh_scopes: refresh.scopes.clone(),
+        access_scopes: scopes,
+        spend: Spend::Refresh(refresh.id.clone()),
+        oidc: Oidc {
+            nonce: None,
+            auth_time: None,
+        },
+    };
+    match issue_tokens(state, client, &grant, issue).await? {
         Some(res) => Ok(res),
         None => {
             // Spent by a concurrent request between our read and our write.
@@ -355,6 +381,21 @@ async fn refresh(
             Err(bad())
         }
     }
+}
+
+/// What an id_token repeats from the authorization: the client's `nonce` and when the
+/// user signed in. Refreshes have neither.
+struct Oidc {
+    nonce: Option<String>,
+    auth_time: Option<chrono::NaiveDateTime>,
+}
+
+/// What to issue, and what that uses up.
+struct Issue {
+    access_scopes: String,
+    refresh_scopes: String,
+    spend: Spend,
+    oidc: Oidc,
 }
 
 /// What a token request uses up, atomically with issuing the new tokens.
@@ -370,13 +411,19 @@ async fn issue_tokens(
     state: &web::Data<AppState>,
     client: &ClientRow,
     grant: &GrantRow,
-    scopes: &str,
-    spend: Spend,
+    issue: Issue,
 ) -> Result<Option<HttpResponse>, OAuthError> {
+    let Issue {
+        access_scopes,
+        refresh_scopes,
+        spend,
+        oidc,
+    } = issue;
+    let scopes = access_scopes.as_str();
     let now = clock::now();
     let refresh_token = tokens::checksummed_secret(REFRESH_PREFIX);
     let refresh_hash = state.tokens.hash(&refresh_token);
-    let (grant_id, scopes_owned) = (grant.id.clone(), scopes.to_string());
+    let (grant_id, scopes_owned) = (grant.id.clone(), refresh_scopes);
     let generation = grant.generation;
     let user_id = grant.user_id.clone();
     let spent: Option<(GrantRow, UserRow)> = state
@@ -439,18 +486,64 @@ async fn issue_tokens(
         .signing
         .sign(ACCESS_TOKEN_TYPE, &claims)
         .map_err(|e| OAuthError::from(ApiError::Internal(e)))?;
+    let mut body = json!({
+        "access_token": access_token,
+        "token_type": "Bearer",
+        "expires_in": ACCESS_TOKEN_TTL.num_seconds(),
+        "refresh_token": refresh_token,
+        "scope": scopes,
+    });
+    let granted = scopes::split(scopes);
+    if granted.contains("openid") {
+        body["id_token"] =
+            json!(id_token(state, client, &user, &granted, &access_token, oidc, now).await?);
+    }
     Ok(Some(
         HttpResponse::Ok()
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .insert_header((header::PRAGMA, "no-cache"))
-            .json(json!({
-                "access_token": access_token,
-                "token_type": "Bearer",
-                "expires_in": ACCESS_TOKEN_TTL.num_seconds(),
-                "refresh_token": refresh_token,
-                "scope": scopes,
-            })),
+            .json(body),
     ))
+}
+
+/// The OpenID Connect id_token (Core §2): who signed in, for which client, signed
+/// RS256; `at_hash` binds it to the access token issued beside it.
+async fn id_token(
+    state: &web::Data<AppState>,
+    client: &ClientRow,
+    user: &UserRow,
+    scopes: &std::collections::BTreeSet<String>,
+    access_token: &str,
+    oidc: Oidc,
+    now: chrono::NaiveDateTime,
+) -> Result<String, OAuthError> {
+    let st = state.clone();
+    state
+        .db(move |conn| Ok(st.signing.ensure_rsa(conn)?))
+        .await?;
+    let digest = Sha256::digest(access_token.as_bytes());
+    let mut claims = json!({
+        "iss": state.signing.issuer(),
+        "sub": user.id,
+        "aud": client.client_id,
+        "azp": client.client_id,
+        "iat": now.and_utc().timestamp(),
+        "exp": (now + ACCESS_TOKEN_TTL).and_utc().timestamp(),
+        "at_hash": URL_SAFE_NO_PAD.encode(&digest[..16]),
+    });
+    if let Some(nonce) = oidc.nonce {
+        claims["nonce"] = json!(nonce);
+    }
+    if let Some(at) = oidc.auth_time {
+        claims["auth_time"] = json!(at.and_utc().timestamp());
+    }
+    for (k, v) in super::userinfo::claims(user, scopes) {
+        claims[k] = v;
+    }
+    state
+        .signing
+        .sign_id_token(&claims)
+        .map_err(|e| OAuthError::from(ApiError::Internal(e)))
 }
 
 fn find_user(conn: &mut DbConnection, id: &str) -> Result<UserRow, ApiError> {

@@ -44,6 +44,24 @@ pub fn redirect_uris(list: &[String]) -> Result<String, ApiError> {
     for raw in list {
         let uri = validate::redirect_uri(raw)
             .map_err(|m| ApiError::validation("redirect_uris", format!("{m} ({raw})")))?;
+        // Read it the way browsers will (WHATWG URL), and check the host again.
+        let parsed = url::Url::parse(&uri).map_err(|_| {
+            ApiError::validation("redirect_uris", format!("must be an absolute URL ({raw})"))
+        })?;
+        let host_ok = match parsed.scheme() {
+            "http" => matches!(
+                parsed.host_str(),
+                Some("127.0.0.1") | Some("[::1]") | Some("localhost")
+            ),
+            "https" => parsed.host_str().is_some_and(|h| !h.is_empty()),
+            _ => true,
+        };
+        if !host_ok || parsed.username() != "" || parsed.password().is_some() {
+            return Err(ApiError::validation(
+                "redirect_uris",
+                format!("may use http only on a loopback address, and no user info ({raw})"),
+            ));
+        }
         if !out.contains(&uri) {
             out.push(uri);
         }

@@ -1,0 +1,50 @@
+//! Metadata: `/.well-known/oauth-authorization-server` (RFC 8414) and
+//! `/.well-known/openid-configuration` (OpenID Connect Discovery 1.0). Both describe
+//! the same server; the issuer is the configured public URL.
+
+use actix_web::{HttpResponse, web};
+use serde_json::{Value, json};
+
+use super::scopes::KNOWN;
+use crate::state::AppState;
+
+pub fn metadata(state: &AppState) -> Value {
+    let issuer = state.signing.issuer();
+    let mut scopes: Vec<&str> = KNOWN.to_vec();
+    scopes.push("alm");
+    json!({
+        "issuer": issuer,
+        "authorization_endpoint": format!("{issuer}/oauth/authorize"),
+        "token_endpoint": format!("{issuer}/oauth/token"),
+        "jwks_uri": format!("{issuer}/oauth/jwks"),
+        "revocation_endpoint": format!("{issuer}/oauth/revoke"),
+        "introspection_endpoint": format!("{issuer}/oauth/introspect"),
+        "userinfo_endpoint": format!("{issuer}/oauth/userinfo"),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "code_challenge_methods_supported": ["S256"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "bearer"],
+        "scopes_supported": scopes,
+        "claims_supported": [
+            "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp",
+            "name", "preferred_username", "updated_at", "email", "email_verified",
+        ],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "userinfo_signing_alg_values_supported": ["none"],
+        "authorization_response_iss_parameter_supported": true,
+        "require_pushed_authorization_requests": false,
+        "claims_parameter_supported": false,
+        "request_parameter_supported": false,
+        "request_uri_parameter_supported": false,
+    })
+}
+
+pub async fn oauth_metadata(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header(("Cache-Control", "public, max-age=300"))
+        .json(metadata(&state))
+}

@@ -1,0 +1,223 @@
+//! `POST /oauth/introspect` (RFC 7662): one call for a resource server to check any
+//! Gatehouse credential — an access token, a refresh token, or an API key. The caller
+//! authenticates as an OAuth client (Basic or form) or with an admin's API key
+//! (`Authorization: Bearer gatk_…`), and learns about credentials of its own
+//! subscription only: anything else, revoked, expired, or of an inactive user is
+//! `{"active": false}`.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::{Value, json};
+
+use super::error::OAuthError;
+use super::jwt::VerifyError;
+use super::token::{authenticate_client, client_credentials, form, get};
+use super::{REFRESH_PREFIX, scopes};
+use crate::api_keys::{self, may_hold_full_access};
+use crate::auth::{ClientMeta, effective_state, tokens};
+use crate::clock;
+use crate::error::ApiError;
+use crate::grants::store as grants_store;
+use crate::state::AppState;
+use gatehouse_types::UserState;
+
+fn inactive() -> Value {
+    json!({"active": false})
+}
+
+/// Whose subscription the caller speaks for.
+async fn caller_subscription(
+    state: &web::Data<AppState>,
+    req: &HttpRequest,
+    params: &super::token::Params,
+) -> Result<String, OAuthError> {
+    let bearer = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(s, _)| s.eq_ignore_ascii_case("bearer"))
+        .map(|(_, t)| t.trim().to_string());
+    if let Some(key) = bearer {
+        let principal = api_keys::authenticate(state, &key)
+            .await
+            .map_err(|_| OAuthError::invalid_client("The API key is not valid."))?;
+        if !principal.is_admin() {
+            return Err(OAuthError::invalid_client(
+                "Only an administrator's API key may introspect.",
+            ));
+        }
+        return Ok(principal.subscription.id.to_string());
+    }
+    let creds = client_credentials(req, params)?;
+    let client = authenticate_client(state, &creds, &ClientMeta::of(req)).await?;
+    Ok(client.subscription_id)
+}
+
+pub async fn introspect(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, OAuthError> {
+    let params = form(&req, &body)?;
+    let subscription = caller_subscription(&state, &req, &params).await?;
+    let token =
+        get(&params, "token").ok_or_else(|| OAuthError::invalid_request("token is missing."))?;
+    let answer = if token.starts_with(api_keys::SECRET_PREFIX) {
+        api_key(&state, token, &subscription).await?
+    } else if token.starts_with(REFRESH_PREFIX) {
+        refresh_token(&state, token, &subscription).await?
+    } else {
+        access_token(&state, token, &subscription).await?
+    };
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(answer))
+}
+
+async fn api_key(
+    state: &web::Data<AppState>,
+    secret: &str,
+    subscription: &str,
+) -> Result<Value, ApiError> {
+    // The same checks as authenticating with the key, except that it is not recorded
+    // as a use of the key.
+    if !tokens::has_valid_checksum(api_keys::SECRET_PREFIX, secret) {
+        return Ok(inactive());
+    }
+    let hash = state.tokens.hash(secret);
+    let found = state
+        .db(move |conn| Ok(api_keys::store::find_for_auth(conn, &hash)?))
+        .await?;
+    let Some((key, user, sub)) = found else {
+        return Ok(inactive());
+    };
+    let now = clock::now();
+    if sub.id != subscription
+        || !sub.api_keys_enabled
+        || key.expires_at.is_some_and(|at| at <= now)
+        || effective_state(&user, now) != UserState::Active
+    {
+        return Ok(inactive());
+    }
+    let full = key.permission == "full_access"
+        && may_hold_full_access(&sub.api_key_full_access_roles, &user.role);
+    let mut out = json!({
+        "active": true,
+        "token_type": "api_key",
+        "token_use": "api_key",
+        "permission": if full { "full_access" } else { "read_only" },
+        "scope": if full { "api:read api:write" } else { "api:read" },
+        "sub": user.id,
+        "username": user.username,
+        "subscription": sub.id,
+        "iat": key.last_reset_at.unwrap_or(key.created_at).and_utc().timestamp(),
+        "iss": state.signing.issuer(),
+    });
+    if let Some(exp) = key.expires_at {
+        out["exp"] = json!(exp.and_utc().timestamp());
+    }
+    Ok(out)
+}
+
+async fn refresh_token(
+    state: &web::Data<AppState>,
+    token: &str,
+    subscription: &str,
+) -> Result<Value, ApiError> {
+    if !tokens::has_valid_checksum(REFRESH_PREFIX, token) {
+        return Ok(inactive());
+    }
+    let hash = state.tokens.hash(token);
+    let found = state
+        .db(move |conn| {
+            let Some(r) = grants_store::find_refresh(conn, &hash)? else {
+                return Ok(None);
+            };
+            Ok(grants_store::find_for_auth(conn, &r.grant_id)?.map(|g| (r, g)))
+        })
+        .await?;
+    let Some((r, (grant, client, user, sub))) = found else {
+        return Ok(inactive());
+    };
+    let now = clock::now();
+    if sub.id != subscription
+        || r.used_at.is_some()
+        || r.revoked_at.is_some()
+        || r.expires_at <= now
+        || !grant.is_active()
+        || grant.generation != r.generation
+        || effective_state(&user, now) != UserState::Active
+    {
+        return Ok(inactive());
+    }
+    Ok(json!({
+        "active": true,
+        "token_type": "refresh_token",
+        "token_use": "refresh_token",
+        "client_id": client.client_id,
+        "scope": r.scopes,
+        "sub": user.id,
+        "username": user.username,
+        "subscription": sub.id,
+        "iat": r.created_at.and_utc().timestamp(),
+        "exp": r.expires_at.and_utc().timestamp(),
+        "iss": state.signing.issuer(),
+    }))
+}
+
+async fn access_token(
+    state: &web::Data<AppState>,
+    token: &str,
+    subscription: &str,
+) -> Result<Value, ApiError> {
+    let claims = match state.signing.verify_access(token) {
+        Ok(c) => c,
+        Err(VerifyError::UnknownKey) => {
+            let st = state.clone();
+            state.db(move |conn| Ok(st.signing.reload(conn)?)).await?;
+            match state.signing.verify_access(token) {
+                Ok(c) => c,
+                Err(_) => return Ok(inactive()),
+            }
+        }
+        Err(VerifyError::Invalid(_)) => return Ok(inactive()),
+    };
+    let id = claims.grant.clone();
+    let found = state
+        .db(move |conn| Ok(grants_store::find_for_auth(conn, &id)?))
+        .await?;
+    let Some((grant, client, user, sub)) = found else {
+        return Ok(inactive());
+    };
+    let now = clock::now();
+    if sub.id != subscription
+        || !grant.is_active()
+        || grant.generation != claims.generation
+        || client.client_id != claims.client_id
+        || user.id != claims.sub
+        || effective_state(&user, now) != UserState::Active
+    {
+        return Ok(inactive());
+    }
+    let granted = scopes::split(&grant.scopes);
+    let scope: Vec<String> = scopes::split(&claims.scope)
+        .into_iter()
+        .filter(|s| granted.contains(s))
+        .collect();
+    Ok(json!({
+        "active": true,
+        "token_type": "Bearer",
+        "token_use": "access_token",
+        "client_id": claims.client_id,
+        "scope": scope.join(" "),
+        "sub": claims.sub,
+        "username": user.username,
+        "subscription": sub.id,
+        "iat": claims.iat,
+        "exp": claims.exp,
+        "iss": claims.iss,
+        "aud": claims.aud,
+        "jti": claims.jti,
+    }))
+}

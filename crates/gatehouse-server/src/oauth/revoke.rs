@@ -1,0 +1,82 @@
+//! `POST /oauth/revoke` (RFC 7009). The client authenticates as at the token endpoint
+//! and names one of its tokens. Access tokens are JWTs checked against their grant,
+//! and a refresh token's access tokens are exactly its grant's, so revoking either
+//! kind revokes the grant: every token of that authorization stops at once, and the
+//! user's authorized application shows as revoked. Unknown, invalid or already
+//! revoked tokens, and tokens of other clients, answer 200 and change nothing.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::json;
+
+use super::error::OAuthError;
+use super::token::{authenticate_client, client_credentials, form, get};
+use super::{REFRESH_PREFIX, jwt::VerifyError};
+use crate::audit::Audit;
+use crate::auth::cache::Invalidate;
+use crate::auth::{ClientMeta, tokens};
+use crate::clock;
+use crate::db;
+use crate::error::ApiError;
+use crate::grants::store as grants_store;
+use crate::state::AppState;
+
+pub async fn revoke(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, OAuthError> {
+    let params = form(&req, &body)?;
+    let creds = client_credentials(&req, &params)?;
+    let client = authenticate_client(&state, &creds, &ClientMeta::of(&req)).await?;
+    let token =
+        get(&params, "token").ok_or_else(|| OAuthError::invalid_request("token is missing."))?;
+    // Which grant the token belongs to, if it is one of ours and this client's.
+    let grant_id = if token.starts_with(REFRESH_PREFIX) {
+        if tokens::has_valid_checksum(REFRESH_PREFIX, token) {
+            let hash = state.tokens.hash(token);
+            state
+                .db(move |conn| Ok(grants_store::find_refresh(conn, &hash)?.map(|r| r.grant_id)))
+                .await?
+        } else {
+            None
+        }
+    } else {
+        match state.signing.verify_access(token) {
+            Ok(claims) if claims.client_id == client.client_id => Some(claims.grant),
+            Ok(_) | Err(VerifyError::Invalid(_)) | Err(VerifyError::UnknownKey) => None,
+        }
+    };
+    if let Some(grant_id) = grant_id {
+        let now = clock::now();
+        let meta = ClientMeta::of(&req);
+        let (client_row_id, client_id) = (client.id.clone(), client.client_id.clone());
+        let revoked = state
+            .db(move |conn| {
+                db::transaction(conn, |conn| {
+                    let Some(grant) = grants_store::find_by_id(conn, &grant_id)? else {
+                        return Ok(None);
+                    };
+                    if grant.client_id != client_row_id
+                        || !grants_store::revoke(conn, &grant.id, now)?
+                    {
+                        return Ok(None);
+                    }
+                    Audit::unauthenticated(&meta, "oauth_grant.revoked")
+                        .in_subscription(&grant.subscription_id)
+                        .credential("oauth_client", Some(&client_id))
+                        .target("oauth_grant", &grant.id)
+                        .subject(&grant.user_id)
+                        .details(json!({"by": "client", "endpoint": "revocation"}))
+                        .record(conn)?;
+                    Ok::<_, ApiError>(Some(grant.id))
+                })
+            })
+            .await?;
+        if let Some(id) = revoked {
+            state.invalidate(Invalidate::Grant(&id));
+        }
+    }
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .finish())
+}

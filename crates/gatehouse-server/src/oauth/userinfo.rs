@@ -1,0 +1,88 @@
+//! `GET /oauth/userinfo` (OpenID Connect Core §5.3): the signed-in user's claims, as
+//! the access token's scopes allow — `sub` always, `name` and `preferred_username` with
+//! `profile`, `email` with `email`. Errors follow RFC 6750 (`WWW-Authenticate: Bearer`).
+
+use std::collections::BTreeSet;
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::{Value, json};
+
+use crate::auth::Via;
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::users::store::UserRow;
+
+/// The OpenID Connect claims a set of scopes releases, beside `sub`.
+pub fn claims(user: &UserRow, scopes: &BTreeSet<String>) -> Vec<(&'static str, Value)> {
+    let mut out = Vec::new();
+    if scopes.contains("profile") {
+        out.push(("name", json!(user.display_name)));
+        out.push(("preferred_username", json!(user.username)));
+        out.push(("updated_at", json!(user.updated_at.and_utc().timestamp())));
+    }
+    if scopes.contains("email") {
+        if let Some(email) = &user.email {
+            out.push(("email", json!(email)));
+            // Gatehouse does not verify addresses; say so rather than imply it.
+            out.push(("email_verified", json!(false)));
+        }
+    }
+    out
+}
+
+fn bearer_error(status: StatusCode, error: &str, description: &str) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((
+            header::WWW_AUTHENTICATE,
+            format!(
+                "Bearer realm=\"gatehouse\", error=\"{error}\", error_description=\"{description}\""
+            ),
+        ))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(json!({"error": error, "error_description": description}))
+}
+
+pub async fn userinfo(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
+    let token = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, t)| t.trim().to_string());
+    let Some(token) = token else {
+        return HttpResponse::Unauthorized()
+            .insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"gatehouse\""))
+            .json(json!({"error": "invalid_request", "error_description": "An access token is required."}));
+    };
+    let principal = match super::access::authenticate(&state, &token).await {
+        Ok(p) => p,
+        Err(ApiError::Unauthorized { message, .. }) => {
+            return bearer_error(StatusCode::UNAUTHORIZED, "invalid_token", &message);
+        }
+        Err(e) => return actix_web::ResponseError::error_response(&e),
+    };
+    let Via::OAuth { scopes, .. } = &principal.via else {
+        return bearer_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_token",
+            "Not an access token.",
+        );
+    };
+    let scopes: BTreeSet<String> = scopes.iter().cloned().collect();
+    if !scopes.contains("openid") {
+        return bearer_error(
+            StatusCode::FORBIDDEN,
+            "insufficient_scope",
+            "The access token lacks the openid scope.",
+        );
+    }
+    let mut body = json!({ "sub": principal.user.id });
+    for (k, v) in claims(&principal.user, &scopes) {
+        body[k] = v;
+    }
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(body)
+}
