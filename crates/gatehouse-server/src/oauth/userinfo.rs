@@ -21,12 +21,10 @@ pub fn claims(user: &UserRow, scopes: &BTreeSet<String>) -> Vec<(&'static str, V
         out.push(("preferred_username", json!(user.username)));
         out.push(("updated_at", json!(user.updated_at.and_utc().timestamp())));
     }
-    if scopes.contains("email") {
-        if let Some(email) = &user.email {
-            out.push(("email", json!(email)));
-            // Gatehouse does not verify addresses; say so rather than imply it.
-            out.push(("email_verified", json!(false)));
-        }
+    if let (true, Some(email)) = (scopes.contains("email"), &user.email) {
+        out.push(("email", json!(email)));
+        // Gatehouse does not verify addresses; say so rather than imply it.
+        out.push(("email_verified", json!(false)));
     }
     out
 }
