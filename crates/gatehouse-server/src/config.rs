@@ -209,7 +209,8 @@ impl Settings {
         Settings {
             listen: "127.0.0.1:0".into(),
             database_url: database_url.into(),
-            public_url: "http://127.0.0.1".into(),
+            // Completed with the real port when the listener is bound.
+            public_url: "http://127.0.0.1:0".into(),
             secret_pepper: None,
             db_pool_size: 4,
             workers: 1,

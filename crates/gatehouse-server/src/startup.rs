@@ -87,7 +87,15 @@ pub struct Application {
 impl Application {
     /// Opens the database, migrates it, and binds the listener. Nothing is served
     /// until [`Application::run_until_stopped`].
-    pub fn build(settings: Settings) -> anyhow::Result<Application> {
+    pub fn build(mut settings: Settings) -> anyhow::Result<Application> {
+        let listener = TcpListener::bind(&settings.listen)
+            .with_context(|| format!("binding {}", settings.listen))?;
+        let port = listener.local_addr()?.port();
+        // Listening on port 0 (tests, ad-hoc runs): the public URL names the real port,
+        // so that the OAuth issuer is an address clients can reach.
+        if let Some(base) = settings.public_url.strip_suffix(":0") {
+            settings.public_url = format!("{base}:{port}");
+        }
         let pool = db::connect(&settings.database_url, settings.db_pool_size)?;
         {
             let mut conn = pool.get().context("connecting to the database")?;
@@ -109,9 +117,6 @@ impl Application {
             pool,
             settings: settings.clone(),
         });
-        let listener = TcpListener::bind(&settings.listen)
-            .with_context(|| format!("binding {}", settings.listen))?;
-        let port = listener.local_addr()?.port();
         let app_state = state.clone();
         let server = HttpServer::new(move || {
             App::new()
