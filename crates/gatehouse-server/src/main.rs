@@ -87,7 +87,9 @@ fn rotate_signing_keys(settings: &Settings) -> anyhow::Result<()> {
     gatehouse_server::oauth::jwt::SigningKeys::load_or_create(&mut conn, settings)?;
     let kids = gatehouse_server::oauth::jwt::rotate(&mut conn)?;
     println!("new signing keys: {}", kids.join(", "));
-    println!("running servers sign with them within 30 seconds; old tokens verify until they expire");
+    println!(
+        "running servers sign with them within 30 seconds; old tokens verify until they expire"
+    );
     Ok(())
 }
 

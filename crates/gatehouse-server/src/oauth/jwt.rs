@@ -7,7 +7,7 @@
 //! than `RETIRED_KEY_GRACE` ago stay published in the JWKS and keep verifying, so
 //! tokens signed before a rotation live out their hour. A token with an unknown `kid`
 //! makes the process reload the keys (at most once per `RELOAD_INTERVAL`), which is how
-//! a rotation on one replica reaches the others. The RSA key is made on first need.
+//! a rotation on one replica reaches the others.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -146,13 +146,7 @@ pub fn create_rsa_key(conn: &mut DbConnection) -> anyhow::Result<String> {
 /// Makes new keys current; the previous ones stay published for their grace period.
 pub fn rotate(conn: &mut DbConnection) -> anyhow::Result<Vec<String>> {
     crate::db::transaction(conn, |conn| {
-        let had_rsa = store::signing_keys(conn, clock::now())?
-            .iter()
-            .any(|k| k.algorithm == RS256 && k.retired_at.is_none());
-        let mut kids = vec![create_ed25519_key(conn)?];
-        if had_rsa {
-            kids.push(create_rsa_key(conn)?);
-        }
+        let kids = vec![create_ed25519_key(conn)?, create_rsa_key(conn)?];
         store::retire_signing_keys(conn, &kids, clock::now())?;
         Ok(kids)
     })
@@ -222,13 +216,19 @@ impl SigningKeys {
         conn: &mut DbConnection,
         settings: &Settings,
     ) -> anyhow::Result<SigningKeys> {
-        let keys = match load(conn) {
+        let mut keys = match load(conn) {
             Ok(k) => k,
             Err(_) => {
                 create_ed25519_key(conn)?;
                 load(conn)?
             }
         };
+        // Both keys exist from the start: OpenID Connect clients fetch the JWKS once,
+        // at discovery, and must find the id_token key there.
+        if keys.rsa.is_none() {
+            create_rsa_key(conn)?;
+            keys = load(conn)?;
+        }
         Ok(SigningKeys {
             issuer: settings.public_url.clone(),
             audience: format!("{}/api/v1", settings.public_url),

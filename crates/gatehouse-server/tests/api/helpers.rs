@@ -112,6 +112,7 @@ pub mod tempfile_dir {
 
 pub struct TestApp {
     pub address: String,
+    pub database_url: String,
     pub subscription_id: String,
     pub admin_id: String,
     pub admin_username: String,
@@ -144,6 +145,7 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Settings))
     actix_web::rt::spawn(app.run_until_stopped());
     TestApp {
         address,
+        database_url: url,
         subscription_id: created.subscription_id,
         admin_id: created.user_id,
         admin_username,

@@ -14,4 +14,5 @@ mod openapi;
 mod replicas;
 mod sessions;
 mod subscription;
+mod token_services;
 mod users;

@@ -1,0 +1,597 @@
+//! Token services for resource servers and OpenID Connect (PRODUCT.md §4): metadata,
+//! JWKS (checked with `jsonwebtoken` as a third-party resource server would),
+//! revocation, introspection of every kind of credential, id_tokens and userinfo
+//! (checked with the `openidconnect` crate, configured by discovery alone), and
+//! signing-key rotation.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use gatehouse_types::Role;
+use oauth2::TokenResponse;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::both_backends;
+use crate::helpers::{Backend, TestApp, error_code, http_client, spawn_app};
+use crate::oauth::{CALLBACK, Registered, authorize, browser, http, param, register};
+
+both_backends!(
+    metadata_describes_the_server,
+    resource_servers_validate_access_tokens_with_the_jwks,
+    an_oidc_client_library_signs_in_from_discovery_alone,
+    id_tokens_carry_nonce_auth_time_and_at_hash,
+    userinfo_follows_the_scopes,
+    revocation_stops_the_grant_and_ignores_what_it_should,
+    introspection_answers_for_every_credential,
+    introspection_is_private_to_the_subscription,
+    rotated_keys_keep_old_tokens_valid,
+);
+
+async fn metadata_describes_the_server(b: Backend) {
+    let app = spawn_app(b).await;
+    let c = http_client();
+    let issuer = app.state.signing.issuer().to_string();
+    assert_eq!(issuer, app.address, "the issuer is the public URL");
+    for path in [
+        "/.well-known/oauth-authorization-server",
+        "/.well-known/openid-configuration",
+    ] {
+        let m: Value = c
+            .get(app.url(path))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(m["issuer"], issuer.as_str());
+        for (field, suffix) in [
+            ("authorization_endpoint", "/oauth/authorize"),
+            ("token_endpoint", "/oauth/token"),
+            ("jwks_uri", "/oauth/jwks"),
+            ("revocation_endpoint", "/oauth/revoke"),
+            ("introspection_endpoint", "/oauth/introspect"),
+            ("userinfo_endpoint", "/oauth/userinfo"),
+        ] {
+            assert_eq!(m[field], format!("{issuer}{suffix}"), "{field}");
+            // Every advertised endpoint exists.
+            let url = m[field].as_str().unwrap();
+            let status = c.get(url).send().await.unwrap().status();
+            assert_ne!(status, StatusCode::NOT_FOUND, "{url}");
+        }
+        assert_eq!(m["response_types_supported"], json!(["code"]));
+        assert_eq!(
+            m["grant_types_supported"],
+            json!(["authorization_code", "refresh_token"])
+        );
+        assert_eq!(m["code_challenge_methods_supported"], json!(["S256"]));
+        assert_eq!(
+            m["token_endpoint_auth_methods_supported"],
+            json!(["client_secret_basic", "client_secret_post", "none"])
+        );
+        let scopes = m["scopes_supported"].as_array().unwrap();
+        for s in ["openid", "profile", "email", "api:read", "api:write", "alm"] {
+            assert!(scopes.contains(&json!(s)), "{s}");
+        }
+        assert_eq!(m["id_token_signing_alg_values_supported"], json!(["RS256"]));
+        assert_eq!(m["subject_types_supported"], json!(["public"]));
+    }
+}
+
+fn jwk_for(jwks: &Value, kid: &str) -> jsonwebtoken::jwk::Jwk {
+    let key = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kid"] == kid)
+        .unwrap_or_else(|| panic!("kid {kid} not in the JWKS"));
+    serde_json::from_value(key.clone()).unwrap()
+}
+
+async fn jwks(app: &TestApp) -> Value {
+    http_client()
+        .get(app.url("/oauth/jwks"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+async fn resource_servers_validate_access_tokens_with_the_jwks(b: Backend) {
+    use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    let reg = register(&admin, false, &[CALLBACK]).await;
+    let tokens = authorize(&app, &admin, &reg, &["api:read"]).await;
+    let token = tokens.access_token().secret();
+    // What a resource server does: read the kid, fetch the JWKS, check everything.
+    let header = decode_header(token).unwrap();
+    assert_eq!(header.typ.as_deref(), Some("at+jwt"));
+    let jwk = jwk_for(&jwks(&app).await, header.kid.as_deref().unwrap());
+    let key = DecodingKey::from_jwk(&jwk).unwrap();
+    let mut v = Validation::new(Algorithm::EdDSA);
+    v.set_issuer(&[app.state.signing.issuer()]);
+    v.set_audience(&[format!("{}/api/v1", app.address)]);
+    v.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
+    let data = decode::<Value>(token, &key, &v).expect("a valid token");
+    assert_eq!(data.claims["client_id"], reg.client_id.as_str());
+    assert_eq!(data.claims["scope"], "api:read");
+    // And a forged one fails that same check.
+    let mut parts: Vec<&str> = token.split('.').collect();
+    let evil = URL_SAFE_NO_PAD.encode(json!({"sub": "someone-else"}).to_string());
+    parts[1] = &evil;
+    assert!(decode::<Value>(&parts.join("."), &key, &v).is_err());
+}
+
+async fn an_oidc_client_library_signs_in_from_discovery_alone(b: Backend) {
+    use openidconnect::core::{
+        CoreAuthenticationFlow, CoreClient, CoreProviderMetadata, CoreUserInfoClaims,
+    };
+    use openidconnect::{
+        AccessTokenHash, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce,
+        OAuth2TokenResponse, PkceCodeChallenge, RedirectUrl, Scope, TokenResponse as _,
+    };
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    admin
+        .patch(
+            "/api/v1/me",
+            &json!({"display_name": "Ada Lovelace", "email": "ada@example.com"}),
+        )
+        .await;
+    let reg = register(&admin, false, &[CALLBACK]).await;
+    let provider =
+        CoreProviderMetadata::discover_async(IssuerUrl::new(app.address.clone()).unwrap(), &http)
+            .await
+            .expect("discovery");
+    let client = CoreClient::from_provider_metadata(
+        provider,
+        ClientId::new(reg.client_id.clone()),
+        Some(ClientSecret::new(reg.secret.clone().unwrap())),
+    )
+    .set_redirect_uri(RedirectUrl::new(CALLBACK.into()).unwrap());
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (url, csrf, nonce) = client
+        .authorize_url(
+            CoreAuthenticationFlow::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
+        .add_scope(Scope::new("profile".into()))
+        .add_scope(Scope::new("email".into()))
+        .set_pkce_challenge(challenge)
+        .url();
+    let back = browser(&app, &admin, url.as_str(), true).await;
+    assert_eq!(
+        param(&back, "state").as_deref(),
+        Some(csrf.secret().as_str())
+    );
+    let response = client
+        .exchange_code(AuthorizationCode::new(param(&back, "code").unwrap()))
+        .unwrap()
+        .set_pkce_verifier(verifier)
+        .request_async(&http)
+        .await
+        .expect("token exchange");
+    let id_token = response.id_token().expect("an id_token");
+    let verifier = client.id_token_verifier();
+    let claims = id_token
+        .claims(&verifier, &nonce)
+        .expect("a valid id_token");
+    assert_eq!(claims.subject().as_str(), app.admin_id);
+    assert_eq!(
+        claims.preferred_username().unwrap().as_str(),
+        app.admin_username
+    );
+    assert_eq!(claims.email().unwrap().as_str(), "ada@example.com");
+    let expected = AccessTokenHash::from_token(
+        response.access_token(),
+        id_token.signing_alg().unwrap(),
+        id_token.signing_key(&verifier).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims.access_token_hash(), Some(&expected));
+    let info: CoreUserInfoClaims = client
+        .user_info(response.access_token().clone(), None)
+        .unwrap()
+        .request_async(&http)
+        .await
+        .expect("userinfo");
+    assert_eq!(info.subject().as_str(), app.admin_id);
+    assert_eq!(
+        info.name().and_then(|n| n.get(None)).map(|n| n.as_str()),
+        Some("Ada Lovelace")
+    );
+}
+
+async fn id_tokens_carry_nonce_auth_time_and_at_hash(b: Backend) {
+    use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    let reg = register(&admin, false, &[CALLBACK]).await;
+    let client = crate::oauth::oauth(&app, &reg, CALLBACK);
+    let (challenge, verifier) = oauth2::PkceCodeChallenge::new_random_sha256();
+    let (url, _) = client
+        .authorize_url(oauth2::CsrfToken::new_random)
+        .add_scope(oauth2::Scope::new("openid".into()))
+        .add_extra_param("nonce", "n-0S6_WzA2Mj")
+        .set_pkce_challenge(challenge)
+        .url();
+    let back = browser(&app, &admin, url.as_str(), true).await;
+    let res = http_client()
+        .post(app.url("/oauth/token"))
+        .basic_auth(&reg.client_id, reg.secret.as_deref())
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &param(&back, "code").unwrap()),
+            ("redirect_uri", CALLBACK),
+            ("code_verifier", verifier.secret()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let body: Value = res.json().await.unwrap();
+    let id_token = body["id_token"].as_str().expect("an id_token");
+    let access = body["access_token"].as_str().unwrap();
+    let header = decode_header(id_token).unwrap();
+    assert_eq!(header.alg, Algorithm::RS256);
+    let key =
+        DecodingKey::from_jwk(&jwk_for(&jwks(&app).await, header.kid.as_deref().unwrap())).unwrap();
+    let mut v = Validation::new(Algorithm::RS256);
+    v.set_issuer(&[app.state.signing.issuer()]);
+    v.set_audience(&[&reg.client_id]);
+    let claims = decode::<Value>(id_token, &key, &v).unwrap().claims;
+    assert_eq!(claims["nonce"], "n-0S6_WzA2Mj");
+    assert_eq!(claims["sub"], app.admin_id.as_str());
+    let auth_time = claims["auth_time"].as_i64().unwrap();
+    assert!((chrono::Utc::now().timestamp() - auth_time).abs() < 120);
+    let digest = Sha256::digest(access.as_bytes());
+    assert_eq!(claims["at_hash"], URL_SAFE_NO_PAD.encode(&digest[..16]));
+    // An id_token is not an access token.
+    let res = app.with_key(id_token).get("/api/v1/me").await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    // Without openid, no id_token.
+    let plain = authorize(&app, &admin, &reg, &["api:read"]).await;
+    assert!(
+        serde_json::to_value(&plain)
+            .unwrap()
+            .get("id_token")
+            .is_none()
+    );
+}
+
+async fn userinfo_follows_the_scopes(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    admin
+        .patch(
+            "/api/v1/me",
+            &json!({"display_name": "Grace", "email": "grace@example.com"}),
+        )
+        .await;
+    let reg = register(&admin, false, &[CALLBACK]).await;
+    let get = |token: String| {
+        let app_url = app.url("/oauth/userinfo");
+        async move {
+            http_client()
+                .get(app_url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let only_openid = authorize(&app, &admin, &reg, &["openid"]).await;
+    let v: Value = get(only_openid.access_token().secret().clone())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v, json!({"sub": app.admin_id}));
+    let full = authorize(&app, &admin, &reg, &["openid", "profile", "email"]).await;
+    let v: Value = get(full.access_token().secret().clone())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["name"], "Grace");
+    assert_eq!(v["preferred_username"], app.admin_username.as_str());
+    assert_eq!(v["email"], "grace@example.com");
+    let api_only = authorize(&app, &admin, &reg, &["api:read"]).await;
+    let res = get(api_only.access_token().secret().clone()).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert!(
+        res.headers()
+            .get("www-authenticate")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .contains("insufficient_scope")
+    );
+    let res = get("not-a-token".into()).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert!(
+        res.headers()
+            .get("www-authenticate")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .contains("invalid_token")
+    );
+    let res = http_client()
+        .get(app.url("/oauth/userinfo"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+}
+
+async fn revoke(app: &TestApp, reg: &Registered, token: &str) -> StatusCode {
+    http_client()
+        .post(app.url("/oauth/revoke"))
+        .basic_auth(&reg.client_id, reg.secret.as_deref())
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+async fn revocation_stops_the_grant_and_ignores_what_it_should(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    let reg = register(&admin, false, &[CALLBACK]).await;
+    let other = register(&admin, false, &[CALLBACK]).await;
+    // A refresh token: the grant's access tokens stop too.
+    let tokens = authorize(&app, &admin, &reg, &["api:read"]).await;
+    let api = app.with_key(tokens.access_token().secret());
+    assert_eq!(api.get("/api/v1/me").await.status(), StatusCode::OK);
+    assert_eq!(
+        revoke(&app, &reg, tokens.refresh_token().unwrap().secret()).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        api.get("/api/v1/me").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    // An access token.
+    let tokens = authorize(&app, &admin, &reg, &["api:read"]).await;
+    let api = app.with_key(tokens.access_token().secret());
+    assert_eq!(
+        revoke(&app, &reg, tokens.access_token().secret()).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        api.get("/api/v1/me").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    // Unknown tokens, and another client's tokens: 200, nothing changes.
+    let theirs = authorize(&app, &admin, &other, &["api:read"]).await;
+    for t in [
+        "gatr_unknown",
+        "garbage",
+        theirs.refresh_token().unwrap().secret(),
+        theirs.access_token().secret(),
+    ] {
+        assert_eq!(revoke(&app, &reg, t).await, StatusCode::OK);
+    }
+    assert_eq!(
+        app.with_key(theirs.access_token().secret())
+            .get("/api/v1/me")
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    // The client must authenticate.
+    let res = http_client()
+        .post(app.url("/oauth/revoke"))
+        .basic_auth(&reg.client_id, Some("gats_wrong"))
+        .form(&[("token", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["error"],
+        "invalid_client"
+    );
+}
+
+async fn introspect_as(app: &TestApp, reg: &Registered, token: &str) -> Value {
+    http_client()
+        .post(app.url("/oauth/introspect"))
+        .basic_auth(&reg.client_id, reg.secret.as_deref())
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+async fn introspection_answers_for_every_credential(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    let (user, user_id, username) = app.user(&admin, Role::Editor).await;
+    let rs = register(&admin, false, &[CALLBACK]).await;
+    let reg = register(&admin, false, &[CALLBACK]).await;
+    let tokens = authorize(&app, &user, &reg, &["api:read"]).await;
+    let v = introspect_as(&app, &rs, tokens.access_token().secret()).await;
+    assert_eq!(v["active"], true);
+    assert_eq!(v["token_use"], "access_token");
+    assert_eq!(v["client_id"], reg.client_id.as_str());
+    assert_eq!(v["sub"], user_id.as_str());
+    assert_eq!(v["username"], username.as_str());
+    assert_eq!(v["scope"], "api:read");
+    assert!(v["exp"].as_i64().unwrap() > v["iat"].as_i64().unwrap());
+    let v = introspect_as(&app, &rs, tokens.refresh_token().unwrap().secret()).await;
+    assert_eq!(v["active"], true);
+    assert_eq!(v["token_type"], "refresh_token");
+    let (key, key_id) = app.api_key(&user, "full_access").await;
+    let v = introspect_as(&app, &rs, &key).await;
+    assert_eq!(v["active"], true);
+    assert_eq!(v["token_type"], "api_key");
+    assert_eq!(v["permission"], "full_access");
+    assert_eq!(v["sub"], user_id.as_str());
+    // An admin's API key may introspect too.
+    let (admin_key, _) = app.api_key(&admin, "read_only").await;
+    let res = http_client()
+        .post(app.url("/oauth/introspect"))
+        .bearer_auth(&admin_key)
+        .form(&[("token", key.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.json::<Value>().await.unwrap()["active"], true);
+    // A non-admin's key may not.
+    let (user_key, _) = app.api_key(&user, "read_only").await;
+    let res = http_client()
+        .post(app.url("/oauth/introspect"))
+        .bearer_auth(&user_key)
+        .form(&[("token", key.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    // Spent, revoked, deleted, inactive: all inactive.
+    let renewed = crate::oauth::oauth(&app, &reg, CALLBACK)
+        .exchange_refresh_token(tokens.refresh_token().unwrap())
+        .request_async(&http)
+        .await
+        .unwrap();
+    assert_eq!(
+        introspect_as(&app, &rs, tokens.refresh_token().unwrap().secret()).await,
+        json!({"active": false})
+    );
+    user.delete(&format!("/api/v1/api-keys/{key_id}")).await;
+    assert_eq!(
+        introspect_as(&app, &rs, &key).await,
+        json!({"active": false})
+    );
+    let apps: Value = user
+        .get("/api/v1/authorized-apps")
+        .await
+        .json()
+        .await
+        .unwrap();
+    user.post(
+        &format!(
+            "/api/v1/authorized-apps/{}/revoke",
+            apps["items"][0]["id"].as_str().unwrap()
+        ),
+        &json!({}),
+    )
+    .await;
+    assert_eq!(
+        introspect_as(&app, &rs, renewed.access_token().secret()).await,
+        json!({"active": false})
+    );
+    assert_eq!(
+        introspect_as(&app, &rs, renewed.refresh_token().unwrap().secret()).await,
+        json!({"active": false})
+    );
+    for junk in ["gatk_x", "gatr_x", "eyJ.x.y", "anything"] {
+        assert_eq!(
+            introspect_as(&app, &rs, junk).await["active"],
+            false,
+            "{junk:?}"
+        );
+    }
+    // Unauthenticated callers learn nothing.
+    let res = http_client()
+        .post(app.url("/oauth/introspect"))
+        .form(&[("token", key.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+}
+
+async fn introspection_is_private_to_the_subscription(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    let reg = register(&admin, false, &[CALLBACK]).await;
+    let tokens = authorize(&app, &admin, &reg, &["api:read"]).await;
+    let (key, _) = app.api_key(&admin, "read_only").await;
+    let (other_admin, _) = app.second_subscription().await;
+    let theirs = register(&other_admin, false, &[CALLBACK]).await;
+    for t in [
+        tokens.access_token().secret().as_str(),
+        tokens.refresh_token().unwrap().secret(),
+        key.as_str(),
+    ] {
+        assert_eq!(
+            introspect_as(&app, &theirs, t).await,
+            json!({"active": false})
+        );
+        assert_eq!(introspect_as(&app, &reg, t).await["active"], true);
+    }
+    let _ = error_code;
+}
+
+async fn rotated_keys_keep_old_tokens_valid(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    let reg = register(&admin, false, &[CALLBACK]).await;
+    let before = authorize(&app, &admin, &reg, &["api:read", "openid"]).await;
+    let kids_before: Vec<String> = jwks(&app).await["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        kids_before.len(),
+        2,
+        "an Ed25519 key and, after an id_token, an RSA key"
+    );
+    // The operator rotates with the CLI, against the same database.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(["signing-key", "rotate", "--database-url", &app.database_url])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The server picks the new keys up (it does every 30 s; here, now).
+    let st = app.state.clone();
+    app.with_db(|conn| st.signing.refresh(conn).unwrap());
+    let after = authorize(&app, &admin, &reg, &["api:read", "openid"]).await;
+    let kid = |t: &str| jsonwebtoken::decode_header(t).unwrap().kid.unwrap();
+    assert_ne!(
+        kid(before.access_token().secret()),
+        kid(after.access_token().secret())
+    );
+    let keys = jwks(&app).await;
+    let kids_after: Vec<&str> = keys["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap())
+        .collect();
+    assert_eq!(kids_after.len(), 4, "old and new keys are both published");
+    for k in &kids_before {
+        assert!(kids_after.contains(&k.as_str()));
+    }
+    // Old and new tokens both work.
+    assert_eq!(
+        app.with_key(before.access_token().secret())
+            .get("/api/v1/me")
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.with_key(after.access_token().secret())
+            .get("/api/v1/me")
+            .await
+            .status(),
+        StatusCode::OK
+    );
+}
