@@ -213,6 +213,16 @@ both_backends!(
     clients_are_managed_by_their_owners_and_admins,
     oauth_events_are_audited,
     no_oauth_secret_is_stored,
+    rule2_a_code_redeemed_twice_at_once_issues_nothing_that_lasts,
+    rule2_a_code_from_before_a_revocation_is_dead_after_a_re_enable,
+    rule5_deleting_the_user_or_the_clients_owner_stops_tokens,
+    rule1_a_host_hidden_behind_a_backslash_is_refused,
+    rule6_a_guesser_cannot_lock_the_client_out_for_everyone,
+    api_write_is_capped_by_the_role_like_a_key,
+    consent_api_answers_carry_frame_ancestors,
+    the_redirect_uri_is_repeated_only_if_it_was_sent,
+    a_narrowed_refresh_keeps_the_refresh_tokens_scope,
+    two_first_time_allows_at_once_both_work,
 );
 
 async fn the_code_flow_with_a_confidential_client_and_refresh(b: Backend) {
@@ -1593,4 +1603,357 @@ async fn no_oauth_secret_is_stored(b: Backend) {
     ] {
         assert!(!dump.contains(secret), "a secret is stored in the database");
     }
+}
+
+async fn rule2_a_code_redeemed_twice_at_once_issues_nothing_that_lasts(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    let reg = register(&admin, false, &[CALLBACK]).await;
+    let (code, verifier, _) = code_for(&app, &admin, &reg, &["api:read"]).await;
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", CALLBACK),
+        ("code_verifier", verifier.secret().as_str()),
+    ];
+    let secret = reg.secret.clone().unwrap();
+    let (a, b) = tokio::join!(
+        token_raw(&app, &form, Some((&reg.client_id, &secret))),
+        token_raw(&app, &form, Some((&reg.client_id, &secret))),
+    );
+    let mut issued = Vec::new();
+    for res in [a, b] {
+        if res.status() == StatusCode::OK {
+            issued.push(res.json::<Value>().await.unwrap());
+        }
+    }
+    assert!(issued.len() <= 1, "a code is redeemed once at most");
+    // The loser's replay revoked the grant: whatever the winner got is dead.
+    for t in &issued {
+        let api = app.with_key(t["access_token"].as_str().unwrap());
+        assert_eq!(
+            api.get("/api/v1/me").await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+}
+
+async fn rule2_a_code_from_before_a_revocation_is_dead_after_a_re_enable(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    let reg = register(&admin, false, &[CALLBACK]).await;
+    authorize(&app, &admin, &reg, &["api:read"]).await;
+    // A code is issued (the grant covers the scopes: no consent), then the grant is
+    // revoked and re-enabled before the code is redeemed.
+    let (stale_code, stale_verifier, client) = code_for(&app, &admin, &reg, &["api:read"]).await;
+    let apps: Page<AuthorizedApp> = admin
+        .get("/api/v1/authorized-apps")
+        .await
+        .json()
+        .await
+        .unwrap();
+    admin
+        .post(
+            &format!("/api/v1/authorized-apps/{}/revoke", apps.items[0].id),
+            &json!({}),
+        )
+        .await;
+    let fresh = authorize(&app, &admin, &reg, &["api:read"]).await;
+    let stale = client
+        .exchange_code(AuthorizationCode::new(stale_code))
+        .set_pkce_verifier(stale_verifier)
+        .request_async(&http)
+        .await;
+    assert!(stale.is_err(), "the old code does not work");
+    // ...and trying it did not revoke the re-enabled grant.
+    assert_eq!(
+        bearer(&app, &fresh).get("/api/v1/me").await.status(),
+        StatusCode::OK
+    );
+}
+
+async fn rule5_deleting_the_user_or_the_clients_owner_stops_tokens(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    let (dev, dev_id, _) = app.user(&admin, Role::Editor).await;
+    let (user, user_id, _) = app.user(&admin, Role::Viewer).await;
+    let reg = register(&dev, false, &[CALLBACK]).await;
+    // The user's own tokens stop when the user is deleted.
+    let (other_user, other_id, _) = app.user(&admin, Role::Viewer).await;
+    let tokens = authorize(&app, &other_user, &reg, &["api:read"]).await;
+    let api = bearer(&app, &tokens);
+    assert_eq!(api.get("/api/v1/me").await.status(), StatusCode::OK);
+    assert_eq!(
+        admin
+            .delete(&format!("/api/v1/users/{other_id}"))
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        api.get("/api/v1/me").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    // Another user's tokens stop when the client's owner is deleted (the client goes
+    // with its owner), even though that user's grant was cached a moment ago.
+    let tokens = authorize(&app, &user, &reg, &["api:read"]).await;
+    let api = bearer(&app, &tokens);
+    assert_eq!(api.get("/api/v1/me").await.status(), StatusCode::OK);
+    assert_eq!(
+        admin
+            .delete(&format!("/api/v1/users/{dev_id}"))
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        api.get("/api/v1/me").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let _ = (dev, user_id);
+}
+
+async fn rule1_a_host_hidden_behind_a_backslash_is_refused(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    for uri in [
+        "http://evil.example\\@localhost/cb",
+        "http://user@127.0.0.1/cb",
+        "https:///cb",
+    ] {
+        let res = admin
+            .post(
+                "/api/v1/oauth-clients",
+                &json!({"name": "x", "redirect_uris": [uri]}),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{uri}");
+    }
+}
+
+async fn rule6_a_guesser_cannot_lock_the_client_out_for_everyone(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    let reg = register(&admin, false, &[CALLBACK]).await;
+    let tokens = authorize(&app, &admin, &reg, &["api:read"]).await;
+    let refresh = tokens.refresh_token().unwrap().secret().clone();
+    // The guesser calls from another address on this machine.
+    let guesser = reqwest::Client::builder()
+        .local_address(Some("127.0.0.2".parse().unwrap()))
+        .build()
+        .unwrap();
+    let form = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", refresh.as_str()),
+    ];
+    for _ in 0..12 {
+        let res = guesser
+            .post(app.url("/oauth/token"))
+            .basic_auth(&reg.client_id, Some("gats_wrong"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert!(matches!(
+            res.status(),
+            StatusCode::UNAUTHORIZED | StatusCode::TOO_MANY_REQUESTS
+        ));
+    }
+    let res = guesser
+        .post(app.url("/oauth/token"))
+        .basic_auth(&reg.client_id, reg.secret.as_deref())
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "the guesser is slowed down"
+    );
+    // The real client, elsewhere, carries on.
+    let res = token_raw(
+        &app,
+        &form,
+        Some((&reg.client_id, reg.secret.as_deref().unwrap())),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    // Unknown client ids are not tracked at all.
+    for _ in 0..12 {
+        let res = token_raw(&app, &form, Some((&"f".repeat(32), "gats_x"))).await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    }
+}
+
+async fn api_write_is_capped_by_the_role_like_a_key(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    admin
+        .patch(
+            "/api/v1/subscription",
+            &json!({"api_key_full_access_roles": ["admin"]}),
+        )
+        .await;
+    let (editor, _, _) = app.user(&admin, Role::Editor).await;
+    let reg = register(&admin, false, &[CALLBACK]).await;
+    let (_, victim) = app.api_key(&editor, "read_only").await;
+    let tokens = authorize(&app, &editor, &reg, &["api:write"]).await;
+    let api = bearer(&app, &tokens);
+    let who: Value = api.get("/api/v1/session").await.json().await.unwrap();
+    assert_eq!(who["credential"]["permission"], "read_only");
+    let res = api.delete(&format!("/api/v1/api-keys/{victim}")).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert_eq!(error_code(res).await, "insufficient_permission");
+    // Widen the roles again: the same token writes.
+    admin
+        .patch(
+            "/api/v1/subscription",
+            &json!({"api_key_full_access_roles": ["admin", "editor"]}),
+        )
+        .await;
+    assert_eq!(
+        api.delete(&format!("/api/v1/api-keys/{victim}"))
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+}
+
+async fn consent_api_answers_carry_frame_ancestors(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    let reg = register(&admin, false, &[CALLBACK]).await;
+    let (url, _) = oauth(&app, &reg, CALLBACK)
+        .authorize_url(CsrfToken::new_random)
+        .url();
+    let res = admin.http.get(url.as_str()).send().await.unwrap();
+    let request = res
+        .headers()
+        .get("location")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .strip_prefix("/authorize?request=")
+        .unwrap()
+        .to_string();
+    let res = admin
+        .get(&format!("/api/v1/oauth/requests/{request}"))
+        .await;
+    assert_eq!(
+        res.headers().get("content-security-policy").unwrap(),
+        "frame-ancestors 'none'"
+    );
+    let res = admin
+        .post(
+            &format!("/api/v1/oauth/requests/{request}"),
+            &json!({"decision": "allow"}),
+        )
+        .await;
+    assert_eq!(
+        res.headers().get("content-security-policy").unwrap(),
+        "frame-ancestors 'none'"
+    );
+}
+
+async fn the_redirect_uri_is_repeated_only_if_it_was_sent(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    let reg = register(&admin, false, &[CALLBACK]).await;
+    let secret = reg.secret.clone().unwrap();
+    // Not sent at /authorize (one callback registered): not needed at /token.
+    let url = app.url(&format!(
+        "/oauth/authorize?response_type=code&client_id={}&scope=api:read",
+        reg.client_id
+    ));
+    let back = browser(&app, &admin, &url, true).await;
+    assert!(back.starts_with(CALLBACK));
+    let code = param(&back, "code").unwrap();
+    let res = token_raw(
+        &app,
+        &[("grant_type", "authorization_code"), ("code", &code)],
+        Some((&reg.client_id, &secret)),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    // Sent at /authorize: required, and equal, at /token.
+    let url = app.url(&format!(
+        "/oauth/authorize?response_type=code&client_id={}&scope=api:write&redirect_uri={CALLBACK}",
+        reg.client_id
+    ));
+    let back = browser(&app, &admin, &url, true).await;
+    let code = param(&back, "code").unwrap();
+    let res = token_raw(
+        &app,
+        &[("grant_type", "authorization_code"), ("code", &code)],
+        Some((&reg.client_id, &secret)),
+    )
+    .await;
+    assert_eq!(res.json::<Value>().await.unwrap()["error"], "invalid_grant");
+}
+
+async fn a_narrowed_refresh_keeps_the_refresh_tokens_scope(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    let reg = register(&admin, false, &[CALLBACK]).await;
+    let tokens = authorize(&app, &admin, &reg, &["api:write"]).await;
+    let client = oauth(&app, &reg, CALLBACK);
+    let narrow = client
+        .exchange_refresh_token(tokens.refresh_token().unwrap())
+        .add_scope(Scope::new("api:read".into()))
+        .request_async(&http)
+        .await
+        .unwrap();
+    assert_eq!(narrow.scopes().unwrap().len(), 1);
+    let wide = client
+        .exchange_refresh_token(narrow.refresh_token().unwrap())
+        .request_async(&http)
+        .await
+        .unwrap();
+    let scopes: Vec<String> = wide
+        .scopes()
+        .unwrap()
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    assert_eq!(
+        scopes,
+        ["api:read", "api:write"],
+        "RFC 6749 §6: the refresh token's scope is unchanged"
+    );
+}
+
+async fn two_first_time_allows_at_once_both_work(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    let reg = register(&admin, false, &[CALLBACK]).await;
+    let client = oauth(&app, &reg, CALLBACK);
+    let mut requests = Vec::new();
+    for _ in 0..2 {
+        let (url, _) = client.authorize_url(CsrfToken::new_random).url();
+        let res = admin.http.get(url.as_str()).send().await.unwrap();
+        let loc = res
+            .headers()
+            .get("location")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_string();
+        requests.push(loc.strip_prefix("/authorize?request=").unwrap().to_string());
+    }
+    let allow = json!({"decision": "allow"});
+    let (p0, p1) = (
+        format!("/api/v1/oauth/requests/{}", requests[0]),
+        format!("/api/v1/oauth/requests/{}", requests[1]),
+    );
+    let (a, b) = tokio::join!(admin.post(&p0, &allow), admin.post(&p1, &allow));
+    assert_eq!(a.status(), StatusCode::OK);
+    assert_eq!(b.status(), StatusCode::OK);
+    let apps: Page<AuthorizedApp> = admin
+        .get("/api/v1/authorized-apps")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(apps.items.len(), 1);
 }
