@@ -118,11 +118,7 @@ fn run(bin: &Path, dir: &Path) -> anyhow::Result<()> {
     );
 
     let script = dir.join("signin.lua");
-    std::fs::write(
-        &script,
-        "wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\n\
-         wrk.body = '{\"username\":\"bench@example.com\",\"password\":\"not the password\"}'\n",
-    )?;
+    std::fs::write(&script, include_str!("../bench/signin.lua"))?;
     // Lockout would end the flood early; the threshold is raised for the run.
     curl(&[
         "-b",
@@ -159,7 +155,18 @@ fn run(bin: &Path, dir: &Path) -> anyhow::Result<()> {
     std::thread::sleep(Duration::from_secs(1));
     let during = wrk(&base, "/api/v1/session", Some(&auth), DURATION, CONNECTIONS)?;
     let flood = parse(&String::from_utf8_lossy(&flood.wait_with_output()?.stdout))?;
+
+    // OAuth: the refresh-token grant and introspection, Gatehouse beside node's
+    // oidc-provider on the same machine in the same run.
+    let ours = gatehouse_oauth(&base, &jar, &csrf, dir)?;
     drop(server);
+    let theirs = match oidc_provider(dir) {
+        Ok(r) => Some(r),
+        Err(e) => {
+            eprintln!("bench: node oidc-provider could not be measured: {e:#}");
+            None
+        }
+    };
 
     println!();
     println!(
@@ -195,7 +202,286 @@ fn run(bin: &Path, dir: &Path) -> anyhow::Result<()> {
         keyed.p99_ms,
         during.p99_ms
     );
+    println!();
+    println!(
+        "OAuth token services: {OAUTH_TOKENS} rotating refresh tokens (each used once), wrk -t2 -c{CONNECTIONS} -d{DURATION}; \
+         no id_token on either side (scopes without openid); oidc-provider with opaque access tokens and an unbounded in-memory store"
+    );
+    println!();
+    println!("| endpoint | server | requests/s | p50 | p99 | errors | Gatehouse ÷ oidc-provider |");
+    println!("|---|---|---:|---:|---:|---:|---:|");
+    for (name, g, o) in [
+        (
+            "refresh_token grant",
+            &ours.refresh,
+            theirs.as_ref().map(|t| &t.refresh),
+        ),
+        (
+            "introspection",
+            &ours.introspect,
+            theirs.as_ref().map(|t| &t.introspect),
+        ),
+    ] {
+        let ratio = o
+            .map(|o| format!("{:.2}×", g.rps / o.rps))
+            .unwrap_or_else(|| "n/a".into());
+        println!(
+            "| {name} | Gatehouse (SQLite) | {:.0} | {:.2} ms | {:.2} ms | {} | {ratio} |",
+            g.rps, g.p50_ms, g.p99_ms, g.errors
+        );
+        if let Some(o) = o {
+            println!(
+                "| {name} | node oidc-provider | {:.0} | {:.2} ms | {:.2} ms | {} | |",
+                o.rps, o.p50_ms, o.p99_ms, o.errors
+            );
+        }
+    }
+    println!();
+    println!(
+        "Target (PRODUCT.md §9): token endpoint (refresh) and introspection ≥ 2× oidc-provider."
+    );
     Ok(())
+}
+
+const OAUTH_TOKENS: usize = 64;
+const CALLBACK: &str = "https://app.example.com/callback";
+
+struct OAuthRun {
+    refresh: Result,
+    introspect: Result,
+}
+
+fn basic(user: &str, pass: &str) -> String {
+    let raw = format!("{user}:{pass}");
+    let table = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in raw.as_bytes().chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(table[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    format!("Basic {out}")
+}
+
+/// Registers a client, runs the code flow `OAUTH_TOKENS` times through the consent
+/// API, and measures refreshes and introspection against Gatehouse.
+fn gatehouse_oauth(base: &str, jar: &Path, csrf: &str, dir: &Path) -> anyhow::Result<OAuthRun> {
+    let jar = path_str(jar)?;
+    let created = curl(&[
+        "-b",
+        jar,
+        "-H",
+        "Content-Type: application/json",
+        "-H",
+        &format!("X-CSRF-Token: {csrf}"),
+        "-d",
+        &format!("{{\"name\":\"bench\",\"redirect_uris\":[\"{CALLBACK}\"]}}"),
+        &format!("{base}/api/v1/oauth-clients"),
+    ])?;
+    let client_id = json_string(&created, "client_id").context("registering a client")?;
+    let secret = json_string(&created, "client_secret").context("registering a client")?;
+    let auth = basic(&client_id, &secret);
+    let mut refresh = Vec::new();
+    let mut access = String::new();
+    for _ in 0..OAUTH_TOKENS {
+        let authorize = format!(
+            "{base}/oauth/authorize?response_type=code&client_id={client_id}&scope=api:read&redirect_uri={CALLBACK}"
+        );
+        let location = curl(&[
+            "-b",
+            jar,
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{redirect_url}",
+            &authorize,
+        ])?;
+        let back = match location.split_once("/authorize?request=") {
+            Some((_, request)) => {
+                let decided = curl(&[
+                    "-b",
+                    jar,
+                    "-H",
+                    "Content-Type: application/json",
+                    "-H",
+                    &format!("X-CSRF-Token: {csrf}"),
+                    "-d",
+                    "{\"decision\":\"allow\"}",
+                    &format!("{base}/api/v1/oauth/requests/{request}"),
+                ])?;
+                json_string(&decided, "redirect_to").context("consenting")?
+            }
+            None => location,
+        };
+        let code = back
+            .split(['?', '&'])
+            .find_map(|p| p.strip_prefix("code="))
+            .context("no code in the redirect")?
+            .to_string();
+        let tokens = curl(&[
+            "-H",
+            &format!("Authorization: {auth}"),
+            "-d",
+            "grant_type=authorization_code",
+            "-d",
+            &format!("code={code}"),
+            "-d",
+            &format!("redirect_uri={CALLBACK}"),
+            &format!("{base}/oauth/token"),
+        ])?;
+        refresh.push(json_string(&tokens, "refresh_token").context("exchanging a code")?);
+        access = json_string(&tokens, "access_token").context("exchanging a code")?;
+    }
+    let host = base.trim_start_matches("http://");
+    Ok(OAuthRun {
+        refresh: wrk_refresh(base, host, "/oauth/token", &auth, &refresh, dir)?,
+        introspect: wrk_introspect(base, "/oauth/introspect", &auth, &access, dir)?,
+    })
+}
+
+/// Installs node's oidc-provider into a scratch folder (once), seeds it, and measures
+/// the same two things.
+fn oidc_provider(dir: &Path) -> anyhow::Result<OAuthRun> {
+    let scratch = std::env::current_dir()?.join("target/bench-oidc-provider");
+    std::fs::create_dir_all(&scratch)?;
+    if !scratch.join("node_modules/oidc-provider").is_dir() {
+        eprintln!(
+            "bench: installing oidc-provider from npm into {}",
+            scratch.display()
+        );
+        std::fs::write(
+            scratch.join("package.json"),
+            "{\"private\":true,\"type\":\"module\"}\n",
+        )?;
+        let ok = Command::new("npm")
+            .args([
+                "install",
+                "--no-audit",
+                "--no-fund",
+                "--silent",
+                "oidc-provider@9",
+            ])
+            .current_dir(&scratch)
+            .status()?
+            .success();
+        if !ok {
+            bail!("npm install oidc-provider failed");
+        }
+    }
+    std::fs::write(
+        scratch.join("provider.mjs"),
+        include_str!("../bench/oidc-provider.mjs"),
+    )?;
+    let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let tokens_file = dir.join("oidc-provider-tokens");
+    let mut child = Server(
+        Command::new("node")
+            .arg("provider.mjs")
+            .arg(port.to_string())
+            .arg(&tokens_file)
+            .arg(OAUTH_TOKENS.to_string())
+            .current_dir(&scratch)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()?,
+    );
+    let mut ready = String::new();
+    if let Some(out) = child.0.stdout.as_mut() {
+        use std::io::BufRead;
+        std::io::BufReader::new(out).read_line(&mut ready)?;
+    }
+    if ready.trim() != "ready" {
+        bail!("oidc-provider did not start");
+    }
+    let refresh: Vec<String> = std::fs::read_to_string(&tokens_file)?
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let access = std::fs::read_to_string(format!("{}.access", tokens_file.display()))?;
+    let base = format!("http://127.0.0.1:{port}");
+    let auth = basic("bench", "bench-secret-bench-secret-bench-secret");
+    let host = base.trim_start_matches("http://").to_string();
+    let run = OAuthRun {
+        refresh: wrk_refresh(&base, &host, "/token", &auth, &refresh, dir)?,
+        introspect: wrk_introspect(&base, "/token/introspection", &auth, access.trim(), dir)?,
+    };
+    drop(child);
+    Ok(run)
+}
+
+fn wrk_refresh(
+    base: &str,
+    host: &str,
+    path: &str,
+    auth: &str,
+    tokens: &[String],
+    dir: &Path,
+) -> anyhow::Result<Result> {
+    let file = dir.join(format!("tokens-{}", path.replace('/', "_")));
+    std::fs::write(&file, tokens.join("\n") + "\n")?;
+    let script = dir.join("refresh.lua");
+    std::fs::write(&script, include_str!("../bench/refresh.lua"))?;
+    let out = Command::new("wrk")
+        .args([
+            "-t2",
+            "-c",
+            CONNECTIONS,
+            "-d",
+            DURATION,
+            "--latency",
+            "-s",
+            path_str(&script)?,
+        ])
+        .arg(format!("{base}{path}"))
+        .env("BENCH_TOKENS", &file)
+        .env("BENCH_THREADS", "2")
+        .env("BENCH_PATH", path)
+        .env("BENCH_AUTH", auth)
+        .env("BENCH_HOST", host)
+        .output()?;
+    parse(&String::from_utf8_lossy(&out.stdout))
+}
+
+fn wrk_introspect(
+    base: &str,
+    path: &str,
+    auth: &str,
+    token: &str,
+    dir: &Path,
+) -> anyhow::Result<Result> {
+    let script = dir.join("introspect.lua");
+    std::fs::write(&script, include_str!("../bench/introspect.lua"))?;
+    // Warm up (caches, JIT) before measuring.
+    let warm = |d: &str| -> anyhow::Result<std::process::Output> {
+        Ok(Command::new("wrk")
+            .args([
+                "-t2",
+                "-c",
+                CONNECTIONS,
+                "-d",
+                d,
+                "--latency",
+                "-s",
+                path_str(&script)?,
+            ])
+            .arg(format!("{base}{path}"))
+            .env("BENCH_TOKEN", token)
+            .env("BENCH_AUTH", auth)
+            .env("BENCH_PATH", path)
+            .output()?)
+    };
+    warm("2s")?;
+    parse(&String::from_utf8_lossy(&warm(DURATION)?.stdout))
 }
 
 fn path_str(p: &Path) -> anyhow::Result<&str> {
@@ -231,6 +517,8 @@ struct Result {
     rps: f64,
     p50_ms: f64,
     p99_ms: f64,
+    /// Answers other than 2xx/3xx.
+    errors: u64,
 }
 
 fn wrk(
@@ -266,10 +554,16 @@ fn parse(text: &str) -> anyhow::Result<Result> {
             .and_then(|v| latency_ms(v.trim()))
             .with_context(|| format!("no {p} latency in wrk's output:\n{text}"))
     };
+    let errors = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Non-2xx or 3xx responses:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
     Ok(Result {
         rps,
         p50_ms: percentile("50%")?,
         p99_ms: percentile("99%")?,
+        errors,
     })
 }
 

@@ -37,7 +37,11 @@ fn revoked() -> ApiError {
     )
 }
 
-pub async fn authenticate(state: &web::Data<AppState>, token: &str) -> Result<Principal, ApiError> {
+/// Checks an access token and the grant behind it; the answer says why not.
+pub async fn verify(
+    state: &web::Data<AppState>,
+    token: &str,
+) -> Result<(super::jwt::AccessClaims, Arc<CachedGrant>), ApiError> {
     let claims = match state.signing.verify_access(token) {
         Ok(c) => c,
         Err(VerifyError::UnknownKey) => {
@@ -73,13 +77,18 @@ pub async fn authenticate(state: &web::Data<AppState>, token: &str) -> Result<Pr
     if entry.client.client_id != claims.client_id || entry.user.id != claims.sub {
         return Err(invalid("it does not match its grant"));
     }
-    let now = clock::now();
-    if effective_state(&entry.user, now) != UserState::Active {
+    if effective_state(&entry.user, clock::now()) != UserState::Active {
         return Err(ApiError::unauthorized(
             codes::USER_INACTIVE,
             "The token's user is disabled or locked.",
         ));
     }
+    Ok((claims, entry))
+}
+
+pub async fn authenticate(state: &web::Data<AppState>, token: &str) -> Result<Principal, ApiError> {
+    let (claims, entry) = verify(state, token).await?;
+    let now = clock::now();
     record_use(state, &entry, now);
     // What the token may do: its own scopes, never more than the grant holds now.
     let granted = scopes::split(&entry.grant.scopes);

@@ -10,7 +10,6 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
 use super::error::OAuthError;
-use super::jwt::VerifyError;
 use super::token::{authenticate_client, client_credentials, form, get};
 use super::{REFRESH_PREFIX, scopes};
 use crate::api_keys::{self, may_hold_full_access};
@@ -171,36 +170,16 @@ async fn access_token(
     token: &str,
     subscription: &str,
 ) -> Result<Value, ApiError> {
-    let claims = match state.signing.verify_access(token) {
-        Ok(c) => c,
-        Err(VerifyError::UnknownKey) => {
-            let st = state.clone();
-            state.db(move |conn| Ok(st.signing.reload(conn)?)).await?;
-            match state.signing.verify_access(token) {
-                Ok(c) => c,
-                Err(_) => return Ok(inactive()),
-            }
-        }
-        Err(VerifyError::Invalid(_)) => return Ok(inactive()),
+    // The same check as the API's, through the same grant cache.
+    let (claims, entry) = match super::access::verify(state, token).await {
+        Ok(found) => found,
+        Err(ApiError::Unauthorized { .. }) => return Ok(inactive()),
+        Err(e) => return Err(e),
     };
-    let id = claims.grant.clone();
-    let found = state
-        .db(move |conn| Ok(grants_store::find_for_auth(conn, &id)?))
-        .await?;
-    let Some((grant, client, user, sub)) = found else {
-        return Ok(inactive());
-    };
-    let now = clock::now();
-    if sub.id != subscription
-        || !grant.is_active()
-        || grant.generation != claims.generation
-        || client.client_id != claims.client_id
-        || user.id != claims.sub
-        || effective_state(&user, now) != UserState::Active
-    {
+    if entry.subscription.id != subscription {
         return Ok(inactive());
     }
-    let granted = scopes::split(&grant.scopes);
+    let granted = scopes::split(&entry.grant.scopes);
     let scope: Vec<String> = scopes::split(&claims.scope)
         .into_iter()
         .filter(|s| granted.contains(s))
@@ -212,8 +191,8 @@ async fn access_token(
         "client_id": claims.client_id,
         "scope": scope.join(" "),
         "sub": claims.sub,
-        "username": user.username,
-        "subscription": sub.id,
+        "username": entry.user.username,
+        "subscription": entry.subscription.id,
         "iat": claims.iat,
         "exp": claims.exp,
         "iss": claims.iss,

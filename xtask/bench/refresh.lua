@@ -1,0 +1,47 @@
+-- Refresh-token grant under load: every rotating refresh token is used exactly once.
+-- Each thread gets its own slice of the seeded tokens; a response's new refresh token
+-- goes back in the thread's queue. A reused or failed token counts as a non-2xx answer.
+-- Environment: BENCH_TOKENS (file, one token a line), BENCH_THREADS, BENCH_PATH,
+-- BENCH_AUTH (Authorization header), BENCH_HOST.
+local all = nil
+local next_thread = 0
+
+function setup(thread)
+  if all == nil then
+    all = {}
+    for line in io.lines(os.getenv("BENCH_TOKENS")) do
+      if #line > 0 then table.insert(all, line) end
+    end
+  end
+  local n = tonumber(os.getenv("BENCH_THREADS"))
+  local mine = {}
+  for k = 1, #all do
+    if (k - 1) % n == next_thread then table.insert(mine, all[k]) end
+  end
+  thread:set("tokens", table.concat(mine, " "))
+  next_thread = next_thread + 1
+end
+
+function init(args)
+  queue = {}
+  for t in string.gmatch(tokens, "%S+") do table.insert(queue, t) end
+  path = os.getenv("BENCH_PATH")
+  headers = {
+    ["Host"] = os.getenv("BENCH_HOST"),
+    ["Content-Type"] = "application/x-www-form-urlencoded",
+    ["Authorization"] = os.getenv("BENCH_AUTH"),
+  }
+end
+
+function request()
+  local t = table.remove(queue, 1)
+  if t == nil then t = "exhausted" end
+  return wrk.format("POST", path, headers, "grant_type=refresh_token&refresh_token=" .. t)
+end
+
+function response(status, hdrs, body)
+  if status == 200 then
+    local t = string.match(body, '"refresh_token"%s*:%s*"([^"]+)"')
+    if t then table.insert(queue, t) end
+  end
+end
