@@ -24,6 +24,12 @@ pub struct AppState {
     pub signing: crate::oauth::jwt::SigningKeys,
     /// Failed OAuth client authentications, per client.
     pub client_auth_limiter: crate::oauth::limiter::FailureLimiter,
+    /// Registered OAuth clients by `client_id`, for the protocol endpoints.
+    pub clients: Cache<crate::auth::cache::CachedClient>,
+    /// SQLite has one writer at a time. Writers queue here, in the process, instead of
+    /// spinning in SQLite's busy handler (which sleeps, and under load gives up).
+    /// `None` on PostgreSQL.
+    pub sqlite_writer: Option<std::sync::Arc<std::sync::Mutex<()>>>,
 }
 
 impl AppState {
@@ -32,17 +38,40 @@ impl AppState {
     pub fn invalidate(&self, change: Invalidate<'_>) {
         self.keys.invalidate(change);
         self.grants.invalidate(change);
+        self.clients.invalidate(change);
     }
 
-    /// Runs diesel work on the blocking pool. SQLite's "busy" answers are retried a few
-    /// times, so the closure must be safe to run again (transactions roll back whole).
-    pub async fn db<T, F>(&self, mut work: F) -> Result<T, ApiError>
+    /// Runs diesel work that may write, on the blocking pool, as SQLite's one writer at
+    /// a time. SQLite's "busy" answers are retried a few times, so the closure must be
+    /// safe to run again (transactions roll back whole).
+    pub async fn db<T, F>(&self, work: F) -> Result<T, ApiError>
+    where
+        F: FnMut(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.run_db(work, true).await
+    }
+
+    /// Runs diesel work that only reads. On SQLite (WAL) reads run beside the writer.
+    pub async fn db_read<T, F>(&self, work: F) -> Result<T, ApiError>
+    where
+        F: FnMut(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.run_db(work, false).await
+    }
+
+    async fn run_db<T, F>(&self, mut work: F, write: bool) -> Result<T, ApiError>
     where
         F: FnMut(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
         let pool = self.pool.clone();
+        let writer = self.sqlite_writer.clone().filter(|_| write);
         actix_web::web::block(move || {
+            let _writer = writer
+                .as_ref()
+                .map(|lock| lock.lock().unwrap_or_else(|p| p.into_inner()));
             let mut conn = pool.get()?;
             let mut attempt = 0u32;
             loop {

@@ -46,7 +46,7 @@ pub async fn list_keys(
     let before = query.time_cursor()?;
     let user_id = principal.user.id.clone();
     let rows = state
-        .db(move |conn| Ok(store::list_for_user(conn, &user_id, before.clone(), limit)?))
+        .db_read(move |conn| Ok(store::list_for_user(conn, &user_id, before.clone(), limit)?))
         .await?;
     Ok(web::Json(page(
         rows,
@@ -140,7 +140,7 @@ async fn visible_key(
     }
     let (sub_id, id) = (principal.subscription.id.clone(), id.to_string());
     let row = state
-        .db(move |conn| Ok(store::find_in_subscription(conn, &sub_id, &id)?))
+        .db_read(move |conn| Ok(store::find_in_subscription(conn, &sub_id, &id)?))
         .await?
         .ok_or(ApiError::NotFound)?;
     if row.user_id == principal.user.id || principal.is_admin() {
@@ -389,7 +389,7 @@ pub async fn list_subscription_keys(
     }
     let limit = db_query.limit;
     let rows = state
-        .db(move |conn| Ok(store::list_for_subscription(conn, &sub_id, now, &db_query)?))
+        .db_read(move |conn| Ok(store::list_for_subscription(conn, &sub_id, now, &db_query)?))
         .await?;
     let page = page(
         rows,

@@ -66,7 +66,7 @@ pub async fn authenticate(
             let generation = state.keys.generation();
             let lookup = hash.clone();
             let found = state
-                .db(move |conn| Ok(store::find_for_auth(conn, &lookup)?))
+                .db_read(move |conn| Ok(store::find_for_auth(conn, &lookup)?))
                 .await?;
             let (key, user, subscription) = found.ok_or_else(invalid)?;
             // The unique index matched the hash; compare it once more in constant

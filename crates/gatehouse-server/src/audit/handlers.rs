@@ -107,7 +107,7 @@ pub async fn list(
         return Ok(csv::response("audit-events.csv", events_csv(rows)));
     }
     let rows = state
-        .db(move |conn| {
+        .db_read(move |conn| {
             Ok(store::list(
                 conn,
                 &subscription_id,

@@ -123,6 +123,23 @@ impl DependsOn for CachedGrant {
     }
 }
 
+/// A registered OAuth client, for the protocol endpoints' client authentication.
+#[derive(Debug)]
+pub struct CachedClient {
+    pub client: ClientRow,
+}
+
+impl DependsOn for CachedClient {
+    fn depends_on(&self, change: Invalidate<'_>) -> bool {
+        match change {
+            Invalidate::Client(id) => self.client.id == id,
+            Invalidate::User(id) => self.client.owner_id == id,
+            Invalidate::Subscription(id) => self.client.subscription_id == id,
+            Invalidate::Key(_) | Invalidate::Grant(_) => false,
+        }
+    }
+}
+
 struct Slot<E> {
     entry: Arc<E>,
     fetched: Instant,

@@ -24,7 +24,7 @@ pub async fn list_apps(
     let before = query.time_cursor()?;
     let user_id = principal.user.id.clone();
     let rows = state
-        .db(move |conn| Ok(store::list_for_user(conn, &user_id, before.clone(), limit)?))
+        .db_read(move |conn| Ok(store::list_for_user(conn, &user_id, before.clone(), limit)?))
         .await?;
     Ok(web::Json(page(
         rows,

@@ -61,7 +61,7 @@ pub async fn verify(
             let generation = state.grants.generation();
             let id = claims.grant.clone();
             let found = state
-                .db(move |conn| Ok(grants_store::find_for_auth(conn, &id)?))
+                .db_read(move |conn| Ok(grants_store::find_for_auth(conn, &id)?))
                 .await?;
             let (grant, client, user, subscription) = found.ok_or_else(revoked)?;
             let entry = Arc::new(CachedGrant::new(grant, client, user, subscription));

@@ -166,7 +166,7 @@ async fn authorize_inner(
     let lookup = client_id.to_string();
     let client = if lookup.len() == 32 && lookup.bytes().all(|b| b.is_ascii_hexdigit()) {
         state
-            .db(move |conn| Ok(clients_store::find_by_client_id(conn, &lookup)?))
+            .db_read(move |conn| Ok(clients_store::find_by_client_id(conn, &lookup)?))
             .await?
     } else {
         None
@@ -281,7 +281,7 @@ async fn authorize_inner(
     let now = clock::now();
     let (user_id, client_row_id) = (principal.user.id.clone(), client.id.clone());
     let grant = state
-        .db(move |conn| Ok(grants_store::find(conn, &user_id, &client_row_id)?))
+        .db_read(move |conn| Ok(grants_store::find(conn, &user_id, &client_row_id)?))
         .await?;
     let covered = grant
         .as_ref()
@@ -496,7 +496,7 @@ pub async fn get_request(
     let user_id = principal.user.id.clone();
     let now = clock::now();
     let (request, client) = state
-        .db(move |conn| find_pending(conn, &user_id, &id, now))
+        .db_read(move |conn| find_pending(conn, &user_id, &id, now))
         .await?;
     let redirect_host = url::Url::parse(&request.redirect_uri)
         .ok()

@@ -86,7 +86,7 @@ async fn api_key(
     }
     let hash = state.tokens.hash(secret);
     let found = state
-        .db(move |conn| Ok(api_keys::store::find_for_auth(conn, &hash)?))
+        .db_read(move |conn| Ok(api_keys::store::find_for_auth(conn, &hash)?))
         .await?;
     let Some((key, user, sub)) = found else {
         return Ok(inactive());
@@ -129,7 +129,7 @@ async fn refresh_token(
     }
     let hash = state.tokens.hash(token);
     let found = state
-        .db(move |conn| {
+        .db_read(move |conn| {
             let Some(r) = grants_store::find_refresh(conn, &hash)? else {
                 return Ok(None);
             };

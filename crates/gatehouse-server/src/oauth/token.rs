@@ -142,12 +142,23 @@ pub(super) async fn authenticate_client(
         OAuthError::invalid_client(why)
     };
     let lookup = creds.client_id.clone();
-    let client = if lookup.len() == 32 && lookup.bytes().all(|b| b.is_ascii_hexdigit()) {
-        state
-            .db(move |conn| Ok(clients_store::find_by_client_id(conn, &lookup)?))
-            .await?
-    } else {
+    let client = if lookup.len() != 32 || !lookup.bytes().all(|b| b.is_ascii_hexdigit()) {
         None
+    } else if let Some(cached) = state.clients.get(&lookup) {
+        Some(cached.client.clone())
+    } else {
+        // Cached like keys and grants: a secret reset or deletion drops the entry at
+        // once here, and within the cache TTL on other replicas.
+        let generation = state.clients.generation();
+        let key = lookup.clone();
+        let found = state
+            .db_read(move |conn| Ok(clients_store::find_by_client_id(conn, &lookup)?))
+            .await?;
+        if let Some(c) = &found {
+            let entry = std::sync::Arc::new(crate::auth::cache::CachedClient { client: c.clone() });
+            state.clients.insert(key, entry, generation);
+        }
+        found
     };
     let Some(client) = client else {
         // Nothing to guess at for an unknown client: not counted.
@@ -238,7 +249,7 @@ async fn authorization_code(
     let verifier = get(params, "code_verifier");
     let hash = state.tokens.hash(code);
     let found = state
-        .db(move |conn| {
+        .db_read(move |conn| {
             let Some(code) = grants_store::find_code(conn, &hash)? else {
                 return Ok(None);
             };
@@ -318,7 +329,7 @@ async fn refresh(
     }
     let hash = state.tokens.hash(token);
     let found = state
-        .db(move |conn| {
+        .db_read(move |conn| {
             let Some(r) = grants_store::find_refresh(conn, &hash)? else {
                 return Ok(None);
             };
@@ -425,6 +436,7 @@ async fn issue_tokens(
     let refresh_hash = state.tokens.hash(&refresh_token);
     let (grant_id, scopes_owned) = (grant.id.clone(), refresh_scopes);
     let generation = grant.generation;
+    let last_used = grant.last_used_at;
     let user_id = grant.user_id.clone();
     let spent: Option<(GrantRow, UserRow)> = state
         .db(move |conn| {
@@ -456,7 +468,10 @@ async fn issue_tokens(
                         expires_at: now + REFRESH_TOKEN_TTL,
                     },
                 )?;
-                grants_store::touch(conn, &grant_id, now)?;
+                // `last_used_at` is precise to a minute, as for keys: no write per refresh.
+                if last_used.is_none_or(|at| now - at >= chrono::TimeDelta::minutes(1)) {
+                    grants_store::touch(conn, &grant_id, now)?;
+                }
                 Ok::<_, ApiError>(Some((grant, user)))
             })
         })

@@ -39,7 +39,7 @@ pub async fn list_clients(
     // Admins see every client of the subscription; others their own.
     let owner = (!principal.is_admin()).then(|| principal.user.id.to_string());
     let rows = state
-        .db(move |conn| {
+        .db_read(move |conn| {
             Ok(store::list(
                 conn,
                 &sub_id,
@@ -139,7 +139,7 @@ async fn visible_client(
     }
     let (sub_id, id) = (principal.subscription.id.clone(), id.to_string());
     let row = state
-        .db(move |conn| Ok(store::find_in_subscription(conn, &sub_id, &id)?))
+        .db_read(move |conn| Ok(store::find_in_subscription(conn, &sub_id, &id)?))
         .await?
         .ok_or(ApiError::NotFound)?;
     if row.owner_id == principal.user.id || principal.is_admin() {

@@ -38,7 +38,7 @@ pub async fn sign_in(
     let found = match lookup {
         Some(u) => {
             state
-                .db(move |conn| Ok(users_store::find_by_username(conn, &u)?))
+                .db_read(move |conn| Ok(users_store::find_by_username(conn, &u)?))
                 .await?
         }
         None => None,

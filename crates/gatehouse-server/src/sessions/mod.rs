@@ -37,7 +37,7 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Principal, Ap
     let hash = state.tokens.hash(token);
     let csrf_token = state.tokens.csrf_token(token);
     let found = state
-        .db(move |conn| Ok(store::find_by_hash(conn, &hash)?))
+        .db_read(move |conn| Ok(store::find_by_hash(conn, &hash)?))
         .await?;
     let expired = || {
         ApiError::unauthorized(

@@ -149,7 +149,7 @@ pub async fn list_users(
     let after = query.cursor()?;
     let sub_id = principal.subscription.id.clone();
     let rows = state
-        .db(move |conn| Ok(store::list(conn, &sub_id, after.as_deref(), limit)?))
+        .db_read(move |conn| Ok(store::list(conn, &sub_id, after.as_deref(), limit)?))
         .await?;
     let now = clock::now();
     Ok(web::Json(page(
@@ -233,7 +233,7 @@ async fn find_user(state: &AppState, principal: &Principal, id: &str) -> Result<
     }
     let (sub_id, id) = (principal.subscription.id.clone(), id.to_string());
     state
-        .db(move |conn| store::find_in_subscription(conn, &sub_id, &id)?.ok_or(ApiError::NotFound))
+        .db_read(move |conn| store::find_in_subscription(conn, &sub_id, &id)?.ok_or(ApiError::NotFound))
         .await
 }
 
