@@ -1,6 +1,9 @@
 -- Refresh-token grant under load: every rotating refresh token is used exactly once.
 -- Each thread gets its own slice of the seeded tokens; a response's new refresh token
 -- goes back in the thread's queue. A reused or failed token counts as a non-2xx answer.
+-- wrk builds a connection's next request before it passes on the previous response,
+-- so the bench seeds two tokens per connection; an empty queue sends a dead token,
+-- which shows up as errors.
 -- Environment: BENCH_TOKENS (file, one token a line), BENCH_THREADS, BENCH_PATH,
 -- BENCH_AUTH (Authorization header), BENCH_HOST.
 local all = nil

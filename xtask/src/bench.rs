@@ -243,7 +243,10 @@ fn run(bin: &Path, dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-const OAUTH_TOKENS: usize = 64;
+/// Two per connection: wrk asks for a connection's next request before it hands over
+/// the previous answer (and so the next rotated token), so each connection needs a
+/// token in reserve.
+const OAUTH_TOKENS: usize = 128;
 const CALLBACK: &str = "https://app.example.com/callback";
 
 struct OAuthRun {

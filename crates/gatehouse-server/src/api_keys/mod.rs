@@ -10,7 +10,6 @@ pub mod handlers;
 pub mod store;
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use actix_web::web;
 use chrono::{NaiveDateTime, TimeDelta};
@@ -24,9 +23,6 @@ use crate::startup::resource;
 use crate::state::AppState;
 
 pub const SECRET_PREFIX: &str = "gatk_";
-
-/// `last_used_at` is written at most this often per key and process.
-const TOUCH_INTERVAL_SECS: i64 = 60;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -98,7 +94,10 @@ pub async fn authenticate(
             "The API key's user is disabled or locked.",
         ));
     }
-    record_use(state, &entry, now);
+    let id = entry.key.id.clone();
+    crate::auth::cache::record_use(state, &entry.last_touch, now, "api key", move |conn| {
+        Ok(store::touch(conn, &id, now)?)
+    });
     let key_permission = Permission::parse(&entry.key.permission).unwrap_or(Permission::ReadOnly);
     let permission = if key_permission == Permission::FullAccess
         && may_hold_full_access(
@@ -125,30 +124,6 @@ pub async fn authenticate(
 /// `api_key_full_access_roles` (stored comma-separated).
 pub fn may_hold_full_access(roles: &str, role: &str) -> bool {
     roles.split(',').any(|r| r.trim() == role)
-}
-
-/// Writes `last_used_at` at most once a minute per key and process, off the request.
-fn record_use(state: &web::Data<AppState>, entry: &CachedKey, now: NaiveDateTime) {
-    let now_secs = now.and_utc().timestamp();
-    let last = entry.last_touch.load(Ordering::Relaxed);
-    if now_secs - last < TOUCH_INTERVAL_SECS
-        || entry
-            .last_touch
-            .compare_exchange(last, now_secs, Ordering::AcqRel, Ordering::Relaxed)
-            .is_err()
-    {
-        return;
-    }
-    let state = state.clone();
-    let id = entry.key.id.clone();
-    actix_web::rt::spawn(async move {
-        if let Err(e) = state
-            .db(move |conn| Ok(store::touch(conn, &id, now)?))
-            .await
-        {
-            tracing::warn!(error = %e, "recording an API key's use failed");
-        }
-    });
 }
 
 /// The expiry a new or reset key gets: the one asked for, which must be in the future

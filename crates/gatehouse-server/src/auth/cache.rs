@@ -221,3 +221,35 @@ impl<E: DependsOn> Cache<E> {
         }
     }
 }
+
+/// Uses are recorded at most this often per credential and process.
+const TOUCH_INTERVAL_SECS: i64 = 60;
+
+/// Records a credential's "last used" time at most once a minute per process: the
+/// first request of the minute claims the write (`last_touch`), and the write runs off
+/// the request path.
+pub fn record_use<F>(
+    state: &actix_web::web::Data<crate::state::AppState>,
+    last_touch: &AtomicI64,
+    now: chrono::NaiveDateTime,
+    what: &'static str,
+    write: F,
+) where
+    F: FnMut(&mut crate::db::DbConnection) -> Result<(), crate::error::ApiError> + Send + 'static,
+{
+    let now_secs = now.and_utc().timestamp();
+    let last = last_touch.load(Ordering::Relaxed);
+    if now_secs - last < TOUCH_INTERVAL_SECS
+        || last_touch
+            .compare_exchange(last, now_secs, Ordering::AcqRel, Ordering::Relaxed)
+            .is_err()
+    {
+        return;
+    }
+    let state = state.clone();
+    actix_web::rt::spawn(async move {
+        if let Err(e) = state.db(write).await {
+            tracing::warn!(error = %e, what, "recording a use failed");
+        }
+    });
+}

@@ -7,7 +7,6 @@
 //! once on this replica and within the cache TTL on the others.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use actix_web::web;
 use gatehouse_types::{Permission, UserState, codes};
@@ -21,7 +20,6 @@ use crate::error::ApiError;
 use crate::grants::store as grants_store;
 use crate::state::AppState;
 
-const TOUCH_INTERVAL_SECS: i64 = 60;
 
 fn invalid(why: &str) -> ApiError {
     ApiError::unauthorized(
@@ -89,7 +87,10 @@ pub async fn verify(
 pub async fn authenticate(state: &web::Data<AppState>, token: &str) -> Result<Principal, ApiError> {
     let (claims, entry) = verify(state, token).await?;
     let now = clock::now();
-    record_use(state, &entry, now);
+    let id = entry.grant.id.clone();
+    crate::auth::cache::record_use(state, &entry.last_touch, now, "grant", move |conn| {
+        Ok(grants_store::touch(conn, &id, now)?)
+    });
     // What the token may do: its own scopes, never more than the grant holds now.
     let granted = scopes::split(&entry.grant.scopes);
     let token_scopes: Vec<String> = scopes::split(&claims.scope)
@@ -119,27 +120,4 @@ pub async fn authenticate(state: &web::Data<AppState>, token: &str) -> Result<Pr
             permission,
         },
     })
-}
-
-fn record_use(state: &web::Data<AppState>, entry: &CachedGrant, now: chrono::NaiveDateTime) {
-    let now_secs = now.and_utc().timestamp();
-    let last = entry.last_touch.load(Ordering::Relaxed);
-    if now_secs - last < TOUCH_INTERVAL_SECS
-        || entry
-            .last_touch
-            .compare_exchange(last, now_secs, Ordering::AcqRel, Ordering::Relaxed)
-            .is_err()
-    {
-        return;
-    }
-    let state = state.clone();
-    let id = entry.grant.id.clone();
-    actix_web::rt::spawn(async move {
-        if let Err(e) = state
-            .db(move |conn| Ok(grants_store::touch(conn, &id, now)?))
-            .await
-        {
-            tracing::warn!(error = %e, "recording a grant's use failed");
-        }
-    });
 }
