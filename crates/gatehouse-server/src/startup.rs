@@ -108,8 +108,12 @@ impl Application {
             keys: Cache::new(Duration::from_secs(settings.credential_cache_seconds)),
             grants: Cache::new(Duration::from_secs(settings.credential_cache_seconds)),
             clients: Cache::new(Duration::from_secs(settings.credential_cache_seconds)),
-            sqlite_writer: (db::Backend::of_url(&settings.database_url)? == db::Backend::Sqlite)
-                .then(|| std::sync::Arc::new(std::sync::Mutex::new(()))),
+            sqlite_writer: match db::Backend::of_url(&settings.database_url)? {
+                db::Backend::Sqlite => Some(db::writer::Writer::start(db::connect_one(
+                    &settings.database_url,
+                )?)),
+                db::Backend::Postgres => None,
+            },
             signing: crate::oauth::jwt::SigningKeys::load_or_create(&mut *pool.get()?, &settings)?,
             client_auth_limiter: crate::oauth::limiter::FailureLimiter::new(
                 10,

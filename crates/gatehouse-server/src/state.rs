@@ -26,10 +26,9 @@ pub struct AppState {
     pub client_auth_limiter: crate::oauth::limiter::FailureLimiter,
     /// Registered OAuth clients by `client_id`, for the protocol endpoints.
     pub clients: Cache<crate::auth::cache::CachedClient>,
-    /// SQLite has one writer at a time. Writers queue here, in the process, instead of
-    /// spinning in SQLite's busy handler (which sleeps, and under load gives up).
-    /// `None` on PostgreSQL.
-    pub sqlite_writer: Option<std::sync::Arc<std::sync::Mutex<()>>>,
+    /// SQLite has one writer at a time: every write goes to one thread that commits
+    /// them in batches (`db::writer`). `None` on PostgreSQL.
+    pub sqlite_writer: Option<crate::db::writer::Writer>,
 }
 
 impl AppState {
@@ -66,12 +65,11 @@ impl AppState {
         F: FnMut(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
+        if let (Some(writer), true) = (&self.sqlite_writer, write) {
+            return writer.write(work).await;
+        }
         let pool = self.pool.clone();
-        let writer = self.sqlite_writer.clone().filter(|_| write);
         actix_web::web::block(move || {
-            let _writer = writer
-                .as_ref()
-                .map(|lock| lock.lock().unwrap_or_else(|p| p.into_inner()));
             let mut conn = pool.get()?;
             let mut attempt = 0u32;
             loop {

@@ -3,6 +3,7 @@
 //! Only this module and the `store.rs` files use diesel.
 
 pub mod schema;
+pub mod writer;
 
 use std::path::Path;
 use std::time::Duration;
@@ -85,6 +86,15 @@ impl ManageConnection for Manager {
     fn has_broken(&self, _conn: &mut DbConnection) -> bool {
         false
     }
+}
+
+/// One connection outside the pool, with the same settings (the SQLite writer's).
+pub fn connect_one(url: &str) -> anyhow::Result<DbConnection> {
+    let manager = Manager {
+        url: url.to_string(),
+        backend: Backend::of_url(url)?,
+    };
+    manager.connect().context("opening the database")
 }
 
 /// Builds the pool, creating the SQLite file's folder when it is missing.

@@ -20,7 +20,6 @@ use crate::error::ApiError;
 use crate::grants::store as grants_store;
 use crate::state::AppState;
 
-
 fn invalid(why: &str) -> ApiError {
     ApiError::unauthorized(
         codes::TOKEN_INVALID,

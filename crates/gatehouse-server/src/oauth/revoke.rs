@@ -35,7 +35,9 @@ pub async fn revoke(
         if tokens::has_valid_checksum(REFRESH_PREFIX, token) {
             let hash = state.tokens.hash(token);
             state
-                .db_read(move |conn| Ok(grants_store::find_refresh(conn, &hash)?.map(|r| r.grant_id)))
+                .db_read(move |conn| {
+                    Ok(grants_store::find_refresh(conn, &hash)?.map(|r| r.grant_id))
+                })
                 .await?
         } else {
             None

@@ -233,7 +233,9 @@ async fn find_user(state: &AppState, principal: &Principal, id: &str) -> Result<
     }
     let (sub_id, id) = (principal.subscription.id.clone(), id.to_string());
     state
-        .db_read(move |conn| store::find_in_subscription(conn, &sub_id, &id)?.ok_or(ApiError::NotFound))
+        .db_read(move |conn| {
+            store::find_in_subscription(conn, &sub_id, &id)?.ok_or(ApiError::NotFound)
+        })
         .await
 }
 
