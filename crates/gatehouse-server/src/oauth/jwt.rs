@@ -279,7 +279,11 @@ impl SigningKeys {
         Ok(true)
     }
 
-    /// Makes sure an RSA key exists for id_tokens (made on first need).
+    pub fn has_rsa(&self) -> bool {
+        self.current().is_some_and(|k| k.rsa.is_some())
+    }
+
+    /// Makes sure an RSA key exists for id_tokens.
     pub fn ensure_rsa(&self, conn: &mut DbConnection) -> anyhow::Result<()> {
         if self.current().is_some_and(|k| k.rsa.is_some()) {
             return Ok(());

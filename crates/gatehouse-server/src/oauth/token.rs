@@ -206,12 +206,7 @@ async fn revoke_for_reuse(
     grant: &GrantRow,
     action: &'static str,
 ) -> Result<(), OAuthError> {
-    let audit = Audit::unauthenticated(meta, action)
-        .in_subscription(&grant.subscription_id)
-        .credential("oauth_client", Some(&client.client_id))
-        .target("oauth_grant", &grant.id)
-        .subject(&grant.user_id)
-        .details(json!({"client_id": client.client_id, "grant_revoked": true}));
+    let audit = reuse_audit(meta, &client.client_id, grant, action);
     let id = grant.id.clone();
     let now = clock::now();
     state
@@ -225,6 +220,20 @@ async fn revoke_for_reuse(
         .await?;
     state.invalidate(Invalidate::Grant(&grant.id));
     Ok(())
+}
+
+fn reuse_audit(
+    meta: &ClientMeta,
+    client_id: &str,
+    grant: &GrantRow,
+    action: &'static str,
+) -> Audit {
+    Audit::unauthenticated(meta, action)
+        .in_subscription(&grant.subscription_id)
+        .credential("oauth_client", Some(client_id))
+        .target("oauth_grant", &grant.id)
+        .subject(&grant.user_id)
+        .details(json!({"client_id": client_id, "grant_revoked": true}))
 }
 
 fn pkce_s256(verifier: &str) -> String {
@@ -327,70 +336,169 @@ async fn refresh(
     if !tokens::has_valid_checksum(REFRESH_PREFIX, token) {
         return Err(bad());
     }
-    let hash = state.tokens.hash(token);
-    let found = state
-        .db_read(move |conn| {
-            let Some(r) = grants_store::find_refresh(conn, &hash)? else {
-                return Ok(None);
-            };
-            let grant = grants_store::find_by_id(conn, &r.grant_id)?;
-            Ok(grant.map(|g| (r, g)))
+    let asked = get(params, "scope")
+        .map(|a| {
+            scopes::parse(a).map_err(|s| OAuthError::invalid_scope(format!("Unknown scope: {s}.")))
         })
+        .transpose()?;
+    let new_token = tokens::checksummed_secret(REFRESH_PREFIX);
+    let work = RefreshWork {
+        hash: state.tokens.hash(token),
+        new_hash: state.tokens.hash(&new_token),
+        client_row_id: client.id.clone(),
+        client_id: client.client_id.clone(),
+        asked,
+        meta: meta.clone(),
+        now: clock::now(),
+    };
+    // One trip to the database: the checks, the spend and the new token in one
+    // transaction, so no concurrent use of the same token can slip between them.
+    let outcome = state
+        .db(move |conn| db::transaction(conn, |conn| work.run(conn)))
         .await?;
-    let Some((refresh, grant)) = found else {
-        return Err(bad());
-    };
-    if grant.client_id != client.id {
-        return Err(bad());
-    }
-    if refresh.used_at.is_some() {
-        // Rotation's tripwire (RFC 9700 §4.14.2): a spent token came back, so one of
-        // the two holders is an attacker. Revoke the whole grant.
-        if refresh.revoked_at.is_none() && grant.is_active() {
-            revoke_for_reuse(state, meta, client, &grant, "oauth_refresh_token.reused").await?;
-        }
-        return Err(bad());
-    }
-    let now = clock::now();
-    if refresh.revoked_at.is_some()
-        || !grant.is_active()
-        || refresh.generation != grant.generation
-        || refresh.expires_at <= now
-    {
-        return Err(bad());
-    }
-    let held = scopes::split(&refresh.scopes);
-    let scopes = match get(params, "scope") {
-        None => refresh.scopes.clone(),
-        Some(asked) => {
-            let asked = scopes::parse(asked)
-                .map_err(|s| OAuthError::invalid_scope(format!("Unknown scope: {s}.")))?;
-            if !held.is_superset(&asked) || asked.is_empty() {
-                return Err(OAuthError::invalid_scope(
-                    "A refresh may only narrow the scopes.",
-                ));
-            }
-            scopes::join(&asked)
-        }
-    };
-    let issue = Issue {
-        // RFC 6749 §6: the new refresh token keeps the old one's scope; only the access
-        // token is narrowed.
-        refresh_scopes: refresh.scopes.clone(),
-        access_scopes: scopes,
-        spend: Spend::Refresh(refresh.id.clone()),
-        oidc: Oidc {
-            nonce: None,
-            auth_time: None,
-        },
-    };
-    match issue_tokens(state, client, &grant, issue).await? {
-        Some(res) => Ok(res),
-        None => {
-            // Spent by a concurrent request between our read and our write.
-            revoke_for_reuse(state, meta, client, &grant, "oauth_refresh_token.reused").await?;
+    match outcome {
+        RefreshOutcome::Invalid => Err(bad()),
+        RefreshOutcome::Widened => Err(OAuthError::invalid_scope(
+            "A refresh may only narrow the scopes.",
+        )),
+        RefreshOutcome::Reused(grant_id) => {
+            state.invalidate(Invalidate::Grant(&grant_id));
             Err(bad())
         }
+        RefreshOutcome::Issued {
+            grant,
+            user,
+            access_scopes,
+            now,
+        } => {
+            let oidc = Oidc {
+                nonce: None,
+                auth_time: None,
+            };
+            token_response(
+                state,
+                client,
+                &grant.id,
+                grant.generation,
+                &user,
+                &access_scopes,
+                new_token,
+                oidc,
+                now,
+            )
+            .await
+        }
+    }
+}
+
+enum RefreshOutcome {
+    Invalid,
+    Widened,
+    /// A spent token came back: the grant was revoked.
+    Reused(String),
+    Issued {
+        grant: Box<GrantRow>,
+        user: Box<UserRow>,
+        access_scopes: String,
+        now: chrono::NaiveDateTime,
+    },
+}
+
+struct RefreshWork {
+    hash: String,
+    new_hash: String,
+    client_row_id: String,
+    client_id: String,
+    asked: Option<std::collections::BTreeSet<String>>,
+    meta: ClientMeta,
+    now: chrono::NaiveDateTime,
+}
+
+impl RefreshWork {
+    fn run(&self, conn: &mut DbConnection) -> Result<RefreshOutcome, ApiError> {
+        let now = self.now;
+        let Some(refresh) = grants_store::find_refresh(conn, &self.hash)? else {
+            return Ok(RefreshOutcome::Invalid);
+        };
+        let Some(grant) = grants_store::find_by_id(conn, &refresh.grant_id)? else {
+            return Ok(RefreshOutcome::Invalid);
+        };
+        if grant.client_id != self.client_row_id {
+            return Ok(RefreshOutcome::Invalid);
+        }
+        if refresh.used_at.is_some() {
+            return self.reused(conn, &refresh, grant);
+        }
+        if refresh.revoked_at.is_some()
+            || !grant.is_active()
+            || refresh.generation != grant.generation
+            || refresh.expires_at <= now
+        {
+            return Ok(RefreshOutcome::Invalid);
+        }
+        let held = scopes::split(&refresh.scopes);
+        let access_scopes = match &self.asked {
+            None => refresh.scopes.clone(),
+            Some(asked) if !asked.is_empty() && held.is_superset(asked) => scopes::join(asked),
+            Some(_) => return Ok(RefreshOutcome::Widened),
+        };
+        if !grants_store::spend_refresh(conn, &refresh.id, now)? {
+            // Spent by a concurrent request (PostgreSQL): the same tripwire.
+            return self.reused(conn, &refresh, grant);
+        }
+        let user = find_user(conn, &grant.user_id)?;
+        if effective_state(&user, now) != gatehouse_types::UserState::Active {
+            return Ok(RefreshOutcome::Invalid);
+        }
+        // RFC 6749 §6: the new refresh token keeps the old one's scope; only the access
+        // token may be narrowed.
+        grants_store::insert_refresh(
+            conn,
+            &NewRefresh {
+                id: &uuid::Uuid::now_v7().to_string(),
+                token_hash: &self.new_hash,
+                grant_id: &grant.id,
+                generation: grant.generation,
+                scopes: &refresh.scopes,
+                created_at: now,
+                expires_at: now + REFRESH_TOKEN_TTL,
+            },
+        )?;
+        // `last_used_at` is precise to a minute, as for keys: no write per refresh.
+        if grant
+            .last_used_at
+            .is_none_or(|at| now - at >= chrono::TimeDelta::minutes(1))
+        {
+            grants_store::touch(conn, &grant.id, now)?;
+        }
+        Ok(RefreshOutcome::Issued {
+            grant: Box::new(grant),
+            user: Box::new(user),
+            access_scopes,
+            now,
+        })
+    }
+
+    /// Rotation's tripwire (RFC 9700 §4.14.2): a spent token came back, so one of its
+    /// two holders is an attacker. Revoke the whole grant, in this transaction.
+    fn reused(
+        &self,
+        conn: &mut DbConnection,
+        refresh: &grants_store::RefreshRow,
+        grant: GrantRow,
+    ) -> Result<RefreshOutcome, ApiError> {
+        if refresh.revoked_at.is_some() || !grant.is_active() {
+            return Ok(RefreshOutcome::Invalid);
+        }
+        grants_store::revoke(conn, &grant.id, self.now)?;
+        reuse_audit(
+            &self.meta,
+            &self.client_id,
+            &grant,
+            "oauth_refresh_token.reused",
+        )
+        .record(conn)?;
+        Ok(RefreshOutcome::Reused(grant.id))
     }
 }
 
@@ -412,7 +520,6 @@ struct Issue {
 /// What a token request uses up, atomically with issuing the new tokens.
 enum Spend {
     Code(String),
-    Refresh(String),
 }
 
 /// Spends the code or refresh token and issues an access token and a new refresh
@@ -443,7 +550,6 @@ async fn issue_tokens(
             db::transaction(conn, |conn| {
                 let ok = match &spend {
                     Spend::Code(id) => grants_store::use_code(conn, id, now)?,
-                    Spend::Refresh(id) => grants_store::spend_refresh(conn, id, now)?,
                 };
                 if !ok {
                     return Ok(None);
@@ -485,6 +591,34 @@ async fn issue_tokens(
     if effective_state(&user, now) != gatehouse_types::UserState::Active {
         return Err(OAuthError::invalid_grant("The user is not active."));
     }
+    token_response(
+        state,
+        client,
+        &grant.id,
+        generation,
+        &user,
+        scopes,
+        refresh_token,
+        oidc,
+        now,
+    )
+    .await
+    .map(Some)
+}
+
+/// Signs the access token (and, with `openid`, the id_token) and answers.
+#[allow(clippy::too_many_arguments)]
+async fn token_response(
+    state: &web::Data<AppState>,
+    client: &ClientRow,
+    grant_id: &str,
+    generation: i64,
+    user: &UserRow,
+    scopes: &str,
+    refresh_token: String,
+    oidc: Oidc,
+    now: chrono::NaiveDateTime,
+) -> Result<HttpResponse, OAuthError> {
     let claims = AccessClaims {
         iss: state.signing.issuer().to_string(),
         aud: state.signing.audience().to_string(),
@@ -494,7 +628,7 @@ async fn issue_tokens(
         jti: uuid::Uuid::new_v4().to_string(),
         client_id: client.client_id.clone(),
         scope: scopes.to_string(),
-        grant: grant.id.clone(),
+        grant: grant_id.to_string(),
         generation,
     };
     let access_token = state
@@ -511,14 +645,12 @@ async fn issue_tokens(
     let granted = scopes::split(scopes);
     if granted.contains("openid") {
         body["id_token"] =
-            json!(id_token(state, client, &user, &granted, &access_token, oidc, now).await?);
+            json!(id_token(state, client, user, &granted, &access_token, oidc, now).await?);
     }
-    Ok(Some(
-        HttpResponse::Ok()
-            .insert_header((header::CACHE_CONTROL, "no-store"))
-            .insert_header((header::PRAGMA, "no-cache"))
-            .json(body),
-    ))
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"))
+        .json(body))
 }
 
 /// The OpenID Connect id_token (Core §2): who signed in, for which client, signed
@@ -532,10 +664,12 @@ async fn id_token(
     oidc: Oidc,
     now: chrono::NaiveDateTime,
 ) -> Result<String, OAuthError> {
-    let st = state.clone();
-    state
-        .db(move |conn| Ok(st.signing.ensure_rsa(conn)?))
-        .await?;
+    if !state.signing.has_rsa() {
+        let st = state.clone();
+        state
+            .db(move |conn| Ok(st.signing.ensure_rsa(conn)?))
+            .await?;
+    }
     let digest = Sha256::digest(access_token.as_bytes());
     let mut claims = json!({
         "iss": state.signing.issuer(),
