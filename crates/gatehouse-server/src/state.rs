@@ -51,6 +51,20 @@ impl AppState {
         self.run_db(work, true).await
     }
 
+    /// Runs diesel work as one transaction: on SQLite, the writer thread's savepoint
+    /// is that transaction already; on PostgreSQL, a transaction on a pooled connection.
+    pub async fn db_tx<T, F>(&self, mut work: F) -> Result<T, ApiError>
+    where
+        F: FnMut(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        if let Some(writer) = &self.sqlite_writer {
+            return writer.write(work).await;
+        }
+        self.run_db(move |conn| crate::db::transaction(conn, |c| work(c)), true)
+            .await
+    }
+
     /// Runs diesel work that only reads. On SQLite (WAL) reads run beside the writer.
     pub async fn db_read<T, F>(&self, work: F) -> Result<T, ApiError>
     where

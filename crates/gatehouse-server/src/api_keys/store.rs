@@ -53,16 +53,18 @@ pub fn find_for_auth(
     conn: &mut DbConnection,
     secret_hash: &str,
 ) -> QueryResult<Option<(ApiKeyRow, UserRow, SubscriptionRow)>> {
-    api_keys::table
-        .inner_join(users::table.inner_join(subscriptions::table))
-        .filter(api_keys::secret_hash.eq(secret_hash))
-        .select((
-            ApiKeyRow::as_select(),
-            UserRow::as_select(),
-            SubscriptionRow::as_select(),
-        ))
-        .first(conn)
-        .optional()
+    crate::on_backend!(conn, |c| {
+        api_keys::table
+            .inner_join(users::table.inner_join(subscriptions::table))
+            .filter(api_keys::secret_hash.eq(secret_hash))
+            .select((
+                ApiKeyRow::as_select(),
+                UserRow::as_select(),
+                SubscriptionRow::as_select(),
+            ))
+            .first(c)
+            .optional()
+    })
 }
 
 /// A key of the subscription; another subscription's key is `None`.
@@ -219,8 +221,10 @@ pub fn delete(conn: &mut DbConnection, id: &str) -> QueryResult<()> {
 
 /// Records a use; called at most once a minute per key and process.
 pub fn touch(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> QueryResult<()> {
-    diesel::update(api_keys::table.find(id))
-        .set(api_keys::last_used_at.eq(now))
-        .execute(conn)
-        .map(drop)
+    crate::on_backend!(conn, |c| {
+        diesel::update(api_keys::table.find(id))
+            .set(api_keys::last_used_at.eq(now))
+            .execute(c)
+            .map(drop)
+    })
 }

@@ -150,6 +150,21 @@ pub fn migrate(conn: &mut DbConnection) -> anyhow::Result<usize> {
     Ok(applied)
 }
 
+/// Runs one diesel query on the concrete connection inside a `DbConnection`, the same
+/// expression written once for both arms. Queries sent through the `MultiConnection`
+/// wrapper are not kept as prepared statements, so SQLite parses them afresh every
+/// time; on the hot paths (authentication, token issue) this macro lets each backend
+/// cache its prepared statements.
+#[macro_export]
+macro_rules! on_backend {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::db::DbConnection::Postgresql($c) => $body,
+            $crate::db::DbConnection::Sqlite($c) => $body,
+        }
+    };
+}
+
 /// Runs `work` in a transaction: committed if it returns `Ok`, rolled back otherwise.
 /// Handlers use this instead of importing diesel.
 pub fn transaction<T, E>(

@@ -1,25 +1,32 @@
 //! SQLite's single writer, as a thread. SQLite lets one connection write at a time;
 //! rather than have many threads take turns (each waking the next, or sleeping in
 //! SQLite's busy handler), every write goes to this thread, which runs the writes
-//! waiting in its queue together: one `BEGIN … COMMIT` for the batch, each write in
-//! its own savepoint so that one failing write rolls back alone. Results are handed
-//! back only after the batch is committed, so nobody sees a success that was not
-//! written. PostgreSQL does not use this: its pool writes concurrently.
+//! waiting in its queue together: one `BEGIN … COMMIT` for the batch. When a write
+//! fails, the batch is rolled back, that write answers its error, and the others run
+//! again without it (writes are closures that can run twice). Results are handed back
+//! only after the batch is committed, so nobody sees a success that was not written. PostgreSQL does not use this: its pool writes concurrently.
 
 use std::sync::mpsc;
 use std::time::Duration;
 
 use diesel::connection::{Connection, TransactionManager};
 
-use crate::db::{self, DbConnection};
+use crate::db::DbConnection;
 use crate::error::ApiError;
 
 /// The most writes committed together.
 const MAX_BATCH: usize = 128;
 
+enum Ran {
+    Ok,
+    /// The database is locked by someone else: retry the batch later.
+    Busy,
+    /// The write failed; its error is kept for it.
+    Failed,
+}
+
 trait Job: Send {
-    /// Runs the write in a savepoint; `Err(Busy)` means the batch must be retried.
-    fn run(&mut self, conn: &mut DbConnection) -> Result<(), ApiError>;
+    fn run(&mut self, conn: &mut DbConnection) -> Ran;
     /// Hands the result over, or `failure` when the batch could not be committed.
     fn deliver(self: Box<Self>, failure: Option<&str>);
 }
@@ -35,13 +42,15 @@ where
     T: Send + 'static,
     F: FnMut(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
 {
-    fn run(&mut self, conn: &mut DbConnection) -> Result<(), ApiError> {
-        let outcome = db::transaction(conn, |c| (self.work)(c));
-        if matches!(outcome, Err(ApiError::Busy)) {
-            return Err(ApiError::Busy);
-        }
+    fn run(&mut self, conn: &mut DbConnection) -> Ran {
+        let outcome = (self.work)(conn);
+        let ran = match &outcome {
+            Ok(_) => Ran::Ok,
+            Err(ApiError::Busy) => Ran::Busy,
+            Err(_) => Ran::Failed,
+        };
         self.result = Some(outcome);
-        Ok(())
+        ran
     }
 
     fn deliver(self: Box<Self>, failure: Option<&str>) {
@@ -84,7 +93,8 @@ impl Writer {
         }
     }
 
-    /// Queues a write and waits for it to be committed.
+    /// Queues a write and waits for it to be committed. When it fails, nothing it did
+    /// is kept.
     pub async fn write<T, F>(&self, work: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
@@ -113,48 +123,141 @@ impl Writer {
 }
 
 fn run_batch(conn: &mut DbConnection, mut batch: Vec<Box<dyn Job>>) {
-    for attempt in 0..8u32 {
-        match try_batch(conn, &mut batch) {
-            Ok(()) => {
-                for job in batch {
-                    job.deliver(None);
-                }
-                return;
+    let mut busy_attempts = 0u32;
+    loop {
+        if let Err(e) = Manager::begin_transaction(conn) {
+            let why = e.to_string();
+            for job in batch {
+                job.deliver(Some(&why));
             }
-            Err(ApiError::Busy) => {
-                // Another process (or another server on the same file) holds the lock.
-                rollback(conn);
-                std::thread::sleep(Duration::from_millis(5 << attempt.min(5)));
-            }
-            Err(e) => {
-                rollback(conn);
-                let why = e.to_string();
-                for job in batch {
-                    job.deliver(Some(&why));
+            return;
+        }
+        let mut outcome = None;
+        for (i, job) in batch.iter_mut().enumerate() {
+            match job.run(conn) {
+                Ran::Ok => {}
+                Ran::Busy => {
+                    outcome = Some(Err(ApiError::Busy));
+                    break;
                 }
-                return;
+                Ran::Failed => {
+                    outcome = Some(Ok(i));
+                    break;
+                }
             }
         }
-    }
-    for job in batch {
-        job.deliver(Some("the database stayed busy"));
+        match outcome {
+            // One write failed: undo the batch, answer that write, run the rest again.
+            Some(Ok(failed)) => {
+                rollback(conn);
+                batch.remove(failed).deliver(None);
+                if batch.is_empty() {
+                    return;
+                }
+            }
+            Some(Err(_)) => {
+                // Another process (or another server on the same file) holds the lock.
+                rollback(conn);
+                busy_attempts += 1;
+                if busy_attempts > 8 {
+                    for job in batch {
+                        job.deliver(Some("the database stayed busy"));
+                    }
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(5 << busy_attempts.min(5)));
+            }
+            None => match Manager::commit_transaction(conn) {
+                Ok(()) => {
+                    for job in batch {
+                        job.deliver(None);
+                    }
+                    return;
+                }
+                Err(e) if crate::db::is_busy(&e) && busy_attempts < 8 => {
+                    rollback(conn);
+                    busy_attempts += 1;
+                    std::thread::sleep(Duration::from_millis(5 << busy_attempts.min(5)));
+                }
+                Err(e) => {
+                    rollback(conn);
+                    let why = e.to_string();
+                    for job in batch {
+                        job.deliver(Some(&why));
+                    }
+                    return;
+                }
+            },
+        }
     }
 }
 
-type Manager = <DbConnection as Connection>::TransactionManager;
-
-/// The batch's transaction goes through diesel's transaction manager, so that each
+/// The batch's transaction goes through diesel's transaction manager, so that a
 /// write's own `db::transaction` becomes a savepoint inside it.
-fn try_batch(conn: &mut DbConnection, batch: &mut [Box<dyn Job>]) -> Result<(), ApiError> {
-    Manager::begin_transaction(conn).map_err(ApiError::from)?;
-    for job in batch.iter_mut() {
-        job.run(conn)?;
-    }
-    Manager::commit_transaction(conn).map_err(ApiError::from)
-}
+type Manager = <DbConnection as Connection>::TransactionManager;
 
 fn rollback(conn: &mut DbConnection) {
     if let Err(e) = Manager::rollback_transaction(conn) {
         tracing::warn!(error = %e, "rolling back a write batch failed");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use diesel::connection::SimpleConnection;
+    use diesel::prelude::*;
+
+    use super::*;
+
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+
+    #[test]
+    fn a_failing_write_rolls_back_alone_and_the_others_commit() {
+        let dir = std::env::temp_dir().join(format!("gh-writer-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = format!("sqlite://{}/w.db", dir.display());
+        let mut setup = crate::db::connect_one(&url).unwrap();
+        setup
+            .batch_execute("CREATE TABLE t (id INTEGER PRIMARY KEY, note TEXT)")
+            .unwrap();
+        let writer = Writer::start(crate::db::connect_one(&url).unwrap());
+        let insert = |id: i64| {
+            move |c: &mut DbConnection| -> Result<(), ApiError> {
+                c.batch_execute(&format!("INSERT INTO t VALUES ({id}, 'x')"))?;
+                Ok(())
+            }
+        };
+        // The failing write inserts a row, then fails: its row must not stay.
+        let failing = |c: &mut DbConnection| -> Result<(), ApiError> {
+            c.batch_execute("INSERT INTO t VALUES (100, 'partial')")?;
+            c.batch_execute("INSERT INTO t VALUES (1, 'duplicate of an earlier write')")?;
+            Ok(())
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let (a, b, c, d) = rt.block_on(async {
+            tokio::join!(
+                writer.write(insert(1)),
+                writer.write(failing),
+                writer.write(insert(2)),
+                writer.write(insert(3)),
+            )
+        });
+        assert!(a.is_ok() && c.is_ok() && d.is_ok());
+        assert!(b.is_err());
+        let rows: Vec<Count> = diesel::sql_query("SELECT COUNT(*) AS n FROM t")
+            .load(&mut setup)
+            .unwrap();
+        assert_eq!(
+            rows[0].n, 3,
+            "the three good rows, and nothing of the failed write"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -101,18 +101,20 @@ pub fn find_for_auth(
     conn: &mut DbConnection,
     grant_id: &str,
 ) -> QueryResult<Option<(GrantRow, ClientRow, UserRow, SubscriptionRow)>> {
-    oauth_grants::table
-        .inner_join(oauth_clients::table)
-        .inner_join(users::table.inner_join(subscriptions::table))
-        .filter(oauth_grants::id.eq(grant_id))
-        .select((
-            GrantRow::as_select(),
-            ClientRow::as_select(),
-            UserRow::as_select(),
-            SubscriptionRow::as_select(),
-        ))
-        .first(conn)
-        .optional()
+    crate::on_backend!(conn, |c| {
+        oauth_grants::table
+            .inner_join(oauth_clients::table)
+            .inner_join(users::table.inner_join(subscriptions::table))
+            .filter(oauth_grants::id.eq(grant_id))
+            .select((
+                GrantRow::as_select(),
+                ClientRow::as_select(),
+                UserRow::as_select(),
+                SubscriptionRow::as_select(),
+            ))
+            .first(c)
+            .optional()
+    })
 }
 
 /// A user's grants with their clients, newest first, one more than `limit`.
@@ -198,10 +200,12 @@ pub fn active_ids_for_client(conn: &mut DbConnection, client_id: &str) -> QueryR
 }
 
 pub fn touch(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> QueryResult<()> {
-    diesel::update(oauth_grants::table.find(id))
-        .set(oauth_grants::last_used_at.eq(Some(now)))
-        .execute(conn)
-        .map(drop)
+    crate::on_backend!(conn, |c| {
+        diesel::update(oauth_grants::table.find(id))
+            .set(oauth_grants::last_used_at.eq(Some(now)))
+            .execute(c)
+            .map(drop)
+    })
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -293,30 +297,50 @@ pub struct NewRefresh<'a> {
 }
 
 pub fn insert_refresh(conn: &mut DbConnection, new: &NewRefresh<'_>) -> QueryResult<()> {
-    diesel::insert_into(oauth_refresh_tokens::table)
+    crate::on_backend!(conn, |c| diesel::insert_into(oauth_refresh_tokens::table)
         .values(new)
-        .execute(conn)
-        .map(drop)
+        .execute(c)
+        .map(drop))
 }
 
 pub fn find_refresh(conn: &mut DbConnection, token_hash: &str) -> QueryResult<Option<RefreshRow>> {
-    oauth_refresh_tokens::table
+    crate::on_backend!(conn, |c| oauth_refresh_tokens::table
         .filter(oauth_refresh_tokens::token_hash.eq(token_hash))
         .select(RefreshRow::as_select())
-        .first(conn)
-        .optional()
+        .first(c)
+        .optional())
+}
+
+/// The refresh-grant hot path: a refresh token with its grant and the grant's user.
+/// Two lookups by unique key, not one join: with many tokens under one grant, SQLite's
+/// planner (without statistics) would rather walk the grant's tokens than use the
+/// token's hash.
+pub fn find_refresh_for_use(
+    conn: &mut DbConnection,
+    token_hash: &str,
+) -> QueryResult<Option<(RefreshRow, GrantRow, UserRow)>> {
+    let Some(refresh) = find_refresh(conn, token_hash)? else {
+        return Ok(None);
+    };
+    let found = crate::on_backend!(conn, |c| oauth_grants::table
+        .inner_join(users::table)
+        .filter(oauth_grants::id.eq(&refresh.grant_id))
+        .select((GrantRow::as_select(), UserRow::as_select()))
+        .first(c)
+        .optional())?;
+    Ok(found.map(|(grant, user)| (refresh, grant, user)))
 }
 
 /// Spends a refresh token; `false` when it was already spent (a reuse).
 pub fn spend_refresh(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> QueryResult<bool> {
-    diesel::update(
+    crate::on_backend!(conn, |c| diesel::update(
         oauth_refresh_tokens::table
             .find(id)
             .filter(oauth_refresh_tokens::used_at.is_null()),
     )
     .set(oauth_refresh_tokens::used_at.eq(Some(now)))
-    .execute(conn)
-    .map(|n| n == 1)
+    .execute(c)
+    .map(|n| n == 1))
 }
 
 /// Revokes one refresh token (RFC 7009).

@@ -66,6 +66,9 @@ struct Current {
 
 struct KeySet {
     ed25519: Current,
+    /// The same Ed25519 key, expanded once: `jsonwebtoken` would re-derive it from
+    /// PKCS#8 (a scalar multiplication) on every signature.
+    ed25519_signer: ed25519_dalek::SigningKey,
     rsa: Option<Current>,
     decoding: HashMap<String, (Algorithm, DecodingKey)>,
     jwks: Vec<Value>,
@@ -203,6 +206,14 @@ fn load(conn: &mut DbConnection) -> anyhow::Result<KeySet> {
         })
     };
     Ok(KeySet {
+        ed25519_signer: {
+            let der = STANDARD.decode(&ed.private_key)?;
+            let seed: [u8; 32] = der
+                .get(PKCS8_ED25519_PREFIX.len()..)
+                .and_then(|s| s.try_into().ok())
+                .context("a stored Ed25519 key")?;
+            ed25519_dalek::SigningKey::from_bytes(&seed)
+        },
         ed25519: encoding(ed, true)?,
         rsa: current(RS256).map(|r| encoding(r, false)).transpose()?,
         decoding,
@@ -299,11 +310,21 @@ impl SigningKeys {
 
     /// Signs an access token (EdDSA, `typ: at+jwt`).
     pub fn sign<T: Serialize>(&self, typ: &str, claims: &T) -> anyhow::Result<String> {
+        use ed25519_dalek::Signer;
         let keys = self.current().context("signing keys unavailable")?;
-        let mut header = Header::new(Algorithm::EdDSA);
-        header.typ = Some(typ.to_string());
-        header.kid = Some(keys.ed25519.kid.clone());
-        Ok(jsonwebtoken::encode(&header, claims, &keys.ed25519.key)?)
+        // A compact JWS (RFC 7515 §7.1), as `jsonwebtoken` would write it, signed with
+        // the already expanded key.
+        let header = json!({"typ": typ, "alg": "EdDSA", "kid": keys.ed25519.kid});
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header)?),
+            URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims)?)
+        );
+        let signature = keys.ed25519_signer.sign(input.as_bytes());
+        Ok(format!(
+            "{input}.{}",
+            URL_SAFE_NO_PAD.encode(signature.to_bytes())
+        ))
     }
 
     /// Signs an OpenID Connect id_token (RS256, `typ: JWT`). Call `ensure_rsa` first.

@@ -353,9 +353,7 @@ async fn refresh(
     };
     // One trip to the database: the checks, the spend and the new token in one
     // transaction, so no concurrent use of the same token can slip between them.
-    let outcome = state
-        .db(move |conn| db::transaction(conn, |conn| work.run(conn)))
-        .await?;
+    let outcome = state.db_tx(move |conn| work.run(conn)).await?;
     match outcome {
         RefreshOutcome::Invalid => Err(bad()),
         RefreshOutcome::Widened => Err(OAuthError::invalid_scope(
@@ -417,10 +415,8 @@ struct RefreshWork {
 impl RefreshWork {
     fn run(&self, conn: &mut DbConnection) -> Result<RefreshOutcome, ApiError> {
         let now = self.now;
-        let Some(refresh) = grants_store::find_refresh(conn, &self.hash)? else {
-            return Ok(RefreshOutcome::Invalid);
-        };
-        let Some(grant) = grants_store::find_by_id(conn, &refresh.grant_id)? else {
+        let Some((refresh, grant, user)) = grants_store::find_refresh_for_use(conn, &self.hash)?
+        else {
             return Ok(RefreshOutcome::Invalid);
         };
         if grant.client_id != self.client_row_id {
@@ -446,7 +442,6 @@ impl RefreshWork {
             // Spent by a concurrent request (PostgreSQL): the same tripwire.
             return self.reused(conn, &refresh, grant);
         }
-        let user = find_user(conn, &grant.user_id)?;
         if effective_state(&user, now) != gatehouse_types::UserState::Active {
             return Ok(RefreshOutcome::Invalid);
         }

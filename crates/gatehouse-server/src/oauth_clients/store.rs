@@ -82,11 +82,13 @@ pub fn find_by_client_id(
     conn: &mut DbConnection,
     client_id: &str,
 ) -> QueryResult<Option<ClientRow>> {
-    oauth_clients::table
-        .filter(oauth_clients::client_id.eq(client_id))
-        .select(ClientRow::as_select())
-        .first(conn)
-        .optional()
+    crate::on_backend!(conn, |c| {
+        oauth_clients::table
+            .filter(oauth_clients::client_id.eq(client_id))
+            .select(ClientRow::as_select())
+            .first(c)
+            .optional()
+    })
 }
 
 pub fn find_in_subscription(

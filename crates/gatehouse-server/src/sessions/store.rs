@@ -48,16 +48,18 @@ pub fn find_by_hash(
     conn: &mut DbConnection,
     token_hash: &str,
 ) -> QueryResult<Option<(SessionRow, UserRow, SubscriptionRow)>> {
-    sessions::table
-        .inner_join(users::table.inner_join(subscriptions::table))
-        .filter(sessions::token_hash.eq(token_hash))
-        .select((
-            SessionRow::as_select(),
-            UserRow::as_select(),
-            SubscriptionRow::as_select(),
-        ))
-        .first(conn)
-        .optional()
+    crate::on_backend!(conn, |c| {
+        sessions::table
+            .inner_join(users::table.inner_join(subscriptions::table))
+            .filter(sessions::token_hash.eq(token_hash))
+            .select((
+                SessionRow::as_select(),
+                UserRow::as_select(),
+                SubscriptionRow::as_select(),
+            ))
+            .first(c)
+            .optional()
+    })
 }
 
 pub fn touch(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> QueryResult<()> {
