@@ -25,6 +25,7 @@ both_backends!(
     revocation_stops_the_grant_and_ignores_what_it_should,
     introspection_answers_for_every_credential,
     introspection_is_private_to_the_subscription,
+    introspection_says_inactive_for_expired_tokens_and_inactive_users,
     rotated_keys_keep_old_tokens_valid,
 );
 
@@ -594,4 +595,53 @@ async fn rotated_keys_keep_old_tokens_valid(b: Backend) {
             .status(),
         StatusCode::OK
     );
+}
+
+async fn introspection_says_inactive_for_expired_tokens_and_inactive_users(b: Backend) {
+    use gatehouse_server::oauth::jwt::AccessClaims;
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    let rs = register(&admin, false, &[CALLBACK]).await;
+    let (user, user_id, _) = app.user(&admin, Role::Editor).await;
+    let tokens = authorize(&app, &user, &rs, &["api:read"]).await;
+    let access = tokens.access_token().secret().clone();
+    // The same token, expired: signed by Gatehouse's key, an hour in the past.
+    let claims: AccessClaims = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(access.split('.').nth(1).unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    let expired = AccessClaims {
+        iat: claims.iat - 7200,
+        exp: claims.iat - 3600,
+        ..claims
+    };
+    let expired = app.state.signing.sign("at+jwt", &expired).unwrap();
+    assert_eq!(
+        introspect_as(&app, &rs, &expired).await,
+        json!({"active": false})
+    );
+    let (key, _) = app.api_key(&user, "read_only").await;
+    for t in [
+        access.as_str(),
+        tokens.refresh_token().unwrap().secret(),
+        key.as_str(),
+    ] {
+        assert_eq!(introspect_as(&app, &rs, t).await["active"], true);
+    }
+    // The user is disabled: everything of theirs is inactive.
+    admin
+        .patch(
+            &format!("/api/v1/users/{user_id}"),
+            &json!({"state": "disabled"}),
+        )
+        .await;
+    for t in [
+        access.as_str(),
+        tokens.refresh_token().unwrap().secret(),
+        key.as_str(),
+    ] {
+        assert_eq!(introspect_as(&app, &rs, t).await, json!({"active": false}));
+    }
 }
