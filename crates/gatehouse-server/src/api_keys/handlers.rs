@@ -128,26 +128,19 @@ pub async fn create_key(
         }))
 }
 
-/// The key if the caller owns it or administers its subscription; 404 otherwise, so
-/// that nobody learns of keys they may not see.
 async fn visible_key(
     state: &AppState,
     principal: &Principal,
     id: &str,
 ) -> Result<ApiKeyRow, ApiError> {
-    if uuid::Uuid::parse_str(id).is_err() {
-        return Err(ApiError::NotFound);
-    }
-    let (sub_id, id) = (principal.subscription.id.clone(), id.to_string());
-    let row = state
-        .db_read(move |conn| Ok(store::find_in_subscription(conn, &sub_id, &id)?))
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    if row.user_id == principal.user.id || principal.is_admin() {
-        Ok(row)
-    } else {
-        Err(ApiError::NotFound)
-    }
+    crate::auth::owned_or_administered(
+        state,
+        principal,
+        id,
+        store::find_in_subscription,
+        |k: &ApiKeyRow| &k.user_id,
+    )
+    .await
 }
 
 pub async fn get_key(

@@ -205,6 +205,38 @@ impl Principal {
     }
 }
 
+/// A record of the caller's subscription that the caller owns or administers, found by
+/// `find(conn, subscription_id, id)`; anything else — a malformed id, another
+/// subscription's record, someone else's record for a non-admin — is 404, so that
+/// nobody learns of records they may not see.
+pub async fn owned_or_administered<T, F>(
+    state: &AppState,
+    principal: &Principal,
+    id: &str,
+    mut find: F,
+    owner: impl Fn(&T) -> &str,
+) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnMut(&mut crate::db::DbConnection, &str, &str) -> crate::db::QueryResult<Option<T>>
+        + Send
+        + 'static,
+{
+    if uuid::Uuid::parse_str(id).is_err() {
+        return Err(ApiError::NotFound);
+    }
+    let (sub_id, id) = (principal.subscription.id.clone(), id.to_string());
+    let row = state
+        .db_read(move |conn| Ok(find(conn, &sub_id, &id)?))
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    if owner(&row) == principal.user.id || principal.is_admin() {
+        Ok(row)
+    } else {
+        Err(ApiError::NotFound)
+    }
+}
+
 /// A user's state as it applies now: a lockout lifts by itself after this long.
 pub const LOCKOUT_DURATION: chrono::TimeDelta = chrono::TimeDelta::minutes(15);
 

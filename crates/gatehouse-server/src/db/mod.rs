@@ -5,6 +5,8 @@
 pub mod schema;
 pub mod writer;
 
+pub use diesel::QueryResult;
+
 use std::path::Path;
 use std::time::Duration;
 
