@@ -379,8 +379,8 @@ fn issue_code(
             .subject(&principal.user.id)
             .details(json!({"client_id": client.client_id, "client_name": client.name, "scopes": requested}))
     };
-    let existing = match grants_store::find(conn, &principal.user.id, &client.id)? {
-        Some(g) => Some(g),
+    let g = match grants_store::find(conn, &principal.user.id, &client.id)? {
+        Some(g) => g,
         None => {
             let id = uuid::Uuid::now_v7().to_string();
             grants_store::insert(
@@ -397,57 +397,48 @@ fn issue_code(
                     updated_at: now,
                 },
             )?;
-            // Read back: a concurrent "Allow" may have inserted the grant first.
+            // Read back: a concurrent "Allow" may have inserted the grant first; then
+            // it is handled below like any existing grant.
             let grant = grants_store::find(conn, &principal.user.id, &client.id)?
                 .ok_or(ApiError::NotFound)?;
             if grant.id == id {
                 audit("oauth_grant.authorized", &id).record(conn)?;
-                None
-            } else {
-                Some(grant)
             }
+            grant
         }
     };
-    let (grant_id, generation) = match existing {
-        None => {
-            let g = grants_store::find(conn, &principal.user.id, &client.id)?
-                .ok_or(ApiError::NotFound)?;
-            (g.id, g.generation)
-        }
-        Some(g) if g.is_active() => {
-            let mut all = scopes::split(&g.scopes);
-            if !all.is_superset(&params.scopes) {
-                all.extend(params.scopes.iter().cloned());
-                grants_store::update(
-                    conn,
-                    &g.id,
-                    &GrantChanges {
-                        scopes: Some(scopes::join(&all)),
-                        updated_at: Some(now),
-                        ..Default::default()
-                    },
-                )?;
-                audit("oauth_grant.extended", &g.id).record(conn)?;
-            }
-            (g.id, g.generation)
-        }
-        Some(g) => {
-            // Re-enabled: a new generation, so the old tokens stay dead.
+    let (grant_id, generation) = if g.is_active() {
+        let mut all = scopes::split(&g.scopes);
+        if !all.is_superset(&params.scopes) {
+            all.extend(params.scopes.iter().cloned());
             grants_store::update(
                 conn,
                 &g.id,
                 &GrantChanges {
-                    scopes: Some(requested.clone()),
-                    state: Some("active".into()),
-                    generation: Some(g.generation + 1),
-                    revoked_at: Some(None),
+                    scopes: Some(scopes::join(&all)),
                     updated_at: Some(now),
                     ..Default::default()
                 },
             )?;
-            audit("oauth_grant.re_enabled", &g.id).record(conn)?;
-            (g.id, g.generation + 1)
+            audit("oauth_grant.extended", &g.id).record(conn)?;
         }
+        (g.id, g.generation)
+    } else {
+        // Re-enabled: a new generation, so the old tokens stay dead.
+        grants_store::update(
+            conn,
+            &g.id,
+            &GrantChanges {
+                scopes: Some(requested.clone()),
+                state: Some("active".into()),
+                generation: Some(g.generation + 1),
+                revoked_at: Some(None),
+                updated_at: Some(now),
+                ..Default::default()
+            },
+        )?;
+        audit("oauth_grant.re_enabled", &g.id).record(conn)?;
+        (g.id, g.generation + 1)
     };
     let code = tokens::random_token(32);
     let code_id = uuid::Uuid::now_v7().to_string();

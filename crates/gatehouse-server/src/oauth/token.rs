@@ -304,7 +304,7 @@ async fn authorization_code(
     let issue = Issue {
         access_scopes: code.scopes.clone(),
         refresh_scopes: code.scopes.clone(),
-        spend: Spend::Code(code.id.clone()),
+        code_id: code.id.clone(),
         oidc: Oidc {
             nonce: code.nonce.clone(),
             auth_time: Some(code.auth_time),
@@ -504,22 +504,17 @@ struct Oidc {
     auth_time: Option<chrono::NaiveDateTime>,
 }
 
-/// What to issue, and what that uses up.
+/// What a code exchange issues, and the code it uses up.
 struct Issue {
     access_scopes: String,
     refresh_scopes: String,
-    spend: Spend,
+    /// The code this exchange uses up.
+    code_id: String,
     oidc: Oidc,
 }
 
-/// What a token request uses up, atomically with issuing the new tokens.
-enum Spend {
-    Code(String),
-}
-
-/// Spends the code or refresh token and issues an access token and a new refresh
-/// token under the grant, all in one transaction. `None` when the code or token was
-/// spent concurrently (a reuse).
+/// Spends the code and issues an access token and a refresh token under the grant, all
+/// in one transaction. `None` when the code was spent concurrently (a reuse).
 async fn issue_tokens(
     state: &web::Data<AppState>,
     client: &ClientRow,
@@ -529,7 +524,7 @@ async fn issue_tokens(
     let Issue {
         access_scopes,
         refresh_scopes,
-        spend,
+        code_id,
         oidc,
     } = issue;
     let scopes = access_scopes.as_str();
@@ -543,10 +538,7 @@ async fn issue_tokens(
     let spent: Option<(GrantRow, UserRow)> = state
         .db(move |conn| {
             db::transaction(conn, |conn| {
-                let ok = match &spend {
-                    Spend::Code(id) => grants_store::use_code(conn, id, now)?,
-                };
-                if !ok {
+                if !grants_store::use_code(conn, &code_id, now)? {
                     return Ok(None);
                 }
                 // The grant and user as they are now, inside the transaction.
