@@ -4,9 +4,11 @@
 //! - `cargo xtask test` starts a throwaway PostgreSQL cluster and runs every test on
 //!   SQLite and on it, then removes the cluster.
 //! - `cargo xtask bench` measures the speed targets of PRODUCT.md §9.
+//! - `cargo xtask build-web` builds the web app into `frontend/dist` (see `web.rs`).
 
 mod bench;
 mod postgres;
+mod web;
 
 use std::process::{Command, ExitCode};
 
@@ -18,9 +20,10 @@ fn main() -> ExitCode {
         Some("run") => run(&args[1..]),
         Some("test") => test(&args[1..]),
         Some("bench") => bench::bench(),
+        Some("build-web") => web::build_web().map(|_| ()),
         _ => {
             eprintln!(
-                "usage: cargo xtask <command>\n\n  run [ARGS…]   build and start Gatehouse (release build)\n  test [ARGS…]  run every test on SQLite and a throwaway PostgreSQL\n  bench         measure the speed targets (needs wrk and curl)\n"
+                "usage: cargo xtask <command>\n\n  run [ARGS…]   build and start Gatehouse (release build)\n  test [ARGS…]  run every test on SQLite and a throwaway PostgreSQL\n  bench         measure the speed targets (needs wrk and curl)\n  build-web     build the web app into frontend/dist\n"
             );
             return ExitCode::from(2);
         }
@@ -32,6 +35,12 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The repository's root (xtask lives one level below it).
+pub fn root() -> std::path::PathBuf {
+    let here = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    here.parent().map(std::path::Path::to_path_buf).unwrap_or(here)
 }
 
 fn cargo() -> Command {
@@ -47,6 +56,7 @@ fn status(cmd: &mut Command) -> anyhow::Result<()> {
 }
 
 fn run(extra: &[String]) -> anyhow::Result<()> {
+    web::build_web()?;
     status(
         cargo()
             .args([

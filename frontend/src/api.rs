@@ -1,0 +1,452 @@
+//! The only module that speaks HTTP. Every call goes to `/api/v1` and (de)serializes
+//! the shared `gatehouse-types`, so the app and the server cannot drift apart. It
+//! attaches the CSRF token to unsafe requests and turns every failure into an
+//! [`ApiError`] carrying the server's stable error code.
+
+use std::cell::RefCell;
+
+use gatehouse_types::*;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+
+thread_local! {
+    static CSRF: RefCell<Option<String>> = const { RefCell::new(None) };
+    static ON_SIGNED_OUT: RefCell<Option<Box<dyn Fn()>>> = RefCell::new(None);
+}
+
+/// Remembers the CSRF token of the signed-in session (or forgets it).
+pub fn set_csrf(token: Option<String>) {
+    CSRF.with(|c| *c.borrow_mut() = token);
+}
+
+/// What to do when the server says the session is gone (expired, signed out elsewhere).
+pub fn on_signed_out(f: impl Fn() + 'static) {
+    ON_SIGNED_OUT.with(|c| *c.borrow_mut() = Some(Box::new(f)));
+}
+
+/// A failed call: the HTTP status and the server's error code and message, or a
+/// network failure (status 0).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiError {
+    pub status: u16,
+    pub code: String,
+    pub message: String,
+    /// The field a validation error is about, when the server names one.
+    pub field: Option<String>,
+    /// Seconds to wait, from `Retry-After`.
+    pub retry_after: Option<u32>,
+}
+
+impl ApiError {
+    fn network() -> ApiError {
+        ApiError {
+            status: 0,
+            code: "network".into(),
+            message: "Gatehouse could not be reached. Check your connection and try again."
+                .into(),
+            field: None,
+            retry_after: None,
+        }
+    }
+
+    fn unexpected(status: u16) -> ApiError {
+        ApiError {
+            status,
+            code: "unexpected".into(),
+            message: format!("Gatehouse answered in a way this page did not expect (HTTP {status}). Reload the page and try again."),
+            field: None,
+            retry_after: None,
+        }
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+#[derive(Clone, Copy, PartialEq)]
+enum Method {
+    Get,
+    Post,
+    Patch,
+    Put,
+    Delete,
+}
+
+impl Method {
+    fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Patch => "PATCH",
+            Method::Put => "PUT",
+            Method::Delete => "DELETE",
+        }
+    }
+}
+
+/// Sends one request and answers the status, the body text and `Retry-After`.
+async fn fetch(
+    method: Method,
+    path: &str,
+    body: Option<String>,
+    accept: &str,
+) -> Result<(u16, String, Option<u32>), ApiError> {
+    let run = async {
+        let init = web_sys::RequestInit::new();
+        init.set_method(method.as_str());
+        let headers = web_sys::Headers::new()?;
+        headers.set("Accept", accept)?;
+        if method != Method::Get {
+            if let Some(token) = CSRF.with(|c| c.borrow().clone()) {
+                headers.set("X-CSRF-Token", &token)?;
+            }
+        }
+        if let Some(body) = &body {
+            headers.set("Content-Type", "application/json")?;
+            init.set_body(&JsValue::from_str(body));
+        }
+        init.set_headers(&headers);
+        let request = web_sys::Request::new_with_str_and_init(&format!("/api/v1{path}"), &init)?;
+        let window = web_sys::window().ok_or_else(|| JsValue::from_str("no window"))?;
+        let response: web_sys::Response = JsFuture::from(window.fetch_with_request(&request))
+            .await?
+            .dyn_into()?;
+        let retry_after = response
+            .headers()
+            .get("Retry-After")?
+            .and_then(|v| v.trim().parse().ok());
+        let text = JsFuture::from(response.text()?)
+            .await?
+            .as_string()
+            .unwrap_or_default();
+        Ok::<_, JsValue>((response.status(), text, retry_after))
+    };
+    run.await.map_err(|_| ApiError::network())
+}
+
+async fn call(
+    method: Method,
+    path: &str,
+    body: Option<String>,
+    accept: &str,
+) -> ApiResult<String> {
+    let (status, text, retry_after) = fetch(method, path, body, accept).await?;
+    if (200..300).contains(&status) {
+        return Ok(text);
+    }
+    let Ok(body) = serde_json::from_str::<ErrorBody>(&text) else {
+        return Err(ApiError::unexpected(status));
+    };
+    let field = body
+        .error
+        .details
+        .as_ref()
+        .and_then(|d| d.get("field"))
+        .and_then(|f| f.as_str())
+        .map(str::to_string);
+    let error = ApiError {
+        status,
+        code: body.error.code,
+        message: body.error.message,
+        field,
+        retry_after,
+    };
+    // The session ended under us (expired, or signed out elsewhere): sign-in again.
+    // A failed sign-in is also a 401, but it is answered on the sign-in page itself.
+    if status == 401 && path != "/session" {
+        ON_SIGNED_OUT.with(|c| {
+            if let Some(f) = c.borrow().as_ref() {
+                f()
+            }
+        });
+    }
+    Err(error)
+}
+
+async fn json<T: DeserializeOwned>(
+    method: Method,
+    path: &str,
+    body: Option<String>,
+) -> ApiResult<T> {
+    let text = call(method, path, body, "application/json").await?;
+    serde_json::from_str(&text).map_err(|_| ApiError::unexpected(200))
+}
+
+fn to_body(value: &impl Serialize) -> Option<String> {
+    serde_json::to_string(value).ok()
+}
+
+async fn get<T: DeserializeOwned>(path: &str) -> ApiResult<T> {
+    json(Method::Get, path, None).await
+}
+
+async fn post<T: DeserializeOwned>(path: &str, body: &impl Serialize) -> ApiResult<T> {
+    json(Method::Post, path, to_body(body)).await
+}
+
+async fn patch<T: DeserializeOwned>(path: &str, body: &impl Serialize) -> ApiResult<T> {
+    json(Method::Patch, path, to_body(body)).await
+}
+
+async fn delete(path: &str) -> ApiResult<()> {
+    call(Method::Delete, path, None, "application/json")
+        .await
+        .map(|_| ())
+}
+
+/// Query-string encoding of one value.
+pub fn encode(value: &str) -> String {
+    js_sys::encode_uri_component(value).into()
+}
+
+/// `?a=b&c=d` from the pairs whose value is not empty.
+fn query(pairs: &[(&str, &str)]) -> String {
+    let parts: Vec<String> = pairs
+        .iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| format!("{k}={}", encode(v)))
+        .collect();
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", parts.join("&"))
+    }
+}
+
+// ----- session and profile -----
+
+pub async fn sign_in(username: String, password: String) -> ApiResult<SessionInfo> {
+    post("/session", &SignInRequest { username, password }).await
+}
+
+pub async fn session() -> ApiResult<SessionInfo> {
+    get("/session").await
+}
+
+pub async fn sign_out() -> ApiResult<()> {
+    delete("/session").await
+}
+
+pub async fn update_me(body: UpdateMe) -> ApiResult<User> {
+    patch("/me", &body).await
+}
+
+pub async fn change_password(current_password: String, new_password: String) -> ApiResult<()> {
+    let body = ChangePassword {
+        current_password,
+        new_password,
+    };
+    call(Method::Put, "/me/password", to_body(&body), "application/json")
+        .await
+        .map(|_| ())
+}
+
+// ----- API keys -----
+
+pub async fn api_keys(cursor: Option<String>) -> ApiResult<Page<ApiKey>> {
+    get(&format!(
+        "/api-keys{}",
+        query(&[("limit", "200"), ("cursor", cursor.as_deref().unwrap_or(""))])
+    ))
+    .await
+}
+
+pub async fn create_api_key(body: CreateApiKey) -> ApiResult<ApiKeyWithSecret> {
+    post("/api-keys", &body).await
+}
+
+pub async fn rename_api_key(id: &str, name: String) -> ApiResult<ApiKey> {
+    patch(&format!("/api-keys/{}", encode(id)), &UpdateApiKey { name }).await
+}
+
+pub async fn reset_api_key(id: &str) -> ApiResult<ApiKeyWithSecret> {
+    post(
+        &format!("/api-keys/{}/reset", encode(id)),
+        &ResetApiKey::default(),
+    )
+    .await
+}
+
+pub async fn delete_api_key(id: &str) -> ApiResult<()> {
+    delete(&format!("/api-keys/{}", encode(id))).await
+}
+
+/// Sort order and filter of the administrators' list of every key.
+#[derive(Clone, Default, PartialEq)]
+pub struct KeyFilter {
+    pub q: String,
+    pub sort: String,
+    pub order: String,
+}
+
+impl KeyFilter {
+    fn query(&self, cursor: &str, limit: &str) -> String {
+        query(&[
+            ("q", &self.q),
+            ("sort", &self.sort),
+            ("order", &self.order),
+            ("limit", limit),
+            ("cursor", cursor),
+        ])
+    }
+}
+
+pub async fn subscription_api_keys(
+    filter: &KeyFilter,
+    cursor: Option<String>,
+) -> ApiResult<Page<SubscriptionApiKey>> {
+    get(&format!(
+        "/subscription/api-keys{}",
+        filter.query(cursor.as_deref().unwrap_or(""), "50")
+    ))
+    .await
+}
+
+pub async fn subscription_api_keys_csv(filter: &KeyFilter) -> ApiResult<String> {
+    call(
+        Method::Get,
+        &format!("/subscription/api-keys{}", filter.query("", "")),
+        None,
+        "text/csv",
+    )
+    .await
+}
+
+// ----- subscription and users -----
+
+pub async fn update_subscription(body: UpdateSubscription) -> ApiResult<Subscription> {
+    patch("/subscription", &body).await
+}
+
+pub async fn users(cursor: Option<String>) -> ApiResult<Page<User>> {
+    get(&format!(
+        "/users{}",
+        query(&[("limit", "50"), ("cursor", cursor.as_deref().unwrap_or(""))])
+    ))
+    .await
+}
+
+pub async fn create_user(body: CreateUser) -> ApiResult<CreatedUser> {
+    post("/users", &body).await
+}
+
+pub async fn update_user(id: &str, body: UpdateUser) -> ApiResult<User> {
+    patch(&format!("/users/{}", encode(id)), &body).await
+}
+
+pub async fn delete_user(id: &str) -> ApiResult<()> {
+    delete(&format!("/users/{}", encode(id))).await
+}
+
+// ----- OAuth clients and authorized apps -----
+
+pub async fn oauth_clients(cursor: Option<String>) -> ApiResult<Page<OAuthClient>> {
+    get(&format!(
+        "/oauth-clients{}",
+        query(&[("limit", "200"), ("cursor", cursor.as_deref().unwrap_or(""))])
+    ))
+    .await
+}
+
+pub async fn create_oauth_client(body: CreateOAuthClient) -> ApiResult<OAuthClientWithSecret> {
+    post("/oauth-clients", &body).await
+}
+
+pub async fn update_oauth_client(id: &str, body: UpdateOAuthClient) -> ApiResult<OAuthClient> {
+    patch(&format!("/oauth-clients/{}", encode(id)), &body).await
+}
+
+pub async fn reset_client_secret(
+    id: &str,
+    revoke_tokens: bool,
+) -> ApiResult<OAuthClientWithSecret> {
+    post(
+        &format!("/oauth-clients/{}/reset-secret", encode(id)),
+        &ResetClientSecret { revoke_tokens },
+    )
+    .await
+}
+
+pub async fn delete_oauth_client(id: &str) -> ApiResult<()> {
+    delete(&format!("/oauth-clients/{}", encode(id))).await
+}
+
+pub async fn authorized_apps() -> ApiResult<Page<AuthorizedApp>> {
+    get("/authorized-apps?limit=200").await
+}
+
+pub async fn revoke_app(id: &str) -> ApiResult<()> {
+    call(
+        Method::Post,
+        &format!("/authorized-apps/{}/revoke", encode(id)),
+        None,
+        "application/json",
+    )
+    .await
+    .map(|_| ())
+}
+
+pub async fn authorization_request(id: &str) -> ApiResult<AuthorizationRequestView> {
+    get(&format!("/oauth/requests/{}", encode(id))).await
+}
+
+pub async fn decide(id: &str, decision: Decision) -> ApiResult<ConsentResult> {
+    post(
+        &format!("/oauth/requests/{}", encode(id)),
+        &ConsentDecision { decision },
+    )
+    .await
+}
+
+// ----- audit -----
+
+/// Filters of the audit log.
+#[derive(Clone, Default, PartialEq)]
+pub struct AuditFilter {
+    /// `me` or `all` (admins).
+    pub scope: String,
+    pub actor: String,
+    pub action: String,
+    pub since: String,
+    pub until: String,
+}
+
+impl AuditFilter {
+    fn query(&self, cursor: &str, limit: &str) -> String {
+        query(&[
+            ("scope", &self.scope),
+            ("actor", &self.actor),
+            ("action", &self.action),
+            ("since", &self.since),
+            ("until", &self.until),
+            ("limit", limit),
+            ("cursor", cursor),
+        ])
+    }
+}
+
+pub async fn audit_events(
+    filter: &AuditFilter,
+    cursor: Option<String>,
+) -> ApiResult<Page<AuditEvent>> {
+    get(&format!(
+        "/audit-events{}",
+        filter.query(cursor.as_deref().unwrap_or(""), "50")
+    ))
+    .await
+}
+
+pub async fn audit_events_csv(filter: &AuditFilter) -> ApiResult<String> {
+    call(
+        Method::Get,
+        &format!("/audit-events{}", filter.query("", "")),
+        None,
+        "text/csv",
+    )
+    .await
+}
+
+pub async fn subscription() -> ApiResult<Subscription> {
+    get("/subscription").await
+}

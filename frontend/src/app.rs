@@ -1,0 +1,232 @@
+//! The app's frame: who is signed in (`Auth`), the routes, and the signed-in shell
+//! with the header, the user menu and the tabs.
+
+use gatehouse_types::{Role, SessionInfo, Subscription, User};
+use leptos::prelude::*;
+use leptos_router::components::{Outlet, ParentRoute, Redirect, Route, Router, Routes, A};
+use leptos_router::hooks::{use_location, use_navigate};
+use leptos_router::path;
+
+use crate::api;
+use crate::components::Loading;
+use crate::pages;
+
+/// Who is signed in, shared by every page through the context.
+#[derive(Clone, Copy)]
+pub struct Auth {
+    pub session: RwSignal<Option<SessionInfo>>,
+    /// The first `GET /session` has answered.
+    pub checked: RwSignal<bool>,
+    /// The session ended while the app was open (not a first visit).
+    pub expired: RwSignal<bool>,
+}
+
+impl Auth {
+    pub fn user(&self) -> Option<User> {
+        self.session.with(|s| s.as_ref().map(|s| s.user.clone()))
+    }
+
+    pub fn role(&self) -> Option<Role> {
+        self.session.with(|s| s.as_ref().map(|s| s.user.role))
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.role() == Some(Role::Admin)
+    }
+
+    pub fn subscription(&self) -> Option<Subscription> {
+        self.session.with(|s| s.as_ref().map(|s| s.subscription.clone()))
+    }
+
+    /// Stores a fresher copy of the subscription (after settings change).
+    pub fn set_subscription(&self, sub: Subscription) {
+        self.session.update(|s| {
+            if let Some(s) = s {
+                s.subscription = sub;
+            }
+        });
+    }
+
+    pub fn signed_in(&self, info: SessionInfo) {
+        api::set_csrf(info.csrf_token.clone());
+        self.expired.set(false);
+        self.session.set(Some(info));
+    }
+
+    pub fn signed_out(&self) {
+        api::set_csrf(None);
+        self.session.set(None);
+    }
+}
+
+pub fn use_auth() -> Auth {
+    expect_context::<Auth>()
+}
+
+/// The current location as a path with its query, for `?next=`.
+pub fn here() -> String {
+    web_sys::window()
+        .and_then(|w| {
+            let l = w.location();
+            Some(format!("{}{}", l.pathname().ok()?, l.search().ok()?))
+        })
+        .unwrap_or_else(|| "/".into())
+}
+
+/// The sign-in page's address that comes back to `next` afterwards.
+pub fn login_url(next: &str) -> String {
+    format!("/login?next={}", api::encode(next))
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    let auth = Auth {
+        session: RwSignal::new(None),
+        checked: RwSignal::new(false),
+        expired: RwSignal::new(false),
+    };
+    provide_context(auth);
+    api::on_signed_out(move || {
+        if auth.session.with_untracked(Option::is_some) {
+            auth.expired.set(true);
+        }
+        auth.signed_out();
+    });
+    leptos::task::spawn_local(async move {
+        if let Ok(info) = api::session().await {
+            auth.signed_in(info);
+        }
+        auth.checked.set(true);
+    });
+    view! {
+        <Router>
+            <Routes fallback=|| view! { <pages::NotFound/> }>
+                <Route path=path!("/login") view=pages::login::Login/>
+                <Route path=path!("/authorize") view=pages::consent::Consent/>
+                <ParentRoute path=path!("") view=Shell>
+                    <Route path=path!("") view=|| view! { <Redirect path="/apps"/> }/>
+                    <Route path=path!("apps") view=pages::apps::AppsPage/>
+                    <Route path=path!("keys") view=pages::keys::KeysPage/>
+                    <Route path=path!("clients") view=pages::clients::ClientsPage/>
+                    <Route path=path!("profile") view=pages::profile::ProfilePage/>
+                    <Route path=path!("admin") view=|| view! { <Redirect path="/admin/settings"/> }/>
+                    <Route path=path!("admin/settings") view=pages::admin::SettingsPage/>
+                    <Route path=path!("admin/users") view=pages::admin::UsersPage/>
+                    <Route path=path!("admin/keys") view=pages::admin::AllKeysPage/>
+                    <Route path=path!("admin/clients") view=pages::admin::AllClientsPage/>
+                    <Route path=path!("admin/audit") view=pages::admin::AuditPage/>
+                </ParentRoute>
+            </Routes>
+        </Router>
+    }
+}
+
+/// Sends a signed-out visitor to the sign-in page, to come back here afterwards.
+#[component]
+pub fn RequireSignIn(children: ChildrenFn) -> impl IntoView {
+    let auth = use_auth();
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if auth.checked.get() && auth.session.with(Option::is_none) {
+            navigate(&login_url(&here()), Default::default());
+        }
+    });
+    move || {
+        if !auth.checked.get() {
+            view! { <Loading/> }.into_any()
+        } else if auth.session.with(Option::is_some) {
+            children().into_any()
+        } else {
+            view! { <Loading/> }.into_any()
+        }
+    }
+}
+
+/// The signed-in frame: header with the subscription's name and the user menu, the
+/// tabs, and the page.
+#[component]
+fn Shell() -> impl IntoView {
+    view! {
+        <RequireSignIn>
+            <Header/>
+            <Tabs/>
+            <main id="main" class="page">
+                <Outlet/>
+            </main>
+        </RequireSignIn>
+    }
+}
+
+#[component]
+pub fn Header() -> impl IntoView {
+    let auth = use_auth();
+    let navigate = use_navigate();
+    let sign_out = move |_| {
+        let navigate = navigate.clone();
+        leptos::task::spawn_local(async move {
+            let _ = api::sign_out().await;
+            auth.signed_out();
+            navigate("/login", Default::default());
+        });
+    };
+    let sub_name = move || auth.subscription().map(|s| s.name).unwrap_or_default();
+    let user_name = move || {
+        auth.user()
+            .map(|u| if u.display_name.is_empty() { u.username } else { u.display_name })
+            .unwrap_or_default()
+    };
+    view! {
+        <a class="skip" href="#main">"Skip to content"</a>
+        <header class="topbar">
+            <div class="brand">
+                <span class="logo" aria-hidden="true">"◆"</span>
+                <span class="product">"Gatehouse"</span>
+                <span class="subscription" title="Subscription">{sub_name}</span>
+            </div>
+            <details class="user-menu">
+                <summary aria-label="Account menu">
+                    <span class="avatar" aria-hidden="true">
+                        {move || user_name().chars().next().map(|c| c.to_uppercase().to_string()).unwrap_or_default()}
+                    </span>
+                    <span class="user-name">{user_name}</span>
+                </summary>
+                <div class="menu">
+                    <A href="/profile">"Profile and password"</A>
+                    <button type="button" class="link" on:click=sign_out>
+                        "Sign out"
+                    </button>
+                </div>
+            </details>
+        </header>
+    }
+}
+
+#[component]
+fn Tabs() -> impl IntoView {
+    let auth = use_auth();
+    let location = use_location();
+    let tab = move |href: &'static str, label: &'static str| {
+        let current = move || {
+            let p = location.pathname.get();
+            p == href || p.starts_with(&format!("{href}/"))
+        };
+        view! {
+            <a
+                href=href
+                class="tab"
+                class:active=current
+                aria-current=move || if current() { Some("page") } else { None }
+            >
+                {label}
+            </a>
+        }
+    };
+    view! {
+        <nav class="tabs" aria-label="Sections">
+            {tab("/apps", "Authorized Applications")}
+            {tab("/keys", "API Keys")}
+            {tab("/clients", "OAuth Clients")}
+            {move || auth.is_admin().then(|| tab("/admin", "Administration"))}
+        </nav>
+    }
+}

@@ -1,0 +1,370 @@
+//! Building blocks every page uses: dialogs that take and give back focus, the
+//! one-time secret panel, copy buttons, relative dates, error and loading states.
+
+use std::cell::RefCell;
+
+use chrono::{DateTime, Utc};
+use leptos::prelude::*;
+use wasm_bindgen::JsCast;
+
+use crate::api::ApiError;
+use crate::format;
+
+thread_local! {
+    /// The elements that had focus when each open dialog opened, innermost last.
+    static OPENERS: RefCell<Vec<web_sys::HtmlElement>> = const { RefCell::new(Vec::new()) };
+}
+
+fn active_element() -> Option<web_sys::HtmlElement> {
+    web_sys::window()?
+        .document()?
+        .active_element()?
+        .dyn_into::<web_sys::HtmlElement>()
+        .ok()
+}
+
+/// A modal dialog (the native `<dialog>`, so focus stays inside and Escape closes
+/// it). Focus moves into it when it opens and back to the opener when it closes.
+#[component]
+pub fn Modal(
+    #[prop(into)] title: String,
+    on_close: Callback<()>,
+    children: Children,
+) -> impl IntoView {
+    let dialog = NodeRef::<leptos::html::Dialog>::new();
+    if let Some(opener) = active_element() {
+        OPENERS.with(|o| o.borrow_mut().push(opener));
+    }
+    Effect::new(move |_| {
+        if let Some(d) = dialog.get() {
+            if !d.open() {
+                let _ = d.show_modal();
+            }
+        }
+    });
+    on_cleanup(|| {
+        if let Some(el) = OPENERS.with(|o| o.borrow_mut().pop()) {
+            let _ = el.focus();
+        }
+    });
+    let title_id = format!("dialog-{}", (js_sys::Math::random() * 1e9) as u64);
+    let labelled_by = title_id.clone();
+    view! {
+        <dialog
+            node_ref=dialog
+            class="modal"
+            aria-labelledby=labelled_by
+            on:cancel=move |ev: web_sys::Event| {
+                ev.prevent_default();
+                on_close.run(());
+            }
+        >
+            <h2 id=title_id>{title}</h2>
+            {children()}
+        </dialog>
+    }
+}
+
+/// "Are you sure?" for a destructive or irreversible action.
+#[component]
+pub fn Confirm(
+    #[prop(into)] title: String,
+    #[prop(into)] confirm_label: String,
+    on_confirm: Callback<()>,
+    on_cancel: Callback<()>,
+    #[prop(into)] busy: Signal<bool>,
+    #[prop(into)] error: Signal<Option<ApiError>>,
+    children: Children,
+) -> impl IntoView {
+    view! {
+        <Modal title=title on_close=on_cancel>
+            <div class="dialog-body">{children()}</div>
+            <ErrorNote error=error/>
+            <div class="actions">
+                <button type="button" class="secondary" on:click=move |_| on_cancel.run(())>
+                    "Cancel"
+                </button>
+                <button
+                    type="button"
+                    class="danger"
+                    autofocus
+                    disabled=move || busy.get()
+                    on:click=move |_| on_confirm.run(())
+                >
+                    {confirm_label}
+                </button>
+            </div>
+        </Modal>
+    }
+}
+
+/// A confirm dialog that runs `action` when confirmed: `on_done` gets its answer, and a
+/// failure stays in the dialog as a sentence for people.
+#[component]
+pub fn ConfirmAction<F, Fut, T>(
+    #[prop(into)] title: String,
+    #[prop(into)] confirm_label: String,
+    action: F,
+    on_done: Callback<T>,
+    on_cancel: Callback<()>,
+    children: Children,
+) -> impl IntoView
+where
+    F: Fn() -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = crate::api::ApiResult<T>> + 'static,
+    T: Send + Sync + 'static,
+{
+    let error = RwSignal::new(None::<ApiError>);
+    let busy = RwSignal::new(false);
+    let confirm = Callback::new(move |_| {
+        busy.set(true);
+        error.set(None);
+        let work = action();
+        leptos::task::spawn_local(async move {
+            match work.await {
+                Ok(v) => on_done.run(v),
+                Err(e) => {
+                    error.set(Some(e));
+                    busy.set(false);
+                }
+            }
+        });
+    });
+    view! {
+        <Confirm title=title confirm_label=confirm_label on_confirm=confirm on_cancel=on_cancel busy=busy error=error>
+            {children()}
+        </Confirm>
+    }
+}
+
+/// The one time a secret is shown: monospace, a copy button, and a plain warning.
+#[component]
+pub fn SecretPanel(
+    #[prop(into)] title: String,
+    #[prop(into)] label: String,
+    #[prop(into)] secret: String,
+    #[prop(optional, into)] note: Option<String>,
+    on_done: Callback<()>,
+) -> impl IntoView {
+    view! {
+        <Modal title=title on_close=on_done>
+            <div class="secret-panel">
+                <p class="warning" role="note">
+                    <strong>"Copy it now."</strong>
+                    " For your security it will not be shown again. If you lose it, reset it to get a new one."
+                </p>
+                <label class="field">
+                    <span>{label}</span>
+                    <div class="copy-row">
+                        <input
+                            class="mono secret"
+                            readonly
+                            value=secret.clone()
+                            data-secret="true"
+                            on:focus=move |ev| {
+                                if let Some(input) = ev
+                                    .target()
+                                    .and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok())
+                                {
+                                    input.select();
+                                }
+                            }
+                        />
+                        <CopyButton text=secret.clone() label="Copy secret"/>
+                    </div>
+                </label>
+                {note.map(|n| view! { <p class="hint">{n}</p> })}
+            </div>
+            <div class="actions">
+                <button type="button" autofocus on:click=move |_| on_done.run(())>
+                    "I have copied it"
+                </button>
+            </div>
+        </Modal>
+    }
+}
+
+/// Copies `text` to the clipboard and says so.
+#[component]
+pub fn CopyButton(#[prop(into)] text: String, #[prop(into)] label: String) -> impl IntoView {
+    let copied = RwSignal::new(false);
+    let text = StoredValue::new(text);
+    let on_click = move |_| {
+        let Some(window) = web_sys::window() else {
+            return;
+        };
+        let promise = window.navigator().clipboard().write_text(&text.get_value());
+        leptos::task::spawn_local(async move {
+            let ok = wasm_bindgen_futures::JsFuture::from(promise).await.is_ok();
+            copied.set(ok);
+        });
+    };
+    view! {
+        <button type="button" class="secondary copy" aria-label=label.clone() on:click=on_click>
+            {move || if copied.get() { "Copied" } else { "Copy" }}
+        </button>
+    }
+}
+
+/// An id or other machine value in monospace, with a copy button.
+#[component]
+pub fn Mono(#[prop(into)] text: String, #[prop(into)] label: String) -> impl IntoView {
+    view! {
+        <span class="mono-copy">
+            <code class="mono">{text.clone()}</code>
+            <CopyButton text=text label=label/>
+        </span>
+    }
+}
+
+/// A date as "3 days ago", the exact time on hover; `never` when there is none.
+#[component]
+pub fn When(t: Option<DateTime<Utc>>, #[prop(into, default = "never".into())] never: String) -> impl IntoView {
+    match t {
+        Some(t) => view! {
+            <time datetime=t.to_rfc3339() title=format::exact(t)>
+                {format::relative(t)}
+            </time>
+        }
+        .into_any(),
+        None => view! { <span class="muted">{never}</span> }.into_any(),
+    }
+}
+
+/// The error of the last attempt, if any, as a sentence for people.
+#[component]
+pub fn ErrorNote(#[prop(into)] error: Signal<Option<ApiError>>) -> impl IntoView {
+    move || {
+        error.get().map(|e| {
+            view! {
+                <p class="error" role="alert">
+                    {format::error_text(&e)}
+                </p>
+            }
+        })
+    }
+}
+
+#[component]
+pub fn Loading() -> impl IntoView {
+    view! {
+        <p class="loading" role="status" aria-live="polite">
+            "Loading…"
+        </p>
+    }
+}
+
+/// A page-level failure to load, with a way to try again.
+#[component]
+pub fn LoadFailed(error: ApiError, retry: Callback<()>) -> impl IntoView {
+    view! {
+        <div class="error-state" role="alert">
+            <p>{format::error_text(&error)}</p>
+            <button type="button" class="secondary" on:click=move |_| retry.run(())>
+                "Try again"
+            </button>
+        </div>
+    }
+}
+
+/// Offers `contents` as a file download (for CSV exports).
+pub fn download(filename: &str, contents: &str, mime: &str) {
+    let parts = js_sys::Array::of1(&wasm_bindgen::JsValue::from_str(contents));
+    let options = web_sys::BlobPropertyBag::new();
+    options.set_type(mime);
+    let Ok(blob) = web_sys::Blob::new_with_str_sequence_and_options(&parts, &options) else {
+        return;
+    };
+    let Ok(url) = web_sys::Url::create_object_url_with_blob(&blob) else {
+        return;
+    };
+    let anchor = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.create_element("a").ok())
+        .and_then(|a| a.dyn_into::<web_sys::HtmlAnchorElement>().ok());
+    if let Some(a) = anchor {
+        a.set_href(&url);
+        a.set_download(filename);
+        a.click();
+    }
+    let _ = web_sys::Url::revoke_object_url(&url);
+}
+
+/// A list loaded a page at a time ("Show more"), as the API's cursors allow.
+pub struct Pager<T: Send + Sync + 'static> {
+    pub items: RwSignal<Vec<T>>,
+    pub next: RwSignal<Option<String>>,
+    pub loading: RwSignal<bool>,
+    /// The first page has arrived.
+    pub loaded: RwSignal<bool>,
+    pub error: RwSignal<Option<ApiError>>,
+}
+
+impl<T: Send + Sync + 'static> Clone for Pager<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T: Send + Sync + 'static> Copy for Pager<T> {}
+
+impl<T: Send + Sync + 'static> Pager<T> {
+    pub fn new() -> Self {
+        Pager {
+            items: RwSignal::new(Vec::new()),
+            next: RwSignal::new(None),
+            loading: RwSignal::new(false),
+            loaded: RwSignal::new(false),
+            error: RwSignal::new(None),
+        }
+    }
+
+    /// Loads the first page again (`reset`) or the next one, with `fetch(cursor)`.
+    pub fn load<F, Fut>(self, reset: bool, fetch: F)
+    where
+        F: FnOnce(Option<String>) -> Fut + 'static,
+        Fut: std::future::Future<Output = crate::api::ApiResult<gatehouse_types::Page<T>>>
+            + 'static,
+    {
+        let cursor = if reset {
+            None
+        } else {
+            self.next.get_untracked()
+        };
+        self.loading.set(true);
+        self.error.set(None);
+        leptos::task::spawn_local(async move {
+            match fetch(cursor).await {
+                Ok(page) => {
+                    if reset {
+                        self.items.set(page.items);
+                    } else {
+                        self.items.update(|v| v.extend(page.items));
+                    }
+                    self.next.set(page.next_cursor);
+                    self.loaded.set(true);
+                }
+                Err(e) => self.error.set(Some(e)),
+            }
+            self.loading.set(false);
+        });
+    }
+}
+
+/// "Show more" under a paged list, while there is more.
+#[component]
+pub fn MoreButton(
+    #[prop(into)] has_more: Signal<bool>,
+    #[prop(into)] loading: Signal<bool>,
+    on_more: Callback<()>,
+) -> impl IntoView {
+    view! {
+        <Show when=move || has_more.get()>
+            <div class="more">
+                <button type="button" class="secondary" disabled=move || loading.get() on:click=move |_| on_more.run(())>
+                    {move || if loading.get() { "Loading…" } else { "Show more" }}
+                </button>
+            </div>
+        </Show>
+    }
+}

@@ -1,0 +1,111 @@
+//! Words for people: relative dates, scopes in plain language, roles, and a message
+//! for every error code the API answers with.
+
+use chrono::{DateTime, Utc};
+use gatehouse_types::error::API_KEYS_DISABLED_MESSAGE;
+use gatehouse_types::{Permission, Role, codes};
+
+use crate::api::ApiError;
+
+/// Milliseconds since the epoch, from the browser's clock.
+fn now_millis() -> i64 {
+    js_sys::Date::now() as i64
+}
+
+/// "3 days ago", "in 2 hours", "just now".
+pub fn relative(t: DateTime<Utc>) -> String {
+    let diff = (now_millis() - t.timestamp_millis()) / 1000;
+    let (secs, future) = if diff < 0 { (-diff, true) } else { (diff, false) };
+    if secs < 45 {
+        return "just now".into();
+    }
+    let (n, unit) = match secs {
+        s if s < 3600 => ((s + 30) / 60, "minute"),
+        s if s < 86_400 => ((s + 1800) / 3600, "hour"),
+        s if s < 30 * 86_400 => ((s + 43_200) / 86_400, "day"),
+        s if s < 365 * 86_400 => ((s + 15 * 86_400) / (30 * 86_400), "month"),
+        s => ((s + 182 * 86_400) / (365 * 86_400), "year"),
+    };
+    let n = n.max(1);
+    let plural = if n == 1 { "" } else { "s" };
+    if future {
+        format!("in {n} {unit}{plural}")
+    } else {
+        format!("{n} {unit}{plural} ago")
+    }
+}
+
+/// The exact time, for a tooltip: "2026-11-30 16:40:12 UTC".
+pub fn exact(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
+/// What a scope lets an application do, in plain words.
+pub fn scope_text(scope: &str) -> String {
+    match scope {
+        "openid" => "Know who you are (sign you in)".into(),
+        "profile" => "See your name and username".into(),
+        "email" => "See your e-mail address".into(),
+        "api:read" => "Read your data through the API, as a read-only key would".into(),
+        "api:write" => "Change your data through the API, as a full-access key would".into(),
+        "alm" => "Read and change your data through the API".into(),
+        other => format!("Use the permission “{other}”"),
+    }
+}
+
+pub fn role_label(role: Role) -> &'static str {
+    match role {
+        Role::Admin => "Admin",
+        Role::Editor => "Editor",
+        Role::Viewer => "Viewer",
+    }
+}
+
+pub fn roles_text(roles: &[Role]) -> String {
+    let names: Vec<&str> = roles.iter().map(|r| role_label(*r)).collect();
+    match names.len() {
+        0 => "nobody".into(),
+        1 => format!("{}s", names[0]),
+        _ => format!(
+            "{} and {}s",
+            names[..names.len() - 1]
+                .iter()
+                .map(|n| format!("{n}s"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            names[names.len() - 1]
+        ),
+    }
+}
+
+pub fn permission_label(p: Permission) -> &'static str {
+    match p {
+        Permission::ReadOnly => "Read-only",
+        Permission::FullAccess => "Full access",
+    }
+}
+
+/// A sentence for people for every error the API can answer. The server's own
+/// message is already written for people; the codes below get wording that says what
+/// to do next in this app.
+pub fn error_text(e: &ApiError) -> String {
+    match e.code.as_str() {
+        codes::INVALID_CREDENTIALS => "Wrong username or password. If you are sure they are right, your account may be locked after too many attempts or disabled: wait 15 minutes or ask your administrator.".into(),
+        codes::RATE_LIMITED => match e.retry_after {
+            Some(s) => format!("Too many attempts. Wait {s} second{} and try again.", if s == 1 { "" } else { "s" }),
+            None => "Too many attempts. Wait a moment and try again.".into(),
+        },
+        codes::API_KEYS_DISABLED => API_KEYS_DISABLED_MESSAGE.into(),
+        codes::SESSION_EXPIRED | codes::UNAUTHENTICATED => "Your session has ended. Sign in again to continue.".into(),
+        codes::CSRF_FAILED => "This page is out of date. Reload it and try again.".into(),
+        codes::SESSION_REQUIRED => "This needs a signed-in browser session.".into(),
+        codes::FORBIDDEN | codes::INSUFFICIENT_PERMISSION => format!("You are not allowed to do this. {}", e.message),
+        codes::NOT_FOUND => "It no longer exists: someone may have deleted it. Reload the page.".into(),
+        codes::LAST_ADMIN => "The subscription needs at least one active admin: make someone else an admin first.".into(),
+        codes::USERNAME_TAKEN => "That username is taken. Choose another.".into(),
+        codes::SERVICE_UNAVAILABLE => "Gatehouse cannot reach its database right now. Try again in a moment.".into(),
+        codes::INTERNAL => "Something went wrong on the server. Try again; if it keeps happening, tell your administrator.".into(),
+        codes::PAYLOAD_TOO_LARGE => "That is too much text. Shorten it and try again.".into(),
+        _ => e.message.clone(),
+    }
+}

@@ -1,0 +1,371 @@
+//! The OAuth Clients tab: apps the user registered to sign people in with Gatehouse.
+//! Register ("Create New Client"), the one-time client secret, edit, reset the secret
+//! (optionally revoking every token), delete. Roles that may not register clients see
+//! why instead of the button.
+
+use gatehouse_types::{
+    ClientType, CreateOAuthClient, OAuthClient, OAuthClientWithSecret, UpdateOAuthClient,
+};
+use leptos::prelude::*;
+
+use crate::api::{self, ApiError};
+use crate::app::use_auth;
+use crate::components::*;
+use crate::format;
+
+#[derive(Clone)]
+enum Dialog {
+    None,
+    Create,
+    Edit(OAuthClient),
+    Reset(OAuthClient),
+    Delete(OAuthClient),
+    Secret(OAuthClientWithSecret, &'static str),
+}
+
+#[component]
+pub fn ClientsPage() -> impl IntoView {
+    let auth = use_auth();
+    let clients = LocalResource::new(|| async { api::oauth_clients(None).await });
+    let sub = LocalResource::new(move || async move {
+        let s = api::subscription().await;
+        if let Ok(s) = &s {
+            auth.set_subscription(s.clone());
+        }
+        s
+    });
+    let may_register = move || {
+        let role = auth.role();
+        sub.get()
+            .and_then(|s| s.ok())
+            .map(|s| role.is_some_and(|r| s.settings.oauth_client_roles.contains(&r)))
+    };
+    let dialog = RwSignal::new(Dialog::None);
+    let close = Callback::new(move |_| dialog.set(Dialog::None));
+    let reload = Callback::new(move |_| clients.refetch());
+    let done = Callback::new(move |_| {
+        clients.refetch();
+        dialog.set(Dialog::None);
+    });
+
+    view! {
+        <div class="page-head">
+            <div>
+                <h1>"OAuth Clients"</h1>
+                <p class="lead">
+                    "Register an application so it can sign people in with Gatehouse and call the API for them (OAuth 2 authorization code with PKCE)."
+                </p>
+            </div>
+            <button
+                type="button"
+                id="create-client"
+                disabled=move || may_register() != Some(true)
+                on:click=move |_| dialog.set(Dialog::Create)
+            >
+                "Create New Client"
+            </button>
+        </div>
+        {move || {
+            (may_register() == Some(false)).then(|| {
+                let roles = sub
+                    .get()
+                    .and_then(|s| s.ok())
+                    .map(|s| format::roles_text(&s.settings.oauth_client_roles))
+                    .unwrap_or_default();
+                view! {
+                    <div class="banner" role="note" id="clients-not-allowed">
+                        {format!("In this subscription only {roles} may register OAuth clients. Ask an administrator if you need one.")}
+                    </div>
+                }
+            })
+        }}
+        {move || match clients.get() {
+            None => view! { <Loading/> }.into_any(),
+            Some(Err(e)) if e.status == 403 => view! {
+                <div class="empty"><p>"You cannot manage OAuth clients with your role."</p></div>
+            }
+            .into_any(),
+            Some(Err(e)) => view! { <LoadFailed error=e retry=reload/> }.into_any(),
+            Some(Ok(page)) if page.items.is_empty() => view! {
+                <div class="empty">
+                    <h2>"No OAuth clients yet"</h2>
+                    <p>"Create a client for each application that should let people sign in with Gatehouse. You will need its callback URL."</p>
+                </div>
+            }
+            .into_any(),
+            Some(Ok(page)) => view! { <ClientTable clients=page.items dialog=dialog/> }.into_any(),
+        }}
+        {move || match dialog.get() {
+            Dialog::None => ().into_any(),
+            Dialog::Create => view! {
+                <ClientForm
+                    client=None
+                    on_cancel=close
+                    on_created=Callback::new(move |c| {
+                        clients.refetch();
+                        dialog.set(Dialog::Secret(c, "Your new OAuth client"));
+                    })
+                    on_saved=done
+                />
+            }
+            .into_any(),
+            Dialog::Edit(c) => view! { <ClientForm client=Some(c) on_cancel=close on_created=Callback::new(|_| {}) on_saved=done/> }.into_any(),
+            Dialog::Reset(c) => view! {
+                <ResetSecret client=c on_cancel=close on_done=Callback::new(move |c| { clients.refetch(); dialog.set(Dialog::Secret(c, "Your client's new secret")); })/>
+            }
+            .into_any(),
+            Dialog::Delete(c) => view! { <DeleteClient client=c on_cancel=close on_done=done/> }.into_any(),
+            Dialog::Secret(c, title) => view! { <ClientSecret client=c title=title on_done=close/> }.into_any(),
+        }}
+    }
+}
+
+/// After create or reset: the client id, and the secret once (confidential clients).
+#[component]
+fn ClientSecret(
+    client: OAuthClientWithSecret,
+    title: &'static str,
+    on_done: Callback<()>,
+) -> impl IntoView {
+    match client.client_secret {
+        Some(secret) => {
+            let note = format!("Client ID: {}", client.client.client_id);
+            view! { <SecretPanel title=title label="Client secret" secret=secret note=note on_done=on_done/> }.into_any()
+        }
+        None => view! {
+            <Modal title=title on_close=on_done>
+                <p>"This public client has no secret: it must use PKCE. Give the application its client ID:"</p>
+                <p><Mono text=client.client.client_id.clone() label="Copy client ID"/></p>
+                <div class="actions">
+                    <button type="button" autofocus on:click=move |_| on_done.run(())>"Done"</button>
+                </div>
+            </Modal>
+        }
+        .into_any(),
+    }
+}
+
+#[component]
+fn ClientTable(clients: Vec<OAuthClient>, dialog: RwSignal<Dialog>) -> impl IntoView {
+    view! {
+        <div class="table-wrap">
+            <table class="list" id="clients-table">
+                <thead>
+                    <tr>
+                        <th scope="col">"Name"</th>
+                        <th scope="col">"Client ID"</th>
+                        <th scope="col">"Type"</th>
+                        <th scope="col">"Callback URLs"</th>
+                        <th scope="col">"Created"</th>
+                        <th scope="col"><span class="visually-hidden">"Actions"</span></th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {clients
+                        .into_iter()
+                        .map(|c| {
+                            let (c1, c2, c3) = (c.clone(), c.clone(), c.clone());
+                            let confidential = c.client_type == ClientType::Confidential;
+                            view! {
+                                <tr data-client=c.name.clone()>
+                                    <th scope="row" class="name">
+                                        {c.name.clone()}
+                                        {c.standard.then(|| view! { " " <span class="badge">"Standard"</span> })}
+                                    </th>
+                                    <td><Mono text=c.client_id.clone() label=format!("Copy client ID of {}", c.name)/></td>
+                                    <td>{if confidential { "Confidential" } else { "Public (PKCE)" }}</td>
+                                    <td class="wrap">
+                                        {c.redirect_uris.iter().map(|u| view! { <div><code class="mono">{u.clone()}</code></div> }).collect_view()}
+                                    </td>
+                                    <td><When t=Some(c.created_at)/></td>
+                                    <td class="row-actions">
+                                        <button type="button" class="secondary small" aria-label=format!("Edit {}", c.name) on:click=move |_| dialog.set(Dialog::Edit(c1.clone()))>"Edit"</button>
+                                        {confidential.then(|| view! {
+                                            <button type="button" class="secondary small" aria-label=format!("Reset secret of {}", c2.name) on:click=move |_| dialog.set(Dialog::Reset(c2.clone()))>"Reset secret"</button>
+                                        })}
+                                        <button type="button" class="danger small" aria-label=format!("Delete {}", c3.name) on:click=move |_| dialog.set(Dialog::Delete(c3.clone()))>"Delete"</button>
+                                    </td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
+}
+
+fn lines(text: &str) -> Vec<String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+fn optional(text: String) -> Option<String> {
+    let t = text.trim();
+    (!t.is_empty()).then(|| t.to_string())
+}
+
+/// Register a client (`client: None`) or edit one.
+#[component]
+fn ClientForm(
+    client: Option<OAuthClient>,
+    on_cancel: Callback<()>,
+    on_created: Callback<OAuthClientWithSecret>,
+    on_saved: Callback<()>,
+) -> impl IntoView {
+    let editing = client.clone();
+    let name = RwSignal::new(client.as_ref().map(|c| c.name.clone()).unwrap_or_default());
+    let uris = RwSignal::new(
+        client
+            .as_ref()
+            .map(|c| c.redirect_uris.join("\n"))
+            .unwrap_or_default(),
+    );
+    let homepage = RwSignal::new(
+        client
+            .as_ref()
+            .and_then(|c| c.homepage_url.clone())
+            .unwrap_or_default(),
+    );
+    let client_type = RwSignal::new(
+        client
+            .as_ref()
+            .map(|c| c.client_type)
+            .unwrap_or(ClientType::Confidential),
+    );
+    let error = RwSignal::new(None::<ApiError>);
+    let busy = RwSignal::new(false);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        busy.set(true);
+        error.set(None);
+        let editing = editing.clone();
+        leptos::task::spawn_local(async move {
+            let result = match editing {
+                None => api::create_oauth_client(CreateOAuthClient {
+                    name: name.get_untracked().trim().to_string(),
+                    redirect_uris: lines(&uris.get_untracked()),
+                    client_type: client_type.get_untracked(),
+                    homepage_url: optional(homepage.get_untracked()),
+                    logo_url: None,
+                })
+                .await
+                .map(|c| on_created.run(c)),
+                Some(c) => api::update_oauth_client(
+                    &c.id,
+                    UpdateOAuthClient {
+                        name: Some(name.get_untracked().trim().to_string()),
+                        redirect_uris: Some(lines(&uris.get_untracked())),
+                        homepage_url: Some(optional(homepage.get_untracked())),
+                        ..Default::default()
+                    },
+                )
+                .await
+                .map(|_| on_saved.run(())),
+            };
+            if let Err(e) = result {
+                error.set(Some(e));
+                busy.set(false);
+            }
+        });
+    };
+    let creating = client.is_none();
+    let title = match &client {
+        None => "Create New Client".to_string(),
+        Some(c) => format!("Edit “{}”", c.name),
+    };
+    view! {
+        <Modal title=title on_close=on_cancel>
+            <form on:submit=submit id="client-form">
+                <label class="field">
+                    <span>"Application name"</span>
+                    <input name="name" required maxlength="100" autofocus
+                        prop:value=move || name.get()
+                        on:input=move |ev| name.set(event_target_value(&ev))/>
+                    <small class="hint">"People see this name when they are asked to allow the application."</small>
+                </label>
+                <label class="field">
+                    <span>"Callback URLs"</span>
+                    <textarea name="redirect_uris" required placeholder="https://app.example.com/callback"
+                        prop:value=move || uris.get()
+                        on:input=move |ev| uris.set(event_target_value(&ev))></textarea>
+                    <small class="hint">"One per line. Gatehouse sends people back only to these exact addresses; http is allowed only for 127.0.0.1 and localhost."</small>
+                </label>
+                <label class="field">
+                    <span>"Homepage (optional)"</span>
+                    <input name="homepage_url" type="url" placeholder="https://app.example.com"
+                        prop:value=move || homepage.get()
+                        on:input=move |ev| homepage.set(event_target_value(&ev))/>
+                </label>
+                {creating.then(|| view! {
+                    <fieldset class="field">
+                        <legend>"Client type"</legend>
+                        <label class="choice">
+                            <input type="radio" name="client_type" value="confidential"
+                                prop:checked=move || client_type.get() == ClientType::Confidential
+                                on:change=move |_| client_type.set(ClientType::Confidential)/>
+                            <span><strong>"Confidential"</strong>" — a server that can keep a secret."</span>
+                        </label>
+                        <label class="choice">
+                            <input type="radio" name="client_type" value="public"
+                                prop:checked=move || client_type.get() == ClientType::Public
+                                on:change=move |_| client_type.set(ClientType::Public)/>
+                            <span><strong>"Public"</strong>" — a browser or mobile app; no secret, PKCE only."</span>
+                        </label>
+                    </fieldset>
+                })}
+                <ErrorNote error=error/>
+                <div class="actions">
+                    <button type="button" class="secondary" on:click=move |_| on_cancel.run(())>"Cancel"</button>
+                    <button type="submit" disabled=move || busy.get()>{if creating { "Create client" } else { "Save" }}</button>
+                </div>
+            </form>
+        </Modal>
+    }
+}
+
+#[component]
+fn ResetSecret(
+    client: OAuthClient,
+    on_cancel: Callback<()>,
+    on_done: Callback<OAuthClientWithSecret>,
+) -> impl IntoView {
+    let revoke = RwSignal::new(false);
+    let id = client.id.clone();
+    view! {
+        <ConfirmAction
+            title=format!("Reset the secret of “{}”?", client.name)
+            confirm_label="Reset secret"
+            action=move || { let id = id.clone(); async move { api::reset_client_secret(&id, revoke.get_untracked()).await } }
+            on_done=on_done
+            on_cancel=on_cancel
+        >
+            <p>"The client gets a new secret and the current one stops working at once: the application must be given the new one."</p>
+            <label class="choice">
+                <input type="checkbox" name="revoke_tokens"
+                    prop:checked=move || revoke.get()
+                    on:change=move |ev| revoke.set(event_target_checked(&ev))/>
+                <span>"Also revoke every token the application holds (everyone must allow it again)."</span>
+            </label>
+        </ConfirmAction>
+    }
+}
+
+#[component]
+fn DeleteClient(client: OAuthClient, on_cancel: Callback<()>, on_done: Callback<()>) -> impl IntoView {
+    let id = client.id.clone();
+    view! {
+        <ConfirmAction
+            title=format!("Delete “{}”?", client.name)
+            confirm_label="Delete client"
+            action=move || { let id = id.clone(); async move { api::delete_oauth_client(&id).await } }
+            on_done=on_done
+            on_cancel=on_cancel
+        >
+            <p>"Everyone who allowed this application loses it at once: every authorization and token of the client is revoked. This cannot be undone."</p>
+        </ConfirmAction>
+    }
+}

@@ -1,0 +1,418 @@
+//! The API Keys tab: the user's keys, create (with the one-time secret), rename, reset
+//! and delete; when the subscription has switched keys off, the message of
+//! PRODUCT.md §6 and only delete.
+
+use chrono::{Duration, NaiveDate, TimeZone, Utc};
+use gatehouse_types::error::API_KEYS_DISABLED_MESSAGE;
+use gatehouse_types::{ApiKey, ApiKeyWithSecret, CreateApiKey, Permission, Subscription};
+use leptos::prelude::*;
+
+use crate::api::{self, ApiError};
+use crate::app::use_auth;
+use crate::components::*;
+use crate::format;
+
+/// What the dialogs of this page are doing.
+#[derive(Clone)]
+enum Dialog {
+    None,
+    Create,
+    Rename(ApiKey),
+    Reset(ApiKey),
+    Delete(ApiKey),
+    Secret(ApiKeyWithSecret, &'static str),
+}
+
+#[component]
+pub fn KeysPage() -> impl IntoView {
+    let auth = use_auth();
+    let keys = LocalResource::new(|| async { api::api_keys(None).await });
+    // The settings decide what this page offers; read them fresh.
+    let sub = LocalResource::new(move || async move {
+        let s = api::subscription().await;
+        if let Ok(s) = &s {
+            auth.set_subscription(s.clone());
+        }
+        s
+    });
+    let dialog = RwSignal::new(Dialog::None);
+    let close = Callback::new(move |_| dialog.set(Dialog::None));
+    let reload = Callback::new(move |_| keys.refetch());
+    let enabled = move || {
+        sub.get()
+            .and_then(|s| s.ok())
+            .map(|s| s.settings.api_keys_enabled)
+            .unwrap_or(true)
+    };
+
+    view! {
+        <div class="page-head">
+            <div>
+                <h1>"API Keys"</h1>
+                <p class="lead">
+                    "Keys let scripts call the Gatehouse API as you. Send one in the "
+                    <code>"Authorization: Bearer"</code> " or " <code>"ZSESSIONID"</code> " header."
+                </p>
+            </div>
+            <Show when=enabled>
+                <button type="button" id="create-key" on:click=move |_| dialog.set(Dialog::Create)>
+                    "Create API Key"
+                </button>
+            </Show>
+        </div>
+        <Show when=move || !enabled()>
+            <div class="banner warning" role="alert" id="keys-disabled">
+                {API_KEYS_DISABLED_MESSAGE}
+            </div>
+        </Show>
+        {move || match keys.get() {
+            None => view! { <Loading/> }.into_any(),
+            Some(Err(e)) => view! { <LoadFailed error=e retry=reload/> }.into_any(),
+            Some(Ok(page)) if page.items.is_empty() => view! {
+                <div class="empty">
+                    <h2>"No API keys yet"</h2>
+                    <p>
+                        {if enabled() {
+                            "Create a key for each script or service that calls the API, so you can reset or delete one without touching the others."
+                        } else {
+                            "API keys are switched off for your subscription."
+                        }}
+                    </p>
+                </div>
+            }
+            .into_any(),
+            Some(Ok(page)) => view! { <KeyTable keys=page.items dialog=dialog enabled=Signal::derive(enabled)/> }.into_any(),
+        }}
+        {move || match dialog.get() {
+            Dialog::None => ().into_any(),
+            Dialog::Create => {
+                let s = sub.get().and_then(|s| s.ok());
+                view! {
+                    <CreateKey
+                        subscription=s
+                        on_cancel=close
+                        on_created=Callback::new(move |k| {
+                            keys.refetch();
+                            dialog.set(Dialog::Secret(k, "Your new API key"));
+                        })
+                    />
+                }
+                .into_any()
+            }
+            Dialog::Rename(k) => view! { <RenameKey key=k on_cancel=close on_done=Callback::new(move |_| { keys.refetch(); dialog.set(Dialog::None); })/> }.into_any(),
+            Dialog::Reset(k) => view! {
+                <ResetKey key=k on_cancel=close on_done=Callback::new(move |k| { keys.refetch(); dialog.set(Dialog::Secret(k, "Your key's new secret")); })/>
+            }
+            .into_any(),
+            Dialog::Delete(k) => view! { <DeleteKey key=k on_cancel=close on_done=Callback::new(move |_| { keys.refetch(); dialog.set(Dialog::None); })/> }.into_any(),
+            Dialog::Secret(k, title) => {
+                let note = format!("Key “{}”, {}.", k.key.name, format::permission_label(k.key.permission).to_lowercase());
+                view! { <SecretPanel title=title label="API key" secret=k.secret note=note on_done=close/> }.into_any()
+            }
+        }}
+    }
+}
+
+#[component]
+fn KeyTable(keys: Vec<ApiKey>, dialog: RwSignal<Dialog>, enabled: Signal<bool>) -> impl IntoView {
+    view! {
+        <div class="table-wrap">
+            <table class="list" id="keys-table">
+                <thead>
+                    <tr>
+                        <th scope="col">"Name"</th>
+                        <th scope="col">"Key"</th>
+                        <th scope="col">"Permission"</th>
+                        <th scope="col">"Created"</th>
+                        <th scope="col">"Last used"</th>
+                        <th scope="col">"Expires"</th>
+                        <th scope="col"><span class="visually-hidden">"Actions"</span></th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {keys
+                        .into_iter()
+                        .map(|k| {
+                            let (k1, k2, k3) = (k.clone(), k.clone(), k.clone());
+                            let name = k.name.clone();
+                            view! {
+                                <tr data-key-id=k.id.clone()>
+                                    <th scope="row" class="name">{k.name.clone()}</th>
+                                    <td><code class="mono">{k.hint.clone()}</code></td>
+                                    <td>
+                                        <span class=if k.permission == Permission::FullAccess { "badge strong" } else { "badge" }>
+                                            {format::permission_label(k.permission)}
+                                        </span>
+                                    </td>
+                                    <td><When t=Some(k.created_at)/></td>
+                                    <td><When t=k.last_used_at/></td>
+                                    <td><When t=k.expires_at never="no expiry"/></td>
+                                    <td class="row-actions">
+                                        <Show when=move || enabled.get()>
+                                            <button type="button" class="secondary small" aria-label=format!("Rename {name}") on:click={let k1 = k1.clone(); move |_| dialog.set(Dialog::Rename(k1.clone()))}>"Rename"</button>
+                                            <button type="button" class="secondary small" aria-label=format!("Reset {}", k2.name) on:click={let k2 = k2.clone(); move |_| dialog.set(Dialog::Reset(k2.clone()))}>"Reset"</button>
+                                        </Show>
+                                        <button type="button" class="danger small" aria-label=format!("Delete {}", k3.name) on:click=move |_| dialog.set(Dialog::Delete(k3.clone()))>"Delete"</button>
+                                    </td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
+}
+
+/// The expiry choices a key can have under the subscription's lifetime cap.
+fn expiry_choices(max_days: Option<u32>) -> Vec<(String, &'static str)> {
+    let all = [
+        ("7", "7 days"),
+        ("30", "30 days"),
+        ("90", "90 days"),
+        ("365", "1 year"),
+    ];
+    let mut out: Vec<(String, &'static str)> = all
+        .iter()
+        .filter(|(d, _)| max_days.is_none_or(|m| d.parse::<u32>().unwrap_or(0) <= m))
+        .map(|(d, l)| (d.to_string(), *l))
+        .collect();
+    if max_days.is_none() {
+        out.push(("never".into(), "No expiry"));
+    }
+    out.push(("custom".into(), "On a date…"));
+    out
+}
+
+#[component]
+fn CreateKey(
+    subscription: Option<Subscription>,
+    on_cancel: Callback<()>,
+    on_created: Callback<ApiKeyWithSecret>,
+) -> impl IntoView {
+    let auth = use_auth();
+    let settings = subscription.map(|s| s.settings);
+    let max_days = settings.as_ref().and_then(|s| s.api_key_max_lifetime_days);
+    let full_allowed = match (auth.role(), &settings) {
+        (Some(role), Some(s)) => s.api_key_full_access_roles.contains(&role),
+        _ => false,
+    };
+    let full_roles = settings
+        .as_ref()
+        .map(|s| format::roles_text(&s.api_key_full_access_roles))
+        .unwrap_or_default();
+    let name = RwSignal::new(String::new());
+    let permission = RwSignal::new(Permission::ReadOnly);
+    let choices = expiry_choices(max_days);
+    let expiry = RwSignal::new(match max_days {
+        Some(m) if m < 90 => choices[0].0.clone(),
+        Some(_) => "90".to_string(),
+        None => "never".to_string(),
+    });
+    let custom_date = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<ApiError>);
+    let busy = RwSignal::new(false);
+    let local_error = RwSignal::new(None::<String>);
+
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        local_error.set(None);
+        let expires_at = match expiry.get_untracked().as_str() {
+            "never" => None,
+            "custom" => {
+                match NaiveDate::parse_from_str(&custom_date.get_untracked(), "%Y-%m-%d") {
+                    Ok(d) => d
+                        .and_hms_opt(23, 59, 59)
+                        .map(|t| Utc.from_utc_datetime(&t)),
+                    Err(_) => {
+                        local_error.set(Some("Choose the date the key should stop working.".into()));
+                        return;
+                    }
+                }
+            }
+            days => days
+                .parse::<i64>()
+                .ok()
+                .map(|d| chrono::DateTime::<Utc>::from_timestamp_millis(js_sys::Date::now() as i64).unwrap_or_default() + Duration::days(d)),
+        };
+        busy.set(true);
+        error.set(None);
+        let body = CreateApiKey {
+            name: name.get_untracked().trim().to_string(),
+            permission: permission.get_untracked(),
+            expires_at,
+        };
+        leptos::task::spawn_local(async move {
+            match api::create_api_key(body).await {
+                Ok(k) => on_created.run(k),
+                Err(e) => {
+                    error.set(Some(e));
+                    busy.set(false);
+                }
+            }
+        });
+    };
+
+    view! {
+        <Modal title="Create API Key" on_close=on_cancel>
+            <form on:submit=submit id="create-key-form">
+                <label class="field">
+                    <span>"Name"</span>
+                    <input
+                        name="name"
+                        required
+                        maxlength="100"
+                        autofocus
+                        placeholder="e.g. nightly export"
+                        prop:value=move || name.get()
+                        on:input=move |ev| name.set(event_target_value(&ev))
+                    />
+                    <small class="hint">"What the key is for, so you recognise it later."</small>
+                </label>
+                <fieldset class="field">
+                    <legend>"Permission"</legend>
+                    <label class="choice">
+                        <input
+                            type="radio"
+                            name="permission"
+                            value="read_only"
+                            prop:checked=move || permission.get() == Permission::ReadOnly
+                            on:change=move |_| permission.set(Permission::ReadOnly)
+                        />
+                        <span><strong>"Read-only"</strong>" — may only read (GET)."</span>
+                    </label>
+                    <label class="choice">
+                        <input
+                            type="radio"
+                            name="permission"
+                            value="full_access"
+                            disabled=!full_allowed
+                            prop:checked=move || permission.get() == Permission::FullAccess
+                            on:change=move |_| permission.set(Permission::FullAccess)
+                        />
+                        <span><strong>"Full access"</strong>" — may do everything you can."</span>
+                    </label>
+                    {(!full_allowed).then(|| view! {
+                        <small class="hint">{format!("Only {full_roles} may hold full-access keys in this subscription.")}</small>
+                    })}
+                </fieldset>
+                <label class="field">
+                    <span>"Expires"</span>
+                    <select
+                        name="expiry"
+                        prop:value=move || expiry.get()
+                        on:change=move |ev| expiry.set(event_target_value(&ev))
+                    >
+                        {choices
+                            .iter()
+                            .map(|(v, l)| {
+                                let v2 = v.clone();
+                                view! { <option value=v.clone() selected=move || expiry.get() == v2>{*l}</option> }
+                            })
+                            .collect_view()}
+                    </select>
+                    {max_days.map(|m| view! {
+                        <small class="hint">{format!("Your administrator limits keys to {m} days.")}</small>
+                    })}
+                </label>
+                <Show when=move || expiry.get() == "custom">
+                    <label class="field">
+                        <span>"Expiry date"</span>
+                        <input
+                            type="date"
+                            name="expiry_date"
+                            prop:value=move || custom_date.get()
+                            on:input=move |ev| custom_date.set(event_target_value(&ev))
+                        />
+                    </label>
+                </Show>
+                {move || local_error.get().map(|m| view! { <p class="error" role="alert">{m}</p> })}
+                <ErrorNote error=error/>
+                <div class="actions">
+                    <button type="button" class="secondary" on:click=move |_| on_cancel.run(())>"Cancel"</button>
+                    <button type="submit" disabled=move || busy.get()>"Create key"</button>
+                </div>
+            </form>
+        </Modal>
+    }
+}
+
+#[component]
+fn RenameKey(key: ApiKey, on_cancel: Callback<()>, on_done: Callback<()>) -> impl IntoView {
+    let name = RwSignal::new(key.name.clone());
+    let error = RwSignal::new(None::<ApiError>);
+    let busy = RwSignal::new(false);
+    let id = key.id.clone();
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        busy.set(true);
+        let (id, n) = (id.clone(), name.get_untracked().trim().to_string());
+        leptos::task::spawn_local(async move {
+            match api::rename_api_key(&id, n).await {
+                Ok(_) => on_done.run(()),
+                Err(e) => {
+                    error.set(Some(e));
+                    busy.set(false);
+                }
+            }
+        });
+    };
+    view! {
+        <Modal title=format!("Rename “{}”", key.name) on_close=on_cancel>
+            <form on:submit=submit>
+                <label class="field">
+                    <span>"New name"</span>
+                    <input
+                        name="name"
+                        required
+                        maxlength="100"
+                        autofocus
+                        prop:value=move || name.get()
+                        on:input=move |ev| name.set(event_target_value(&ev))
+                    />
+                </label>
+                <ErrorNote error=error/>
+                <div class="actions">
+                    <button type="button" class="secondary" on:click=move |_| on_cancel.run(())>"Cancel"</button>
+                    <button type="submit" disabled=move || busy.get()>"Rename"</button>
+                </div>
+            </form>
+        </Modal>
+    }
+}
+
+#[component]
+fn ResetKey(
+    key: ApiKey,
+    on_cancel: Callback<()>,
+    on_done: Callback<ApiKeyWithSecret>,
+) -> impl IntoView {
+    let id = key.id.clone();
+    view! {
+        <ConfirmAction
+            title=format!("Reset “{}”?", key.name)
+            confirm_label="Reset key"
+            action=move || { let id = id.clone(); async move { api::reset_api_key(&id).await } }
+            on_done=on_done
+            on_cancel=on_cancel
+        >
+            <p>"The key gets a new secret. The current secret stops working at once: every script that uses it must be given the new one."</p>
+        </ConfirmAction>
+    }
+}
+
+#[component]
+fn DeleteKey(key: ApiKey, on_cancel: Callback<()>, on_done: Callback<()>) -> impl IntoView {
+    let id = key.id.clone();
+    view! {
+        <ConfirmAction
+            title=format!("Delete “{}”?", key.name)
+            confirm_label="Delete key"
+            action=move || { let id = id.clone(); async move { api::delete_api_key(&id).await } }
+            on_done=on_done
+            on_cancel=on_cancel
+        >
+            <p>"Scripts that use this key stop working at once. This cannot be undone."</p>
+        </ConfirmAction>
+    }
+}

@@ -1,0 +1,124 @@
+//! `/login?next=…`: sign in, then go where `next` points — back into an OAuth
+//! authorization, or to the page the session expired on.
+
+use leptos::prelude::*;
+use leptos_router::hooks::{use_navigate, use_query_map};
+
+use crate::api::{self, ApiError};
+use crate::app::use_auth;
+use crate::components::ErrorNote;
+
+/// `next` only if it is a path on this server (never another origin: no open redirect).
+fn safe_next(next: Option<String>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n,
+        _ => "/apps".into(),
+    }
+}
+
+/// Paths the server answers itself (the OAuth endpoints) need a real page load.
+fn is_server_path(path: &str) -> bool {
+    path.starts_with("/oauth/") || path.starts_with("/login/oauth2/")
+}
+
+pub fn go_to(next: &str, navigate: &impl Fn(&str, leptos_router::NavigateOptions)) {
+    if is_server_path(next) {
+        if let Some(w) = web_sys::window() {
+            let _ = w.location().assign(next);
+        }
+    } else {
+        navigate(next, Default::default());
+    }
+}
+
+#[component]
+pub fn Login() -> impl IntoView {
+    let auth = use_auth();
+    let query = use_query_map();
+    let navigate = use_navigate();
+    let next = Memo::new(move |_| safe_next(query.with(|q| q.get("next"))));
+    let username = RwSignal::new(String::new());
+    let password = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<ApiError>);
+    let busy = RwSignal::new(false);
+
+    // Already signed in (or just signed in): go on.
+    let nav = navigate.clone();
+    Effect::new(move |_| {
+        if auth.checked.get() && auth.session.with(Option::is_some) {
+            go_to(&next.get_untracked(), &nav);
+        }
+    });
+
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if busy.get_untracked() {
+            return;
+        }
+        busy.set(true);
+        error.set(None);
+        let (u, p) = (username.get_untracked(), password.get_untracked());
+        leptos::task::spawn_local(async move {
+            match api::sign_in(u, p).await {
+                Ok(info) => {
+                    password.set(String::new());
+                    auth.signed_in(info);
+                }
+                Err(e) => {
+                    error.set(Some(e));
+                    busy.set(false);
+                }
+            }
+        });
+    };
+
+    let oauth_next = move || is_server_path(&next.get());
+    view! {
+        <main id="main" class="center-page">
+            <div class="card narrow">
+                <div class="brand big">
+                    <span class="logo" aria-hidden="true">"◆"</span>
+                    " Gatehouse"
+                </div>
+                <h1>"Sign in"</h1>
+                <Show when=move || auth.expired.get()>
+                    <p class="notice" role="status">"Your session has ended. Sign in again to continue."</p>
+                </Show>
+                <Show when=oauth_next>
+                    <p class="notice" role="status">"An application asked you to sign in with Gatehouse."</p>
+                </Show>
+                <form on:submit=submit novalidate>
+                    <label class="field">
+                        <span>"Username"</span>
+                        <input
+                            name="username"
+                            autocomplete="username"
+                            autocapitalize="none"
+                            spellcheck="false"
+                            required
+                            autofocus
+                            prop:value=move || username.get()
+                            on:input=move |ev| username.set(event_target_value(&ev))
+                        />
+                    </label>
+                    <label class="field">
+                        <span>"Password"</span>
+                        <input
+                            name="password"
+                            type="password"
+                            autocomplete="current-password"
+                            required
+                            prop:value=move || password.get()
+                            on:input=move |ev| password.set(event_target_value(&ev))
+                        />
+                    </label>
+                    <ErrorNote error=error/>
+                    <button type="submit" class="wide" disabled=move || busy.get()>
+                        {move || if busy.get() { "Signing in…" } else { "Sign in" }}
+                    </button>
+                </form>
+                <p class="hint">"Forgot your password? Ask an administrator of your subscription to set a new one."</p>
+            </div>
+        </main>
+    }
+}

@@ -1,0 +1,152 @@
+//! Profile and password: the display name and e-mail, and a password change (which
+//! ends every other session of the user).
+
+use gatehouse_types::UpdateMe;
+use leptos::prelude::*;
+
+use crate::api::{self, ApiError};
+use crate::app::use_auth;
+use crate::components::*;
+use crate::format;
+
+#[component]
+pub fn ProfilePage() -> impl IntoView {
+    let auth = use_auth();
+    let user = auth.user();
+    let username = user.as_ref().map(|u| u.username.clone()).unwrap_or_default();
+    let role = user.as_ref().map(|u| format::role_label(u.role)).unwrap_or_default();
+    let display_name = RwSignal::new(user.as_ref().map(|u| u.display_name.clone()).unwrap_or_default());
+    let email = RwSignal::new(user.as_ref().and_then(|u| u.email.clone()).unwrap_or_default());
+    let profile_error = RwSignal::new(None::<ApiError>);
+    let profile_saved = RwSignal::new(false);
+    let profile_busy = RwSignal::new(false);
+
+    let save_profile = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        profile_busy.set(true);
+        profile_saved.set(false);
+        profile_error.set(None);
+        let e = email.get_untracked().trim().to_string();
+        let body = UpdateMe {
+            display_name: Some(display_name.get_untracked().trim().to_string()),
+            email: Some((!e.is_empty()).then_some(e)),
+        };
+        leptos::task::spawn_local(async move {
+            match api::update_me(body).await {
+                Ok(u) => {
+                    auth.session.update(|s| {
+                        if let Some(s) = s {
+                            s.user = u;
+                        }
+                    });
+                    profile_saved.set(true);
+                }
+                Err(e) => profile_error.set(Some(e)),
+            }
+            profile_busy.set(false);
+        });
+    };
+
+    let current = RwSignal::new(String::new());
+    let new = RwSignal::new(String::new());
+    let repeat = RwSignal::new(String::new());
+    let pw_error = RwSignal::new(None::<ApiError>);
+    let pw_local = RwSignal::new(None::<String>);
+    let pw_saved = RwSignal::new(false);
+    let pw_busy = RwSignal::new(false);
+    let change_password = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        pw_saved.set(false);
+        pw_error.set(None);
+        pw_local.set(None);
+        if new.get_untracked() != repeat.get_untracked() {
+            pw_local.set(Some("The two new passwords differ. Type the same one twice.".into()));
+            return;
+        }
+        // The server's own rule, compiled into the app from the shared types crate.
+        if let Err(why) = gatehouse_types::validate::password(&new.get_untracked()) {
+            pw_local.set(Some(format!("The new password {why}.")));
+            return;
+        }
+        pw_busy.set(true);
+        let (c, n) = (current.get_untracked(), new.get_untracked());
+        leptos::task::spawn_local(async move {
+            match api::change_password(c, n).await {
+                Ok(()) => {
+                    current.set(String::new());
+                    new.set(String::new());
+                    repeat.set(String::new());
+                    pw_saved.set(true);
+                }
+                Err(e) => pw_error.set(Some(e)),
+            }
+            pw_busy.set(false);
+        });
+    };
+
+    view! {
+        <div class="page-head">
+            <div>
+                <h1>"Profile and password"</h1>
+                <p class="lead">{format!("Signed in as {username} ({role}).")}</p>
+            </div>
+        </div>
+        <section class="card wide" aria-labelledby="profile-heading">
+            <h2 id="profile-heading">"Profile"</h2>
+            <form on:submit=save_profile id="profile-form">
+                <label class="field">
+                    <span>"Display name"</span>
+                    <input name="display_name" maxlength="100" autocomplete="name"
+                        prop:value=move || display_name.get()
+                        on:input=move |ev| display_name.set(event_target_value(&ev))/>
+                </label>
+                <label class="field">
+                    <span>"E-mail"</span>
+                    <input name="email" type="email" autocomplete="email"
+                        prop:value=move || email.get()
+                        on:input=move |ev| email.set(event_target_value(&ev))/>
+                </label>
+                <ErrorNote error=profile_error/>
+                <Show when=move || profile_saved.get()>
+                    <p class="success" role="status">"Profile saved."</p>
+                </Show>
+                <div class="actions left">
+                    <button type="submit" disabled=move || profile_busy.get()>"Save profile"</button>
+                </div>
+            </form>
+        </section>
+        <section class="card wide" aria-labelledby="password-heading">
+            <h2 id="password-heading">"Change password"</h2>
+            <p class="hint">"At least 12 characters. Changing it signs you out everywhere else."</p>
+            <form on:submit=change_password id="password-form">
+                <input type="text" name="username" autocomplete="username" value=username.clone() hidden/>
+                <label class="field">
+                    <span>"Current password"</span>
+                    <input name="current_password" type="password" autocomplete="current-password" required
+                        prop:value=move || current.get()
+                        on:input=move |ev| current.set(event_target_value(&ev))/>
+                </label>
+                <label class="field">
+                    <span>"New password"</span>
+                    <input name="new_password" type="password" autocomplete="new-password" required
+                        prop:value=move || new.get()
+                        on:input=move |ev| new.set(event_target_value(&ev))/>
+                </label>
+                <label class="field">
+                    <span>"New password again"</span>
+                    <input name="repeat_password" type="password" autocomplete="new-password" required
+                        prop:value=move || repeat.get()
+                        on:input=move |ev| repeat.set(event_target_value(&ev))/>
+                </label>
+                {move || pw_local.get().map(|m| view! { <p class="error" role="alert">{m}</p> })}
+                <ErrorNote error=pw_error/>
+                <Show when=move || pw_saved.get()>
+                    <p class="success" role="status">"Password changed. Your other sessions have been signed out."</p>
+                </Show>
+                <div class="actions left">
+                    <button type="submit" disabled=move || pw_busy.get()>"Change password"</button>
+                </div>
+            </form>
+        </section>
+    }
+}
