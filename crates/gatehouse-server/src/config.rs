@@ -103,6 +103,10 @@ pub struct SettingsArgs {
     /// Log filter, in `tracing` syntax [default: info].
     #[arg(long, env = "GATEHOUSE_LOG", global = true)]
     pub log: Option<String>,
+    /// Folder holding the built web app (`index.html` and `assets/`), as written by
+    /// `cargo xtask build-web` [default: frontend/dist].
+    #[arg(long, env = "GATEHOUSE_WEB_DIR", global = true)]
+    pub web_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
@@ -111,6 +115,9 @@ pub enum LogFormat {
     Text,
     Json,
 }
+
+/// Where `cargo xtask build-web` writes the web app, relative to the workspace root.
+pub const DEFAULT_WEB_DIR: &str = "frontend/dist";
 
 /// The TOML file's shape: the same settings, all optional.
 #[derive(Debug, Default, Deserialize)]
@@ -126,6 +133,7 @@ struct FileSettings {
     credential_cache_seconds: Option<u64>,
     log_format: Option<LogFormat>,
     log: Option<String>,
+    web_dir: Option<PathBuf>,
 }
 
 /// The resolved settings of one process.
@@ -141,6 +149,8 @@ pub struct Settings {
     pub credential_cache_seconds: u64,
     pub log_format: LogFormat,
     pub log: String,
+    /// The built web app: `index.html` and `assets/`.
+    pub web_dir: PathBuf,
 }
 
 impl Settings {
@@ -197,6 +207,10 @@ impl Settings {
                 .or(file.log_format)
                 .unwrap_or(LogFormat::Text),
             log: args.log.or(file.log).unwrap_or_else(|| "info".into()),
+            web_dir: args
+                .web_dir
+                .or(file.web_dir)
+                .unwrap_or_else(|| DEFAULT_WEB_DIR.into()),
             listen,
             database_url,
         };
@@ -218,6 +232,7 @@ impl Settings {
             credential_cache_seconds: 2,
             log_format: LogFormat::Text,
             log: "warn".into(),
+            web_dir: DEFAULT_WEB_DIR.into(),
         }
     }
 
@@ -283,7 +298,7 @@ mod tests {
         let file = dir.join("g.toml");
         std::fs::write(
             &file,
-            "listen = \"127.0.0.1:9999\"\ndatabase_url = \"sqlite://file.db\"\n",
+            "listen = \"127.0.0.1:9999\"\ndatabase_url = \"sqlite://file.db\"\nweb_dir = \"/srv/web\"\n",
         )
         .unwrap();
         let args = SettingsArgs {
@@ -296,6 +311,7 @@ mod tests {
         assert_eq!(s.listen, "127.0.0.1:9999");
         assert_eq!(s.public_url, "http://127.0.0.1:9999");
         assert_eq!(s.log, "info");
+        assert_eq!(s.web_dir, PathBuf::from("/srv/web"));
         std::fs::write(&file, "no_such_setting = 1\n").unwrap();
         let args = SettingsArgs {
             config: Some(file),

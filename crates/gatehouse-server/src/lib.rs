@@ -1,4 +1,5 @@
-//! Gatehouse's server: the actix-web JSON API over diesel, and the operator CLI.
+//! Gatehouse's server: the actix-web JSON API over diesel, the web app's files, and the
+//! operator CLI.
 //! `startup` mounts every route; each domain folder owns its handlers and queries.
 
 pub mod api_keys;
@@ -22,3 +23,4 @@ pub mod state;
 pub mod subscriptions;
 pub mod telemetry;
 pub mod users;
+pub mod web;

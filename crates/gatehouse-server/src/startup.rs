@@ -62,19 +62,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .default_service(web::to(not_found)),
     )
     .configure(oauth::configure_protocol)
-    .service(resource("/").get(placeholder_page))
-    .default_service(web::to(not_found));
-}
-
-/// Until the single-page app is built, `/` says where things are.
-async fn placeholder_page() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(
-            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Gatehouse</title></head>\
-             <body><h1>Gatehouse</h1><p>The JSON API is at <code>/api/v1</code>; \
-             the web interface is not built yet.</p></body></html>",
-        )
+    .configure(crate::web::configure)
+    // Every other path is a page of the web app (index.html), except under the
+    // reserved prefixes (`/api/`, `/oauth/`, …), which keep the JSON 404.
+    .default_service(web::to(crate::web::handlers::page));
 }
 
 /// A running server: its port (so tests can bind port 0) and its shared state.
@@ -95,6 +86,14 @@ impl Application {
         // so that the OAuth issuer is an address clients can reach.
         if let Some(base) = settings.public_url.strip_suffix(":0") {
             settings.public_url = format!("{base}:{port}");
+        }
+        let web_files = crate::web::WebFiles::new(settings.web_dir.clone());
+        if !web_files.is_built() {
+            tracing::warn!(
+                web_dir = %web_files.dir().display(),
+                "the web app is not built (no index.html): pages answer 503 until \
+                 `cargo xtask build-web` writes it, or set GATEHOUSE_WEB_DIR; the API works"
+            );
         }
         let pool = db::connect(&settings.database_url, settings.db_pool_size)?;
         {
@@ -121,6 +120,7 @@ impl Application {
             ),
             tokens: TokenHasher::new(settings.secret_pepper.as_ref()),
             passwords: Passwords::new(settings.password_hash_concurrency)?,
+            web: web_files,
             pool,
             settings: settings.clone(),
         });

@@ -436,6 +436,9 @@ pub struct AuthorizationRequestView {
     pub scopes: Vec<String>,
     /// Where the browser goes afterwards: the host of the redirect URI.
     pub redirect_host: String,
+    /// Who registered the client: the display name of the user who registered it, or
+    /// their username when the display name is empty.
+    pub registered_by: String,
     pub expires_at: DateTime<Utc>,
 }
 

@@ -27,6 +27,7 @@ use crate::grants::store::{self as grants_store, GrantChanges, NewCode, NewGrant
 use crate::oauth_clients::redirect_matches;
 use crate::oauth_clients::store::{self as clients_store, ClientRow};
 use crate::state::AppState;
+use crate::users::store as users_store;
 
 /// Pages that take decisions must not be framed (clickjacking), nor cached, nor leak
 /// their URL (which may hold a code) through `Referer`.
@@ -484,11 +485,23 @@ pub async fn get_request(
     if uuid::Uuid::parse_str(&id).is_err() {
         return Err(ApiError::NotFound);
     }
-    let user_id = principal.user.id.clone();
+    let (user_id, subscription_id) = (principal.user.id.clone(), principal.subscription.id.clone());
     let now = clock::now();
-    let (request, client) = state
-        .db_read(move |conn| find_pending(conn, &user_id, &id, now))
+    let (request, client, owner) = state
+        .db_read(move |conn| {
+            let (request, client) = find_pending(conn, &user_id, &id, now)?;
+            // Clients go with their owner (ON DELETE CASCADE), so the owner exists.
+            let owner =
+                users_store::find_in_subscription(conn, &subscription_id, &client.owner_id)?
+                    .ok_or(ApiError::NotFound)?;
+            Ok((request, client, owner))
+        })
         .await?;
+    let registered_by = if owner.display_name.trim().is_empty() {
+        owner.username
+    } else {
+        owner.display_name
+    };
     let redirect_host = url::Url::parse(&request.redirect_uri)
         .ok()
         .and_then(|u| u.host_str().map(str::to_string))
@@ -503,6 +516,7 @@ pub async fn get_request(
             standard: client.standard,
             scopes: scopes::split(&request.scopes).into_iter().collect(),
             redirect_host,
+            registered_by,
             expires_at: clock::utc(request.expires_at),
         }),
     )

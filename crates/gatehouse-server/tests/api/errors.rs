@@ -21,7 +21,13 @@ both_backends!(
 async fn unknown_routes_answer_json_404(b: Backend) {
     let app = spawn_app(b).await;
     let c = app.anonymous();
-    for path in ["/api/v1/nothing-here", "/api/v2/session", "/no/such/page"] {
+    // Other unknown paths are the web app's (its own not-found page): see `web`.
+    for path in [
+        "/api/v1/nothing-here",
+        "/api/v2/session",
+        "/oauth/nothing-here",
+        "/.well-known/nothing-here",
+    ] {
         let res = c.get(path).await;
         assert_eq!(res.status(), StatusCode::NOT_FOUND, "{path}");
         assert_eq!(error_code(res).await, "not_found");

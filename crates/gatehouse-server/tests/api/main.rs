@@ -16,3 +16,4 @@ mod sessions;
 mod subscription;
 mod token_services;
 mod users;
+mod web;

@@ -6,8 +6,10 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::TimeDelta;
 use diesel::prelude::*;
-use gatehouse_server::db::schema::oauth_codes;
-use gatehouse_types::{AuthorizedApp, GrantState, OAuthClient, Page, Role};
+use gatehouse_server::db::schema::{oauth_codes, users};
+use gatehouse_types::{
+    AuthorizationRequestView, AuthorizedApp, GrantState, OAuthClient, Page, Role,
+};
 use oauth2::basic::{BasicClient, BasicTokenResponse};
 use oauth2::{
     AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet,
@@ -118,6 +120,12 @@ pub async fn browser(app: &TestApp, user: &Client, auth_url: &str, allow: bool) 
         .await
         .unwrap();
     assert_eq!(view["client_name"], "Acme Dashboard");
+    assert!(
+        view["registered_by"]
+            .as_str()
+            .is_some_and(|r| !r.is_empty()),
+        "{view}"
+    );
     let decision = if allow { "allow" } else { "deny" };
     let res = user
         .post(
@@ -223,6 +231,7 @@ both_backends!(
     the_redirect_uri_is_repeated_only_if_it_was_sent,
     a_narrowed_refresh_keeps_the_refresh_tokens_scope,
     two_first_time_allows_at_once_both_work,
+    the_consent_view_names_who_registered_the_client,
 );
 
 async fn the_code_flow_with_a_confidential_client_and_refresh(b: Backend) {
@@ -1956,4 +1965,48 @@ async fn two_first_time_allows_at_once_both_work(b: Backend) {
         .await
         .unwrap();
     assert_eq!(apps.items.len(), 1);
+}
+
+/// The consent page says who registered the app: their display name, or their
+/// username when the display name is empty.
+async fn the_consent_view_names_who_registered_the_client(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    let (dev, dev_id, dev_username) = app.user(&admin, Role::Editor).await;
+    let res = dev
+        .patch("/api/v1/me", &json!({"display_name": "Dana Developer"}))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let reg = register(&dev, false, &[CALLBACK]).await;
+    let (user, _, _) = app.user(&admin, Role::Viewer).await;
+    let (url, _) = oauth(&app, &reg, CALLBACK)
+        .authorize_url(CsrfToken::new_random)
+        .url();
+    let res = user.http.get(url.as_str()).send().await.unwrap();
+    let request = res
+        .headers()
+        .get("location")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .strip_prefix("/authorize?request=")
+        .unwrap()
+        .to_string();
+    let view = || async {
+        let res = user.get(&format!("/api/v1/oauth/requests/{request}")).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        res.json::<AuthorizationRequestView>().await.unwrap()
+    };
+    let v = view().await;
+    assert_eq!(v.registered_by, "Dana Developer");
+    assert_eq!(v.client_name, "Acme Dashboard");
+    assert_eq!(v.redirect_host, "app.example.com");
+    // The API never stores an empty display name, but a row with one falls back.
+    app.with_db(|conn| {
+        diesel::update(users::table.find(&dev_id))
+            .set(users::display_name.eq(""))
+            .execute(conn)
+            .unwrap()
+    });
+    assert_eq!(view().await.registered_by, dev_username);
 }
