@@ -44,8 +44,7 @@ impl ApiError {
         ApiError {
             status: 0,
             code: "network".into(),
-            message: "Gatehouse could not be reached. Check your connection and try again."
-                .into(),
+            message: "Gatehouse could not be reached. Check your connection and try again.".into(),
             field: None,
             retry_after: None,
         }
@@ -55,7 +54,9 @@ impl ApiError {
         ApiError {
             status,
             code: "unexpected".into(),
-            message: format!("Gatehouse answered in a way this page did not expect (HTTP {status}). Reload the page and try again."),
+            message: format!(
+                "Gatehouse answered in a way this page did not expect (HTTP {status}). Reload the page and try again."
+            ),
             field: None,
             retry_after: None,
         }
@@ -125,12 +126,7 @@ async fn fetch(
     run.await.map_err(|_| ApiError::network())
 }
 
-async fn call(
-    method: Method,
-    path: &str,
-    body: Option<String>,
-    accept: &str,
-) -> ApiResult<String> {
+async fn call(method: Method, path: &str, body: Option<String>, accept: &str) -> ApiResult<String> {
     let (status, text, retry_after) = fetch(method, path, body, accept).await?;
     if (200..300).contains(&status) {
         return Ok(text);
@@ -237,9 +233,14 @@ pub async fn change_password(current_password: String, new_password: String) -> 
         current_password,
         new_password,
     };
-    call(Method::Put, "/me/password", to_body(&body), "application/json")
-        .await
-        .map(|_| ())
+    call(
+        Method::Put,
+        "/me/password",
+        to_body(&body),
+        "application/json",
+    )
+    .await
+    .map(|_| ())
 }
 
 // ----- API keys -----
@@ -247,7 +248,10 @@ pub async fn change_password(current_password: String, new_password: String) -> 
 pub async fn api_keys(cursor: Option<String>) -> ApiResult<Page<ApiKey>> {
     get(&format!(
         "/api-keys{}",
-        query(&[("limit", "200"), ("cursor", cursor.as_deref().unwrap_or(""))])
+        query(&[
+            ("limit", "200"),
+            ("cursor", cursor.as_deref().unwrap_or(""))
+        ])
     ))
     .await
 }
@@ -344,7 +348,10 @@ pub async fn delete_user(id: &str) -> ApiResult<()> {
 pub async fn oauth_clients(cursor: Option<String>) -> ApiResult<Page<OAuthClient>> {
     get(&format!(
         "/oauth-clients{}",
-        query(&[("limit", "200"), ("cursor", cursor.as_deref().unwrap_or(""))])
+        query(&[
+            ("limit", "200"),
+            ("cursor", cursor.as_deref().unwrap_or(""))
+        ])
     ))
     .await
 }

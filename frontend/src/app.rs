@@ -3,7 +3,7 @@
 
 use gatehouse_types::{Role, SessionInfo, Subscription, User};
 use leptos::prelude::*;
-use leptos_router::components::{Outlet, ParentRoute, Redirect, Route, Router, Routes, A};
+use leptos_router::components::{A, Outlet, ParentRoute, Redirect, Route, Router, Routes};
 use leptos_router::hooks::{use_location, use_navigate};
 use leptos_router::path;
 
@@ -35,7 +35,8 @@ impl Auth {
     }
 
     pub fn subscription(&self) -> Option<Subscription> {
-        self.session.with(|s| s.as_ref().map(|s| s.subscription.clone()))
+        self.session
+            .with(|s| s.as_ref().map(|s| s.subscription.clone()))
     }
 
     /// Stores a fresher copy of the subscription (after settings change).
@@ -172,7 +173,13 @@ pub fn Header() -> impl IntoView {
     let sub_name = move || auth.subscription().map(|s| s.name).unwrap_or_default();
     let user_name = move || {
         auth.user()
-            .map(|u| if u.display_name.is_empty() { u.username } else { u.display_name })
+            .map(|u| {
+                if u.display_name.is_empty() {
+                    u.username
+                } else {
+                    u.display_name
+                }
+            })
             .unwrap_or_default()
     };
     view! {

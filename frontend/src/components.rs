@@ -219,7 +219,10 @@ pub fn Mono(#[prop(into)] text: String, #[prop(into)] label: String) -> impl Int
 
 /// A date as "3 days ago", the exact time on hover; `never` when there is none.
 #[component]
-pub fn When(t: Option<DateTime<Utc>>, #[prop(into, default = "never".into())] never: String) -> impl IntoView {
+pub fn When(
+    t: Option<DateTime<Utc>>,
+    #[prop(into, default = "never".into())] never: String,
+) -> impl IntoView {
     match t {
         Some(t) => view! {
             <time datetime=t.to_rfc3339() title=format::exact(t)>
@@ -323,8 +326,8 @@ impl<T: Send + Sync + 'static> Pager<T> {
     pub fn load<F, Fut>(self, reset: bool, fetch: F)
     where
         F: FnOnce(Option<String>) -> Fut + 'static,
-        Fut: std::future::Future<Output = crate::api::ApiResult<gatehouse_types::Page<T>>>
-            + 'static,
+        Fut:
+            std::future::Future<Output = crate::api::ApiResult<gatehouse_types::Page<T>>> + 'static,
     {
         let cursor = if reset {
             None

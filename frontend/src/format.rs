@@ -15,7 +15,11 @@ fn now_millis() -> i64 {
 /// "3 days ago", "in 2 hours", "just now".
 pub fn relative(t: DateTime<Utc>) -> String {
     let diff = (now_millis() - t.timestamp_millis()) / 1000;
-    let (secs, future) = if diff < 0 { (-diff, true) } else { (diff, false) };
+    let (secs, future) = if diff < 0 {
+        (-diff, true)
+    } else {
+        (diff, false)
+    };
     if secs < 45 {
         return "just now".into();
     }

@@ -40,7 +40,9 @@ fn main() -> ExitCode {
 /// The repository's root (xtask lives one level below it).
 pub fn root() -> std::path::PathBuf {
     let here = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    here.parent().map(std::path::Path::to_path_buf).unwrap_or(here)
+    here.parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or(here)
 }
 
 fn cargo() -> Command {
@@ -80,12 +82,85 @@ fn test(extra: &[String]) -> anyhow::Result<()> {
         cluster.version,
         cluster.url()
     );
+    // The web app is built for the browser, never for the host.
     let result = status(
         cargo()
-            .args(["test", "--workspace"])
+            .args(["test", "--workspace", "--exclude", "gatehouse-frontend"])
             .args(extra)
             .env("GATEHOUSE_TEST_POSTGRES_URL", cluster.url()),
     );
     drop(cluster);
-    result
+    result?;
+    browser_tests()
+}
+
+/// The browser tests of `tests/browser/`: the web app built for real, the `gatehouse`
+/// and sample-app binaries, Debian's Chromium driven by playwright-core. The run fails
+/// unless tests ran and all passed.
+fn browser_tests() -> anyhow::Result<()> {
+    let root = root();
+    let tests = root.join("tests");
+    if !tests.join("node_modules/playwright-core").exists()
+        || !tests.join("node_modules/axe-core").exists()
+    {
+        status(
+            Command::new("npm")
+                .args(["ci", "--no-audit", "--no-fund"])
+                .current_dir(&tests),
+        )?;
+    }
+    if !std::path::Path::new("/usr/bin/chromium").exists() {
+        bail!(
+            "the browser tests need Debian's Chromium at /usr/bin/chromium (apt-get install chromium)"
+        );
+    }
+    web::build_web()?;
+    status(cargo().current_dir(&root).args([
+        "build",
+        "--package",
+        "gatehouse-server",
+        "--bin",
+        "gatehouse",
+        "--package",
+        "gatehouse-sample-app",
+    ]))?;
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
+    let tap = target.join("browser-tests.tap");
+    let screenshots = target.join("screenshots");
+    let _ = std::fs::remove_dir_all(&screenshots);
+    let run = status(
+        Command::new("node")
+            .args([
+                "--test",
+                "--test-concurrency=1",
+                "--test-reporter=spec",
+                "--test-reporter-destination=stdout",
+                "--test-reporter=tap",
+            ])
+            .arg(format!("--test-reporter-destination={}", tap.display()))
+            .arg("browser/")
+            .current_dir(&tests)
+            .env("GATEHOUSE_BIN", target.join("debug/gatehouse"))
+            .env("SAMPLE_APP_BIN", target.join("debug/sample-app"))
+            .env("GATEHOUSE_WEB_DIR", web::dist_dir())
+            .env("SCREENSHOTS_DIR", &screenshots),
+    );
+    let report = std::fs::read_to_string(&tap).unwrap_or_default();
+    let count = |what: &str| {
+        report
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("# {what} ")))
+            .and_then(|n| n.trim().parse::<u32>().ok())
+            .unwrap_or(0)
+    };
+    let (passed, failed) = (count("pass"), count("fail"));
+    println!("browser tests: {passed} passed, {failed} failed");
+    run?;
+    if passed == 0 || failed > 0 {
+        bail!("the browser tests did not all run and pass ({passed} passed, {failed} failed)");
+    }
+    eprintln!("xtask: screenshots in {}", screenshots.display());
+    Ok(())
 }

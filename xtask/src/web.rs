@@ -36,15 +36,23 @@ pub fn build_web() -> anyhow::Result<BundleSize> {
     let root = root();
     // `erase_components` type-erases Leptos views: far less monomorphized code, so a
     // smaller bundle (and a faster build).
-    status(cargo().current_dir(&root).env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS", "--cfg=erase_components").args([
-        "build",
-        "--package",
-        "gatehouse-frontend",
-        "--target",
-        "wasm32-unknown-unknown",
-        "--profile",
-        "wasm-release",
-    ]))?;
+    status(
+        cargo()
+            .current_dir(&root)
+            .env(
+                "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS",
+                "--cfg=erase_components",
+            )
+            .args([
+                "build",
+                "--package",
+                "gatehouse-frontend",
+                "--target",
+                "wasm32-unknown-unknown",
+                "--profile",
+                "wasm-release",
+            ]),
+    )?;
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("target"));
@@ -114,14 +122,27 @@ pub fn build_web() -> anyhow::Result<BundleSize> {
         bail!("frontend/index.html names an asset xtask does not know");
     }
     std::fs::write(dist.join("index.html"), &index)?;
-    files.push(("index.html".into(), index.len() as u64, gzip(index.as_bytes())?.len() as u64));
+    files.push((
+        "index.html".into(),
+        index.len() as u64,
+        gzip(index.as_bytes())?.len() as u64,
+    ));
 
     let size = BundleSize { files };
     eprintln!("xtask: web app written to {}", dist.display());
     for (name, raw, gz) in &size.files {
-        eprintln!("  {name:<40} {:>8.1} KB  {:>7.1} KB gzip", *raw as f64 / 1024.0, *gz as f64 / 1024.0);
+        eprintln!(
+            "  {name:<40} {:>8.1} KB  {:>7.1} KB gzip",
+            *raw as f64 / 1024.0,
+            *gz as f64 / 1024.0
+        );
     }
-    eprintln!("  {:<40} {:>8} {:>10.1} KB gzip", "total", "", size.total_gzip() as f64 / 1024.0);
+    eprintln!(
+        "  {:<40} {:>8} {:>10.1} KB gzip",
+        "total",
+        "",
+        size.total_gzip() as f64 / 1024.0
+    );
     Ok(size)
 }
 

@@ -67,7 +67,11 @@ pub fn SettingsPage() -> impl IntoView {
     }
 }
 
-fn role_checkboxes(legend: &'static str, name: &'static str, roles: RwSignal<Vec<Role>>) -> impl IntoView {
+fn role_checkboxes(
+    legend: &'static str,
+    name: &'static str,
+    roles: RwSignal<Vec<Role>>,
+) -> impl IntoView {
     view! {
         <fieldset class="field">
             <legend>{legend}</legend>
@@ -96,7 +100,12 @@ fn role_checkboxes(legend: &'static str, name: &'static str, roles: RwSignal<Vec
     }
 }
 
-fn number_field(label: &'static str, name: &'static str, value: RwSignal<String>, hint: &'static str) -> impl IntoView {
+fn number_field(
+    label: &'static str,
+    name: &'static str,
+    value: RwSignal<String>,
+    hint: &'static str,
+) -> impl IntoView {
     view! {
         <label class="field">
             <span>{label}</span>
@@ -113,7 +122,12 @@ fn SettingsForm(name: String, settings: SubscriptionSettings) -> impl IntoView {
     let auth = use_auth();
     let sub_name = RwSignal::new(name);
     let enabled = RwSignal::new(settings.api_keys_enabled);
-    let max_days = RwSignal::new(settings.api_key_max_lifetime_days.map(|d| d.to_string()).unwrap_or_default());
+    let max_days = RwSignal::new(
+        settings
+            .api_key_max_lifetime_days
+            .map(|d| d.to_string())
+            .unwrap_or_default(),
+    );
     let full_roles = RwSignal::new(settings.api_key_full_access_roles.clone());
     let client_roles = RwSignal::new(settings.oauth_client_roles.clone());
     let idle = RwSignal::new(settings.session_idle_minutes.to_string());
@@ -129,11 +143,17 @@ fn SettingsForm(name: String, settings: SubscriptionSettings) -> impl IntoView {
         error.set(None);
         local_error.set(None);
         let number = |label: &str, v: String| -> Result<u32, String> {
-            v.trim().parse::<u32>().map_err(|_| format!("{label} must be a whole number."))
+            v.trim()
+                .parse::<u32>()
+                .map_err(|_| format!("{label} must be a whole number."))
         };
         let parsed = (|| {
             let days = max_days.get_untracked();
-            let days = if days.trim().is_empty() { None } else { Some(number("The key lifetime", days)?) };
+            let days = if days.trim().is_empty() {
+                None
+            } else {
+                Some(number("The key lifetime", days)?)
+            };
             Ok::<_, String>(UpdateSubscription {
                 name: Some(sub_name.get_untracked().trim().to_string()),
                 api_keys_enabled: Some(enabled.get_untracked()),
@@ -142,7 +162,10 @@ fn SettingsForm(name: String, settings: SubscriptionSettings) -> impl IntoView {
                 oauth_client_roles: Some(client_roles.get_untracked()),
                 session_idle_minutes: Some(number("The idle time", idle.get_untracked())?),
                 session_max_hours: Some(number("The session length", max_hours.get_untracked())?),
-                login_lockout_threshold: Some(number("The lockout threshold", lockout.get_untracked())?),
+                login_lockout_threshold: Some(number(
+                    "The lockout threshold",
+                    lockout.get_untracked(),
+                )?),
             })
         })();
         let body = match parsed {
@@ -360,7 +383,10 @@ pub fn UsersPage() -> impl IntoView {
 }
 
 #[component]
-fn CreateUserForm(on_cancel: Callback<()>, on_created: Callback<(User, Option<String>)>) -> impl IntoView {
+fn CreateUserForm(
+    on_cancel: Callback<()>,
+    on_created: Callback<(User, Option<String>)>,
+) -> impl IntoView {
     let username = RwSignal::new(String::new());
     let display_name = RwSignal::new(String::new());
     let email = RwSignal::new(String::new());
@@ -455,7 +481,9 @@ pub fn AllKeysPage() -> impl IntoView {
     });
     let load = move |reset: bool| {
         let f = filter.get_untracked();
-        keys.load(reset, move |c| async move { api::subscription_api_keys(&f, c).await })
+        keys.load(reset, move |c| async move {
+            api::subscription_api_keys(&f, c).await
+        })
     };
     load(true);
     let dialog = RwSignal::new(KeyDialog::None);
@@ -613,7 +641,10 @@ pub fn AllClientsPage() -> impl IntoView {
     let set_standard = move |id: String, standard: bool| {
         row_error.set(None);
         leptos::task::spawn_local(async move {
-            let body = UpdateOAuthClient { standard: Some(standard), ..Default::default() };
+            let body = UpdateOAuthClient {
+                standard: Some(standard),
+                ..Default::default()
+            };
             match api::update_oauth_client(&id, body).await {
                 Ok(c) => clients.items.update(|v| {
                     if let Some(x) = v.iter_mut().find(|x| x.id == c.id) {
@@ -687,20 +718,43 @@ pub fn AllClientsPage() -> impl IntoView {
 // ----- audit log -----
 
 const ACTIONS: [&str; 24] = [
-    "session.signed_in", "session.sign_in_failed", "session.signed_out",
-    "user.created", "user.updated", "user.deleted", "user.locked", "user.profile_updated",
-    "user.password_changed", "user.password_change_failed", "subscription.updated",
-    "api_key.created", "api_key.renamed", "api_key.reset", "api_key.deleted",
-    "oauth_client.created", "oauth_client.updated", "oauth_client.secret_reset", "oauth_client.deleted",
-    "oauth_grant.authorized", "oauth_grant.re_enabled", "oauth_grant.revoked",
-    "oauth_code.reused", "oauth_refresh_token.reused",
+    "session.signed_in",
+    "session.sign_in_failed",
+    "session.signed_out",
+    "user.created",
+    "user.updated",
+    "user.deleted",
+    "user.locked",
+    "user.profile_updated",
+    "user.password_changed",
+    "user.password_change_failed",
+    "subscription.updated",
+    "api_key.created",
+    "api_key.renamed",
+    "api_key.reset",
+    "api_key.deleted",
+    "oauth_client.created",
+    "oauth_client.updated",
+    "oauth_client.secret_reset",
+    "oauth_client.deleted",
+    "oauth_grant.authorized",
+    "oauth_grant.re_enabled",
+    "oauth_grant.revoked",
+    "oauth_code.reused",
+    "oauth_refresh_token.reused",
 ];
 
 /// A date input's value as the start (or end) of that day in UTC, RFC 3339.
 fn day_bound(value: &str, end: bool) -> String {
     NaiveDate::parse_from_str(value, "%Y-%m-%d")
         .ok()
-        .and_then(|d| if end { d.and_hms_opt(23, 59, 59) } else { d.and_hms_opt(0, 0, 0) })
+        .and_then(|d| {
+            if end {
+                d.and_hms_opt(23, 59, 59)
+            } else {
+                d.and_hms_opt(0, 0, 0)
+            }
+        })
         .map(|t| Utc.from_utc_datetime(&t).to_rfc3339())
         .unwrap_or_default()
 }
@@ -721,7 +775,10 @@ pub fn AuditPage() -> impl IntoView {
     };
     let load = move |reset: bool| {
         let f = filter();
-        events.load(reset, move |c| async move { api::audit_events(&f, c).await })
+        events.load(
+            reset,
+            move |c| async move { api::audit_events(&f, c).await },
+        )
     };
     load(true);
     let users = LocalResource::new(|| async { api::users(None).await });

@@ -355,7 +355,11 @@ fn ResetSecret(
 }
 
 #[component]
-fn DeleteClient(client: OAuthClient, on_cancel: Callback<()>, on_done: Callback<()>) -> impl IntoView {
+fn DeleteClient(
+    client: OAuthClient,
+    on_cancel: Callback<()>,
+    on_done: Callback<()>,
+) -> impl IntoView {
     let id = client.id.clone();
     view! {
         <ConfirmAction

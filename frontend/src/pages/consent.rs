@@ -25,7 +25,9 @@ pub fn Consent() -> impl IntoView {
 #[component]
 fn ConsentCard() -> impl IntoView {
     let query = use_query_map();
-    let id = query.with_untracked(|q| q.get("request")).unwrap_or_default();
+    let id = query
+        .with_untracked(|q| q.get("request"))
+        .unwrap_or_default();
     let rid = id.clone();
     let request = LocalResource::new(move || {
         let rid = rid.clone();

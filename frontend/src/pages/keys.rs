@@ -219,21 +219,18 @@ fn CreateKey(
         local_error.set(None);
         let expires_at = match expiry.get_untracked().as_str() {
             "never" => None,
-            "custom" => {
-                match NaiveDate::parse_from_str(&custom_date.get_untracked(), "%Y-%m-%d") {
-                    Ok(d) => d
-                        .and_hms_opt(23, 59, 59)
-                        .map(|t| Utc.from_utc_datetime(&t)),
-                    Err(_) => {
-                        local_error.set(Some("Choose the date the key should stop working.".into()));
-                        return;
-                    }
+            "custom" => match NaiveDate::parse_from_str(&custom_date.get_untracked(), "%Y-%m-%d") {
+                Ok(d) => d.and_hms_opt(23, 59, 59).map(|t| Utc.from_utc_datetime(&t)),
+                Err(_) => {
+                    local_error.set(Some("Choose the date the key should stop working.".into()));
+                    return;
                 }
-            }
-            days => days
-                .parse::<i64>()
-                .ok()
-                .map(|d| chrono::DateTime::<Utc>::from_timestamp_millis(js_sys::Date::now() as i64).unwrap_or_default() + Duration::days(d)),
+            },
+            days => days.parse::<i64>().ok().map(|d| {
+                chrono::DateTime::<Utc>::from_timestamp_millis(js_sys::Date::now() as i64)
+                    .unwrap_or_default()
+                    + Duration::days(d)
+            }),
         };
         busy.set(true);
         error.set(None);

@@ -13,10 +13,24 @@ use crate::format;
 pub fn ProfilePage() -> impl IntoView {
     let auth = use_auth();
     let user = auth.user();
-    let username = user.as_ref().map(|u| u.username.clone()).unwrap_or_default();
-    let role = user.as_ref().map(|u| format::role_label(u.role)).unwrap_or_default();
-    let display_name = RwSignal::new(user.as_ref().map(|u| u.display_name.clone()).unwrap_or_default());
-    let email = RwSignal::new(user.as_ref().and_then(|u| u.email.clone()).unwrap_or_default());
+    let username = user
+        .as_ref()
+        .map(|u| u.username.clone())
+        .unwrap_or_default();
+    let role = user
+        .as_ref()
+        .map(|u| format::role_label(u.role))
+        .unwrap_or_default();
+    let display_name = RwSignal::new(
+        user.as_ref()
+            .map(|u| u.display_name.clone())
+            .unwrap_or_default(),
+    );
+    let email = RwSignal::new(
+        user.as_ref()
+            .and_then(|u| u.email.clone())
+            .unwrap_or_default(),
+    );
     let profile_error = RwSignal::new(None::<ApiError>);
     let profile_saved = RwSignal::new(false);
     let profile_busy = RwSignal::new(false);
@@ -60,7 +74,9 @@ pub fn ProfilePage() -> impl IntoView {
         pw_error.set(None);
         pw_local.set(None);
         if new.get_untracked() != repeat.get_untracked() {
-            pw_local.set(Some("The two new passwords differ. Type the same one twice.".into()));
+            pw_local.set(Some(
+                "The two new passwords differ. Type the same one twice.".into(),
+            ));
             return;
         }
         // The server's own rule, compiled into the app from the shared types crate.

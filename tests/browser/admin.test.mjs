@@ -1,0 +1,135 @@
+// The administration pages: users (a generated password shown once), every key of
+// the subscription (filter, CSV), every client (mark standard), the audit log.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  startGatehouse, launchBrowser, newPage, signIn, review, revealedSecret, apiSession,
+} from './harness.mjs';
+
+let gh;
+let browser;
+before(async () => {
+  gh = await startGatehouse();
+  browser = await launchBrowser();
+});
+after(async () => {
+  await browser?.close();
+  await gh?.stop();
+});
+
+test('users: add one with a generated password, change the role, disable, delete', async () => {
+  const page = await newPage(browser);
+  await signIn(page, gh.url, gh.admin, '/admin/users');
+  await page.waitForURL(`${gh.url}/admin/users`);
+  await page.locator('#users-table').waitFor();
+  await review(page, 'admin-users');
+  await page.getByRole('button', { name: 'Add user' }).click();
+  const dialog = page.locator('dialog[open]');
+  await dialog.getByLabel('Username').fill('grace@example.com');
+  await dialog.getByLabel('Display name (optional)').fill('Grace Hopper');
+  await dialog.getByLabel('Role').selectOption('editor');
+  await review(page, 'admin-users-create');
+  await dialog.getByRole('button', { name: 'Add user' }).click();
+  const password = await revealedSecret(page);
+  assert.ok(password.length >= 12);
+  await page.getByRole('button', { name: 'I have copied it' }).click();
+  // The generated password works.
+  const grace = await apiSession(gh.url, { username: 'grace@example.com', password });
+  assert.equal((await grace('GET', '/me')).body.role, 'editor');
+
+  const row = page.locator('#users-table tbody tr', { hasText: 'grace@example.com' });
+  await row.getByLabel(/Role of Grace Hopper/).selectOption('viewer');
+  await page.waitForTimeout(300);
+  assert.equal((await grace('GET', '/me')).body.role, 'viewer', 'the role change applies at once');
+  await row.getByRole('button', { name: /Disable Grace Hopper/ }).click();
+  await row.getByText('Disabled').waitFor();
+  assert.equal((await grace('GET', '/me')).status, 401, 'a disabled user is signed out');
+  await row.getByRole('button', { name: /Enable Grace Hopper/ }).click();
+  await row.getByText('Active').waitFor();
+  // The last admin cannot demote themselves: a clear message, nothing changes.
+  const me = page.locator('#users-table tbody tr', { hasText: '— you' });
+  await me.getByRole('combobox').selectOption('viewer');
+  await page.getByRole('alert').filter({ hasText: 'at least one active admin' }).waitFor();
+  await row.getByRole('button', { name: /Delete Grace Hopper/ }).click();
+  await page.locator('dialog[open]').getByRole('button', { name: 'Delete user' }).click();
+  await row.waitFor({ state: 'detached' });
+  await page.context().close();
+});
+
+test('every key: filter, reset for a user, download CSV', async () => {
+  const api = await apiSession(gh.url, gh.admin);
+  await api('POST', '/users', { username: 'linus@example.com', role: 'editor', password: 'a long passphrase here' });
+  const linus = await apiSession(gh.url, { username: 'linus@example.com', password: 'a long passphrase here' });
+  for (const name of ['ci deploy', 'backup job', 'ci lint']) {
+    assert.equal((await linus('POST', '/api-keys', { name, permission: 'read_only' })).status, 201);
+  }
+  const page = await newPage(browser);
+  await signIn(page, gh.url, gh.admin, '/admin/keys');
+  await page.locator('#all-keys-table').waitFor();
+  await review(page, 'admin-keys');
+  await page.getByLabel('Filter').fill('ci ');
+  await page.getByRole('button', { name: 'Apply' }).click();
+  await page.waitForFunction(() => document.querySelectorAll('#all-keys-table tbody tr').length === 2);
+  const download = page.waitForEvent('download');
+  await page.getByRole('button', { name: 'Download CSV' }).click();
+  const file = await download;
+  const csv = await new Promise((ok) => {
+    file.createReadStream().then((s) => { let t = ''; s.on('data', (c) => { t += c; }); s.on('end', () => ok(t)); });
+  });
+  assert.ok(csv.includes('ci deploy') && csv.includes('ci lint'), csv);
+  assert.ok(!csv.includes('backup job'), 'the CSV follows the filter');
+  const row = page.locator('#all-keys-table tbody tr', { hasText: 'ci lint' });
+  await row.getByRole('button', { name: 'Reset ci lint' }).click();
+  await page.locator('dialog[open]').getByRole('button', { name: 'Reset key' }).click();
+  assert.match(await revealedSecret(page), /^gatk_/);
+  await page.getByRole('button', { name: 'I have copied it' }).click();
+  await page.context().close();
+});
+
+test('every client: mark one standard; the audit log filters by action', async () => {
+  const api = await apiSession(gh.url, gh.admin);
+  const made = await api('POST', '/oauth-clients', { name: 'Flowdock', redirect_uris: ['https://flowdock.example.com/cb'] });
+  assert.equal(made.status, 201);
+  const page = await newPage(browser);
+  await signIn(page, gh.url, gh.admin, '/admin/clients');
+  const row = page.locator('#all-clients-table tbody tr', { hasText: 'Flowdock' });
+  await row.waitFor();
+  await review(page, 'admin-clients');
+  await row.getByRole('checkbox').check();
+  await page.waitForTimeout(300);
+  const got = await api('GET', `/oauth-clients/${made.body.id}`);
+  assert.equal(got.body.standard, true);
+
+  await page.getByRole('link', { name: 'Audit log' }).click();
+  await page.locator('#audit-table').waitFor();
+  await page.getByLabel('Action').selectOption('oauth_client.updated');
+  await page.getByRole('button', { name: 'Apply' }).click();
+  await page.waitForFunction(() => {
+    const rows = [...document.querySelectorAll('#audit-table tbody tr')];
+    return rows.length > 0 && rows.every((r) => r.textContent.includes('oauth_client.updated'));
+  });
+  await review(page, 'admin-audit');
+  await page.getByRole('link', { name: 'Settings' }).click();
+  await page.locator('#settings-form').waitFor();
+  await review(page, 'admin-settings');
+  await page.context().close();
+});
+
+test('a viewer sees why they cannot register clients, and no Administration tab', async () => {
+  const api = await apiSession(gh.url, gh.admin);
+  await api('POST', '/users', { username: 'val@example.com', role: 'viewer', password: 'viewer passphrase 1' });
+  const page = await newPage(browser);
+  await signIn(page, gh.url, { username: 'val@example.com', password: 'viewer passphrase 1' }, '/clients');
+  await page.locator('#clients-not-allowed').waitFor();
+  assert.ok(await page.getByRole('button', { name: 'Create New Client' }).isDisabled());
+  assert.equal(await page.getByRole('link', { name: 'Administration' }).count(), 0);
+  await review(page, 'clients-viewer');
+  await page.goto(`${gh.url}/keys`);
+  await page.getByRole('button', { name: 'Create API Key' }).click();
+  assert.ok(await page.locator('dialog[open]').getByLabel(/Full access/).isDisabled());
+  await page.locator('dialog[open]').getByText('may hold full-access keys').waitFor();
+  await page.goto(`${gh.url}/admin/users`);
+  await page.getByText('Only administrators').waitFor();
+  await page.context().close();
+});

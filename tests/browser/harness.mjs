@@ -1,0 +1,193 @@
+// Shared pieces of the browser tests: a real Gatehouse server on a fresh SQLite
+// database, Debian's Chromium driven by playwright-core, axe-core checks, screenshots,
+// and a small API client for setting up data.
+//
+// `cargo xtask test` sets GATEHOUSE_BIN, SAMPLE_APP_BIN and GATEHOUSE_WEB_DIR.
+
+import { spawn } from 'node:child_process';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import assert from 'node:assert/strict';
+import { chromium } from 'playwright-core';
+
+const require = createRequire(import.meta.url);
+const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+
+const root = resolve(import.meta.dirname, '..', '..');
+export const GATEHOUSE_BIN = process.env.GATEHOUSE_BIN ?? join(root, 'target/debug/gatehouse');
+export const SAMPLE_APP_BIN = process.env.SAMPLE_APP_BIN ?? join(root, 'target/debug/sample-app');
+export const WEB_DIR = process.env.GATEHOUSE_WEB_DIR ?? join(root, 'frontend/dist');
+export const SCREENSHOTS = process.env.SCREENSHOTS_DIR ?? join(root, 'target/screenshots');
+mkdirSync(SCREENSHOTS, { recursive: true });
+
+export const DESKTOP = { width: 1280, height: 800 };
+export const PHONE = { width: 375, height: 740 };
+
+export async function freePort() {
+  return new Promise((ok, fail) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', fail);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => ok(port));
+    });
+  });
+}
+
+/** Waits until `proc` prints a line matching `re`; answers the whole output so far. */
+function waitFor(proc, re, what, ms = 60_000) {
+  return new Promise((ok, fail) => {
+    let out = '';
+    const timer = setTimeout(() => fail(new Error(`${what} did not start in time:\n${out}`)), ms);
+    const on = (chunk) => {
+      out += chunk.toString();
+      if (re.test(out)) {
+        clearTimeout(timer);
+        ok(out);
+      }
+    };
+    proc.stdout.on('data', on);
+    proc.stderr.on('data', on);
+    proc.on('exit', (code) => {
+      clearTimeout(timer);
+      fail(new Error(`${what} exited with ${code}:\n${out}`));
+    });
+  });
+}
+
+/** Starts `gatehouse serve` on a fresh SQLite database; answers its URL and first admin. */
+export async function startGatehouse() {
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-browser-'));
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const proc = spawn(GATEHOUSE_BIN, [
+    '--database-url', `sqlite://${join(dir, 'gatehouse.db')}`,
+    '--listen', `127.0.0.1:${port}`,
+    '--public-url', url,
+    '--web-dir', WEB_DIR,
+    'serve',
+  ], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, GATEHOUSE_LOG: 'warn' } });
+  const out = await waitFor(proc, /password:\s*(\S+)/, 'gatehouse');
+  const password = out.match(/password:\s*(\S+)/)[1];
+  const username = out.match(/username:\s*(\S+)/)?.[1] ?? 'admin';
+  await waitUntilUp(`${url}/healthz`);
+  return {
+    url,
+    admin: { username, password },
+    async stop() {
+      proc.kill('SIGTERM');
+      await new Promise((ok) => proc.once('exit', ok));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function waitUntilUp(url) {
+  for (let i = 0; i < 200; i++) {
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch { /* not yet */ }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${url} never answered`);
+}
+
+
+export async function launchBrowser() {
+  const profile = mkdtempSync(join(tmpdir(), 'gatehouse-chromium-'));
+  const browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: [
+      '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      `--user-data-dir=${profile}`,
+    ],
+  });
+  const close = browser.close.bind(browser);
+  browser.close = async () => {
+    await close();
+    rmSync(profile, { recursive: true, force: true });
+  };
+  return browser;
+}
+
+/** A page whose console errors and failed responses are collected. */
+export async function newPage(browser, viewport = DESKTOP) {
+  const context = await browser.newContext({ viewport });
+  await context.grantPermissions(['clipboard-read', 'clipboard-write']);
+  const page = await context.newPage();
+  page.errors = [];
+  page.on('pageerror', (e) => page.errors.push(String(e)));
+  return page;
+}
+
+/** Runs axe-core on the page: no serious or critical violation is allowed. */
+export async function checkA11y(page, name) {
+  const has = await page.evaluate(() => typeof window.axe !== 'undefined');
+  if (!has) await page.addScriptTag({ content: AXE });
+  const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
+  const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  const text = bad.map((v) => `${v.id} (${v.impact}): ${v.help}\n  ${v.nodes.map((n) => n.target.join(' ')).slice(0, 5).join('\n  ')}`).join('\n');
+  assert.equal(bad.length, 0, `accessibility violations on ${name}:\n${text}`);
+}
+
+/** Screenshots at desktop and phone width, then back to where it was. */
+export async function screenshots(page, name) {
+  const size = page.viewportSize();
+  await page.setViewportSize(DESKTOP);
+  await page.screenshot({ path: join(SCREENSHOTS, `${name}-desktop.png`), fullPage: true });
+  await page.setViewportSize(PHONE);
+  await page.screenshot({ path: join(SCREENSHOTS, `${name}-phone.png`), fullPage: true });
+  // Nothing may stick out sideways on a phone except inside scrolling tables and tabs.
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 1, `${name} is ${overflow}px wider than a phone screen`);
+  await checkA11y(page, `${name} (phone)`);
+  await page.setViewportSize(size);
+}
+
+/** Every page: accessible at desktop width and phone width, screenshots of both. */
+export async function review(page, name) {
+  await checkA11y(page, name);
+  await screenshots(page, name);
+  assert.deepEqual(page.errors, [], `script errors on ${name}`);
+}
+
+export async function signIn(page, base, { username, password }, next) {
+  await page.goto(`${base}/login${next ? `?next=${encodeURIComponent(next)}` : ''}`);
+  await page.getByLabel('Username').fill(username);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+}
+
+/** A signed-in API session for setting up data (cookie + CSRF token). */
+export async function apiSession(base, { username, password }) {
+  const res = await fetch(`${base}/api/v1/session`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ username, password }),
+  });
+  assert.equal(res.status, 200, `sign-in of ${username}`);
+  const cookie = res.headers.get('set-cookie').split(';')[0];
+  const { csrf_token: csrf } = await res.json();
+  return async (method, path, body) => {
+    const r = await fetch(`${base}/api/v1${path}`, {
+      method,
+      headers: { Cookie: cookie, 'X-CSRF-Token': csrf, ...(body ? { 'Content-Type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    const text = await r.text();
+    return { status: r.status, body: text ? JSON.parse(text) : null };
+  };
+}
+
+/** The secret shown in the one-time panel. */
+export async function revealedSecret(page) {
+  const input = page.locator('dialog[open] input[data-secret]');
+  await input.waitFor();
+  return input.inputValue();
+}

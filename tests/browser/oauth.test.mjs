@@ -1,0 +1,171 @@
+// A developer registers the sample app of examples/ in the browser; a person signs in
+// to it through Gatehouse's real sign-in and consent pages, the app reads their
+// profile and keys, and revoking it under Authorized Applications cuts it off.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  startGatehouse, launchBrowser, newPage, signIn, review, revealedSecret, apiSession,
+} from './harness.mjs';
+
+let gh;
+let browser;
+before(async () => {
+  gh = await startGatehouse();
+  browser = await launchBrowser();
+});
+after(async () => {
+  await browser?.close();
+  await gh?.stop();
+});
+
+/** Registers a client through the OAuth Clients tab; answers its id and secret. */
+async function registerClient(page, name, callback, type) {
+  await page.goto(`${gh.url}/clients`);
+  await page.getByRole('button', { name: 'Create New Client' }).click();
+  const dialog = page.locator('dialog[open]');
+  await dialog.getByLabel('Application name').fill(name);
+  await dialog.getByLabel('Callback URLs').fill(callback);
+  await dialog.getByLabel('Homepage (optional)').fill('https://sample.example.com');
+  await dialog.getByLabel(type === 'public' ? /Public/ : /Confidential/).check();
+  await review(page, `clients-create-${type}`);
+  await dialog.getByRole('button', { name: 'Create client' }).click();
+  let secret = null;
+  if (type === 'confidential') {
+    secret = await revealedSecret(page);
+    assert.match(secret, /^gats_/);
+    await review(page, 'clients-secret-panel');
+    await page.getByRole('button', { name: 'I have copied it' }).click();
+  } else {
+    await page.locator('dialog[open]').getByText('has no secret').waitFor();
+    await page.locator('dialog[open]').getByRole('button', { name: 'Done' }).click();
+  }
+  const row = page.locator('#clients-table tbody tr', { hasText: name });
+  await row.waitFor();
+  const clientId = (await row.locator('code').first().textContent()).trim();
+  assert.match(clientId, /^[0-9a-f]{32}$/);
+  return { clientId, secret };
+}
+
+for (const type of ['confidential', 'public']) {
+  test(`the sample app (${type} client) signs a person in through Gatehouse, then loses access when revoked`, async () => {
+    const port = await import('./harness.mjs').then((h) => h.freePort());
+    const callback = `http://127.0.0.1:${port}/callback`;
+    const page = await newPage(browser);
+    await signIn(page, gh.url, gh.admin);
+    await page.waitForURL(`${gh.url}/apps`);
+    const name = `Sample ${type}`;
+    const { clientId, secret } = await registerClient(page, name, callback, type);
+    await review(page, 'clients-list');
+    // The sample app listens on the port registered as its callback.
+    const sample = await startSampleAppOn(port, clientId, secret);
+    try {
+      // Give the person a key the app will list.
+      const api = await apiSession(gh.url, gh.admin);
+      assert.equal((await api('POST', '/api-keys', { name: `key for ${type}`, permission: 'read_only' })).status, 201);
+
+      // A fresh browser: not signed in to Gatehouse.
+      const person = await newPage(browser);
+      await person.goto(sample.url);
+      await person.locator('#sign-in').click();
+      await person.waitForURL(/\/login\?next=/);
+      await person.getByText('An application asked you to sign in').waitFor();
+      await person.getByLabel('Username').fill(gh.admin.username);
+      await person.getByLabel('Password').fill(gh.admin.password);
+      await person.getByRole('button', { name: 'Sign in' }).click();
+      // The consent page: the app's name, who registered it, the scopes in words.
+      await person.waitForURL(/\/authorize\?request=/);
+      await person.locator('#consent-title').filter({ hasText: name }).waitFor();
+      await person.locator('#registered-by').waitFor();
+      await person.getByText('See your e-mail address').waitFor();
+      await review(person, `consent-${type}`);
+      await person.locator('#allow').click();
+      // Back in the sample app, signed in.
+      await person.waitForURL(`${sample.url}/`);
+      await person.locator('#profile-sub').waitFor();
+      await person.locator('#api-keys li', { hasText: `key for ${type}` }).waitFor();
+      // Refresh rotates the token and keeps working.
+      await person.locator('#refresh').click();
+      await person.locator('#refresh-result').filter({ hasText: /refreshed/i }).waitFor();
+      await person.locator('#api-keys').waitFor();
+
+      // The app appears under Authorized Applications; revoke it.
+      await page.goto(`${gh.url}/apps`);
+      const card = page.locator('#apps-list li', { hasText: name });
+      await card.getByText('Active').waitFor();
+      await review(page, 'apps');
+      await card.getByRole('button', { name: `Revoke ${name}` }).click();
+      await page.locator('dialog[open]').getByRole('button', { name: 'Revoke access' }).click();
+      await card.getByText('Revoked', { exact: true }).waitFor();
+      await card.getByText('sign in to it with Gatehouse').waitFor();
+      await review(page, 'apps-revoked');
+
+      // The app has lost access at once.
+      await person.goto(`${sample.url}/`);
+      await person.locator('#api-error').filter({ hasText: '401' }).waitFor();
+      await person.locator('#refresh').click();
+      await person.locator('#refresh-result').filter({ hasText: 'invalid_grant' }).waitFor();
+
+      // Signing in through the app again re-enables it (consent asked again).
+      await person.locator('#sign-out').click();
+      await person.locator('#sign-in').click();
+      await person.waitForURL(/\/authorize\?request=/);
+      await person.locator('#allow').click();
+      await person.waitForURL(`${sample.url}/`);
+      await person.locator('#api-keys li', { hasText: `key for ${type}` }).waitFor();
+      await page.reload();
+      await card.getByText('Active').waitFor();
+      await person.context().close();
+    } finally {
+      await sample.stop();
+    }
+    await page.context().close();
+  });
+}
+
+test('denying the consent sends the person back to the app with access_denied', async () => {
+  const port = await import('./harness.mjs').then((h) => h.freePort());
+  const page = await newPage(browser);
+  await signIn(page, gh.url, gh.admin);
+  await page.waitForURL(`${gh.url}/apps`);
+  const { clientId, secret } = await registerClient(page, 'Sample denied', `http://127.0.0.1:${port}/callback`, 'confidential');
+  const sample = await startSampleAppOn(port, clientId, secret);
+  try {
+    await page.goto(sample.url);
+    await page.locator('#sign-in').click();
+    await page.waitForURL(/\/authorize\?request=/);
+    await page.locator('#deny').click();
+    await page.locator('#error').filter({ hasText: /denied/i }).waitFor();
+    await page.goto(`${gh.url}/apps`);
+    assert.equal(await page.locator('#apps-list li', { hasText: 'Sample denied' }).count(), 0);
+  } finally {
+    await sample.stop();
+  }
+  await page.context().close();
+});
+
+async function startSampleAppOn(port, clientId, secret) {
+  const { SAMPLE_APP_BIN } = await import('./harness.mjs');
+  const { spawn } = await import('node:child_process');
+  const url = `http://127.0.0.1:${port}`;
+  const args = ['--gatehouse', gh.url, '--client-id', clientId, '--listen', `127.0.0.1:${port}`, '--public-url', url];
+  if (secret) args.push('--client-secret', secret);
+  const proc = spawn(SAMPLE_APP_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  proc.stdout.on('data', (c) => { log += c; });
+  proc.stderr.on('data', (c) => { log += c; });
+  for (let i = 0; i < 200; i++) {
+    try {
+      if ((await fetch(url)).status < 500) break;
+    } catch { /* not yet */ }
+    if (proc.exitCode !== null) throw new Error(`sample app exited:\n${log}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    url,
+    async stop() {
+      proc.kill('SIGTERM');
+      await new Promise((ok) => (proc.exitCode !== null ? ok() : proc.once('exit', ok)));
+    },
+  };
+}
