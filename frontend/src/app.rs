@@ -127,15 +127,18 @@ pub fn App() -> impl IntoView {
 pub fn RequireSignIn(children: ChildrenFn) -> impl IntoView {
     let auth = use_auth();
     let navigate = use_navigate();
+    // Only signing in or out re-renders the page, not every change to the session's
+    // data (a fresher copy of the settings, an edited profile).
+    let signed_in = Memo::new(move |_| auth.session.with(Option::is_some));
     Effect::new(move |_| {
-        if auth.checked.get() && auth.session.with(Option::is_none) {
+        if auth.checked.get() && !signed_in.get() {
             navigate(&login_url(&here()), Default::default());
         }
     });
     move || {
         if !auth.checked.get() {
             view! { <Loading/> }.into_any()
-        } else if auth.session.with(Option::is_some) {
+        } else if signed_in.get() {
             children().into_any()
         } else {
             view! { <Loading/> }.into_any()
@@ -191,7 +194,7 @@ pub fn Header() -> impl IntoView {
                 <span class="subscription" title="Subscription">{sub_name}</span>
             </div>
             <details class="user-menu">
-                <summary aria-label="Account menu">
+                <summary title="Account menu">
                     <span class="avatar" aria-hidden="true">
                         {move || user_name().chars().next().map(|c| c.to_uppercase().to_string()).unwrap_or_default()}
                     </span>

@@ -1,7 +1,8 @@
 //! Building blocks every page uses: dialogs that take and give back focus, the
 //! one-time secret panel, copy buttons, relative dates, error and loading states.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
@@ -11,8 +12,10 @@ use crate::api::ApiError;
 use crate::format;
 
 thread_local! {
-    /// The elements that had focus when each open dialog opened, innermost last.
-    static OPENERS: RefCell<Vec<web_sys::HtmlElement>> = const { RefCell::new(Vec::new()) };
+    /// For each open dialog (by its `data-modal` number), the element to give focus
+    /// back to when it closes.
+    static OPENERS: RefCell<HashMap<u64, web_sys::HtmlElement>> = RefCell::new(HashMap::new());
+    static NEXT_MODAL: Cell<u64> = const { Cell::new(0) };
 }
 
 fn active_element() -> Option<web_sys::HtmlElement> {
@@ -21,6 +24,17 @@ fn active_element() -> Option<web_sys::HtmlElement> {
         .active_element()?
         .dyn_into::<web_sys::HtmlElement>()
         .ok()
+}
+
+/// What should get focus when a dialog opened now closes: the focused element, or,
+/// when a dialog replaces another (a form, then its secret), the first one's opener.
+fn opener() -> Option<web_sys::HtmlElement> {
+    let active = active_element()?;
+    let Ok(Some(dialog)) = active.closest("dialog[data-modal]") else {
+        return Some(active);
+    };
+    let id: u64 = dialog.get_attribute("data-modal")?.parse().ok()?;
+    OPENERS.with(|o| o.borrow().get(&id).cloned())
 }
 
 /// A modal dialog (the native `<dialog>`, so focus stays inside and Escape closes
@@ -32,8 +46,12 @@ pub fn Modal(
     children: Children,
 ) -> impl IntoView {
     let dialog = NodeRef::<leptos::html::Dialog>::new();
-    if let Some(opener) = active_element() {
-        OPENERS.with(|o| o.borrow_mut().push(opener));
+    let id = NEXT_MODAL.with(|n| {
+        n.set(n.get() + 1);
+        n.get()
+    });
+    if let Some(el) = opener() {
+        OPENERS.with(|o| o.borrow_mut().insert(id, el));
     }
     Effect::new(move |_| {
         if let Some(d) = dialog.get() {
@@ -42,17 +60,28 @@ pub fn Modal(
             }
         }
     });
-    on_cleanup(|| {
-        if let Some(el) = OPENERS.with(|o| o.borrow_mut().pop()) {
-            let _ = el.focus();
-        }
+    on_cleanup(move || {
+        // Later, once the dialog has left the page: while a modal dialog is open the
+        // rest of the page is inert and refuses focus. (A dialog that replaces this
+        // one, created meanwhile, has taken over the opener.)
+        set_timeout(
+            move || {
+                if let Some(el) = OPENERS.with(|o| o.borrow_mut().remove(&id)) {
+                    if el.is_connected() {
+                        let _ = el.focus();
+                    }
+                }
+            },
+            std::time::Duration::ZERO,
+        );
     });
-    let title_id = format!("dialog-{}", (js_sys::Math::random() * 1e9) as u64);
+    let title_id = format!("dialog-{id}");
     let labelled_by = title_id.clone();
     view! {
         <dialog
             node_ref=dialog
             class="modal"
+            data-modal=id.to_string()
             aria-labelledby=labelled_by
             on:cancel=move |ev: web_sys::Event| {
                 ev.prevent_default();

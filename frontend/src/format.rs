@@ -44,6 +44,11 @@ pub fn exact(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 
+/// The host a link really opens, as the browser parses it.
+pub fn host(url: &str) -> Option<String> {
+    web_sys::Url::new(url).ok().map(|u| u.host())
+}
+
 /// What a scope lets an application do, in plain words.
 pub fn scope_text(scope: &str) -> String {
     match scope {

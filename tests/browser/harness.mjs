@@ -98,22 +98,15 @@ async function waitUntilUp(url) {
 
 
 export async function launchBrowser() {
-  const profile = mkdtempSync(join(tmpdir(), 'gatehouse-chromium-'));
-  const browser = await chromium.launch({
+  // playwright gives every launch a fresh, throwaway profile directory of its own.
+  return chromium.launch({
     executablePath: '/usr/bin/chromium',
     headless: true,
     args: [
       '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      `--user-data-dir=${profile}`,
     ],
   });
-  const close = browser.close.bind(browser);
-  browser.close = async () => {
-    await close();
-    rmSync(profile, { recursive: true, force: true });
-  };
-  return browser;
 }
 
 /** A page whose console errors and failed responses are collected. */
@@ -129,7 +122,8 @@ export async function newPage(browser, viewport = DESKTOP) {
 /** Runs axe-core on the page: no serious or critical violation is allowed. */
 export async function checkA11y(page, name) {
   const has = await page.evaluate(() => typeof window.axe !== 'undefined');
-  if (!has) await page.addScriptTag({ content: AXE });
+  // Evaluated through the debugging protocol: the app's CSP rightly refuses inline scripts.
+  if (!has) await page.evaluate(AXE);
   const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
   const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
   const text = bad.map((v) => `${v.id} (${v.impact}): ${v.help}\n  ${v.nodes.map((n) => n.target.join(' ')).slice(0, 5).join('\n  ')}`).join('\n');
@@ -190,4 +184,14 @@ export async function revealedSecret(page) {
   const input = page.locator('dialog[open] input[data-secret]');
   await input.waitFor();
   return input.inputValue();
+}
+
+/** Waits for `locator`; on failure the error carries what the page showed instead. */
+export async function expectVisible(page, locator, ms = 15_000) {
+  try {
+    await locator.waitFor({ timeout: ms });
+  } catch (e) {
+    const text = await page.locator('body').innerText().catch(() => '(no page)');
+    throw new Error(`${e.message}\n--- the page at ${page.url()} showed:\n${text.slice(0, 2000)}`);
+  }
 }

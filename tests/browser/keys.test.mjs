@@ -203,6 +203,20 @@ test('an ended session sends the person to sign in, then back to the page', asyn
   await page.context().close();
 });
 
+test('sign-in never sends the person to another site, however `next` is disguised', async () => {
+  for (const next of ['//evil.example/', '/%09/evil.example/', '/%0A/evil.example/', '/%0D/evil.example/', '/%2509/evil.example/', '/%5Cevil.example', 'https://evil.example/', 'javascript:alert(1)']) {
+    const page = await newPage(browser);
+    await page.goto(`${gh.url}/login?next=${next}`);
+    await page.getByLabel('Username').fill(gh.admin.username);
+    await page.getByLabel('Password').fill(gh.admin.password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForLoadState('networkidle');
+    await page.waitForTimeout(300);
+    assert.ok(page.url().startsWith(gh.url), `next=${next} led to ${page.url()}`);
+    await page.context().close();
+  }
+});
+
 test('unknown pages and unknown consent requests say so clearly', async () => {
   const page = await newPage(browser);
   await page.goto(`${gh.url}/no/such/page`);

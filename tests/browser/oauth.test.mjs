@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startGatehouse, launchBrowser, newPage, signIn, review, revealedSecret, apiSession,
+  startGatehouse, launchBrowser, newPage, signIn, review, revealedSecret, apiSession, expectVisible,
 } from './harness.mjs';
 
 let gh;
@@ -86,17 +86,17 @@ for (const type of ['confidential', 'public']) {
       await person.locator('#api-keys li', { hasText: `key for ${type}` }).waitFor();
       // Refresh rotates the token and keeps working.
       await person.locator('#refresh').click();
-      await person.locator('#refresh-result').filter({ hasText: /refreshed/i }).waitFor();
+      await expectVisible(person, person.locator('#refresh-result').filter({ hasText: /refreshed/i }));
       await person.locator('#api-keys').waitFor();
 
       // The app appears under Authorized Applications; revoke it.
       await page.goto(`${gh.url}/apps`);
       const card = page.locator('#apps-list li', { hasText: name });
-      await card.getByText('Active').waitFor();
+      await card.locator('.badge', { hasText: 'Active' }).waitFor();
       await review(page, 'apps');
-      await card.getByRole('button', { name: `Revoke ${name}` }).click();
+      await card.getByRole('button', { name: `Revoke access for ${name}` }).click();
       await page.locator('dialog[open]').getByRole('button', { name: 'Revoke access' }).click();
-      await card.getByText('Revoked', { exact: true }).waitFor();
+      await card.locator('.badge', { hasText: 'Revoked' }).waitFor();
       await card.getByText('sign in to it with Gatehouse').waitFor();
       await review(page, 'apps-revoked');
 
@@ -114,7 +114,7 @@ for (const type of ['confidential', 'public']) {
       await person.waitForURL(`${sample.url}/`);
       await person.locator('#api-keys li', { hasText: `key for ${type}` }).waitFor();
       await page.reload();
-      await card.getByText('Active').waitFor();
+      await card.locator('.badge', { hasText: 'Active' }).waitFor();
       await person.context().close();
     } finally {
       await sample.stop();

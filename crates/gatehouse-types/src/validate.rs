@@ -128,6 +128,14 @@ pub fn host_of(after_scheme: &str) -> &str {
 pub fn web_url(raw: &str) -> Result<String, &'static str> {
     let s = redirect_uri(raw)?;
     let lower = s.to_ascii_lowercase();
+    // No user info: `https://trusted.example@evil.example/` would show one host and
+    // open another.
+    let authority = lower
+        .split_once("://")
+        .map_or("", |(_, rest)| rest.split(['/', '?', '#']).next().unwrap_or(""));
+    if authority.contains('@') {
+        return Err("must not contain a user name or password");
+    }
     if lower.starts_with("https://") || lower.starts_with("http://") {
         Ok(s)
     } else {

@@ -70,7 +70,7 @@ fn html(status: StatusCode) -> HttpResponseBuilder {
     let mut b = HttpResponse::build(status);
     b.content_type("text/html; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header((header::REFERRER_POLICY, "no-referrer"))
+        .insert_header((header::REFERRER_POLICY, "same-origin"))
         .insert_header((
             header::CONTENT_SECURITY_POLICY,
             "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; \
@@ -116,8 +116,15 @@ fn same_origin(state: &AppState, req: &HttpRequest) -> Result<(), PageError> {
     let headers = req.headers();
     let site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
     let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
-    let cross_site = matches!(site, Some("cross-site" | "same-site"))
-        || origin.is_some_and(|o| o != state.origin);
+    // Browsers send `Origin` with every form POST (the pages use `Referrer-Policy:
+    // same-origin`, under which it is the real origin, not "null"): it must be ours
+    // exactly. Without it,
+    // fall back to Fetch Metadata. "same-site" is not refused: on one host, apps on
+    // other ports (Gatehouse itself, on 127.0.0.1) are the same site.
+    let cross_site = match origin {
+        Some(o) => o != state.origin,
+        None => matches!(site, Some("cross-site")),
+    };
     if cross_site {
         return Err(PageError::new(
             StatusCode::FORBIDDEN,

@@ -25,8 +25,11 @@ fn AdminFrame(#[prop(into)] title: String, children: ChildrenFn) -> impl IntoVie
             <a href=href class:active=current aria-current=move || current().then_some("page")>{label}</a>
         }
     };
+    // A memo: saving the settings refreshes the session's data, which must not
+    // re-render the page (and lose its "saved" message).
+    let admin = Memo::new(move |_| auth.is_admin());
     move || {
-        if !auth.is_admin() {
+        if !admin.get() {
             return view! {
                 <div class="empty">
                     <h1>"Administration"</h1>
@@ -282,7 +285,7 @@ pub fn UsersPage() -> impl IntoView {
                     }
                     let me = me.clone();
                     view! {
-                        <div class="table-wrap">
+                        <div class="table-wrap" tabindex="0" role="region" aria-label="Users">
                             <table class="list" id="users-table">
                                 <thead>
                                     <tr>
@@ -541,7 +544,7 @@ pub fn AllKeysPage() -> impl IntoView {
                     return view! { <div class="empty"><p>"No keys match."</p></div> }.into_any();
                 }
                 view! {
-                    <div class="table-wrap">
+                    <div class="table-wrap" tabindex="0" role="region" aria-label="Every API key">
                         <table class="list" id="all-keys-table">
                             <thead>
                                 <tr>
@@ -672,7 +675,7 @@ pub fn AllClientsPage() -> impl IntoView {
                     return view! { <div class="empty"><p>"No OAuth clients are registered yet."</p></div> }.into_any();
                 }
                 view! {
-                    <div class="table-wrap">
+                    <div class="table-wrap" tabindex="0" role="region" aria-label="Every OAuth client">
                         <table class="list" id="all-clients-table">
                             <thead>
                                 <tr>
@@ -834,7 +837,7 @@ pub fn AuditPage() -> impl IntoView {
                     return view! { <div class="empty"><p>"No events match these filters."</p></div> }.into_any();
                 }
                 view! {
-                    <div class="table-wrap">
+                    <div class="table-wrap" tabindex="0" role="region" aria-label="Audit events">
                         <table class="list" id="audit-table">
                             <thead>
                                 <tr>

@@ -47,11 +47,7 @@ pub fn AppsPage() -> impl IntoView {
 fn AppCard(app: AuthorizedApp, revoking: RwSignal<Option<AuthorizedApp>>) -> impl IntoView {
     let active = app.state == GrantState::Active;
     let a = app.clone();
-    let homepage_host = app
-        .homepage_url
-        .as_deref()
-        .and_then(|u| u.split("://").nth(1))
-        .map(|rest| rest.split('/').next().unwrap_or(rest).to_string());
+    let homepage_host = app.homepage_url.as_deref().and_then(format::host);
     view! {
         <li class="card app" class:revoked=!active data-app=app.client_name.clone()>
             <div class="card-head">
@@ -82,7 +78,7 @@ fn AppCard(app: AuthorizedApp, revoking: RwSignal<Option<AuthorizedApp>>) -> imp
             {if active {
                 view! {
                     <div class="actions left">
-                        <button type="button" class="danger" aria-label=format!("Revoke {}", app.client_name) on:click=move |_| revoking.set(Some(a.clone()))>
+                        <button type="button" class="danger" aria-label=format!("Revoke access for {}", app.client_name) on:click=move |_| revoking.set(Some(a.clone()))>
                             "Revoke access"
                         </button>
                     </div>

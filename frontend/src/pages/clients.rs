@@ -148,7 +148,7 @@ fn ClientSecret(
 #[component]
 fn ClientTable(clients: Vec<OAuthClient>, dialog: RwSignal<Dialog>) -> impl IntoView {
     view! {
-        <div class="table-wrap">
+        <div class="table-wrap" tabindex="0" role="region" aria-label="Your OAuth clients">
             <table class="list" id="clients-table">
                 <thead>
                     <tr>

@@ -68,6 +68,11 @@ fn Ask(request: AuthorizationRequestView) -> impl IntoView {
     let auth = use_auth();
     let error = RwSignal::new(None::<ApiError>);
     let busy = RwSignal::new(false);
+    // The buttons wake up a moment after the page shows, and nothing has focus on
+    // arrival: a keystroke or click aimed at another page (a popup opened under the
+    // pointer) cannot allow an app by accident.
+    let armed = RwSignal::new(false);
+    set_timeout(move || armed.set(true), std::time::Duration::from_millis(700));
     let id = StoredValue::new(request.id.clone());
     let decide = move |decision: Decision| {
         busy.set(true);
@@ -76,7 +81,8 @@ fn Ask(request: AuthorizationRequestView) -> impl IntoView {
             match api::decide(&id.get_value(), decision).await {
                 Ok(r) => {
                     if let Some(w) = web_sys::window() {
-                        let _ = w.location().assign(&r.redirect_to);
+                        // Replace: the answered request should not stay in the history.
+                        let _ = w.location().replace(&r.redirect_to);
                     }
                 }
                 Err(e) => {
@@ -86,11 +92,7 @@ fn Ask(request: AuthorizationRequestView) -> impl IntoView {
             }
         });
     };
-    let homepage_host = request
-        .homepage_url
-        .as_deref()
-        .and_then(|u| u.split("://").nth(1))
-        .map(|rest| rest.split('/').next().unwrap_or(rest).to_string());
+    let homepage_host = request.homepage_url.as_deref().and_then(crate::format::host);
     let user = auth.user().map(|u| u.username).unwrap_or_default();
     view! {
         <div class="brand">
@@ -116,10 +118,10 @@ fn Ask(request: AuthorizationRequestView) -> impl IntoView {
         <p class="hint">"You can revoke this at any time under Authorized Applications."</p>
         <ErrorNote error=error/>
         <div class="actions">
-            <button type="button" class="secondary" id="deny" disabled=move || busy.get() on:click=move |_| decide(Decision::Deny)>
+            <button type="button" class="secondary" id="deny" disabled=move || busy.get() || !armed.get() on:click=move |_| decide(Decision::Deny)>
                 "Deny"
             </button>
-            <button type="button" id="allow" autofocus disabled=move || busy.get() on:click=move |_| decide(Decision::Allow)>
+            <button type="button" id="allow" disabled=move || busy.get() || !armed.get() on:click=move |_| decide(Decision::Allow)>
                 "Allow"
             </button>
         </div>

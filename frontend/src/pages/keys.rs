@@ -116,7 +116,7 @@ pub fn KeysPage() -> impl IntoView {
 #[component]
 fn KeyTable(keys: Vec<ApiKey>, dialog: RwSignal<Dialog>, enabled: Signal<bool>) -> impl IntoView {
     view! {
-        <div class="table-wrap">
+        <div class="table-wrap" tabindex="0" role="region" aria-label="Your API keys">
             <table class="list" id="keys-table">
                 <thead>
                     <tr>

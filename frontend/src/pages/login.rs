@@ -9,10 +9,28 @@ use crate::app::use_auth;
 use crate::components::ErrorNote;
 
 /// `next` only if it is a path on this server (never another origin: no open redirect).
-fn safe_next(next: Option<String>) -> String {
-    match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n,
-        _ => "/apps".into(),
+/// Browsers drop tabs and line breaks from URLs (`/\t/evil.example` is
+/// `//evil.example`), so any control character or space is refused, and what is kept
+/// is the path of the URL the browser itself parses, checked to be of this origin.
+pub fn safe_next(next: Option<String>) -> String {
+    let fallback = || "/apps".to_string();
+    let Some(n) = next else {
+        return fallback();
+    };
+    if !n.starts_with('/')
+        || n.starts_with("//")
+        || n.chars().any(|c| c.is_control() || c.is_whitespace() || c == '\\')
+    {
+        return fallback();
+    }
+    let Some(origin) = web_sys::window().and_then(|w| w.location().origin().ok()) else {
+        return fallback();
+    };
+    match web_sys::Url::new_with_base(&n, &origin) {
+        Ok(url) if url.origin() == origin => {
+            format!("{}{}{}", url.pathname(), url.search(), url.hash())
+        }
+        _ => fallback(),
     }
 }
 
