@@ -5,6 +5,11 @@
 //! `GET /healthz` as the baseline, API-key-authenticated `GET /api/v1/session`, and the
 //! same while a second `wrk` floods `POST /api/v1/session` with sign-ins. Prints a
 //! table with requests/s, p50 and p99, and each row's ratio to the baseline.
+//!
+//! The web app is measured too: the gzip bytes of what a browser downloads (from
+//! `cargo xtask build-web`), and how long the signed-in API Keys page takes to show 50
+//! keys in headless Chromium (`bench/spa-load.mjs`, playwright-core from
+//! `tests/node_modules`). `cargo xtask bench --web` measures only these (no `wrk`).
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -18,11 +23,39 @@ const CONNECTIONS: &str = "64";
 const DURATION: &str = "10s";
 
 pub fn bench() -> anyhow::Result<()> {
-    for tool in ["wrk", "curl"] {
+    // main.rs hands over no arguments: `xtask bench [--web]`.
+    let mut web_only = false;
+    for arg in std::env::args().skip(2) {
+        match arg.as_str() {
+            "--web" => web_only = true,
+            _ => bail!("unknown argument `{arg}`: cargo xtask bench [--web]"),
+        }
+    }
+    let tools: &[&str] = if web_only {
+        &["curl"]
+    } else {
+        &["wrk", "curl"]
+    };
+    for tool in tools {
         if Command::new(tool).arg("--version").output().is_err() {
             bail!("`{tool}` is needed for the benchmark: apt-get install {tool}");
         }
     }
+    // wasm-opt (for a representative bundle) and playwright-core come from tests/.
+    let tests = crate::root().join("tests");
+    if !tests.join("node_modules/playwright-core").exists()
+        || !tests.join("node_modules/binaryen").exists()
+    {
+        let ok = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&tests)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            eprintln!("bench: `npm ci` in tests/ failed; the web rows may be incomplete");
+        }
+    }
+    let bundle = crate::web::build_web().context("building the web app")?;
     crate::status(crate::cargo().args([
         "build",
         "--release",
@@ -35,7 +68,7 @@ pub fn bench() -> anyhow::Result<()> {
     let dir = std::env::temp_dir().join(format!("gatehouse-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
-    let result = run(&bin, &dir);
+    let result = run(&bin, &dir, &bundle, web_only);
     let _ = std::fs::remove_dir_all(&dir);
     result
 }
@@ -49,7 +82,12 @@ impl Drop for Server {
     }
 }
 
-fn run(bin: &Path, dir: &Path) -> anyhow::Result<()> {
+fn run(
+    bin: &Path,
+    dir: &Path,
+    bundle: &crate::web::BundleSize,
+    web_only: bool,
+) -> anyhow::Result<()> {
     let db = format!("sqlite://{}/bench.db", dir.display());
     let password = "benchmark admin password";
     let mut boot = Command::new(bin)
@@ -79,11 +117,28 @@ fn run(bin: &Path, dir: &Path) -> anyhow::Result<()> {
         Command::new(bin)
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
             .env("GATEHOUSE_DATABASE_URL", &db)
+            .env("GATEHOUSE_WEB_DIR", crate::web::dist_dir())
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()?,
     );
     wait_ready(&base)?;
+
+    // The browser first, on the fresh database: the page lists at most 200 keys, so it
+    // runs before the 1000 below are seeded (its 50 keys stay in the database).
+    let load = match spa_load(&base, "bench@example.com", password) {
+        Ok(load) => load,
+        Err(e) if !web_only => {
+            eprintln!("bench: the web app's load time could not be measured: {e:#}");
+            Err(format!("not measured: {e}"))
+        }
+        Err(e) => return Err(e),
+    };
+    if web_only {
+        drop(server);
+        print_web(bundle, &load);
+        return Ok(());
+    }
 
     let jar = dir.join("cookies");
     let signed_in = curl(&[
@@ -170,7 +225,8 @@ fn run(bin: &Path, dir: &Path) -> anyhow::Result<()> {
 
     println!();
     println!(
-        "Gatehouse benchmark: release build, SQLite, {SEEDED_KEYS} keys, wrk -t2 -c{CONNECTIONS} -d{DURATION}, same machine"
+        "Gatehouse benchmark: release build, SQLite, {} keys, wrk -t2 -c{CONNECTIONS} -d{DURATION}, same machine",
+        SEEDED_KEYS + load.as_ref().map_or(0, |l| l.keys)
     );
     println!();
     println!("| route | requests/s | p50 | p99 | vs /healthz |");
@@ -240,7 +296,135 @@ fn run(bin: &Path, dir: &Path) -> anyhow::Result<()> {
     println!(
         "Target (PRODUCT.md §9): token endpoint (refresh) and introspection ≥ 2× oidc-provider."
     );
+    print_web(bundle, &load);
     Ok(())
+}
+
+/// Bundle budget: gzip bytes of everything a first visit downloads.
+const BUNDLE_TARGET_KB: f64 = 350.0;
+/// The signed-in key list, 50 keys, until every row is on screen.
+const LOAD_TARGET_MS: f64 = 1000.0;
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// What `bench/spa-load.mjs` measured.
+struct SpaLoad {
+    keys: usize,
+    runs: usize,
+    cold_ms: f64,
+    median_ms: f64,
+    p90_ms: f64,
+    max_ms: f64,
+}
+
+/// Runs `bench/spa-load.mjs` against `base`; `Err(reason)` inside when it cannot run
+/// here (no Chromium, no playwright-core, no node).
+fn spa_load(
+    base: &str,
+    username: &str,
+    password: &str,
+) -> anyhow::Result<std::result::Result<SpaLoad, String>> {
+    let root = crate::root();
+    let skip = |why: String| {
+        eprintln!("bench: skipping the web app's load time: {why}");
+        Ok(Err(why))
+    };
+    if !Path::new(CHROMIUM).exists() {
+        return skip(format!(
+            "no Chromium at {CHROMIUM} (apt-get install chromium)"
+        ));
+    }
+    if !root.join("tests/node_modules/playwright-core").exists() {
+        return skip("no playwright-core in tests/node_modules (npm ci --prefix tests)".into());
+    }
+    if Command::new("node").arg("--version").output().is_err() {
+        return skip("no `node` (apt-get install nodejs)".into());
+    }
+    eprintln!("bench: loading {base}/keys in Chromium");
+    let out = Command::new("node")
+        .args(["xtask/bench/spa-load.mjs", base, username])
+        .env("BENCH_PASSWORD", password)
+        .current_dir(&root)
+        .stderr(Stdio::inherit())
+        .output()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        bail!("spa-load.mjs failed with {}: {text}", out.status);
+    }
+    let line = text.lines().last().unwrap_or_default();
+    let number = |field: &str| {
+        json_number(line, field)
+            .with_context(|| format!("no {field} in spa-load.mjs's answer: {line}"))
+    };
+    Ok(Ok(SpaLoad {
+        keys: number("keys")? as usize,
+        runs: number("runs")? as usize,
+        cold_ms: number("cold_ms")?,
+        median_ms: number("median_ms")?,
+        p90_ms: number("p90_ms")?,
+        max_ms: number("max_ms")?,
+    }))
+}
+
+fn print_web(bundle: &crate::web::BundleSize, load: &std::result::Result<SpaLoad, String>) {
+    let kb = |bytes: u64| bytes as f64 / 1024.0;
+    let verdict = |ok: bool| if ok { "meets" } else { "MISSES" };
+    println!();
+    println!(
+        "Web app bundle: `cargo xtask build-web` (wasm-release, wasm-opt -Oz), gzip -9 as served; KB = 1024 bytes"
+    );
+    println!();
+    println!("| asset | raw | gzip | target | gzip ÷ target |");
+    println!("|---|---:|---:|---:|---:|");
+    for (name, raw, gz) in &bundle.files {
+        println!("| {name} | {:.1} KB | {:.1} KB | | |", kb(*raw), kb(*gz));
+    }
+    let raw: u64 = bundle.files.iter().map(|(_, raw, _)| raw).sum();
+    let total = kb(bundle.total_gzip());
+    println!(
+        "| total (wasm + js + css + index.html) | {:.1} KB | {total:.1} KB | ≤ {BUNDLE_TARGET_KB:.0} KB | {:.3}× ({}) |",
+        kb(raw),
+        total / BUNDLE_TARGET_KB,
+        verdict(total <= BUNDLE_TARGET_KB)
+    );
+    println!();
+    match load {
+        Ok(l) => {
+            println!(
+                "Web app load time: headless Chromium on the same machine, signed in, /keys from navigation start until the table shows all {} keys (timed in the page)",
+                l.keys
+            );
+            println!();
+            println!("| page | runs | median | p90 | max | target | max ÷ target |");
+            println!("|---|---:|---:|---:|---:|---:|---:|");
+            println!(
+                "| signed-in key list, {} keys, cached assets | {} | {:.0} ms | {:.0} ms | {:.0} ms | < {LOAD_TARGET_MS:.0} ms | {:.2}× ({}) |",
+                l.keys,
+                l.runs,
+                l.median_ms,
+                l.p90_ms,
+                l.max_ms,
+                l.max_ms / LOAD_TARGET_MS,
+                verdict(l.max_ms < LOAD_TARGET_MS)
+            );
+            println!(
+                "| signed-in key list, {} keys, first visit (empty cache) | 1 | {:.0} ms | | | < {LOAD_TARGET_MS:.0} ms | {:.2}× ({}) |",
+                l.keys,
+                l.cold_ms,
+                l.cold_ms / LOAD_TARGET_MS,
+                verdict(l.cold_ms < LOAD_TARGET_MS)
+            );
+            println!();
+            println!(
+                "signed-in key list, {} keys: median {:.0} ms, max {:.0} ms, target < {LOAD_TARGET_MS:.0} ms; bundle {total:.1} KB gzip, target ≤ {BUNDLE_TARGET_KB:.0} KB",
+                l.keys, l.median_ms, l.max_ms
+            );
+        }
+        Err(why) => {
+            println!("Web app load time: {why}");
+            println!();
+            println!("bundle {total:.1} KB gzip, target ≤ {BUNDLE_TARGET_KB:.0} KB");
+        }
+    }
 }
 
 /// Two per connection: wrk asks for a connection's next request before it hands over
@@ -514,6 +698,14 @@ fn json_string(body: &str, field: &str) -> Option<String> {
     let start = body.find(&format!("\"{field}\":\""))? + field.len() + 4;
     let end = body[start..].find('"')? + start;
     Some(body[start..end].to_string())
+}
+
+/// The number value of a top-level field of a small, flat JSON answer.
+fn json_number(body: &str, field: &str) -> Option<f64> {
+    let start = body.find(&format!("\"{field}\":"))? + field.len() + 3;
+    let rest = &body[start..];
+    let end = rest.find([',', '}']).unwrap_or(rest.len());
+    rest[..end].trim().parse().ok()
 }
 
 struct Result {
