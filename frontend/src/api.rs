@@ -98,10 +98,10 @@ async fn fetch(
         init.set_method(method.as_str());
         let headers = web_sys::Headers::new()?;
         headers.set("Accept", accept)?;
-        if method != Method::Get {
-            if let Some(token) = CSRF.with(|c| c.borrow().clone()) {
-                headers.set("X-CSRF-Token", &token)?;
-            }
+        if method != Method::Get
+            && let Some(token) = CSRF.with(|c| c.borrow().clone())
+        {
+            headers.set("X-CSRF-Token", &token)?;
         }
         if let Some(body) = &body {
             headers.set("Content-Type", "application/json")?;

@@ -54,10 +54,10 @@ pub fn Modal(
         OPENERS.with(|o| o.borrow_mut().insert(id, el));
     }
     Effect::new(move |_| {
-        if let Some(d) = dialog.get() {
-            if !d.open() {
-                let _ = d.show_modal();
-            }
+        if let Some(d) = dialog.get()
+            && !d.open()
+        {
+            let _ = d.show_modal();
         }
     });
     on_cleanup(move || {
@@ -66,10 +66,10 @@ pub fn Modal(
         // one, created meanwhile, has taken over the opener.)
         set_timeout(
             move || {
-                if let Some(el) = OPENERS.with(|o| o.borrow_mut().remove(&id)) {
-                    if el.is_connected() {
-                        let _ = el.focus();
-                    }
+                if let Some(el) = OPENERS.with(|o| o.borrow_mut().remove(&id))
+                    && el.is_connected()
+                {
+                    let _ = el.focus();
                 }
             },
             std::time::Duration::ZERO,
@@ -254,7 +254,7 @@ pub fn When(
 ) -> impl IntoView {
     match t {
         Some(t) => view! {
-            <time datetime=t.to_rfc3339() title=format::exact(t)>
+            <time datetime=format::iso(t) title=format::exact(t)>
                 {format::relative(t)}
             </time>
         }

@@ -1,7 +1,7 @@
 //! Words for people: relative dates, scopes in plain language, roles, and a message
 //! for every error code the API answers with.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Timelike, Utc};
 use gatehouse_types::error::API_KEYS_DISABLED_MESSAGE;
 use gatehouse_types::{Permission, Role, codes};
 
@@ -39,14 +39,36 @@ pub fn relative(t: DateTime<Utc>) -> String {
     }
 }
 
-/// The exact time, for a tooltip: "2026-11-30 16:40:12 UTC".
+/// The exact time, for a tooltip: "2026-11-30 16:40:12 UTC". Written by hand:
+/// chrono's strftime machinery would add kilobytes to the bundle.
 pub fn exact(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+    format!("{} {} UTC", date(t), clock(t))
+}
+
+/// `2026-11-30T16:40:12Z`, for `<time datetime>` and the API's filters.
+pub fn iso(t: DateTime<Utc>) -> String {
+    format!("{}T{}Z", date(t), clock(t))
+}
+
+fn date(t: DateTime<Utc>) -> String {
+    format!("{:04}-{:02}-{:02}", t.year(), t.month(), t.day())
+}
+
+fn clock(t: DateTime<Utc>) -> String {
+    format!("{:02}:{:02}:{:02}", t.hour(), t.minute(), t.second())
 }
 
 /// The host a link really opens, as the browser parses it.
 pub fn host(url: &str) -> Option<String> {
     web_sys::Url::new(url).ok().map(|u| u.host())
+}
+
+/// Scopes in the order people read them: who you are first, then what it may do.
+pub fn ordered_scopes(scopes: &[String]) -> Vec<String> {
+    const ORDER: [&str; 6] = ["openid", "profile", "email", "api:read", "alm", "api:write"];
+    let mut out = scopes.to_vec();
+    out.sort_by_key(|s| ORDER.iter().position(|o| o == s).unwrap_or(ORDER.len()));
+    out
 }
 
 /// What a scope lets an application do, in plain words.

@@ -58,6 +58,7 @@ fn status(cmd: &mut Command) -> anyhow::Result<()> {
 }
 
 fn run(extra: &[String]) -> anyhow::Result<()> {
+    ensure_wasm_target()?;
     web::build_web()?;
     status(
         cargo()
@@ -71,8 +72,28 @@ fn run(extra: &[String]) -> anyhow::Result<()> {
                 "--",
                 "serve",
             ])
-            .args(extra),
+            .args(extra)
+            // The app just built, wherever `cargo xtask run` was started (a flag given
+            // after `run` still wins over this variable).
+            .env("GATEHOUSE_WEB_DIR", web::dist_dir()),
     )
+}
+
+/// The web app is built for `wasm32-unknown-unknown`; add the target once with rustup.
+fn ensure_wasm_target() -> anyhow::Result<()> {
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .any(|l| l.trim() == "wasm32-unknown-unknown")
+        })
+        .unwrap_or(true);
+    if !installed {
+        status(Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]))?;
+    }
+    Ok(())
 }
 
 fn test(extra: &[String]) -> anyhow::Result<()> {

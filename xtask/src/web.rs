@@ -75,7 +75,7 @@ pub fn build_web() -> anyhow::Result<BundleSize> {
         let optimized = staging.join("gatehouse_opt.wasm");
         status(
             std::process::Command::new(&wasm_opt)
-                .arg("-Oz")
+                .args(["-Oz", "--converge"])
                 .arg(&bg)
                 .arg("-o")
                 .arg(&optimized),

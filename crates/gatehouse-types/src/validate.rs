@@ -130,9 +130,9 @@ pub fn web_url(raw: &str) -> Result<String, &'static str> {
     let lower = s.to_ascii_lowercase();
     // No user info: `https://trusted.example@evil.example/` would show one host and
     // open another.
-    let authority = lower
-        .split_once("://")
-        .map_or("", |(_, rest)| rest.split(['/', '?', '#']).next().unwrap_or(""));
+    let authority = lower.split_once("://").map_or("", |(_, rest)| {
+        rest.split(['/', '?', '#']).next().unwrap_or("")
+    });
     if authority.contains('@') {
         return Err("must not contain a user name or password");
     }
@@ -190,5 +190,14 @@ mod tests {
         assert!(password("short").is_err());
         assert!(password("twelve chars").is_ok());
         assert!(password(&"x".repeat(1025)).is_err());
+    }
+
+    #[test]
+    fn web_urls_name_the_host_they_open() {
+        assert!(web_url("https://app.example.com/home").is_ok());
+        assert!(web_url("https://www.trusted.example@evil.example/").is_err());
+        assert!(web_url("https://user:pw@app.example.com/").is_err());
+        // An @ later in the URL is not user info.
+        assert!(web_url("https://app.example.com/team/@ada").is_ok());
     }
 }

@@ -236,7 +236,7 @@ enum UserDialog {
 }
 
 fn user_label(u: &User) -> String {
-    if u.display_name.is_empty() {
+    if u.display_name.is_empty() || u.display_name == u.username {
         u.username.clone()
     } else {
         format!("{} ({})", u.display_name, u.username)
@@ -758,7 +758,7 @@ fn day_bound(value: &str, end: bool) -> String {
                 d.and_hms_opt(0, 0, 0)
             }
         })
-        .map(|t| Utc.from_utc_datetime(&t).to_rfc3339())
+        .map(|t| format::iso(Utc.from_utc_datetime(&t)))
         .unwrap_or_default()
 }
 

@@ -68,7 +68,7 @@ fn AppCard(app: AuthorizedApp, revoking: RwSignal<Option<AuthorizedApp>>) -> imp
             </div>
             <h3 class="small-heading">"It can"</h3>
             <ul class="scopes">
-                {app.scopes.iter().map(|s| view! { <li>{format::scope_text(s)}</li> }).collect_view()}
+                {format::ordered_scopes(&app.scopes).iter().map(|s| view! { <li>{format::scope_text(s)}</li> }).collect_view()}
             </ul>
             <dl class="facts">
                 <div><dt>"First authorized"</dt><dd><When t=Some(app.authorized_at)/></dd></div>

@@ -72,7 +72,10 @@ fn Ask(request: AuthorizationRequestView) -> impl IntoView {
     // arrival: a keystroke or click aimed at another page (a popup opened under the
     // pointer) cannot allow an app by accident.
     let armed = RwSignal::new(false);
-    set_timeout(move || armed.set(true), std::time::Duration::from_millis(700));
+    set_timeout(
+        move || armed.set(true),
+        std::time::Duration::from_millis(700),
+    );
     let id = StoredValue::new(request.id.clone());
     let decide = move |decision: Decision| {
         busy.set(true);
@@ -92,7 +95,10 @@ fn Ask(request: AuthorizationRequestView) -> impl IntoView {
             }
         });
     };
-    let homepage_host = request.homepage_url.as_deref().and_then(crate::format::host);
+    let homepage_host = request
+        .homepage_url
+        .as_deref()
+        .and_then(crate::format::host);
     let user = auth.user().map(|u| u.username).unwrap_or_default();
     view! {
         <div class="brand">
@@ -113,7 +119,7 @@ fn Ask(request: AuthorizationRequestView) -> impl IntoView {
         {request.standard.then(|| view! { <p class="notice">"This is a standard integration approved by your administrators."</p> })}
         <h2 class="small-heading">"It will be able to"</h2>
         <ul class="scopes" id="consent-scopes">
-            {request.scopes.iter().map(|s| view! { <li>{format::scope_text(s)}</li> }).collect_view()}
+            {format::ordered_scopes(&request.scopes).iter().map(|s| view! { <li>{format::scope_text(s)}</li> }).collect_view()}
         </ul>
         <p class="hint">"You can revoke this at any time under Authorized Applications."</p>
         <ErrorNote error=error/>

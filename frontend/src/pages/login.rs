@@ -19,7 +19,8 @@ pub fn safe_next(next: Option<String>) -> String {
     };
     if !n.starts_with('/')
         || n.starts_with("//")
-        || n.chars().any(|c| c.is_control() || c.is_whitespace() || c == '\\')
+        || n.chars()
+            .any(|c| c.is_control() || c.is_whitespace() || c == '\\')
     {
         return fallback();
     }
