@@ -48,6 +48,18 @@ impl Auth {
         });
     }
 
+    /// The subscription read fresh (its settings decide what a page offers, and an
+    /// admin may have changed them since sign-in); the shared copy follows.
+    pub fn fresh_subscription(self) -> LocalResource<api::ApiResult<Subscription>> {
+        LocalResource::new(move || async move {
+            let s = api::subscription().await;
+            if let Ok(s) = &s {
+                self.set_subscription(s.clone());
+            }
+            s
+        })
+    }
+
     pub fn signed_in(&self, info: SessionInfo) {
         api::set_csrf(info.csrf_token.clone());
         self.expired.set(false);

@@ -400,3 +400,55 @@ pub fn MoreButton(
         </Show>
     }
 }
+
+/// A table of records: scrollable sideways (with keyboard access) on narrow screens,
+/// column headers from `headers` (an empty one is an unlabelled actions column), rows
+/// from `children`.
+#[component]
+pub fn DataTable(
+    id: &'static str,
+    label: &'static str,
+    headers: &'static [&'static str],
+    children: Children,
+) -> impl IntoView {
+    view! {
+        <div class="table-wrap" tabindex="0" role="region" aria-label=label>
+            <table class="list" id=id>
+                <thead>
+                    <tr>
+                        {headers
+                            .iter()
+                            .map(|h| {
+                                if h.is_empty() {
+                                    view! { <th scope="col"><span class="visually-hidden">"Actions"</span></th> }.into_any()
+                                } else {
+                                    view! { <th scope="col">{*h}</th> }.into_any()
+                                }
+                            })
+                            .collect_view()}
+                    </tr>
+                </thead>
+                <tbody>{children()}</tbody>
+            </table>
+        </div>
+    }
+}
+
+/// A paged list's states: loading, empty (`empty` says so), or its items as
+/// `render` shows them.
+pub fn paged<T: Clone + Send + Sync + 'static>(
+    pager: Pager<T>,
+    empty: &'static str,
+    render: impl Fn(Vec<T>) -> AnyView + Send + Sync + 'static,
+) -> impl IntoView {
+    move || {
+        if !pager.loaded.get() {
+            return view! { <Loading/> }.into_any();
+        }
+        let items = pager.items.get();
+        if items.is_empty() {
+            return view! { <div class="empty"><p>{empty}</p></div> }.into_any();
+        }
+        render(items)
+    }
+}

@@ -1,21 +1,17 @@
 // Profile and password, and a developer managing an OAuth client (edit, reset the
 // secret and see the old one refused by the token endpoint, delete).
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startGatehouse, launchBrowser, newPage, signIn, review, revealedSecret, apiSession,
+  setup, newPage, signIn, review, revealedSecret, apiSession,
 } from './harness.mjs';
 
 let gh;
 let browser;
-before(async () => {
-  gh = await startGatehouse();
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-  await gh?.stop();
+setup((g, b) => {
+  gh = g;
+  browser = b;
 });
 
 test('profile: change the display name, then the password (with the policy\'s messages)', async () => {

@@ -1,21 +1,17 @@
 // The administration pages: users (a generated password shown once), every key of
 // the subscription (filter, CSV), every client (mark standard), the audit log.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startGatehouse, launchBrowser, newPage, signIn, review, revealedSecret, apiSession,
+  setup, newPage, signIn, review, revealedSecret, apiSession,
 } from './harness.mjs';
 
 let gh;
 let browser;
-before(async () => {
-  gh = await startGatehouse();
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-  await gh?.stop();
+setup((g, b) => {
+  gh = g;
+  browser = b;
 });
 
 test('users: add one with a generated password, change the role, disable, delete', async () => {

@@ -11,6 +11,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import assert from 'node:assert/strict';
+import { before, after } from 'node:test';
 import { chromium } from 'playwright-core';
 
 const require = createRequire(import.meta.url);
@@ -194,4 +195,20 @@ export async function expectVisible(page, locator, ms = 15_000) {
     const text = await page.locator('body').innerText().catch(() => '(no page)');
     throw new Error(`${e.message}\n--- the page at ${page.url()} showed:\n${text.slice(0, 2000)}`);
   }
+}
+
+/** One Gatehouse and one browser for a test file: `ready(gatehouse, browser)` before its
+ *  tests, both stopped after them. */
+export function setup(ready) {
+  let gh;
+  let browser;
+  before(async () => {
+    gh = await startGatehouse();
+    browser = await launchBrowser();
+    ready(gh, browser);
+  });
+  after(async () => {
+    await browser?.close();
+    await gh?.stop();
+  });
 }

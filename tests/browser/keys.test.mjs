@@ -2,23 +2,19 @@
 // works from a script, a reset really kills the old secret, and an admin switching
 // keys off shows the exact message of PRODUCT.md §6.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startGatehouse, launchBrowser, newPage, signIn, review, revealedSecret, apiSession, PHONE,
+  setup, newPage, signIn, review, revealedSecret, apiSession, PHONE,
 } from './harness.mjs';
 
 const API_KEYS_DISABLED = 'API Keys are disabled. Please contact your Subscription Administrator to enable this functionality.';
 
 let gh;
 let browser;
-before(async () => {
-  gh = await startGatehouse();
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-  await gh?.stop();
+setup((g, b) => {
+  gh = g;
+  browser = b;
 });
 
 /** What a script would get calling the API with `key`, run from inside the page. */

@@ -2,21 +2,17 @@
 // to it through Gatehouse's real sign-in and consent pages, the app reads their
 // profile and keys, and revoking it under Authorized Applications cuts it off.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startGatehouse, launchBrowser, newPage, signIn, review, revealedSecret, apiSession, expectVisible,
+  setup, newPage, signIn, review, revealedSecret, apiSession, expectVisible,
 } from './harness.mjs';
 
 let gh;
 let browser;
-before(async () => {
-  gh = await startGatehouse();
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-  await gh?.stop();
+setup((g, b) => {
+  gh = g;
+  browser = b;
 });
 
 /** Registers a client through the OAuth Clients tab; answers its id and secret. */

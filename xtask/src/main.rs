@@ -23,7 +23,7 @@ fn main() -> ExitCode {
         Some("build-web") => web::build_web().map(|_| ()),
         _ => {
             eprintln!(
-                "usage: cargo xtask <command>\n\n  run [ARGS…]   build and start Gatehouse (release build)\n  test [ARGS…]  run every test on SQLite and a throwaway PostgreSQL\n  bench         measure the speed targets (needs wrk and curl)\n  build-web     build the web app into frontend/dist\n"
+                "usage: cargo xtask <command>\n\n  run [ARGS…]   build and start Gatehouse (release build)\n  test [ARGS…]  run every test on SQLite and a throwaway PostgreSQL\n  bench [--web] measure the speed targets (needs wrk and curl; --web: only the web app's size and load time)\n  build-web     build the web app into frontend/dist\n"
             );
             return ExitCode::from(2);
         }

@@ -284,20 +284,12 @@ pub fn UsersPage() -> impl IntoView {
                         return view! { <Loading/> }.into_any();
                     }
                     let me = me.clone();
+                    // Read here, so that this closure (not the table's children, which
+                    // run untracked) re-renders when a row changes.
+                    let items = users.items.get();
                     view! {
-                        <div class="table-wrap" tabindex="0" role="region" aria-label="Users">
-                            <table class="list" id="users-table">
-                                <thead>
-                                    <tr>
-                                        <th scope="col">"User"</th>
-                                        <th scope="col">"Role"</th>
-                                        <th scope="col">"State"</th>
-                                        <th scope="col">"Last sign-in"</th>
-                                        <th scope="col"><span class="visually-hidden">"Actions"</span></th>
-                                    </tr>
-                                </thead>
-                                <tbody>
-                                    {users.items.get().into_iter().map(|u| {
+                        <DataTable id="users-table" label="Users" headers=&["User", "Role", "State", "Last sign-in", ""]>
+                                    {items.into_iter().map(|u| {
                                         let is_me = u.id == me;
                                         let (id1, id2, id3) = (u.id.clone(), u.id.clone(), u.id.clone());
                                         let u_del = u.clone();
@@ -345,9 +337,7 @@ pub fn UsersPage() -> impl IntoView {
                                             </tr>
                                         }
                                     }).collect_view()}
-                                </tbody>
-                            </table>
-                        </div>
+                                </DataTable>
                     }
                     .into_any()
                 }
@@ -535,30 +525,8 @@ pub fn AllKeysPage() -> impl IntoView {
             </form>
             <ErrorNote error=csv_error/>
             <ErrorNote error=keys.error/>
-            {move || {
-                if !keys.loaded.get() {
-                    return view! { <Loading/> }.into_any();
-                }
-                let items = keys.items.get();
-                if items.is_empty() {
-                    return view! { <div class="empty"><p>"No keys match."</p></div> }.into_any();
-                }
-                view! {
-                    <div class="table-wrap" tabindex="0" role="region" aria-label="Every API key">
-                        <table class="list" id="all-keys-table">
-                            <thead>
-                                <tr>
-                                    <th scope="col">"Name"</th>
-                                    <th scope="col">"User"</th>
-                                    <th scope="col">"Key"</th>
-                                    <th scope="col">"Permission"</th>
-                                    <th scope="col">"Created"</th>
-                                    <th scope="col">"Last used"</th>
-                                    <th scope="col">"Last reset"</th>
-                                    <th scope="col"><span class="visually-hidden">"Actions"</span></th>
-                                </tr>
-                            </thead>
-                            <tbody>
+            {paged(keys, "No keys match.", move |items| view! {
+                    <DataTable id="all-keys-table" label="Every API key" headers=&["Name", "User", "Key", "Permission", "Created", "Last used", "Last reset", ""]>
                                 {items.into_iter().map(|k| {
                                     let (k1, k2) = (k.clone(), k.clone());
                                     let name = k.key.name.clone();
@@ -578,12 +546,8 @@ pub fn AllKeysPage() -> impl IntoView {
                                         </tr>
                                     }
                                 }).collect_view()}
-                            </tbody>
-                        </table>
-                    </div>
-                }
-                .into_any()
-            }}
+                            </DataTable>
+                }.into_any())}
             <MoreButton has_more=Signal::derive(move || keys.next.with(Option::is_some)) loading=keys.loading on_more=Callback::new(move |_| load(false))/>
             {move || match dialog.get() {
                 KeyDialog::None => ().into_any(),
@@ -666,28 +630,8 @@ pub fn AllClientsPage() -> impl IntoView {
             <p class="lead">"Every client registered in the subscription. Mark a first-party integration as standard to pre-approve its consent."</p>
             <ErrorNote error=row_error/>
             <ErrorNote error=clients.error/>
-            {move || {
-                if !clients.loaded.get() {
-                    return view! { <Loading/> }.into_any();
-                }
-                let items = clients.items.get();
-                if items.is_empty() {
-                    return view! { <div class="empty"><p>"No OAuth clients are registered yet."</p></div> }.into_any();
-                }
-                view! {
-                    <div class="table-wrap" tabindex="0" role="region" aria-label="Every OAuth client">
-                        <table class="list" id="all-clients-table">
-                            <thead>
-                                <tr>
-                                    <th scope="col">"Name"</th>
-                                    <th scope="col">"Client ID"</th>
-                                    <th scope="col">"Owner"</th>
-                                    <th scope="col">"Type"</th>
-                                    <th scope="col">"Created"</th>
-                                    <th scope="col">"Standard"</th>
-                                </tr>
-                            </thead>
-                            <tbody>
+            {paged(clients, "No OAuth clients are registered yet.", move |items| view! {
+                    <DataTable id="all-clients-table" label="Every OAuth client" headers=&["Name", "Client ID", "Owner", "Type", "Created", "Standard"]>
                                 {items.into_iter().map(|c| {
                                     let id = c.id.clone();
                                     view! {
@@ -707,12 +651,8 @@ pub fn AllClientsPage() -> impl IntoView {
                                         </tr>
                                     }
                                 }).collect_view()}
-                            </tbody>
-                        </table>
-                    </div>
-                }
-                .into_any()
-            }}
+                            </DataTable>
+                }.into_any())}
             <MoreButton has_more=Signal::derive(move || clients.next.with(Option::is_some)) loading=clients.loading on_more=Callback::new(move |_| load(false))/>
         </AdminFrame>
     }
@@ -828,28 +768,8 @@ pub fn AuditPage() -> impl IntoView {
             </form>
             <ErrorNote error=csv_error/>
             <ErrorNote error=events.error/>
-            {move || {
-                if !events.loaded.get() {
-                    return view! { <Loading/> }.into_any();
-                }
-                let items = events.items.get();
-                if items.is_empty() {
-                    return view! { <div class="empty"><p>"No events match these filters."</p></div> }.into_any();
-                }
-                view! {
-                    <div class="table-wrap" tabindex="0" role="region" aria-label="Audit events">
-                        <table class="list" id="audit-table">
-                            <thead>
-                                <tr>
-                                    <th scope="col">"When"</th>
-                                    <th scope="col">"Who"</th>
-                                    <th scope="col">"Action"</th>
-                                    <th scope="col">"Target"</th>
-                                    <th scope="col">"With"</th>
-                                    <th scope="col">"From"</th>
-                                </tr>
-                            </thead>
-                            <tbody>
+            {paged(events, "No events match these filters.", move |items| view! {
+                    <DataTable id="audit-table" label="Audit events" headers=&["When", "Who", "Action", "Target", "With", "From"]>
                                 {items.into_iter().map(|e| view! {
                                     <tr>
                                         <td><When t=Some(e.created_at)/></td>
@@ -860,12 +780,8 @@ pub fn AuditPage() -> impl IntoView {
                                         <td>{e.ip.clone().unwrap_or_default()}</td>
                                     </tr>
                                 }).collect_view()}
-                            </tbody>
-                        </table>
-                    </div>
-                }
-                .into_any()
-            }}
+                            </DataTable>
+                }.into_any())}
             <MoreButton has_more=Signal::derive(move || events.next.with(Option::is_some)) loading=events.loading on_more=Callback::new(move |_| load(false))/>
         </AdminFrame>
     }

@@ -27,13 +27,7 @@ enum Dialog {
 pub fn ClientsPage() -> impl IntoView {
     let auth = use_auth();
     let clients = LocalResource::new(|| async { api::oauth_clients(None).await });
-    let sub = LocalResource::new(move || async move {
-        let s = api::subscription().await;
-        if let Ok(s) = &s {
-            auth.set_subscription(s.clone());
-        }
-        s
-    });
+    let sub = auth.fresh_subscription();
     let may_register = move || {
         let role = auth.role();
         sub.get()
@@ -148,19 +142,7 @@ fn ClientSecret(
 #[component]
 fn ClientTable(clients: Vec<OAuthClient>, dialog: RwSignal<Dialog>) -> impl IntoView {
     view! {
-        <div class="table-wrap" tabindex="0" role="region" aria-label="Your OAuth clients">
-            <table class="list" id="clients-table">
-                <thead>
-                    <tr>
-                        <th scope="col">"Name"</th>
-                        <th scope="col">"Client ID"</th>
-                        <th scope="col">"Type"</th>
-                        <th scope="col">"Callback URLs"</th>
-                        <th scope="col">"Created"</th>
-                        <th scope="col"><span class="visually-hidden">"Actions"</span></th>
-                    </tr>
-                </thead>
-                <tbody>
+        <DataTable id="clients-table" label="Your OAuth clients" headers=&["Name", "Client ID", "Type", "Callback URLs", "Created", ""]>
                     {clients
                         .into_iter()
                         .map(|c| {
@@ -189,9 +171,7 @@ fn ClientTable(clients: Vec<OAuthClient>, dialog: RwSignal<Dialog>) -> impl Into
                             }
                         })
                         .collect_view()}
-                </tbody>
-            </table>
-        </div>
+                </DataTable>
     }
 }
 

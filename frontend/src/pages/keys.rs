@@ -28,13 +28,7 @@ pub fn KeysPage() -> impl IntoView {
     let auth = use_auth();
     let keys = LocalResource::new(|| async { api::api_keys(None).await });
     // The settings decide what this page offers; read them fresh.
-    let sub = LocalResource::new(move || async move {
-        let s = api::subscription().await;
-        if let Ok(s) = &s {
-            auth.set_subscription(s.clone());
-        }
-        s
-    });
+    let sub = auth.fresh_subscription();
     let dialog = RwSignal::new(Dialog::None);
     let close = Callback::new(move |_| dialog.set(Dialog::None));
     let reload = Callback::new(move |_| keys.refetch());
@@ -116,20 +110,7 @@ pub fn KeysPage() -> impl IntoView {
 #[component]
 fn KeyTable(keys: Vec<ApiKey>, dialog: RwSignal<Dialog>, enabled: Signal<bool>) -> impl IntoView {
     view! {
-        <div class="table-wrap" tabindex="0" role="region" aria-label="Your API keys">
-            <table class="list" id="keys-table">
-                <thead>
-                    <tr>
-                        <th scope="col">"Name"</th>
-                        <th scope="col">"Key"</th>
-                        <th scope="col">"Permission"</th>
-                        <th scope="col">"Created"</th>
-                        <th scope="col">"Last used"</th>
-                        <th scope="col">"Expires"</th>
-                        <th scope="col"><span class="visually-hidden">"Actions"</span></th>
-                    </tr>
-                </thead>
-                <tbody>
+        <DataTable id="keys-table" label="Your API keys" headers=&["Name", "Key", "Permission", "Created", "Last used", "Expires", ""]>
                     {keys
                         .into_iter()
                         .map(|k| {
@@ -158,9 +139,7 @@ fn KeyTable(keys: Vec<ApiKey>, dialog: RwSignal<Dialog>, enabled: Signal<bool>) 
                             }
                         })
                         .collect_view()}
-                </tbody>
-            </table>
-        </div>
+                </DataTable>
     }
 }
 

@@ -136,24 +136,9 @@ pub fn ProfilePage() -> impl IntoView {
             <p class="hint">"At least 12 characters. Changing it signs you out everywhere else."</p>
             <form on:submit=change_password id="password-form">
                 <input type="text" name="username" autocomplete="username" value=username.clone() hidden/>
-                <label class="field">
-                    <span>"Current password"</span>
-                    <input name="current_password" type="password" autocomplete="current-password" required
-                        prop:value=move || current.get()
-                        on:input=move |ev| current.set(event_target_value(&ev))/>
-                </label>
-                <label class="field">
-                    <span>"New password"</span>
-                    <input name="new_password" type="password" autocomplete="new-password" required
-                        prop:value=move || new.get()
-                        on:input=move |ev| new.set(event_target_value(&ev))/>
-                </label>
-                <label class="field">
-                    <span>"New password again"</span>
-                    <input name="repeat_password" type="password" autocomplete="new-password" required
-                        prop:value=move || repeat.get()
-                        on:input=move |ev| repeat.set(event_target_value(&ev))/>
-                </label>
+                {password_field("Current password", "current_password", "current-password", current)}
+                {password_field("New password", "new_password", "new-password", new)}
+                {password_field("New password again", "repeat_password", "new-password", repeat)}
                 {move || pw_local.get().map(|m| view! { <p class="error" role="alert">{m}</p> })}
                 <ErrorNote error=pw_error/>
                 <Show when=move || pw_saved.get()>
@@ -164,5 +149,21 @@ pub fn ProfilePage() -> impl IntoView {
                 </div>
             </form>
         </section>
+    }
+}
+
+fn password_field(
+    label: &'static str,
+    name: &'static str,
+    autocomplete: &'static str,
+    value: RwSignal<String>,
+) -> impl IntoView {
+    view! {
+        <label class="field">
+            <span>{label}</span>
+            <input name=name type="password" autocomplete=autocomplete required
+                prop:value=move || value.get()
+                on:input=move |ev| value.set(event_target_value(&ev))/>
+        </label>
     }
 }
