@@ -48,6 +48,15 @@ test('profile: change the display name, then the password (with the policy\'s me
     body: JSON.stringify({ username: kim.username, password: 'second passphrase 456' }),
   });
   assert.equal(again.status, 200, 'the new password signs in');
+
+  // Sign out from the user menu: back to sign-in, and the session is over.
+  await page.locator('.user-menu summary').click();
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.waitForURL(`${gh.url}/login`);
+  const status = await page.evaluate(async () => (await fetch('/api/v1/me')).status);
+  assert.equal(status, 401);
+  await page.goto(`${gh.url}/keys`);
+  await page.waitForURL(/\/login\?next=%2Fkeys/);
   await page.context().close();
 });
 

@@ -149,6 +149,31 @@ test('an admin switches API keys off: a user sees the exact message and may only
   await adminPage.context().close();
 });
 
+test('a lifetime cap: the dialog says so, offers no "No expiry", and the key expires in time', async () => {
+  const admin = await apiSession(gh.url, gh.admin);
+  assert.equal((await admin('PATCH', '/subscription', { api_key_max_lifetime_days: 30 })).status, 200);
+  const page = await newPage(browser);
+  await signIn(page, gh.url, gh.admin, '/keys');
+  await page.getByRole('button', { name: 'Create API Key' }).click();
+  const dialog = page.locator('dialog[open]');
+  await dialog.getByText('Your administrator limits keys to 30 days.').waitFor();
+  const options = await dialog.getByLabel('Expires').locator('option').allTextContents();
+  assert.ok(!options.includes('No expiry'), options.join(', '));
+  assert.ok(!options.includes('90 days'), options.join(', '));
+  await dialog.getByLabel('Name').fill('capped');
+  await dialog.getByRole('button', { name: 'Create key' }).click();
+  await revealedSecret(page);
+  await page.getByRole('button', { name: 'I have copied it' }).click();
+  const keys = (await admin('GET', '/api-keys')).body.items;
+  const capped = keys.find((k) => k.name === 'capped');
+  const days = (Date.parse(capped.expires_at) - Date.now()) / 86_400_000;
+  assert.ok(days > 0 && days <= 30, `expires in ${days} days`);
+  await page.locator('#keys-table tbody tr', { hasText: 'capped' }).getByText(/^in \d+ days?$/).waitFor();
+  assert.equal((await admin('PATCH', '/subscription', { api_key_max_lifetime_days: null })).status, 200);
+  assert.equal((await admin('DELETE', `/api-keys/${capped.id}`)).status, 204);
+  await page.context().close();
+});
+
 test('keyboard only: sign in and create a key without touching the mouse', async () => {
   const page = await newPage(browser);
   await page.goto(`${gh.url}/login?next=%2Fkeys`);

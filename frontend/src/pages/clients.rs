@@ -142,7 +142,7 @@ fn ClientSecret(
 #[component]
 fn ClientTable(clients: Vec<OAuthClient>, dialog: RwSignal<Dialog>) -> impl IntoView {
     view! {
-        <DataTable id="clients-table" label="Your OAuth clients" headers=&["Name", "Client ID", "Type", "Callback URLs", "Created", ""]>
+        <DataTable id="clients-table" label="Your OAuth clients" headers=&["Name", "Client ID", "Type", "Callback URLs", ""]>
                     {clients
                         .into_iter()
                         .map(|c| {
@@ -152,6 +152,7 @@ fn ClientTable(clients: Vec<OAuthClient>, dialog: RwSignal<Dialog>) -> impl Into
                                 <tr data-client=c.name.clone()>
                                     <th scope="row" class="name">
                                         {c.name.clone()}
+                                        <div class="muted small">"Created " <When t=Some(c.created_at)/></div>
                                         {c.standard.then(|| view! { " " <span class="badge">"Standard"</span> })}
                                     </th>
                                     <td><Mono text=c.client_id.clone() label=format!("Copy client ID of {}", c.name)/></td>
@@ -159,7 +160,6 @@ fn ClientTable(clients: Vec<OAuthClient>, dialog: RwSignal<Dialog>) -> impl Into
                                     <td class="wrap">
                                         {c.redirect_uris.iter().map(|u| view! { <div><code class="mono">{u.clone()}</code></div> }).collect_view()}
                                     </td>
-                                    <td><When t=Some(c.created_at)/></td>
                                     <td class="row-actions">
                                         <button type="button" class="secondary small" aria-label=format!("Edit {}", c.name) on:click=move |_| dialog.set(Dialog::Edit(c1.clone()))>"Edit"</button>
                                         {confidential.then(|| view! {

@@ -143,24 +143,35 @@ fn KeyTable(keys: Vec<ApiKey>, dialog: RwSignal<Dialog>, enabled: Signal<bool>) 
     }
 }
 
-/// The expiry choices a key can have under the subscription's lifetime cap.
-fn expiry_choices(max_days: Option<u32>) -> Vec<(String, &'static str)> {
-    let all = [
-        ("7", "7 days"),
-        ("30", "30 days"),
-        ("90", "90 days"),
-        ("365", "1 year"),
+/// The expiry choices a key can have under the subscription's lifetime cap (days, or
+/// `never`, or `custom`), with the one to offer first.
+fn expiry_choices(max_days: Option<u32>) -> (Vec<(String, String)>, String) {
+    const ALL: [(u32, &str); 4] = [
+        (7, "7 days"),
+        (30, "30 days"),
+        (90, "90 days"),
+        (365, "1 year"),
     ];
-    let mut out: Vec<(String, &'static str)> = all
+    let mut out: Vec<(String, String)> = ALL
         .iter()
-        .filter(|(d, _)| max_days.is_none_or(|m| d.parse::<u32>().unwrap_or(0) <= m))
-        .map(|(d, l)| (d.to_string(), *l))
+        .filter(|(d, _)| max_days.is_none_or(|m| *d <= m))
+        .map(|(d, l)| (d.to_string(), l.to_string()))
         .collect();
-    if max_days.is_none() {
-        out.push(("never".into(), "No expiry"));
-    }
-    out.push(("custom".into(), "On a date…"));
-    out
+    let default = match max_days {
+        // The longest allowed: a cap is a limit, not a suggestion to rotate weekly.
+        Some(m) => {
+            if !ALL.iter().any(|(d, _)| *d == m) {
+                out.push((m.to_string(), format!("{m} days (the longest allowed)")));
+            }
+            m.to_string()
+        }
+        None => {
+            out.push(("never".into(), "No expiry".into()));
+            "never".into()
+        }
+    };
+    out.push(("custom".into(), "On a date…".into()));
+    (out, default)
 }
 
 #[component]
@@ -182,12 +193,8 @@ fn CreateKey(
         .unwrap_or_default();
     let name = RwSignal::new(String::new());
     let permission = RwSignal::new(Permission::ReadOnly);
-    let choices = expiry_choices(max_days);
-    let expiry = RwSignal::new(match max_days {
-        Some(m) if m < 90 => choices[0].0.clone(),
-        Some(_) => "90".to_string(),
-        None => "never".to_string(),
-    });
+    let (choices, default) = expiry_choices(max_days);
+    let expiry = RwSignal::new(default);
     let custom_date = RwSignal::new(String::new());
     let error = RwSignal::new(None::<ApiError>);
     let busy = RwSignal::new(false);
@@ -205,6 +212,9 @@ fn CreateKey(
                     return;
                 }
             },
+            // The cap itself: ask for none and the server gives exactly the cap, by
+            // its own clock (the browser's may be ahead).
+            days if max_days.is_some_and(|m| days == m.to_string()) => None,
             days => days.parse::<i64>().ok().map(|d| {
                 chrono::DateTime::<Utc>::from_timestamp_millis(js_sys::Date::now() as i64)
                     .unwrap_or_default()
@@ -283,7 +293,7 @@ fn CreateKey(
                             .iter()
                             .map(|(v, l)| {
                                 let v2 = v.clone();
-                                view! { <option value=v.clone() selected=move || expiry.get() == v2>{*l}</option> }
+                                view! { <option value=v.clone() selected=move || expiry.get() == v2>{l.clone()}</option> }
                             })
                             .collect_view()}
                     </select>
