@@ -16,6 +16,7 @@ pub mod health;
 pub mod oauth;
 pub mod oauth_clients;
 pub mod pagination;
+pub mod routing;
 pub mod secret;
 pub mod sessions;
 pub mod startup;

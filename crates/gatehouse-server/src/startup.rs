@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use actix_web::dev::{Server, Service};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::DefaultHeaders;
-use actix_web::{App, HttpResponse, HttpServer, Resource, web};
+use actix_web::{App, HttpResponse, HttpServer, web};
 use anyhow::Context;
 use tracing::Instrument;
 
@@ -21,17 +21,7 @@ use crate::{
     api_keys, audit, auth, db, grants, health, oauth, oauth_clients, sessions, subscriptions, users,
 };
 
-/// Largest JSON body accepted; every body of this API is far smaller.
-pub const JSON_LIMIT: usize = 64 * 1024;
-
-/// A resource whose other methods answer 405 with the JSON error body.
-pub fn resource(path: &str) -> Resource {
-    web::resource(path).default_service(web::to(method_not_allowed))
-}
-
-async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::MethodNotAllowed)
-}
+pub use crate::routing::{JSON_LIMIT, resource};
 
 async fn not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::NotFound)
@@ -140,11 +130,21 @@ impl Application {
                     let method = req.method().clone();
                     // The path only: query strings may carry OAuth parameters.
                     let path = req.path().to_string();
+                    // Answers of the API and the protocol are someone's data, and some
+                    // carry a secret shown once: never stored by a cache or a browser,
+                    // unless a handler says otherwise.
+                    let private = path.starts_with("/api/") || path.starts_with("/oauth/");
                     let started = Instant::now();
                     let fut = srv.call(req);
                     async move {
                         let mut res = fut.await?;
                         let headers = res.headers_mut();
+                        if private && !headers.contains_key(header::CACHE_CONTROL) {
+                            headers.insert(
+                                header::CACHE_CONTROL,
+                                HeaderValue::from_static("no-store"),
+                            );
+                        }
                         if headers
                             .get(header::CONTENT_TYPE)
                             .is_some_and(|v| v == "application/json")

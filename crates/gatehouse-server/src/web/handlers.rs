@@ -57,7 +57,7 @@ pub async fn page(state: Data<AppState>, req: HttpRequest) -> Result<HttpRespons
         return Err(ApiError::NotFound);
     }
     if req.method() != Method::GET && req.method() != Method::HEAD {
-        return Err(ApiError::MethodNotAllowed);
+        return Ok(crate::routing::method_not_allowed("GET, HEAD"));
     }
     let st = state.clone();
     let index = actix_web::web::block(move || st.web.read_index())

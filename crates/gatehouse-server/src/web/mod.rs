@@ -39,11 +39,7 @@ const RESERVED_PATHS: [&str; 3] = ["/healthz", "/readyz", "/metrics"];
 /// The asset route. Pages are the application's default service (see
 /// `startup::routes`), since they are every path no route claims.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        resource("/assets/{file}")
-            .get(handlers::asset)
-            .head(handlers::asset),
-    );
+    cfg.service(resource("/assets/{file}").get(handlers::asset));
 }
 
 /// Whether a path belongs to the API, the protocol endpoints or the probes rather than

@@ -16,6 +16,8 @@ both_backends!(
     validation_failure_is_422_with_the_field,
     health_probes_answer,
     responses_carry_request_id_and_security_headers,
+    head_works_wherever_get_does,
+    answers_that_carry_secrets_are_never_stored,
 );
 
 async fn unknown_routes_answer_json_404(b: Backend) {
@@ -37,12 +39,130 @@ async fn unknown_routes_answer_json_404(b: Backend) {
 async fn wrong_method_answers_json_405(b: Backend) {
     let app = spawn_app(b).await;
     let c = app.anonymous();
-    let res = c.put("/api/v1/session", &json!({})).await;
-    assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
-    assert_eq!(error_code(res).await, "method_not_allowed");
-    let res = c.delete("/healthz").await;
-    assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
-    assert_eq!(error_code(res).await, "method_not_allowed");
+    // Every 405 names what the path does accept (RFC 9110 §15.5.6).
+    for (method, path, allow) in [
+        (
+            reqwest::Method::PUT,
+            "/api/v1/session",
+            "GET, HEAD, POST, DELETE",
+        ),
+        (reqwest::Method::DELETE, "/healthz", "GET, HEAD"),
+        (reqwest::Method::PUT, "/api/v1/api-keys", "GET, HEAD, POST"),
+        (reqwest::Method::GET, "/oauth/token", "POST"),
+        (
+            reqwest::Method::DELETE,
+            "/oauth/userinfo",
+            "GET, HEAD, POST",
+        ),
+        (reqwest::Method::POST, "/keys", "GET, HEAD"),
+    ] {
+        let res = c.request(method.clone(), path).send().await.unwrap();
+        assert_eq!(
+            res.status(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{method} {path}"
+        );
+        let got = res
+            .headers()
+            .get("allow")
+            .map(|v| v.to_str().unwrap().to_string());
+        assert_eq!(got.as_deref(), Some(allow), "{method} {path}");
+        assert_eq!(error_code(res).await, "method_not_allowed");
+    }
+}
+
+async fn head_works_wherever_get_does(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    let (key, _) = app.api_key(&admin, "read_only").await;
+    let with_key = app.with_key(&key);
+    for path in [
+        "/api/v1/session",
+        "/api/v1/api-keys",
+        "/api/v1/subscription",
+    ] {
+        let get = with_key.get(path).await;
+        assert_eq!(get.status(), StatusCode::OK, "GET {path}");
+        let head = with_key
+            .request(reqwest::Method::HEAD, path)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(head.status(), StatusCode::OK, "HEAD {path}");
+        assert!(
+            head.bytes().await.unwrap().is_empty(),
+            "HEAD {path} has no body"
+        );
+    }
+    let anon = app.anonymous();
+    for path in [
+        "/healthz",
+        "/oauth/jwks",
+        "/.well-known/openid-configuration",
+    ] {
+        let head = anon
+            .request(reqwest::Method::HEAD, path)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(head.status(), StatusCode::OK, "HEAD {path}");
+    }
+    // HEAD is judged like GET: no credential, no answer.
+    let head = anon
+        .request(reqwest::Method::HEAD, "/api/v1/api-keys")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.status(), StatusCode::UNAUTHORIZED);
+}
+
+async fn answers_that_carry_secrets_are_never_stored(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    let no_store = |res: &reqwest::Response, what: &str| {
+        let cc = res
+            .headers()
+            .get("cache-control")
+            .map(|v| v.to_str().unwrap().to_string());
+        assert_eq!(cc.as_deref(), Some("no-store"), "{what}");
+    };
+    let res = admin.get("/api/v1/session").await;
+    no_store(&res, "the session with its CSRF token");
+    let res = admin
+        .post(
+            "/api/v1/users",
+            &json!({"username": "gen@example.com", "role": "viewer"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    no_store(&res, "a generated password");
+    let res = admin
+        .post(
+            "/api/v1/api-keys",
+            &json!({"name": "k", "permission": "read_only"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    no_store(&res, "a key's secret");
+    let id = res.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let res = admin
+        .post(&format!("/api/v1/api-keys/{id}/reset"), &json!({}))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    no_store(&res, "a reset key's secret");
+    let res = admin
+        .post(
+            "/api/v1/oauth-clients",
+            &json!({"name": "c", "redirect_uris": ["https://c.example.com/cb"]}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    no_store(&res, "a client secret");
+    let res = admin.get("/api/v1/users").await;
+    no_store(&res, "any API answer");
 }
 
 async fn malformed_json_is_400_and_wrong_shape_is_400(b: Backend) {
