@@ -2,7 +2,9 @@
 //! `auth_request`, Traefik ForwardAuth, Envoy ext_authz). The gateway forwards the
 //! client's credential headers; the answer is 200 with the identity in `X-Gatehouse-*`
 //! headers, or 401 / 403. `X-Forwarded-Method` says what the client is about to do, so
-//! a read-only key is refused for an unsafe method.
+//! a read-only key is refused for an unsafe method. Without it the request is judged
+//! as unsafe (fail closed): a gateway that forgets the header must not let a read-only
+//! key, or a cookie without its CSRF token, write behind it.
 
 use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse};
@@ -21,7 +23,7 @@ pub async fn verify(
         .and_then(|v| v.to_str().ok())
         .map(|m| Method::from_bytes(m.trim().to_ascii_uppercase().as_bytes()));
     let unsafe_forwarded = match forwarded {
-        None => false,
+        None => true,
         Some(Ok(m)) => !is_safe(&m),
         // A method we cannot read is treated as the unsafe kind.
         Some(Err(_)) => true,

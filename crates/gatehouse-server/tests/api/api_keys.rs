@@ -1002,11 +1002,31 @@ async fn forward_auth_for_gateways(b: Backend) {
     assert!(res.headers().get("www-authenticate").is_some());
     let res = verify(app.with_key("gatk_nope"), None).await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
-    // A signed-in browser: reads pass; an unsafe method needs the session's CSRF
-    // token, forwarded by the gateway like any other header.
+    // Without X-Forwarded-Method the request is judged unsafe (fail closed): a
+    // read-only key is refused, a full-access key passes.
+    let res = verify(app.with_key(&ro), None).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert_eq!(error_code(res).await, "insufficient_permission");
+    let res = verify(app.with_key(&full), None).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    // A signed-in browser: reads pass; an unsafe method — or none named — needs the
+    // session's CSRF token, forwarded by the gateway like any other header.
     let csrf = admin.csrf.clone().unwrap();
     let res = admin
+        .http
+        .get(app.url("/api/v1/auth/verify"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::FORBIDDEN,
+        "no method named, no CSRF token"
+    );
+    assert_eq!(error_code(res).await, "csrf_failed");
+    let res = admin
         .request(Method::GET, "/api/v1/auth/verify")
+        .header("X-Forwarded-Method", "GET")
         .send()
         .await
         .unwrap();
@@ -1037,6 +1057,7 @@ async fn forward_auth_for_gateways(b: Backend) {
     let (viewer, _, _) = app.user(&admin, Role::Viewer).await;
     let res = viewer
         .request(Method::GET, "/api/v1/auth/verify")
+        .header("X-Forwarded-Method", "GET")
         .send()
         .await
         .unwrap();
