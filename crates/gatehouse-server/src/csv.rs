@@ -1,8 +1,12 @@
 //! CSV downloads (`Accept: text/csv`): RFC 4180 quoting, CRLF line ends, and values
 //! that spreadsheets would run as formulas defused with a leading apostrophe.
 
-/// A whole CSV document: the header line, then one line per row.
-pub fn document(header: &[&str], rows: impl Iterator<Item = Vec<String>>) -> String {
+/// A whole CSV document: the header line, then one line per row. Header and rows are
+/// arrays of one length `N`, so a column cannot be added to one and not the other.
+pub fn document<const N: usize>(
+    header: [&str; N],
+    rows: impl Iterator<Item = [String; N]>,
+) -> String {
     let mut out = header.join(",");
     out.push_str("\r\n");
     for row in rows {
@@ -60,8 +64,8 @@ mod tests {
         assert_eq!(field("-2"), "\"'-2\"");
         assert_eq!(
             document(
-                &["a", "b"],
-                vec![vec!["1".into(), "x,y".into()]].into_iter()
+                ["a", "b"],
+                [["1".to_string(), "x,y".to_string()]].into_iter()
             ),
             "a,b\r\n1,\"x,y\"\r\n"
         );

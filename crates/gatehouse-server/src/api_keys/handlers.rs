@@ -400,7 +400,7 @@ pub async fn list_subscription_keys(
 fn keys_csv(rows: &[(ApiKeyRow, crate::users::store::UserRow)]) -> String {
     let time = |t: Option<NaiveDateTime>| t.map(|t| clock::utc(t).to_rfc3339()).unwrap_or_default();
     csv::document(
-        &[
+        [
             "id",
             "name",
             "hint",
@@ -413,7 +413,7 @@ fn keys_csv(rows: &[(ApiKeyRow, crate::users::store::UserRow)]) -> String {
             "expires_at",
         ],
         rows.iter().map(|(k, u)| {
-            vec![
+            [
                 k.id.clone(),
                 k.name.clone(),
                 k.hint.clone(),

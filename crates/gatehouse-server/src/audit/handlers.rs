@@ -127,7 +127,7 @@ pub async fn list(
 
 fn events_csv(rows: Vec<AuditEventRow>) -> String {
     csv::document(
-        &[
+        [
             "id",
             "created_at",
             "action",
@@ -137,12 +137,13 @@ fn events_csv(rows: Vec<AuditEventRow>) -> String {
             "credential_id",
             "target_type",
             "target_id",
+            "subject_user_id",
             "ip",
             "user_agent",
             "details",
         ],
         rows.into_iter().map(|r| {
-            vec![
+            [
                 r.id,
                 clock::utc(r.created_at).to_rfc3339(),
                 r.action,

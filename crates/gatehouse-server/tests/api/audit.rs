@@ -11,7 +11,78 @@ both_backends!(
     changes_and_sign_ins_are_recorded_with_actor_and_credential,
     users_see_their_own_events_and_admins_everything,
     the_log_pages_newest_first,
+    the_csv_has_the_columns_its_header_names,
 );
+
+/// The CSV download, read back with a CSV reader, agrees column for column with its
+/// header and with the JSON list of the same events.
+async fn the_csv_has_the_columns_its_header_names(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    let (_, user_id, _) = app.user(&admin, Role::Viewer).await;
+    // An event that names a subject, an actor, a target and details with a comma.
+    let res = admin
+        .patch(
+            &format!("/api/v1/users/{user_id}"),
+            &serde_json::json!({"display_name": "Ada, Countess"}),
+        )
+        .await;
+    assert_eq!(res.status(), reqwest::StatusCode::OK);
+    let json: serde_json::Value = admin
+        .get("/api/v1/audit-events?limit=200")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let events = json["items"].as_array().unwrap().clone();
+    let csv_text = admin
+        .request(reqwest::Method::GET, "/api/v1/audit-events")
+        .header("Accept", "text/csv")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let mut reader = csv::Reader::from_reader(csv_text.as_bytes());
+    let header: Vec<String> = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .map(str::to_string)
+        .collect();
+    let rows: Vec<csv::StringRecord> = reader
+        .records()
+        .map(|r| r.expect("a well-formed row"))
+        .collect();
+    assert_eq!(rows.len(), events.len());
+    for (row, event) in rows.iter().zip(&events) {
+        assert_eq!(
+            row.len(),
+            header.len(),
+            "every row has as many fields as the header"
+        );
+        for (name, value) in header.iter().zip(row.iter()) {
+            let expected = match (name.as_str(), &event[name]) {
+                ("created_at", v) => {
+                    let t = chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap()).unwrap();
+                    let got = chrono::DateTime::parse_from_rfc3339(value).unwrap();
+                    assert_eq!(got, t, "created_at");
+                    continue;
+                }
+                ("details", v) => {
+                    let got: serde_json::Value = serde_json::from_str(value).unwrap();
+                    assert_eq!(&got, v, "details");
+                    continue;
+                }
+                (_, serde_json::Value::Null) => String::new(),
+                (_, serde_json::Value::String(s)) => s.clone(),
+                (other, v) => panic!("column {other} is not in the JSON event: {v}"),
+            };
+            assert_eq!(value, expected, "column {name} of {}", event["action"]);
+        }
+    }
+}
 
 async fn changes_and_sign_ins_are_recorded_with_actor_and_credential(b: Backend) {
     let app = spawn_app(b).await;
