@@ -23,6 +23,7 @@ use chrono::NaiveDateTime;
 use gatehouse_types::{Permission, Role, UserState, codes};
 
 use crate::error::ApiError;
+use crate::secret::SecretString;
 use crate::state::AppState;
 use crate::subscriptions::store::SubscriptionRow;
 use crate::users::store::UserRow;
@@ -41,7 +42,8 @@ pub enum Via {
         created_at: NaiveDateTime,
         expires_at: NaiveDateTime,
         idle_expires_at: NaiveDateTime,
-        csrf_token: String,
+        /// Redacted in `Debug`: it is as good as the cookie for unsafe requests.
+        csrf_token: SecretString,
     },
     ApiKey {
         id: String,
@@ -298,7 +300,7 @@ impl FromRequest for Authenticated {
             let principal = sessions::authenticate(&state, &token).await?;
             if unsafe_method {
                 let expected = match &principal.via {
-                    Via::Session { csrf_token, .. } => csrf_token.as_str(),
+                    Via::Session { csrf_token, .. } => csrf_token.expose(),
                     _ => "",
                 };
                 let ok = csrf.as_deref().is_some_and(|sent| {
@@ -401,5 +403,28 @@ impl ClientMeta {
                 .and_then(|v| v.to_str().ok())
                 .map(|s| s.chars().take(512).collect()),
         }
+    }
+}
+
+#[cfg(test)]
+mod debug_tests {
+    use super::*;
+
+    #[test]
+    fn a_session_credential_does_not_print_its_csrf_token() {
+        let now = chrono::Utc::now().naive_utc();
+        let via = Via::Session {
+            id: "s1".into(),
+            created_at: now,
+            expires_at: now,
+            idle_expires_at: now,
+            csrf_token: SecretString::new("csrf-value-that-must-not-print"),
+        };
+        let printed = format!("{via:?}");
+        assert!(
+            !printed.contains("csrf-value-that-must-not-print"),
+            "{printed}"
+        );
+        assert!(printed.contains("redacted"));
     }
 }

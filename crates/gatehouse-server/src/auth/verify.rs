@@ -50,7 +50,7 @@ pub async fn verify(
     // must prove it came from our pages, as on the API itself.
     if let (true, Via::Session { csrf_token, .. }) = (unsafe_forwarded, &principal.via) {
         let sent = req.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok());
-        if !sent.is_some_and(|s| tokens::constant_time_eq(s, csrf_token)) {
+        if !sent.is_some_and(|s| tokens::constant_time_eq(s, csrf_token.expose())) {
             return Err(crate::error::ApiError::forbidden(
                 gatehouse_types::codes::CSRF_FAILED,
                 "An unsafe request with the session cookie needs the X-CSRF-Token header.",

@@ -76,7 +76,8 @@ pub fn delete_expired_requests(conn: &mut DbConnection, now: NaiveDateTime) -> Q
     diesel::delete(oauth_requests::table.filter(oauth_requests::expires_at.le(now))).execute(conn)
 }
 
-#[derive(Debug, Clone, Queryable, Selectable)]
+/// `Debug` is written by hand: the private key never prints.
+#[derive(Clone, Queryable, Selectable)]
 #[diesel(table_name = signing_keys)]
 pub struct SigningKeyRow {
     pub id: String,
@@ -89,7 +90,8 @@ pub struct SigningKeyRow {
     pub retired_at: Option<NaiveDateTime>,
 }
 
-#[derive(Debug, Insertable)]
+/// `Debug` is written by hand: the private key never prints.
+#[derive(Insertable)]
 #[diesel(table_name = signing_keys)]
 pub struct NewSigningKey<'a> {
     pub id: &'a str,
@@ -97,6 +99,29 @@ pub struct NewSigningKey<'a> {
     pub private_key: &'a str,
     pub public_key: &'a str,
     pub created_at: NaiveDateTime,
+}
+
+impl std::fmt::Debug for SigningKeyRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKeyRow")
+            .field("id", &self.id)
+            .field("algorithm", &self.algorithm)
+            .field("private_key", &"<redacted>")
+            .field("public_key", &self.public_key)
+            .field("created_at", &self.created_at)
+            .field("retired_at", &self.retired_at)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for NewSigningKey<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewSigningKey")
+            .field("id", &self.id)
+            .field("algorithm", &self.algorithm)
+            .field("private_key", &"<redacted>")
+            .finish_non_exhaustive()
+    }
 }
 
 /// Keys still published: the current one and those retired less than `keep` ago.
@@ -136,4 +161,31 @@ pub fn retire_signing_keys(
     .set(signing_keys::retired_at.eq(Some(now)))
     .execute(conn)
     .map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signing_keys_do_not_print_their_private_half() {
+        let now = chrono::Utc::now().naive_utc();
+        let row = SigningKeyRow {
+            id: "kid".into(),
+            algorithm: "EdDSA".into(),
+            private_key: "PRIVATE-KEY-MATERIAL".into(),
+            public_key: "public".into(),
+            created_at: now,
+            retired_at: None,
+        };
+        assert!(!format!("{row:?}").contains("PRIVATE-KEY-MATERIAL"));
+        let new = NewSigningKey {
+            id: "kid",
+            algorithm: "EdDSA",
+            private_key: "PRIVATE-KEY-MATERIAL",
+            public_key: "public",
+            created_at: now,
+        };
+        assert!(!format!("{new:?}").contains("PRIVATE-KEY-MATERIAL"));
+    }
 }

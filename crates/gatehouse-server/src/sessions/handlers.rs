@@ -144,7 +144,7 @@ pub async fn sign_in(
             expires_at,
             idle_expires_at: (now + TimeDelta::minutes(subscription.session_idle_minutes))
                 .min(expires_at),
-            csrf_token: state.tokens.csrf_token(&token),
+            csrf_token: crate::secret::SecretString::new(state.tokens.csrf_token(&token)),
         },
         user: std::sync::Arc::new(user),
         subscription: std::sync::Arc::new(subscription),
@@ -209,7 +209,7 @@ pub fn session_info(principal: &Principal) -> SessionInfo {
                 expires_at: clock::utc(*expires_at),
                 idle_expires_at: clock::utc(*idle_expires_at),
             },
-            Some(csrf_token.clone()),
+            Some(csrf_token.expose().to_string()),
         ),
         Via::ApiKey {
             id,

@@ -79,7 +79,7 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Principal, Ap
             created_at: session.created_at,
             expires_at,
             idle_expires_at: idle_expires_at.min(expires_at),
-            csrf_token,
+            csrf_token: crate::secret::SecretString::new(csrf_token),
         },
         user: Arc::new(user),
         subscription: Arc::new(subscription),
