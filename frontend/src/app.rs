@@ -181,8 +181,10 @@ pub fn Header() -> impl IntoView {
         let navigate = navigate.clone();
         leptos::task::spawn_local(async move {
             let _ = api::sign_out().await;
-            auth.signed_out();
+            // Leave the signed-in pages first, so that they do not also send the
+            // visitor to sign in with a `next` back to where they were.
             navigate("/login", Default::default());
+            auth.signed_out();
         });
     };
     let sub_name = move || auth.subscription().map(|s| s.name).unwrap_or_default();

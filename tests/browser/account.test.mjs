@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  setup, newPage, signIn, review, revealedSecret, apiSession,
+  setup, newPage, signIn, review, revealedSecret, apiSession, expectVisible,
 } from './harness.mjs';
 
 let gh;
@@ -51,8 +51,10 @@ test('profile: change the display name, then the password (with the policy\'s me
 
   // Sign out from the user menu: back to sign-in, and the session is over.
   await page.locator('.user-menu summary').click();
+  await page.getByRole('button', { name: 'Sign out' }).waitFor();
   await page.getByRole('button', { name: 'Sign out' }).click();
-  await page.waitForURL(`${gh.url}/login`);
+  await expectVisible(page, page.getByRole('heading', { name: 'Sign in' }));
+  assert.equal(new URL(page.url()).pathname, '/login');
   const status = await page.evaluate(async () => (await fetch('/api/v1/me')).status);
   assert.equal(status, 401);
   await page.goto(`${gh.url}/keys`);
