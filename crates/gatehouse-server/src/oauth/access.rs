@@ -20,10 +20,13 @@ use crate::error::ApiError;
 use crate::grants::store as grants_store;
 use crate::state::AppState;
 
+/// A refused token gets one fixed sentence: the reason (which may quote the token's
+/// own bytes, from the JWT library) goes to the debug log, never into a header or body.
 fn invalid(why: &str) -> ApiError {
+    tracing::debug!(reason = %why, "access token refused");
     ApiError::unauthorized(
         codes::TOKEN_INVALID,
-        format!("The access token is not valid: {why}."),
+        "The access token is not valid: malformed, expired, or not signed by this server.",
     )
 }
 

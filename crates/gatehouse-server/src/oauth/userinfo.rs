@@ -56,8 +56,14 @@ pub async fn userinfo(state: web::Data<AppState>, req: HttpRequest) -> HttpRespo
     };
     let principal = match super::access::authenticate(&state, &token).await {
         Ok(p) => p,
-        Err(ApiError::Unauthorized { message, .. }) => {
-            return bearer_error(StatusCode::UNAUTHORIZED, "invalid_token", &message);
+        // Fixed descriptions (RFC 6750 §3): nothing of the presented token is echoed.
+        Err(ApiError::Unauthorized { code, .. }) => {
+            let description = if code == gatehouse_types::codes::TOKEN_REVOKED {
+                "The access token has been revoked."
+            } else {
+                "The access token is not valid."
+            };
+            return bearer_error(StatusCode::UNAUTHORIZED, "invalid_token", description);
         }
         Err(e) => return actix_web::ResponseError::error_response(&e),
     };

@@ -18,7 +18,64 @@ both_backends!(
     responses_carry_request_id_and_security_headers,
     head_works_wherever_get_does,
     answers_that_carry_secrets_are_never_stored,
+    refused_tokens_get_fixed_descriptions,
 );
+
+/// RFC 6750 errors on userinfo and the API: fixed sentences, nothing of the presented
+/// token echoed in a header or body, and no input breaks a header.
+async fn refused_tokens_get_fixed_descriptions(b: Backend) {
+    let app = spawn_app(b).await;
+    let hostile = [
+        "eyJhbGciOiJFZERTQSIsInR5cCI6ImF0K2p3dCJ9.e30\"quoted\".sig",
+        "not-a-jwt-at-all-ECHO-ME",
+        "eyJ0eXAiOiJKV1QifQ.eyJzdWIiOiJFQ0hPLU1FIn0.ECHO-ME",
+        "a.b.c",
+    ];
+    for token in hostile {
+        for path in ["/oauth/userinfo", "/api/v1/session"] {
+            let res = app
+                .anonymous()
+                .request(reqwest::Method::GET, path)
+                .header("Authorization", format!("Bearer {token}"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{path} {token}");
+            let www = res.headers()["www-authenticate"]
+                .to_str()
+                .unwrap()
+                .to_string();
+            assert!(www.starts_with("Bearer realm=\"gatehouse\""), "{www}");
+            let body = res.text().await.unwrap();
+            for part in token.split('.').filter(|p| p.len() > 5) {
+                assert!(
+                    !www.contains(part),
+                    "{path}: header echoes the token: {www}"
+                );
+                assert!(
+                    !body.contains(part),
+                    "{path}: body echoes the token: {body}"
+                );
+            }
+            assert!(
+                !www.contains("ECHO") && !body.contains("ECHO"),
+                "{path}: {www} {body}"
+            );
+        }
+    }
+    // The two descriptions userinfo gives are fixed sentences.
+    let res = app
+        .anonymous()
+        .request(reqwest::Method::GET, "/oauth/userinfo")
+        .header("Authorization", "Bearer a.b.c")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.headers()["www-authenticate"],
+        "Bearer realm=\"gatehouse\", error=\"invalid_token\", error_description=\"The access token is not valid.\""
+    );
+}
 
 async fn unknown_routes_answer_json_404(b: Backend) {
     let app = spawn_app(b).await;
