@@ -45,9 +45,14 @@ pub async fn verify(
     let claims = match state.signing.verify_access(token) {
         Ok(c) => c,
         Err(VerifyError::UnknownKey) => {
-            // Perhaps another replica rotated the signing key: look once more.
-            let st = state.clone();
-            state.db(move |conn| Ok(st.signing.reload(conn)?)).await?;
+            // Perhaps another replica rotated the signing key: look once more — on
+            // the read path, and only when the throttle allows (checked first).
+            if state.signing.claim_reload() {
+                let st = state.clone();
+                state
+                    .db_read(move |conn| Ok(st.signing.refresh(conn)?))
+                    .await?;
+            }
             state.signing.verify_access(token).map_err(|e| match e {
                 VerifyError::UnknownKey => invalid("unknown signing key"),
                 VerifyError::Invalid(why) => invalid(&why),

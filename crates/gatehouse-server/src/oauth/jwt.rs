@@ -79,6 +79,7 @@ pub struct SigningKeys {
     audience: String,
     keys: RwLock<Arc<KeySet>>,
     last_reload: Mutex<Instant>,
+    reloads: std::sync::atomic::AtomicU64,
 }
 
 /// The PKCS#8 v1 wrapping of an Ed25519 seed (RFC 8410): a fixed prefix, then the seed.
@@ -245,6 +246,7 @@ impl SigningKeys {
             audience: format!("{}/api/v1", settings.public_url),
             keys: RwLock::new(Arc::new(keys)),
             last_reload: Mutex::new(Instant::now()),
+            reloads: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -274,20 +276,25 @@ impl SigningKeys {
         Ok(())
     }
 
-    /// Re-reads the keys from the database, unless that happened moments ago.
-    pub fn reload(&self, conn: &mut DbConnection) -> anyhow::Result<bool> {
-        {
-            let mut last = self
-                .last_reload
-                .lock()
-                .map_err(|_| anyhow::anyhow!("poisoned"))?;
-            if last.elapsed() < RELOAD_INTERVAL {
-                return Ok(false);
-            }
-            *last = Instant::now();
+    /// Whether a token with an unknown `kid` may make this process re-read the keys
+    /// now: at most once per `RELOAD_INTERVAL`, decided before any work, so a flood of
+    /// made-up `kid`s costs one read every few seconds, not one per request.
+    pub fn claim_reload(&self) -> bool {
+        let Ok(mut last) = self.last_reload.lock() else {
+            return false;
+        };
+        if last.elapsed() < RELOAD_INTERVAL {
+            return false;
         }
-        self.replace(conn)?;
-        Ok(true)
+        *last = Instant::now();
+        self.reloads
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        true
+    }
+
+    /// How many times an unknown `kid` has made this process re-read the keys.
+    pub fn reloads(&self) -> u64 {
+        self.reloads.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn has_rsa(&self) -> bool {

@@ -27,7 +27,33 @@ both_backends!(
     introspection_is_private_to_the_subscription,
     introspection_says_inactive_for_expired_tokens_and_inactive_users,
     rotated_keys_keep_old_tokens_valid,
+    unknown_signing_keys_cost_no_database_work,
 );
+
+/// Tokens naming made-up signing keys are refused, and a flood of them makes the
+/// process re-read its keys at most once per throttle interval, not once per request.
+async fn unknown_signing_keys_cost_no_database_work(b: Backend) {
+    let app = spawn_app(b).await;
+    let before = app.state.signing.reloads();
+    for i in 0..40 {
+        let header = URL_SAFE_NO_PAD.encode(format!(
+            r#"{{"alg":"EdDSA","typ":"at+jwt","kid":"made-up-{i}"}}"#
+        ));
+        let claims = URL_SAFE_NO_PAD.encode(r#"{"sub":"x"}"#);
+        let token = format!("{header}.{claims}.c2lnbmF0dXJl");
+        let res = app
+            .anonymous()
+            .request(reqwest::Method::GET, "/api/v1/session")
+            .header("Authorization", format!("Bearer {token}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(error_code(res).await, "token_invalid");
+    }
+    let reloads = app.state.signing.reloads() - before;
+    assert!(reloads <= 1, "{reloads} key reloads for 40 unknown kids");
+}
 
 async fn metadata_describes_the_server(b: Backend) {
     let app = spawn_app(b).await;
