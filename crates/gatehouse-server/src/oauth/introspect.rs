@@ -1,6 +1,7 @@
 //! `POST /oauth/introspect` (RFC 7662): one call for a resource server to check any
 //! Gatehouse credential — an access token, a refresh token, or an API key. The caller
-//! authenticates as an OAuth client (Basic or form) or with an admin's API key
+//! authenticates as a confidential OAuth client (Basic or form, with its secret: a
+//! public client's id alone proves nothing) or with an admin's API key
 //! (`Authorization: Bearer gatk_…`), and learns about credentials of its own
 //! subscription only: anything else, revoked, expired, or of an inactive user is
 //! `{"active": false}`.
@@ -49,7 +50,19 @@ async fn caller_subscription(
         return Ok(principal.subscription.id.to_string());
     }
     let creds = client_credentials(req, params)?;
+    // Only a caller that proved a secret (RFC 7662 §2.1, §4): a public client's id is
+    // in every browser's address bar, and would otherwise let anyone probe tokens.
+    if !creds.has_secret() {
+        return Err(OAuthError::invalid_client(
+            "Introspection needs a confidential client's secret or an administrator's API key.",
+        ));
+    }
     let client = authenticate_client(state, &creds, &ClientMeta::of(req)).await?;
+    if client.secret_hash.is_none() {
+        return Err(OAuthError::invalid_client(
+            "Public clients cannot introspect.",
+        ));
+    }
     Ok(client.subscription_id)
 }
 

@@ -71,6 +71,13 @@ pub(super) struct ClientCredentials {
     secret: Option<String>,
 }
 
+impl ClientCredentials {
+    /// Whether the caller sent a client secret at all.
+    pub(super) fn has_secret(&self) -> bool {
+        self.secret.is_some()
+    }
+}
+
 pub(super) fn client_credentials(
     req: &HttpRequest,
     params: &Params,

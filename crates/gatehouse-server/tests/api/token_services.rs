@@ -28,7 +28,74 @@ both_backends!(
     introspection_says_inactive_for_expired_tokens_and_inactive_users,
     rotated_keys_keep_old_tokens_valid,
     unknown_signing_keys_cost_no_database_work,
+    only_callers_with_a_secret_may_introspect,
 );
+
+/// A public client's id is in every browser's address bar: it must not be enough to
+/// introspect (RFC 7662 §2.1, §4). Revocation stays open to it for its own tokens.
+async fn only_callers_with_a_secret_may_introspect(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    let (user, _, _) = app.user(&admin, Role::Editor).await;
+    let public = register(&admin, true, &[CALLBACK]).await;
+    let confidential = register(&admin, false, &[CALLBACK]).await;
+    let tokens = authorize(&app, &user, &public, &["api:read"]).await;
+    let access = tokens.access_token().secret().to_string();
+    let (key, _) = app.api_key(&user, "read_only").await;
+    let c = http_client();
+    for token in [access.as_str(), key.as_str()] {
+        // The id in the form, or in Basic with an empty secret: refused, nothing said.
+        let by_form = c
+            .post(app.url("/oauth/introspect"))
+            .form(&[("token", token), ("client_id", public.client_id.as_str())])
+            .send()
+            .await
+            .unwrap();
+        let by_basic = c
+            .post(app.url("/oauth/introspect"))
+            .basic_auth(&public.client_id, Some(""))
+            .form(&[("token", token)])
+            .send()
+            .await
+            .unwrap();
+        for res in [by_form, by_basic] {
+            assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+            assert!(res.headers().get("www-authenticate").is_some());
+            let v: Value = res.json().await.unwrap();
+            assert_eq!(v["error"], "invalid_client");
+            assert!(v.get("active").is_none(), "nothing about the token: {v}");
+        }
+    }
+    // A confidential client with its secret learns the answer.
+    let v = introspect_as(&app, &confidential, &access).await;
+    assert_eq!(v["active"], true);
+    // The metadata says the same.
+    let m: Value = c
+        .get(app.url("/.well-known/oauth-authorization-server"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let methods = m["introspection_endpoint_auth_methods_supported"]
+        .as_array()
+        .unwrap();
+    assert!(!methods.iter().any(|x| x == "none"), "{methods:?}");
+    // The public client may still revoke its own token.
+    let res = c
+        .post(app.url("/oauth/revoke"))
+        .form(&[
+            ("token", access.as_str()),
+            ("client_id", public.client_id.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let v = introspect_as(&app, &confidential, &access).await;
+    assert_eq!(v["active"], false, "revoked by its own public client");
+}
 
 /// Tokens naming made-up signing keys are refused, and a flood of them makes the
 /// process re-read its keys at most once per throttle interval, not once per request.
