@@ -6,7 +6,7 @@
 //! so Gatehouse cannot be used as an open redirector. Every later error goes back to
 //! the client by redirect, with its `state`.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::BTreeSet;
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -142,8 +142,7 @@ async fn authorize_inner(
             ));
         }
     };
-    let mut seen = HashSet::new();
-    if let Some((dup, _)) = pairs.iter().find(|(k, _)| !seen.insert(k.as_str())) {
+    if let Some(dup) = super::repeated(&pairs, super::AUTHORIZE_PARAMS) {
         return Ok(error_page(
             "Invalid request",
             &format!("The parameter `{dup}` appears more than once."),

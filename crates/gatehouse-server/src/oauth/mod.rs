@@ -35,6 +35,48 @@ pub const REFRESH_PREFIX: &str = "gatr_";
 /// Scopes asked for when a client names none.
 pub const DEFAULT_SCOPE: &str = "api:read";
 
+/// The parameters the authorization endpoint reads.
+pub const AUTHORIZE_PARAMS: &[&str] = &[
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "scope",
+    "state",
+    "code_challenge",
+    "code_challenge_method",
+    "nonce",
+    "prompt",
+    "max_age",
+    "request",
+    "request_uri",
+];
+
+/// The parameters the token, revocation and introspection endpoints read.
+pub const TOKEN_PARAMS: &[&str] = &[
+    "grant_type",
+    "code",
+    "redirect_uri",
+    "code_verifier",
+    "refresh_token",
+    "scope",
+    "client_id",
+    "client_secret",
+    "token",
+    "token_type_hint",
+];
+
+/// The first parameter of `known` that appears more than once (RFC 6749 §3.1: "request
+/// and response parameters MUST NOT be included more than once"). Parameters the
+/// server does not read are ignored, repeated or not (§3.1 too).
+pub fn repeated<'a>(pairs: &'a [(String, String)], known: &[&str]) -> Option<&'a str> {
+    let mut seen = std::collections::HashSet::new();
+    pairs
+        .iter()
+        .map(|(k, _)| k.as_str())
+        .filter(|k| known.contains(k))
+        .find(|k| !seen.insert(*k))
+}
+
 /// The protocol endpoints, outside `/api/v1`, with Rally's paths as aliases.
 pub fn configure_protocol(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/oauth/authorize").get(authorize::authorize))

@@ -2,8 +2,6 @@
 //! grant with PKCE, and the refresh-token grant with rotation and reuse detection.
 //! Errors follow RFC 6749 §5.2 (`OAuthError`).
 
-use std::collections::HashSet;
-
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use base64::Engine;
@@ -55,8 +53,7 @@ pub(super) fn form(req: &HttpRequest, body: &[u8]) -> Result<Params, OAuthError>
     }
     let params: Params = serde_urlencoded::from_bytes(body)
         .map_err(|_| OAuthError::invalid_request("The body cannot be read."))?;
-    let mut seen = HashSet::new();
-    if let Some((dup, _)) = params.iter().find(|(k, _)| !seen.insert(k.as_str())) {
+    if let Some(dup) = super::repeated(&params, super::TOKEN_PARAMS) {
         return Err(OAuthError::invalid_request(format!(
             "`{dup}` appears more than once."
         )));

@@ -199,6 +199,7 @@ async fn token_raw(
 }
 
 both_backends!(
+    repeated_parameters_are_refused_unless_unknown,
     the_code_flow_with_a_confidential_client_and_refresh,
     the_code_flow_with_a_public_client_and_pkce,
     rally_paths_work_too,
@@ -2009,4 +2010,59 @@ async fn the_consent_view_names_who_registered_the_client(b: Backend) {
             .unwrap()
     });
     assert_eq!(view().await.registered_by, dev_username);
+}
+
+/// RFC 6749 §3.1: a parameter the server reads may not appear twice; parameters it
+/// does not read are ignored, even repeated.
+async fn repeated_parameters_are_refused_unless_unknown(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    let reg = register(&admin, false, &[CALLBACK]).await;
+    let c = crate::helpers::http_client();
+    let base = format!(
+        "/oauth/authorize?response_type=code&client_id={}&redirect_uri={CALLBACK}&scope=api:read&state=s",
+        reg.client_id
+    );
+    let res = c
+        .get(app.url(&format!("{base}&client_id={}", reg.client_id)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST, "client_id twice");
+    assert!(res.text().await.unwrap().contains("more than once"));
+    // Unknown and repeated: ignored, the flow goes on to sign-in.
+    let res = c
+        .get(app.url(&format!("{base}&utm_source=a&utm_source=b")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FOUND);
+    let to = res.headers()["location"].to_str().unwrap();
+    assert!(to.starts_with("/login?next="), "{to}");
+
+    let secret = reg.secret.clone().unwrap();
+    let token = |body: &'static str| {
+        c.post(app.url("/oauth/token"))
+            .basic_auth(&reg.client_id, Some(&secret))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+    };
+    let res = token("grant_type=refresh_token&grant_type=refresh_token&refresh_token=gatr_x")
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["error"],
+        "invalid_request"
+    );
+    let res = token("grant_type=refresh_token&refresh_token=gatr_x&foo=1&foo=2")
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["error"],
+        "invalid_grant",
+        "the unknown, repeated foo is ignored; the refresh token is judged"
+    );
 }
