@@ -226,11 +226,18 @@ pub async fn reset_key(
     let asked = match body.expires_at {
         Some(at) => Some(at.naive_utc()),
         // Keep the lifetime the key had, counted from now, within today's cap.
+        // Checked, and never past the latest expiry; the cap is applied by `expiry`.
         None => row.expires_at.map(|old| {
             let since = row.last_reset_at.unwrap_or(row.created_at);
-            let inherited = now + (old - since);
-            match max_days {
-                Some(d) => inherited.min(now + chrono::TimeDelta::days(d)),
+            let latest = super::latest_expiry();
+            let inherited = now
+                .checked_add_signed(old - since)
+                .map_or(latest, |t| t.min(latest));
+            match max_days
+                .and_then(chrono::TimeDelta::try_days)
+                .and_then(|d| now.checked_add_signed(d))
+            {
+                Some(cap) => inherited.min(cap),
                 None => inherited,
             }
         }),

@@ -126,19 +126,39 @@ pub fn may_hold_full_access(roles: &str, role: &str) -> bool {
     roles.split(',').any(|r| r.trim() == role)
 }
 
-/// The expiry a new or reset key gets: the one asked for, which must be in the future
-/// and within the subscription's maximum lifetime; or, with none asked for, that
-/// maximum (if any).
+/// The latest expiry a key may have: the end of the year 9999, the last instant RFC 3339
+/// writes with four digits and both backends store and compare alike.
+pub fn latest_expiry() -> NaiveDateTime {
+    chrono::NaiveDate::from_ymd_opt(9999, 12, 31)
+        .and_then(|d| d.and_hms_opt(23, 59, 59))
+        .unwrap_or(NaiveDateTime::MAX)
+}
+
+/// The expiry a new or reset key gets: the one asked for, which must be in the future,
+/// within the subscription's maximum lifetime and no later than [`latest_expiry`]; or,
+/// with none asked for, that maximum (if any). Date arithmetic is checked: what would
+/// overflow is a 422, never a panic.
 pub fn expiry(
     asked: Option<NaiveDateTime>,
     max_lifetime_days: Option<i64>,
     now: NaiveDateTime,
 ) -> Result<Option<NaiveDateTime>, ApiError> {
-    let cap = max_lifetime_days.map(|d| now + TimeDelta::days(d));
+    let too_late =
+        || ApiError::validation("expires_at", "must be no later than 9999-12-31T23:59:59Z");
+    let cap = match max_lifetime_days {
+        Some(d) => Some(
+            TimeDelta::try_days(d)
+                .and_then(|delta| now.checked_add_signed(delta))
+                .ok_or_else(too_late)?
+                .min(latest_expiry()),
+        ),
+        None => None,
+    };
     match (asked, cap) {
         (Some(at), _) if at <= now => {
             Err(ApiError::validation("expires_at", "must be in the future"))
         }
+        (Some(at), _) if at > latest_expiry() => Err(too_late()),
         (Some(at), Some(cap)) if at > cap => Err(ApiError::validation(
             "expires_at",
             format!(

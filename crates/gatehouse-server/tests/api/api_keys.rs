@@ -36,6 +36,7 @@ both_backends!(
     control_characters_in_parameters_are_refused,
     keys_are_stored_under_the_pepper_when_one_is_set,
     forward_auth_for_gateways,
+    far_future_expiry_is_bounded_and_still_listed,
     no_secret_is_stored,
 );
 
@@ -1310,5 +1311,99 @@ async fn keys_are_stored_under_the_pepper_when_one_is_set(b: Backend) {
         stored,
         hex(&mac.finalize().into_bytes()),
         "HMAC-SHA-256 with the pepper"
+    );
+}
+
+/// Expiry is bounded at the end of 9999 (later is 422, never a panic), and a key that
+/// far in the future compares as an instant on both backends: it is listed, in the
+/// admin's JSON and CSV, and survives a reset.
+async fn far_future_expiry_is_bounded_and_still_listed(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    let res = admin
+        .post(
+            "/api/v1/api-keys",
+            &json!({"name": "forever-ish", "permission": "read_only", "expires_at": "9999-12-31T00:00:00Z"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let key: serde_json::Value = res.json().await.unwrap();
+    let (id, secret) = (
+        key["id"].as_str().unwrap().to_string(),
+        key["secret"].as_str().unwrap().to_string(),
+    );
+    assert_eq!(
+        app.with_key(&secret).get("/api/v1/session").await.status(),
+        StatusCode::OK
+    );
+    for late in ["9999-12-31T23:59:59.500Z", "9999-12-31T23:59:60Z"] {
+        let res = admin
+            .post(
+                "/api/v1/api-keys",
+                &json!({"name": "too late", "permission": "read_only", "expires_at": late}),
+            )
+            .await;
+        assert!(
+            res.status() == StatusCode::UNPROCESSABLE_ENTITY
+                || res.status() == StatusCode::BAD_REQUEST,
+            "{late}: {}",
+            res.status()
+        );
+    }
+    let list: serde_json::Value = admin
+        .get("/api/v1/subscription/api-keys")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["id"] == id.as_str()),
+        "the far-future key is in the admin's list: {list}"
+    );
+    let csv = admin
+        .request(Method::GET, "/api/v1/subscription/api-keys")
+        .header("Accept", "text/csv")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(csv.contains(&id), "and in the CSV");
+    // A reset keeps the lifetime, within the bound.
+    let res = admin
+        .post(&format!("/api/v1/api-keys/{id}/reset"), &json!({}))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let reset: serde_json::Value = res.json().await.unwrap();
+    let expires =
+        chrono::DateTime::parse_from_rfc3339(reset["expires_at"].as_str().unwrap()).unwrap();
+    assert!(expires.format("%Y").to_string() == "9999", "{expires}");
+    // Under a lifetime cap, asking for 9999 is 422 with the field.
+    let res = admin
+        .patch(
+            "/api/v1/subscription",
+            &json!({"api_key_max_lifetime_days": 3650}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = admin
+        .post(
+            "/api/v1/api-keys",
+            &json!({"name": "capped", "permission": "read_only", "expires_at": "9999-12-31T00:00:00Z"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let res = admin
+        .post(&format!("/api/v1/api-keys/{id}/reset"), &json!({}))
+        .await;
+    assert_eq!(
+        res.status(),
+        StatusCode::OK,
+        "a reset under the cap shortens, never fails"
     );
 }
