@@ -370,7 +370,7 @@ fn print_web(bundle: &crate::web::BundleSize, load: &std::result::Result<SpaLoad
     let verdict = |ok: bool| if ok { "meets" } else { "MISSES" };
     println!();
     println!(
-        "Web app bundle: `cargo xtask build-web` (wasm-release, wasm-opt -Oz), gzip -9 as served; KB = 1024 bytes"
+        "Web app bundle: `cargo xtask build-web` (wasm-release, wasm-opt -Oz), gzip (zopfli, precompressed) as served; KB = 1024 bytes"
     );
     println!();
     println!("| asset | raw | gzip | target | gzip ÷ target |");
