@@ -117,7 +117,43 @@ fn pkce_challenge_ok(c: &str) -> bool {
 }
 
 pub async fn authorize(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
-    match authorize_inner(&state, &req).await {
+    let raw = req.query_string().to_string();
+    authorize_with(&state, &req, &raw).await
+}
+
+/// `POST` to the authorization endpoint (OpenID Connect Core §3.1.2.1): the same
+/// parameters, form-encoded in the body, the same answers.
+pub async fn authorize_post(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    let is_form = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|m| {
+            m.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        });
+    let Ok(raw) = std::str::from_utf8(&body) else {
+        return error_page(
+            "Invalid request",
+            "The request's parameters cannot be read.",
+        );
+    };
+    if !is_form {
+        return error_page(
+            "Invalid request",
+            "A POST to the authorization endpoint must be application/x-www-form-urlencoded.",
+        );
+    }
+    authorize_with(&state, &req, raw).await
+}
+
+async fn authorize_with(state: &web::Data<AppState>, req: &HttpRequest, raw: &str) -> HttpResponse {
+    match authorize_inner(state, req, raw).await {
         Ok(res) => res,
         Err(e) => {
             tracing::error!(error = ?e, "authorization endpoint failed");
@@ -132,8 +168,9 @@ pub async fn authorize(state: web::Data<AppState>, req: HttpRequest) -> HttpResp
 async fn authorize_inner(
     state: &web::Data<AppState>,
     req: &HttpRequest,
+    raw: &str,
 ) -> Result<HttpResponse, ApiError> {
-    let pairs: Vec<(String, String)> = match serde_urlencoded::from_str(req.query_string()) {
+    let pairs: Vec<(String, String)> = match serde_urlencoded::from_str(raw) {
         Ok(p) => p,
         Err(_) => {
             return Ok(error_page(
@@ -202,7 +239,20 @@ async fn authorize_inner(
         issuer: &issuer,
     };
 
-    // 2. The rest, answered by redirect.
+    // 2. The rest, answered by redirect. Request objects are not supported (OpenID
+    //    Connect Core §6): said before anything else, and before any sign-in.
+    if param("request").is_some() {
+        return Ok(back.send(
+            "request_not_supported",
+            "Request objects (request) are not supported.",
+        ));
+    }
+    if param("request_uri").is_some() {
+        return Ok(back.send(
+            "request_uri_not_supported",
+            "Request objects by reference (request_uri) are not supported.",
+        ));
+    }
     if param("response_type") != Some("code") {
         return Ok(back.send(
             "unsupported_response_type",
@@ -216,6 +266,14 @@ async fn authorize_inner(
             return Ok(back.send("invalid_scope", &format!("Unknown scope: {unknown}.")));
         }
     };
+    // OpenID Connect Core §3.1.2.1: an OpenID request names its redirect URI. Without
+    // it the request is not answered by redirect at all (the safer reading).
+    if scopes.contains("openid") && param("redirect_uri").is_none() {
+        return Ok(error_page(
+            "Invalid redirect URI",
+            "An OpenID Connect request must name its redirect_uri.",
+        ));
+    }
     let code_challenge = match (param("code_challenge"), param("code_challenge_method")) {
         (None, None) if client.is_public() => {
             return Ok(back.send(
@@ -261,7 +319,9 @@ async fn authorize_inner(
         None => None,
     };
     let Some(principal) = session else {
-        let here = format!("{}?{}", req.path(), req.query_string());
+        // Back to the same request after sign-in, as a GET (a POST's body becomes the
+        // query, in the same encoding).
+        let here = format!("{}?{}", req.path(), raw);
         let next: String = url::form_urlencoded::byte_serialize(here.as_bytes()).collect();
         return Ok(found(&format!("/login?next={next}")));
     };

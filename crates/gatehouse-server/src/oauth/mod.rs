@@ -79,20 +79,28 @@ pub fn repeated<'a>(pairs: &'a [(String, String)], known: &[&str]) -> Option<&'a
 
 /// The protocol endpoints, outside `/api/v1`, with Rally's paths as aliases.
 pub fn configure_protocol(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/oauth/authorize").get(authorize::authorize))
-        .service(resource("/login/oauth2/auth").get(authorize::authorize))
-        .service(resource("/oauth/token").post(token::token))
-        .service(resource("/login/oauth2/token").post(token::token))
-        .service(resource("/oauth/jwks").get(jwks))
-        .service(resource("/oauth/revoke").post(revoke::revoke))
-        .service(resource("/oauth/introspect").post(introspect::introspect))
-        .service(
-            resource("/oauth/userinfo")
-                .get(userinfo::userinfo)
-                .post(userinfo::userinfo),
-        )
-        .service(resource("/.well-known/oauth-authorization-server").get(discovery::oauth_metadata))
-        .service(resource("/.well-known/openid-configuration").get(discovery::oauth_metadata));
+    cfg.service(
+        resource("/oauth/authorize")
+            .get(authorize::authorize)
+            .post(authorize::authorize_post),
+    )
+    .service(
+        resource("/login/oauth2/auth")
+            .get(authorize::authorize)
+            .post(authorize::authorize_post),
+    )
+    .service(resource("/oauth/token").post(token::token))
+    .service(resource("/login/oauth2/token").post(token::token))
+    .service(resource("/oauth/jwks").get(jwks))
+    .service(resource("/oauth/revoke").post(revoke::revoke))
+    .service(resource("/oauth/introspect").post(introspect::introspect))
+    .service(
+        resource("/oauth/userinfo")
+            .get(userinfo::userinfo)
+            .post(userinfo::userinfo),
+    )
+    .service(resource("/.well-known/oauth-authorization-server").get(discovery::oauth_metadata))
+    .service(resource("/.well-known/openid-configuration").get(discovery::oauth_metadata));
 }
 
 /// The consent API, inside `/api/v1`.

@@ -200,6 +200,7 @@ async fn token_raw(
 
 both_backends!(
     repeated_parameters_are_refused_unless_unknown,
+    request_objects_post_and_openid_redirects,
     the_code_flow_with_a_confidential_client_and_refresh,
     the_code_flow_with_a_public_client_and_pkce,
     rally_paths_work_too,
@@ -2065,4 +2066,95 @@ async fn repeated_parameters_are_refused_unless_unknown(b: Backend) {
         "invalid_grant",
         "the unknown, repeated foo is ignored; the refresh token is judged"
     );
+}
+
+/// OpenID Connect Core §3.1.2: request objects are refused by redirect before any
+/// sign-in; POST works as GET; an OpenID request must name its redirect URI.
+async fn request_objects_post_and_openid_redirects(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    let reg = register(&admin, false, &[CALLBACK]).await;
+    let c = crate::helpers::http_client();
+    let base = format!(
+        "response_type=code&client_id={}&redirect_uri={CALLBACK}&scope=openid&state=st",
+        reg.client_id
+    );
+    for (extra, error) in [
+        ("request=eyJhbGciOiJub25lIn0.e30.", "request_not_supported"),
+        (
+            "request_uri=https%3A%2F%2Fapp.example.com%2Fr",
+            "request_uri_not_supported",
+        ),
+    ] {
+        let res = c
+            .get(app.url(&format!("/oauth/authorize?{base}&{extra}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::FOUND, "{extra}");
+        let to = url::Url::parse(res.headers()["location"].to_str().unwrap()).unwrap();
+        assert!(
+            to.as_str().starts_with(CALLBACK),
+            "back to the client, not to sign-in: {to}"
+        );
+        let q: std::collections::HashMap<_, _> = to.query_pairs().into_owned().collect();
+        assert_eq!(q["error"], error);
+        assert_eq!(q["state"], "st");
+        assert_eq!(q["iss"], app.address);
+    }
+    // POST, form-encoded, behaves like GET: signed out, to sign-in and back as a GET.
+    let res = c
+        .post(app.url("/oauth/authorize"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(base.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FOUND);
+    let to = res.headers()["location"].to_str().unwrap().to_string();
+    assert!(
+        to.starts_with("/login?next=%2Foauth%2Fauthorize%3F"),
+        "{to}"
+    );
+    assert!(to.contains(&reg.client_id), "{to}");
+    // And an unknown client is the same error page by POST as by GET.
+    let res = c
+        .post(app.url("/oauth/authorize"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body("response_type=code&client_id=00000000000000000000000000000000")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    // An OpenID request without redirect_uri gets the error page, never a redirect.
+    let res = c
+        .get(app.url(&format!(
+            "/oauth/authorize?response_type=code&client_id={}&scope=openid%20profile&state=st",
+            reg.client_id
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(res.headers().get("location").is_none());
+    // Without openid the single registered URI may still be implied.
+    let res = c
+        .get(app.url(&format!(
+            "/oauth/authorize?response_type=code&client_id={}&scope=api:read&state=st",
+            reg.client_id
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FOUND);
+    let m: Value = c
+        .get(app.url("/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(m["request_parameter_supported"], false);
+    assert_eq!(m["request_uri_parameter_supported"], false);
 }
