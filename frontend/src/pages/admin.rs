@@ -660,7 +660,7 @@ pub fn AllClientsPage() -> impl IntoView {
 
 // ----- audit log -----
 
-const ACTIONS: [&str; 24] = [
+const ACTIONS: [&str; 25] = [
     "session.signed_in",
     "session.sign_in_failed",
     "session.signed_out",

@@ -124,6 +124,9 @@ pub enum Action {
     ManageOAuthClients,
     /// Mint a client secret: register a client or reset its secret.
     IssueClientSecret,
+    /// Change where a client's codes and tokens are sent (its callback URLs): like a
+    /// secret, only a signed-in person may, never a key.
+    RedirectOAuthClient,
     /// List or revoke one's authorized applications.
     ManageAuthorizedApps,
     /// Allow or deny an application on the consent page: only the person, signed in.
@@ -162,6 +165,7 @@ impl Principal {
             Action::ViewOAuthClients
                 | Action::ManageOAuthClients
                 | Action::IssueClientSecret
+                | Action::RedirectOAuthClient
                 | Action::ManageAuthorizedApps
         );
         if not_by_oauth && matches!(self.via, Via::OAuth { .. }) {
@@ -195,6 +199,7 @@ impl Principal {
                 | Action::ManageOwnApiKeys
                 | Action::ResetAnyApiKey
                 | Action::IssueClientSecret
+                | Action::RedirectOAuthClient
                 | Action::DecideConsent
         );
         if needs_session && !self.is_session() {

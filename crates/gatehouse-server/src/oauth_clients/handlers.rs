@@ -170,6 +170,22 @@ pub async fn update_client(
             "Only subscription administrators may mark a client as a standard integration.",
         ));
     }
+    let new_uris = body
+        .redirect_uris
+        .as_deref()
+        .map(redirect_uris)
+        .transpose()?;
+    let callbacks_change = new_uris
+        .as_deref()
+        .is_some_and(|uris| uris != row.redirect_uris.as_str());
+    if body.redirect_uris.is_some() {
+        principal.require(Action::RedirectOAuthClient)?;
+    }
+    // A standard client's consent is pre-approved by an administrator for the
+    // callbacks it had: when anyone else sends its codes elsewhere, it is no longer
+    // standard, and people are asked again.
+    let unmark_standard =
+        row.standard && callbacks_change && !principal.is_admin() && body.standard.is_none();
     let now = clock::now();
     let changes = ClientChanges {
         name: body
@@ -177,11 +193,7 @@ pub async fn update_client(
             .as_deref()
             .map(|n| validate::display_name(n).map_err(|m| ApiError::validation("name", m)))
             .transpose()?,
-        redirect_uris: body
-            .redirect_uris
-            .as_deref()
-            .map(redirect_uris)
-            .transpose()?,
+        redirect_uris: new_uris,
         homepage_url: match &body.homepage_url {
             None => None,
             Some(v) => Some(url_field("homepage_url", v.as_deref())?),
@@ -190,7 +202,11 @@ pub async fn update_client(
             None => None,
             Some(v) => Some(url_field("logo_url", v.as_deref())?),
         },
-        standard: body.standard,
+        standard: if unmark_standard {
+            Some(false)
+        } else {
+            body.standard
+        },
         updated_at: Some(now),
         ..Default::default()
     };
@@ -198,12 +214,21 @@ pub async fn update_client(
         .target("oauth_client", &row.id)
         .subject(&row.owner_id)
         .details(json!({ "changes": body }));
+    let unmarked = unmark_standard.then(|| {
+        Audit::by(&principal, &meta, "oauth_client.standard_removed")
+            .target("oauth_client", &row.id)
+            .subject(&row.owner_id)
+            .details(json!({"reason": "callback URLs changed by a non-administrator"}))
+    });
     let (sub_id, id) = (principal.subscription.id.clone(), row.id.clone());
     let row = state
         .db(move |conn| {
             db::transaction(conn, |conn| {
                 store::update(conn, &id, &changes)?;
                 audit.record(conn)?;
+                if let Some(unmarked) = &unmarked {
+                    unmarked.record(conn)?;
+                }
                 store::find_in_subscription(conn, &sub_id, &id)?.ok_or(ApiError::NotFound)
             })
         })

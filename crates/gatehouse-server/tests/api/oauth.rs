@@ -199,6 +199,7 @@ async fn token_raw(
 }
 
 both_backends!(
+    standard_clients_stay_admin_approved,
     repeated_parameters_are_refused_unless_unknown,
     request_objects_post_and_openid_redirects,
     the_code_flow_with_a_confidential_client_and_refresh,
@@ -2157,4 +2158,72 @@ async fn request_objects_post_and_openid_redirects(b: Backend) {
         .unwrap();
     assert_eq!(m["request_parameter_supported"], false);
     assert_eq!(m["request_uri_parameter_supported"], false);
+}
+
+/// A standard client's pre-approved consent holds for the callbacks an administrator
+/// approved: when its non-admin owner sends codes elsewhere it stops being standard
+/// (audited). Callback changes, like secrets, need a signed-in session.
+async fn standard_clients_stay_admin_approved(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    let (editor, _, _) = app.user(&admin, gatehouse_types::Role::Editor).await;
+    let reg = register(&editor, false, &[CALLBACK]).await;
+    let res = admin
+        .patch(
+            &format!("/api/v1/oauth-clients/{}", reg.id),
+            &json!({"standard": true}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    // An admin may move the callbacks of a standard client and it stays standard.
+    let res = admin
+        .patch(
+            &format!("/api/v1/oauth-clients/{}", reg.id),
+            &json!({"redirect_uris": [CALLBACK, "https://app.example.com/cb2"]}),
+        )
+        .await;
+    assert_eq!(res.json::<Value>().await.unwrap()["standard"], true);
+    // A key (even full access) may rename, but not redirect.
+    let (key, _) = app.api_key(&editor, "full_access").await;
+    let with_key = app.with_key(&key);
+    let res = with_key
+        .patch(
+            &format!("/api/v1/oauth-clients/{}", reg.id),
+            &json!({"redirect_uris": ["https://evil.example.com/cb"]}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert_eq!(error_code(res).await, "session_required");
+    let res = with_key
+        .patch(
+            &format!("/api/v1/oauth-clients/{}", reg.id),
+            &json!({"name": "Renamed"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["standard"],
+        true,
+        "a rename keeps it"
+    );
+    // The owner, signed in, changes the callbacks: no longer standard.
+    let res = editor
+        .patch(
+            &format!("/api/v1/oauth-clients/{}", reg.id),
+            &json!({"redirect_uris": ["https://other.example.com/cb"]}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(v["standard"], false);
+    assert_eq!(v["redirect_uris"], json!(["https://other.example.com/cb"]));
+    let log: Value = admin
+        .get("/api/v1/audit-events?action=oauth_client.standard_removed")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let items = log["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{log}");
+    assert_eq!(items[0]["target_id"], reg.id.as_str());
 }
