@@ -678,6 +678,7 @@ const ACTIONS: [&str; 25] = [
     "api_key.deleted",
     "oauth_client.created",
     "oauth_client.updated",
+    "oauth_client.standard_removed",
     "oauth_client.secret_reset",
     "oauth_client.deleted",
     "oauth_grant.authorized",
