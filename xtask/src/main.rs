@@ -109,7 +109,28 @@ fn test(extra: &[String]) -> anyhow::Result<()> {
             .args(["test", "--workspace", "--exclude", "gatehouse-frontend"])
             .args(extra)
             .env("GATEHOUSE_TEST_POSTGRES_URL", cluster.url()),
-    );
+    )
+    .and_then(|()| {
+        // Alone, after the rest: it stops and starts the shared cluster.
+        let (stop, start) = cluster.stop_and_start_commands();
+        status(
+            cargo()
+                .args([
+                    "test",
+                    "--package",
+                    "gatehouse-server",
+                    "--test",
+                    "api",
+                    "--",
+                    "--ignored",
+                    "--test-threads=1",
+                    "outage::",
+                ])
+                .env("GATEHOUSE_TEST_POSTGRES_URL", cluster.url())
+                .env("GATEHOUSE_TEST_POSTGRES_STOP", stop)
+                .env("GATEHOUSE_TEST_POSTGRES_START", start),
+        )
+    });
     drop(cluster);
     result?;
     browser_tests()

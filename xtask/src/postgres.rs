@@ -14,6 +14,7 @@ pub struct Cluster {
     bin: PathBuf,
     port: u16,
     as_postgres: bool,
+    options: String,
     pub version: String,
 }
 
@@ -33,6 +34,7 @@ impl Cluster {
             bin,
             port,
             as_postgres,
+            options: String::new(),
             version: String::new(),
         };
         let data = cluster.root.join("data");
@@ -45,7 +47,7 @@ impl Cluster {
             "--no-locale",
             "--no-sync",
         ]))?;
-        let options = format!(
+        cluster.options = format!(
             "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
              -c full_page_writes=off -c max_connections=400",
             cluster.root.join("sock").display()
@@ -56,7 +58,7 @@ impl Cluster {
             .arg(&data)
             .arg("-l")
             .arg(cluster.root.join("log"))
-            .args(["-w", "-t", "30", "-o", &options, "start"]))?;
+            .args(["-w", "-t", "30", "-o", &cluster.options, "start"]))?;
         let out = Command::new(cluster.bin.join("postgres"))
             .arg("--version")
             .output()?;
@@ -66,6 +68,31 @@ impl Cluster {
 
     pub fn url(&self) -> String {
         format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// Shell commands that stop and start this cluster, for the test that restarts the
+    /// database under a running server.
+    pub fn stop_and_start_commands(&self) -> (String, String) {
+        let prefix = if self.as_postgres {
+            "runuser -u postgres -- ".to_string()
+        } else {
+            String::new()
+        };
+        let pg_ctl = self.bin.join("pg_ctl");
+        let data = self.root.join("data");
+        let stop = format!(
+            "{prefix}'{}' -D '{}' -m fast -w stop",
+            pg_ctl.display(),
+            data.display()
+        );
+        let start = format!(
+            "{prefix}'{}' -D '{}' -l '{}' -w -t 30 -o '{}' start",
+            pg_ctl.display(),
+            data.display(),
+            self.root.join("log").display(),
+            self.options
+        );
+        (stop, start)
     }
 
     fn pg(&self, tool: &str) -> Command {

@@ -218,6 +218,8 @@ impl From<diesel::result::Error> for ApiError {
             ApiError::NotFound
         } else if crate::db::is_busy(&e) {
             ApiError::Busy
+        } else if crate::db::is_connection_lost(&e) {
+            ApiError::Unavailable(e.into())
         } else {
             ApiError::Internal(e.into())
         }

@@ -85,8 +85,13 @@ impl ManageConnection for Manager {
             .map_err(r2d2::Error::QueryError)
     }
 
-    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
-        false
+    /// A connection whose transaction state is broken is not given out again.
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        use diesel::r2d2::R2D2Connection;
+        match conn {
+            DbConnection::Postgresql(c) => c.is_broken(),
+            DbConnection::Sqlite(c) => c.is_broken(),
+        }
     }
 }
 
@@ -117,7 +122,11 @@ pub fn connect(url: &str, size: u32) -> anyhow::Result<Pool> {
         .max_size(size)
         .min_idle(Some(1))
         .connection_timeout(Duration::from_secs(5))
-        .test_on_check_out(false)
+        // A PostgreSQL server can restart under us (failover, upgrade): every pooled
+        // connection is then dead. Checking one before use (`SELECT 1`, a round trip
+        // on a local network) replaces it instead of failing the request, so the
+        // server recovers by itself. A SQLite file cannot go away like that.
+        .test_on_check_out(backend == Backend::Postgres)
         .build(manager)
         .context("opening the database")
 }
@@ -183,6 +192,26 @@ where
 /// transaction that read before another connection committed cannot upgrade to a write
 /// lock and fails at once, whatever the busy timeout; the caller retries the whole
 /// transaction.
+/// Whether a query failed because the connection to the server was lost (the server
+/// restarted or is down): the request is answered 503, never 500.
+pub fn is_connection_lost(err: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match err {
+        Error::DatabaseError(
+            DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+            _,
+        ) => true,
+        Error::DatabaseError(_, info) => {
+            let m = info.message();
+            m.contains("server closed the connection")
+                || m.contains("terminating connection")
+                || m.contains("connection to server")
+                || m.contains("no connection to the server")
+        }
+        _ => false,
+    }
+}
+
 pub fn is_busy(err: &diesel::result::Error) -> bool {
     match err {
         diesel::result::Error::DatabaseError(_, info) => {

@@ -11,6 +11,7 @@ mod cli;
 mod errors;
 mod oauth;
 mod openapi;
+mod outage;
 mod replicas;
 mod sessions;
 mod subscription;
