@@ -313,12 +313,29 @@ async fn authorize_inner(
         nonce: param("nonce").map(str::to_string),
     };
 
+    // OpenID Connect `prompt`: `none` asks for no page at all (answered by redirect
+    // when a page would be needed); `consent` asks for the consent page even when an
+    // active grant covers the scopes.
+    let prompt: BTreeSet<&str> = param("prompt")
+        .map(|p| p.split(' ').filter(|v| !v.is_empty()).collect())
+        .unwrap_or_default();
+    let prompt_none = prompt.contains("none");
+    if prompt_none && prompt.len() > 1 {
+        return Ok(back.send(
+            "invalid_request",
+            "prompt=none cannot be combined with other prompt values.",
+        ));
+    }
+
     // 3. Who is asking: not signed in, go sign in and come back.
     let session = match req.cookie(SESSION_COOKIE) {
         Some(c) => crate::sessions::authenticate(state, c.value()).await.ok(),
         None => None,
     };
     let Some(principal) = session else {
+        if prompt_none {
+            return Ok(back.send("login_required", "The user is not signed in."));
+        }
         // Back to the same request after sign-in, as a GET (a POST's body becomes the
         // query, in the same encoding).
         let here = format!("{}?{}", req.path(), raw);
@@ -346,7 +363,7 @@ async fn authorize_inner(
     let covered = grant
         .as_ref()
         .is_some_and(|g| g.is_active() && scopes::split(&g.scopes).is_superset(&params.scopes));
-    if covered || client.standard {
+    if (covered || client.standard) && !prompt.contains("consent") {
         let meta = ClientMeta::of(req);
         let (code, grant_id) =
             issue_code_now(state, &principal, &meta, &client, &params, auth_time).await?;
@@ -356,6 +373,13 @@ async fn authorize_inner(
             ps.push(("state", s));
         }
         return Ok(found(&redirect_url(&params.redirect_uri, &ps, &issuer)));
+    }
+
+    if prompt_none {
+        return Ok(back.send(
+            "consent_required",
+            "The user has not allowed this application these scopes.",
+        ));
     }
 
     // 5. Ask: store the request, send the browser to the consent page.

@@ -199,6 +199,7 @@ async fn token_raw(
 }
 
 both_backends!(
+    prompt_none_never_shows_a_page_and_prompt_consent_always_asks,
     standard_clients_stay_admin_approved,
     repeated_parameters_are_refused_unless_unknown,
     request_objects_post_and_openid_redirects,
@@ -2226,4 +2227,54 @@ async fn standard_clients_stay_admin_approved(b: Backend) {
     let items = log["items"].as_array().unwrap();
     assert_eq!(items.len(), 1, "{log}");
     assert_eq!(items[0]["target_id"], reg.id.as_str());
+}
+
+/// OpenID Connect Core §3.1.2.1 `prompt`: `none` is answered by redirect, never a page
+/// (`login_required`, `consent_required`, or a code when nothing needs asking);
+/// `consent` shows the consent page even when an active grant covers the scopes.
+async fn prompt_none_never_shows_a_page_and_prompt_consent_always_asks(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    let (user, _, _) = app.user(&admin, gatehouse_types::Role::Editor).await;
+    let reg = register(&admin, false, &[CALLBACK]).await;
+    let url = |prompt: &str| {
+        app.url(&format!(
+            "/oauth/authorize?response_type=code&client_id={}&redirect_uri={CALLBACK}&scope=openid%20api:read&state=st&prompt={prompt}",
+            reg.client_id
+        ))
+    };
+    let location = |res: reqwest::Response| {
+        assert_eq!(res.status(), StatusCode::FOUND);
+        res.headers()["location"].to_str().unwrap().to_string()
+    };
+    // Signed out: login_required, back to the client with state and iss.
+    let to = location(
+        crate::helpers::http_client()
+            .get(url("none"))
+            .send()
+            .await
+            .unwrap(),
+    );
+    assert!(to.starts_with(CALLBACK), "{to}");
+    assert_eq!(param(&to, "error").as_deref(), Some("login_required"));
+    assert_eq!(param(&to, "state").as_deref(), Some("st"));
+    assert_eq!(
+        param(&to, "iss").as_deref(),
+        Some(app.state.signing.issuer())
+    );
+    // Signed in, never allowed: consent_required.
+    let to = location(user.http.get(url("none")).send().await.unwrap());
+    assert!(to.starts_with(CALLBACK), "{to}");
+    assert_eq!(param(&to, "error").as_deref(), Some("consent_required"));
+    // Allowed once: then prompt=none gets a code without a page.
+    authorize(&app, &user, &reg, &["openid", "api:read"]).await;
+    let to = location(user.http.get(url("none")).send().await.unwrap());
+    assert!(to.starts_with(CALLBACK), "{to}");
+    assert!(param(&to, "code").is_some(), "{to}");
+    // prompt=consent asks again although the grant covers the scopes.
+    let to = location(user.http.get(url("consent")).send().await.unwrap());
+    assert!(to.starts_with("/authorize?request="), "{to}");
+    // none with anything else is a malformed request.
+    let to = location(user.http.get(url("none%20consent")).send().await.unwrap());
+    assert_eq!(param(&to, "error").as_deref(), Some("invalid_request"));
 }
