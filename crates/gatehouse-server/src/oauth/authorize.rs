@@ -552,8 +552,15 @@ fn find_pending(
     id: &str,
     now: NaiveDateTime,
 ) -> Result<(oauth_store::RequestRow, ClientRow), ApiError> {
+    // The world is re-checked at the decision: a request whose callback URL the client
+    // no longer has is gone, like an expired one (the client itself must still exist
+    // for the join to find it, and the user's session was checked at this request).
     match oauth_store::find_request(conn, user_id, id)? {
-        Some((r, c)) if r.expires_at > now => Ok((r, c)),
+        Some((r, c))
+            if r.expires_at > now && redirect_matches(&c.redirect_uri_list(), &r.redirect_uri) =>
+        {
+            Ok((r, c))
+        }
         _ => Err(ApiError::NotFound),
     }
 }

@@ -295,7 +295,11 @@ async fn authorization_code(
         Some(uri) => uri == code.redirect_uri,
         None => !code.redirect_uri_given,
     };
-    if code.expires_at <= now || !redirect_ok {
+    // The callback the code was issued for must still be registered: a code meant for
+    // a URL its client has since dropped is not redeemed.
+    let still_registered =
+        crate::oauth_clients::redirect_matches(&client.redirect_uri_list(), &code.redirect_uri);
+    if code.expires_at <= now || !redirect_ok || !still_registered {
         return Err(bad());
     }
     match (&code.code_challenge, verifier) {

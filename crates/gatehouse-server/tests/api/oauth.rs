@@ -199,6 +199,7 @@ async fn token_raw(
 }
 
 both_backends!(
+    decisions_recheck_the_callback_url,
     prompt_none_never_shows_a_page_and_prompt_consent_always_asks,
     standard_clients_stay_admin_approved,
     repeated_parameters_are_refused_unless_unknown,
@@ -2277,4 +2278,74 @@ async fn prompt_none_never_shows_a_page_and_prompt_consent_always_asks(b: Backen
     // none with anything else is a malformed request.
     let to = location(user.http.get(url("none%20consent")).send().await.unwrap());
     assert_eq!(param(&to, "error").as_deref(), Some("invalid_request"));
+}
+
+/// At consent and at code exchange the callback URL must still be registered: a client
+/// that dropped it gets neither a decision sent there nor its code redeemed.
+async fn decisions_recheck_the_callback_url(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    let (user, _, _) = app.user(&admin, gatehouse_types::Role::Editor).await;
+    let other = "https://app.example.com/other";
+    let reg = register(&admin, false, &[CALLBACK, other]).await;
+    let drop_callback = || async {
+        let res = admin
+            .patch(
+                &format!("/api/v1/oauth-clients/{}", reg.id),
+                &json!({"redirect_uris": [other]}),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::OK);
+    };
+    let restore = || async {
+        let res = admin
+            .patch(
+                &format!("/api/v1/oauth-clients/{}", reg.id),
+                &json!({"redirect_uris": [CALLBACK, other]}),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::OK);
+    };
+    let client = oauth(&app, &reg, CALLBACK);
+    // 1. A pending consent whose callback is dropped meanwhile: gone.
+    let (challenge, _) = PkceCodeChallenge::new_random_sha256();
+    let (url, _) = client
+        .authorize_url(CsrfToken::new_random)
+        .add_scope(Scope::new("api:read".into()))
+        .set_pkce_challenge(challenge)
+        .url();
+    let res = user.http.get(url.as_str()).send().await.unwrap();
+    let location = res.headers()["location"].to_str().unwrap().to_string();
+    let request = location
+        .strip_prefix("/authorize?request=")
+        .expect("the consent page")
+        .to_string();
+    drop_callback().await;
+    let res = user.get(&format!("/api/v1/oauth/requests/{request}")).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let res = user
+        .post(
+            &format!("/api/v1/oauth/requests/{request}"),
+            &json!({"decision": "allow"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    restore().await;
+    // 2. A code whose callback is dropped before the exchange: not redeemed.
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (url, _) = client
+        .authorize_url(CsrfToken::new_random)
+        .add_scope(Scope::new("api:read".into()))
+        .set_pkce_challenge(challenge)
+        .url();
+    let back = browser(&app, &user, url.as_str(), true).await;
+    let code = param(&back, "code").expect("a code");
+    drop_callback().await;
+    let err = client
+        .exchange_code(AuthorizationCode::new(code))
+        .set_pkce_verifier(verifier)
+        .request_async(&http)
+        .await
+        .expect_err("a code for a dropped callback");
+    assert!(format!("{err:?}").contains("invalid_grant"), "{err:?}");
 }
