@@ -691,7 +691,7 @@ async fn admins_list_filter_sort_and_download_every_key(b: Backend) {
     );
     // CSV: a header and one line per key, formulas defused, no secrets.
     let res = admin
-        .request(Method::GET, "/api/v1/subscription/api-keys?q=ci")
+        .request(Method::GET, "/api/v1/subscription/api-keys?q=ci%20deploy")
         .header("Accept", "text/csv")
         .send()
         .await
