@@ -20,7 +20,7 @@ use crate::startup::resource;
 /// the app's WASM, nothing else), no inline code, no framing, no plugins; images may be
 /// OAuth clients' logos from any https address.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; \
-script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data: https:; \
+script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data:; \
 connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; \
 form-action 'self'; frame-ancestors 'none'";
 

@@ -19,7 +19,7 @@ both_backends!(
 );
 
 const CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; \
-style-src 'self'; img-src 'self' data: https:; connect-src 'self'; font-src 'self'; \
+style-src 'self'; img-src 'self' data:; connect-src 'self'; font-src 'self'; \
 object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 const INDEX: &str = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
