@@ -45,6 +45,13 @@ pub fn root() -> std::path::PathBuf {
         .unwrap_or(here)
 }
 
+/// Cargo's target directory: `CARGO_TARGET_DIR`, else `target/` in the repository.
+pub fn target_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| root().join("target"))
+}
+
 fn cargo() -> Command {
     Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
 }
@@ -169,9 +176,7 @@ fn browser_tests() -> anyhow::Result<()> {
         "--bin",
         "sample-app",
     ]))?;
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| root.join("target"));
+    let target = target_dir();
     let tap = target.join("browser-tests.tap");
     let screenshots = target.join("screenshots");
     let _ = std::fs::remove_dir_all(&screenshots);

@@ -55,9 +55,7 @@ pub fn build_web() -> anyhow::Result<BundleSize> {
                 "wasm-release",
             ]),
     )?;
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"));
+    let target = crate::target_dir();
     let wasm = target.join("wasm32-unknown-unknown/wasm-release/gatehouse-frontend.wasm");
     let staging = target.join("web-staging");
     let _ = std::fs::remove_dir_all(&staging);

@@ -128,22 +128,13 @@ pub async fn authorize_post(
     req: HttpRequest,
     body: web::Bytes,
 ) -> HttpResponse {
-    let is_form = req
-        .headers()
-        .get(actix_web::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|m| {
-            m.trim()
-                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-        });
     let Ok(raw) = std::str::from_utf8(&body) else {
         return error_page(
             "Invalid request",
             "The request's parameters cannot be read.",
         );
     };
-    if !is_form {
+    if !super::is_form(&req) {
         return error_page(
             "Invalid request",
             "A POST to the authorization endpoint must be application/x-www-form-urlencoded.",

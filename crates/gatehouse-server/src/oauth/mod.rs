@@ -35,6 +35,19 @@ pub const REFRESH_PREFIX: &str = "gatr_";
 /// Scopes asked for when a client names none.
 pub const DEFAULT_SCOPE: &str = "api:read";
 
+/// Whether a request's body is `application/x-www-form-urlencoded`, as the protocol
+/// endpoints take their parameters.
+pub fn is_form(req: &actix_web::HttpRequest) -> bool {
+    req.headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|m| {
+            m.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
+}
+
 /// The parameters the authorization endpoint reads.
 pub const AUTHORIZE_PARAMS: &[&str] = &[
     "response_type",

@@ -37,16 +37,7 @@ pub(super) fn get<'a>(params: &'a Params, name: &str) -> Option<&'a str> {
 /// Reads the form body: `application/x-www-form-urlencoded`, each parameter at most
 /// once (RFC 6749 §3.2).
 pub(super) fn form(req: &HttpRequest, body: &[u8]) -> Result<Params, OAuthError> {
-    let is_form = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|m| {
-            m.trim()
-                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-        });
-    if !is_form {
+    if !super::is_form(req) {
         return Err(OAuthError::invalid_request(
             "The body must be application/x-www-form-urlencoded.",
         ));
