@@ -13,6 +13,7 @@ pub mod db;
 pub mod error;
 pub mod grants;
 pub mod health;
+pub mod limiter;
 pub mod oauth;
 pub mod oauth_clients;
 pub mod pagination;

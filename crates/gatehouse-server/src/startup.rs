@@ -104,9 +104,10 @@ impl Application {
                 db::Backend::Postgres => None,
             },
             signing: crate::oauth::jwt::SigningKeys::load_or_create(&mut *pool.get()?, &settings)?,
-            client_auth_limiter: crate::oauth::limiter::FailureLimiter::new(
-                10,
-                Duration::from_secs(60),
+            client_auth_limiter: crate::limiter::FailureLimiter::new(10, Duration::from_secs(60)),
+            sign_in_limiter: crate::limiter::FailureLimiter::new(
+                crate::sessions::SIGN_IN_FAILURES_PER_ADDRESS,
+                crate::sessions::SIGN_IN_FAILURE_WINDOW,
             ),
             tokens: TokenHasher::new(settings.secret_pepper.as_ref()),
             passwords: Passwords::new(settings.password_hash_concurrency)?,

@@ -22,8 +22,10 @@ pub struct AppState {
     pub grants: Cache<CachedGrant>,
     /// JWT signing and verification keys.
     pub signing: crate::oauth::jwt::SigningKeys,
-    /// Failed OAuth client authentications, per client.
-    pub client_auth_limiter: crate::oauth::limiter::FailureLimiter,
+    /// Failed OAuth client authentications, per client and caller address.
+    pub client_auth_limiter: crate::limiter::FailureLimiter,
+    /// Failed sign-ins, per caller address.
+    pub sign_in_limiter: crate::limiter::FailureLimiter,
     /// Registered OAuth clients by `client_id`, for the protocol endpoints.
     pub clients: Cache<crate::auth::cache::CachedClient>,
     /// SQLite has one writer at a time: every write goes to one thread that commits

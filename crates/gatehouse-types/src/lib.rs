@@ -77,6 +77,9 @@ pub struct User {
     pub email: Option<String>,
     pub role: Role,
     pub state: UserState,
+    /// Failed sign-ins have locked password sign-in until then (the user's sessions,
+    /// keys and tokens keep working); `null` when password sign-in is open.
+    pub password_locked_until: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub last_sign_in_at: Option<DateTime<Utc>>,

@@ -295,6 +295,7 @@ pub fn UsersPage() -> impl IntoView {
                                         let u_del = u.clone();
                                         let label = user_label(&u);
                                         let state = u.state;
+                                        let password_locked = state == UserState::Active && u.password_locked_until.is_some();
                                         view! {
                                             <tr data-user=u.username.clone()>
                                                 <th scope="row" class="name">{label.clone()}{is_me.then_some(" — you")}</th>
@@ -314,9 +315,19 @@ pub fn UsersPage() -> impl IntoView {
                                                     <span class=match state { UserState::Active => "badge ok", UserState::Disabled => "badge", UserState::Locked => "badge danger-badge" }>
                                                         {match state { UserState::Active => "Active", UserState::Disabled => "Disabled", UserState::Locked => "Locked" }}
                                                     </span>
+                                                    {password_locked.then(|| view! {
+                                                        " "<span class="badge danger-badge" title="Too many failed sign-ins: password sign-in is locked for a while. Sessions, keys and apps keep working.">"Sign-in locked"</span>
+                                                    })}
                                                 </td>
                                                 <td><When t=u.last_sign_in_at/></td>
                                                 <td class="row-actions">
+                                                    {password_locked.then(|| {
+                                                        let id = u.id.clone();
+                                                        view! {
+                                                            <button type="button" class="secondary small" aria-label=format!("Unlock sign-in of {label}")
+                                                                on:click=move |_| update(id.clone(), UpdateUser { state: Some(UserState::Active), ..Default::default() })>"Unlock sign-in"</button>
+                                                        }
+                                                    })}
                                                     {match state {
                                                         UserState::Active => view! {
                                                             <button type="button" class="secondary small" aria-label=format!("Disable {label}")

@@ -88,7 +88,7 @@ pub async fn authenticate(
             "The API key has expired.",
         ));
     }
-    if effective_state(&entry.user, now) != UserState::Active {
+    if effective_state(&entry.user) != UserState::Active {
         return Err(ApiError::unauthorized(
             codes::USER_INACTIVE,
             "The API key's user is disabled or locked.",

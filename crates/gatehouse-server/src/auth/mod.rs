@@ -244,18 +244,11 @@ where
     }
 }
 
-/// A user's state as it applies now: a lockout lifts by itself after this long.
-pub const LOCKOUT_DURATION: chrono::TimeDelta = chrono::TimeDelta::minutes(15);
-
-pub fn effective_state(user: &UserRow, now: NaiveDateTime) -> UserState {
-    match UserState::parse(&user.state) {
-        Some(UserState::Locked) => match user.locked_at {
-            Some(at) if at + LOCKOUT_DURATION <= now => UserState::Active,
-            _ => UserState::Locked,
-        },
-        Some(s) => s,
-        None => UserState::Disabled,
-    }
+/// A user's state as stored: `locked` is an admin's lock and stops every credential
+/// until an admin lifts it. (Failed sign-ins lock password sign-in only; see
+/// `users::PASSWORD_LOCK_DURATION`.)
+pub fn effective_state(user: &UserRow) -> UserState {
+    UserState::parse(&user.state).unwrap_or(UserState::Disabled)
 }
 
 /// Extracts a [`Principal`] or answers 401. Use `Authenticated` rather than an

@@ -32,6 +32,7 @@ diesel::table! {
         last_sign_in_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        password_locked_until -> Nullable<Timestamp>,
     }
 }
 

@@ -82,7 +82,7 @@ pub async fn verify(
     if entry.client.client_id != claims.client_id || entry.user.id != claims.sub {
         return Err(invalid("it does not match its grant"));
     }
-    if effective_state(&entry.user, clock::now()) != UserState::Active {
+    if effective_state(&entry.user) != UserState::Active {
         return Err(ApiError::unauthorized(
             codes::USER_INACTIVE,
             "The token's user is disabled or locked.",

@@ -108,7 +108,7 @@ async fn api_key(
     if sub.id != subscription
         || !sub.api_keys_enabled
         || key.expires_at.is_some_and(|at| at <= now)
-        || effective_state(&user, now) != UserState::Active
+        || effective_state(&user) != UserState::Active
     {
         return Ok(inactive());
     }
@@ -159,7 +159,7 @@ async fn refresh_token(
         || r.expires_at <= now
         || !grant.is_active()
         || grant.generation != r.generation
-        || effective_state(&user, now) != UserState::Active
+        || effective_state(&user) != UserState::Active
     {
         return Ok(inactive());
     }

@@ -12,7 +12,6 @@ pub mod discovery;
 pub mod error;
 pub mod introspect;
 pub mod jwt;
-pub mod limiter;
 pub mod revoke;
 pub mod scopes;
 pub mod store;

@@ -441,7 +441,7 @@ impl RefreshWork {
             // Spent by a concurrent request (PostgreSQL): the same tripwire.
             return self.reused(conn, &refresh, grant);
         }
-        if effective_state(&user, now) != gatehouse_types::UserState::Active {
+        if effective_state(&user) != gatehouse_types::UserState::Active {
             return Ok(RefreshOutcome::Invalid);
         }
         // RFC 6749 §6: the new refresh token keeps the old one's scope; only the access
@@ -574,7 +574,7 @@ async fn issue_tokens(
     if !current.is_active() || current.generation != generation {
         return Err(OAuthError::invalid_grant("The authorization was revoked."));
     }
-    if effective_state(&user, now) != gatehouse_types::UserState::Active {
+    if effective_state(&user) != gatehouse_types::UserState::Active {
         return Err(OAuthError::invalid_grant("The user is not active."));
     }
     token_response(

@@ -30,6 +30,18 @@ pub async fn sign_in(
     meta: ClientMeta,
     body: web::Json<SignInRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    // Throttled per client address before any work: a sprayer waits, and an address
+    // that is waiting costs no password hash.
+    let address = meta.ip.clone().unwrap_or_default();
+    if let Some(wait) = state.sign_in_limiter.blocked(&address) {
+        return Err(ApiError::RateLimited {
+            retry_after_secs: wait,
+        });
+    }
+    let refuse = || {
+        state.sign_in_limiter.record_failure(&address);
+        invalid_credentials()
+    };
     let SignInRequest { username, password } = body.into_inner();
     let password = SecretString::new(password);
     // A username that cannot exist is looked up as no one, at the same cost.
@@ -50,7 +62,7 @@ pub async fn sign_in(
             .attempted_username(username.as_deref())
             .details(json!({"reason": "unknown_user"}));
         state.db(move |conn| Ok(audit.record(conn)?)).await?;
-        return Err(invalid_credentials());
+        return Err(refuse());
     };
     let failed = |reason: &str| {
         Audit::unauthenticated(&meta, "session.sign_in_failed")
@@ -59,16 +71,25 @@ pub async fn sign_in(
             .details(json!({"reason": reason}))
     };
     let threshold = subscription.login_lockout_threshold;
-    let attempt = crate::users::begin_password_attempt(&state, &user.id, threshold).await?;
+    let lapsed = Audit::unauthenticated(&meta, "user.unlocked")
+        .actor(&subscription.id, &user.id, &user.username)
+        .target("user", &user.id);
+    let attempt = crate::users::begin_password_attempt(&state, &user.id, threshold, lapsed).await?;
     // Verified whatever the attempt's fate, so that every refusal costs the same.
     let password_ok = state
         .passwords
         .verify(&password, Some(user.password_hash.clone()))
         .await?;
     let Some(count) = attempt else {
-        let audit = failed("inactive");
+        // Not active, or password sign-in locked (or about to be, by attempts in flight).
+        let reason = if user.state == UserState::Active.as_str() {
+            "password_locked"
+        } else {
+            "inactive"
+        };
+        let audit = failed(reason);
         state.db(move |conn| Ok(audit.record(conn)?)).await?;
-        return Err(invalid_credentials());
+        return Err(refuse());
     };
     if !password_ok {
         let lock_audit = Audit::unauthenticated(&meta, "user.locked")
@@ -83,7 +104,7 @@ pub async fn sign_in(
             lock_audit,
         )
         .await?;
-        return Err(invalid_credentials());
+        return Err(refuse());
     }
 
     let now = clock::now();
@@ -129,14 +150,14 @@ pub async fn sign_in(
         state
             .db(move |conn| Ok(inactive_audit.record(conn)?))
             .await?;
-        return Err(invalid_credentials());
+        return Err(refuse());
     }
 
     let mut user = user;
     user.last_sign_in_at = Some(now);
     user.failed_sign_ins = 0;
     user.state = UserState::Active.as_str().into();
-    user.locked_at = None;
+    user.password_locked_until = None;
     let principal = Principal {
         via: Via::Session {
             id: session_id,

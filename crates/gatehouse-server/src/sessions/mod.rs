@@ -26,6 +26,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
+/// Failed sign-ins from one client address within [`SIGN_IN_FAILURE_WINDOW`] before that
+/// address is told to wait (429 with `Retry-After`) until the window ends. It slows
+/// password spraying across many usernames, which the per-user lockout cannot see.
+pub const SIGN_IN_FAILURES_PER_ADDRESS: u32 = 20;
+pub const SIGN_IN_FAILURE_WINDOW: std::time::Duration = std::time::Duration::from_secs(600);
+
 /// A session is not re-stamped more often than this, so an active browser costs one
 /// write a minute, not one per request; idle expiry is precise to this interval.
 const TOUCH_INTERVAL: TimeDelta = TimeDelta::minutes(1);
@@ -58,7 +64,7 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Principal, Ap
         state.db(move |conn| Ok(store::delete(conn, &id)?)).await?;
         return Err(expired());
     }
-    if effective_state(&user, now) != UserState::Active {
+    if effective_state(&user) != UserState::Active {
         return Err(ApiError::unauthorized(
             codes::SESSION_EXPIRED,
             "Your account is no longer active. Contact your subscription administrator.",

@@ -89,7 +89,9 @@ pub async fn change_password(
     // A wrong current password counts towards the lockout, so a stolen session
     // cannot be used to guess the password.
     let threshold = principal.subscription.login_lockout_threshold;
-    let attempt = super::begin_password_attempt(&state, &principal.user.id, threshold).await?;
+    let lapsed = Audit::by(&principal, &meta, "user.unlocked").target("user", &principal.user.id);
+    let attempt =
+        super::begin_password_attempt(&state, &principal.user.id, threshold, lapsed).await?;
     let old_hash = principal.user.password_hash.clone();
     let ok = state
         .passwords
@@ -264,13 +266,12 @@ fn lock_and_check_last_admin(
     subscription_id: &str,
     user_id: &str,
     stays_admin: bool,
-    now: chrono::NaiveDateTime,
 ) -> Result<(), ApiError> {
     subscriptions_store::lock(conn, subscription_id)?;
     let current =
         store::find_in_subscription(conn, subscription_id, user_id)?.ok_or(ApiError::NotFound)?;
     let is_active_admin =
-        current.role == Role::Admin.as_str() && effective_state(&current, now) == UserState::Active;
+        current.role == Role::Admin.as_str() && effective_state(&current) == UserState::Active;
     if is_active_admin
         && !stays_admin
         && store::count_other_active_admins(conn, subscription_id, user_id)? == 0
@@ -290,12 +291,6 @@ pub async fn update_user(
     principal.require(Action::ManageUsers)?;
     let body = body.into_inner();
     let target = find_user(&state, &principal, &path).await?;
-    if body.state == Some(UserState::Locked) {
-        return Err(ApiError::validation(
-            "state",
-            "can be set to `active` or `disabled`; accounts lock by themselves after failed sign-ins",
-        ));
-    }
     let now = clock::now();
     let mut changes = UserChanges {
         display_name: body
@@ -313,20 +308,49 @@ pub async fn update_user(
         updated_at: Some(now),
         ..Default::default()
     };
-    if body.state == Some(UserState::Active) {
-        // Activating also unlocks.
-        let unlock = UserChanges::unlock(now);
-        changes.failed_sign_ins = unlock.failed_sign_ins;
-        changes.locked_at = unlock.locked_at;
+    let was = effective_state(&target);
+    let password_locked = target
+        .password_locked_until
+        .is_some_and(|until| until > now);
+    // Locks and unlocks are audited as such, besides the `user.updated` event.
+    let mut lock_events = Vec::new();
+    match body.state {
+        Some(UserState::Active) => {
+            // Activating also unlocks, both the admin's lock and a password lock.
+            let unlock = UserChanges::unlock(now);
+            changes.failed_sign_ins = unlock.failed_sign_ins;
+            changes.locked_at = unlock.locked_at;
+            changes.password_locked_until = unlock.password_locked_until;
+            if was == UserState::Locked || password_locked {
+                lock_events.push(
+                    Audit::by(&principal, &meta, "user.unlocked")
+                        .target("user", &target.id)
+                        .details(json!({"reason": "admin"})),
+                );
+            }
+        }
+        Some(UserState::Locked) => {
+            changes.locked_at = Some(Some(now));
+            if was != UserState::Locked {
+                lock_events.push(
+                    Audit::by(&principal, &meta, "user.locked")
+                        .target("user", &target.id)
+                        .details(json!({"reason": "admin"})),
+                );
+            }
+        }
+        Some(UserState::Disabled) | None => {}
     }
     let stays_admin = body.role.is_none_or(|r| r == Role::Admin)
         && body.state.is_none_or(|s| s == UserState::Active);
-    let disabling = body.state == Some(UserState::Disabled);
+    // Disabling or an admin's lock stops everything at once: sessions end here, and
+    // keys and tokens at their next request (the user is re-read with them).
+    let stopping = matches!(body.state, Some(UserState::Disabled | UserState::Locked));
     let audit = Audit::by(&principal, &meta, "user.updated")
         .target("user", &target.id)
         .details(json!({
             "role": body.role.map(|r| json!({"from": target.role, "to": r.as_str()})),
-            "state": body.state.map(|s| json!({"from": effective_state(&target, now).as_str(), "to": s.as_str()})),
+            "state": body.state.map(|s| json!({"from": was.as_str(), "to": s.as_str()})),
             "display_name": body.display_name.is_some(),
             "email": body.email.is_some(),
         }));
@@ -334,12 +358,15 @@ pub async fn update_user(
     let row = state
         .db(move |conn| {
             db::transaction(conn, |conn| {
-                lock_and_check_last_admin(conn, &sub_id, &user_id, stays_admin, now)?;
+                lock_and_check_last_admin(conn, &sub_id, &user_id, stays_admin)?;
                 store::update(conn, &user_id, &changes)?;
-                if disabling {
+                if stopping {
                     sessions_store::delete_for_user(conn, &user_id, None)?;
                 }
                 audit.record(conn)?;
+                for event in &lock_events {
+                    event.record(conn)?;
+                }
                 store::find_in_subscription(conn, &sub_id, &user_id)?.ok_or(ApiError::NotFound)
             })
         })
@@ -356,7 +383,6 @@ pub async fn delete_user(
 ) -> Result<HttpResponse, ApiError> {
     principal.require(Action::ManageUsers)?;
     let target = find_user(&state, &principal, &path).await?;
-    let now = clock::now();
     let audit = Audit::by(&principal, &meta, "user.deleted")
         .target("user", &target.id)
         .details(json!({"username": target.username}));
@@ -364,7 +390,7 @@ pub async fn delete_user(
     state
         .db(move |conn| {
             db::transaction(conn, |conn| {
-                lock_and_check_last_admin(conn, &sub_id, &user_id, false, now)?;
+                lock_and_check_last_admin(conn, &sub_id, &user_id, false)?;
                 // Sessions (and, later, keys and grants) go with the user by cascade.
                 store::delete(conn, &user_id)?;
                 audit.record(conn)?;

@@ -8,10 +8,10 @@ pub mod store;
 use actix_web::web;
 use chrono::NaiveDateTime;
 use gatehouse_types::{Role, User};
+use serde_json::json;
 
 use crate::audit::Audit;
-use crate::auth::cache::Invalidate;
-use crate::auth::{LOCKOUT_DURATION, effective_state};
+use crate::auth::effective_state;
 use crate::error::ApiError;
 use crate::startup::resource;
 use crate::state::AppState;
@@ -37,21 +37,32 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
+/// How long failed sign-ins lock a user's password sign-in (an admin can lift it
+/// sooner). Only password sign-in stops: a guesser must not be able to end the
+/// victim's sessions or stop their keys and tokens.
+pub const PASSWORD_LOCK_DURATION: chrono::TimeDelta = chrono::TimeDelta::minutes(15);
+
 /// Starts a password check for a user (sign-in or password change): lifts a lapsed
-/// lock, then counts the attempt *before* the password is verified, so that however
-/// many attempts run at once, no more than `threshold` in a row are ever checked.
-/// `None`: the user is not active, or this attempt is over the budget; refuse it.
+/// password lock (recording `lapsed`, a `user.unlocked` event), then counts the attempt
+/// *before* the password is verified, so that however many attempts run at once, no
+/// more than `threshold` in a row are ever checked.
+/// `None`: the user is not active, their password sign-in is locked, or this attempt
+/// is over the budget; refuse it.
 pub async fn begin_password_attempt(
     state: &AppState,
     user_id: &str,
     threshold: i64,
+    lapsed: Audit,
 ) -> Result<Option<i64>, ApiError> {
     let now = clock::now();
     let id = user_id.to_string();
+    let lapsed = lapsed.details(json!({"reason": "lapsed"}));
     let count = state
         .db(move |conn| {
             db::transaction(conn, |conn| {
-                store::lift_lapsed_lock(conn, &id, now - LOCKOUT_DURATION, now)?;
+                if store::lift_lapsed_password_lock(conn, &id, now)? {
+                    lapsed.record(conn)?;
+                }
                 Ok::<_, ApiError>(store::reserve_attempt(conn, &id)?)
             })
         })
@@ -60,8 +71,9 @@ pub async fn begin_password_attempt(
 }
 
 /// A wrong password for an attempt counted by [`begin_password_attempt`]: records
-/// `failure`, and when the attempt was the `threshold`-th in a row, locks the user,
-/// ends their sessions and records `locked`.
+/// `failure`, and when the attempt was the `threshold`-th in a row, locks the user's
+/// password sign-in for [`PASSWORD_LOCK_DURATION`] and records `locked`. Nothing else
+/// of theirs stops.
 pub async fn password_failed(
     state: &AppState,
     user_id: &str,
@@ -71,20 +83,23 @@ pub async fn password_failed(
     locked: Audit,
 ) -> Result<(), ApiError> {
     let now = clock::now();
+    let until = now + PASSWORD_LOCK_DURATION;
+    let locked = locked.details(json!({
+        "reason": "failed_sign_ins",
+        "until": clock::utc(until),
+    }));
     let id = user_id.to_string();
     state
         .db(move |conn| {
             db::transaction(conn, |conn| {
                 failure.record(conn)?;
-                if count >= threshold && store::lock(conn, &id, now)? {
-                    crate::sessions::store::delete_for_user(conn, &id, None)?;
+                if count >= threshold && store::lock_password(conn, &id, until)? {
                     locked.record(conn)?;
                 }
                 Ok::<_, ApiError>(())
             })
         })
         .await?;
-    state.invalidate(Invalidate::User(user_id));
     Ok(())
 }
 
@@ -96,7 +111,11 @@ pub fn to_api(row: &store::UserRow, now: NaiveDateTime) -> User {
         display_name: row.display_name.clone(),
         email: row.email.clone(),
         role: Role::parse(&row.role).unwrap_or(Role::Viewer),
-        state: effective_state(row, now),
+        state: effective_state(row),
+        password_locked_until: row
+            .password_locked_until
+            .filter(|until| *until > now)
+            .map(clock::utc),
         created_at: clock::utc(row.created_at),
         updated_at: clock::utc(row.updated_at),
         last_sign_in_at: row.last_sign_in_at.map(clock::utc),

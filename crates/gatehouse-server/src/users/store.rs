@@ -23,6 +23,10 @@ pub struct UserRow {
     pub last_sign_in_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// Set by failed sign-ins: password sign-in is refused until then. Nothing else
+    /// stops (sessions, keys and tokens keep working); `state = 'locked'` is the admin's
+    /// lock, which stops everything.
+    pub password_locked_until: Option<NaiveDateTime>,
 }
 
 #[derive(Debug, Insertable)]
@@ -52,15 +56,17 @@ pub struct UserChanges {
     pub locked_at: Option<Option<NaiveDateTime>>,
     pub last_sign_in_at: Option<Option<NaiveDateTime>>,
     pub updated_at: Option<NaiveDateTime>,
+    pub password_locked_until: Option<Option<NaiveDateTime>>,
 }
 
 impl UserChanges {
-    /// Back to `active`, with no failed sign-ins counted and no lock.
+    /// Back to `active`, with no failed sign-ins counted and no lock of either kind.
     pub fn unlock(now: NaiveDateTime) -> UserChanges {
         UserChanges {
             state: Some("active".into()),
             failed_sign_ins: Some(0),
             locked_at: Some(None),
+            password_locked_until: Some(None),
             updated_at: Some(now),
             ..Default::default()
         }
@@ -143,8 +149,8 @@ pub fn delete(conn: &mut DbConnection, id: &str) -> QueryResult<()> {
         .map(drop)
 }
 
-/// Active admins of a subscription other than `except_id`. A locked admin whose lock
-/// has lapsed is counted by the caller's rule, not here: only `active` counts.
+/// Active admins of a subscription other than `except_id` (an admin whose password
+/// sign-in is locked is active: their sessions still work).
 pub fn count_other_active_admins(
     conn: &mut DbConnection,
     subscription_id: &str,
@@ -159,31 +165,38 @@ pub fn count_other_active_admins(
         .get_result(conn)
 }
 
-/// Lifts a lock that has lapsed (set at or before `lapsed_before`).
-pub fn lift_lapsed_lock(
+/// Lifts a password lock that has lapsed by `now`, with the failed sign-ins counted
+/// towards it; `true` when there was one to lift.
+pub fn lift_lapsed_password_lock(
     conn: &mut DbConnection,
     id: &str,
-    lapsed_before: NaiveDateTime,
     now: NaiveDateTime,
-) -> QueryResult<()> {
+) -> QueryResult<bool> {
     diesel::update(
         users::table
             .find(id)
-            .filter(users::state.eq("locked"))
-            .filter(users::locked_at.le(lapsed_before)),
+            .filter(users::password_locked_until.le(now)),
     )
-    .set(&UserChanges::unlock(now))
+    .set((
+        users::password_locked_until.eq(None::<NaiveDateTime>),
+        users::failed_sign_ins.eq(0),
+    ))
     .execute(conn)
-    .map(drop)
+    .map(|n| n == 1)
 }
 
 /// Counts a password attempt before the password is checked, so that attempts in
 /// flight at once cannot exceed the lockout threshold. Returns the attempts in a row so
-/// far, or `None` when the user is not active.
+/// far, or `None` when the user is not active or their password sign-in is locked.
 pub fn reserve_attempt(conn: &mut DbConnection, id: &str) -> QueryResult<Option<i64>> {
-    let updated = diesel::update(users::table.find(id).filter(users::state.eq("active")))
-        .set(users::failed_sign_ins.eq(users::failed_sign_ins + 1))
-        .execute(conn)?;
+    let updated = diesel::update(
+        users::table
+            .find(id)
+            .filter(users::state.eq("active"))
+            .filter(users::password_locked_until.is_null()),
+    )
+    .set(users::failed_sign_ins.eq(users::failed_sign_ins + 1))
+    .execute(conn)?;
     if updated == 0 {
         return Ok(None);
     }
@@ -194,16 +207,18 @@ pub fn reserve_attempt(conn: &mut DbConnection, id: &str) -> QueryResult<Option<
         .map(Some)
 }
 
-/// Locks an active user; `false` when they were not active any more.
-pub fn lock(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> QueryResult<bool> {
-    diesel::update(users::table.find(id).filter(users::state.eq("active")))
-        .set((
-            users::state.eq("locked"),
-            users::locked_at.eq(Some(now)),
-            users::updated_at.eq(now),
-        ))
-        .execute(conn)
-        .map(|n| n == 1)
+/// Locks an active user's password sign-in until `until`; `false` when they were not
+/// active or already locked.
+pub fn lock_password(conn: &mut DbConnection, id: &str, until: NaiveDateTime) -> QueryResult<bool> {
+    diesel::update(
+        users::table
+            .find(id)
+            .filter(users::state.eq("active"))
+            .filter(users::password_locked_until.is_null()),
+    )
+    .set(users::password_locked_until.eq(Some(until)))
+    .execute(conn)
+    .map(|n| n == 1)
 }
 
 /// Records a successful sign-in, only while the user is still active and still has the
@@ -219,6 +234,7 @@ pub fn record_sign_in(
         users::table
             .find(id)
             .filter(users::state.eq("active"))
+            .filter(users::password_locked_until.is_null())
             .filter(users::password_hash.eq(verified_hash)),
     )
     .set((

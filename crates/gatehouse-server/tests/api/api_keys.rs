@@ -383,7 +383,24 @@ async fn a_keys_user_must_be_active(b: Backend) {
         )
         .await;
     assert_eq!(status_with(&app, &secret).await, StatusCode::OK);
-    // Locked by failed sign-ins: the key stops too.
+    // Locked by an admin: the key stops too, until the lock is lifted.
+    admin
+        .patch(
+            &format!("/api/v1/users/{editor_id}"),
+            &json!({"state": "locked"}),
+        )
+        .await;
+    let res = app.with_key(&secret).get("/api/v1/session").await;
+    assert_eq!(error_code(res).await, "user_inactive");
+    admin
+        .patch(
+            &format!("/api/v1/users/{editor_id}"),
+            &json!({"state": "active"}),
+        )
+        .await;
+    assert_eq!(status_with(&app, &secret).await, StatusCode::OK);
+    // Password sign-in locked by failed sign-ins: the key keeps working (a guesser
+    // must not be able to stop a user's scripts).
     admin
         .patch(
             "/api/v1/subscription",
@@ -397,14 +414,15 @@ async fn a_keys_user_must_be_active(b: Backend) {
         .json()
         .await
         .unwrap();
-    app.anonymous()
+    let res = app
+        .anonymous()
         .post(
             "/api/v1/session",
             &json!({"username": username["username"], "password": "wrong wrong wrong"}),
         )
         .await;
-    let res = app.with_key(&secret).get("/api/v1/session").await;
-    assert_eq!(error_code(res).await, "user_inactive");
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(status_with(&app, &secret).await, StatusCode::OK);
     // Deleted: the key goes with the user.
     admin.delete(&format!("/api/v1/users/{editor_id}")).await;
     let res = app.with_key(&secret).get("/api/v1/session").await;

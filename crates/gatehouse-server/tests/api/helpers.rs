@@ -187,6 +187,22 @@ impl TestApp {
         }
     }
 
+    /// A client that is not signed in and connects from another loopback address
+    /// (`127.0.0.2`, …): a different caller as far as the server can tell.
+    pub fn anonymous_from(&self, local: &str) -> Client {
+        Client {
+            http: reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(reqwest::redirect::Policy::none())
+                .local_address(local.parse::<std::net::IpAddr>().expect("an IP address"))
+                .build()
+                .expect("client"),
+            base: self.address.clone(),
+            csrf: None,
+            session_token: None,
+        }
+    }
+
     pub async fn sign_in(&self, username: &str, password: &str) -> Client {
         let mut c = self.anonymous();
         let res = c

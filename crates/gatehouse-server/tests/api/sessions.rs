@@ -19,9 +19,11 @@ both_backends!(
     sign_out_ends_the_session,
     unknown_user_and_wrong_password_look_the_same,
     unknown_user_costs_as_much_as_a_wrong_password,
-    failed_sign_ins_lock_the_account_until_unlocked,
+    failed_sign_ins_lock_password_sign_in_only,
+    an_admins_lock_stops_everything_until_lifted,
     parallel_guesses_cannot_exceed_the_lockout_threshold,
-    lockout_lifts_by_itself_after_fifteen_minutes,
+    password_lock_lifts_by_itself_after_fifteen_minutes,
+    failed_sign_ins_are_throttled_per_address,
     idle_and_absolute_expiry_end_sessions,
     disabled_users_lose_their_sessions_at_once,
     a_bad_header_credential_is_not_rescued_by_a_good_cookie,
@@ -202,7 +204,25 @@ async fn unknown_user_costs_as_much_as_a_wrong_password(b: Backend) {
     );
 }
 
-async fn failed_sign_ins_lock_the_account_until_unlocked(b: Backend) {
+/// The audit actions recorded so far, newest first.
+async fn audit_actions(admin: &crate::helpers::Client) -> Vec<Value> {
+    let audit: Value = admin
+        .get("/api/v1/audit-events?limit=200")
+        .await
+        .json()
+        .await
+        .unwrap();
+    audit["items"].as_array().unwrap().clone()
+}
+
+fn count_action(events: &[Value], action: &str, target: &str) -> usize {
+    events
+        .iter()
+        .filter(|e| e["action"] == action && e["target_id"] == target)
+        .count()
+}
+
+async fn failed_sign_ins_lock_password_sign_in_only(b: Backend) {
     let app = spawn_app(b).await;
     let admin = app.admin().await;
     let res = admin
@@ -213,6 +233,7 @@ async fn failed_sign_ins_lock_the_account_until_unlocked(b: Backend) {
         .await;
     assert_eq!(res.status(), StatusCode::OK);
     let (victim, victim_id, victim_name) = app.user(&admin, Role::Editor).await;
+    let (key, _) = app.api_key(&victim, "read_only").await;
     let c = app.anonymous();
     for _ in 0..3 {
         let res = c
@@ -223,7 +244,7 @@ async fn failed_sign_ins_lock_the_account_until_unlocked(b: Backend) {
             .await;
         assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     }
-    // Locked: the right password no longer works, and the open session stopped too.
+    // Password sign-in is locked: the right password no longer works...
     let res = c
         .post(
             "/api/v1/session",
@@ -232,9 +253,11 @@ async fn failed_sign_ins_lock_the_account_until_unlocked(b: Backend) {
         .await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(error_code(res).await, "invalid_credentials");
+    // ...but the guesser stopped nothing else: the open session and the key still work.
+    assert_eq!(victim.get("/api/v1/me").await.status(), StatusCode::OK);
     assert_eq!(
-        victim.get("/api/v1/me").await.status(),
-        StatusCode::UNAUTHORIZED
+        app.with_key(&key).get("/api/v1/me").await.status(),
+        StatusCode::OK
     );
     let user: Value = admin
         .get(&format!("/api/v1/users/{victim_id}"))
@@ -242,29 +265,27 @@ async fn failed_sign_ins_lock_the_account_until_unlocked(b: Backend) {
         .json()
         .await
         .unwrap();
-    assert_eq!(user["state"], "locked");
-    let audit: Value = admin
-        .get("/api/v1/audit-events")
-        .await
-        .json()
-        .await
-        .unwrap();
-    let actions: Vec<&str> = audit["items"]
-        .as_array()
-        .unwrap()
+    assert_eq!(user["state"], "active");
+    let until: chrono::DateTime<chrono::Utc> =
+        serde_json::from_value(user["password_locked_until"].clone()).unwrap();
+    let left = until - chrono::Utc::now();
+    assert!(
+        left > TimeDelta::minutes(14) && left <= TimeDelta::minutes(15),
+        "{left}"
+    );
+    let events = audit_actions(&admin).await;
+    assert_eq!(count_action(&events, "user.locked", &victim_id), 1);
+    let locked = events
         .iter()
-        .map(|e| e["action"].as_str().unwrap())
-        .collect();
-    assert!(actions.contains(&"user.locked"), "{actions:?}");
+        .find(|e| e["action"] == "user.locked")
+        .unwrap();
+    assert_eq!(locked["details"]["reason"], "failed_sign_ins");
     assert_eq!(
-        actions
-            .iter()
-            .filter(|a| **a == "session.sign_in_failed")
-            .count(),
+        count_action(&events, "session.sign_in_failed", &victim_id),
         4
     );
 
-    // The admin unlocks; the right password works again.
+    // The admin unlocks (audited); the right password works again.
     let res = admin
         .patch(
             &format!("/api/v1/users/{victim_id}"),
@@ -272,10 +293,81 @@ async fn failed_sign_ins_lock_the_account_until_unlocked(b: Backend) {
         )
         .await;
     assert_eq!(res.status(), StatusCode::OK);
+    let user: Value = res.json().await.unwrap();
+    assert!(user["password_locked_until"].is_null());
+    let events = audit_actions(&admin).await;
+    let unlocked: Vec<_> = events
+        .iter()
+        .filter(|e| e["action"] == "user.unlocked" && e["target_id"] == victim_id.as_str())
+        .collect();
+    assert_eq!(unlocked.len(), 1);
+    assert_eq!(unlocked[0]["details"]["reason"], "admin");
     app.sign_in(&victim_name, "a password of some length").await;
 }
 
-async fn lockout_lifts_by_itself_after_fifteen_minutes(b: Backend) {
+async fn an_admins_lock_stops_everything_until_lifted(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    let (victim, victim_id, victim_name) = app.user(&admin, Role::Editor).await;
+    let (key, _) = app.api_key(&victim, "read_only").await;
+    let res = admin
+        .patch(
+            &format!("/api/v1/users/{victim_id}"),
+            &json!({"state": "locked"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let user: Value = res.json().await.unwrap();
+    assert_eq!(user["state"], "locked");
+    // At once: the session is gone, the key refused, and so is the right password.
+    assert_eq!(
+        victim.get("/api/v1/me").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let res = app.with_key(&key).get("/api/v1/me").await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(error_code(res).await, "user_inactive");
+    let res = app
+        .anonymous()
+        .post(
+            "/api/v1/session",
+            &json!({"username": victim_name, "password": "a password of some length"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    // An admin's lock does not lapse by itself.
+    app.with_db(|conn| {
+        diesel::update(users::table.find(&victim_id))
+            .set(users::locked_at.eq(Some(gatehouse_server::clock::now() - TimeDelta::days(1))))
+            .execute(conn)
+            .unwrap()
+    });
+    let res = app.with_key(&key).get("/api/v1/me").await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let events = audit_actions(&admin).await;
+    let locked = events
+        .iter()
+        .find(|e| e["action"] == "user.locked" && e["target_id"] == victim_id.as_str())
+        .unwrap();
+    assert_eq!(locked["details"]["reason"], "admin");
+    // Lifted: the key works again (it was never deleted), and so does the password.
+    let res = admin
+        .patch(
+            &format!("/api/v1/users/{victim_id}"),
+            &json!({"state": "active"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        app.with_key(&key).get("/api/v1/me").await.status(),
+        StatusCode::OK
+    );
+    app.sign_in(&victim_name, "a password of some length").await;
+    let events = audit_actions(&admin).await;
+    assert_eq!(count_action(&events, "user.unlocked", &victim_id), 1);
+}
+
+async fn password_lock_lifts_by_itself_after_fifteen_minutes(b: Backend) {
     let app = spawn_app(b).await;
     let admin = app.admin().await;
     admin
@@ -298,11 +390,11 @@ async fn lockout_lifts_by_itself_after_fifteen_minutes(b: Backend) {
         )
         .await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
-    // Fourteen minutes later: still locked.
-    let at = |minutes: i64| gatehouse_server::clock::now() - TimeDelta::minutes(minutes);
+    // Fourteen minutes later (a minute left): still locked.
+    let from_now = |minutes: i64| gatehouse_server::clock::now() + TimeDelta::minutes(minutes);
     app.with_db(|conn| {
         diesel::update(users::table.find(&victim_id))
-            .set(users::locked_at.eq(Some(at(14))))
+            .set(users::password_locked_until.eq(Some(from_now(1))))
             .execute(conn)
             .unwrap()
     });
@@ -313,10 +405,11 @@ async fn lockout_lifts_by_itself_after_fifteen_minutes(b: Backend) {
         )
         .await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
-    // Sixteen minutes later: the lock has lapsed.
+    // Sixteen minutes later: the lock has lapsed; the next sign-in works, and the
+    // lapse is in the audit log.
     app.with_db(|conn| {
         diesel::update(users::table.find(&victim_id))
-            .set(users::locked_at.eq(Some(at(16))))
+            .set(users::password_locked_until.eq(Some(from_now(-1))))
             .execute(conn)
             .unwrap()
     });
@@ -327,7 +420,48 @@ async fn lockout_lifts_by_itself_after_fifteen_minutes(b: Backend) {
         .await
         .unwrap();
     assert_eq!(user["state"], "active");
+    assert!(user["password_locked_until"].is_null());
     app.sign_in(&victim_name, "a password of some length").await;
+    let events = audit_actions(&admin).await;
+    let unlocked: Vec<_> = events
+        .iter()
+        .filter(|e| e["action"] == "user.unlocked" && e["target_id"] == victim_id.as_str())
+        .collect();
+    assert_eq!(unlocked.len(), 1, "{events:?}");
+    assert_eq!(unlocked[0]["details"]["reason"], "lapsed");
+    assert!(unlocked[0]["actor_id"].is_null() || unlocked[0]["actor_id"] == victim_id.as_str());
+}
+
+/// A sprayer trying many usernames from one address is slowed there, and nowhere else.
+async fn failed_sign_ins_are_throttled_per_address(b: Backend) {
+    let app = spawn_app(b).await;
+    let sprayer = app.anonymous_from("127.0.0.2");
+    for i in 0..20 {
+        let res = sprayer
+            .post(
+                "/api/v1/session",
+                &json!({"username": format!("guess-{i}@example.com"), "password": "spring 2026 spring"}),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    }
+    // From that address, even the right password now waits.
+    let res = sprayer
+        .post(
+            "/api/v1/session",
+            &json!({"username": app.admin_username, "password": ADMIN_PASSWORD}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=600).contains(&wait), "{wait}");
+    assert_eq!(error_code(res).await, "rate_limited");
+    // Everyone else signs in as usual, and the admin was never locked.
+    app.admin().await;
 }
 
 async fn idle_and_absolute_expiry_end_sessions(b: Backend) {
@@ -485,7 +619,7 @@ async fn parallel_guesses_cannot_exceed_the_lockout_threshold(b: Backend) {
         assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     }
     // Only three guesses were ever checked against the password; the rest were
-    // refused unchecked, and the account is locked.
+    // refused unchecked, and password sign-in is locked.
     let audit: Value = admin
         .get("/api/v1/audit-events?action=session.sign_in_failed&limit=200")
         .await
@@ -507,7 +641,8 @@ async fn parallel_guesses_cannot_exceed_the_lockout_threshold(b: Backend) {
         .json()
         .await
         .unwrap();
-    assert_eq!(user["state"], "locked");
+    assert_eq!(user["state"], "active");
+    assert!(user["password_locked_until"].is_string());
     let res = c
         .post(
             "/api/v1/session",

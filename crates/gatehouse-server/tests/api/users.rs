@@ -261,10 +261,10 @@ async fn roles_and_names_can_be_changed(b: Backend) {
     let res = admin
         .patch(
             &format!("/api/v1/users/{editor_id}"),
-            &json!({"state": "locked"}),
+            &json!({"state": "frozen"}),
         )
         .await;
-    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     let audit: Value = admin
         .get("/api/v1/audit-events")
         .await
@@ -284,7 +284,11 @@ async fn the_last_active_admin_is_protected(b: Backend) {
     let app = spawn_app(b).await;
     let admin = app.admin().await;
     let me = format!("/api/v1/users/{}", app.admin_id);
-    for change in [json!({"role": "editor"}), json!({"state": "disabled"})] {
+    for change in [
+        json!({"role": "editor"}),
+        json!({"state": "disabled"}),
+        json!({"state": "locked"}),
+    ] {
         let res = admin.patch(&me, &change).await;
         assert_eq!(res.status(), StatusCode::CONFLICT, "{change}");
         assert_eq!(error_code(res).await, "last_admin");

@@ -1,13 +1,14 @@
-//! Rate limiting of failed OAuth client authentication (PRODUCT.md §4 rule 6): after
-//! `max` failures for one `client_id` within `window`, further attempts for it are
-//! refused until the window ends. Per process; with several replicas the effective
+//! Rate limiting of failures: after `max` failures for one key within `window`, further
+//! attempts for it are refused until the window ends. Used for OAuth client
+//! authentication (per client and caller address, PRODUCT.md §4 rule 6) and for
+//! sign-in (per caller address). Per process; with several replicas the effective
 //! limit is `max` per replica.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// The most client ids tracked at once; beyond it the oldest windows are dropped.
+/// The most keys tracked at once; beyond it the oldest windows are dropped.
 const MAX_TRACKED: usize = 10_000;
 
 pub struct FailureLimiter {
@@ -25,16 +26,16 @@ impl FailureLimiter {
         }
     }
 
-    /// `Some(seconds to wait)` when this client is over its limit.
-    pub fn blocked(&self, client_id: &str) -> Option<u64> {
+    /// `Some(seconds to wait)` when this key is over its limit.
+    pub fn blocked(&self, key: &str) -> Option<u64> {
         let failures = self.failures.lock().ok()?;
-        let (start, count) = failures.get(client_id)?;
+        let (start, count) = failures.get(key)?;
         let elapsed = start.elapsed();
         (elapsed < self.window && *count >= self.max)
             .then(|| (self.window - elapsed).as_secs().max(1))
     }
 
-    pub fn record_failure(&self, client_id: &str) {
+    pub fn record_failure(&self, key: &str) {
         let Ok(mut failures) = self.failures.lock() else {
             return;
         };
@@ -51,7 +52,7 @@ impl FailureLimiter {
             }
         }
         let entry = failures
-            .entry(client_id.to_string())
+            .entry(key.to_string())
             .or_insert((Instant::now(), 0));
         if entry.0.elapsed() >= self.window {
             *entry = (Instant::now(), 0);
