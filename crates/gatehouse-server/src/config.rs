@@ -9,6 +9,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde::Deserialize;
 
+use crate::client_address::TrustedProxies;
 use crate::secret::SecretString;
 
 #[derive(Debug, Parser)]
@@ -107,6 +108,11 @@ pub struct SettingsArgs {
     /// `cargo xtask build-web` [default: frontend/dist].
     #[arg(long, env = "GATEHOUSE_WEB_DIR", global = true)]
     pub web_dir: Option<PathBuf>,
+    /// Reverse proxies (CIDR blocks, comma-separated) whose `Forwarded` /
+    /// `X-Forwarded-For` headers name the client's address. Only requests from these
+    /// peers have them believed [default: none; the TCP peer is the client].
+    #[arg(long, env = "GATEHOUSE_TRUSTED_PROXIES", global = true)]
+    pub trusted_proxies: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
@@ -134,6 +140,7 @@ struct FileSettings {
     log_format: Option<LogFormat>,
     log: Option<String>,
     web_dir: Option<PathBuf>,
+    trusted_proxies: Option<String>,
 }
 
 /// The resolved settings of one process.
@@ -151,6 +158,8 @@ pub struct Settings {
     pub log: String,
     /// The built web app: `index.html` and `assets/`.
     pub web_dir: PathBuf,
+    /// Peers whose forwarding headers are believed (`client_address`).
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl Settings {
@@ -211,6 +220,12 @@ impl Settings {
                 .web_dir
                 .or(file.web_dir)
                 .unwrap_or_else(|| DEFAULT_WEB_DIR.into()),
+            trusted_proxies: args
+                .trusted_proxies
+                .or(file.trusted_proxies)
+                .unwrap_or_default()
+                .parse()
+                .map_err(|e| anyhow::anyhow!("trusted_proxies: {e}"))?,
             listen,
             database_url,
         };
@@ -233,6 +248,7 @@ impl Settings {
             log_format: LogFormat::Text,
             log: "warn".into(),
             web_dir: DEFAULT_WEB_DIR.into(),
+            trusted_proxies: TrustedProxies::default(),
         }
     }
 
@@ -312,6 +328,7 @@ mod tests {
         assert_eq!(s.public_url, "http://127.0.0.1:9999");
         assert_eq!(s.log, "info");
         assert_eq!(s.web_dir, PathBuf::from("/srv/web"));
+        assert!(s.trusted_proxies.is_empty());
         std::fs::write(&file, "no_such_setting = 1\n").unwrap();
         let args = SettingsArgs {
             config: Some(file),

@@ -6,6 +6,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod auth;
 pub mod bootstrap;
+pub mod client_address;
 pub mod clock;
 pub mod config;
 pub mod csv;

@@ -374,7 +374,7 @@ pub fn is_safe(method: &Method) -> bool {
     matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
-/// Where a request came from, for the audit log.
+/// Where a request came from, for rate limits, sessions and the audit log.
 #[derive(Debug, Clone, Default)]
 pub struct ClientMeta {
     pub ip: Option<String>,
@@ -393,8 +393,18 @@ impl FromRequest for ClientMeta {
 impl ClientMeta {
     pub fn of(req: &HttpRequest) -> ClientMeta {
         ClientMeta {
-            // The peer address, not X-Forwarded-For: a client can write that header.
-            ip: req.peer_addr().map(|a| a.ip().to_string()),
+            // The peer, or what a trusted proxy says the client is: a client can
+            // write forwarding headers itself, so only those proxies are believed.
+            ip: req.peer_addr().map(|a| {
+                let trusted = req
+                    .app_data::<web::Data<AppState>>()
+                    .map(|s| &s.settings.trusted_proxies);
+                match trusted {
+                    Some(t) => crate::client_address::client_ip(a.ip(), req.headers(), t),
+                    None => a.ip(),
+                }
+                .to_string()
+            }),
             user_agent: req
                 .headers()
                 .get(header::USER_AGENT)

@@ -12,6 +12,7 @@ mod errors;
 mod oauth;
 mod openapi;
 mod outage;
+mod proxies;
 mod replicas;
 mod sessions;
 mod subscription;
