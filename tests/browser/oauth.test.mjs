@@ -140,6 +140,37 @@ test('denying the consent sends the person back to the app with access_denied', 
   await page.context().close();
 });
 
+test('prompt=login: a signed-in person is asked for their password again before the app gets a code', async () => {
+  const port = await import('./harness.mjs').then((h) => h.freePort());
+  const callback = `http://127.0.0.1:${port}/callback`;
+  const page = await newPage(browser);
+  await signIn(page, gh.url, gh.admin);
+  await page.waitForURL(`${gh.url}/apps`);
+  const { clientId } = await registerClient(page, 'Sample reauth', callback, 'confidential');
+  // Nothing listens on the callback: the browser's arrival there is answered here.
+  await page.route(`http://127.0.0.1:${port}/**`, (route) => route.fulfill({ body: 'back at the app' }));
+  const authorize = `${gh.url}/oauth/authorize?response_type=code&client_id=${clientId}`
+    + `&redirect_uri=${encodeURIComponent(callback)}&scope=api%3Aread&state=s1&prompt=login`;
+  await page.goto(authorize);
+  // Signed in, yet the sign-in page stays and says why.
+  await page.waitForURL(/\/login\?next=.*reauth=1/);
+  await page.getByText('confirm it is you').waitFor();
+  await review(page, 'login-reauth');
+  await page.waitForTimeout(300);
+  assert.match(page.url(), /\/login\?/, 'the existing session did not count');
+  await page.getByLabel('Username').fill(gh.admin.username);
+  await page.getByLabel('Password').fill(gh.admin.password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  // The new sign-in goes on to the consent page, then back to the app with a code.
+  await page.waitForURL(/\/authorize\?request=/);
+  await page.locator('#allow').click();
+  await page.waitForURL((u) => u.href.startsWith(callback));
+  const back = new URL(page.url());
+  assert.ok(back.searchParams.get('code'), page.url());
+  assert.equal(back.searchParams.get('state'), 's1');
+  await page.context().close();
+});
+
 async function startSampleAppOn(port, clientId, secret) {
   const { SAMPLE_APP_BIN } = await import('./harness.mjs');
   const { spawn } = await import('node:child_process');

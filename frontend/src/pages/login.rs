@@ -60,11 +60,18 @@ pub fn Login() -> impl IntoView {
     let password = RwSignal::new(String::new());
     let error = RwSignal::new(None::<ApiError>);
     let busy = RwSignal::new(false);
+    // An application asked for a new sign-in (OpenID Connect `prompt=login` or
+    // `max_age`): the existing session does not count, only a sign-in made here.
+    let reauth = Memo::new(move |_| query.with(|q| q.get("reauth").as_deref() == Some("1")));
+    let fresh = RwSignal::new(false);
 
     // Already signed in (or just signed in): go on.
     let nav = navigate.clone();
     Effect::new(move |_| {
-        if auth.checked.get() && auth.session.with(Option::is_some) {
+        if auth.checked.get()
+            && auth.session.with(Option::is_some)
+            && (fresh.get() || !reauth.get())
+        {
             go_to(&next.get_untracked(), &nav);
         }
     });
@@ -81,6 +88,7 @@ pub fn Login() -> impl IntoView {
             match api::sign_in(u, p).await {
                 Ok(info) => {
                     password.set(String::new());
+                    fresh.set(true);
                     auth.signed_in(info);
                 }
                 Err(e) => {
@@ -103,8 +111,11 @@ pub fn Login() -> impl IntoView {
                 <Show when=move || auth.expired.get()>
                     <p class="notice" role="status">"Your session has ended. Sign in again to continue."</p>
                 </Show>
-                <Show when=oauth_next>
+                <Show when=move || oauth_next() && !reauth.get()>
                     <p class="notice" role="status">"An application asked you to sign in with Gatehouse."</p>
+                </Show>
+                <Show when=move || reauth.get()>
+                    <p class="notice" role="status">"An application asked you to confirm it is you: sign in again to continue."</p>
                 </Show>
                 <form on:submit=submit novalidate>
                     <label class="field">

@@ -62,6 +62,25 @@ pub struct GrantChanges {
     pub updated_at: Option<NaiveDateTime>,
 }
 
+/// Finds the user's grant for the client *for update*: on PostgreSQL a no-op update
+/// takes the row's lock first (a concurrent revocation waits for this transaction, or
+/// this one for it), so every later read in the transaction sees the same grant.
+/// SQLite has one writer at a time and needs no lock.
+pub fn find_for_update(
+    conn: &mut DbConnection,
+    user_id: &str,
+    client_id: &str,
+) -> QueryResult<Option<GrantRow>> {
+    diesel::update(
+        oauth_grants::table
+            .filter(oauth_grants::user_id.eq(user_id))
+            .filter(oauth_grants::client_id.eq(client_id)),
+    )
+    .set(oauth_grants::updated_at.eq(oauth_grants::updated_at))
+    .execute(conn)?;
+    find(conn, user_id, client_id)
+}
+
 pub fn find(
     conn: &mut DbConnection,
     user_id: &str,

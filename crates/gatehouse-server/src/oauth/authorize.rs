@@ -146,6 +146,16 @@ pub async fn authorize_post(
 async fn authorize_with(state: &web::Data<AppState>, req: &HttpRequest, raw: &str) -> HttpResponse {
     match authorize_inner(state, req, raw).await {
         Ok(res) => res,
+        // The world changed under the request: the client or its callback URL went
+        // away, or the user was disabled, while it was being answered.
+        Err(ApiError::NotFound) => error_page(
+            "Unknown application",
+            "This application or its callback URL is no longer registered.",
+        ),
+        Err(ApiError::Unauthorized { .. }) => error_page(
+            "Account not active",
+            "Your account is not active. Ask an administrator of your subscription.",
+        ),
         Err(e) => {
             tracing::error!(error = ?e, "authorization endpoint failed");
             error_page(
@@ -317,6 +327,16 @@ async fn authorize_inner(
             "prompt=none cannot be combined with other prompt values.",
         ));
     }
+    let max_age = match param("max_age").map(str::parse::<u32>) {
+        None => None,
+        Some(Ok(seconds)) => Some(i64::from(seconds)),
+        Some(Err(_)) => {
+            return Ok(back.send(
+                "invalid_request",
+                "max_age must be a whole number of seconds.",
+            ));
+        }
+    };
 
     // 3. Who is asking: not signed in, go sign in and come back.
     let session = match req.cookie(SESSION_COOKIE) {
@@ -327,11 +347,9 @@ async fn authorize_inner(
         if prompt_none {
             return Ok(back.send("login_required", "The user is not signed in."));
         }
-        // Back to the same request after sign-in, as a GET (a POST's body becomes the
-        // query, in the same encoding).
-        let here = format!("{}?{}", req.path(), raw);
-        let next: String = url::form_urlencoded::byte_serialize(here.as_bytes()).collect();
-        return Ok(found(&format!("/login?next={next}")));
+        // Back to the same request after sign-in, as a GET. The sign-in about to
+        // happen is as fresh as `prompt=login` or `max_age` can ask.
+        return Ok(found(&sign_in_url(req.path(), &pairs, None)));
     };
     if principal.subscription.id != client.subscription_id {
         return Ok(back.send(
@@ -339,31 +357,41 @@ async fn authorize_inner(
             "This application belongs to another organisation.",
         ));
     }
-    let auth_time = match &principal.via {
-        Via::Session { created_at, .. } => *created_at,
-        _ => clock::now(),
+    // The session's creation is the moment the user signed in (`auth_time`).
+    let (auth_time, mark) = match &principal.via {
+        Via::Session { created_at, id, .. } => (*created_at, reauth_mark(id)),
+        _ => (clock::now(), String::new()),
     };
+
+    // `prompt=login`, or a sign-in older than `max_age`: sign in again first. The way
+    // back carries a mark of the current session instead, so the same session is sent
+    // back again and a new one (a new sign-in) goes on — no clocks are compared, so a
+    // replica's clock cannot make this loop.
+    let stale = prompt.contains("login")
+        || max_age.is_some_and(|m| (clock::now() - auth_time).num_seconds() > m)
+        || param(REAUTH_PARAM) == Some(mark.as_str());
+    if stale {
+        if prompt_none {
+            return Ok(back.send("login_required", "The user must sign in again."));
+        }
+        return Ok(found(&sign_in_url(req.path(), &pairs, Some(&mark))));
+    }
 
     // 4. Already allowed (an active grant covering the scopes), or a standard
     //    integration: no consent page.
     let now = clock::now();
-    let (user_id, client_row_id) = (principal.user.id.clone(), client.id.clone());
-    let grant = state
-        .db_read(move |conn| Ok(grants_store::find(conn, &user_id, &client_row_id)?))
-        .await?;
-    let covered = grant
-        .as_ref()
-        .is_some_and(|g| g.is_active() && scopes::split(&g.scopes).is_superset(&params.scopes));
-    if (covered || client.standard) && !prompt.contains("consent") {
+    if !prompt.contains("consent") {
         let meta = ClientMeta::of(req);
-        let (code, grant_id) =
-            issue_code_now(state, &principal, &meta, &client, &params, auth_time).await?;
-        state.invalidate(Invalidate::Grant(&grant_id));
-        let mut ps = vec![("code", code.as_str())];
-        if let Some(s) = &params.state {
-            ps.push(("state", s));
+        let issued =
+            issue_code_if_allowed(state, &principal, &meta, &client, &params, auth_time).await?;
+        if let Some((code, grant_id)) = issued {
+            state.invalidate(Invalidate::Grant(&grant_id));
+            let mut ps = vec![("code", code.as_str())];
+            if let Some(s) = &params.state {
+                ps.push(("state", s));
+            }
+            return Ok(found(&redirect_url(&params.redirect_uri, &ps, &issuer)));
         }
-        return Ok(found(&redirect_url(&params.redirect_uri, &ps, &issuer)));
     }
 
     if prompt_none {
@@ -409,14 +437,65 @@ async fn authorize_inner(
     Ok(found(&format!("/authorize?request={id}")))
 }
 
-async fn issue_code_now(
+/// The query parameter that carries [`reauth_mark`] back from a forced sign-in.
+const REAUTH_PARAM: &str = "gatehouse_reauth";
+
+/// Names a session without revealing its id: a request that comes back carrying the
+/// mark of the session it is made with has not been through a new sign-in yet.
+fn reauth_mark(session_id: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("gatehouse-reauth:{session_id}").as_bytes());
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The sign-in page, with the way back to this authorization request (as a GET).
+/// `prompt=login` and `max_age` are answered by this sign-in, so the way back drops
+/// them; with `mark` (a signed-in user who must sign in again) it carries the current
+/// session's mark instead and the page asks for the password even though a session
+/// exists (`reauth=1`).
+fn sign_in_url(path: &str, pairs: &[(String, String)], mark: Option<&str>) -> String {
+    let mut back = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs {
+        match k.as_str() {
+            "max_age" | REAUTH_PARAM => {}
+            "prompt" => {
+                let rest: Vec<&str> = v
+                    .split(' ')
+                    .filter(|p| !p.is_empty() && *p != "login")
+                    .collect();
+                if !rest.is_empty() {
+                    back.append_pair(k, &rest.join(" "));
+                }
+            }
+            _ => {
+                back.append_pair(k, v);
+            }
+        }
+    }
+    if let Some(mark) = mark {
+        back.append_pair(REAUTH_PARAM, mark);
+    }
+    let here = format!("{path}?{}", back.finish());
+    let next: String = url::form_urlencoded::byte_serialize(here.as_bytes()).collect();
+    match mark {
+        Some(_) => format!("/login?next={next}&reauth=1"),
+        None => format!("/login?next={next}"),
+    }
+}
+
+/// Issues a code without asking when the user's grant is active and covers the scopes,
+/// or the client is a standard integration; `None` when consent must be asked. The
+/// grant is read inside the transaction that issues the code, so a revocation that
+/// landed since the user's last decision is seen here and sends them to the consent
+/// page — it is never silently undone.
+async fn issue_code_if_allowed(
     state: &AppState,
     principal: &Principal,
     meta: &ClientMeta,
     client: &ClientRow,
     params: &AuthorizationParams,
     auth_time: NaiveDateTime,
-) -> Result<(String, String), ApiError> {
+) -> Result<Option<(String, String)>, ApiError> {
     let (principal, meta, client, params) = (
         principal.clone(),
         meta.clone(),
@@ -427,16 +506,31 @@ async fn issue_code_now(
     state
         .db(move |conn| {
             db::transaction(conn, |conn| {
+                // The client as it is now: still there, still with this callback URL,
+                // and still standard if that is what skips the page.
+                let client = clients_store::find_by_client_id(conn, &client.client_id)?
+                    .filter(|c| redirect_matches(&c.redirect_uri_list(), &params.redirect_uri))
+                    .ok_or(ApiError::NotFound)?;
+                let grant = grants_store::find_for_update(conn, &principal.user.id, &client.id)?;
+                let covered = grant.as_ref().is_some_and(|g| {
+                    g.is_active() && scopes::split(&g.scopes).is_superset(&params.scopes)
+                });
+                if !covered && !client.standard {
+                    return Ok(None);
+                }
                 issue_code(
                     conn, &hasher, &principal, &meta, &client, &params, auth_time,
                 )
+                .map(Some)
             })
         })
         .await
 }
 
 /// Creates, extends or re-enables the user's grant for the client and issues a code
-/// under it. Returns the code and the grant id. Runs inside the caller's transaction.
+/// under it. Returns the code and the grant id. Runs inside the caller's transaction,
+/// and re-reads there that the user is still active (the caller read the client in the
+/// same transaction).
 fn issue_code(
     conn: &mut DbConnection,
     hasher: &TokenHasher,
@@ -447,6 +541,14 @@ fn issue_code(
     auth_time: NaiveDateTime,
 ) -> Result<(String, String), ApiError> {
     let now = clock::now();
+    let active = users_store::find(conn, &principal.user.id)?
+        .is_some_and(|u| crate::auth::effective_state(&u) == gatehouse_types::UserState::Active);
+    if !active {
+        return Err(ApiError::unauthorized(
+            gatehouse_types::codes::USER_INACTIVE,
+            "The user is not active.",
+        ));
+    }
     let requested = scopes::join(&params.scopes);
     let audit = |action: &'static str, grant_id: &str| {
         Audit::by(principal, meta, action)
@@ -454,7 +556,7 @@ fn issue_code(
             .subject(&principal.user.id)
             .details(json!({"client_id": client.client_id, "client_name": client.name, "scopes": requested}))
     };
-    let g = match grants_store::find(conn, &principal.user.id, &client.id)? {
+    let g = match grants_store::find_for_update(conn, &principal.user.id, &client.id)? {
         Some(g) => g,
         None => {
             let id = uuid::Uuid::now_v7().to_string();

@@ -13,6 +13,7 @@ mod oauth;
 mod openapi;
 mod outage;
 mod proxies;
+mod reauth;
 mod replicas;
 mod sessions;
 mod subscription;
