@@ -1,13 +1,13 @@
 //! The address a request comes from, for rate limits, sessions and the audit log.
 //!
 //! The TCP peer is the answer unless it is one of `trusted_proxies`
-//! (`GATEHOUSE_TRUSTED_PROXIES`, a list of CIDR blocks). Only then are `Forwarded`
-//! (RFC 7239) or, without it, `X-Forwarded-For` believed, and read from the right: each
-//! trusted proxy appends the address it received the request from, so the first
-//! address from the right that is not a trusted proxy is the client. Whatever a client
-//! writes into those headers itself stands further left and is never reached. A header
-//! that cannot be read gives the peer itself: a mangled chain must not let anyone
-//! choose their address.
+//! (`GATEHOUSE_TRUSTED_PROXIES`, a list of CIDR blocks). Only then is the forwarding
+//! header believed — one header, `X-Forwarded-For` or RFC 7239 `Forwarded`
+//! (`GATEHOUSE_FORWARDED_HEADER`), never both — and read from the right: each trusted
+//! proxy appends the address it received the request from, so the first address from
+//! the right that is not a trusted proxy is the client. What a client writes into the
+//! header itself stands further left and is never read. A hop that cannot be read
+//! gives the nearest trusted hop: a mangled chain cannot let anyone choose an address.
 //!
 //! A leaf: it knows `http` headers and nothing of the application.
 
@@ -122,53 +122,91 @@ impl fmt::Display for TrustedProxies {
     }
 }
 
+/// The one header a trusted proxy's word is read from. Only one: a proxy appends to
+/// the header it knows and passes the other through untouched, so believing both would
+/// let a client write its own address into the other one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ForwardedHeader {
+    /// `X-Forwarded-For: client, proxy1` (nginx's `$proxy_add_x_forwarded_for`).
+    #[default]
+    XForwardedFor,
+    /// RFC 7239 `Forwarded: for=client, for=proxy1`.
+    Forwarded,
+}
+
+impl ForwardedHeader {
+    fn name(self) -> &'static str {
+        match self {
+            ForwardedHeader::XForwardedFor => "x-forwarded-for",
+            ForwardedHeader::Forwarded => "forwarded",
+        }
+    }
+}
+
 /// The client's address: the peer, or — when the peer is a trusted proxy — the first
-/// address from the right of the forwarding chain that is not a trusted proxy.
-pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &TrustedProxies) -> IpAddr {
+/// address from the right of the forwarding chain in `header` that is not a trusted
+/// proxy. The chain is read one hop at a time from the right and never further than
+/// that address, so nothing a client wrote (further left) is ever parsed. A hop that
+/// cannot be read stops the walk at the nearest trusted hop: garbage cannot move the
+/// answer anywhere but towards the server.
+pub fn client_ip(
+    peer: IpAddr,
+    headers: &HeaderMap,
+    trusted: &TrustedProxies,
+    header: ForwardedHeader,
+) -> IpAddr {
     let peer = canonical(peer);
     if !trusted.contains(peer) {
         return peer;
     }
-    let Some(chain) = forwarded_chain(headers) else {
-        return peer;
-    };
-    // Walk from the nearest hop outwards, past every trusted proxy.
-    let mut client = peer;
-    for hop in chain.into_iter().rev() {
-        client = canonical(hop);
-        if !trusted.contains(client) {
-            break;
+    let values: Vec<&[u8]> = headers
+        .get_all(header.name())
+        .map(|v| v.as_bytes())
+        .collect();
+    // The nearest trusted hop so far, starting with the peer itself.
+    let mut nearest = peer;
+    for value in values.into_iter().rev() {
+        for element in value.rsplit(|b| *b == b',') {
+            let hop = std::str::from_utf8(element)
+                .ok()
+                .and_then(|e| match header {
+                    ForwardedHeader::XForwardedFor => parse_node(e.trim()),
+                    ForwardedHeader::Forwarded => forwarded_for(e),
+                });
+            let Some(hop) = hop.map(canonical) else {
+                return nearest;
+            };
+            if !trusted.contains(hop) {
+                return hop;
+            }
+            nearest = hop;
         }
     }
-    client
+    nearest
 }
 
-/// The addresses of the forwarding chain, leftmost (furthest) first, from `Forwarded`
-/// when present, else from `X-Forwarded-For`. `None` when the header is absent or any
-/// element of it is not an address (`unknown`, an obfuscated identifier, garbage).
-fn forwarded_chain(headers: &HeaderMap) -> Option<Vec<IpAddr>> {
-    let joined = |name: &str| -> Option<String> {
-        let values: Vec<&str> = headers
-            .get_all(name)
-            .map(|v| v.to_str().ok())
-            .collect::<Option<Vec<_>>>()?;
-        (!values.is_empty()).then(|| values.join(","))
-    };
-    if let Some(forwarded) = joined("forwarded") {
-        // `for=192.0.2.60;proto=http, for="[2001:db8::1]:4711"`
-        return forwarded
-            .split(',')
-            .map(|element| {
-                let value = element.split(';').find_map(|pair| {
-                    let (k, v) = pair.split_once('=')?;
-                    k.trim().eq_ignore_ascii_case("for").then_some(v.trim())
-                })?;
-                parse_node(value.trim_matches('"'))
-            })
-            .collect();
+/// The `for=` of one `Forwarded` element: `for=192.0.2.60;proto=http`.
+fn forwarded_for(element: &str) -> Option<IpAddr> {
+    let value = element.split(';').find_map(|pair| {
+        let (k, v) = pair.split_once('=')?;
+        k.trim().eq_ignore_ascii_case("for").then_some(v.trim())
+    })?;
+    parse_node(value.trim_matches('"'))
+}
+
+/// A key for rate limits: the address, or for IPv6 its /64 — one subscriber line
+/// usually holds a whole /64, and counting each of its addresses apart would give a
+/// guesser 2^64 fresh starts.
+pub fn limit_key(ip: &str) -> String {
+    match ip.parse::<IpAddr>().map(canonical) {
+        Ok(IpAddr::V6(v6)) => {
+            let bits = u128::from(v6) & (u128::MAX << 64);
+            format!("{}/64", std::net::Ipv6Addr::from(bits))
+        }
+        Ok(v4) => v4.to_string(),
+        Err(_) => ip.to_string(),
     }
-    let xff = joined("x-forwarded-for")?;
-    xff.split(',').map(|a| parse_node(a.trim())).collect()
 }
 
 /// `192.0.2.1`, `192.0.2.1:4711`, `[2001:db8::1]`, `[2001:db8::1]:4711` or `2001:db8::1`.
@@ -225,17 +263,23 @@ mod tests {
         assert!("".parse::<TrustedProxies>().unwrap().is_empty());
     }
 
+    const XFF: ForwardedHeader = ForwardedHeader::XForwardedFor;
+    const FWD: ForwardedHeader = ForwardedHeader::Forwarded;
+
     #[test]
     fn headers_count_only_from_trusted_peers() {
         let none = TrustedProxies::default();
         let h = headers(&[("x-forwarded-for", "203.0.113.9")]);
-        assert_eq!(client_ip(ip("127.0.0.1"), &h, &none), ip("127.0.0.1"));
+        assert_eq!(client_ip(ip("127.0.0.1"), &h, &none, XFF), ip("127.0.0.1"));
         let t: TrustedProxies = "127.0.0.0/8,10.0.0.0/8".parse().unwrap();
-        assert_eq!(client_ip(ip("127.0.0.1"), &h, &t), ip("203.0.113.9"));
-        assert_eq!(client_ip(ip("198.51.100.1"), &h, &t), ip("198.51.100.1"));
+        assert_eq!(client_ip(ip("127.0.0.1"), &h, &t, XFF), ip("203.0.113.9"));
+        assert_eq!(
+            client_ip(ip("198.51.100.1"), &h, &t, XFF),
+            ip("198.51.100.1")
+        );
         // No header from a trusted peer: the peer.
         assert_eq!(
-            client_ip(ip("10.0.0.2"), &HeaderMap::new(), &t),
+            client_ip(ip("10.0.0.2"), &HeaderMap::new(), &t, XFF),
             ip("10.0.0.2")
         );
     }
@@ -246,42 +290,79 @@ mod tests {
         // The client wrote 6.6.6.6 itself; the edge proxy appended the real 203.0.113.9,
         // an inner proxy appended the edge's 10.0.0.5.
         let h = headers(&[("x-forwarded-for", "6.6.6.6, 203.0.113.9, 10.0.0.5")]);
-        assert_eq!(client_ip(ip("10.0.0.6"), &h, &t), ip("203.0.113.9"));
+        assert_eq!(client_ip(ip("10.0.0.6"), &h, &t, XFF), ip("203.0.113.9"));
         // Repeated headers join in order.
         let h = headers(&[
             ("x-forwarded-for", "6.6.6.6"),
             ("x-forwarded-for", "203.0.113.9"),
         ]);
-        assert_eq!(client_ip(ip("10.0.0.6"), &h, &t), ip("203.0.113.9"));
+        assert_eq!(client_ip(ip("10.0.0.6"), &h, &t, XFF), ip("203.0.113.9"));
         // Everything trusted: the furthest hop.
         let h = headers(&[("x-forwarded-for", "10.1.1.1, 10.0.0.5")]);
-        assert_eq!(client_ip(ip("10.0.0.6"), &h, &t), ip("10.1.1.1"));
+        assert_eq!(client_ip(ip("10.0.0.6"), &h, &t, XFF), ip("10.1.1.1"));
+        // Garbage the client wrote on the left is never reached.
+        let h = headers(&[("x-forwarded-for", "garbage, unknown, 198.51.100.8")]);
+        assert_eq!(client_ip(ip("10.0.0.6"), &h, &t, XFF), ip("198.51.100.8"));
     }
 
     #[test]
-    fn forwarded_wins_and_garbage_gives_the_peer() {
+    fn only_the_chosen_header_counts() {
         let t: TrustedProxies = "10.0.0.0/8".parse().unwrap();
+        // A proxy that appends to X-Forwarded-For passes a client's own Forwarded
+        // through: with X-Forwarded-For chosen, that Forwarded is nothing.
         let h = headers(&[
-            (
-                "forwarded",
-                "for=192.0.2.60;proto=http;by=203.0.113.43, for=\"[2001:db8:cafe::17]:4711\"",
-            ),
-            ("x-forwarded-for", "198.51.100.99"),
+            ("forwarded", "for=203.0.113.5"),
+            ("x-forwarded-for", "198.51.100.7"),
         ]);
-        assert_eq!(client_ip(ip("10.0.0.6"), &h, &t), ip("2001:db8:cafe::17"));
+        assert_eq!(client_ip(ip("10.0.0.6"), &h, &t, XFF), ip("198.51.100.7"));
+        assert_eq!(client_ip(ip("10.0.0.6"), &h, &t, FWD), ip("203.0.113.5"));
+        let h = headers(&[(
+            "forwarded",
+            "for=192.0.2.60;proto=http;by=203.0.113.43, for=\"[2001:db8:cafe::17]:4711\"",
+        )]);
+        assert_eq!(
+            client_ip(ip("10.0.0.6"), &h, &t, FWD),
+            ip("2001:db8:cafe::17")
+        );
         let h = headers(&[("forwarded", "For=192.0.2.60:8080")]);
-        assert_eq!(client_ip(ip("10.0.0.6"), &h, &t), ip("192.0.2.60"));
-        for junk in [
-            "unknown",
-            "for=_hidden",
-            "proto=https",
-            "for=\"[::1\"",
-            "x, 1.2.3.4",
-        ] {
+        assert_eq!(client_ip(ip("10.0.0.6"), &h, &t, FWD), ip("192.0.2.60"));
+    }
+
+    #[test]
+    fn an_unreadable_hop_gives_the_nearest_trusted_one() {
+        let t: TrustedProxies = "10.0.0.0/8".parse().unwrap();
+        for junk in ["unknown", "for=_hidden", "proto=https", "for=\"[::1\""] {
             let h = headers(&[("forwarded", junk)]);
-            assert_eq!(client_ip(ip("10.0.0.6"), &h, &t), ip("10.0.0.6"), "{junk}");
+            assert_eq!(
+                client_ip(ip("10.0.0.6"), &h, &t, FWD),
+                ip("10.0.0.6"),
+                "{junk}"
+            );
         }
-        let h = headers(&[("x-forwarded-for", "1.2.3.4, not-an-ip")]);
-        assert_eq!(client_ip(ip("10.0.0.6"), &h, &t), ip("10.0.0.6"));
+        let h = headers(&[("x-forwarded-for", "1.2.3.4, not-an-ip, 10.0.0.9")]);
+        assert_eq!(client_ip(ip("10.0.0.6"), &h, &t, XFF), ip("10.0.0.9"));
+        // Bytes that are not text are a hop that cannot be read, not a reason to look
+        // at another header.
+        let mut h = HeaderMap::new();
+        h.append(
+            HeaderName::from_static("x-forwarded-for"),
+            HeaderValue::from_bytes(b"1.2.3.4, \x80").unwrap(),
+        );
+        h.append(
+            HeaderName::from_static("forwarded"),
+            HeaderValue::from_static("for=203.0.113.77"),
+        );
+        assert_eq!(client_ip(ip("10.0.0.6"), &h, &t, XFF), ip("10.0.0.6"));
+    }
+
+    #[test]
+    fn ipv6_callers_are_limited_by_their_64() {
+        assert_eq!(limit_key("2001:db8:1:2:3:4:5:6"), "2001:db8:1:2::/64");
+        assert_eq!(
+            limit_key("2001:db8:1:2:ffff::1"),
+            limit_key("2001:db8:1:2::9")
+        );
+        assert_eq!(limit_key("203.0.113.9"), "203.0.113.9");
+        assert_eq!(limit_key("::ffff:203.0.113.9"), "203.0.113.9");
     }
 }

@@ -9,7 +9,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde::Deserialize;
 
-use crate::client_address::TrustedProxies;
+use crate::client_address::{ForwardedHeader, TrustedProxies};
 use crate::secret::SecretString;
 
 #[derive(Debug, Parser)]
@@ -113,6 +113,9 @@ pub struct SettingsArgs {
     /// peers have them believed [default: none; the TCP peer is the client].
     #[arg(long, env = "GATEHOUSE_TRUSTED_PROXIES", global = true)]
     pub trusted_proxies: Option<String>,
+    /// The one header the trusted proxies' word is read from [default: x-forwarded-for].
+    #[arg(long, env = "GATEHOUSE_FORWARDED_HEADER", global = true, value_enum)]
+    pub forwarded_header: Option<ForwardedHeader>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
@@ -141,6 +144,7 @@ struct FileSettings {
     log: Option<String>,
     web_dir: Option<PathBuf>,
     trusted_proxies: Option<String>,
+    forwarded_header: Option<ForwardedHeader>,
 }
 
 /// The resolved settings of one process.
@@ -160,6 +164,8 @@ pub struct Settings {
     pub web_dir: PathBuf,
     /// Peers whose forwarding headers are believed (`client_address`).
     pub trusted_proxies: TrustedProxies,
+    /// Which header they write the client's address to.
+    pub forwarded_header: ForwardedHeader,
 }
 
 impl Settings {
@@ -226,6 +232,10 @@ impl Settings {
                 .unwrap_or_default()
                 .parse()
                 .map_err(|e| anyhow::anyhow!("trusted_proxies: {e}"))?,
+            forwarded_header: args
+                .forwarded_header
+                .or(file.forwarded_header)
+                .unwrap_or_default(),
             listen,
             database_url,
         };
@@ -249,6 +259,7 @@ impl Settings {
             log: "warn".into(),
             web_dir: DEFAULT_WEB_DIR.into(),
             trusted_proxies: TrustedProxies::default(),
+            forwarded_header: ForwardedHeader::default(),
         }
     }
 

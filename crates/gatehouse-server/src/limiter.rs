@@ -28,7 +28,7 @@ impl FailureLimiter {
 
     /// `Some(seconds to wait)` when this key is over its limit.
     pub fn blocked(&self, key: &str) -> Option<u64> {
-        let failures = self.failures.lock().ok()?;
+        let failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         let (start, count) = failures.get(key)?;
         let elapsed = start.elapsed();
         (elapsed < self.window && *count >= self.max)
@@ -36,15 +36,18 @@ impl FailureLimiter {
     }
 
     pub fn record_failure(&self, key: &str) {
-        let Ok(mut failures) = self.failures.lock() else {
-            return;
-        };
-        if failures.len() >= MAX_TRACKED {
-            let window = self.window;
+        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        if failures.len() >= MAX_TRACKED && !failures.contains_key(key) {
+            let (window, max) = (self.window, self.max);
             failures.retain(|_, (start, _)| start.elapsed() < window);
             if failures.len() >= MAX_TRACKED {
-                // Still full of live windows: drop the oldest half, never everything
-                // (a flood of new keys must not reset the counts that matter).
+                // Still full of live windows: forget counts that block nothing yet
+                // before any block. A flood of new keys (a guesser rotating addresses)
+                // then cannot lift the blocks that matter; it can only push out other
+                // half-counted keys, or blocks it earned itself.
+                failures.retain(|_, (_, count)| *count >= max);
+            }
+            if failures.len() >= MAX_TRACKED {
                 let mut starts: Vec<Instant> = failures.values().map(|(s, _)| *s).collect();
                 starts.sort();
                 let cutoff = starts[starts.len() / 2];
@@ -79,5 +82,17 @@ mod tests {
         short.record_failure("c");
         std::thread::sleep(Duration::from_millis(5));
         assert!(short.blocked("c").is_none());
+    }
+
+    #[test]
+    fn a_flood_of_new_keys_does_not_lift_a_block() {
+        let l = FailureLimiter::new(3, Duration::from_secs(60));
+        for _ in 0..3 {
+            l.record_failure("guessed");
+        }
+        for i in 0..(MAX_TRACKED * 2) {
+            l.record_failure(&format!("rotating-{i}"));
+        }
+        assert!(l.blocked("guessed").is_some());
     }
 }

@@ -396,11 +396,13 @@ impl ClientMeta {
             // The peer, or what a trusted proxy says the client is: a client can
             // write forwarding headers itself, so only those proxies are believed.
             ip: req.peer_addr().map(|a| {
-                let trusted = req
-                    .app_data::<web::Data<AppState>>()
-                    .map(|s| &s.settings.trusted_proxies);
-                match trusted {
-                    Some(t) => crate::client_address::client_ip(a.ip(), req.headers(), t),
+                match req.app_data::<web::Data<AppState>>() {
+                    Some(s) => crate::client_address::client_ip(
+                        a.ip(),
+                        req.headers(),
+                        &s.settings.trusted_proxies,
+                        s.settings.forwarded_header,
+                    ),
                     None => a.ip(),
                 }
                 .to_string()

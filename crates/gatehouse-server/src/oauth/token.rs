@@ -128,7 +128,11 @@ pub(super) async fn authenticate_client(
 ) -> Result<ClientRow, OAuthError> {
     // Failures are counted per client *and* caller address: someone guessing one
     // client's secret from one place cannot lock the client out everywhere.
-    let limit_key = format!("{}|{}", creds.client_id, meta.ip.as_deref().unwrap_or("-"));
+    let limit_key = format!(
+        "{}|{}",
+        creds.client_id,
+        crate::client_address::limit_key(meta.ip.as_deref().unwrap_or("-"))
+    );
     if let Some(wait) = state.client_auth_limiter.blocked(&limit_key) {
         return Err(OAuthError::too_many_attempts(wait));
     }
@@ -437,12 +441,14 @@ impl RefreshWork {
             Some(asked) if !asked.is_empty() && held.is_superset(asked) => scopes::join(asked),
             Some(_) => return Ok(RefreshOutcome::Widened),
         };
+        // Refused before the token is spent: an admin's lock can be lifted, and the
+        // app's retry with the same token must not look like a replay then.
+        if effective_state(&user) != gatehouse_types::UserState::Active {
+            return Ok(RefreshOutcome::Invalid);
+        }
         if !grants_store::spend_refresh(conn, &refresh.id, now)? {
             // Spent by a concurrent request (PostgreSQL): the same tripwire.
             return self.reused(conn, &refresh, grant);
-        }
-        if effective_state(&user) != gatehouse_types::UserState::Active {
-            return Ok(RefreshOutcome::Invalid);
         }
         // RFC 6749 §6: the new refresh token keeps the old one's scope; only the access
         // token may be narrowed.

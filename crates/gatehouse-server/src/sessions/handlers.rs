@@ -32,7 +32,7 @@ pub async fn sign_in(
 ) -> Result<HttpResponse, ApiError> {
     // Throttled per client address before any work: a sprayer waits, and an address
     // that is waiting costs no password hash.
-    let address = meta.ip.clone().unwrap_or_default();
+    let address = crate::client_address::limit_key(meta.ip.as_deref().unwrap_or("-"));
     if let Some(wait) = state.sign_in_limiter.blocked(&address) {
         return Err(ApiError::RateLimited {
             retry_after_secs: wait,
@@ -71,10 +71,16 @@ pub async fn sign_in(
             .details(json!({"reason": reason}))
     };
     let threshold = subscription.login_lockout_threshold;
-    let lapsed = Audit::unauthenticated(&meta, "user.unlocked")
-        .actor(&subscription.id, &user.id, &user.username)
-        .target("user", &user.id);
-    let attempt = crate::users::begin_password_attempt(&state, &user.id, threshold, lapsed).await?;
+    let lock_event = |action| {
+        Audit::unauthenticated(&meta, action)
+            .actor(&subscription.id, &user.id, &user.username)
+            .target("user", &user.id)
+    };
+    let events = crate::users::LockEvents {
+        locked: lock_event("user.locked"),
+        lapsed: lock_event("user.unlocked"),
+    };
+    let attempt = crate::users::begin_password_attempt(&state, &user.id, threshold, events).await?;
     // Verified whatever the attempt's fate, so that every refusal costs the same.
     let password_ok = state
         .passwords
@@ -92,16 +98,13 @@ pub async fn sign_in(
         return Err(refuse());
     };
     if !password_ok {
-        let lock_audit = Audit::unauthenticated(&meta, "user.locked")
-            .actor(&subscription.id, &user.id, &user.username)
-            .target("user", &user.id);
         crate::users::password_failed(
             &state,
             &user.id,
             count,
             threshold,
             failed("wrong_password"),
-            lock_audit,
+            lock_event("user.locked"),
         )
         .await?;
         return Err(refuse());

@@ -89,9 +89,14 @@ pub async fn change_password(
     // A wrong current password counts towards the lockout, so a stolen session
     // cannot be used to guess the password.
     let threshold = principal.subscription.login_lockout_threshold;
-    let lapsed = Audit::by(&principal, &meta, "user.unlocked").target("user", &principal.user.id);
+    let lock_event =
+        |action| Audit::by(&principal, &meta, action).target("user", &principal.user.id);
+    let events = super::LockEvents {
+        locked: lock_event("user.locked"),
+        lapsed: lock_event("user.unlocked"),
+    };
     let attempt =
-        super::begin_password_attempt(&state, &principal.user.id, threshold, lapsed).await?;
+        super::begin_password_attempt(&state, &principal.user.id, threshold, events).await?;
     let old_hash = principal.user.password_hash.clone();
     let ok = state
         .passwords
@@ -104,14 +109,13 @@ pub async fn change_password(
     if !ok {
         let failure = Audit::by(&principal, &meta, "user.password_change_failed")
             .target("user", &principal.user.id);
-        let locked = Audit::by(&principal, &meta, "user.locked").target("user", &principal.user.id);
         super::password_failed(
             &state,
             &principal.user.id,
             count,
             threshold,
             failure,
-            locked,
+            lock_event("user.locked"),
         )
         .await?;
         return Err(not_correct());
@@ -266,7 +270,7 @@ fn lock_and_check_last_admin(
     subscription_id: &str,
     user_id: &str,
     stays_admin: bool,
-) -> Result<(), ApiError> {
+) -> Result<UserRow, ApiError> {
     subscriptions_store::lock(conn, subscription_id)?;
     let current =
         store::find_in_subscription(conn, subscription_id, user_id)?.ok_or(ApiError::NotFound)?;
@@ -278,7 +282,7 @@ fn lock_and_check_last_admin(
     {
         return Err(last_admin());
     }
-    Ok(())
+    Ok(current)
 }
 
 pub async fn update_user(
@@ -309,11 +313,6 @@ pub async fn update_user(
         ..Default::default()
     };
     let was = effective_state(&target);
-    let password_locked = target
-        .password_locked_until
-        .is_some_and(|until| until > now);
-    // Locks and unlocks are audited as such, besides the `user.updated` event.
-    let mut lock_events = Vec::new();
     match body.state {
         Some(UserState::Active) => {
             // Activating also unlocks, both the admin's lock and a password lock.
@@ -321,26 +320,19 @@ pub async fn update_user(
             changes.failed_sign_ins = unlock.failed_sign_ins;
             changes.locked_at = unlock.locked_at;
             changes.password_locked_until = unlock.password_locked_until;
-            if was == UserState::Locked || password_locked {
-                lock_events.push(
-                    Audit::by(&principal, &meta, "user.unlocked")
-                        .target("user", &target.id)
-                        .details(json!({"reason": "admin"})),
-                );
-            }
         }
-        Some(UserState::Locked) => {
-            changes.locked_at = Some(Some(now));
-            if was != UserState::Locked {
-                lock_events.push(
-                    Audit::by(&principal, &meta, "user.locked")
-                        .target("user", &target.id)
-                        .details(json!({"reason": "admin"})),
-                );
-            }
-        }
+        Some(UserState::Locked) => changes.locked_at = Some(Some(now)),
         Some(UserState::Disabled) | None => {}
     }
+    // Locks and unlocks are audited as such, besides `user.updated`, judged by the
+    // user as read under the subscription's lock.
+    let lock_event = |action| {
+        Audit::by(&principal, &meta, action)
+            .target("user", &target.id)
+            .details(json!({"reason": "admin"}))
+    };
+    let (locked_event, unlocked_event) = (lock_event("user.locked"), lock_event("user.unlocked"));
+    let new_state = body.state;
     let stays_admin = body.role.is_none_or(|r| r == Role::Admin)
         && body.state.is_none_or(|s| s == UserState::Active);
     // Disabling or an admin's lock stops everything at once: sessions end here, and
@@ -358,14 +350,20 @@ pub async fn update_user(
     let row = state
         .db(move |conn| {
             db::transaction(conn, |conn| {
-                lock_and_check_last_admin(conn, &sub_id, &user_id, stays_admin)?;
+                let current = lock_and_check_last_admin(conn, &sub_id, &user_id, stays_admin)?;
+                let admin_locked = effective_state(&current) == UserState::Locked;
+                let password_locked = current.password_locked_until.is_some_and(|u| u > now);
                 store::update(conn, &user_id, &changes)?;
                 if stopping {
                     sessions_store::delete_for_user(conn, &user_id, None)?;
                 }
                 audit.record(conn)?;
-                for event in &lock_events {
-                    event.record(conn)?;
+                match new_state {
+                    Some(UserState::Active) if admin_locked || password_locked => {
+                        unlocked_event.record(conn)?;
+                    }
+                    Some(UserState::Locked) if !admin_locked => locked_event.record(conn)?,
+                    _ => {}
                 }
                 store::find_in_subscription(conn, &sub_id, &user_id)?.ok_or(ApiError::NotFound)
             })

@@ -42,32 +42,60 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// victim's sessions or stop their keys and tokens.
 pub const PASSWORD_LOCK_DURATION: chrono::TimeDelta = chrono::TimeDelta::minutes(15);
 
+/// The audit events of a password lock: `user.locked` when failed attempts lock it,
+/// `user.unlocked` when a lapsed lock is lifted.
+pub struct LockEvents {
+    pub locked: Audit,
+    pub lapsed: Audit,
+}
+
 /// Starts a password check for a user (sign-in or password change): lifts a lapsed
-/// password lock (recording `lapsed`, a `user.unlocked` event), then counts the attempt
-/// *before* the password is verified, so that however many attempts run at once, no
-/// more than `threshold` in a row are ever checked.
+/// password lock (recording `user.unlocked`), then counts the attempt *before* the
+/// password is verified, so that however many attempts run at once, no more than
+/// `threshold` in a row are ever checked.
+///
+/// An attempt counted beyond the threshold locks password sign-in here, at once: the
+/// attempt that reached the threshold may never report back (a client that drops the
+/// connection while the hash is checked cancels it), and a count left at the threshold
+/// without a lock would refuse every sign-in for ever, with nothing to lapse. The same
+/// holds when an admin lowers the threshold below someone's count.
+///
 /// `None`: the user is not active, their password sign-in is locked, or this attempt
 /// is over the budget; refuse it.
 pub async fn begin_password_attempt(
     state: &AppState,
     user_id: &str,
     threshold: i64,
-    lapsed: Audit,
+    events: LockEvents,
 ) -> Result<Option<i64>, ApiError> {
     let now = clock::now();
     let id = user_id.to_string();
-    let lapsed = lapsed.details(json!({"reason": "lapsed"}));
+    let lapsed = events.lapsed.details(json!({"reason": "lapsed"}));
+    let locked = lock_event(events.locked, now);
     let count = state
         .db(move |conn| {
             db::transaction(conn, |conn| {
                 if store::lift_lapsed_password_lock(conn, &id, now)? {
                     lapsed.record(conn)?;
                 }
-                Ok::<_, ApiError>(store::reserve_attempt(conn, &id)?)
+                let count = store::reserve_attempt(conn, &id)?;
+                if count.is_some_and(|c| c > threshold)
+                    && store::lock_password(conn, &id, now + PASSWORD_LOCK_DURATION)?
+                {
+                    locked.record(conn)?;
+                }
+                Ok::<_, ApiError>(count)
             })
         })
         .await?;
     Ok(count.filter(|c| *c <= threshold))
+}
+
+fn lock_event(locked: Audit, now: chrono::NaiveDateTime) -> Audit {
+    locked.details(json!({
+        "reason": "failed_sign_ins",
+        "until": clock::utc(now + PASSWORD_LOCK_DURATION),
+    }))
 }
 
 /// A wrong password for an attempt counted by [`begin_password_attempt`]: records
@@ -84,10 +112,7 @@ pub async fn password_failed(
 ) -> Result<(), ApiError> {
     let now = clock::now();
     let until = now + PASSWORD_LOCK_DURATION;
-    let locked = locked.details(json!({
-        "reason": "failed_sign_ins",
-        "until": clock::utc(until),
-    }));
+    let locked = lock_event(locked, now);
     let id = user_id.to_string();
     state
         .db(move |conn| {

@@ -14,6 +14,7 @@ both_backends!(
     behind_a_trusted_proxy_a_guesser_cannot_lock_the_client_out,
     forwarding_headers_from_other_peers_are_ignored,
     behind_a_trusted_proxy_sign_ins_are_throttled_per_client,
+    only_the_configured_header_is_believed,
 );
 
 /// The test server as seen through a proxy on loopback.
@@ -73,9 +74,8 @@ async fn behind_a_trusted_proxy_a_guesser_cannot_lock_the_client_out(b: Backend)
     let res = refresh_via(&app, guesser, &reg.client_id, &secret, &refresh).await;
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(res.headers().contains_key("retry-after"));
-    // The real client, behind the same proxy, refreshes as usual — whichever header
-    // the proxy uses.
-    let real = ("Forwarded", "for=203.0.113.7;proto=https");
+    // The real client, behind the same proxy, refreshes as usual.
+    let real = ("X-Forwarded-For", "203.0.113.7");
     let res = refresh_via(&app, real, &reg.client_id, &secret, &refresh).await;
     assert_eq!(res.status(), StatusCode::OK);
     // And the audit log names the client's address, not the proxy's.
@@ -159,4 +159,75 @@ async fn behind_a_trusted_proxy_sign_ins_are_throttled_per_client(b: Backend) {
         )
         .await;
     assert_eq!(res.status(), StatusCode::OK);
+}
+
+/// A proxy appends to the header it knows and passes the other through, so a client
+/// could write its victim's address into the other one: only the configured header is
+/// read.
+async fn only_the_configured_header_is_believed(b: Backend) {
+    let app = behind_proxy(b).await;
+    // The proxy writes X-Forwarded-For (the default); the sprayer adds a Forwarded
+    // naming its victim's address.
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert("x-forwarded-for", "198.51.100.66".parse().unwrap());
+    headers.insert("forwarded", "for=203.0.113.7".parse().unwrap());
+    let sprayer = reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .unwrap();
+    for i in 0..21 {
+        let res = sprayer
+            .post(app.url("/api/v1/session"))
+            .json(&json!({"username": format!("guess-{i}@example.com"), "password": "spring 2026 spring"}))
+            .send()
+            .await
+            .unwrap();
+        assert!(matches!(
+            res.status(),
+            StatusCode::UNAUTHORIZED | StatusCode::TOO_MANY_REQUESTS
+        ));
+    }
+    // The victim at 203.0.113.7 signs in as usual; the sprayer's own address waits.
+    let res = app
+        .with_header("X-Forwarded-For", "203.0.113.7")
+        .post(
+            "/api/v1/session",
+            &json!({"username": app.admin_username, "password": ADMIN_PASSWORD}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = app
+        .with_header("X-Forwarded-For", "198.51.100.66")
+        .post(
+            "/api/v1/session",
+            &json!({"username": app.admin_username, "password": ADMIN_PASSWORD}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+
+    // Behind a proxy that writes RFC 7239 Forwarded instead, that is the header read.
+    let app = spawn_app_with(b, |s| {
+        s.trusted_proxies = "127.0.0.0/8".parse().expect("CIDR list");
+        s.forwarded_header = gatehouse_server::client_address::ForwardedHeader::Forwarded;
+    })
+    .await;
+    app.with_header("Forwarded", "for=\"[2001:db8::7]:4711\";proto=https")
+        .post(
+            "/api/v1/session",
+            &json!({"username": app.admin_username, "password": ADMIN_PASSWORD}),
+        )
+        .await;
+    let admin = app.admin().await;
+    assert_eq!(
+        audited_ip(&admin, "session.signed_in").await,
+        "127.0.0.1",
+        "the newest sign-in (the admin's, without a header) is the proxy's own"
+    );
+    let events: Value = admin
+        .get("/api/v1/audit-events?action=session.signed_in&limit=2")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(events["items"][1]["ip"], "2001:db8::7");
 }

@@ -23,6 +23,7 @@ both_backends!(
     an_admins_lock_stops_everything_until_lifted,
     parallel_guesses_cannot_exceed_the_lockout_threshold,
     password_lock_lifts_by_itself_after_fifteen_minutes,
+    an_abandoned_attempt_cannot_lock_sign_in_for_ever,
     failed_sign_ins_are_throttled_per_address,
     idle_and_absolute_expiry_end_sessions,
     disabled_users_lose_their_sessions_at_once,
@@ -310,6 +311,22 @@ async fn an_admins_lock_stops_everything_until_lifted(b: Backend) {
     let admin = app.admin().await;
     let (victim, victim_id, victim_name) = app.user(&admin, Role::Editor).await;
     let (key, _) = app.api_key(&victim, "read_only").await;
+    let reg = crate::oauth::register(&admin, false, &[crate::oauth::CALLBACK]).await;
+    let tokens = crate::oauth::authorize(&app, &victim, &reg, &["api:read"]).await;
+    let refresh = {
+        use oauth2::TokenResponse;
+        tokens.refresh_token().unwrap().secret().clone()
+    };
+    let refresh_once = || async {
+        reqwest::Client::new()
+            .post(app.url("/oauth/token"))
+            .basic_auth(&reg.client_id, reg.secret.as_deref())
+            .form(&[("grant_type", "refresh_token"), ("refresh_token", &refresh)])
+            .send()
+            .await
+            .unwrap()
+            .status()
+    };
     let res = admin
         .patch(
             &format!("/api/v1/users/{victim_id}"),
@@ -344,6 +361,8 @@ async fn an_admins_lock_stops_everything_until_lifted(b: Backend) {
     });
     let res = app.with_key(&key).get("/api/v1/me").await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    // The app's refresh is refused, without spending the token.
+    assert_eq!(refresh_once().await, StatusCode::BAD_REQUEST);
     let events = audit_actions(&admin).await;
     let locked = events
         .iter()
@@ -362,9 +381,68 @@ async fn an_admins_lock_stops_everything_until_lifted(b: Backend) {
         app.with_key(&key).get("/api/v1/me").await.status(),
         StatusCode::OK
     );
+    // The app retries with the same refresh token: it works (no replay was seen).
+    assert_eq!(refresh_once().await, StatusCode::OK);
     app.sign_in(&victim_name, "a password of some length").await;
     let events = audit_actions(&admin).await;
     assert_eq!(count_action(&events, "user.unlocked", &victim_id), 1);
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e["action"] == "oauth_refresh_token.reused")
+            .count(),
+        0
+    );
+}
+
+/// The attempt that reaches the threshold may never report back (its client hung up
+/// while the hash was checked), and an admin may lower the threshold below someone's
+/// count: either way the count stands at or over the threshold with no lock. The next
+/// attempt locks, for the usual fifteen minutes — never for ever.
+async fn an_abandoned_attempt_cannot_lock_sign_in_for_ever(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    admin
+        .patch(
+            "/api/v1/subscription",
+            &json!({"login_lockout_threshold": 3}),
+        )
+        .await;
+    let (_, victim_id, victim_name) = app.user(&admin, Role::Viewer).await;
+    app.with_db(|conn| {
+        diesel::update(users::table.find(&victim_id))
+            .set(users::failed_sign_ins.eq(3))
+            .execute(conn)
+            .unwrap()
+    });
+    let c = app.anonymous();
+    let res = c
+        .post(
+            "/api/v1/session",
+            &json!({"username": victim_name, "password": "a password of some length"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let user: Value = admin
+        .get(&format!("/api/v1/users/{victim_id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(user["password_locked_until"].is_string(), "{user}");
+    let events = audit_actions(&admin).await;
+    assert_eq!(count_action(&events, "user.locked", &victim_id), 1);
+    // It lapses like any lock.
+    app.with_db(|conn| {
+        diesel::update(users::table.find(&victim_id))
+            .set(
+                users::password_locked_until
+                    .eq(Some(gatehouse_server::clock::now() - TimeDelta::seconds(1))),
+            )
+            .execute(conn)
+            .unwrap()
+    });
+    app.sign_in(&victim_name, "a password of some length").await;
 }
 
 async fn password_lock_lifts_by_itself_after_fifteen_minutes(b: Backend) {
