@@ -39,62 +39,52 @@ export async function freePort() {
   });
 }
 
-/** Waits until `proc` prints a line matching `re`; answers the whole output so far. */
-function waitFor(proc, re, what, ms = 60_000) {
-  return new Promise((ok, fail) => {
-    let out = '';
-    const timer = setTimeout(() => fail(new Error(`${what} did not start in time:\n${out}`)), ms);
-    const on = (chunk) => {
-      out += chunk.toString();
-      if (re.test(out)) {
-        clearTimeout(timer);
-        ok(out);
-      }
-    };
-    proc.stdout.on('data', on);
-    proc.stderr.on('data', on);
-    proc.on('exit', (code) => {
-      clearTimeout(timer);
-      fail(new Error(`${what} exited with ${code}:\n${out}`));
-    });
-  });
-}
-
-/** Starts `gatehouse serve` on a fresh SQLite database; answers its URL and first admin. */
+/** Starts `gatehouse serve` on a fresh SQLite database; answers its URL and first admin.
+ *  Its standard output is a pipe, not a terminal, so the server writes the first admin
+ *  to `first-admin-password` in its data directory instead of printing them. */
 export async function startGatehouse() {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-browser-'));
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const proc = spawn(GATEHOUSE_BIN, [
     '--database-url', `sqlite://${join(dir, 'gatehouse.db')}`,
+    '--data-dir', dir,
     '--listen', `127.0.0.1:${port}`,
     '--public-url', url,
     '--web-dir', WEB_DIR,
     'serve',
   ], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, GATEHOUSE_LOG: 'warn' } });
-  const out = await waitFor(proc, /password:\s*(\S+)/, 'gatehouse');
-  const password = out.match(/password:\s*(\S+)/)[1];
-  const username = out.match(/username:\s*(\S+)/)?.[1] ?? 'admin';
-  await waitUntilUp(`${url}/healthz`);
+  let out = '';
+  proc.stdout.on('data', (chunk) => { out += chunk; });
+  proc.stderr.on('data', (chunk) => { out += chunk; });
+  await waitUntilUp(`${url}/healthz`, proc, () => out);
+  const file = readFileSync(join(dir, 'first-admin-password'), 'utf8');
+  const username = file.match(/^username:\s*(\S+)/m)[1];
+  const password = file.match(/^password:\s*(\S+)/m)[1];
+  assert.ok(!out.includes(password), 'the first admin\'s password reached the output');
   return {
     url,
     admin: { username, password },
     async stop() {
       proc.kill('SIGTERM');
-      await new Promise((ok) => proc.once('exit', ok));
+      await new Promise((ok) => (proc.exitCode !== null ? ok() : proc.once('exit', ok)));
       rmSync(dir, { recursive: true, force: true });
     },
   };
 }
 
-async function waitUntilUp(url) {
-  for (let i = 0; i < 200; i++) {
+/** Waits until `url` answers; fails at once, with the output, if `proc` exits first. */
+async function waitUntilUp(url, proc, output) {
+  for (let i = 0; i < 1200; i++) {
+    if (proc.exitCode !== null || proc.signalCode !== null) {
+      throw new Error(`gatehouse exited with ${proc.exitCode ?? proc.signalCode}:\n${output()}`);
+    }
     try {
       if ((await fetch(url)).ok) return;
     } catch { /* not yet */ }
     await new Promise((r) => setTimeout(r, 50));
   }
-  throw new Error(`${url} never answered`);
+  throw new Error(`${url} never answered:\n${output()}`);
 }
 
 

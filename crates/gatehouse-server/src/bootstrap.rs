@@ -1,5 +1,9 @@
 //! Creating a subscription and its first admin: by `gatehouse bootstrap`, and by
-//! `gatehouse serve` on an empty database.
+//! `gatehouse serve` on an empty database, which hands the generated password over
+//! through a terminal or through an owner-only file, never through its log.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
 
 use gatehouse_types::{Role, UserState, codes, validate};
 use serde_json::json;
@@ -69,6 +73,61 @@ pub fn create_subscription(
         subscription_id,
         user_id,
     })
+}
+
+/// The subscription and user a bootstrap asks for, when both exist already: the
+/// username belongs to a user of a subscription of that name. Running the same
+/// bootstrap again (a deployment does, on every start) then changes nothing.
+pub fn existing(
+    conn: &mut DbConnection,
+    subscription_name: &str,
+    username: &str,
+) -> Result<Option<Bootstrapped>, ApiError> {
+    let name = validate::subscription_name(subscription_name)
+        .map_err(|m| ApiError::validation("subscription", m))?;
+    let username = validate::username(username).map_err(|m| ApiError::validation("username", m))?;
+    Ok(users_store::find_by_username(conn, &username)?
+        .filter(|(_, subscription)| subscription.name == name)
+        .map(|(user, subscription)| Bootstrapped {
+            subscription_id: subscription.id,
+            user_id: user.id,
+        }))
+}
+
+/// The file, in the data directory, that `serve` leaves the first admin's password in
+/// when its standard output is not a terminal.
+pub const FIRST_ADMIN_FILE: &str = "first-admin-password";
+
+/// Creates `dir/first-admin-password` holding the username and password, readable and
+/// writable by its owner only (on Unix). The file must not exist yet: whatever is
+/// there, a stale file or a planted symlink, is neither followed nor overwritten.
+pub fn write_first_admin_file(
+    dir: &Path,
+    url: &str,
+    username: &str,
+    password: &str,
+) -> std::io::Result<PathBuf> {
+    std::fs::create_dir_all(dir)?;
+    let path = dir.join(FIRST_ADMIN_FILE);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(&path)?;
+    let written = writeln!(
+        file,
+        "# Gatehouse's first admin, written once by `gatehouse serve` on an empty database.\n\
+         # Sign in at {url}, change the password, then delete this file.\n\
+         username: {username}\n\
+         password: {password}"
+    )
+    .and_then(|()| file.sync_all());
+    if let Err(e) = written {
+        drop(file);
+        let _ = std::fs::remove_file(&path);
+        return Err(e);
+    }
+    Ok(path)
 }
 
 pub fn is_empty(conn: &mut DbConnection) -> Result<bool, ApiError> {

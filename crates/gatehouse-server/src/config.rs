@@ -28,11 +28,15 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Migrate the database, then serve the API (and the SPA). On an empty database it
-    /// first creates a subscription and an admin, and prints the admin's password once.
+    /// first creates a subscription and an admin, and shows the admin's password once:
+    /// printed when standard output is a terminal, otherwise written to the file
+    /// `first-admin-password` in the data directory (readable by its owner only).
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
-    /// Create a subscription and its first admin.
+    /// Create a subscription and its first admin. Run again with the same subscription
+    /// and username it changes nothing and succeeds, so a deployment can run it on
+    /// every start.
     Bootstrap {
         /// The new subscription's name.
         #[arg(long)]
@@ -71,6 +75,11 @@ pub struct SettingsArgs {
     /// sqlite://PATH or postgres://… [default: sqlite://./data/gatehouse.db].
     #[arg(long, env = "GATEHOUSE_DATABASE_URL", global = true)]
     pub database_url: Option<String>,
+    /// Folder for files `serve` writes beside the database: the first admin's password
+    /// when standard output is not a terminal [default: the SQLite file's folder; for
+    /// PostgreSQL the working directory].
+    #[arg(long, env = "GATEHOUSE_DATA_DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
     /// The URL users reach Gatehouse at; the OAuth issuer, and whether cookies are
     /// `Secure` [default: http://LISTEN].
     #[arg(long, env = "GATEHOUSE_PUBLIC_URL", global = true)]
@@ -134,6 +143,7 @@ pub const DEFAULT_WEB_DIR: &str = "frontend/dist";
 struct FileSettings {
     listen: Option<String>,
     database_url: Option<String>,
+    data_dir: Option<PathBuf>,
     public_url: Option<String>,
     secret_pepper: Option<SecretString>,
     db_pool_size: Option<u32>,
@@ -152,6 +162,8 @@ struct FileSettings {
 pub struct Settings {
     pub listen: String,
     pub database_url: String,
+    /// Where `serve` writes the first admin's password file.
+    pub data_dir: PathBuf,
     pub public_url: String,
     pub secret_pepper: Option<SecretString>,
     pub db_pool_size: u32,
@@ -194,7 +206,12 @@ impl Settings {
             .unwrap_or_else(|| format!("http://{listen}"))
             .trim_end_matches('/')
             .to_string();
+        let data_dir = args
+            .data_dir
+            .or(file.data_dir)
+            .unwrap_or_else(|| default_data_dir(&database_url));
         let settings = Settings {
+            data_dir,
             public_url,
             secret_pepper: args
                 .secret_pepper
@@ -248,6 +265,7 @@ impl Settings {
         Settings {
             listen: "127.0.0.1:0".into(),
             database_url: database_url.into(),
+            data_dir: default_data_dir(database_url),
             // Completed with the real port when the listener is bound.
             public_url: "http://127.0.0.1:0".into(),
             secret_pepper: None,
@@ -292,6 +310,17 @@ impl Settings {
     }
 }
 
+/// The SQLite file's folder, where an operator already looks for Gatehouse's files; a
+/// PostgreSQL deployment has no such folder, so the working directory (the `gatehouse`
+/// user's home in the container image).
+fn default_data_dir(database_url: &str) -> PathBuf {
+    crate::db::sqlite_path(database_url)
+        .and_then(Path::parent)
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .to_path_buf()
+}
+
 fn read_file(path: &Path) -> anyhow::Result<FileSettings> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("reading the config file {}", path.display()))?;
@@ -319,6 +348,18 @@ mod tests {
     }
 
     #[test]
+    fn the_data_directory_defaults_to_the_sqlite_files_folder() {
+        let dir = |url: &str| Settings::for_database(url).data_dir;
+        assert_eq!(dir("sqlite://./data/gatehouse.db"), PathBuf::from("./data"));
+        assert_eq!(
+            dir("sqlite:///srv/g/g.db?mode=rwc"),
+            PathBuf::from("/srv/g")
+        );
+        assert_eq!(dir("sqlite://g.db"), PathBuf::from("."));
+        assert_eq!(dir("postgres://u@h/db"), PathBuf::from("."));
+    }
+
+    #[test]
     fn flags_beat_file_beat_defaults() {
         let dir = std::env::temp_dir().join(format!("gh-cfg-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -340,6 +381,7 @@ mod tests {
         assert_eq!(s.log, "info");
         assert_eq!(s.web_dir, PathBuf::from("/srv/web"));
         assert!(s.trusted_proxies.is_empty());
+        assert_eq!(s.data_dir, PathBuf::from("."));
         std::fs::write(&file, "no_such_setting = 1\n").unwrap();
         let args = SettingsArgs {
             config: Some(file),

@@ -1,6 +1,7 @@
 //! `gatehouse`: parses the command line and hands over to the library.
 
-use std::io::{BufRead, Write};
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -45,14 +46,8 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let state = app.state();
     let mut conn = state.pool.get()?;
     if bootstrap::is_empty(&mut conn)? {
-        let password = generate_password();
-        let hash = hash_sync(&password)?;
-        match bootstrap::create_subscription(&mut conn, "Default", "admin", &hash) {
-            Ok(_) => print_first_admin(&settings.public_url, "admin", &password),
-            // Another replica sharing the database got there first.
-            Err(e) if e.to_string().contains("already taken") => {}
-            Err(e) => return Err(anyhow::anyhow!("creating the first admin: {e}")),
-        }
+        // The state's settings: their public URL names the real port.
+        create_first_admin(&state.settings, &mut conn)?;
     }
     drop(conn);
     tracing::info!(listen = %settings.listen, public_url = %settings.public_url, "serving");
@@ -60,8 +55,78 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The one time the first admin's password is shown: on standard output, not in the
-/// log, so log collectors never see it.
+/// Creates subscription *Default* with the admin `admin` and hands their generated
+/// password over once, never through the log: printed when standard output is a
+/// terminal (someone is watching), else written to an owner-only file in the data
+/// directory, whose path alone is logged. A container's or a service manager's standard
+/// output is a log, so printing there would put the password into log collectors.
+///
+/// The file is written before the admin exists: if it cannot be, start-up fails and
+/// the database stays empty, instead of holding an admin whose password nobody saw.
+/// There is no fallback to printing.
+fn create_first_admin(settings: &Settings, conn: &mut db::DbConnection) -> anyhow::Result<()> {
+    let (username, url) = ("admin", settings.public_url.as_str());
+    let password = generate_password();
+    let hash = hash_sync(&password)?;
+    let file = if std::io::stdout().is_terminal() {
+        None
+    } else {
+        Some(write_first_admin_file(settings, url, username, &password)?)
+    };
+    let forget_file = |file: &Option<PathBuf>| {
+        if let Some(path) = file {
+            let _ = std::fs::remove_file(path);
+        }
+    };
+    match bootstrap::create_subscription(conn, "Default", username, &hash) {
+        Ok(_) => match &file {
+            None => print_first_admin(url, username, &password),
+            Some(path) => tracing::warn!(
+                username,
+                path = %path.display(),
+                "first admin created; their password is in this file, readable by this \
+                 user only: sign in, change the password, then delete the file"
+            ),
+        },
+        // Another replica sharing the database got there first.
+        Err(e) if e.to_string().contains("already taken") => forget_file(&file),
+        Err(e) => {
+            forget_file(&file);
+            anyhow::bail!("creating the first admin: {e}");
+        }
+    }
+    Ok(())
+}
+
+fn write_first_admin_file(
+    settings: &Settings,
+    url: &str,
+    username: &str,
+    password: &str,
+) -> anyhow::Result<PathBuf> {
+    let path = settings.data_dir.join(bootstrap::FIRST_ADMIN_FILE);
+    bootstrap::write_first_admin_file(&settings.data_dir, url, username, password).map_err(|e| {
+        let lead = format!(
+            "standard output is not a terminal, so the first admin's password goes to {}",
+            path.display()
+        );
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            anyhow::anyhow!(
+                "{lead}, but that file already exists (left by an earlier first start?): \
+                 delete it and start again"
+            )
+        } else {
+            anyhow::anyhow!(
+                "{lead}, but it cannot be written ({e}). Set GATEHOUSE_DATA_DIR to a folder \
+                 this user can write, or create the first admin with `gatehouse bootstrap \
+                 --password-stdin`"
+            )
+        }
+    })
+}
+
+/// The terminal case: the one time the first admin's password is shown, on standard
+/// output, not in the log.
 fn print_first_admin(url: &str, username: &str, password: &str) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(
@@ -99,6 +164,20 @@ fn run_bootstrap(
     username: &str,
     password_stdin: bool,
 ) -> anyhow::Result<()> {
+    let pool = db::connect(&settings.database_url, 1)?;
+    let mut conn = pool.get()?;
+    db::migrate(&mut conn)?;
+    if let Some(existing) = bootstrap::existing(&mut conn, subscription, username)
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+    {
+        // A deployment runs the same bootstrap on every start; the second time there
+        // is nothing to do. The password is neither read nor reset, so the secret it
+        // came from may be emptied once the admin has signed in.
+        println!("already bootstrapped: {username} of {subscription} exists; nothing changed");
+        println!("subscription: {}", existing.subscription_id);
+        println!("admin user:   {}", existing.user_id);
+        return Ok(());
+    }
     let (password, generated) = if password_stdin {
         let mut line = String::new();
         std::io::stdin().lock().read_line(&mut line)?;
@@ -109,9 +188,6 @@ fn run_bootstrap(
     } else {
         (generate_password(), true)
     };
-    let pool = db::connect(&settings.database_url, 1)?;
-    let mut conn = pool.get()?;
-    db::migrate(&mut conn)?;
     let hash = hash_sync(&password)?;
     let created = bootstrap::create_subscription(&mut conn, subscription, username, &hash)
         .map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -131,7 +131,8 @@ pub fn connect(url: &str, size: u32) -> anyhow::Result<Pool> {
         .context("opening the database")
 }
 
-fn sqlite_path(url: &str) -> Option<&Path> {
+/// The file of a SQLite URL (without its `?…` options); `None` for PostgreSQL.
+pub fn sqlite_path(url: &str) -> Option<&Path> {
     let rest = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("file:"))?;
