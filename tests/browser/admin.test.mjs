@@ -53,6 +53,35 @@ test('users: add one with a generated password, change the role, disable, delete
   await page.context().close();
 });
 
+test('users: failed sign-ins lock password sign-in only; the admin sees it and unlocks', async () => {
+  const api = await apiSession(gh.url, gh.admin);
+  const created = await api('POST', '/users', { username: 'ada@example.com', role: 'viewer', password: 'a password of some length' });
+  assert.equal(created.status, 201);
+  const ada = await apiSession(gh.url, { username: 'ada@example.com', password: 'a password of some length' });
+  // A guesser (this test) spends the default budget of ten from one address.
+  for (let i = 0; i < 10; i++) {
+    const res = await fetch(`${gh.url}/api/v1/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'ada@example.com', password: `guess number ${i}` }),
+    });
+    assert.equal(res.status, 401);
+  }
+  // Ada's open session keeps working.
+  assert.equal((await ada('GET', '/me')).status, 200);
+  const page = await newPage(browser);
+  await signIn(page, gh.url, gh.admin, '/admin/users');
+  await page.waitForURL(`${gh.url}/admin/users`);
+  const row = page.locator('#users-table tbody tr', { hasText: 'ada@example.com' });
+  await row.getByText('Sign-in locked').waitFor();
+  await review(page, 'admin-users-sign-in-locked');
+  await row.getByRole('button', { name: /Unlock sign-in of/ }).click();
+  await row.getByText('Sign-in locked').waitFor({ state: 'detached' });
+  const again = await apiSession(gh.url, { username: 'ada@example.com', password: 'a password of some length' });
+  assert.equal((await again('GET', '/me')).body.username, 'ada@example.com');
+  await page.context().close();
+});
+
 test('every key: filter, reset for a user, download CSV', async () => {
   const api = await apiSession(gh.url, gh.admin);
   await api('POST', '/users', { username: 'linus@example.com', role: 'editor', password: 'a long passphrase here' });
