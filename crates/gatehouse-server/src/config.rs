@@ -44,9 +44,15 @@ pub enum Command {
         /// The first admin's username (an e-mail address is fine).
         #[arg(long)]
         username: String,
-        /// Read the admin's password from standard input instead of generating one.
+        /// Read the admin's password from standard input instead of generating one
+        /// (a generated one is printed, so only to a terminal).
         #[arg(long)]
         password_stdin: bool,
+        /// Only on a database that holds no subscription yet: otherwise succeed at
+        /// once, reading nothing and changing nothing. For deployments that run it on
+        /// every start, whatever has been renamed or deleted since.
+        #[arg(long)]
+        if_empty: bool,
     },
     /// Manage the keys that sign access tokens and id_tokens.
     SigningKey {

@@ -27,7 +27,14 @@ fn main() -> ExitCode {
             subscription,
             username,
             password_stdin,
-        } => run_bootstrap(&settings, &subscription, &username, password_stdin),
+            if_empty,
+        } => run_bootstrap(
+            &settings,
+            &subscription,
+            &username,
+            password_stdin,
+            if_empty,
+        ),
         Command::SigningKey {
             action: SigningKeyAction::Rotate,
         } => rotate_signing_keys(&settings),
@@ -163,10 +170,21 @@ fn run_bootstrap(
     subscription: &str,
     username: &str,
     password_stdin: bool,
+    if_empty: bool,
 ) -> anyhow::Result<()> {
+    // A generated password is shown once, on standard output: never into a log.
+    anyhow::ensure!(
+        password_stdin || std::io::stdout().is_terminal(),
+        "standard output is not a terminal, so a generated password would land in a log: \
+         give the password on standard input with --password-stdin"
+    );
     let pool = db::connect(&settings.database_url, 1)?;
     let mut conn = pool.get()?;
     db::migrate(&mut conn)?;
+    if if_empty && !bootstrap::is_empty(&mut conn).map_err(|e| anyhow::anyhow!("{e}"))? {
+        println!("already set up: the database holds a subscription; nothing changed");
+        return Ok(());
+    }
     if let Some(existing) = bootstrap::existing(&mut conn, subscription, username)
         .map_err(|e| anyhow::anyhow!("{e}"))?
     {

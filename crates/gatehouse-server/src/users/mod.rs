@@ -80,7 +80,7 @@ pub async fn begin_password_attempt(
                 }
                 let count = store::reserve_attempt(conn, &id)?;
                 if count.is_some_and(|c| c > threshold)
-                    && store::lock_password(conn, &id, now + PASSWORD_LOCK_DURATION)?
+                    && store::lock_password(conn, &id, threshold, now + PASSWORD_LOCK_DURATION)?
                 {
                     locked.record(conn)?;
                 }
@@ -118,7 +118,7 @@ pub async fn password_failed(
         .db(move |conn| {
             db::transaction(conn, |conn| {
                 failure.record(conn)?;
-                if count >= threshold && store::lock_password(conn, &id, until)? {
+                if count >= threshold && store::lock_password(conn, &id, threshold, until)? {
                     locked.record(conn)?;
                 }
                 Ok::<_, ApiError>(())

@@ -207,14 +207,22 @@ pub fn reserve_attempt(conn: &mut DbConnection, id: &str) -> QueryResult<Option<
         .map(Some)
 }
 
-/// Locks an active user's password sign-in until `until`; `false` when they were not
-/// active or already locked.
-pub fn lock_password(conn: &mut DbConnection, id: &str, until: NaiveDateTime) -> QueryResult<bool> {
+/// Locks an active user's password sign-in until `until`, if their failed attempts
+/// still stand at `threshold` or more; `false` when they were not active, already
+/// locked, or their count was reset meanwhile (an admin's unlock, a lapse, a correct
+/// password: a reset always wins over a guess that was in flight).
+pub fn lock_password(
+    conn: &mut DbConnection,
+    id: &str,
+    threshold: i64,
+    until: NaiveDateTime,
+) -> QueryResult<bool> {
     diesel::update(
         users::table
             .find(id)
             .filter(users::state.eq("active"))
-            .filter(users::password_locked_until.is_null()),
+            .filter(users::password_locked_until.is_null())
+            .filter(users::failed_sign_ins.ge(threshold)),
     )
     .set(users::password_locked_until.eq(Some(until)))
     .execute(conn)

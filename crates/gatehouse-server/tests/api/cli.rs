@@ -360,7 +360,9 @@ async fn bootstrap_creates_a_subscription_and_its_admin(b: Backend) {
     assert!(stdout.contains("subscription:"));
     assert!(!stdout.contains("a chosen admin password"));
 
-    // Without --password-stdin a password is generated and printed once.
+    // Without --password-stdin a password would be generated and printed: refused
+    // when standard output is not a terminal (it would land in a log), and nothing
+    // is created.
     let out = Command::new(BIN)
         .args([
             "bootstrap",
@@ -373,27 +375,15 @@ async fn bootstrap_creates_a_subscription_and_its_admin(b: Backend) {
         ])
         .output()
         .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--password-stdin"));
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("password:"));
+    let generated = "bill's chosen password".to_string();
+    let out = bootstrap(&url, "Initrode", "bill@initrode.com", &generated);
     assert!(out.status.success());
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    let generated = stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("password:"))
-        .map(|p| p.split_whitespace().next().unwrap().to_string())
-        .expect("a generated password");
 
     // A taken username fails, and says why.
-    let out = Command::new(BIN)
-        .args([
-            "bootstrap",
-            "--subscription",
-            "Other",
-            "--username",
-            "peter@initech.com",
-            "--database-url",
-            &url,
-        ])
-        .output()
-        .unwrap();
+    let out = bootstrap(&url, "Other", "peter@initech.com", "another password here");
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("already taken"));
 
@@ -460,10 +450,39 @@ async fn bootstrap_again_with_the_same_admin_changes_nothing(b: Backend) {
         String::from_utf8_lossy(&emptied.stderr)
     );
 
-    // The same username under another subscription's name is still refused.
+    // The same username under another subscription's name is still refused...
     let other = bootstrap(&url, "Elsewhere", "admin", "the password from the secret");
     assert!(!other.status.success());
     assert!(String::from_utf8_lossy(&other.stderr).contains("already taken"));
+    // ...but with --if-empty (what compose runs) any database that holds a
+    // subscription is left alone, whatever was renamed or deleted since.
+    let if_empty = |subscription: &str, username: &str| {
+        let mut child = Command::new(BIN)
+            .args([
+                "bootstrap",
+                "--if-empty",
+                "--subscription",
+                subscription,
+                "--username",
+                username,
+                "--password-stdin",
+            ])
+            .env("GATEHOUSE_DATABASE_URL", &url)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        writeln!(child.stdin.take().unwrap(), "a password nobody should get").unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let out = if_empty("Renamed", "someone-new");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("nothing changed"));
 
     let logs = TempDir::new();
     let data_dir = TempDir::new();
@@ -476,6 +495,12 @@ async fn bootstrap_again_with_the_same_admin_changes_nothing(b: Backend) {
     assert_eq!(body["subscription"]["name"], "Default");
     assert_eq!(
         sign_in(port, "admin", "a different password now")
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        sign_in(port, "someone-new", "a password nobody should get")
             .await
             .status(),
         StatusCode::UNAUTHORIZED
