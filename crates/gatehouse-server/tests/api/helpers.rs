@@ -331,6 +331,20 @@ impl Client {
             .expect("request")
     }
 
+    /// One sign-in attempt (`POST /api/v1/session`), whatever its outcome.
+    pub async fn try_sign_in(&self, username: &str, password: &str) -> Response {
+        self.post(
+            "/api/v1/session",
+            &serde_json::json!({"username": username, "password": password}),
+        )
+        .await
+    }
+
+    /// `GET` a JSON document.
+    pub async fn get_json(&self, path: &str) -> Value {
+        self.get(path).await.json().await.expect("a JSON body")
+    }
+
     pub async fn post(&self, path: &str, body: &Value) -> Response {
         self.request(Method::POST, path)
             .json(body)

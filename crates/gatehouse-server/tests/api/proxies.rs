@@ -46,11 +46,8 @@ async fn refresh_via(
 /// The address the audit log recorded for the newest event with this action.
 async fn audited_ip(admin: &Client, action: &str) -> Value {
     let events: Value = admin
-        .get(&format!("/api/v1/audit-events?action={action}&limit=1"))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json(&format!("/api/v1/audit-events?action={action}&limit=1"))
+        .await;
     events["items"][0]["ip"].clone()
 }
 
@@ -144,10 +141,7 @@ async fn behind_a_trusted_proxy_sign_ins_are_throttled_per_client(b: Backend) {
         assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     }
     let res = sprayer
-        .post(
-            "/api/v1/session",
-            &json!({"username": app.admin_username, "password": ADMIN_PASSWORD}),
-        )
+        .try_sign_in(&app.admin_username, ADMIN_PASSWORD)
         .await;
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
     // Another client behind the same proxy is not touched.
@@ -224,10 +218,7 @@ async fn only_the_configured_header_is_believed(b: Backend) {
         "the newest sign-in (the admin's, without a header) is the proxy's own"
     );
     let events: Value = admin
-        .get("/api/v1/audit-events?action=session.signed_in&limit=2")
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json("/api/v1/audit-events?action=session.signed_in&limit=2")
+        .await;
     assert_eq!(events["items"][1]["ip"], "2001:db8::7");
 }

@@ -64,14 +64,14 @@ fn next_of(app: &TestApp, login: &str) -> (String, bool) {
     (app.url(&next), reauth)
 }
 
-/// Redeems a code and returns the id_token's claims.
-async fn id_token_claims(
+/// The token endpoint's answer to redeeming a code.
+async fn redeem(
     app: &TestApp,
     reg: &Registered,
     code: &str,
-    verifier: PkceCodeVerifier,
-) -> Value {
-    let res = reqwest::Client::new()
+    verifier: &PkceCodeVerifier,
+) -> reqwest::Response {
+    reqwest::Client::new()
         .post(app.url("/oauth/token"))
         .basic_auth(&reg.client_id, reg.secret.as_deref())
         .form(&[
@@ -82,7 +82,17 @@ async fn id_token_claims(
         ])
         .send()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// Redeems a code and returns the id_token's claims.
+async fn id_token_claims(
+    app: &TestApp,
+    reg: &Registered,
+    code: &str,
+    verifier: PkceCodeVerifier,
+) -> Value {
+    let res = redeem(app, reg, code, &verifier).await;
     assert_eq!(res.status(), StatusCode::OK);
     let body: Value = res.json().await.unwrap();
     let id_token = body["id_token"].as_str().expect("an id_token");
@@ -219,18 +229,7 @@ async fn a_revocation_racing_a_silent_authorization_is_never_undone(b: Backend) 
             "round {round}: the revocation was undone ({to})"
         );
         if let Some(code) = param(&to, "code") {
-            let res = reqwest::Client::new()
-                .post(app.url("/oauth/token"))
-                .basic_auth(&reg.client_id, reg.secret.as_deref())
-                .form(&[
-                    ("grant_type", "authorization_code"),
-                    ("code", code.as_str()),
-                    ("redirect_uri", CALLBACK),
-                    ("code_verifier", verifier.secret()),
-                ])
-                .send()
-                .await
-                .unwrap();
+            let res = redeem(&app, &reg, &code, &verifier).await;
             assert_eq!(res.status(), StatusCode::BAD_REQUEST, "round {round}");
         } else {
             assert!(to.starts_with("/authorize?request="), "round {round}: {to}");

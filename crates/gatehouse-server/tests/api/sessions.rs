@@ -70,7 +70,7 @@ async fn whoami_reports_the_session_credential(b: Backend) {
     assert_eq!(v["credential"]["kind"], "session");
     assert_eq!(v["csrf_token"].as_str(), admin.csrf.as_deref());
     assert_eq!(v["user"]["id"], app.admin_id.as_str());
-    let me: Value = admin.get("/api/v1/me").await.json().await.unwrap();
+    let me: Value = admin.get_json("/api/v1/me").await;
     assert_eq!(me["username"], app.admin_username.as_str());
     assert!(me.get("password_hash").is_none());
 }
@@ -92,14 +92,14 @@ async fn unsafe_requests_need_the_csrf_token(b: Backend) {
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     assert_eq!(error_code(res).await, "csrf_failed");
     // Nothing changed.
-    let me: Value = admin.get("/api/v1/me").await.json().await.unwrap();
+    let me: Value = admin.get_json("/api/v1/me").await;
     assert_eq!(me["display_name"], app.admin_username.as_str());
     admin.csrf = good;
     let res = admin
         .patch("/api/v1/me", &json!({"display_name": "Ada"}))
         .await;
     assert_eq!(res.status(), StatusCode::OK);
-    let me: Value = admin.get("/api/v1/me").await.json().await.unwrap();
+    let me: Value = admin.get_json("/api/v1/me").await;
     assert_eq!(me["display_name"], "Ada");
 }
 
@@ -126,14 +126,7 @@ async fn sign_out_ends_the_session(b: Backend) {
     let res = replay().await.unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(error_code(res).await, "session_expired");
-    let audit: Value = app
-        .admin()
-        .await
-        .get("/api/v1/audit-events")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let audit: Value = app.admin().await.get_json("/api/v1/audit-events").await;
     assert!(
         audit["items"]
             .as_array()
@@ -146,17 +139,9 @@ async fn sign_out_ends_the_session(b: Backend) {
 async fn unknown_user_and_wrong_password_look_the_same(b: Backend) {
     let app = spawn_app(b).await;
     let c = app.anonymous();
-    let wrong = c
-        .post(
-            "/api/v1/session",
-            &json!({"username": app.admin_username, "password": "not the password"}),
-        )
-        .await;
+    let wrong = c.try_sign_in(&app.admin_username, "not the password").await;
     let unknown = c
-        .post(
-            "/api/v1/session",
-            &json!({"username": "nobody@example.com", "password": "not the password"}),
-        )
+        .try_sign_in("nobody@example.com", "not the password")
         .await;
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(unknown.status(), StatusCode::UNAUTHORIZED);
@@ -176,12 +161,7 @@ async fn unknown_user_costs_as_much_as_a_wrong_password(b: Backend) {
         let mut times = Vec::new();
         for _ in 0..5 {
             let t = Instant::now();
-            let res = c
-                .post(
-                    "/api/v1/session",
-                    &json!({"username": username, "password": "not the password"}),
-                )
-                .await;
+            let res = c.try_sign_in(username, "not the password").await;
             assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
             times.push(t.elapsed());
         }
@@ -207,12 +187,7 @@ async fn unknown_user_costs_as_much_as_a_wrong_password(b: Backend) {
 
 /// The audit actions recorded so far, newest first.
 async fn audit_actions(admin: &crate::helpers::Client) -> Vec<Value> {
-    let audit: Value = admin
-        .get("/api/v1/audit-events?limit=200")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let audit: Value = admin.get_json("/api/v1/audit-events?limit=200").await;
     audit["items"].as_array().unwrap().clone()
 }
 
@@ -237,20 +212,12 @@ async fn failed_sign_ins_lock_password_sign_in_only(b: Backend) {
     let (key, _) = app.api_key(&victim, "read_only").await;
     let c = app.anonymous();
     for _ in 0..3 {
-        let res = c
-            .post(
-                "/api/v1/session",
-                &json!({"username": victim_name, "password": "guess guess guess"}),
-            )
-            .await;
+        let res = c.try_sign_in(&victim_name, "guess guess guess").await;
         assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     }
     // Password sign-in is locked: the right password no longer works...
     let res = c
-        .post(
-            "/api/v1/session",
-            &json!({"username": victim_name, "password": "a password of some length"}),
-        )
+        .try_sign_in(&victim_name, "a password of some length")
         .await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(error_code(res).await, "invalid_credentials");
@@ -260,12 +227,7 @@ async fn failed_sign_ins_lock_password_sign_in_only(b: Backend) {
         app.with_key(&key).get("/api/v1/me").await.status(),
         StatusCode::OK
     );
-    let user: Value = admin
-        .get(&format!("/api/v1/users/{victim_id}"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let user: Value = admin.get_json(&format!("/api/v1/users/{victim_id}")).await;
     assert_eq!(user["state"], "active");
     let until: chrono::DateTime<chrono::Utc> =
         serde_json::from_value(user["password_locked_until"].clone()).unwrap();
@@ -417,18 +379,10 @@ async fn an_abandoned_attempt_cannot_lock_sign_in_for_ever(b: Backend) {
     });
     let c = app.anonymous();
     let res = c
-        .post(
-            "/api/v1/session",
-            &json!({"username": victim_name, "password": "a password of some length"}),
-        )
+        .try_sign_in(&victim_name, "a password of some length")
         .await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
-    let user: Value = admin
-        .get(&format!("/api/v1/users/{victim_id}"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let user: Value = admin.get_json(&format!("/api/v1/users/{victim_id}")).await;
     assert!(user["password_locked_until"].is_string(), "{user}");
     let events = audit_actions(&admin).await;
     assert_eq!(count_action(&events, "user.locked", &victim_id), 1);
@@ -456,16 +410,9 @@ async fn password_lock_lifts_by_itself_after_fifteen_minutes(b: Backend) {
         .await;
     let (_, victim_id, victim_name) = app.user(&admin, Role::Viewer).await;
     let c = app.anonymous();
-    c.post(
-        "/api/v1/session",
-        &json!({"username": victim_name, "password": "wrong wrong wrong"}),
-    )
-    .await;
+    c.try_sign_in(&victim_name, "wrong wrong wrong").await;
     let res = c
-        .post(
-            "/api/v1/session",
-            &json!({"username": victim_name, "password": "a password of some length"}),
-        )
+        .try_sign_in(&victim_name, "a password of some length")
         .await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     // Fourteen minutes later (a minute left): still locked.
@@ -477,10 +424,7 @@ async fn password_lock_lifts_by_itself_after_fifteen_minutes(b: Backend) {
             .unwrap()
     });
     let res = c
-        .post(
-            "/api/v1/session",
-            &json!({"username": victim_name, "password": "a password of some length"}),
-        )
+        .try_sign_in(&victim_name, "a password of some length")
         .await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     // Sixteen minutes later: the lock has lapsed; the next sign-in works, and the
@@ -491,12 +435,7 @@ async fn password_lock_lifts_by_itself_after_fifteen_minutes(b: Backend) {
             .execute(conn)
             .unwrap()
     });
-    let user: Value = admin
-        .get(&format!("/api/v1/users/{victim_id}"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let user: Value = admin.get_json(&format!("/api/v1/users/{victim_id}")).await;
     assert_eq!(user["state"], "active");
     assert!(user["password_locked_until"].is_null());
     app.sign_in(&victim_name, "a password of some length").await;
@@ -525,10 +464,7 @@ async fn failed_sign_ins_are_throttled_per_address(b: Backend) {
     }
     // From that address, even the right password now waits.
     let res = sprayer
-        .post(
-            "/api/v1/session",
-            &json!({"username": app.admin_username, "password": ADMIN_PASSWORD}),
-        )
+        .try_sign_in(&app.admin_username, ADMIN_PASSWORD)
         .await;
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
     let wait: u64 = res.headers()["retry-after"]
@@ -699,11 +635,8 @@ async fn parallel_guesses_cannot_exceed_the_lockout_threshold(b: Backend) {
     // Only three guesses were ever checked against the password; the rest were
     // refused unchecked, and password sign-in is locked.
     let audit: Value = admin
-        .get("/api/v1/audit-events?action=session.sign_in_failed&limit=200")
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json("/api/v1/audit-events?action=session.sign_in_failed&limit=200")
+        .await;
     let checked = audit["items"]
         .as_array()
         .unwrap()
@@ -713,19 +646,11 @@ async fn parallel_guesses_cannot_exceed_the_lockout_threshold(b: Backend) {
         })
         .count();
     assert_eq!(checked, 3);
-    let user: Value = admin
-        .get(&format!("/api/v1/users/{victim_id}"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let user: Value = admin.get_json(&format!("/api/v1/users/{victim_id}")).await;
     assert_eq!(user["state"], "active");
     assert!(user["password_locked_until"].is_string());
     let res = c
-        .post(
-            "/api/v1/session",
-            &json!({"username": victim_name, "password": "a password of some length"}),
-        )
+        .try_sign_in(&victim_name, "a password of some length")
         .await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
 }
