@@ -216,9 +216,9 @@ impl From<diesel::result::Error> for ApiError {
     fn from(e: diesel::result::Error) -> Self {
         if matches!(e, diesel::result::Error::NotFound) {
             ApiError::NotFound
-        } else if crate::db::is_busy(&e) {
+        } else if is_busy(&e) {
             ApiError::Busy
-        } else if crate::db::is_connection_lost(&e) {
+        } else if is_connection_lost(&e) {
             ApiError::Unavailable(e.into())
         } else {
             ApiError::Internal(e.into())
@@ -238,78 +238,36 @@ impl From<actix_web::error::BlockingError> for ApiError {
     }
 }
 
-/// Maps actix's JSON extractor failures onto the error body.
-pub fn json_error(err: actix_web::error::JsonPayloadError) -> ApiError {
-    use actix_web::error::JsonPayloadError as E;
+/// Whether a query failed because the connection to the server was lost (the server
+/// restarted or is down): the request is answered 503, never 500.
+pub fn is_connection_lost(err: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
     match err {
-        E::ContentType => ApiError::UnsupportedMediaType,
-        E::Overflow { .. } | E::OverflowKnownLength { .. } => ApiError::PayloadTooLarge,
-        E::Deserialize(e) if e.is_data() => ApiError::BadRequest {
-            code: codes::INVALID_BODY,
-            message: format!("The request body does not have the expected shape: {e}."),
-            details: Some(json!({"line": e.line(), "column": e.column()})),
-        },
-        E::Deserialize(e) => ApiError::BadRequest {
-            code: codes::MALFORMED_JSON,
-            message: format!("The request body is not valid JSON: {e}."),
-            details: Some(json!({"line": e.line(), "column": e.column()})),
-        },
-        other => ApiError::BadRequest {
-            code: codes::MALFORMED_JSON,
-            message: format!("The request body could not be read: {other}."),
-            details: None,
-        },
-    }
-}
-
-/// Maps query-string failures onto the error body.
-pub fn query_error(err: actix_web::error::QueryPayloadError) -> ApiError {
-    ApiError::BadRequest {
-        code: codes::INVALID_PARAMETER,
-        message: format!("A query parameter is not valid: {err}."),
-        details: None,
-    }
-}
-
-/// Reads an optional JSON body: none at all means `T::default()`; anything else must be
-/// `application/json` within the size limit and parse, or the client hears why — a
-/// malformed body is never silently taken for an empty one.
-pub async fn optional_json<T>(
-    req: &actix_web::HttpRequest,
-    mut payload: actix_web::web::Payload,
-) -> Result<T, ApiError>
-where
-    T: serde::de::DeserializeOwned + Default,
-{
-    use futures_util::StreamExt;
-    let mut body = actix_web::web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| {
-            ApiError::bad_request(
-                codes::MALFORMED_JSON,
-                format!("The request body could not be read: {e}."),
-            )
-        })?;
-        if body.len() + chunk.len() > crate::startup::JSON_LIMIT {
-            return Err(ApiError::PayloadTooLarge);
+        Error::DatabaseError(
+            DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+            _,
+        ) => true,
+        Error::DatabaseError(_, info) => {
+            let m = info.message();
+            m.contains("server closed the connection")
+                || m.contains("terminating connection")
+                || m.contains("connection to server")
+                || m.contains("no connection to the server")
         }
-        body.extend_from_slice(&chunk);
+        _ => false,
     }
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(T::default());
+}
+
+/// Whether an error is SQLite telling a writer to come back later. A deferred
+/// transaction that read before another connection committed cannot upgrade to a write
+/// lock and fails at once, whatever the busy timeout; the caller retries the whole
+/// transaction.
+pub fn is_busy(err: &diesel::result::Error) -> bool {
+    match err {
+        diesel::result::Error::DatabaseError(_, info) => {
+            let m = info.message();
+            m.contains("database is locked") || m.contains("database table is locked")
+        }
+        _ => false,
     }
-    let json = req
-        .headers()
-        .get(actix_web::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|m| {
-            let m = m.trim();
-            m.eq_ignore_ascii_case("application/json") || m.to_ascii_lowercase().ends_with("+json")
-        });
-    if !json {
-        return Err(ApiError::UnsupportedMediaType);
-    }
-    serde_json::from_slice(&body)
-        .map_err(|e| json_error(actix_web::error::JsonPayloadError::Deserialize(e)))
 }

@@ -1,11 +1,14 @@
-//! How a path is mounted: [`resource`] registers the methods a path answers, answers
-//! `HEAD` wherever it answers `GET`, and answers any other method with 405 and an
-//! `Allow` header naming the ones it does (RFC 9110 §15.5.6). A leaf module: it knows
-//! actix and the error type, nothing of the domains.
+//! How a request reaches a handler. [`resource`] registers the methods a path answers,
+//! answers `HEAD` wherever it answers `GET`, and answers any other method with 405 and
+//! an `Allow` header naming the ones it does (RFC 9110 §15.5.6). Bodies and query
+//! strings: the JSON size limit, extractor failures as [`ApiError`]s, and optional JSON
+//! bodies. A leaf module: it knows actix and the error type, nothing of the domains.
 
 use actix_web::dev::{AppService, HttpServiceFactory};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{FromRequest, Handler, HttpResponse, Responder, ResponseError, web};
+use gatehouse_types::codes;
+use serde_json::json;
 
 use crate::error::ApiError;
 
@@ -108,4 +111,80 @@ pub fn method_not_allowed(allow: &str) -> HttpResponse {
         res.headers_mut().insert(header::ALLOW, v);
     }
     res
+}
+
+/// Maps actix's JSON extractor failures onto the error body.
+pub fn json_error(err: actix_web::error::JsonPayloadError) -> ApiError {
+    use actix_web::error::JsonPayloadError as E;
+    match err {
+        E::ContentType => ApiError::UnsupportedMediaType,
+        E::Overflow { .. } | E::OverflowKnownLength { .. } => ApiError::PayloadTooLarge,
+        E::Deserialize(e) if e.is_data() => ApiError::BadRequest {
+            code: codes::INVALID_BODY,
+            message: format!("The request body does not have the expected shape: {e}."),
+            details: Some(json!({"line": e.line(), "column": e.column()})),
+        },
+        E::Deserialize(e) => ApiError::BadRequest {
+            code: codes::MALFORMED_JSON,
+            message: format!("The request body is not valid JSON: {e}."),
+            details: Some(json!({"line": e.line(), "column": e.column()})),
+        },
+        other => ApiError::BadRequest {
+            code: codes::MALFORMED_JSON,
+            message: format!("The request body could not be read: {other}."),
+            details: None,
+        },
+    }
+}
+
+/// Maps query-string failures onto the error body.
+pub fn query_error(err: actix_web::error::QueryPayloadError) -> ApiError {
+    ApiError::BadRequest {
+        code: codes::INVALID_PARAMETER,
+        message: format!("A query parameter is not valid: {err}."),
+        details: None,
+    }
+}
+
+/// Reads an optional JSON body: none at all means `T::default()`; anything else must be
+/// `application/json` within the size limit and parse, or the client hears why — a
+/// malformed body is never silently taken for an empty one.
+pub async fn optional_json<T>(
+    req: &actix_web::HttpRequest,
+    mut payload: actix_web::web::Payload,
+) -> Result<T, ApiError>
+where
+    T: serde::de::DeserializeOwned + Default,
+{
+    use futures_util::StreamExt;
+    let mut body = actix_web::web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| {
+            ApiError::bad_request(
+                codes::MALFORMED_JSON,
+                format!("The request body could not be read: {e}."),
+            )
+        })?;
+        if body.len() + chunk.len() > JSON_LIMIT {
+            return Err(ApiError::PayloadTooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    let json = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|m| {
+            let m = m.trim();
+            m.eq_ignore_ascii_case("application/json") || m.to_ascii_lowercase().ends_with("+json")
+        });
+    if !json {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    serde_json::from_slice(&body)
+        .map_err(|e| json_error(actix_web::error::JsonPayloadError::Deserialize(e)))
 }

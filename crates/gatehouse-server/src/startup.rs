@@ -15,13 +15,12 @@ use crate::auth::cache::Cache;
 use crate::auth::password::Passwords;
 use crate::auth::tokens::TokenHasher;
 use crate::config::Settings;
-use crate::error::{ApiError, json_error, query_error};
+use crate::error::ApiError;
+use crate::routing::{JSON_LIMIT, json_error, query_error, resource};
 use crate::state::AppState;
 use crate::{
     api_keys, audit, auth, db, grants, health, oauth, oauth_clients, sessions, subscriptions, users,
 };
-
-pub use crate::routing::{JSON_LIMIT, resource};
 
 async fn not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::NotFound)

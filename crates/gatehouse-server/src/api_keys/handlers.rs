@@ -18,8 +18,9 @@ use crate::auth::{Action, Authenticated, ClientMeta, Principal, tokens};
 use crate::clock;
 use crate::csv;
 use crate::db;
-use crate::error::{ApiError, optional_json};
+use crate::error::ApiError;
 use crate::pagination::{PageParams, page, text_param, time_key};
+use crate::routing::optional_json;
 use crate::state::AppState;
 
 fn keys_disabled() -> ApiError {

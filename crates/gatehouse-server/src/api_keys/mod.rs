@@ -19,7 +19,7 @@ use crate::auth::cache::CachedKey;
 use crate::auth::{Principal, Via, effective_state, tokens};
 use crate::clock;
 use crate::error::ApiError;
-use crate::startup::resource;
+use crate::routing::resource;
 use crate::state::AppState;
 
 pub const SECRET_PREFIX: &str = "gatk_";

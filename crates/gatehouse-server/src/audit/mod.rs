@@ -14,7 +14,7 @@ use crate::clock;
 use crate::db::DbConnection;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(crate::startup::resource("/audit-events").get(handlers::list));
+    cfg.service(crate::routing::resource("/audit-events").get(handlers::list));
 }
 
 /// An event about to be recorded. Build it outside the transaction, record it inside.

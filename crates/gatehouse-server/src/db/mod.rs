@@ -189,40 +189,6 @@ where
     conn.transaction(work)
 }
 
-/// Whether an error is SQLite telling a writer to come back later. A deferred
-/// transaction that read before another connection committed cannot upgrade to a write
-/// lock and fails at once, whatever the busy timeout; the caller retries the whole
-/// transaction.
-/// Whether a query failed because the connection to the server was lost (the server
-/// restarted or is down): the request is answered 503, never 500.
-pub fn is_connection_lost(err: &diesel::result::Error) -> bool {
-    use diesel::result::{DatabaseErrorKind, Error};
-    match err {
-        Error::DatabaseError(
-            DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
-            _,
-        ) => true,
-        Error::DatabaseError(_, info) => {
-            let m = info.message();
-            m.contains("server closed the connection")
-                || m.contains("terminating connection")
-                || m.contains("connection to server")
-                || m.contains("no connection to the server")
-        }
-        _ => false,
-    }
-}
-
-pub fn is_busy(err: &diesel::result::Error) -> bool {
-    match err {
-        diesel::result::Error::DatabaseError(_, info) => {
-            let m = info.message();
-            m.contains("database is locked") || m.contains("database table is locked")
-        }
-        _ => false,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -174,7 +174,7 @@ fn run_batch(conn: &mut DbConnection, mut batch: Vec<Box<dyn Job>>) {
                     }
                     return;
                 }
-                Err(e) if crate::db::is_busy(&e) && busy_attempts < 8 => {
+                Err(e) if crate::error::is_busy(&e) && busy_attempts < 8 => {
                     rollback(conn);
                     busy_attempts += 1;
                     std::thread::sleep(Duration::from_millis(5 << busy_attempts.min(5)));

@@ -12,7 +12,7 @@ use gatehouse_types::{AuthorizedApp, GrantState};
 
 use crate::clock;
 use crate::oauth::scopes;
-use crate::startup::resource;
+use crate::routing::resource;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/authorized-apps").get(handlers::list_apps))

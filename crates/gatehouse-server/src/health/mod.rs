@@ -12,8 +12,8 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(crate::startup::resource("/healthz").get(healthz))
-        .service(crate::startup::resource("/readyz").get(readyz));
+    cfg.service(crate::routing::resource("/healthz").get(healthz))
+        .service(crate::routing::resource("/readyz").get(readyz));
 }
 
 /// The document in `api-spec/`, compiled in so the binary serves the spec it was

@@ -21,7 +21,7 @@ pub mod userinfo;
 use actix_web::{HttpResponse, web};
 use chrono::TimeDelta;
 
-use crate::startup::resource;
+use crate::routing::resource;
 use crate::state::AppState;
 
 /// An authorization code lives at most this long (RFC 9700 recommends short).

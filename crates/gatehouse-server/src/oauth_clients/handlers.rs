@@ -17,9 +17,10 @@ use crate::auth::cache::Invalidate;
 use crate::auth::{Action, Authenticated, ClientMeta, Principal, tokens};
 use crate::clock;
 use crate::db;
-use crate::error::{ApiError, optional_json};
+use crate::error::ApiError;
 use crate::grants::store as grants_store;
 use crate::pagination::{PageParams, page, time_key};
+use crate::routing::optional_json;
 use crate::state::AppState;
 
 fn url_field(field: &'static str, v: Option<&str>) -> Result<Option<String>, ApiError> {

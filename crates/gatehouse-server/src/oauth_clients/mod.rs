@@ -11,7 +11,7 @@ use gatehouse_types::{ClientType, OAuthClient, validate};
 
 use crate::clock;
 use crate::error::ApiError;
-use crate::startup::resource;
+use crate::routing::resource;
 
 pub const SECRET_PREFIX: &str = "gats_";
 /// Enough for staging, production and a local loopback callback, and then some.

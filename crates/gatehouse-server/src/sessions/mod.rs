@@ -19,7 +19,7 @@ use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
-        crate::startup::resource("/session")
+        crate::routing::resource("/session")
             .post(handlers::sign_in)
             .get(handlers::whoami)
             .delete(handlers::sign_out),

@@ -11,7 +11,7 @@ use crate::clock;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
-        crate::startup::resource("/subscription")
+        crate::routing::resource("/subscription")
             .get(handlers::get_subscription)
             .patch(handlers::update_subscription),
     );

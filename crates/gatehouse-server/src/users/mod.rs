@@ -13,7 +13,7 @@ use serde_json::json;
 use crate::audit::Audit;
 use crate::auth::effective_state;
 use crate::error::ApiError;
-use crate::startup::resource;
+use crate::routing::resource;
 use crate::state::AppState;
 use crate::{clock, db};
 

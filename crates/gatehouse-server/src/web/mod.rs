@@ -14,7 +14,7 @@ use actix_web::web;
 
 pub use files::WebFiles;
 
-use crate::startup::resource;
+use crate::routing::resource;
 
 /// Scripts and WASM only from this origin (`'wasm-unsafe-eval'` lets the browser compile
 /// the app's WASM, nothing else), no inline code, no framing, no plugins; images may be

@@ -9,6 +9,7 @@ mod api_keys;
 mod audit;
 mod cli;
 mod errors;
+mod layers;
 mod oauth;
 mod openapi;
 mod outage;

@@ -1,0 +1,215 @@
+//! The crate's layering, read from its source the way rust-analyzer's tidy tests read
+//! theirs: every `crate::module` a module names (outside its tests) must sit in a lower
+//! layer. A new import against the direction fails here; so does an entry of
+//! `NOT_YET` that is no longer needed, so the list of known exceptions only shrinks.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+/// From the bottom up. A module may name modules of lower layers only (and itself);
+/// domains do not name each other.
+const LAYERS: &[(&str, &[&str])] = &[
+    ("error", &["error"]),
+    (
+        "leaf",
+        &[
+            "clock",
+            "secret",
+            "client_address",
+            "limiter",
+            "routing",
+            "csv",
+            "pagination",
+        ],
+    ),
+    ("db", &["db"]),
+    ("config", &["config"]),
+    ("telemetry", &["telemetry"]),
+    ("state", &["state"]),
+    ("auth", &["auth"]),
+    ("audit", &["audit"]),
+    (
+        "domain",
+        &[
+            "sessions",
+            "users",
+            "subscriptions",
+            "api_keys",
+            "oauth_clients",
+            "grants",
+            "oauth",
+            "health",
+            "web",
+            "bootstrap",
+        ],
+    ),
+    ("top", &["startup", "lib", "main"]),
+];
+
+/// Imports against the direction that are still there, as `(from, to)`. Issue 10 removes
+/// them step by step; each step deletes its lines here.
+const NOT_YET: &[(&str, &str)] = &[
+    ("state", "auth"),
+    ("state", "oauth"),
+    ("state", "web"),
+    ("auth", "api_keys"),
+    ("auth", "grants"),
+    ("auth", "oauth"),
+    ("auth", "oauth_clients"),
+    ("auth", "sessions"),
+    ("auth", "subscriptions"),
+    ("auth", "users"),
+    ("api_keys", "subscriptions"),
+    ("api_keys", "users"),
+    ("grants", "oauth"),
+    ("grants", "oauth_clients"),
+    ("grants", "subscriptions"),
+    ("grants", "users"),
+    ("oauth", "api_keys"),
+    ("oauth", "grants"),
+    ("oauth", "oauth_clients"),
+    ("oauth", "sessions"),
+    ("oauth", "users"),
+    ("oauth_clients", "api_keys"),
+    ("oauth_clients", "grants"),
+    ("sessions", "subscriptions"),
+    ("sessions", "users"),
+    ("users", "sessions"),
+    ("users", "subscriptions"),
+    ("bootstrap", "subscriptions"),
+    ("bootstrap", "users"),
+];
+
+fn layer_of(module: &str) -> Option<(usize, &'static str)> {
+    LAYERS
+        .iter()
+        .enumerate()
+        .find(|(_, (_, members))| members.contains(&module))
+        .map(|(i, (name, _))| (i, *name))
+}
+
+/// The top-level module a source file belongs to: `src/oauth/token.rs` → `oauth`.
+fn module_of(src: &Path, file: &Path) -> String {
+    let rel = file.strip_prefix(src).expect("a file under src");
+    let first = rel.components().next().expect("a component");
+    first
+        .as_os_str()
+        .to_string_lossy()
+        .trim_end_matches(".rs")
+        .to_string()
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).expect("read src") {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// The modules a file's non-test code names as `crate::x`.
+fn named_modules(text: &str) -> BTreeSet<String> {
+    let code = match text.find("#[cfg(test)]") {
+        Some(i) => &text[..i],
+        None => text,
+    };
+    let mut found = BTreeSet::new();
+    let mut rest = code;
+    while let Some(i) = rest.find("crate::") {
+        rest = &rest[i + "crate::".len()..];
+        let name: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        if !name.is_empty() {
+            found.insert(name);
+        }
+    }
+    // `use crate::{a, b}` names several at once.
+    let mut rest = code;
+    while let Some(i) = rest.find("crate::{") {
+        rest = &rest[i + "crate::{".len()..];
+        let group = rest.split('}').next().unwrap_or("");
+        for part in group.split(',') {
+            let name: String = part
+                .trim()
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            if !name.is_empty() {
+                found.insert(name);
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn imports_follow_the_layers() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut edges: BTreeMap<(String, String), String> = BTreeMap::new();
+    for file in &files {
+        let from = module_of(&src, file);
+        let text = std::fs::read_to_string(file).expect("read a source file");
+        for to in named_modules(&text) {
+            if to != from && layer_of(&to).is_some() {
+                edges
+                    .entry((from.clone(), to))
+                    .or_insert_with(|| file.display().to_string());
+            }
+        }
+    }
+    let mut against = Vec::new();
+    let mut seen = BTreeSet::new();
+    for ((from, to), file) in &edges {
+        let Some((lf, from_layer)) = layer_of(from) else {
+            against.push(format!("{file}: module `{from}` has no layer in LAYERS"));
+            continue;
+        };
+        let Some((lt, _)) = layer_of(to) else {
+            continue;
+        };
+        let allowed = lt < lf;
+        if allowed {
+            continue;
+        }
+        let pair = (from.as_str(), to.as_str());
+        if NOT_YET.contains(&pair) {
+            seen.insert(pair);
+            continue;
+        }
+        against.push(format!(
+            "{file}: `{from}` ({from_layer}) names `crate::{to}`, which is not below it"
+        ));
+    }
+    for pair in NOT_YET {
+        if !seen.contains(pair) {
+            against.push(format!(
+                "{pair:?} is in NOT_YET but no longer imported against the layers: delete it"
+            ));
+        }
+    }
+    assert!(
+        against.is_empty(),
+        "imports against the layers:\n{}",
+        against.join("\n")
+    );
+}
+
+#[test]
+fn every_module_has_a_layer() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let missing: BTreeSet<String> = files
+        .iter()
+        .map(|f| module_of(&src, f))
+        .filter(|m| layer_of(m).is_none())
+        .collect();
+    assert!(missing.is_empty(), "modules without a layer: {missing:?}");
+}
