@@ -12,9 +12,9 @@ use crate::audit::Audit;
 use crate::auth::ClientMeta;
 use crate::clock;
 use crate::db::DbConnection;
+use crate::db::subscriptions as subscriptions_store;
+use crate::db::users as users_store;
 use crate::error::ApiError;
-use crate::subscriptions::store as subscriptions_store;
-use crate::users::store as users_store;
 
 pub struct Bootstrapped {
     pub subscription_id: String,

@@ -199,7 +199,7 @@ impl Application {
                 every.tick().await;
                 let now = crate::clock::now();
                 if let Err(e) = state
-                    .db(move |conn| Ok(sessions::store::delete_expired(conn, now)?))
+                    .db(move |conn| Ok(crate::db::sessions::delete_expired(conn, now)?))
                     .await
                 {
                     tracing::warn!(error = %e, "sweeping expired sessions failed");

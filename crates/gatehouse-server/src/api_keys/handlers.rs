@@ -405,7 +405,7 @@ pub async fn list_subscription_keys(
     Ok(HttpResponse::Ok().json(page))
 }
 
-fn keys_csv(rows: &[(ApiKeyRow, crate::users::store::UserRow)]) -> String {
+fn keys_csv(rows: &[(ApiKeyRow, crate::db::users::UserRow)]) -> String {
     let time = |t: Option<NaiveDateTime>| t.map(|t| clock::utc(t).to_rfc3339()).unwrap_or_default();
     csv::document(
         [

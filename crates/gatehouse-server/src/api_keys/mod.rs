@@ -7,7 +7,8 @@
 //! for a couple of seconds (`auth::cache`), so the hot path rarely touches the database.
 
 pub mod handlers;
-pub mod store;
+
+use crate::db::api_keys as store;
 
 use std::sync::Arc;
 

@@ -3,7 +3,8 @@
 //! same transaction as the change they describe, so the log cannot miss one.
 
 pub mod handlers;
-pub mod store;
+
+use crate::db::audit as store;
 
 use actix_web::web;
 use diesel::QueryResult;

@@ -20,11 +20,11 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use crate::api_keys::store::ApiKeyRow;
-use crate::grants::store::GrantRow;
-use crate::oauth_clients::store::ClientRow;
-use crate::subscriptions::store::SubscriptionRow;
-use crate::users::store::UserRow;
+use crate::db::api_keys::ApiKeyRow;
+use crate::db::grants::GrantRow;
+use crate::db::oauth_clients::ClientRow;
+use crate::db::subscriptions::SubscriptionRow;
+use crate::db::users::UserRow;
 
 const MAX_ENTRIES: usize = 100_000;
 

@@ -22,11 +22,11 @@ use actix_web::{FromRequest, HttpRequest, web};
 use chrono::NaiveDateTime;
 use gatehouse_types::{Permission, Role, UserState, codes};
 
+use crate::db::subscriptions::SubscriptionRow;
+use crate::db::users::UserRow;
 use crate::error::ApiError;
 use crate::secret::SecretString;
 use crate::state::AppState;
-use crate::subscriptions::store::SubscriptionRow;
-use crate::users::store::UserRow;
 use crate::{api_keys, sessions};
 
 pub const SESSION_COOKIE: &str = "gatehouse_session";

@@ -2,7 +2,15 @@
 //! embedded migrations, and the helper that runs diesel work off the async executor.
 //! Only this module and the `store.rs` files use diesel.
 
+pub mod api_keys;
+pub mod audit;
+pub mod grants;
+pub mod oauth;
+pub mod oauth_clients;
 pub mod schema;
+pub mod sessions;
+pub mod subscriptions;
+pub mod users;
 pub mod writer;
 
 pub use diesel::QueryResult;

@@ -5,7 +5,8 @@
 //! life stay dead.
 
 pub mod handlers;
-pub mod store;
+
+use crate::db::grants as store;
 
 use actix_web::web;
 use gatehouse_types::{AuthorizedApp, GrantState};
@@ -21,7 +22,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 pub fn to_api(
     grant: &store::GrantRow,
-    client: &crate::oauth_clients::store::ClientRow,
+    client: &crate::db::oauth_clients::ClientRow,
 ) -> AuthorizedApp {
     AuthorizedApp {
         id: grant.id.clone(),

@@ -16,8 +16,8 @@ use super::scopes;
 use crate::auth::cache::CachedGrant;
 use crate::auth::{Principal, Via, effective_state};
 use crate::clock;
+use crate::db::grants as grants_store;
 use crate::error::ApiError;
-use crate::grants::store as grants_store;
 use crate::state::AppState;
 
 /// A refused token gets one fixed sentence: the reason (which may quote the token's

@@ -21,13 +21,13 @@ use crate::auth::cache::Invalidate;
 use crate::auth::tokens::{self, TokenHasher};
 use crate::auth::{Action, Authenticated, ClientMeta, Principal, SESSION_COOKIE, Via};
 use crate::clock;
+use crate::db::grants::{self as grants_store, GrantChanges, NewCode, NewGrant};
+use crate::db::oauth_clients::{self as clients_store, ClientRow};
+use crate::db::users as users_store;
 use crate::db::{self, DbConnection};
 use crate::error::ApiError;
-use crate::grants::store::{self as grants_store, GrantChanges, NewCode, NewGrant};
 use crate::oauth_clients::redirect_matches;
-use crate::oauth_clients::store::{self as clients_store, ClientRow};
 use crate::state::AppState;
-use crate::users::store as users_store;
 
 /// Pages that take decisions must not be framed (clickjacking), nor cached, nor leak
 /// their URL (which may hold a code) through `Referer`.

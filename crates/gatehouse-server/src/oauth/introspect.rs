@@ -16,8 +16,8 @@ use super::{REFRESH_PREFIX, scopes};
 use crate::api_keys::{self, may_hold_full_access};
 use crate::auth::{ClientMeta, effective_state, tokens};
 use crate::clock;
+use crate::db::grants as grants_store;
 use crate::error::ApiError;
-use crate::grants::store as grants_store;
 use crate::state::AppState;
 use gatehouse_types::UserState;
 
@@ -99,7 +99,7 @@ async fn api_key(
     }
     let hash = state.tokens.hash(secret);
     let found = state
-        .db_read(move |conn| Ok(api_keys::store::find_for_auth(conn, &hash)?))
+        .db_read(move |conn| Ok(crate::db::api_keys::find_for_auth(conn, &hash)?))
         .await?;
     let Some((key, user, sub)) = found else {
         return Ok(inactive());

@@ -14,9 +14,10 @@ pub mod introspect;
 pub mod jwt;
 pub mod revoke;
 pub mod scopes;
-pub mod store;
 pub mod token;
 pub mod userinfo;
+
+use crate::db::oauth as store;
 
 use actix_web::{HttpResponse, web};
 use chrono::TimeDelta;

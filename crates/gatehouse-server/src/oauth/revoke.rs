@@ -16,8 +16,8 @@ use crate::auth::cache::Invalidate;
 use crate::auth::{ClientMeta, tokens};
 use crate::clock;
 use crate::db;
+use crate::db::grants as grants_store;
 use crate::error::ApiError;
-use crate::grants::store as grants_store;
 use crate::state::AppState;
 
 pub async fn revoke(

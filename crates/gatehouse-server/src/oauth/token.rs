@@ -16,13 +16,13 @@ use crate::audit::Audit;
 use crate::auth::cache::Invalidate;
 use crate::auth::{ClientMeta, effective_state, tokens};
 use crate::clock;
+use crate::db::grants::{self as grants_store, GrantRow, NewRefresh};
+use crate::db::oauth_clients::{self as clients_store, ClientRow};
+use crate::db::users::UserRow;
 use crate::db::{self, DbConnection};
 use crate::error::ApiError;
-use crate::grants::store::{self as grants_store, GrantRow, NewRefresh};
 use crate::oauth_clients::SECRET_PREFIX;
-use crate::oauth_clients::store::{self as clients_store, ClientRow};
 use crate::state::AppState;
-use crate::users::store::UserRow;
 
 pub(super) type Params = Vec<(String, String)>;
 
@@ -688,5 +688,5 @@ async fn id_token(
 }
 
 fn find_user(conn: &mut DbConnection, id: &str) -> Result<UserRow, ApiError> {
-    crate::users::store::find(conn, id)?.ok_or(ApiError::NotFound)
+    crate::db::users::find(conn, id)?.ok_or(ApiError::NotFound)
 }

@@ -9,9 +9,9 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
 use crate::auth::Via;
+use crate::db::users::UserRow;
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::users::store::UserRow;
 
 /// The OpenID Connect claims a set of scopes releases, beside `sub`.
 pub fn claims(user: &UserRow, scopes: &BTreeSet<String>) -> Vec<(&'static str, Value)> {

@@ -4,7 +4,8 @@
 //! shown once and stored only as a hash.
 
 pub mod handlers;
-pub mod store;
+
+use crate::db::oauth_clients as store;
 
 use actix_web::web;
 use gatehouse_types::{ClientType, OAuthClient, validate};

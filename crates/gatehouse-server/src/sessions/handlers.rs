@@ -11,10 +11,10 @@ use crate::audit::Audit;
 use crate::auth::{Action, Authenticated, ClientMeta, Principal, SESSION_COOKIE, Via, tokens};
 use crate::clock;
 use crate::db;
+use crate::db::users as users_store;
 use crate::error::ApiError;
 use crate::secret::SecretString;
 use crate::state::AppState;
-use crate::users::store as users_store;
 
 /// One message for every failed sign-in, whatever the reason, so that the answer never
 /// tells whether a username exists or whether an account is locked.

@@ -4,7 +4,8 @@
 //! it needs no storage and dies with the session.
 
 pub mod handlers;
-pub mod store;
+
+use crate::db::sessions as store;
 
 use std::sync::Arc;
 

@@ -2,7 +2,8 @@
 //! to exactly one subscription, and every query is scoped by the caller's.
 
 pub mod handlers;
-pub mod store;
+
+use crate::db::subscriptions as store;
 
 use actix_web::web;
 use gatehouse_types::{Role, Subscription, SubscriptionSettings};

@@ -13,13 +13,13 @@ use crate::auth::cache::Invalidate;
 use crate::auth::password::generate_password;
 use crate::auth::{Action, Authenticated, ClientMeta, Principal, effective_state};
 use crate::clock;
+use crate::db::sessions as sessions_store;
+use crate::db::subscriptions as subscriptions_store;
 use crate::db::{self, DbConnection};
 use crate::error::ApiError;
 use crate::pagination::{PageParams, page};
 use crate::secret::SecretString;
-use crate::sessions::store as sessions_store;
 use crate::state::AppState;
-use crate::subscriptions::store as subscriptions_store;
 
 pub async fn get_me(Authenticated(principal): Authenticated) -> web::Json<User> {
     web::Json(super::to_api(&principal.user, clock::now()))

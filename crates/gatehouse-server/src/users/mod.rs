@@ -3,7 +3,8 @@
 //! the server and compared in lower case.
 
 pub mod handlers;
-pub mod store;
+
+use crate::db::users as store;
 
 use actix_web::web;
 use chrono::NaiveDateTime;

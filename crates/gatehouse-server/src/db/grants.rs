@@ -5,12 +5,12 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::DbConnection;
+use crate::db::oauth_clients::ClientRow;
 use crate::db::schema::{
     oauth_clients, oauth_codes, oauth_grants, oauth_refresh_tokens, subscriptions, users,
 };
-use crate::oauth_clients::store::ClientRow;
-use crate::subscriptions::store::SubscriptionRow;
-use crate::users::store::UserRow;
+use crate::db::subscriptions::SubscriptionRow;
+use crate::db::users::UserRow;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = oauth_grants)]

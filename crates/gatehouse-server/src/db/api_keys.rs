@@ -5,8 +5,8 @@ use diesel::prelude::*;
 
 use crate::db::DbConnection;
 use crate::db::schema::{api_keys, subscriptions, users};
-use crate::subscriptions::store::SubscriptionRow;
-use crate::users::store::UserRow;
+use crate::db::subscriptions::SubscriptionRow;
+use crate::db::users::UserRow;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = api_keys)]

@@ -5,7 +5,7 @@ use diesel::prelude::*;
 
 use crate::db::DbConnection;
 use crate::db::schema::{subscriptions, users};
-use crate::subscriptions::store::SubscriptionRow;
+use crate::db::subscriptions::SubscriptionRow;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = users)]

@@ -4,8 +4,8 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::DbConnection;
+use crate::db::oauth_clients::ClientRow;
 use crate::db::schema::{oauth_clients, oauth_requests, signing_keys};
-use crate::oauth_clients::store::ClientRow;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = oauth_requests)]
