@@ -156,8 +156,8 @@ fn rotate_signing_keys(settings: &Settings) -> anyhow::Result<()> {
     let mut conn = pool.get()?;
     db::migrate(&mut conn)?;
     // Make sure an Ed25519 key exists before rotating it.
-    gatehouse_server::oauth::jwt::SigningKeys::load_or_create(&mut conn, settings)?;
-    let kids = gatehouse_server::oauth::jwt::rotate(&mut conn)?;
+    gatehouse_server::auth::jwt::SigningKeys::load_or_create(&mut conn, settings)?;
+    let kids = gatehouse_server::auth::jwt::rotate(&mut conn)?;
     println!("new signing keys: {}", kids.join(", "));
     println!(
         "running servers sign with them within 30 seconds; old tokens verify until they expire"

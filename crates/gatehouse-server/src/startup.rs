@@ -102,7 +102,7 @@ impl Application {
                 )?)),
                 db::Backend::Postgres => None,
             },
-            signing: crate::oauth::jwt::SigningKeys::load_or_create(&mut *pool.get()?, &settings)?,
+            signing: crate::auth::jwt::SigningKeys::load_or_create(&mut *pool.get()?, &settings)?,
             client_auth_limiter: crate::limiter::FailureLimiter::new(10, Duration::from_secs(60)),
             sign_in_limiter: crate::limiter::FailureLimiter::new(
                 crate::sessions::SIGN_IN_FAILURES_PER_ADDRESS,

@@ -21,7 +21,7 @@ pub struct AppState {
     /// Active OAuth grants behind access tokens, for a couple of seconds.
     pub grants: Cache<CachedGrant>,
     /// JWT signing and verification keys.
-    pub signing: crate::oauth::jwt::SigningKeys,
+    pub signing: crate::auth::jwt::SigningKeys,
     /// Failed OAuth client authentications, per client and caller address.
     pub client_auth_limiter: crate::limiter::FailureLimiter,
     /// Failed sign-ins, per caller address.

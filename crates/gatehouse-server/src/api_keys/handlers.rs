@@ -11,9 +11,10 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::store::{self, ApiKeyChanges, ApiKeyRow, NewApiKey, SortBy, SubscriptionKeyQuery};
-use super::{SECRET_PREFIX, expiry, may_hold_full_access, to_api};
+use super::{SECRET_PREFIX, expiry, to_api};
 use crate::audit::Audit;
 use crate::auth::cache::Invalidate;
+use crate::auth::role_listed;
 use crate::auth::{Action, Authenticated, ClientMeta, Principal, tokens};
 use crate::clock;
 use crate::csv;
@@ -68,7 +69,7 @@ pub async fn create_key(
     let body = body.into_inner();
     let name = validate::key_name(&body.name).map_err(|m| ApiError::validation("name", m))?;
     if body.permission == Permission::FullAccess
-        && !may_hold_full_access(
+        && !role_listed(
             &principal.subscription.api_key_full_access_roles,
             &principal.user.role,
         )

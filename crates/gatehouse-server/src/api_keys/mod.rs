@@ -10,20 +10,15 @@ pub mod handlers;
 
 use crate::db::api_keys as store;
 
-use std::sync::Arc;
-
 use actix_web::web;
 use chrono::{NaiveDateTime, TimeDelta};
-use gatehouse_types::{ApiKey, Permission, UserState, codes};
+use gatehouse_types::{ApiKey, Permission};
 
-use crate::auth::cache::CachedKey;
-use crate::auth::{Principal, Via, effective_state, tokens};
 use crate::clock;
 use crate::error::ApiError;
 use crate::routing::resource;
-use crate::state::AppState;
 
-pub const SECRET_PREFIX: &str = "gatk_";
+pub use crate::auth::api_key::SECRET_PREFIX;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -39,92 +34,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     )
     .service(resource("/api-keys/{id}/reset").post(handlers::reset_key))
     .service(resource("/subscription/api-keys").get(handlers::list_subscription_keys));
-}
-
-fn invalid() -> ApiError {
-    ApiError::unauthorized(codes::API_KEY_INVALID, "The API key is not valid.")
-}
-
-/// Resolves an API key into a principal, or 401 with the reason: `api_key_invalid`
-/// (malformed, unknown, deleted or reset), `api_keys_disabled`, `api_key_expired`,
-/// `user_inactive`. Nothing in the answer says anything about other keys.
-pub async fn authenticate(
-    state: &web::Data<AppState>,
-    secret: &str,
-) -> Result<Principal, ApiError> {
-    // Offline first: a typo or a random string never reaches the database.
-    if !tokens::has_valid_checksum(SECRET_PREFIX, secret) {
-        return Err(invalid());
-    }
-    let hash = state.tokens.hash(secret);
-    let entry = match state.keys.get(&hash) {
-        Some(entry) => entry,
-        None => {
-            let generation = state.keys.generation();
-            let lookup = hash.clone();
-            let found = state
-                .db_read(move |conn| Ok(store::find_for_auth(conn, &lookup)?))
-                .await?;
-            let (key, user, subscription) = found.ok_or_else(invalid)?;
-            // The unique index matched the hash; compare it once more in constant
-            // time so that correctness never rests on the database's collation.
-            if !tokens::constant_time_eq(&key.secret_hash, &hash) {
-                return Err(invalid());
-            }
-            let entry = Arc::new(CachedKey::new(key, user, subscription));
-            state.keys.insert(hash, entry.clone(), generation);
-            entry
-        }
-    };
-    let now = clock::now();
-    if !entry.subscription.api_keys_enabled {
-        return Err(ApiError::unauthorized(
-            codes::API_KEYS_DISABLED,
-            gatehouse_types::error::API_KEYS_DISABLED_MESSAGE,
-        ));
-    }
-    if entry.key.expires_at.is_some_and(|at| at <= now) {
-        return Err(ApiError::unauthorized(
-            codes::API_KEY_EXPIRED,
-            "The API key has expired.",
-        ));
-    }
-    if effective_state(&entry.user) != UserState::Active {
-        return Err(ApiError::unauthorized(
-            codes::USER_INACTIVE,
-            "The API key's user is disabled or locked.",
-        ));
-    }
-    let id = entry.key.id.clone();
-    crate::auth::cache::record_use(state, &entry.last_touch, now, "api key", move |conn| {
-        Ok(store::touch(conn, &id, now)?)
-    });
-    let key_permission = Permission::parse(&entry.key.permission).unwrap_or(Permission::ReadOnly);
-    let permission = if key_permission == Permission::FullAccess
-        && may_hold_full_access(
-            &entry.subscription.api_key_full_access_roles,
-            &entry.user.role,
-        ) {
-        Permission::FullAccess
-    } else {
-        Permission::ReadOnly
-    };
-    Ok(Principal {
-        user: entry.user.clone(),
-        subscription: entry.subscription.clone(),
-        via: Via::ApiKey {
-            id: entry.key.id.clone(),
-            name: entry.key.name.clone(),
-            key_permission,
-            permission,
-        },
-    })
-}
-
-/// Whether a role may hold (and use) full-access keys under the subscription's
-/// `api_key_full_access_roles` (stored comma-separated).
-pub fn may_hold_full_access(roles: &str, role: &str) -> bool {
-    roles.split(',').any(|r| r.trim() == role)
 }
 
 /// The latest expiry a key may have: the end of the year 9999, the last instant RFC 3339
@@ -207,8 +116,8 @@ mod tests {
 
     #[test]
     fn full_access_follows_the_role_list() {
-        assert!(may_hold_full_access("admin,editor", "editor"));
-        assert!(!may_hold_full_access("admin,editor", "viewer"));
-        assert!(!may_hold_full_access("", "admin"));
+        assert!(crate::auth::role_listed("admin,editor", "editor"));
+        assert!(!crate::auth::role_listed("admin,editor", "viewer"));
+        assert!(!crate::auth::role_listed("", "admin"));
     }
 }

@@ -7,8 +7,13 @@
 //! `principal.require(Action::…)?`; the whole permission matrix lives in
 //! [`Principal::require`].
 
+pub mod access_token;
+pub mod api_key;
 pub mod cache;
+pub mod jwt;
 pub mod password;
+pub mod scopes;
+pub mod session;
 pub mod tokens;
 pub mod verify;
 
@@ -27,7 +32,6 @@ use crate::db::users::UserRow;
 use crate::error::ApiError;
 use crate::secret::SecretString;
 use crate::state::AppState;
-use crate::{api_keys, sessions};
 
 pub const SESSION_COOKIE: &str = "gatehouse_session";
 pub const CSRF_HEADER: &str = "x-csrf-token";
@@ -295,7 +299,7 @@ impl FromRequest for Authenticated {
                     "Sign in, or send an API key in the Authorization header.",
                 ));
             };
-            let principal = sessions::authenticate(&state, &token).await?;
+            let principal = session::authenticate(&state, &token).await?;
             if unsafe_method {
                 let expected = match &principal.via {
                     Via::Session { csrf_token, .. } => csrf_token.expose(),
@@ -341,11 +345,11 @@ async fn authenticate_header(
         }
         ExplicitCredential::ZSessionId(value) => value.trim(),
     };
-    if token.starts_with(api_keys::SECRET_PREFIX) {
-        return api_keys::authenticate(state, token).await;
+    if token.starts_with(api_key::SECRET_PREFIX) {
+        return api_key::authenticate(state, token).await;
     }
     if token.starts_with("eyJ") {
-        return crate::oauth::access::authenticate(state, token).await;
+        return access_token::authenticate(state, token).await;
     }
     Err(ApiError::unauthorized(
         codes::INVALID_CREDENTIAL,
@@ -368,6 +372,12 @@ fn explicit_credential(req: &HttpRequest) -> Option<ExplicitCredential> {
     headers
         .get(ZSESSIONID_HEADER)
         .map(|v| ExplicitCredential::ZSessionId(text(v)))
+}
+
+/// Whether `role` is one of `roles`, a subscription setting stored comma-separated
+/// (`api_key_full_access_roles`, `oauth_client_roles`).
+pub fn role_listed(roles: &str, role: &str) -> bool {
+    roles.split(',').any(|r| r.trim() == role)
 }
 
 pub fn is_safe(method: &Method) -> bool {

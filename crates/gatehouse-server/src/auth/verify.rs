@@ -32,7 +32,7 @@ pub async fn verify(
     // the role hold full-access keys, read-only otherwise.
     let permission = match &principal.via {
         Via::Session { .. } => {
-            if crate::api_keys::may_hold_full_access(
+            if crate::auth::role_listed(
                 &principal.subscription.api_key_full_access_roles,
                 &principal.user.role,
             ) {

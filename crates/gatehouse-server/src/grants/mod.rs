@@ -11,8 +11,8 @@ use crate::db::grants as store;
 use actix_web::web;
 use gatehouse_types::{AuthorizedApp, GrantState};
 
+use crate::auth::scopes;
 use crate::clock;
-use crate::oauth::scopes;
 use crate::routing::resource;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

@@ -15,9 +15,10 @@ use gatehouse_types::{AuthorizationRequestView, ConsentDecision, ConsentResult, 
 use serde_json::json;
 
 use super::store::{self as oauth_store, NewRequest};
-use super::{CODE_TTL, DEFAULT_SCOPE, REQUEST_TTL, scopes};
+use super::{CODE_TTL, DEFAULT_SCOPE, REQUEST_TTL};
 use crate::audit::Audit;
 use crate::auth::cache::Invalidate;
+use crate::auth::scopes;
 use crate::auth::tokens::{self, TokenHasher};
 use crate::auth::{Action, Authenticated, ClientMeta, Principal, SESSION_COOKIE, Via};
 use crate::clock;
@@ -340,7 +341,9 @@ async fn authorize_inner(
 
     // 3. Who is asking: not signed in, go sign in and come back.
     let session = match req.cookie(SESSION_COOKIE) {
-        Some(c) => crate::sessions::authenticate(state, c.value()).await.ok(),
+        Some(c) => crate::auth::session::authenticate(state, c.value())
+            .await
+            .ok(),
         None => None,
     };
     let Some(principal) = session else {

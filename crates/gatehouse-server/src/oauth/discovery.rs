@@ -5,7 +5,7 @@
 use actix_web::{HttpResponse, web};
 use serde_json::{Value, json};
 
-use super::scopes::KNOWN;
+use crate::auth::scopes::KNOWN;
 use crate::state::AppState;
 
 pub fn metadata(state: &AppState) -> Value {

@@ -10,11 +10,12 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
+use super::REFRESH_PREFIX;
 use super::error::OAuthError;
 use super::token::{authenticate_client, client_credentials, form, get};
-use super::{REFRESH_PREFIX, scopes};
-use crate::api_keys::{self, may_hold_full_access};
+use crate::auth::scopes;
 use crate::auth::{ClientMeta, effective_state, tokens};
+use crate::auth::{api_key, role_listed};
 use crate::clock;
 use crate::db::grants as grants_store;
 use crate::error::ApiError;
@@ -39,7 +40,7 @@ async fn caller_subscription(
         .filter(|(s, _)| s.eq_ignore_ascii_case("bearer"))
         .map(|(_, t)| t.trim().to_string());
     if let Some(key) = bearer {
-        let principal = api_keys::authenticate(state, &key)
+        let principal = api_key::authenticate(state, &key)
             .await
             .map_err(|_| OAuthError::invalid_client("The API key is not valid."))?;
         if !principal.is_admin() {
@@ -75,7 +76,7 @@ pub async fn introspect(
     let subscription = caller_subscription(&state, &req, &params).await?;
     let token =
         get(&params, "token").ok_or_else(|| OAuthError::invalid_request("token is missing."))?;
-    let answer = if token.starts_with(api_keys::SECRET_PREFIX) {
+    let answer = if token.starts_with(api_key::SECRET_PREFIX) {
         api_key(&state, token, &subscription).await?
     } else if token.starts_with(REFRESH_PREFIX) {
         refresh_token(&state, token, &subscription).await?
@@ -94,7 +95,7 @@ async fn api_key(
 ) -> Result<Value, ApiError> {
     // The same checks as authenticating with the key, except that it is not recorded
     // as a use of the key.
-    if !tokens::has_valid_checksum(api_keys::SECRET_PREFIX, secret) {
+    if !tokens::has_valid_checksum(api_key::SECRET_PREFIX, secret) {
         return Ok(inactive());
     }
     let hash = state.tokens.hash(secret);
@@ -112,8 +113,8 @@ async fn api_key(
     {
         return Ok(inactive());
     }
-    let full = key.permission == "full_access"
-        && may_hold_full_access(&sub.api_key_full_access_roles, &user.role);
+    let full =
+        key.permission == "full_access" && role_listed(&sub.api_key_full_access_roles, &user.role);
     let mut out = json!({
         "active": true,
         "token_type": "api_key",
@@ -184,7 +185,7 @@ async fn access_token(
     subscription: &str,
 ) -> Result<Value, ApiError> {
     // The same check as the API's, through the same grant cache.
-    let (claims, entry) = match super::access::verify(state, token).await {
+    let (claims, entry) = match crate::auth::access_token::verify(state, token).await {
         Ok(found) => found,
         Err(ApiError::Unauthorized { .. }) => return Ok(inactive()),
         Err(e) => return Err(e),

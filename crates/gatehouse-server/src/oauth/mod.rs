@@ -6,14 +6,11 @@
 //! Only the authorization-code grant with PKCE (S256) and the refresh-token grant
 //! exist: no implicit grant, no password grant.
 
-pub mod access;
 pub mod authorize;
 pub mod discovery;
 pub mod error;
 pub mod introspect;
-pub mod jwt;
 pub mod revoke;
-pub mod scopes;
 pub mod token;
 pub mod userinfo;
 

@@ -8,11 +8,12 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 
+use super::REFRESH_PREFIX;
 use super::error::OAuthError;
 use super::token::{authenticate_client, client_credentials, form, get};
-use super::{REFRESH_PREFIX, jwt::VerifyError};
 use crate::audit::Audit;
 use crate::auth::cache::Invalidate;
+use crate::auth::jwt::VerifyError;
 use crate::auth::{ClientMeta, tokens};
 use crate::clock;
 use crate::db;

@@ -10,10 +10,11 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::error::OAuthError;
-use super::jwt::{ACCESS_TOKEN_TYPE, AccessClaims};
-use super::{ACCESS_TOKEN_TTL, REFRESH_PREFIX, REFRESH_TOKEN_TTL, scopes};
+use super::{ACCESS_TOKEN_TTL, REFRESH_PREFIX, REFRESH_TOKEN_TTL};
 use crate::audit::Audit;
 use crate::auth::cache::Invalidate;
+use crate::auth::jwt::{ACCESS_TOKEN_TYPE, AccessClaims};
+use crate::auth::scopes;
 use crate::auth::{ClientMeta, effective_state, tokens};
 use crate::clock;
 use crate::db::grants::{self as grants_store, GrantRow, NewRefresh};

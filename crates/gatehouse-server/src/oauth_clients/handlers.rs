@@ -11,9 +11,9 @@ use serde_json::json;
 
 use super::store::{self, ClientChanges, ClientRow, NewClient};
 use super::{SECRET_PREFIX, new_client_id, redirect_uris, to_api};
-use crate::api_keys::may_hold_full_access;
 use crate::audit::Audit;
 use crate::auth::cache::Invalidate;
+use crate::auth::role_listed;
 use crate::auth::{Action, Authenticated, ClientMeta, Principal, tokens};
 use crate::clock;
 use crate::db;
@@ -65,7 +65,7 @@ pub async fn create_client(
     body: web::Json<CreateOAuthClient>,
 ) -> Result<HttpResponse, ApiError> {
     principal.require(Action::IssueClientSecret)?;
-    if !may_hold_full_access(
+    if !role_listed(
         &principal.subscription.oauth_client_roles,
         &principal.user.role,
     ) {

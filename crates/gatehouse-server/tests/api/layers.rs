@@ -50,16 +50,8 @@ const LAYERS: &[(&str, &[&str])] = &[
 /// them step by step; each step deletes its lines here.
 const NOT_YET: &[(&str, &str)] = &[
     ("state", "auth"),
-    ("state", "oauth"),
     ("state", "web"),
-    ("auth", "api_keys"),
-    ("auth", "oauth"),
-    ("auth", "sessions"),
-    ("grants", "oauth"),
-    ("oauth", "api_keys"),
     ("oauth", "oauth_clients"),
-    ("oauth", "sessions"),
-    ("oauth_clients", "api_keys"),
     ("sessions", "subscriptions"),
     ("sessions", "users"),
 ];

@@ -1011,7 +1011,7 @@ async fn rule7_errors_follow_rfc_6749(b: Backend) {
 }
 
 async fn rule8_access_tokens_are_rfc_9068_jwts_checked_on_every_request(b: Backend) {
-    use gatehouse_server::oauth::jwt::AccessClaims;
+    use gatehouse_server::auth::jwt::AccessClaims;
     let app = spawn_app(b).await;
     let admin = app.admin().await;
     let reg = register(&admin, false, &[CALLBACK]).await;

@@ -691,7 +691,7 @@ async fn rotated_keys_keep_old_tokens_valid(b: Backend) {
 }
 
 async fn introspection_says_inactive_for_expired_tokens_and_inactive_users(b: Backend) {
-    use gatehouse_server::oauth::jwt::AccessClaims;
+    use gatehouse_server::auth::jwt::AccessClaims;
     let app = spawn_app(b).await;
     let admin = app.admin().await;
     let rs = register(&admin, false, &[CALLBACK]).await;

@@ -23,10 +23,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::store::{self, NewSigningKey, SigningKeyRow};
 use crate::clock;
 use crate::config::Settings;
 use crate::db::DbConnection;
+use crate::db::oauth::{self as store, NewSigningKey, SigningKeyRow};
 
 pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
 /// Longer than any token lives, so a rotation never breaks a valid token.

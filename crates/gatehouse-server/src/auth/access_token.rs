@@ -105,7 +105,7 @@ pub async fn authenticate(state: &web::Data<AppState>, token: &str) -> Result<Pr
         .filter(|s| granted.contains(s))
         .collect();
     // `api:write` acts as a full-access key would: only for roles that may hold one.
-    let may_write = crate::api_keys::may_hold_full_access(
+    let may_write = crate::auth::role_listed(
         &entry.subscription.api_key_full_access_roles,
         &entry.user.role,
     );

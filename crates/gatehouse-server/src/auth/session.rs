@@ -1,0 +1,74 @@
+//! Session cookies as a credential: the token's hash is looked up, the session's idle
+//! and absolute expiry are checked against the subscription's current settings, and
+//! `last_seen_at` is stamped at most once a minute.
+
+use std::sync::Arc;
+
+use chrono::TimeDelta;
+use gatehouse_types::{UserState, codes};
+
+use crate::auth::{Principal, Via, effective_state};
+use crate::clock;
+use crate::db::sessions as store;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// A session is not re-stamped more often than this, so an active browser costs one
+/// write a minute, not one per request; idle expiry is precise to this interval.
+const TOUCH_INTERVAL: TimeDelta = TimeDelta::minutes(1);
+
+/// Resolves a session cookie into a principal, or 401. The subscription's current
+/// settings apply to existing sessions: shortening the idle or absolute lifetime takes
+/// effect at the next request.
+pub async fn authenticate(state: &AppState, token: &str) -> Result<Principal, ApiError> {
+    let hash = state.tokens.hash(token);
+    let csrf_token = state.tokens.csrf_token(token);
+    let found = state
+        .db_read(move |conn| Ok(store::find_by_hash(conn, &hash)?))
+        .await?;
+    let expired = || {
+        ApiError::unauthorized(
+            codes::SESSION_EXPIRED,
+            "Your session has ended. Sign in again.",
+        )
+    };
+    let Some((session, user, subscription)) = found else {
+        return Err(expired());
+    };
+    let now = clock::now();
+    let max_age = TimeDelta::hours(subscription.session_max_hours);
+    let expires_at = session.expires_at.min(session.created_at + max_age);
+    let idle_expires_at =
+        session.last_seen_at + TimeDelta::minutes(subscription.session_idle_minutes);
+    if now >= expires_at || now >= idle_expires_at {
+        let id = session.id.clone();
+        state.db(move |conn| Ok(store::delete(conn, &id)?)).await?;
+        return Err(expired());
+    }
+    if effective_state(&user) != UserState::Active {
+        return Err(ApiError::unauthorized(
+            codes::SESSION_EXPIRED,
+            "Your account is no longer active. Contact your subscription administrator.",
+        ));
+    }
+    let idle_expires_at = if now - session.last_seen_at >= TOUCH_INTERVAL {
+        let id = session.id.clone();
+        state
+            .db(move |conn| Ok(store::touch(conn, &id, now)?))
+            .await?;
+        now + TimeDelta::minutes(subscription.session_idle_minutes)
+    } else {
+        idle_expires_at
+    };
+    Ok(Principal {
+        via: Via::Session {
+            id: session.id,
+            created_at: session.created_at,
+            expires_at,
+            idle_expires_at: idle_expires_at.min(expires_at),
+            csrf_token: crate::secret::SecretString::new(csrf_token),
+        },
+        user: Arc::new(user),
+        subscription: Arc::new(subscription),
+    })
+}
