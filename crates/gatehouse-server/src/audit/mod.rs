@@ -116,6 +116,15 @@ impl Audit {
         self
     }
 
+    /// This event as a [`crate::auth::lockout::Recorder`]: recorded when the lockout
+    /// calls it, with the details it gives.
+    pub fn recorder(self) -> crate::auth::lockout::Recorder {
+        std::sync::Arc::new(move |conn, details| match details {
+            Some(d) => self.clone().details(d).record(conn),
+            None => self.record(conn),
+        })
+    }
+
     pub fn record(&self, conn: &mut DbConnection) -> QueryResult<()> {
         let id = uuid::Uuid::now_v7().to_string();
         let details = self.details.to_string();

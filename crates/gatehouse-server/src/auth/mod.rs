@@ -10,7 +10,9 @@
 pub mod access_token;
 pub mod api_key;
 pub mod cache;
+pub mod client;
 pub mod jwt;
+pub mod lockout;
 pub mod password;
 pub mod scopes;
 pub mod session;
@@ -252,7 +254,7 @@ where
 /// until an admin lifts it. (Failed sign-ins lock password sign-in only; see
 /// `users::PASSWORD_LOCK_DURATION`.)
 pub fn effective_state(user: &UserRow) -> UserState {
-    UserState::parse(&user.state).unwrap_or(UserState::Disabled)
+    user.state()
 }
 
 /// Extracts a [`Principal`] or answers 401. Use `Authenticated` rather than an

@@ -3,6 +3,9 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use gatehouse_types::{Role, Subscription, SubscriptionSettings};
+
+use crate::clock;
 use crate::db::DbConnection;
 use crate::db::schema::subscriptions;
 
@@ -78,4 +81,43 @@ pub fn lock(conn: &mut DbConnection, id: &str) -> QueryResult<()> {
         .set(subscriptions::id.eq(subscriptions::id))
         .execute(conn)
         .map(drop)
+}
+
+/// The roles of a setting stored comma-separated, highest first, each once.
+pub fn parse_roles(s: &str) -> Vec<Role> {
+    let mut roles: Vec<Role> = s.split(',').filter_map(|r| Role::parse(r.trim())).collect();
+    roles.sort();
+    roles.dedup();
+    roles.reverse();
+    roles
+}
+
+pub fn format_roles(roles: &[Role]) -> String {
+    let mut roles = roles.to_vec();
+    roles.sort();
+    roles.dedup();
+    roles.reverse();
+    roles
+        .iter()
+        .map(|r| r.as_str())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+pub fn to_api(row: &SubscriptionRow) -> Subscription {
+    Subscription {
+        id: row.id.clone(),
+        name: row.name.clone(),
+        settings: SubscriptionSettings {
+            api_keys_enabled: row.api_keys_enabled,
+            api_key_max_lifetime_days: row.api_key_max_lifetime_days.map(|d| d as u32),
+            api_key_full_access_roles: parse_roles(&row.api_key_full_access_roles),
+            oauth_client_roles: parse_roles(&row.oauth_client_roles),
+            session_idle_minutes: row.session_idle_minutes as u32,
+            session_max_hours: row.session_max_hours as u32,
+            login_lockout_threshold: row.login_lockout_threshold as u32,
+        },
+        created_at: clock::utc(row.created_at),
+        updated_at: clock::utc(row.updated_at),
+    }
 }

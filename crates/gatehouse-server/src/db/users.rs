@@ -3,6 +3,9 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use gatehouse_types::{Role, User};
+
+use crate::clock;
 use crate::db::DbConnection;
 use crate::db::schema::{subscriptions, users};
 use crate::db::subscriptions::SubscriptionRow;
@@ -274,4 +277,32 @@ pub fn set_password(
     ))
     .execute(conn)
     .map(|n| n == 1)
+}
+
+impl UserRow {
+    /// The stored state: `locked` is an admin's lock, which stops every credential.
+    pub fn state(&self) -> gatehouse_types::UserState {
+        gatehouse_types::UserState::parse(&self.state)
+            .unwrap_or(gatehouse_types::UserState::Disabled)
+    }
+}
+
+/// The user as the API shows it; a password lock that has lapsed by `now` is not shown.
+pub fn to_api(row: &UserRow, now: NaiveDateTime) -> User {
+    User {
+        id: row.id.clone(),
+        subscription_id: row.subscription_id.clone(),
+        username: row.username.clone(),
+        display_name: row.display_name.clone(),
+        email: row.email.clone(),
+        role: Role::parse(&row.role).unwrap_or(Role::Viewer),
+        state: row.state(),
+        password_locked_until: row
+            .password_locked_until
+            .filter(|until| *until > now)
+            .map(clock::utc),
+        created_at: clock::utc(row.created_at),
+        updated_at: clock::utc(row.updated_at),
+        last_sign_in_at: row.last_sign_in_at.map(clock::utc),
+    }
 }

@@ -18,6 +18,7 @@ use super::store::{self as oauth_store, NewRequest};
 use super::{CODE_TTL, DEFAULT_SCOPE, REQUEST_TTL};
 use crate::audit::Audit;
 use crate::auth::cache::Invalidate;
+use crate::auth::client::redirect_matches;
 use crate::auth::scopes;
 use crate::auth::tokens::{self, TokenHasher};
 use crate::auth::{Action, Authenticated, ClientMeta, Principal, SESSION_COOKIE, Via};
@@ -27,7 +28,6 @@ use crate::db::oauth_clients::{self as clients_store, ClientRow};
 use crate::db::users as users_store;
 use crate::db::{self, DbConnection};
 use crate::error::ApiError;
-use crate::oauth_clients::redirect_matches;
 use crate::state::AppState;
 
 /// Pages that take decisions must not be framed (clickjacking), nor cached, nor leak

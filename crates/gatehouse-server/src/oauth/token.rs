@@ -13,6 +13,7 @@ use super::error::OAuthError;
 use super::{ACCESS_TOKEN_TTL, REFRESH_PREFIX, REFRESH_TOKEN_TTL};
 use crate::audit::Audit;
 use crate::auth::cache::Invalidate;
+use crate::auth::client::SECRET_PREFIX;
 use crate::auth::jwt::{ACCESS_TOKEN_TYPE, AccessClaims};
 use crate::auth::scopes;
 use crate::auth::{ClientMeta, effective_state, tokens};
@@ -22,7 +23,6 @@ use crate::db::oauth_clients::{self as clients_store, ClientRow};
 use crate::db::users::UserRow;
 use crate::db::{self, DbConnection};
 use crate::error::ApiError;
-use crate::oauth_clients::SECRET_PREFIX;
 use crate::state::AppState;
 
 pub(super) type Params = Vec<(String, String)>;
@@ -294,7 +294,7 @@ async fn authorization_code(
     // The callback the code was issued for must still be registered: a code meant for
     // a URL its client has since dropped is not redeemed.
     let still_registered =
-        crate::oauth_clients::redirect_matches(&client.redirect_uri_list(), &code.redirect_uri);
+        crate::auth::client::redirect_matches(&client.redirect_uri_list(), &code.redirect_uri);
     if code.expires_at <= now || !redirect_ok || !still_registered {
         return Err(bad());
     }

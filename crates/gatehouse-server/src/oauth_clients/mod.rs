@@ -14,7 +14,7 @@ use crate::clock;
 use crate::error::ApiError;
 use crate::routing::resource;
 
-pub const SECRET_PREFIX: &str = "gats_";
+pub use crate::auth::client::{SECRET_PREFIX, redirect_matches};
 /// Enough for staging, production and a local loopback callback, and then some.
 pub const MAX_REDIRECT_URIS: usize = 10;
 
@@ -68,36 +68,6 @@ pub fn redirect_uris(list: &[String]) -> Result<String, ApiError> {
         }
     }
     serde_json::to_string(&out).map_err(|e| ApiError::Internal(e.into()))
-}
-
-/// Whether `requested` is one of the client's registered redirect URIs: exactly, except
-/// that a loopback `http` URI matches on any port (RFC 8252 §7.3), since native apps
-/// listen on whatever port the system gives them.
-pub fn redirect_matches(registered: &[String], requested: &str) -> bool {
-    registered
-        .iter()
-        .any(|r| r == requested || loopback_equal_but_port(r, requested))
-}
-
-fn loopback_equal_but_port(registered: &str, requested: &str) -> bool {
-    let (Ok(a), Ok(b)) = (url::Url::parse(registered), url::Url::parse(requested)) else {
-        return false;
-    };
-    let loopback = |u: &url::Url| {
-        u.scheme() == "http"
-            && matches!(
-                u.host_str(),
-                Some("127.0.0.1") | Some("[::1]") | Some("localhost")
-            )
-    };
-    loopback(&a)
-        && loopback(&b)
-        && a.host_str() == b.host_str()
-        && a.path() == b.path()
-        && a.query() == b.query()
-        && a.username() == b.username()
-        && a.password() == b.password()
-        && b.fragment().is_none()
 }
 
 /// A fresh public client id: 128 random bits as 32 lowercase hex characters.

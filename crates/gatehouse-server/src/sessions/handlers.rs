@@ -76,11 +76,12 @@ pub async fn sign_in(
             .actor(&subscription.id, &user.id, &user.username)
             .target("user", &user.id)
     };
-    let events = crate::users::LockEvents {
-        locked: lock_event("user.locked"),
-        lapsed: lock_event("user.unlocked"),
+    let events = crate::auth::lockout::LockEvents {
+        locked: lock_event("user.locked").recorder(),
+        lapsed: lock_event("user.unlocked").recorder(),
     };
-    let attempt = crate::users::begin_password_attempt(&state, &user.id, threshold, events).await?;
+    let attempt =
+        crate::auth::lockout::begin_password_attempt(&state, &user.id, threshold, events).await?;
     // Verified whatever the attempt's fate, so that every refusal costs the same.
     let password_ok = state
         .passwords
@@ -98,13 +99,13 @@ pub async fn sign_in(
         return Err(refuse());
     };
     if !password_ok {
-        crate::users::password_failed(
+        crate::auth::lockout::password_failed(
             &state,
             &user.id,
             count,
             threshold,
-            failed("wrong_password"),
-            lock_event("user.locked"),
+            failed("wrong_password").recorder(),
+            lock_event("user.locked").recorder(),
         )
         .await?;
         return Err(refuse());
@@ -267,8 +268,8 @@ pub fn session_info(principal: &Principal) -> SessionInfo {
         ),
     };
     SessionInfo {
-        user: crate::users::to_api(&principal.user, clock::now()),
-        subscription: crate::subscriptions::to_api(&principal.subscription),
+        user: crate::db::users::to_api(&principal.user, clock::now()),
+        subscription: crate::db::subscriptions::to_api(&principal.subscription),
         credential,
         csrf_token,
     }

@@ -92,8 +92,8 @@ pub async fn change_password(
     let lock_event =
         |action| Audit::by(&principal, &meta, action).target("user", &principal.user.id);
     let events = super::LockEvents {
-        locked: lock_event("user.locked"),
-        lapsed: lock_event("user.unlocked"),
+        locked: lock_event("user.locked").recorder(),
+        lapsed: lock_event("user.unlocked").recorder(),
     };
     let attempt =
         super::begin_password_attempt(&state, &principal.user.id, threshold, events).await?;
@@ -114,8 +114,8 @@ pub async fn change_password(
             &principal.user.id,
             count,
             threshold,
-            failure,
-            lock_event("user.locked"),
+            failure.recorder(),
+            lock_event("user.locked").recorder(),
         )
         .await?;
         return Err(not_correct());

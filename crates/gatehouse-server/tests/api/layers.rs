@@ -51,9 +51,6 @@ const LAYERS: &[(&str, &[&str])] = &[
 const NOT_YET: &[(&str, &str)] = &[
     ("state", "auth"),
     ("state", "web"),
-    ("oauth", "oauth_clients"),
-    ("sessions", "subscriptions"),
-    ("sessions", "users"),
 ];
 
 fn layer_of(module: &str) -> Option<(usize, &'static str)> {
