@@ -48,6 +48,10 @@ fn escape(s: &str) -> String {
 
 /// The error page for requests we cannot safely send back to the client.
 fn error_page(title: &str, detail: &str) -> HttpResponse {
+    page(HttpResponse::BadRequest(), title, detail)
+}
+
+fn page(mut status: actix_web::HttpResponseBuilder, title: &str, detail: &str) -> HttpResponse {
     let body = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t}</title></head>\
          <body><h1>{t}</h1><p>{d}</p><p>Go back to the application and try again, or contact \
@@ -55,7 +59,7 @@ fn error_page(title: &str, detail: &str) -> HttpResponse {
         t = escape(title),
         d = escape(detail)
     );
-    protect(&mut HttpResponse::BadRequest())
+    protect(&mut status)
         .content_type("text/html; charset=utf-8")
         .body(body)
 }
@@ -157,6 +161,17 @@ async fn authorize_with(state: &web::Data<AppState>, req: &HttpRequest, raw: &st
             "Account not active",
             "Your account is not active. Ask an administrator of your subscription.",
         ),
+        // Could not check (the database is away): say so, and never send the person
+        // to sign in — they may well be signed in.
+        Err(ApiError::Busy | ApiError::Unavailable(_)) => {
+            let mut status = HttpResponse::ServiceUnavailable();
+            status.insert_header((header::RETRY_AFTER, "1"));
+            page(
+                status,
+                "Try again shortly",
+                "Gatehouse cannot reach its database right now. Reload this page in a moment.",
+            )
+        }
         Err(e) => {
             tracing::error!(error = ?e, "authorization endpoint failed");
             error_page(
@@ -340,10 +355,14 @@ async fn authorize_inner(
     };
 
     // 3. Who is asking: not signed in, go sign in and come back.
+    // No session, or one that has ended: sign in. A session that could not be
+    // checked (the database is away) is an error, never a sign-in redirect.
     let session = match req.cookie(SESSION_COOKIE) {
-        Some(c) => crate::auth::session::authenticate(state, c.value())
-            .await
-            .ok(),
+        Some(c) => match crate::auth::session::authenticate(state, c.value()).await {
+            Ok(principal) => Some(principal),
+            Err(ApiError::Unauthorized { .. }) => None,
+            Err(e) => return Err(e),
+        },
         None => None,
     };
     let Some(principal) = session else {

@@ -42,7 +42,20 @@ async fn the_server_recovers_from_a_postgres_restart() {
         );
     }
 
+    let reg = crate::oauth::register(&admin, false, &[crate::oauth::CALLBACK]).await;
+    let authorize = app.url(&format!(
+        "/oauth/authorize?response_type=code&client_id={}&redirect_uri={}&scope=api:read",
+        reg.client_id,
+        crate::oauth::CALLBACK
+    ));
+
     shell(&stop);
+    // The authorization endpoint cannot check the client or the session: 503, never a
+    // redirect to the sign-in page.
+    let res = admin.http.get(&authorize).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(res.headers().get("location").is_none());
+    assert!(res.headers().get("retry-after").is_some());
     let res = admin.get("/api/v1/users").await;
     assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(res.headers().get("retry-after").is_some());
@@ -53,9 +66,17 @@ async fn the_server_recovers_from_a_postgres_restart() {
     shell(&start);
     // Back within seconds, without a restart: sessions, keys and the probe.
     let deadline = Instant::now() + Duration::from_secs(20);
+    // A keep-alive connection that sat idle while PostgreSQL started may be closed by
+    // the server just as the client reuses it: that send error is the client's, not an
+    // answer, and the loop asks again.
+    let status = |rb: reqwest::RequestBuilder| async move {
+        rb.send()
+            .await
+            .map_or(StatusCode::SERVICE_UNAVAILABLE, |r| r.status())
+    };
     loop {
-        let users = admin.get("/api/v1/users").await.status();
-        let ready = app.anonymous().get("/readyz").await.status();
+        let users = status(admin.request(reqwest::Method::GET, "/api/v1/users")).await;
+        let ready = status(app.anonymous().request(reqwest::Method::GET, "/readyz")).await;
         if users == StatusCode::OK && ready == StatusCode::OK {
             break;
         }
