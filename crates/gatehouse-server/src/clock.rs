@@ -11,3 +11,8 @@ pub fn now() -> NaiveDateTime {
 pub fn utc(t: NaiveDateTime) -> DateTime<Utc> {
     t.and_utc()
 }
+
+/// "Last used" and "last seen" times are written at most this often per credential,
+/// so a busy key, grant or session costs one write a minute, not one per request; they
+/// are precise to this interval.
+pub const TOUCH_INTERVAL: chrono::TimeDelta = chrono::TimeDelta::minutes(1);

@@ -110,14 +110,17 @@ impl Application {
             ),
             tokens: TokenHasher::new(settings.secret_pepper.as_ref()),
             passwords: Passwords::new(settings.password_hash_concurrency)?,
-            web: web_files,
             pool,
             settings: settings.clone(),
         });
         let app_state = state.clone();
+        // The built web app and the memory cache of its assets: the web domain's own
+        // state, beside the application's.
+        let web_files = web::Data::new(web_files);
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(app_state.clone())
+                .app_data(web_files.clone())
                 .wrap(
                     DefaultHeaders::new()
                         .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))

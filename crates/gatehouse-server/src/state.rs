@@ -31,8 +31,6 @@ pub struct AppState {
     /// SQLite has one writer at a time: every write goes to one thread that commits
     /// them in batches (`db::writer`). `None` on PostgreSQL.
     pub sqlite_writer: Option<crate::db::writer::Writer>,
-    /// The built web app and the memory cache of its assets.
-    pub web: crate::web::WebFiles,
 }
 
 impl AppState {

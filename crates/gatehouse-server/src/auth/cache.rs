@@ -222,9 +222,6 @@ impl<E: DependsOn> Cache<E> {
     }
 }
 
-/// Uses are recorded at most this often per credential and process.
-const TOUCH_INTERVAL_SECS: i64 = 60;
-
 /// Records a credential's "last used" time at most once a minute per process: the
 /// first request of the minute claims the write (`last_touch`), and the write runs off
 /// the request path.
@@ -239,7 +236,7 @@ pub fn record_use<F>(
 {
     let now_secs = now.and_utc().timestamp();
     let last = last_touch.load(Ordering::Relaxed);
-    if now_secs - last < TOUCH_INTERVAL_SECS
+    if now_secs - last < crate::clock::TOUCH_INTERVAL.num_seconds()
         || last_touch
             .compare_exchange(last, now_secs, Ordering::AcqRel, Ordering::Relaxed)
             .is_err()

@@ -13,10 +13,6 @@ use crate::db::sessions as store;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// A session is not re-stamped more often than this, so an active browser costs one
-/// write a minute, not one per request; idle expiry is precise to this interval.
-const TOUCH_INTERVAL: TimeDelta = TimeDelta::minutes(1);
-
 /// Resolves a session cookie into a principal, or 401. The subscription's current
 /// settings apply to existing sessions: shortening the idle or absolute lifetime takes
 /// effect at the next request.
@@ -51,7 +47,7 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Principal, Ap
             "Your account is no longer active. Contact your subscription administrator.",
         ));
     }
-    let idle_expires_at = if now - session.last_seen_at >= TOUCH_INTERVAL {
+    let idle_expires_at = if now - session.last_seen_at >= clock::TOUCH_INTERVAL {
         let id = session.id.clone();
         state
             .db(move |conn| Ok(store::touch(conn, &id, now)?))

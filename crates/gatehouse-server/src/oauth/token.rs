@@ -468,7 +468,7 @@ impl RefreshWork {
         // `last_used_at` is precise to a minute, as for keys: no write per refresh.
         if grant
             .last_used_at
-            .is_none_or(|at| now - at >= chrono::TimeDelta::minutes(1))
+            .is_none_or(|at| now - at >= clock::TOUCH_INTERVAL)
         {
             grants_store::touch(conn, &grant.id, now)?;
         }
@@ -568,7 +568,7 @@ async fn issue_tokens(
                     },
                 )?;
                 // `last_used_at` is precise to a minute, as for keys: no write per refresh.
-                if last_used.is_none_or(|at| now - at >= chrono::TimeDelta::minutes(1)) {
+                if last_used.is_none_or(|at| now - at >= clock::TOUCH_INTERVAL) {
                     grants_store::touch(conn, &grant_id, now)?;
                 }
                 Ok::<_, ApiError>(Some((grant, user)))

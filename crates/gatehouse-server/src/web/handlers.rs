@@ -6,15 +6,15 @@ use actix_web::web::{Data, Path};
 use actix_web::{HttpRequest, HttpResponse};
 use anyhow::Context;
 
+use super::WebFiles;
 use super::files::{accepts_gzip, is_asset_name};
 use super::{CONTENT_SECURITY_POLICY, is_reserved};
 use crate::error::ApiError;
-use crate::state::AppState;
 
 /// `GET`/`HEAD /assets/{file}`: a hashed file of the build, cached by browsers for a
 /// year, gzipped when the browser accepts it and the build wrote `<file>.gz`.
 pub async fn asset(
-    state: Data<AppState>,
+    files: Data<WebFiles>,
     req: HttpRequest,
     file: Path<String>,
 ) -> Result<HttpResponse, ApiError> {
@@ -22,11 +22,11 @@ pub async fn asset(
     if !is_asset_name(&name) {
         return Err(ApiError::NotFound);
     }
-    let asset = match state.web.cached(&name) {
+    let asset = match files.cached(&name) {
         Some(a) => a,
         None => {
-            let st = state.clone();
-            actix_web::web::block(move || st.web.load(&name))
+            let files = files.clone();
+            actix_web::web::block(move || files.load(&name))
                 .await?
                 .context("reading a web app asset")?
                 .ok_or(ApiError::NotFound)?
@@ -52,15 +52,15 @@ pub async fn asset(
 /// Every path that is not reserved for the API, the OAuth protocol or the probes:
 /// `index.html`, whose app routes on the client and shows its own not-found page.
 /// Reserved paths keep the JSON API's 404; other methods than `GET` and `HEAD` get 405.
-pub async fn page(state: Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+pub async fn page(files: Data<WebFiles>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
     if is_reserved(req.match_info().as_str()) {
         return Err(ApiError::NotFound);
     }
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return Ok(crate::routing::method_not_allowed("GET, HEAD"));
     }
-    let st = state.clone();
-    let index = actix_web::web::block(move || st.web.read_index())
+    let files = files.clone();
+    let index = actix_web::web::block(move || files.read_index())
         .await?
         .context("reading the web app's index.html")?;
     let mut res = match index {
