@@ -1636,12 +1636,23 @@ async fn rule2_a_code_redeemed_twice_at_once_issues_nothing_that_lasts(b: Backen
         token_raw(&app, &form, Some((&reg.client_id, &secret))),
     );
     let mut issued = Vec::new();
+    let mut refused = 0;
     for res in [a, b] {
-        if res.status() == StatusCode::OK {
-            issued.push(res.json::<Value>().await.unwrap());
+        match res.status() {
+            StatusCode::OK => issued.push(res.json::<Value>().await.unwrap()),
+            status => {
+                assert_eq!(status, StatusCode::BAD_REQUEST);
+                let body: Value = res.json().await.unwrap();
+                assert_eq!(body["error"], "invalid_grant", "{body}");
+                refused += 1;
+            }
         }
     }
     assert!(issued.len() <= 1, "a code is redeemed once at most");
+    assert!(
+        refused >= 1,
+        "the other redemption is refused with invalid_grant"
+    );
     // The loser's replay revoked the grant: whatever the winner got is dead.
     for t in &issued {
         let api = app.with_key(t["access_token"].as_str().unwrap());
