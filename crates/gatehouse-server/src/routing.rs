@@ -12,6 +12,15 @@ use serde_json::json;
 
 use crate::error::ApiError;
 
+/// An id from a path: a UUID, or 404 — a malformed id names nothing, exactly as an
+/// unknown one, and never reaches the database.
+pub fn id_or_404(id: &str) -> Result<&str, ApiError> {
+    match uuid::Uuid::parse_str(id) {
+        Ok(_) => Ok(id),
+        Err(_) => Err(ApiError::NotFound),
+    }
+}
+
 /// Largest JSON body accepted; every body of this API is far smaller.
 pub const JSON_LIMIT: usize = 64 * 1024;
 

@@ -235,9 +235,7 @@ where
         + Send
         + 'static,
 {
-    if uuid::Uuid::parse_str(id).is_err() {
-        return Err(ApiError::NotFound);
-    }
+    crate::routing::id_or_404(id)?;
     let (sub_id, id) = (principal.subscription.id.clone(), id.to_string());
     let row = state
         .db_read(move |conn| Ok(find(conn, &sub_id, &id)?))

@@ -42,9 +42,7 @@ pub async fn revoke_app(
 ) -> Result<HttpResponse, ApiError> {
     principal.require(Action::ManageAuthorizedApps)?;
     let id = path.into_inner();
-    if uuid::Uuid::parse_str(&id).is_err() {
-        return Err(ApiError::NotFound);
-    }
+    crate::routing::id_or_404(&id)?;
     let user_id = principal.user.id.clone();
     let audit = Audit::by(&principal, &meta, "oauth_grant.revoked")
         .target("oauth_grant", &id)

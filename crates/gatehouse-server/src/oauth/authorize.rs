@@ -687,9 +687,7 @@ pub async fn get_request(
 ) -> Result<HttpResponse, ApiError> {
     principal.require(Action::DecideConsent)?;
     let id = path.into_inner();
-    if uuid::Uuid::parse_str(&id).is_err() {
-        return Err(ApiError::NotFound);
-    }
+    crate::routing::id_or_404(&id)?;
     let (user_id, subscription_id) = (principal.user.id.clone(), principal.subscription.id.clone());
     let now = clock::now();
     let (request, client, owner) = state
@@ -736,9 +734,7 @@ pub async fn decide_request(
 ) -> Result<HttpResponse, ApiError> {
     principal.require(Action::DecideConsent)?;
     let id = path.into_inner();
-    if uuid::Uuid::parse_str(&id).is_err() {
-        return Err(ApiError::NotFound);
-    }
+    crate::routing::id_or_404(&id)?;
     let decision = body.decision;
     let now = clock::now();
     let issuer = state.signing.issuer().to_string();

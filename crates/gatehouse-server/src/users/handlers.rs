@@ -234,9 +234,7 @@ pub async fn create_user(
 /// A user of the caller's subscription, or 404: another subscription's user looks
 /// exactly like a user that does not exist.
 async fn find_user(state: &AppState, principal: &Principal, id: &str) -> Result<UserRow, ApiError> {
-    if uuid::Uuid::parse_str(id).is_err() {
-        return Err(ApiError::NotFound);
-    }
+    crate::routing::id_or_404(id)?;
     let (sub_id, id) = (principal.subscription.id.clone(), id.to_string());
     state
         .db_read(move |conn| {
