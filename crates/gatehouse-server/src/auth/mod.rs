@@ -327,22 +327,37 @@ pub fn read_only() -> ApiError {
     )
 }
 
+/// The token of an `Authorization` header value with the `Bearer` scheme (any case),
+/// trimmed; `None` for another scheme. The one place the scheme is parsed.
+pub fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
+}
+
+/// The non-empty bearer token of a request's `Authorization` header, if any.
+pub fn bearer_of(req: &HttpRequest) -> Option<String> {
+    req.headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(bearer_token)
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+}
+
 /// Resolves the value of `Authorization: Bearer …` or `ZSESSIONID: …`.
 async fn authenticate_header(
     state: &web::Data<AppState>,
     header: &ExplicitCredential,
 ) -> Result<Principal, ApiError> {
     let token = match header {
-        ExplicitCredential::Authorization(value) => {
-            let (scheme, token) = value.split_once(' ').unwrap_or((value.as_str(), ""));
-            if !scheme.eq_ignore_ascii_case("bearer") {
-                return Err(ApiError::unauthorized(
-                    codes::INVALID_CREDENTIAL,
-                    "The Authorization header must be `Bearer <API key or token>`.",
-                ));
-            }
-            token.trim()
-        }
+        ExplicitCredential::Authorization(value) => bearer_token(value).ok_or_else(|| {
+            ApiError::unauthorized(
+                codes::INVALID_CREDENTIAL,
+                "The Authorization header must be `Bearer <API key or token>`.",
+            )
+        })?,
         ExplicitCredential::ZSessionId(value) => value.trim(),
     };
     if token.starts_with(api_key::SECRET_PREFIX) {

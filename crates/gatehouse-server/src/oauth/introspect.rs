@@ -32,13 +32,7 @@ async fn caller_subscription(
     req: &HttpRequest,
     params: &super::token::Params,
 ) -> Result<String, OAuthError> {
-    let bearer = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .filter(|(s, _)| s.eq_ignore_ascii_case("bearer"))
-        .map(|(_, t)| t.trim().to_string());
+    let bearer = crate::auth::bearer_of(req);
     if let Some(key) = bearer {
         let principal = api_key::authenticate(state, &key)
             .await

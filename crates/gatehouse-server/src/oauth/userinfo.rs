@@ -42,13 +42,7 @@ fn bearer_error(status: StatusCode, error: &str, description: &str) -> HttpRespo
 }
 
 pub async fn userinfo(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
-    let token = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, t)| t.trim().to_string());
+    let token = crate::auth::bearer_of(&req);
     let Some(token) = token else {
         return HttpResponse::Unauthorized()
             .insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"gatehouse\""))
