@@ -60,22 +60,19 @@ pub async fn verify(
         }
         Err(VerifyError::Invalid(why)) => return Err(invalid(&why)),
     };
-    let entry = match state.grants.get(&claims.grant) {
-        Some(e) => e,
-        None => {
-            let generation = state.grants.generation();
+    let entry = state
+        .grants
+        .get_or_load(&claims.grant, || async {
             let id = claims.grant.clone();
             let found = state
                 .db_read(move |conn| Ok(grants_store::find_for_auth(conn, &id)?))
                 .await?;
-            let (grant, client, user, subscription) = found.ok_or_else(revoked)?;
-            let entry = Arc::new(CachedGrant::new(grant, client, user, subscription));
-            state
-                .grants
-                .insert(claims.grant.clone(), entry.clone(), generation);
-            entry
-        }
-    };
+            Ok(found.map(|(grant, client, user, subscription)| {
+                CachedGrant::new(grant, client, user, subscription)
+            }))
+        })
+        .await?
+        .ok_or_else(revoked)?;
     if !entry.grant.is_active() || entry.grant.generation != claims.generation {
         return Err(revoked());
     }

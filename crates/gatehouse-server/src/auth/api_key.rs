@@ -2,8 +2,6 @@
 //! per-process key cache, then the subscription's switch, the expiry and the user's
 //! state; the permission is the key's, capped by what the user's role may hold.
 
-use std::sync::Arc;
-
 use actix_web::web;
 use gatehouse_types::{Permission, UserState, codes};
 
@@ -33,25 +31,21 @@ pub async fn authenticate(
         return Err(invalid());
     }
     let hash = state.tokens.hash(secret);
-    let entry = match state.keys.get(&hash) {
-        Some(entry) => entry,
-        None => {
-            let generation = state.keys.generation();
+    let entry = state
+        .keys
+        .get_or_load(&hash, || async {
             let lookup = hash.clone();
             let found = state
                 .db_read(move |conn| Ok(store::find_for_auth(conn, &lookup)?))
                 .await?;
-            let (key, user, subscription) = found.ok_or_else(invalid)?;
             // The unique index matched the hash; compare it once more in constant
             // time so that correctness never rests on the database's collation.
-            if !tokens::constant_time_eq(&key.secret_hash, &hash) {
-                return Err(invalid());
-            }
-            let entry = Arc::new(CachedKey::new(key, user, subscription));
-            state.keys.insert(hash, entry.clone(), generation);
-            entry
-        }
-    };
+            Ok(found
+                .filter(|(key, _, _)| tokens::constant_time_eq(&key.secret_hash, &hash))
+                .map(|(key, user, subscription)| CachedKey::new(key, user, subscription)))
+        })
+        .await?
+        .ok_or_else(invalid)?;
     let now = clock::now();
     if !entry.subscription.api_keys_enabled {
         return Err(ApiError::unauthorized(

@@ -176,6 +176,30 @@ impl<E: DependsOn> Cache<E> {
             .map(|s| s.entry.clone())
     }
 
+    /// The entry for `key`, or what `load` reads (cached unless something was
+    /// invalidated while it read): the one way every cache is filled. `None` when
+    /// `load` finds nothing; nothing is cached then.
+    pub async fn get_or_load<F, Fut>(
+        &self,
+        key: &str,
+        load: F,
+    ) -> Result<Option<Arc<E>>, crate::error::ApiError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<Option<E>, crate::error::ApiError>>,
+    {
+        if let Some(entry) = self.get(key) {
+            return Ok(Some(entry));
+        }
+        let generation = self.generation();
+        let Some(entry) = load().await? else {
+            return Ok(None);
+        };
+        let entry = Arc::new(entry);
+        self.insert(key.to_string(), entry.clone(), generation);
+        Ok(Some(entry))
+    }
+
     /// Stores what the database said, unless something was invalidated since
     /// `generation` was read.
     pub fn insert(&self, key: String, entry: Arc<E>, generation: u64) {

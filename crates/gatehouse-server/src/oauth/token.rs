@@ -144,21 +144,20 @@ pub(super) async fn authenticate_client(
     let lookup = creds.client_id.clone();
     let client = if lookup.len() != 32 || !lookup.bytes().all(|b| b.is_ascii_hexdigit()) {
         None
-    } else if let Some(cached) = state.clients.get(&lookup) {
-        Some(cached.client.clone())
     } else {
         // Cached like keys and grants: a secret reset or deletion drops the entry at
         // once here, and within the cache TTL on other replicas.
-        let generation = state.clients.generation();
-        let key = lookup.clone();
-        let found = state
-            .db_read(move |conn| Ok(clients_store::find_by_client_id(conn, &lookup)?))
-            .await?;
-        if let Some(c) = &found {
-            let entry = std::sync::Arc::new(crate::auth::cache::CachedClient { client: c.clone() });
-            state.clients.insert(key, entry, generation);
-        }
-        found
+        state
+            .clients
+            .get_or_load(&lookup, || async {
+                let id = lookup.clone();
+                let found = state
+                    .db_read(move |conn| Ok(clients_store::find_by_client_id(conn, &id)?))
+                    .await?;
+                Ok(found.map(|client| crate::auth::cache::CachedClient { client }))
+            })
+            .await?
+            .map(|cached| cached.client.clone())
     };
     let Some(client) = client else {
         // Nothing to guess at for an unknown client: not counted.
