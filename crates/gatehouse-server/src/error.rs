@@ -97,6 +97,11 @@ impl ApiError {
         }
     }
 
+    /// The machine-readable code of the error body (`unauthenticated`, `not_found`, …).
+    pub fn code(&self) -> &'static str {
+        self.code_and_message().0
+    }
+
     fn code_and_message(&self) -> (&'static str, String) {
         match self {
             ApiError::BadRequest { code, message, .. }

@@ -89,6 +89,10 @@ pub async fn verify(
 }
 
 pub async fn authenticate(state: &web::Data<AppState>, token: &str) -> Result<Principal, ApiError> {
+    super::traced("access_token", check(state, token)).await
+}
+
+async fn check(state: &web::Data<AppState>, token: &str) -> Result<Principal, ApiError> {
     let (claims, entry) = verify(state, token).await?;
     let now = clock::now();
     let id = entry.grant.id.clone();

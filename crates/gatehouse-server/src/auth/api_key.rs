@@ -26,6 +26,10 @@ pub async fn authenticate(
     state: &web::Data<AppState>,
     secret: &str,
 ) -> Result<Principal, ApiError> {
+    super::traced("api_key", check(state, secret)).await
+}
+
+async fn check(state: &web::Data<AppState>, secret: &str) -> Result<Principal, ApiError> {
     // Offline first: a typo or a random string never reaches the database.
     if !tokens::has_valid_checksum(SECRET_PREFIX, secret) {
         return Err(invalid());

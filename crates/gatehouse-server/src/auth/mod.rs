@@ -327,6 +327,25 @@ pub fn read_only() -> ApiError {
     )
 }
 
+/// Runs one credential check inside a `credential` span naming its kind, and records
+/// its outcome on the span (`ok`, or the error code) — never the credential itself — so
+/// a slow or failing request can be followed through its check.
+pub async fn traced<F>(kind: &'static str, check: F) -> Result<Principal, ApiError>
+where
+    F: Future<Output = Result<Principal, ApiError>>,
+{
+    use tracing::Instrument;
+    let span = tracing::info_span!("credential", kind, outcome = tracing::field::Empty);
+    let result = check.instrument(span.clone()).await;
+    let outcome = match &result {
+        Ok(_) => "ok",
+        Err(e) => e.code(),
+    };
+    span.record("outcome", outcome);
+    tracing::debug!(parent: &span, kind, outcome, "credential checked");
+    result
+}
+
 /// The token of an `Authorization` header value with the `Bearer` scheme (any case),
 /// trimmed; `None` for another scheme. The one place the scheme is parsed.
 pub fn bearer_token(value: &str) -> Option<&str> {
@@ -444,6 +463,44 @@ impl ClientMeta {
 #[cfg(test)]
 mod debug_tests {
     use super::*;
+
+    /// A failing check leaves a `credential` span with its kind and outcome in the log,
+    /// and nothing of the credential.
+    #[test]
+    fn credential_checks_are_traced_with_kind_and_outcome() {
+        use std::sync::{Arc, Mutex};
+        #[derive(Clone, Default)]
+        struct Buffer(Arc<Mutex<Vec<u8>>>);
+        impl std::io::Write for Buffer {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let buffer = Buffer::default();
+        let writer = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            let secret = "gatk_this-must-not-appear";
+            let result = actix_web::rt::System::new().block_on(traced("api_key", async move {
+                let _ = secret;
+                Err(ApiError::unauthorized(codes::API_KEY_INVALID, "bad"))
+            }));
+            assert!(result.is_err());
+        });
+        let log = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+        assert!(log.contains("credential"), "{log}");
+        assert!(log.contains("kind=\"api_key\""), "{log}");
+        assert!(log.contains("outcome=\"api_key_invalid\""), "{log}");
+        assert!(!log.contains("this-must-not-appear"), "{log}");
+    }
 
     #[test]
     fn a_session_credential_does_not_print_its_csrf_token() {

@@ -17,6 +17,10 @@ use crate::state::AppState;
 /// settings apply to existing sessions: shortening the idle or absolute lifetime takes
 /// effect at the next request.
 pub async fn authenticate(state: &AppState, token: &str) -> Result<Principal, ApiError> {
+    super::traced("session", check(state, token)).await
+}
+
+async fn check(state: &AppState, token: &str) -> Result<Principal, ApiError> {
     let hash = state.tokens.hash(token);
     let csrf_token = state.tokens.csrf_token(token);
     let found = state

@@ -148,6 +148,7 @@ pub async fn authorize_post(
     authorize_with(&state, &req, raw).await
 }
 
+#[tracing::instrument(name = "oauth.authorize", skip_all)]
 async fn authorize_with(state: &web::Data<AppState>, req: &HttpRequest, raw: &str) -> HttpResponse {
     match authorize_inner(state, req, raw).await {
         Ok(res) => res,

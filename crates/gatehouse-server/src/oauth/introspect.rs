@@ -61,6 +61,7 @@ async fn caller_subscription(
     Ok(client.subscription_id)
 }
 
+#[tracing::instrument(name = "oauth.introspect", skip_all)]
 pub async fn introspect(
     state: web::Data<AppState>,
     req: HttpRequest,

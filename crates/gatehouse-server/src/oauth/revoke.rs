@@ -21,6 +21,7 @@ use crate::db::grants as grants_store;
 use crate::error::ApiError;
 use crate::state::AppState;
 
+#[tracing::instrument(name = "oauth.revoke", skip_all)]
 pub async fn revoke(
     state: web::Data<AppState>,
     req: HttpRequest,

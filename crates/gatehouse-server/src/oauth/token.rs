@@ -178,6 +178,7 @@ pub(super) async fn authenticate_client(
     Ok(client)
 }
 
+#[tracing::instrument(name = "oauth.token", skip_all)]
 pub async fn token(
     state: web::Data<AppState>,
     req: HttpRequest,

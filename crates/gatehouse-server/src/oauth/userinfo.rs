@@ -41,6 +41,7 @@ fn bearer_error(status: StatusCode, error: &str, description: &str) -> HttpRespo
         .json(json!({"error": error, "error_description": description}))
 }
 
+#[tracing::instrument(name = "oauth.userinfo", skip_all)]
 pub async fn userinfo(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
     let token = crate::auth::bearer_of(&req);
     let Some(token) = token else {
