@@ -23,7 +23,7 @@ use crate::auth::scopes;
 use crate::auth::tokens::{self, TokenHasher};
 use crate::auth::{Action, Authenticated, ClientMeta, Principal, SESSION_COOKIE, Via};
 use crate::clock;
-use crate::db::grants::{self as grants_store, GrantChanges, NewCode, NewGrant};
+use crate::db::grants::{self as grants_store, GrantChanges, GrantRow, NewCode, NewGrant};
 use crate::db::oauth_clients::{self as clients_store, ClientRow};
 use crate::db::users as users_store;
 use crate::db::{self, DbConnection};
@@ -541,28 +541,46 @@ async fn issue_code_if_allowed(
                 if !covered && !client.standard {
                     return Ok(None);
                 }
-                issue_code(
-                    conn, &hasher, &principal, &meta, &client, &params, auth_time,
-                )
-                .map(Some)
+                let asking = Asking {
+                    principal: &principal,
+                    meta: &meta,
+                    client: &client,
+                    params: &params,
+                    auth_time,
+                };
+                issue_code(conn, &hasher, &asking, grant).map(Some)
             })
         })
         .await
 }
 
+/// Who asks for a code, for which client and request, signed in when.
+struct Asking<'a> {
+    principal: &'a Principal,
+    meta: &'a ClientMeta,
+    client: &'a ClientRow,
+    params: &'a AuthorizationParams,
+    auth_time: NaiveDateTime,
+}
+
 /// Creates, extends or re-enables the user's grant for the client and issues a code
 /// under it. Returns the code and the grant id. Runs inside the caller's transaction,
-/// and re-reads there that the user is still active (the caller read the client in the
-/// same transaction).
+/// with `grant` as the caller read it there under its row lock
+/// (`grants_store::find_for_update`), and re-reads that the user is still active (the
+/// caller read the client in the same transaction).
 fn issue_code(
     conn: &mut DbConnection,
     hasher: &TokenHasher,
-    principal: &Principal,
-    meta: &ClientMeta,
-    client: &ClientRow,
-    params: &AuthorizationParams,
-    auth_time: NaiveDateTime,
+    asking: &Asking<'_>,
+    grant: Option<GrantRow>,
 ) -> Result<(String, String), ApiError> {
+    let Asking {
+        principal,
+        meta,
+        client,
+        params,
+        auth_time,
+    } = *asking;
     let now = clock::now();
     let active = users_store::find(conn, &principal.user.id)?
         .is_some_and(|u| crate::auth::effective_state(&u) == gatehouse_types::UserState::Active);
@@ -579,7 +597,7 @@ fn issue_code(
             .subject(&principal.user.id)
             .details(json!({"client_id": client.client_id, "client_name": client.name, "scopes": requested}))
     };
-    let g = match grants_store::find_for_update(conn, &principal.user.id, &client.id)? {
+    let g = match grant {
         Some(g) => g,
         None => {
             let id = uuid::Uuid::now_v7().to_string();
@@ -761,8 +779,15 @@ pub async fn decide_request(
                 let mut grant_id = None;
                 match decision {
                     Decision::Allow => {
-                        let (code, gid) =
-                            issue_code(conn, &hasher, &p, &m, &client, &params, request.auth_time)?;
+                        let grant = grants_store::find_for_update(conn, &p.user.id, &client.id)?;
+                        let asking = Asking {
+                            principal: &p,
+                            meta: &m,
+                            client: &client,
+                            params: &params,
+                            auth_time: request.auth_time,
+                        };
+                        let (code, gid) = issue_code(conn, &hasher, &asking, grant)?;
                         out.push(("code", code));
                         grant_id = Some(gid);
                     }
