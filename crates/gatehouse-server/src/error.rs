@@ -42,7 +42,7 @@ pub enum ApiError {
     },
     #[error("rate limited")]
     RateLimited { retry_after_secs: u64 },
-    /// SQLite asked a writer to retry; `AppState::db` retries, and only a persistent
+    /// SQLite asked a writer to retry; `Database` retries, and only a persistent
     /// failure reaches the client, as 503.
     #[error("database busy")]
     Busy,

@@ -51,7 +51,7 @@ fn main() -> ExitCode {
 async fn serve(settings: Settings) -> anyhow::Result<()> {
     let app = Application::build(settings.clone())?;
     let state = app.state();
-    let mut conn = state.pool.get()?;
+    let mut conn = state.db.pool().get()?;
     if bootstrap::is_empty(&mut conn)? {
         // The state's settings: their public URL names the real port.
         create_first_admin(&state.settings, &mut conn)?;

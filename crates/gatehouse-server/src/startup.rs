@@ -11,9 +11,6 @@ use actix_web::{App, HttpResponse, HttpServer, web};
 use anyhow::Context;
 use tracing::Instrument;
 
-use crate::auth::cache::Cache;
-use crate::auth::password::Passwords;
-use crate::auth::tokens::TokenHasher;
 use crate::config::Settings;
 use crate::error::ApiError;
 use crate::routing::{JSON_LIMIT, json_error, query_error, resource};
@@ -92,26 +89,12 @@ impl Application {
                 tracing::info!(applied, "database migrated");
             }
         }
+        let db = db::Database::new(pool, &settings.database_url)?;
+        let auth = web::Data::new(auth::Authenticator::new(&settings, db.clone())?);
         let state = web::Data::new(AppState {
-            keys: Cache::new(Duration::from_secs(settings.credential_cache_seconds)),
-            grants: Cache::new(Duration::from_secs(settings.credential_cache_seconds)),
-            clients: Cache::new(Duration::from_secs(settings.credential_cache_seconds)),
-            sqlite_writer: match db::Backend::of_url(&settings.database_url)? {
-                db::Backend::Sqlite => Some(db::writer::Writer::start(db::connect_one(
-                    &settings.database_url,
-                )?)),
-                db::Backend::Postgres => None,
-            },
-            signing: crate::auth::jwt::SigningKeys::load_or_create(&mut *pool.get()?, &settings)?,
-            client_auth_limiter: crate::limiter::FailureLimiter::new(10, Duration::from_secs(60)),
-            sign_in_limiter: crate::limiter::FailureLimiter::new(
-                crate::sessions::SIGN_IN_FAILURES_PER_ADDRESS,
-                crate::sessions::SIGN_IN_FAILURE_WINDOW,
-            ),
-            tokens: TokenHasher::new(settings.secret_pepper.as_ref()),
-            passwords: Passwords::new(settings.password_hash_concurrency)?,
-            pool,
             settings: settings.clone(),
+            db,
+            auth: auth.clone(),
         });
         let app_state = state.clone();
         // The built web app and the memory cache of its assets: the web domain's own
@@ -120,6 +103,7 @@ impl Application {
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(app_state.clone())
+                .app_data(auth.clone())
                 .app_data(web_files.clone())
                 .wrap(
                     DefaultHeaders::new()
@@ -202,7 +186,8 @@ impl Application {
                 every.tick().await;
                 let now = crate::clock::now();
                 if let Err(e) = state
-                    .db(move |conn| Ok(crate::db::sessions::delete_expired(conn, now)?))
+                    .db
+                    .write(move |conn| Ok(crate::db::sessions::delete_expired(conn, now)?))
                     .await
                 {
                     tracing::warn!(error = %e, "sweeping expired sessions failed");
@@ -216,7 +201,11 @@ impl Application {
             loop {
                 every.tick().await;
                 let st = state.clone();
-                if let Err(e) = state.db(move |conn| Ok(st.signing.refresh(conn)?)).await {
+                if let Err(e) = state
+                    .db
+                    .write(move |conn| Ok(st.auth.signing.refresh(conn)?))
+                    .await
+                {
                     tracing::warn!(error = %e, "reloading signing keys failed");
                 }
             }

@@ -48,7 +48,8 @@ pub async fn list_keys(
     let before = query.time_cursor()?;
     let user_id = principal.user.id.clone();
     let rows = state
-        .db_read(move |conn| Ok(store::list_for_user(conn, &user_id, before.clone(), limit)?))
+        .db
+        .read(move |conn| Ok(store::list_for_user(conn, &user_id, before.clone(), limit)?))
         .await?;
     Ok(web::Json(page(
         rows,
@@ -86,7 +87,7 @@ pub async fn create_key(
         now,
     )?;
     let secret = tokens::checksummed_secret(SECRET_PREFIX);
-    let secret_hash = state.tokens.hash(&secret);
+    let secret_hash = state.auth.tokens.hash(&secret);
     let hint = tokens::hint(SECRET_PREFIX, &secret);
     let id = uuid::Uuid::now_v7().to_string();
     let audit = Audit::by(&principal, &meta, "api_key.created")
@@ -100,7 +101,8 @@ pub async fn create_key(
     let (sub_id, user_id) = (principal.subscription.id.clone(), principal.user.id.clone());
     let permission = body.permission;
     let row = state
-        .db(move |conn| {
+        .db
+        .write(move |conn| {
             db::transaction(conn, |conn| {
                 store::insert(
                     conn,
@@ -136,7 +138,7 @@ async fn visible_key(
     id: &str,
 ) -> Result<ApiKeyRow, ApiError> {
     crate::auth::owned_or_administered(
-        state,
+        &state.db,
         principal,
         id,
         store::find_in_subscription,
@@ -178,7 +180,8 @@ pub async fn rename_key(
         .details(json!({"from": row.name, "to": name}));
     let (sub_id, id) = (principal.subscription.id.clone(), row.id.clone());
     let row = state
-        .db(move |conn| {
+        .db
+        .write(move |conn| {
             db::transaction(conn, |conn| {
                 store::update(
                     conn,
@@ -194,7 +197,7 @@ pub async fn rename_key(
             })
         })
         .await?;
-    state.invalidate(Invalidate::Key(&row.id));
+    state.auth.invalidate(Invalidate::Key(&row.id));
     Ok(web::Json(to_api(&row)))
 }
 
@@ -247,7 +250,7 @@ pub async fn reset_key(
     let expires_at = expiry(asked, max_days, now)?;
     let secret = tokens::checksummed_secret(SECRET_PREFIX);
     let changes = ApiKeyChanges {
-        secret_hash: Some(state.tokens.hash(&secret)),
+        secret_hash: Some(state.auth.tokens.hash(&secret)),
         hint: Some(tokens::hint(SECRET_PREFIX, &secret)),
         last_reset_at: Some(Some(now)),
         expires_at: Some(expires_at),
@@ -260,7 +263,8 @@ pub async fn reset_key(
         .details(on_behalf(&principal, &row));
     let (sub_id, id) = (principal.subscription.id.clone(), row.id.clone());
     let row = state
-        .db(move |conn| {
+        .db
+        .write(move |conn| {
             db::transaction(conn, |conn| {
                 store::update(conn, &id, &changes)?;
                 audit.record(conn)?;
@@ -269,7 +273,7 @@ pub async fn reset_key(
         })
         .await?;
     // The old secret stops here, before the new one is handed out.
-    state.invalidate(Invalidate::Key(&row.id));
+    state.auth.invalidate(Invalidate::Key(&row.id));
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(ApiKeyWithSecret {
@@ -293,7 +297,8 @@ pub async fn delete_key(
         .details(on_behalf(&principal, &row));
     let id = row.id.clone();
     state
-        .db(move |conn| {
+        .db
+        .write(move |conn| {
             db::transaction(conn, |conn| {
                 store::delete(conn, &id)?;
                 audit.record(conn)?;
@@ -301,7 +306,7 @@ pub async fn delete_key(
             })
         })
         .await?;
-    state.invalidate(Invalidate::Key(&row.id));
+    state.auth.invalidate(Invalidate::Key(&row.id));
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -372,7 +377,8 @@ pub async fn list_subscription_keys(
         db_query.limit = CSV_BATCH;
         db_query.after = None;
         let rows = state
-            .db(move |conn| {
+            .db
+            .write(move |conn| {
                 let mut all = Vec::new();
                 let mut q = db_query.clone();
                 loop {
@@ -391,7 +397,8 @@ pub async fn list_subscription_keys(
     }
     let limit = db_query.limit;
     let rows = state
-        .db_read(move |conn| Ok(store::list_for_subscription(conn, &sub_id, now, &db_query)?))
+        .db
+        .read(move |conn| Ok(store::list_for_subscription(conn, &sub_id, now, &db_query)?))
         .await?;
     let page = page(
         rows,

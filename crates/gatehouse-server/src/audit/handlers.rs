@@ -88,7 +88,8 @@ pub async fn list(
     let subscription_id = principal.subscription.id.clone();
     if csv::wanted(&req) {
         let rows = state
-            .db(move |conn| {
+            .db
+            .write(move |conn| {
                 let mut all_rows: Vec<AuditEventRow> = Vec::new();
                 let mut before = None;
                 loop {
@@ -107,7 +108,8 @@ pub async fn list(
         return Ok(csv::response("audit-events.csv", events_csv(rows)));
     }
     let rows = state
-        .db_read(move |conn| {
+        .db
+        .read(move |conn| {
             Ok(store::list(
                 conn,
                 &subscription_id,

@@ -7,12 +7,11 @@ pub mod handlers;
 use crate::db::audit as store;
 
 use actix_web::web;
-use diesel::QueryResult;
 use serde_json::Value;
 
 use crate::auth::{ClientMeta, Principal};
 use crate::clock;
-use crate::db::DbConnection;
+use crate::db::{DbConnection, QueryResult};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(crate::routing::resource("/audit-events").get(handlers::list));

@@ -13,12 +13,12 @@ use gatehouse_types::{Permission, UserState, codes};
 
 use super::jwt::VerifyError;
 use super::scopes;
+use crate::auth::Authenticator;
 use crate::auth::cache::CachedGrant;
 use crate::auth::{Principal, Via, effective_state};
 use crate::clock;
 use crate::db::grants as grants_store;
 use crate::error::ApiError;
-use crate::state::AppState;
 
 /// A refused token gets one fixed sentence: the reason (which may quote the token's
 /// own bytes, from the JWT library) goes to the debug log, never into a header or body.
@@ -39,33 +39,34 @@ fn revoked() -> ApiError {
 
 /// Checks an access token and the grant behind it; the answer says why not.
 pub async fn verify(
-    state: &web::Data<AppState>,
+    auth: &web::Data<Authenticator>,
     token: &str,
 ) -> Result<(super::jwt::AccessClaims, Arc<CachedGrant>), ApiError> {
-    let claims = match state.signing.verify_access(token) {
+    let claims = match auth.signing.verify_access(token) {
         Ok(c) => c,
         Err(VerifyError::UnknownKey) => {
             // Perhaps another replica rotated the signing key: look once more — on
             // the read path, and only when the throttle allows (checked first).
-            if state.signing.claim_reload() {
-                let st = state.clone();
-                state
-                    .db_read(move |conn| Ok(st.signing.refresh(conn)?))
+            if auth.signing.claim_reload() {
+                let st = auth.clone();
+                auth.db
+                    .read(move |conn| Ok(st.signing.refresh(conn)?))
                     .await?;
             }
-            state.signing.verify_access(token).map_err(|e| match e {
+            auth.signing.verify_access(token).map_err(|e| match e {
                 VerifyError::UnknownKey => invalid("unknown signing key"),
                 VerifyError::Invalid(why) => invalid(&why),
             })?
         }
         Err(VerifyError::Invalid(why)) => return Err(invalid(&why)),
     };
-    let entry = state
+    let entry = auth
         .grants
         .get_or_load(&claims.grant, || async {
             let id = claims.grant.clone();
-            let found = state
-                .db_read(move |conn| Ok(grants_store::find_for_auth(conn, &id)?))
+            let found = auth
+                .db
+                .read(move |conn| Ok(grants_store::find_for_auth(conn, &id)?))
                 .await?;
             Ok(found.map(|(grant, client, user, subscription)| {
                 CachedGrant::new(grant, client, user, subscription)
@@ -88,15 +89,18 @@ pub async fn verify(
     Ok((claims, entry))
 }
 
-pub async fn authenticate(state: &web::Data<AppState>, token: &str) -> Result<Principal, ApiError> {
-    super::traced("access_token", check(state, token)).await
+pub async fn authenticate(
+    auth: &web::Data<Authenticator>,
+    token: &str,
+) -> Result<Principal, ApiError> {
+    super::traced("access_token", check(auth, token)).await
 }
 
-async fn check(state: &web::Data<AppState>, token: &str) -> Result<Principal, ApiError> {
-    let (claims, entry) = verify(state, token).await?;
+async fn check(auth: &web::Data<Authenticator>, token: &str) -> Result<Principal, ApiError> {
+    let (claims, entry) = verify(auth, token).await?;
     let now = clock::now();
     let id = entry.grant.id.clone();
-    crate::auth::cache::record_use(state, &entry.last_touch, now, "grant", move |conn| {
+    crate::auth::cache::record_use(auth, &entry.last_touch, now, "grant", move |conn| {
         Ok(grants_store::touch(conn, &id, now)?)
     });
     // What the token may do: its own scopes, never more than the grant holds now.

@@ -5,12 +5,12 @@
 use actix_web::web;
 use gatehouse_types::{Permission, UserState, codes};
 
+use crate::auth::Authenticator;
 use crate::auth::cache::CachedKey;
 use crate::auth::{Principal, Via, effective_state, role_listed, tokens};
 use crate::clock;
 use crate::db::api_keys as store;
 use crate::error::ApiError;
-use crate::state::AppState;
 
 /// Every API key starts with this (then random bytes and a checksum).
 pub const SECRET_PREFIX: &str = "gatk_";
@@ -23,24 +23,25 @@ fn invalid() -> ApiError {
 /// (malformed, unknown, deleted or reset), `api_keys_disabled`, `api_key_expired`,
 /// `user_inactive`. Nothing in the answer says anything about other keys.
 pub async fn authenticate(
-    state: &web::Data<AppState>,
+    auth: &web::Data<Authenticator>,
     secret: &str,
 ) -> Result<Principal, ApiError> {
-    super::traced("api_key", check(state, secret)).await
+    super::traced("api_key", check(auth, secret)).await
 }
 
-async fn check(state: &web::Data<AppState>, secret: &str) -> Result<Principal, ApiError> {
+async fn check(auth: &web::Data<Authenticator>, secret: &str) -> Result<Principal, ApiError> {
     // Offline first: a typo or a random string never reaches the database.
     if !tokens::has_valid_checksum(SECRET_PREFIX, secret) {
         return Err(invalid());
     }
-    let hash = state.tokens.hash(secret);
-    let entry = state
+    let hash = auth.tokens.hash(secret);
+    let entry = auth
         .keys
         .get_or_load(&hash, || async {
             let lookup = hash.clone();
-            let found = state
-                .db_read(move |conn| Ok(store::find_for_auth(conn, &lookup)?))
+            let found = auth
+                .db
+                .read(move |conn| Ok(store::find_for_auth(conn, &lookup)?))
                 .await?;
             // The unique index matched the hash; compare it once more in constant
             // time so that correctness never rests on the database's collation.
@@ -70,7 +71,7 @@ async fn check(state: &web::Data<AppState>, secret: &str) -> Result<Principal, A
         ));
     }
     let id = entry.key.id.clone();
-    crate::auth::cache::record_use(state, &entry.last_touch, now, "api key", move |conn| {
+    crate::auth::cache::record_use(auth, &entry.last_touch, now, "api key", move |conn| {
         Ok(store::touch(conn, &id, now)?)
     });
     let key_permission = Permission::parse(&entry.key.permission).unwrap_or(Permission::ReadOnly);

@@ -250,7 +250,7 @@ impl<E: DependsOn> Cache<E> {
 /// first request of the minute claims the write (`last_touch`), and the write runs off
 /// the request path.
 pub fn record_use<F>(
-    state: &actix_web::web::Data<crate::state::AppState>,
+    auth: &actix_web::web::Data<crate::auth::Authenticator>,
     last_touch: &AtomicI64,
     now: chrono::NaiveDateTime,
     what: &'static str,
@@ -267,9 +267,9 @@ pub fn record_use<F>(
     {
         return;
     }
-    let state = state.clone();
+    let auth = auth.clone();
     actix_web::rt::spawn(async move {
-        if let Err(e) = state.db(write).await {
+        if let Err(e) = auth.db.write(write).await {
             tracing::warn!(error = %e, what, "recording a use failed");
         }
     });

@@ -8,11 +8,11 @@ use std::sync::Arc;
 
 use serde_json::json;
 
+use crate::auth::Authenticator;
 use crate::clock;
 use crate::db::users as store;
 use crate::db::{self, DbConnection, QueryResult};
 use crate::error::ApiError;
-use crate::state::AppState;
 
 /// Records an audit event inside the caller's transaction, with these details if any.
 pub type Recorder =
@@ -44,7 +44,7 @@ pub struct LockEvents {
 /// `None`: the user is not active, their password sign-in is locked, or this attempt
 /// is over the budget; refuse it.
 pub async fn begin_password_attempt(
-    state: &AppState,
+    auth: &Authenticator,
     user_id: &str,
     threshold: i64,
     events: LockEvents,
@@ -54,8 +54,9 @@ pub async fn begin_password_attempt(
     let lapsed = events.lapsed;
     let locked = events.locked;
     let locked_details = lock_details(now);
-    let count = state
-        .db(move |conn| {
+    let count = auth
+        .db
+        .write(move |conn| {
             db::transaction(conn, |conn| {
                 if store::lift_lapsed_password_lock(conn, &id, now)? {
                     lapsed(conn, Some(json!({"reason": "lapsed"})))?;
@@ -85,7 +86,7 @@ fn lock_details(now: chrono::NaiveDateTime) -> serde_json::Value {
 /// password sign-in for [`PASSWORD_LOCK_DURATION`] and records `locked`. Nothing else
 /// of theirs stops.
 pub async fn password_failed(
-    state: &AppState,
+    auth: &Authenticator,
     user_id: &str,
     count: i64,
     threshold: i64,
@@ -96,8 +97,8 @@ pub async fn password_failed(
     let until = now + PASSWORD_LOCK_DURATION;
     let locked_details = lock_details(now);
     let id = user_id.to_string();
-    state
-        .db(move |conn| {
+    auth.db
+        .write(move |conn| {
             db::transaction(conn, |conn| {
                 failure(conn, None)?;
                 if count >= threshold && store::lock_password(conn, &id, threshold, until)? {

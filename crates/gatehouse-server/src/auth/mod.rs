@@ -9,6 +9,7 @@
 
 pub mod access_token;
 pub mod api_key;
+mod authenticator;
 pub mod cache;
 pub mod client;
 pub mod jwt;
@@ -18,6 +19,11 @@ pub mod scopes;
 pub mod session;
 pub mod tokens;
 pub mod verify;
+
+pub use authenticator::{
+    Authenticator, CLIENT_AUTH_FAILURE_WINDOW, CLIENT_AUTH_FAILURES, SIGN_IN_FAILURE_WINDOW,
+    SIGN_IN_FAILURES_PER_ADDRESS,
+};
 
 use std::future::Future;
 use std::pin::Pin;
@@ -33,7 +39,6 @@ use crate::db::subscriptions::SubscriptionRow;
 use crate::db::users::UserRow;
 use crate::error::ApiError;
 use crate::secret::SecretString;
-use crate::state::AppState;
 
 pub const SESSION_COOKIE: &str = "gatehouse_session";
 pub const CSRF_HEADER: &str = "x-csrf-token";
@@ -223,7 +228,7 @@ impl Principal {
 /// subscription's record, someone else's record for a non-admin — is 404, so that
 /// nobody learns of records they may not see.
 pub async fn owned_or_administered<T, F>(
-    state: &AppState,
+    db: &crate::db::Database,
     principal: &Principal,
     id: &str,
     mut find: F,
@@ -237,8 +242,8 @@ where
 {
     crate::routing::id_or_404(id)?;
     let (sub_id, id) = (principal.subscription.id.clone(), id.to_string());
-    let row = state
-        .db_read(move |conn| Ok(find(conn, &sub_id, &id)?))
+    let row = db
+        .read(move |conn| Ok(find(conn, &sub_id, &id)?))
         .await?
         .ok_or(ApiError::NotFound)?;
     if owner(&row) == principal.user.id || principal.is_admin() {
@@ -264,7 +269,7 @@ impl FromRequest for Authenticated {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let auth = req.app_data::<web::Data<Authenticator>>().cloned();
         let explicit = explicit_credential(req);
         let cookie = req.cookie(SESSION_COOKIE).map(|c| c.value().to_string());
         let unsafe_method = !is_safe(req.method());
@@ -274,11 +279,11 @@ impl FromRequest for Authenticated {
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
         Box::pin(async move {
-            let state = state.ok_or_else(|| anyhow::anyhow!("AppState missing"))?;
+            let auth = auth.ok_or_else(|| anyhow::anyhow!("Authenticator missing"))?;
             // An explicit header wins over the cookie, and a bad one is never
             // rescued by a good cookie.
             if let Some(header) = explicit {
-                let principal = authenticate_header(&state, &header).await?;
+                let principal = authenticate_header(&auth, &header).await?;
                 if let Via::OAuth {
                     permission: None, ..
                 } = principal.via
@@ -299,7 +304,7 @@ impl FromRequest for Authenticated {
                     "Sign in, or send an API key in the Authorization header.",
                 ));
             };
-            let principal = session::authenticate(&state, &token).await?;
+            let principal = session::authenticate(&auth, &token).await?;
             if unsafe_method {
                 let expected = match &principal.via {
                     Via::Session { csrf_token, .. } => csrf_token.expose(),
@@ -367,7 +372,7 @@ pub fn bearer_of(req: &HttpRequest) -> Option<String> {
 
 /// Resolves the value of `Authorization: Bearer …` or `ZSESSIONID: …`.
 async fn authenticate_header(
-    state: &web::Data<AppState>,
+    auth: &web::Data<Authenticator>,
     header: &ExplicitCredential,
 ) -> Result<Principal, ApiError> {
     let token = match header {
@@ -380,10 +385,10 @@ async fn authenticate_header(
         ExplicitCredential::ZSessionId(value) => value.trim(),
     };
     if token.starts_with(api_key::SECRET_PREFIX) {
-        return api_key::authenticate(state, token).await;
+        return api_key::authenticate(auth, token).await;
     }
     if token.starts_with("eyJ") {
-        return access_token::authenticate(state, token).await;
+        return access_token::authenticate(auth, token).await;
     }
     Err(ApiError::unauthorized(
         codes::INVALID_CREDENTIAL,
@@ -440,12 +445,12 @@ impl ClientMeta {
             // The peer, or what a trusted proxy says the client is: a client can
             // write forwarding headers itself, so only those proxies are believed.
             ip: req.peer_addr().map(|a| {
-                match req.app_data::<web::Data<AppState>>() {
+                match req.app_data::<web::Data<Authenticator>>() {
                     Some(s) => crate::client_address::client_ip(
                         a.ip(),
                         req.headers(),
-                        &s.settings.trusted_proxies,
-                        s.settings.forwarded_header,
+                        &s.trusted_proxies,
+                        s.forwarded_header,
                     ),
                     None => a.ip(),
                 }

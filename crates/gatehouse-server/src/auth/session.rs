@@ -7,24 +7,25 @@ use std::sync::Arc;
 use chrono::TimeDelta;
 use gatehouse_types::{UserState, codes};
 
+use crate::auth::Authenticator;
 use crate::auth::{Principal, Via, effective_state};
 use crate::clock;
 use crate::db::sessions as store;
 use crate::error::ApiError;
-use crate::state::AppState;
 
 /// Resolves a session cookie into a principal, or 401. The subscription's current
 /// settings apply to existing sessions: shortening the idle or absolute lifetime takes
 /// effect at the next request.
-pub async fn authenticate(state: &AppState, token: &str) -> Result<Principal, ApiError> {
-    super::traced("session", check(state, token)).await
+pub async fn authenticate(auth: &Authenticator, token: &str) -> Result<Principal, ApiError> {
+    super::traced("session", check(auth, token)).await
 }
 
-async fn check(state: &AppState, token: &str) -> Result<Principal, ApiError> {
-    let hash = state.tokens.hash(token);
-    let csrf_token = state.tokens.csrf_token(token);
-    let found = state
-        .db_read(move |conn| Ok(store::find_by_hash(conn, &hash)?))
+async fn check(auth: &Authenticator, token: &str) -> Result<Principal, ApiError> {
+    let hash = auth.tokens.hash(token);
+    let csrf_token = auth.tokens.csrf_token(token);
+    let found = auth
+        .db
+        .read(move |conn| Ok(store::find_by_hash(conn, &hash)?))
         .await?;
     let expired = || {
         ApiError::unauthorized(
@@ -42,7 +43,9 @@ async fn check(state: &AppState, token: &str) -> Result<Principal, ApiError> {
         session.last_seen_at + TimeDelta::minutes(subscription.session_idle_minutes);
     if now >= expires_at || now >= idle_expires_at {
         let id = session.id.clone();
-        state.db(move |conn| Ok(store::delete(conn, &id)?)).await?;
+        auth.db
+            .write(move |conn| Ok(store::delete(conn, &id)?))
+            .await?;
         return Err(expired());
     }
     if effective_state(&user) != UserState::Active {
@@ -53,8 +56,8 @@ async fn check(state: &AppState, token: &str) -> Result<Principal, ApiError> {
     }
     let idle_expires_at = if now - session.last_seen_at >= clock::TOUCH_INTERVAL {
         let id = session.id.clone();
-        state
-            .db(move |conn| Ok(store::touch(conn, &id, now)?))
+        auth.db
+            .write(move |conn| Ok(store::touch(conn, &id, now)?))
             .await?;
         now + TimeDelta::minutes(subscription.session_idle_minutes)
     } else {

@@ -1,9 +1,11 @@
 //! The database: one connection type over SQLite and PostgreSQL, its r2d2 pool, the
-//! embedded migrations, and the helper that runs diesel work off the async executor.
-//! Only this module and the `store.rs` files use diesel.
+//! embedded migrations, and `Database`, which runs diesel work off the async executor.
+//! Every query lives here; outside, diesel is named only by `error.rs` (which database
+//! errors mean busy or lost).
 
 pub mod api_keys;
 pub mod audit;
+mod database;
 pub mod grants;
 pub mod oauth;
 pub mod oauth_clients;
@@ -12,6 +14,8 @@ pub mod sessions;
 pub mod subscriptions;
 pub mod users;
 pub mod writer;
+
+pub use database::Database;
 
 pub use diesel::QueryResult;
 

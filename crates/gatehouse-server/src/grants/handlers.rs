@@ -24,7 +24,8 @@ pub async fn list_apps(
     let before = query.time_cursor()?;
     let user_id = principal.user.id.clone();
     let rows = state
-        .db_read(move |conn| Ok(store::list_for_user(conn, &user_id, before.clone(), limit)?))
+        .db
+        .read(move |conn| Ok(store::list_for_user(conn, &user_id, before.clone(), limit)?))
         .await?;
     Ok(web::Json(page(
         rows,
@@ -50,7 +51,8 @@ pub async fn revoke_app(
     let now = clock::now();
     let grant_id = id.clone();
     let app = state
-        .db(move |conn| {
+        .db
+        .write(move |conn| {
             db::transaction(conn, |conn| {
                 // Only one's own grants: anyone else's is 404.
                 let grant = store::find_by_id(conn, &grant_id)?
@@ -68,6 +70,6 @@ pub async fn revoke_app(
             })
         })
         .await?;
-    state.invalidate(Invalidate::Grant(&id));
+    state.auth.invalidate(Invalidate::Grant(&id));
     Ok(HttpResponse::Ok().json(app))
 }

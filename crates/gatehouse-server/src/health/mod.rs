@@ -2,10 +2,7 @@
 //! reach its database, so a load balancer stops sending traffic to a replica that
 //! cannot; `/api/v1/openapi.json` serves the checked-in API description.
 
-use std::time::Duration;
-
 use actix_web::{HttpResponse, web};
-use diesel::connection::SimpleConnection;
 use gatehouse_types::Health;
 
 use crate::error::ApiError;
@@ -33,15 +30,7 @@ pub async fn healthz() -> HttpResponse {
 }
 
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let pool = state.pool.clone();
-    web::block(move || {
-        let mut conn = pool
-            .get_timeout(Duration::from_secs(2))
-            .map_err(|e| ApiError::Unavailable(e.into()))?;
-        conn.batch_execute("SELECT 1")
-            .map_err(|e| ApiError::Unavailable(e.into()))
-    })
-    .await??;
+    state.db.ping().await?;
     Ok(HttpResponse::Ok().json(Health {
         status: "ready".into(),
     }))

@@ -221,7 +221,8 @@ async fn authorize_inner(
     let lookup = client_id.to_string();
     let client = if lookup.len() == 32 && lookup.bytes().all(|b| b.is_ascii_hexdigit()) {
         state
-            .db_read(move |conn| Ok(clients_store::find_by_client_id(conn, &lookup)?))
+            .db
+            .read(move |conn| Ok(clients_store::find_by_client_id(conn, &lookup)?))
             .await?
     } else {
         None
@@ -249,7 +250,7 @@ async fn authorize_inner(
             ));
         }
     };
-    let issuer = state.signing.issuer().to_string();
+    let issuer = state.auth.signing.issuer().to_string();
     let client_state = param("state").map(str::to_string);
     let back = ErrorRedirect {
         redirect_uri: &redirect_uri,
@@ -359,7 +360,7 @@ async fn authorize_inner(
     // No session, or one that has ended: sign in. A session that could not be
     // checked (the database is away) is an error, never a sign-in redirect.
     let session = match req.cookie(SESSION_COOKIE) {
-        Some(c) => match crate::auth::session::authenticate(state, c.value()).await {
+        Some(c) => match crate::auth::session::authenticate(&state.auth, c.value()).await {
             Ok(principal) => Some(principal),
             Err(ApiError::Unauthorized { .. }) => None,
             Err(e) => return Err(e),
@@ -408,7 +409,7 @@ async fn authorize_inner(
         let issued =
             issue_code_if_allowed(state, &principal, &meta, &client, &params, auth_time).await?;
         if let Some((code, grant_id)) = issued {
-            state.invalidate(Invalidate::Grant(&grant_id));
+            state.auth.invalidate(Invalidate::Grant(&grant_id));
             let mut ps = vec![("code", code.as_str())];
             if let Some(s) = &params.state {
                 ps.push(("state", s));
@@ -434,7 +435,8 @@ async fn authorize_inner(
     );
     let p = params.clone();
     state
-        .db(move |conn| {
+        .db
+        .write(move |conn| {
             oauth_store::delete_expired_requests(conn, now)?;
             oauth_store::insert_request(
                 conn,
@@ -525,9 +527,10 @@ async fn issue_code_if_allowed(
         client.clone(),
         params.clone(),
     );
-    let hasher = state.tokens.clone();
+    let hasher = state.auth.tokens.clone();
     state
-        .db(move |conn| {
+        .db
+        .write(move |conn| {
             db::transaction(conn, |conn| {
                 // The client as it is now: still there, still with this callback URL,
                 // and still standard if that is what skips the page.
@@ -710,7 +713,8 @@ pub async fn get_request(
     let (user_id, subscription_id) = (principal.user.id.clone(), principal.subscription.id.clone());
     let now = clock::now();
     let (request, client, owner) = state
-        .db_read(move |conn| {
+        .db
+        .read(move |conn| {
             let (request, client) = find_pending(conn, &user_id, &id, now)?;
             // Clients go with their owner (ON DELETE CASCADE), so the owner exists.
             let owner =
@@ -756,11 +760,12 @@ pub async fn decide_request(
     crate::routing::id_or_404(&id)?;
     let decision = body.decision;
     let now = clock::now();
-    let issuer = state.signing.issuer().to_string();
+    let issuer = state.auth.signing.issuer().to_string();
     let (p, m) = (principal.clone(), meta.clone());
-    let hasher = state.tokens.clone();
+    let hasher = state.auth.tokens.clone();
     let (redirect_to, grant_id) = state
-        .db(move |conn| {
+        .db
+        .write(move |conn| {
             db::transaction(conn, |conn| {
                 let (request, client) = find_pending(conn, &p.user.id, &id, now)?;
                 // Single use: a second decision finds nothing.
@@ -813,7 +818,7 @@ pub async fn decide_request(
         })
         .await?;
     if let Some(g) = grant_id {
-        state.invalidate(Invalidate::Grant(&g));
+        state.auth.invalidate(Invalidate::Grant(&g));
     }
     Ok(protect(&mut HttpResponse::Ok()).json(ConsentResult { redirect_to }))
 }

@@ -9,7 +9,7 @@ use crate::auth::scopes::KNOWN;
 use crate::state::AppState;
 
 pub fn metadata(state: &AppState) -> Value {
-    let issuer = state.signing.issuer();
+    let issuer = state.auth.signing.issuer();
     let mut scopes: Vec<&str> = KNOWN.to_vec();
     scopes.push("alm");
     json!({

@@ -34,7 +34,7 @@ async fn caller_subscription(
 ) -> Result<String, OAuthError> {
     let bearer = crate::auth::bearer_of(req);
     if let Some(key) = bearer {
-        let principal = api_key::authenticate(state, &key)
+        let principal = api_key::authenticate(&state.auth, &key)
             .await
             .map_err(|_| OAuthError::invalid_client("The API key is not valid."))?;
         if !principal.is_admin() {
@@ -93,9 +93,10 @@ async fn api_key(
     if !tokens::has_valid_checksum(api_key::SECRET_PREFIX, secret) {
         return Ok(inactive());
     }
-    let hash = state.tokens.hash(secret);
+    let hash = state.auth.tokens.hash(secret);
     let found = state
-        .db_read(move |conn| Ok(crate::db::api_keys::find_for_auth(conn, &hash)?))
+        .db
+        .read(move |conn| Ok(crate::db::api_keys::find_for_auth(conn, &hash)?))
         .await?;
     let Some((key, user, sub)) = found else {
         return Ok(inactive());
@@ -120,7 +121,7 @@ async fn api_key(
         "username": user.username,
         "subscription": sub.id,
         "iat": key.last_reset_at.unwrap_or(key.created_at).and_utc().timestamp(),
-        "iss": state.signing.issuer(),
+        "iss": state.auth.signing.issuer(),
     });
     if let Some(exp) = key.expires_at {
         out["exp"] = json!(exp.and_utc().timestamp());
@@ -136,9 +137,10 @@ async fn refresh_token(
     if !tokens::has_valid_checksum(REFRESH_PREFIX, token) {
         return Ok(inactive());
     }
-    let hash = state.tokens.hash(token);
+    let hash = state.auth.tokens.hash(token);
     let found = state
-        .db_read(move |conn| {
+        .db
+        .read(move |conn| {
             let Some(r) = grants_store::find_refresh(conn, &hash)? else {
                 return Ok(None);
             };
@@ -170,7 +172,7 @@ async fn refresh_token(
         "subscription": sub.id,
         "iat": r.created_at.and_utc().timestamp(),
         "exp": r.expires_at.and_utc().timestamp(),
-        "iss": state.signing.issuer(),
+        "iss": state.auth.signing.issuer(),
     }))
 }
 
@@ -180,7 +182,7 @@ async fn access_token(
     subscription: &str,
 ) -> Result<Value, ApiError> {
     // The same check as the API's, through the same grant cache.
-    let (claims, entry) = match crate::auth::access_token::verify(state, token).await {
+    let (claims, entry) = match crate::auth::access_token::verify(&state.auth, token).await {
         Ok(found) => found,
         Err(ApiError::Unauthorized { .. }) => return Ok(inactive()),
         Err(e) => return Err(e),

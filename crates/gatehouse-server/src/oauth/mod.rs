@@ -126,5 +126,5 @@ pub fn configure_api(cfg: &mut web::ServiceConfig) {
 pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header(("Cache-Control", "public, max-age=300"))
-        .json(state.signing.jwks())
+        .json(state.auth.signing.jwks())
 }

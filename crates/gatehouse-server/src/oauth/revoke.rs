@@ -35,17 +35,16 @@ pub async fn revoke(
     // Which grant the token belongs to, if it is one of ours and this client's.
     let grant_id = if token.starts_with(REFRESH_PREFIX) {
         if tokens::has_valid_checksum(REFRESH_PREFIX, token) {
-            let hash = state.tokens.hash(token);
+            let hash = state.auth.tokens.hash(token);
             state
-                .db_read(move |conn| {
-                    Ok(grants_store::find_refresh(conn, &hash)?.map(|r| r.grant_id))
-                })
+                .db
+                .read(move |conn| Ok(grants_store::find_refresh(conn, &hash)?.map(|r| r.grant_id)))
                 .await?
         } else {
             None
         }
     } else {
-        match state.signing.verify_access(token) {
+        match state.auth.signing.verify_access(token) {
             Ok(claims) if claims.client_id == client.client_id => Some(claims.grant),
             Ok(_) | Err(VerifyError::Invalid(_)) | Err(VerifyError::UnknownKey) => None,
         }
@@ -55,7 +54,8 @@ pub async fn revoke(
         let meta = ClientMeta::of(&req);
         let (client_row_id, client_id) = (client.id.clone(), client.client_id.clone());
         let revoked = state
-            .db(move |conn| {
+            .db
+            .write(move |conn| {
                 db::transaction(conn, |conn| {
                     let Some(grant) = grants_store::find_by_id(conn, &grant_id)? else {
                         return Ok(None);
@@ -77,7 +77,7 @@ pub async fn revoke(
             })
             .await?;
         if let Some(id) = revoked {
-            state.invalidate(Invalidate::Grant(&id));
+            state.auth.invalidate(Invalidate::Grant(&id));
         }
     }
     Ok(HttpResponse::Ok()

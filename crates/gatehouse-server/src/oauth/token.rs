@@ -134,11 +134,11 @@ pub(super) async fn authenticate_client(
         creds.client_id,
         crate::client_address::limit_key(meta.ip.as_deref().unwrap_or("-"))
     );
-    if let Some(wait) = state.client_auth_limiter.blocked(&limit_key) {
+    if let Some(wait) = state.auth.client_auth_limiter.blocked(&limit_key) {
         return Err(OAuthError::too_many_attempts(wait));
     }
     let fail = |why: &str| {
-        state.client_auth_limiter.record_failure(&limit_key);
+        state.auth.client_auth_limiter.record_failure(&limit_key);
         OAuthError::invalid_client(why)
     };
     let lookup = creds.client_id.clone();
@@ -148,11 +148,13 @@ pub(super) async fn authenticate_client(
         // Cached like keys and grants: a secret reset or deletion drops the entry at
         // once here, and within the cache TTL on other replicas.
         state
+            .auth
             .clients
             .get_or_load(&lookup, || async {
                 let id = lookup.clone();
                 let found = state
-                    .db_read(move |conn| Ok(clients_store::find_by_client_id(conn, &id)?))
+                    .db
+                    .read(move |conn| Ok(clients_store::find_by_client_id(conn, &id)?))
                     .await?;
                 Ok(found.map(|client| crate::auth::cache::CachedClient { client }))
             })
@@ -166,7 +168,7 @@ pub(super) async fn authenticate_client(
     match (&client.secret_hash, &creds.secret) {
         (Some(stored), Some(secret)) => {
             let ok = tokens::has_valid_checksum(SECRET_PREFIX, secret)
-                && tokens::constant_time_eq(&state.tokens.hash(secret), stored);
+                && tokens::constant_time_eq(&state.auth.tokens.hash(secret), stored);
             if !ok {
                 return Err(fail("Client authentication failed."));
             }
@@ -210,7 +212,8 @@ async fn revoke_for_reuse(
     let id = grant.id.clone();
     let now = clock::now();
     state
-        .db(move |conn| {
+        .db
+        .write(move |conn| {
             db::transaction(conn, |conn| {
                 grants_store::revoke(conn, &id, now)?;
                 audit.record(conn)?;
@@ -218,7 +221,7 @@ async fn revoke_for_reuse(
             })
         })
         .await?;
-    state.invalidate(Invalidate::Grant(&grant.id));
+    state.auth.invalidate(Invalidate::Grant(&grant.id));
     Ok(())
 }
 
@@ -256,9 +259,10 @@ async fn authorization_code(
         get(params, "code").ok_or_else(|| OAuthError::invalid_request("code is missing."))?;
     let redirect_uri = get(params, "redirect_uri");
     let verifier = get(params, "code_verifier");
-    let hash = state.tokens.hash(code);
+    let hash = state.auth.tokens.hash(code);
     let found = state
-        .db_read(move |conn| {
+        .db
+        .read(move |conn| {
             let Some(code) = grants_store::find_code(conn, &hash)? else {
                 return Ok(None);
             };
@@ -347,8 +351,8 @@ async fn refresh(
         .transpose()?;
     let new_token = tokens::checksummed_secret(REFRESH_PREFIX);
     let work = RefreshWork {
-        hash: state.tokens.hash(token),
-        new_hash: state.tokens.hash(&new_token),
+        hash: state.auth.tokens.hash(token),
+        new_hash: state.auth.tokens.hash(&new_token),
         client_row_id: client.id.clone(),
         client_id: client.client_id.clone(),
         asked,
@@ -357,14 +361,14 @@ async fn refresh(
     };
     // One trip to the database: the checks, the spend and the new token in one
     // transaction, so no concurrent use of the same token can slip between them.
-    let outcome = state.db_tx(move |conn| work.run(conn)).await?;
+    let outcome = state.db.write(move |conn| work.run(conn)).await?;
     match outcome {
         RefreshOutcome::Invalid => Err(bad()),
         RefreshOutcome::Widened => Err(OAuthError::invalid_scope(
             "A refresh may only narrow the scopes.",
         )),
         RefreshOutcome::Reused(grant_id) => {
-            state.invalidate(Invalidate::Grant(&grant_id));
+            state.auth.invalidate(Invalidate::Grant(&grant_id));
             Err(bad())
         }
         RefreshOutcome::Issued {
@@ -536,13 +540,14 @@ async fn issue_tokens(
     let scopes = access_scopes.as_str();
     let now = clock::now();
     let refresh_token = tokens::checksummed_secret(REFRESH_PREFIX);
-    let refresh_hash = state.tokens.hash(&refresh_token);
+    let refresh_hash = state.auth.tokens.hash(&refresh_token);
     let (grant_id, scopes_owned) = (grant.id.clone(), refresh_scopes);
     let generation = grant.generation;
     let last_used = grant.last_used_at;
     let user_id = grant.user_id.clone();
     let spent: Option<(GrantRow, UserRow)> = state
-        .db(move |conn| {
+        .db
+        .write(move |conn| {
             db::transaction(conn, |conn| {
                 if !grants_store::use_code(conn, &code_id, now)? {
                     return Ok(None);
@@ -613,8 +618,8 @@ async fn token_response(
     now: chrono::NaiveDateTime,
 ) -> Result<HttpResponse, OAuthError> {
     let claims = AccessClaims {
-        iss: state.signing.issuer().to_string(),
-        aud: state.signing.audience().to_string(),
+        iss: state.auth.signing.issuer().to_string(),
+        aud: state.auth.signing.audience().to_string(),
         sub: user.id.clone(),
         exp: (now + ACCESS_TOKEN_TTL).and_utc().timestamp(),
         iat: now.and_utc().timestamp(),
@@ -625,6 +630,7 @@ async fn token_response(
         generation,
     };
     let access_token = state
+        .auth
         .signing
         .sign(ACCESS_TOKEN_TYPE, &claims)
         .map_err(|e| OAuthError::from(ApiError::Internal(e)))?;
@@ -657,15 +663,16 @@ async fn id_token(
     oidc: Oidc,
     now: chrono::NaiveDateTime,
 ) -> Result<String, OAuthError> {
-    if !state.signing.has_rsa() {
+    if !state.auth.signing.has_rsa() {
         let st = state.clone();
         state
-            .db(move |conn| Ok(st.signing.ensure_rsa(conn)?))
+            .db
+            .write(move |conn| Ok(st.auth.signing.ensure_rsa(conn)?))
             .await?;
     }
     let digest = Sha256::digest(access_token.as_bytes());
     let mut claims = json!({
-        "iss": state.signing.issuer(),
+        "iss": state.auth.signing.issuer(),
         "sub": user.id,
         "aud": client.client_id,
         "azp": client.client_id,
@@ -683,6 +690,7 @@ async fn id_token(
         claims[k] = v;
     }
     state
+        .auth
         .signing
         .sign_id_token(&claims)
         .map_err(|e| OAuthError::from(ApiError::Internal(e)))

@@ -49,7 +49,7 @@ pub async fn userinfo(state: web::Data<AppState>, req: HttpRequest) -> HttpRespo
             .insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"gatehouse\""))
             .json(json!({"error": "invalid_request", "error_description": "An access token is required."}));
     };
-    let principal = match crate::auth::access_token::authenticate(&state, &token).await {
+    let principal = match crate::auth::access_token::authenticate(&state.auth, &token).await {
         Ok(p) => p,
         // Fixed descriptions (RFC 6750 §3): nothing of the presented token is echoed.
         Err(ApiError::Unauthorized { code, .. }) => {

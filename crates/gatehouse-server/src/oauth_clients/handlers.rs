@@ -40,7 +40,8 @@ pub async fn list_clients(
     // Admins see every client of the subscription; others their own.
     let owner = (!principal.is_admin()).then(|| principal.user.id.to_string());
     let rows = state
-        .db_read(move |conn| {
+        .db
+        .read(move |conn| {
             Ok(store::list(
                 conn,
                 &sub_id,
@@ -81,7 +82,7 @@ pub async fn create_client(
     let logo = url_field("logo_url", body.logo_url.as_deref())?;
     let secret = (body.client_type == ClientType::Confidential)
         .then(|| tokens::checksummed_secret(SECRET_PREFIX));
-    let secret_hash = secret.as_deref().map(|s| state.tokens.hash(s));
+    let secret_hash = secret.as_deref().map(|s| state.auth.tokens.hash(s));
     let hint = secret.as_deref().map(|s| tokens::hint(SECRET_PREFIX, s));
     let id = uuid::Uuid::now_v7().to_string();
     let client_id = new_client_id();
@@ -96,7 +97,8 @@ pub async fn create_client(
     let (sub_id, owner) = (principal.subscription.id.clone(), principal.user.id.clone());
     let client_type = body.client_type;
     let row = state
-        .db(move |conn| {
+        .db
+        .write(move |conn| {
             db::transaction(conn, |conn| {
                 store::insert(
                     conn,
@@ -135,7 +137,7 @@ async fn visible_client(
     id: &str,
 ) -> Result<ClientRow, ApiError> {
     crate::auth::owned_or_administered(
-        state,
+        &state.db,
         principal,
         id,
         store::find_in_subscription,
@@ -223,7 +225,8 @@ pub async fn update_client(
     });
     let (sub_id, id) = (principal.subscription.id.clone(), row.id.clone());
     let row = state
-        .db(move |conn| {
+        .db
+        .write(move |conn| {
             db::transaction(conn, |conn| {
                 store::update(conn, &id, &changes)?;
                 audit.record(conn)?;
@@ -234,7 +237,7 @@ pub async fn update_client(
             })
         })
         .await?;
-    state.invalidate(Invalidate::Client(&row.id));
+    state.auth.invalidate(Invalidate::Client(&row.id));
     Ok(web::Json(to_api(&row)))
 }
 
@@ -258,7 +261,7 @@ pub async fn reset_secret(
     let secret = tokens::checksummed_secret(SECRET_PREFIX);
     let now = clock::now();
     let changes = ClientChanges {
-        secret_hash: Some(Some(state.tokens.hash(&secret))),
+        secret_hash: Some(Some(state.auth.tokens.hash(&secret))),
         secret_hint: Some(Some(tokens::hint(SECRET_PREFIX, &secret))),
         secret_reset_at: Some(Some(now)),
         updated_at: Some(now),
@@ -271,7 +274,8 @@ pub async fn reset_secret(
     let (sub_id, id) = (principal.subscription.id.clone(), row.id.clone());
     let revoke = body.revoke_tokens;
     let row = state
-        .db(move |conn| {
+        .db
+        .write(move |conn| {
             db::transaction(conn, |conn| {
                 store::update(conn, &id, &changes)?;
                 if revoke {
@@ -284,7 +288,7 @@ pub async fn reset_secret(
             })
         })
         .await?;
-    state.invalidate(Invalidate::Client(&row.id));
+    state.auth.invalidate(Invalidate::Client(&row.id));
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(OAuthClientWithSecret {
@@ -307,7 +311,8 @@ pub async fn delete_client(
         .details(json!({"name": row.name, "client_id": row.client_id}));
     let id = row.id.clone();
     state
-        .db(move |conn| {
+        .db
+        .write(move |conn| {
             db::transaction(conn, |conn| {
                 // Grants, codes and refresh tokens go by cascade; access tokens fail
                 // their next grant check.
@@ -317,6 +322,6 @@ pub async fn delete_client(
             })
         })
         .await?;
-    state.invalidate(Invalidate::Client(&row.id));
+    state.auth.invalidate(Invalidate::Client(&row.id));
     Ok(HttpResponse::NoContent().finish())
 }

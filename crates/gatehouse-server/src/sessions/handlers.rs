@@ -33,13 +33,13 @@ pub async fn sign_in(
     // Throttled per client address before any work: a sprayer waits, and an address
     // that is waiting costs no password hash.
     let address = crate::client_address::limit_key(meta.ip.as_deref().unwrap_or("-"));
-    if let Some(wait) = state.sign_in_limiter.blocked(&address) {
+    if let Some(wait) = state.auth.sign_in_limiter.blocked(&address) {
         return Err(ApiError::RateLimited {
             retry_after_secs: wait,
         });
     }
     let refuse = || {
-        state.sign_in_limiter.record_failure(&address);
+        state.auth.sign_in_limiter.record_failure(&address);
         invalid_credentials()
     };
     let SignInRequest { username, password } = body.into_inner();
@@ -50,18 +50,19 @@ pub async fn sign_in(
     let found = match lookup {
         Some(u) => {
             state
-                .db_read(move |conn| Ok(users_store::find_by_username(conn, &u)?))
+                .db
+                .read(move |conn| Ok(users_store::find_by_username(conn, &u)?))
                 .await?
         }
         None => None,
     };
     let Some((user, subscription)) = found else {
         // The same work as for a real user: verify against a dummy hash.
-        state.passwords.verify(&password, None).await?;
+        state.auth.passwords.verify(&password, None).await?;
         let audit = Audit::unauthenticated(&meta, "session.sign_in_failed")
             .attempted_username(username.as_deref())
             .details(json!({"reason": "unknown_user"}));
-        state.db(move |conn| Ok(audit.record(conn)?)).await?;
+        state.db.write(move |conn| Ok(audit.record(conn)?)).await?;
         return Err(refuse());
     };
     let failed = |reason: &str| {
@@ -81,9 +82,11 @@ pub async fn sign_in(
         lapsed: lock_event("user.unlocked").recorder(),
     };
     let attempt =
-        crate::auth::lockout::begin_password_attempt(&state, &user.id, threshold, events).await?;
+        crate::auth::lockout::begin_password_attempt(&state.auth, &user.id, threshold, events)
+            .await?;
     // Verified whatever the attempt's fate, so that every refusal costs the same.
     let password_ok = state
+        .auth
         .passwords
         .verify(&password, Some(user.password_hash.clone()))
         .await?;
@@ -95,12 +98,12 @@ pub async fn sign_in(
             "inactive"
         };
         let audit = failed(reason);
-        state.db(move |conn| Ok(audit.record(conn)?)).await?;
+        state.db.write(move |conn| Ok(audit.record(conn)?)).await?;
         return Err(refuse());
     };
     if !password_ok {
         crate::auth::lockout::password_failed(
-            &state,
+            &state.auth,
             &user.id,
             count,
             threshold,
@@ -113,7 +116,7 @@ pub async fn sign_in(
 
     let now = clock::now();
     let token = tokens::random_token(32);
-    let token_hash = state.tokens.hash(&token);
+    let token_hash = state.auth.tokens.hash(&token);
     let session_id = uuid::Uuid::now_v7().to_string();
     let expires_at = now + TimeDelta::hours(subscription.session_max_hours);
     let audit = Audit::unauthenticated(&meta, "session.signed_in")
@@ -125,7 +128,8 @@ pub async fn sign_in(
     let verified_hash = user.password_hash.clone();
     let (sid, meta2) = (session_id.clone(), meta.clone());
     let signed_in = state
-        .db(move |conn| {
+        .db
+        .write(move |conn| {
             db::transaction(conn, |conn| {
                 if !users_store::record_sign_in(conn, &user_id, &verified_hash, now)? {
                     return Ok::<_, ApiError>(false);
@@ -152,7 +156,8 @@ pub async fn sign_in(
     if !signed_in {
         // Disabled, locked or given a new password while the hash was checked.
         state
-            .db(move |conn| Ok(inactive_audit.record(conn)?))
+            .db
+            .write(move |conn| Ok(inactive_audit.record(conn)?))
             .await?;
         return Err(refuse());
     }
@@ -169,7 +174,7 @@ pub async fn sign_in(
             expires_at,
             idle_expires_at: (now + TimeDelta::minutes(subscription.session_idle_minutes))
                 .min(expires_at),
-            csrf_token: crate::secret::SecretString::new(state.tokens.csrf_token(&token)),
+            csrf_token: crate::secret::SecretString::new(state.auth.tokens.csrf_token(&token)),
         },
         user: std::sync::Arc::new(user),
         subscription: std::sync::Arc::new(subscription),
@@ -202,7 +207,8 @@ pub async fn sign_out(
     let audit = Audit::by(&principal, &meta, "session.signed_out");
     let id = principal.via.id().to_string();
     state
-        .db(move |conn| {
+        .db
+        .write(move |conn| {
             db::transaction(conn, |conn| {
                 store::delete(conn, &id)?;
                 audit.record(conn)?;

@@ -17,9 +17,3 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .delete(handlers::sign_out),
     );
 }
-
-/// Failed sign-ins from one client address within [`SIGN_IN_FAILURE_WINDOW`] before that
-/// address is told to wait (429 with `Retry-After`) until the window ends. It slows
-/// password spraying across many usernames, which the per-user lockout cannot see.
-pub const SIGN_IN_FAILURES_PER_ADDRESS: u32 = 20;
-pub const SIGN_IN_FAILURE_WINDOW: std::time::Duration = std::time::Duration::from_secs(600);

@@ -79,7 +79,8 @@ pub async fn update_subscription(
         .details(json!({ "changes": body }));
     let id = principal.subscription.id.clone();
     let row = state
-        .db(move |conn| {
+        .db
+        .write(move |conn| {
             db::transaction(conn, |conn| {
                 store::update(conn, &id, &changes)?;
                 audit.record(conn)?;
@@ -87,6 +88,6 @@ pub async fn update_subscription(
             })
         })
         .await?;
-    state.invalidate(Invalidate::Subscription(&row.id));
+    state.auth.invalidate(Invalidate::Subscription(&row.id));
     Ok(web::Json(super::to_api(&row)))
 }

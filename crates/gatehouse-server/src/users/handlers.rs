@@ -60,7 +60,8 @@ pub async fn update_me(
         }));
     let (sub_id, user_id) = (principal.subscription.id.clone(), principal.user.id.clone());
     let row = state
-        .db(move |conn| {
+        .db
+        .write(move |conn| {
             db::transaction(conn, |conn| {
                 store::update(conn, &user_id, &changes)?;
                 audit.record(conn)?;
@@ -96,9 +97,10 @@ pub async fn change_password(
         lapsed: lock_event("user.unlocked").recorder(),
     };
     let attempt =
-        super::begin_password_attempt(&state, &principal.user.id, threshold, events).await?;
+        super::begin_password_attempt(&state.auth, &principal.user.id, threshold, events).await?;
     let old_hash = principal.user.password_hash.clone();
     let ok = state
+        .auth
         .passwords
         .verify(&current, Some(old_hash.clone()))
         .await?;
@@ -110,7 +112,7 @@ pub async fn change_password(
         let failure = Audit::by(&principal, &meta, "user.password_change_failed")
             .target("user", &principal.user.id);
         super::password_failed(
-            &state,
+            &state.auth,
             &principal.user.id,
             count,
             threshold,
@@ -120,14 +122,15 @@ pub async fn change_password(
         .await?;
         return Err(not_correct());
     }
-    let hash = state.passwords.hash(&new).await?;
+    let hash = state.auth.passwords.hash(&new).await?;
     let audit =
         Audit::by(&principal, &meta, "user.password_changed").target("user", &principal.user.id);
     let keep = principal.via.id().to_string();
     let user_id = principal.user.id.clone();
     let now = clock::now();
     let changed = state
-        .db(move |conn| {
+        .db
+        .write(move |conn| {
             db::transaction(conn, |conn| {
                 if !store::set_password(conn, &user_id, &old_hash, &hash, now)? {
                     return Ok::<_, ApiError>(false);
@@ -155,7 +158,8 @@ pub async fn list_users(
     let after = query.cursor()?;
     let sub_id = principal.subscription.id.clone();
     let rows = state
-        .db_read(move |conn| Ok(store::list(conn, &sub_id, after.as_deref(), limit)?))
+        .db
+        .read(move |conn| Ok(store::list(conn, &sub_id, after.as_deref(), limit)?))
         .await?;
     let now = clock::now();
     Ok(web::Json(page(
@@ -191,7 +195,7 @@ pub async fn create_user(
         }
         None => (SecretString::new(generate_password()), true),
     };
-    let hash = state.passwords.hash(&password).await?;
+    let hash = state.auth.passwords.hash(&password).await?;
     let id = uuid::Uuid::now_v7().to_string();
     let now = clock::now();
     let audit = Audit::by(&principal, &meta, "user.created")
@@ -200,7 +204,8 @@ pub async fn create_user(
     let sub_id = principal.subscription.id.clone();
     let role = body.role;
     let row = state
-        .db(move |conn| {
+        .db
+        .write(move |conn| {
             db::transaction(conn, |conn| {
                 store::insert(
                     conn,
@@ -237,7 +242,8 @@ async fn find_user(state: &AppState, principal: &Principal, id: &str) -> Result<
     crate::routing::id_or_404(id)?;
     let (sub_id, id) = (principal.subscription.id.clone(), id.to_string());
     state
-        .db_read(move |conn| {
+        .db
+        .read(move |conn| {
             store::find_in_subscription(conn, &sub_id, &id)?.ok_or(ApiError::NotFound)
         })
         .await
@@ -346,7 +352,8 @@ pub async fn update_user(
         }));
     let (sub_id, user_id) = (principal.subscription.id.clone(), target.id.clone());
     let row = state
-        .db(move |conn| {
+        .db
+        .write(move |conn| {
             db::transaction(conn, |conn| {
                 let current = lock_and_check_last_admin(conn, &sub_id, &user_id, stays_admin)?;
                 let admin_locked = effective_state(&current) == UserState::Locked;
@@ -367,7 +374,7 @@ pub async fn update_user(
             })
         })
         .await?;
-    state.invalidate(Invalidate::User(&row.id));
+    state.auth.invalidate(Invalidate::User(&row.id));
     Ok(web::Json(super::to_api(&row, now)))
 }
 
@@ -384,7 +391,8 @@ pub async fn delete_user(
         .details(json!({"username": target.username}));
     let (sub_id, user_id) = (principal.subscription.id.clone(), target.id.clone());
     state
-        .db(move |conn| {
+        .db
+        .write(move |conn| {
             db::transaction(conn, |conn| {
                 lock_and_check_last_admin(conn, &sub_id, &user_id, false)?;
                 // Sessions (and, later, keys and grants) go with the user by cascade.
@@ -394,6 +402,6 @@ pub async fn delete_user(
             })
         })
         .await?;
-    state.invalidate(Invalidate::User(&target.id));
+    state.auth.invalidate(Invalidate::User(&target.id));
     Ok(HttpResponse::NoContent().finish())
 }

@@ -137,7 +137,7 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Settings))
         &uuid::Uuid::new_v4().simple().to_string()[..8]
     );
     let created = {
-        let mut conn = state.pool.get().expect("db connection");
+        let mut conn = state.db.pool().get().expect("db connection");
         let hash = hash_sync(ADMIN_PASSWORD).expect("hash");
         bootstrap::create_subscription(&mut conn, "Acme", &admin_username, &hash)
             .expect("bootstrap")
@@ -292,7 +292,7 @@ impl TestApp {
     /// Runs diesel work against the server's database, for tests that must move time
     /// forward (lockout expiry, idle sessions) or inspect what is stored.
     pub fn with_db<T>(&self, f: impl FnOnce(&mut DbConnection) -> T) -> T {
-        let mut conn = self.state.pool.get().expect("db connection");
+        let mut conn = self.state.db.pool().get().expect("db connection");
         f(&mut conn)
     }
 

@@ -163,7 +163,7 @@ pub async fn authorize(
     );
     assert_eq!(
         param(&back, "iss").as_deref(),
-        Some(app.state.signing.issuer())
+        Some(app.state.auth.signing.issuer())
     );
     let code = param(&back, "code").expect("a code");
     client
@@ -1034,7 +1034,7 @@ async fn rule8_access_tokens_are_rfc_9068_jwts_checked_on_every_request(b: Backe
     ] {
         assert!(!claims[claim].is_null(), "missing {claim}");
     }
-    assert_eq!(claims["iss"], app.state.signing.issuer());
+    assert_eq!(claims["iss"], app.state.auth.signing.issuer());
     assert_eq!(claims["sub"], app.admin_id.as_str());
     assert_eq!(claims["client_id"], reg.client_id.as_str());
     assert_eq!(
@@ -1082,11 +1082,11 @@ async fn rule8_access_tokens_are_rfc_9068_jwts_checked_on_every_request(b: Backe
         ),
     ];
     for (typ, claims) in cases {
-        let forged = app.state.signing.sign(typ, &claims).unwrap();
+        let forged = app.state.auth.signing.sign(typ, &claims).unwrap();
         let res = app.with_key(&forged).get("/api/v1/me").await;
         assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{typ} {claims:?}");
     }
-    let resigned = app.state.signing.sign("at+jwt", &good).unwrap();
+    let resigned = app.state.auth.signing.sign("at+jwt", &good).unwrap();
     assert_eq!(
         app.with_key(&resigned).get("/api/v1/me").await.status(),
         StatusCode::OK,
@@ -2272,7 +2272,7 @@ async fn prompt_none_never_shows_a_page_and_prompt_consent_always_asks(b: Backen
     assert_eq!(param(&to, "state").as_deref(), Some("st"));
     assert_eq!(
         param(&to, "iss").as_deref(),
-        Some(app.state.signing.issuer())
+        Some(app.state.auth.signing.issuer())
     );
     // Signed in, never allowed: consent_required.
     let to = location(user.http.get(url("none")).send().await.unwrap());

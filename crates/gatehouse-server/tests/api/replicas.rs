@@ -25,7 +25,7 @@ async fn two_replicas_share_one_database(b: Backend) {
     let (one, two) = (t1.join().unwrap().unwrap(), t2.join().unwrap().unwrap());
     let (port1, port2) = (one.port(), two.port());
     {
-        let mut conn = one.state().pool.get().unwrap();
+        let mut conn = one.state().db.pool().get().unwrap();
         let hash = gatehouse_server::auth::password::hash_sync("replica admin password").unwrap();
         gatehouse_server::bootstrap::create_subscription(
             &mut conn,
@@ -115,7 +115,7 @@ async fn a_key_revoked_on_one_replica_stops_on_the_other_within_the_cache_ttl(b:
     .unwrap();
     let (port1, port2) = (one.port(), two.port());
     {
-        let mut conn = one.state().pool.get().unwrap();
+        let mut conn = one.state().db.pool().get().unwrap();
         let hash = gatehouse_server::auth::password::hash_sync("replica admin password").unwrap();
         gatehouse_server::bootstrap::create_subscription(
             &mut conn,

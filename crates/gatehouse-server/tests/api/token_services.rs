@@ -101,7 +101,7 @@ async fn only_callers_with_a_secret_may_introspect(b: Backend) {
 /// process re-read its keys at most once per throttle interval, not once per request.
 async fn unknown_signing_keys_cost_no_database_work(b: Backend) {
     let app = spawn_app(b).await;
-    let before = app.state.signing.reloads();
+    let before = app.state.auth.signing.reloads();
     for i in 0..40 {
         let header = URL_SAFE_NO_PAD.encode(format!(
             r#"{{"alg":"EdDSA","typ":"at+jwt","kid":"made-up-{i}"}}"#
@@ -118,14 +118,14 @@ async fn unknown_signing_keys_cost_no_database_work(b: Backend) {
         assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
         assert_eq!(error_code(res).await, "token_invalid");
     }
-    let reloads = app.state.signing.reloads() - before;
+    let reloads = app.state.auth.signing.reloads() - before;
     assert!(reloads <= 1, "{reloads} key reloads for 40 unknown kids");
 }
 
 async fn metadata_describes_the_server(b: Backend) {
     let app = spawn_app(b).await;
     let c = http_client();
-    let issuer = app.state.signing.issuer().to_string();
+    let issuer = app.state.auth.signing.issuer().to_string();
     assert_eq!(issuer, app.address, "the issuer is the public URL");
     for path in [
         "/.well-known/oauth-authorization-server",
@@ -207,7 +207,7 @@ async fn resource_servers_validate_access_tokens_with_the_jwks(b: Backend) {
     let jwk = jwk_for(&jwks(&app).await, header.kid.as_deref().unwrap());
     let key = DecodingKey::from_jwk(&jwk).unwrap();
     let mut v = Validation::new(Algorithm::EdDSA);
-    v.set_issuer(&[app.state.signing.issuer()]);
+    v.set_issuer(&[app.state.auth.signing.issuer()]);
     v.set_audience(&[format!("{}/api/v1", app.address)]);
     v.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
     let data = decode::<Value>(token, &key, &v).expect("a valid token");
@@ -335,7 +335,7 @@ async fn id_tokens_carry_nonce_auth_time_and_at_hash(b: Backend) {
     let key =
         DecodingKey::from_jwk(&jwk_for(&jwks(&app).await, header.kid.as_deref().unwrap())).unwrap();
     let mut v = Validation::new(Algorithm::RS256);
-    v.set_issuer(&[app.state.signing.issuer()]);
+    v.set_issuer(&[app.state.auth.signing.issuer()]);
     v.set_audience(&[&reg.client_id]);
     let claims = decode::<Value>(id_token, &key, &v).unwrap().claims;
     assert_eq!(claims["nonce"], "n-0S6_WzA2Mj");
@@ -655,7 +655,7 @@ async fn rotated_keys_keep_old_tokens_valid(b: Backend) {
     );
     // The server picks the new keys up (it does every 30 s; here, now).
     let st = app.state.clone();
-    app.with_db(|conn| st.signing.refresh(conn).unwrap());
+    app.with_db(|conn| st.auth.signing.refresh(conn).unwrap());
     let after = authorize(&app, &admin, &reg, &["api:read", "openid"]).await;
     let kid = |t: &str| jsonwebtoken::decode_header(t).unwrap().kid.unwrap();
     assert_ne!(
@@ -710,7 +710,7 @@ async fn introspection_says_inactive_for_expired_tokens_and_inactive_users(b: Ba
         exp: claims.iat - 3600,
         ..claims
     };
-    let expired = app.state.signing.sign("at+jwt", &expired).unwrap();
+    let expired = app.state.auth.signing.sign("at+jwt", &expired).unwrap();
     assert_eq!(
         introspect_as(&app, &rs, &expired).await,
         json!({"active": false})

@@ -1,0 +1,99 @@
+//! `Database`: the one handle handlers and credential checks reach the database through,
+//! with the read path and the write path named apart.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::db::writer::Writer;
+use crate::db::{Backend, DbConnection, Pool};
+use crate::error::ApiError;
+
+/// The pool, and on SQLite the one writer thread. Cheap to clone.
+#[derive(Clone)]
+pub struct Database {
+    pool: Pool,
+    /// SQLite has one writer at a time: every write goes to one thread that commits
+    /// them in batches (`db::writer`). `None` on PostgreSQL.
+    sqlite_writer: Option<Arc<Writer>>,
+}
+
+impl Database {
+    /// Wraps a migrated pool; on SQLite, starts the writer thread on its own connection.
+    pub fn new(pool: Pool, url: &str) -> anyhow::Result<Database> {
+        let sqlite_writer = match Backend::of_url(url)? {
+            Backend::Sqlite => Some(Arc::new(Writer::start(super::connect_one(url)?))),
+            Backend::Postgres => None,
+        };
+        Ok(Database {
+            pool,
+            sqlite_writer,
+        })
+    }
+
+    /// The pool, for work outside a request (start-up, health checks).
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    /// Whether the database answers (`SELECT 1`) within two seconds, for readiness.
+    pub async fn ping(&self) -> Result<(), ApiError> {
+        use diesel::connection::SimpleConnection;
+        let pool = self.pool.clone();
+        actix_web::web::block(move || {
+            let mut conn = pool
+                .get_timeout(Duration::from_secs(2))
+                .map_err(|e| ApiError::Unavailable(e.into()))?;
+            conn.batch_execute("SELECT 1")
+                .map_err(|e| ApiError::Unavailable(e.into()))
+        })
+        .await?
+    }
+
+    /// Runs diesel work that writes, on the blocking pool, as SQLite's one writer at a
+    /// time, and as one transaction on both backends: on SQLite the writer thread's
+    /// savepoint is that transaction already; on PostgreSQL, a transaction on a pooled
+    /// connection. SQLite's "busy" answers are retried a few times, so the closure must
+    /// be safe to run again (transactions roll back whole).
+    pub async fn write<T, F>(&self, mut work: F) -> Result<T, ApiError>
+    where
+        F: FnMut(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        if let Some(writer) = &self.sqlite_writer {
+            return writer.write(work).await;
+        }
+        self.run(move |conn| super::transaction(conn, |c| work(c)))
+            .await
+    }
+
+    /// Runs diesel work that only reads. On SQLite (WAL) reads run beside the writer.
+    pub async fn read<T, F>(&self, work: F) -> Result<T, ApiError>
+    where
+        F: FnMut(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.run(work).await
+    }
+
+    async fn run<T, F>(&self, mut work: F) -> Result<T, ApiError>
+    where
+        F: FnMut(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.pool.clone();
+        actix_web::web::block(move || {
+            let mut conn = pool.get()?;
+            let mut attempt = 0u32;
+            loop {
+                match work(&mut conn) {
+                    Err(ApiError::Busy) if attempt < 8 => {
+                        attempt += 1;
+                        std::thread::sleep(Duration::from_millis(5 << attempt.min(5)));
+                    }
+                    other => return other,
+                }
+            }
+        })
+        .await?
+    }
+}
