@@ -18,7 +18,7 @@ use crate::auth::role_listed;
 use crate::auth::{Action, Authenticated, ClientMeta, Principal, tokens};
 use crate::clock;
 use crate::csv;
-use crate::db;
+use crate::db::users::UserRow;
 use crate::error::ApiError;
 use crate::pagination::{PageParams, page, text_param, time_key};
 use crate::routing::optional_json;
@@ -100,28 +100,24 @@ pub async fn create_key(
         }));
     let (sub_id, user_id) = (principal.subscription.id.clone(), principal.user.id.clone());
     let permission = body.permission;
-    let row = state
-        .db
-        .write(move |conn| {
-            db::transaction(conn, |conn| {
-                store::insert(
-                    conn,
-                    &NewApiKey {
-                        id: &id,
-                        subscription_id: &sub_id,
-                        user_id: &user_id,
-                        name: &name,
-                        permission: permission.as_str(),
-                        secret_hash: &secret_hash,
-                        hint: &hint,
-                        created_at: now,
-                        updated_at: now,
-                        expires_at,
-                    },
-                )?;
-                audit.record(conn)?;
-                store::find_in_subscription(conn, &sub_id, &id)?.ok_or(ApiError::NotFound)
-            })
+    let row = audit
+        .write(&state.db, move |conn| {
+            store::insert(
+                conn,
+                &NewApiKey {
+                    id: &id,
+                    subscription_id: &sub_id,
+                    user_id: &user_id,
+                    name: &name,
+                    permission: permission.as_str(),
+                    secret_hash: &secret_hash,
+                    hint: &hint,
+                    created_at: now,
+                    updated_at: now,
+                    expires_at,
+                },
+            )?;
+            store::find_in_subscription(conn, &sub_id, &id)?.ok_or(ApiError::NotFound)
         })
         .await?;
     Ok(HttpResponse::Created()
@@ -179,22 +175,18 @@ pub async fn rename_key(
         .subject(&row.user_id)
         .details(json!({"from": row.name, "to": name}));
     let (sub_id, id) = (principal.subscription.id.clone(), row.id.clone());
-    let row = state
-        .db
-        .write(move |conn| {
-            db::transaction(conn, |conn| {
-                store::update(
-                    conn,
-                    &id,
-                    &ApiKeyChanges {
-                        name: Some(name.clone()),
-                        updated_at: Some(now),
-                        ..Default::default()
-                    },
-                )?;
-                audit.record(conn)?;
-                store::find_in_subscription(conn, &sub_id, &id)?.ok_or(ApiError::NotFound)
-            })
+    let row = audit
+        .write(&state.db, move |conn| {
+            store::update(
+                conn,
+                &id,
+                &ApiKeyChanges {
+                    name: Some(name.clone()),
+                    updated_at: Some(now),
+                    ..Default::default()
+                },
+            )?;
+            store::find_in_subscription(conn, &sub_id, &id)?.ok_or(ApiError::NotFound)
         })
         .await?;
     state.auth.invalidate(Invalidate::Key(&row.id));
@@ -262,14 +254,10 @@ pub async fn reset_key(
         .subject(&row.user_id)
         .details(on_behalf(&principal, &row));
     let (sub_id, id) = (principal.subscription.id.clone(), row.id.clone());
-    let row = state
-        .db
-        .write(move |conn| {
-            db::transaction(conn, |conn| {
-                store::update(conn, &id, &changes)?;
-                audit.record(conn)?;
-                store::find_in_subscription(conn, &sub_id, &id)?.ok_or(ApiError::NotFound)
-            })
+    let row = audit
+        .write(&state.db, move |conn| {
+            store::update(conn, &id, &changes)?;
+            store::find_in_subscription(conn, &sub_id, &id)?.ok_or(ApiError::NotFound)
         })
         .await?;
     // The old secret stops here, before the new one is handed out.
@@ -296,14 +284,10 @@ pub async fn delete_key(
         .subject(&row.user_id)
         .details(on_behalf(&principal, &row));
     let id = row.id.clone();
-    state
-        .db
-        .write(move |conn| {
-            db::transaction(conn, |conn| {
-                store::delete(conn, &id)?;
-                audit.record(conn)?;
-                Ok(())
-            })
+    audit
+        .write(&state.db, move |conn| {
+            store::delete(conn, &id)?;
+            Ok(())
         })
         .await?;
     state.auth.invalidate(Invalidate::Key(&row.id));
@@ -318,9 +302,6 @@ pub struct SubscriptionKeysQuery {
     limit: Option<i64>,
     cursor: Option<String>,
 }
-
-/// CSV rows are fetched in pages of this size.
-const CSV_BATCH: i64 = 1000;
 
 pub async fn list_subscription_keys(
     state: web::Data<AppState>,
@@ -374,26 +355,20 @@ pub async fn list_subscription_keys(
     let wants_csv = csv::wanted(&req);
     let sub_id = principal.subscription.id.clone();
     if wants_csv {
-        db_query.limit = CSV_BATCH;
         db_query.after = None;
-        let rows = state
-            .db
-            .write(move |conn| {
-                let mut all = Vec::new();
-                let mut q = db_query.clone();
-                loop {
-                    let mut batch = store::list_for_subscription(conn, &sub_id, now, &q)?;
-                    let more = batch.len() as i64 > q.limit;
-                    batch.truncate(q.limit as usize);
-                    q.after = batch.last().map(|(k, _)| (sort_value(k), k.id.clone()));
-                    all.extend(batch);
-                    if !more {
-                        return Ok(all);
-                    }
-                }
-            })
-            .await?;
-        return Ok(csv::response("api-keys.csv", keys_csv(&rows)));
+        let batches = state.db.read_batches(
+            csv::BATCH,
+            move |conn, after, batch| {
+                let q = SubscriptionKeyQuery {
+                    after,
+                    limit: batch,
+                    ..db_query.clone()
+                };
+                store::list_for_subscription(conn, &sub_id, now, &q)
+            },
+            move |(k, _): &(ApiKeyRow, UserRow)| (sort_value(k), k.id.clone()),
+        );
+        return csv::download("api-keys.csv", CSV_HEADER, batches, csv_row).await;
     }
     let limit = db_query.limit;
     let rows = state
@@ -413,34 +388,31 @@ pub async fn list_subscription_keys(
     Ok(HttpResponse::Ok().json(page))
 }
 
-fn keys_csv(rows: &[(ApiKeyRow, crate::db::users::UserRow)]) -> String {
+const CSV_HEADER: [&str; 10] = [
+    "id",
+    "name",
+    "hint",
+    "permission",
+    "username",
+    "user_id",
+    "created_at",
+    "last_used_at",
+    "last_reset_at",
+    "expires_at",
+];
+
+fn csv_row((k, u): (ApiKeyRow, UserRow)) -> [String; 10] {
     let time = |t: Option<NaiveDateTime>| t.map(|t| clock::utc(t).to_rfc3339()).unwrap_or_default();
-    csv::document(
-        [
-            "id",
-            "name",
-            "hint",
-            "permission",
-            "username",
-            "user_id",
-            "created_at",
-            "last_used_at",
-            "last_reset_at",
-            "expires_at",
-        ],
-        rows.iter().map(|(k, u)| {
-            [
-                k.id.clone(),
-                k.name.clone(),
-                k.hint.clone(),
-                k.permission.clone(),
-                u.username.clone(),
-                u.id.clone(),
-                time(Some(k.created_at)),
-                time(k.last_used_at),
-                time(k.last_reset_at),
-                time(k.expires_at),
-            ]
-        }),
-    )
+    [
+        k.id,
+        k.name,
+        k.hint,
+        k.permission,
+        u.username,
+        u.id,
+        time(Some(k.created_at)),
+        time(k.last_used_at),
+        time(k.last_reset_at),
+        time(k.expires_at),
+    ]
 }

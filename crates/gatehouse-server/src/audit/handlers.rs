@@ -48,9 +48,6 @@ fn time_param(name: &'static str, value: Option<&str>) -> Result<Option<NaiveDat
         .transpose()
 }
 
-/// CSV rows are fetched in pages of this size.
-const CSV_BATCH: i64 = 1000;
-
 pub async fn list(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -87,25 +84,12 @@ pub async fn list(
     let before = params.time_cursor()?;
     let subscription_id = principal.subscription.id.clone();
     if csv::wanted(&req) {
-        let rows = state
-            .db
-            .write(move |conn| {
-                let mut all_rows: Vec<AuditEventRow> = Vec::new();
-                let mut before = None;
-                loop {
-                    let mut batch =
-                        store::list(conn, &subscription_id, &filter, before, CSV_BATCH)?;
-                    let more = batch.len() as i64 > CSV_BATCH;
-                    batch.truncate(CSV_BATCH as usize);
-                    before = batch.last().map(|r| (r.created_at, r.id.clone()));
-                    all_rows.extend(batch);
-                    if !more {
-                        return Ok(all_rows);
-                    }
-                }
-            })
-            .await?;
-        return Ok(csv::response("audit-events.csv", events_csv(rows)));
+        let batches = state.db.read_batches(
+            csv::BATCH,
+            move |conn, before, batch| store::list(conn, &subscription_id, &filter, before, batch),
+            |r: &AuditEventRow| (r.created_at, r.id.clone()),
+        );
+        return csv::download("audit-events.csv", CSV_HEADER, batches, csv_row).await;
     }
     let rows = state
         .db
@@ -127,39 +111,36 @@ pub async fn list(
     )))
 }
 
-fn events_csv(rows: Vec<AuditEventRow>) -> String {
-    csv::document(
-        [
-            "id",
-            "created_at",
-            "action",
-            "actor_id",
-            "actor_username",
-            "credential_kind",
-            "credential_id",
-            "target_type",
-            "target_id",
-            "subject_user_id",
-            "ip",
-            "user_agent",
-            "details",
-        ],
-        rows.into_iter().map(|r| {
-            [
-                r.id,
-                clock::utc(r.created_at).to_rfc3339(),
-                r.action,
-                r.actor_id.unwrap_or_default(),
-                r.actor_username.unwrap_or_default(),
-                r.credential_kind.unwrap_or_default(),
-                r.credential_id.unwrap_or_default(),
-                r.target_type.unwrap_or_default(),
-                r.target_id.unwrap_or_default(),
-                r.subject_user_id.unwrap_or_default(),
-                r.ip.unwrap_or_default(),
-                r.user_agent.unwrap_or_default(),
-                r.details,
-            ]
-        }),
-    )
+const CSV_HEADER: [&str; 13] = [
+    "id",
+    "created_at",
+    "action",
+    "actor_id",
+    "actor_username",
+    "credential_kind",
+    "credential_id",
+    "target_type",
+    "target_id",
+    "subject_user_id",
+    "ip",
+    "user_agent",
+    "details",
+];
+
+fn csv_row(r: AuditEventRow) -> [String; 13] {
+    [
+        r.id,
+        clock::utc(r.created_at).to_rfc3339(),
+        r.action,
+        r.actor_id.unwrap_or_default(),
+        r.actor_username.unwrap_or_default(),
+        r.credential_kind.unwrap_or_default(),
+        r.credential_id.unwrap_or_default(),
+        r.target_type.unwrap_or_default(),
+        r.target_id.unwrap_or_default(),
+        r.subject_user_id.unwrap_or_default(),
+        r.ip.unwrap_or_default(),
+        r.user_agent.unwrap_or_default(),
+        r.details,
+    ]
 }

@@ -11,7 +11,8 @@ use serde_json::Value;
 
 use crate::auth::{ClientMeta, Principal};
 use crate::clock;
-use crate::db::{DbConnection, QueryResult};
+use crate::db::{Database, DbConnection, QueryResult};
+use crate::error::ApiError;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(crate::routing::resource("/audit-events").get(handlers::list));
@@ -124,6 +125,25 @@ impl Audit {
         })
     }
 
+    /// Makes a change and records this event in one write transaction: the event is
+    /// written after `change` succeeds, and if either fails neither is kept. Every change
+    /// a caller asks for goes through here (the `layers::writes_are_audited` test holds
+    /// the domains to it), so no change can forget its event.
+    pub async fn write<T, F>(self, db: &Database, mut change: F) -> Result<T, ApiError>
+    where
+        F: FnMut(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        db.write(move |conn| {
+            let out = change(conn)?;
+            self.record(conn)?;
+            Ok(out)
+        })
+        .await
+    }
+
+    /// Records this event inside the caller's own write, for events whose recording
+    /// depends on what the write found (see [`Audit::write`] for the usual case).
     pub fn record(&self, conn: &mut DbConnection) -> QueryResult<()> {
         let id = uuid::Uuid::now_v7().to_string();
         let details = self.details.to_string();

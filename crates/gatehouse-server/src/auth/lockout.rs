@@ -11,7 +11,7 @@ use serde_json::json;
 use crate::auth::Authenticator;
 use crate::clock;
 use crate::db::users as store;
-use crate::db::{self, DbConnection, QueryResult};
+use crate::db::{DbConnection, QueryResult};
 use crate::error::ApiError;
 
 /// Records an audit event inside the caller's transaction, with these details if any.
@@ -57,18 +57,16 @@ pub async fn begin_password_attempt(
     let count = auth
         .db
         .write(move |conn| {
-            db::transaction(conn, |conn| {
-                if store::lift_lapsed_password_lock(conn, &id, now)? {
-                    lapsed(conn, Some(json!({"reason": "lapsed"})))?;
-                }
-                let count = store::reserve_attempt(conn, &id)?;
-                if count.is_some_and(|c| c > threshold)
-                    && store::lock_password(conn, &id, threshold, now + PASSWORD_LOCK_DURATION)?
-                {
-                    locked(conn, Some(locked_details.clone()))?;
-                }
-                Ok::<_, ApiError>(count)
-            })
+            if store::lift_lapsed_password_lock(conn, &id, now)? {
+                lapsed(conn, Some(json!({"reason": "lapsed"})))?;
+            }
+            let count = store::reserve_attempt(conn, &id)?;
+            if count.is_some_and(|c| c > threshold)
+                && store::lock_password(conn, &id, threshold, now + PASSWORD_LOCK_DURATION)?
+            {
+                locked(conn, Some(locked_details.clone()))?;
+            }
+            Ok::<_, ApiError>(count)
         })
         .await?;
     Ok(count.filter(|c| *c <= threshold))
@@ -99,13 +97,11 @@ pub async fn password_failed(
     let id = user_id.to_string();
     auth.db
         .write(move |conn| {
-            db::transaction(conn, |conn| {
-                failure(conn, None)?;
-                if count >= threshold && store::lock_password(conn, &id, threshold, until)? {
-                    locked(conn, Some(locked_details.clone()))?;
-                }
-                Ok::<_, ApiError>(())
-            })
+            failure(conn, None)?;
+            if count >= threshold && store::lock_password(conn, &id, threshold, until)? {
+                locked(conn, Some(locked_details.clone()))?;
+            }
+            Ok::<_, ApiError>(())
         })
         .await?;
     Ok(())

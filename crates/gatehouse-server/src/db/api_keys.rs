@@ -1,5 +1,6 @@
 //! Queries on `api_keys`.
 
+use super::newest_first;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -88,20 +89,11 @@ pub fn list_for_user(
     before: Option<(NaiveDateTime, String)>,
     limit: i64,
 ) -> QueryResult<Vec<ApiKeyRow>> {
-    let mut q = api_keys::table
+    let q = api_keys::table
         .filter(api_keys::user_id.eq(user_id))
-        .order((api_keys::created_at.desc(), api_keys::id.desc()))
-        .limit(limit + 1)
         .select(ApiKeyRow::as_select())
         .into_boxed();
-    if let Some((at, id)) = before {
-        q = q.filter(
-            api_keys::created_at
-                .lt(at)
-                .or(api_keys::created_at.eq(at).and(api_keys::id.lt(id))),
-        );
-    }
-    q.load(conn)
+    newest_first!(q, api_keys::created_at, api_keys::id, before, limit).load(conn)
 }
 
 diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);

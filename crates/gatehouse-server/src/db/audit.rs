@@ -1,5 +1,6 @@
 //! Queries on `audit_events`.
 
+use super::newest_first;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -75,8 +76,6 @@ pub fn list(
 ) -> QueryResult<Vec<AuditEventRow>> {
     let mut q = audit_events::table
         .filter(audit_events::subscription_id.eq(subscription_id))
-        .order((audit_events::created_at.desc(), audit_events::id.desc()))
-        .limit(limit + 1)
         .select(AuditEventRow::as_select())
         .into_boxed();
     if let Some(user) = &filter.involving {
@@ -98,12 +97,5 @@ pub fn list(
     if let Some(until) = filter.until {
         q = q.filter(audit_events::created_at.lt(until));
     }
-    if let Some((at, id)) = before {
-        q = q.filter(
-            audit_events::created_at
-                .lt(at)
-                .or(audit_events::created_at.eq(at).and(audit_events::id.lt(id))),
-        );
-    }
-    q.load(conn)
+    newest_first!(q, audit_events::created_at, audit_events::id, before, limit).load(conn)
 }

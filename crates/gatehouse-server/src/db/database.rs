@@ -75,6 +75,50 @@ impl Database {
         self.run(work).await
     }
 
+    /// A whole list read batch by batch on the read path, as a stream (CSV downloads).
+    /// `fetch(conn, after, batch)` reads up to `batch + 1` rows after the cursor `after`
+    /// in the list's order — the usual page query — and `cursor_of` names a row's
+    /// cursor. Each batch is a read of its own, so a slow download holds no connection
+    /// between batches and never waits for, or holds up, a writer. A row whose sort key
+    /// changes during the download may be missed or appear twice; lists sorted by
+    /// creation (the audit log, keys by default) are not affected.
+    pub fn read_batches<T, C, F, K>(
+        &self,
+        batch: i64,
+        fetch: F,
+        cursor_of: K,
+    ) -> impl futures_util::Stream<Item = Result<Vec<T>, ApiError>> + 'static
+    where
+        T: Send + 'static,
+        C: Clone + Send + 'static,
+        F: Fn(&mut DbConnection, Option<C>, i64) -> diesel::QueryResult<Vec<T>>
+            + Send
+            + Sync
+            + 'static,
+        K: Fn(&T) -> C + Send + Sync + 'static,
+    {
+        let (fetch, cursor_of) = (Arc::new(fetch), Arc::new(cursor_of));
+        futures_util::stream::unfold(Some((self.clone(), None::<C>)), move |state| {
+            let (fetch, cursor_of) = (fetch.clone(), cursor_of.clone());
+            async move {
+                let (db, after) = state?;
+                let read = db.read(move |conn| Ok(fetch(conn, after.clone(), batch)?));
+                match read.await {
+                    Ok(mut rows) => {
+                        let more = rows.len() as i64 > batch;
+                        rows.truncate(batch.max(0) as usize);
+                        let next = match rows.last() {
+                            Some(last) if more => Some((db, Some(cursor_of(last)))),
+                            _ => None,
+                        };
+                        Some((Ok(rows), next))
+                    }
+                    Err(e) => Some((Err(e), None)),
+                }
+            }
+        })
+    }
+
     async fn run<T, F>(&self, mut work: F) -> Result<T, ApiError>
     where
         F: FnMut(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,

@@ -1,6 +1,7 @@
 //! Queries on `oauth_grants` (authorized applications) and what hangs off a grant:
 //! `oauth_codes` and `oauth_refresh_tokens`.
 
+use super::newest_first;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -143,21 +144,12 @@ pub fn list_for_user(
     before: Option<(NaiveDateTime, String)>,
     limit: i64,
 ) -> QueryResult<Vec<(GrantRow, ClientRow)>> {
-    let mut q = oauth_grants::table
+    let q = oauth_grants::table
         .inner_join(oauth_clients::table)
         .filter(oauth_grants::user_id.eq(user_id))
-        .order((oauth_grants::created_at.desc(), oauth_grants::id.desc()))
-        .limit(limit + 1)
         .select((GrantRow::as_select(), ClientRow::as_select()))
         .into_boxed();
-    if let Some((at, id)) = before {
-        q = q.filter(
-            oauth_grants::created_at
-                .lt(at)
-                .or(oauth_grants::created_at.eq(at).and(oauth_grants::id.lt(id))),
-        );
-    }
-    q.load(conn)
+    newest_first!(q, oauth_grants::created_at, oauth_grants::id, before, limit).load(conn)
 }
 
 /// Inserts a grant unless the user already has one for the client (two first-time

@@ -19,6 +19,21 @@ pub use database::Database;
 
 pub use diesel::QueryResult;
 
+/// One page of a boxed query ordered newest first by `(created_at, id)`: the rows
+/// after the cursor `before` (the `(created_at, id)` of the last row served), one more
+/// than `limit` so that `pagination::page` can tell whether there is more. Every such
+/// list uses this, so the order and the cursor test agree everywhere.
+macro_rules! newest_first {
+    ($query:expr, $at:path, $id:path, $before:expr, $limit:expr) => {{
+        let mut q = $query.order(($at.desc(), $id.desc())).limit($limit + 1);
+        if let Some((at, id)) = $before {
+            q = q.filter($at.lt(at).or($at.eq(at).and($id.lt(id))));
+        }
+        q
+    }};
+}
+pub(crate) use newest_first;
+
 use std::path::Path;
 use std::time::Duration;
 

@@ -1,5 +1,6 @@
 //! Queries on `oauth_clients`.
 
+use super::newest_first;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -115,23 +116,19 @@ pub fn list(
 ) -> QueryResult<Vec<ClientRow>> {
     let mut q = oauth_clients::table
         .filter(oauth_clients::subscription_id.eq(subscription_id))
-        .order((oauth_clients::created_at.desc(), oauth_clients::id.desc()))
-        .limit(limit + 1)
         .select(ClientRow::as_select())
         .into_boxed();
     if let Some(owner) = owner_id {
         q = q.filter(oauth_clients::owner_id.eq(owner.to_string()));
     }
-    if let Some((at, id)) = before {
-        q = q.filter(
-            oauth_clients::created_at
-                .lt(at)
-                .or(oauth_clients::created_at
-                    .eq(at)
-                    .and(oauth_clients::id.lt(id))),
-        );
-    }
-    q.load(conn)
+    newest_first!(
+        q,
+        oauth_clients::created_at,
+        oauth_clients::id,
+        before,
+        limit
+    )
+    .load(conn)
 }
 
 pub fn update(conn: &mut DbConnection, id: &str, changes: &ClientChanges) -> QueryResult<()> {

@@ -9,7 +9,6 @@ use crate::audit::Audit;
 use crate::auth::cache::Invalidate;
 use crate::auth::{Action, Authenticated, ClientMeta};
 use crate::clock;
-use crate::db;
 use crate::error::ApiError;
 use crate::pagination::{PageParams, page, time_key};
 use crate::state::AppState;
@@ -53,21 +52,19 @@ pub async fn revoke_app(
     let app = state
         .db
         .write(move |conn| {
-            db::transaction(conn, |conn| {
-                // Only one's own grants: anyone else's is 404.
-                let grant = store::find_by_id(conn, &grant_id)?
-                    .filter(|g| g.user_id == user_id)
-                    .ok_or(ApiError::NotFound)?;
-                if store::revoke(conn, &grant.id, now)? {
-                    audit
-                        .clone()
-                        .details(json!({"client": grant.client_id}))
-                        .record(conn)?;
-                }
-                let (grant, client) =
-                    store::find_with_client(conn, &grant_id)?.ok_or(ApiError::NotFound)?;
-                Ok(super::to_api(&grant, &client))
-            })
+            // Only one's own grants: anyone else's is 404.
+            let grant = store::find_by_id(conn, &grant_id)?
+                .filter(|g| g.user_id == user_id)
+                .ok_or(ApiError::NotFound)?;
+            if store::revoke(conn, &grant.id, now)? {
+                audit
+                    .clone()
+                    .details(json!({"client": grant.client_id}))
+                    .record(conn)?;
+            }
+            let (grant, client) =
+                store::find_with_client(conn, &grant_id)?.ok_or(ApiError::NotFound)?;
+            Ok(super::to_api(&grant, &client))
         })
         .await?;
     state.auth.invalidate(Invalidate::Grant(&id));

@@ -23,10 +23,10 @@ use crate::auth::scopes;
 use crate::auth::tokens::{self, TokenHasher};
 use crate::auth::{Action, Authenticated, ClientMeta, Principal, SESSION_COOKIE, Via};
 use crate::clock;
+use crate::db::DbConnection;
 use crate::db::grants::{self as grants_store, GrantChanges, GrantRow, NewCode, NewGrant};
 use crate::db::oauth_clients::{self as clients_store, ClientRow};
 use crate::db::users as users_store;
-use crate::db::{self, DbConnection};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -531,28 +531,26 @@ async fn issue_code_if_allowed(
     state
         .db
         .write(move |conn| {
-            db::transaction(conn, |conn| {
-                // The client as it is now: still there, still with this callback URL,
-                // and still standard if that is what skips the page.
-                let client = clients_store::find_by_client_id(conn, &client.client_id)?
-                    .filter(|c| redirect_matches(&c.redirect_uri_list(), &params.redirect_uri))
-                    .ok_or(ApiError::NotFound)?;
-                let grant = grants_store::find_for_update(conn, &principal.user.id, &client.id)?;
-                let covered = grant.as_ref().is_some_and(|g| {
-                    g.is_active() && scopes::split(&g.scopes).is_superset(&params.scopes)
-                });
-                if !covered && !client.standard {
-                    return Ok(None);
-                }
-                let asking = Asking {
-                    principal: &principal,
-                    meta: &meta,
-                    client: &client,
-                    params: &params,
-                    auth_time,
-                };
-                issue_code(conn, &hasher, &asking, grant).map(Some)
-            })
+            // The client as it is now: still there, still with this callback URL,
+            // and still standard if that is what skips the page.
+            let client = clients_store::find_by_client_id(conn, &client.client_id)?
+                .filter(|c| redirect_matches(&c.redirect_uri_list(), &params.redirect_uri))
+                .ok_or(ApiError::NotFound)?;
+            let grant = grants_store::find_for_update(conn, &principal.user.id, &client.id)?;
+            let covered = grant.as_ref().is_some_and(|g| {
+                g.is_active() && scopes::split(&g.scopes).is_superset(&params.scopes)
+            });
+            if !covered && !client.standard {
+                return Ok(None);
+            }
+            let asking = Asking {
+                principal: &principal,
+                meta: &meta,
+                client: &client,
+                params: &params,
+                auth_time,
+            };
+            issue_code(conn, &hasher, &asking, grant).map(Some)
         })
         .await
 }
@@ -766,55 +764,53 @@ pub async fn decide_request(
     let (redirect_to, grant_id) = state
         .db
         .write(move |conn| {
-            db::transaction(conn, |conn| {
-                let (request, client) = find_pending(conn, &p.user.id, &id, now)?;
-                // Single use: a second decision finds nothing.
-                if !oauth_store::take_request(conn, &request.id)? {
-                    return Err(ApiError::NotFound);
+            let (request, client) = find_pending(conn, &p.user.id, &id, now)?;
+            // Single use: a second decision finds nothing.
+            if !oauth_store::take_request(conn, &request.id)? {
+                return Err(ApiError::NotFound);
+            }
+            let params = AuthorizationParams {
+                redirect_uri: request.redirect_uri.clone(),
+                redirect_uri_given: request.redirect_uri_given,
+                scopes: scopes::split(&request.scopes),
+                state: request.state.clone(),
+                code_challenge: request.code_challenge.clone(),
+                nonce: request.nonce.clone(),
+            };
+            let mut out: Vec<(&str, String)> = Vec::new();
+            let mut grant_id = None;
+            match decision {
+                Decision::Allow => {
+                    let grant = grants_store::find_for_update(conn, &p.user.id, &client.id)?;
+                    let asking = Asking {
+                        principal: &p,
+                        meta: &m,
+                        client: &client,
+                        params: &params,
+                        auth_time: request.auth_time,
+                    };
+                    let (code, gid) = issue_code(conn, &hasher, &asking, grant)?;
+                    out.push(("code", code));
+                    grant_id = Some(gid);
                 }
-                let params = AuthorizationParams {
-                    redirect_uri: request.redirect_uri.clone(),
-                    redirect_uri_given: request.redirect_uri_given,
-                    scopes: scopes::split(&request.scopes),
-                    state: request.state.clone(),
-                    code_challenge: request.code_challenge.clone(),
-                    nonce: request.nonce.clone(),
-                };
-                let mut out: Vec<(&str, String)> = Vec::new();
-                let mut grant_id = None;
-                match decision {
-                    Decision::Allow => {
-                        let grant = grants_store::find_for_update(conn, &p.user.id, &client.id)?;
-                        let asking = Asking {
-                            principal: &p,
-                            meta: &m,
-                            client: &client,
-                            params: &params,
-                            auth_time: request.auth_time,
-                        };
-                        let (code, gid) = issue_code(conn, &hasher, &asking, grant)?;
-                        out.push(("code", code));
-                        grant_id = Some(gid);
-                    }
-                    Decision::Deny => {
-                        Audit::by(&p, &m, "oauth_request.denied")
-                            .target("oauth_client", &client.id)
-                            .subject(&p.user.id)
-                            .details(json!({"client_id": client.client_id}))
-                            .record(conn)?;
-                        out.push(("error", "access_denied".into()));
-                        out.push(("error_description", "The user denied the request.".into()));
-                    }
+                Decision::Deny => {
+                    Audit::by(&p, &m, "oauth_request.denied")
+                        .target("oauth_client", &client.id)
+                        .subject(&p.user.id)
+                        .details(json!({"client_id": client.client_id}))
+                        .record(conn)?;
+                    out.push(("error", "access_denied".into()));
+                    out.push(("error_description", "The user denied the request.".into()));
                 }
-                if let Some(s) = &params.state {
-                    out.push(("state", s.clone()));
-                }
-                let pairs: Vec<(&str, &str)> = out.iter().map(|(k, v)| (*k, v.as_str())).collect();
-                Ok((
-                    redirect_url(&params.redirect_uri, &pairs, &issuer),
-                    grant_id,
-                ))
-            })
+            }
+            if let Some(s) = &params.state {
+                out.push(("state", s.clone()));
+            }
+            let pairs: Vec<(&str, &str)> = out.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            Ok((
+                redirect_url(&params.redirect_uri, &pairs, &issuer),
+                grant_id,
+            ))
         })
         .await?;
     if let Some(g) = grant_id {

@@ -16,7 +16,6 @@ use crate::auth::cache::Invalidate;
 use crate::auth::jwt::VerifyError;
 use crate::auth::{ClientMeta, tokens};
 use crate::clock;
-use crate::db;
 use crate::db::grants as grants_store;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -56,24 +55,21 @@ pub async fn revoke(
         let revoked = state
             .db
             .write(move |conn| {
-                db::transaction(conn, |conn| {
-                    let Some(grant) = grants_store::find_by_id(conn, &grant_id)? else {
-                        return Ok(None);
-                    };
-                    if grant.client_id != client_row_id
-                        || !grants_store::revoke(conn, &grant.id, now)?
-                    {
-                        return Ok(None);
-                    }
-                    Audit::unauthenticated(&meta, "oauth_grant.revoked")
-                        .in_subscription(&grant.subscription_id)
-                        .credential("oauth_client", Some(&client_id))
-                        .target("oauth_grant", &grant.id)
-                        .subject(&grant.user_id)
-                        .details(json!({"by": "client", "endpoint": "revocation"}))
-                        .record(conn)?;
-                    Ok::<_, ApiError>(Some(grant.id))
-                })
+                let Some(grant) = grants_store::find_by_id(conn, &grant_id)? else {
+                    return Ok(None);
+                };
+                if grant.client_id != client_row_id || !grants_store::revoke(conn, &grant.id, now)?
+                {
+                    return Ok(None);
+                }
+                Audit::unauthenticated(&meta, "oauth_grant.revoked")
+                    .in_subscription(&grant.subscription_id)
+                    .credential("oauth_client", Some(&client_id))
+                    .target("oauth_grant", &grant.id)
+                    .subject(&grant.user_id)
+                    .details(json!({"by": "client", "endpoint": "revocation"}))
+                    .record(conn)?;
+                Ok::<_, ApiError>(Some(grant.id))
             })
             .await?;
         if let Some(id) = revoked {

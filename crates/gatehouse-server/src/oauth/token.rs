@@ -18,10 +18,10 @@ use crate::auth::jwt::{ACCESS_TOKEN_TYPE, AccessClaims};
 use crate::auth::scopes;
 use crate::auth::{ClientMeta, effective_state, tokens};
 use crate::clock;
+use crate::db::DbConnection;
 use crate::db::grants::{self as grants_store, GrantRow, NewRefresh};
 use crate::db::oauth_clients::{self as clients_store, ClientRow};
 use crate::db::users::UserRow;
-use crate::db::{self, DbConnection};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -211,14 +211,10 @@ async fn revoke_for_reuse(
     let audit = reuse_audit(meta, &client.client_id, grant, action);
     let id = grant.id.clone();
     let now = clock::now();
-    state
-        .db
-        .write(move |conn| {
-            db::transaction(conn, |conn| {
-                grants_store::revoke(conn, &id, now)?;
-                audit.record(conn)?;
-                Ok::<_, ApiError>(())
-            })
+    audit
+        .write(&state.db, move |conn| {
+            grants_store::revoke(conn, &id, now)?;
+            Ok::<_, ApiError>(())
         })
         .await?;
     state.auth.invalidate(Invalidate::Grant(&grant.id));
@@ -548,36 +544,34 @@ async fn issue_tokens(
     let spent: Option<(GrantRow, UserRow)> = state
         .db
         .write(move |conn| {
-            db::transaction(conn, |conn| {
-                if !grants_store::use_code(conn, &code_id, now)? {
-                    return Ok(None);
-                }
-                // The grant and user as they are now, inside the transaction.
-                let Some(grant) = grants_store::find_by_id(conn, &grant_id)? else {
-                    return Ok(None);
-                };
-                let user = find_user(conn, &user_id)?;
-                if !grant.is_active() || grant.generation != generation {
-                    return Ok(Some((grant, user)));
-                }
-                grants_store::insert_refresh(
-                    conn,
-                    &NewRefresh {
-                        id: &uuid::Uuid::now_v7().to_string(),
-                        token_hash: &refresh_hash,
-                        grant_id: &grant_id,
-                        generation,
-                        scopes: &scopes_owned,
-                        created_at: now,
-                        expires_at: now + REFRESH_TOKEN_TTL,
-                    },
-                )?;
-                // `last_used_at` is precise to a minute, as for keys: no write per refresh.
-                if last_used.is_none_or(|at| now - at >= clock::TOUCH_INTERVAL) {
-                    grants_store::touch(conn, &grant_id, now)?;
-                }
-                Ok::<_, ApiError>(Some((grant, user)))
-            })
+            if !grants_store::use_code(conn, &code_id, now)? {
+                return Ok(None);
+            }
+            // The grant and user as they are now, inside the transaction.
+            let Some(grant) = grants_store::find_by_id(conn, &grant_id)? else {
+                return Ok(None);
+            };
+            let user = find_user(conn, &user_id)?;
+            if !grant.is_active() || grant.generation != generation {
+                return Ok(Some((grant, user)));
+            }
+            grants_store::insert_refresh(
+                conn,
+                &NewRefresh {
+                    id: &uuid::Uuid::now_v7().to_string(),
+                    token_hash: &refresh_hash,
+                    grant_id: &grant_id,
+                    generation,
+                    scopes: &scopes_owned,
+                    created_at: now,
+                    expires_at: now + REFRESH_TOKEN_TTL,
+                },
+            )?;
+            // `last_used_at` is precise to a minute, as for keys: no write per refresh.
+            if last_used.is_none_or(|at| now - at >= clock::TOUCH_INTERVAL) {
+                grants_store::touch(conn, &grant_id, now)?;
+            }
+            Ok::<_, ApiError>(Some((grant, user)))
         })
         .await?;
     let Some((current, user)) = spent else {

@@ -16,7 +16,6 @@ use crate::auth::cache::Invalidate;
 use crate::auth::role_listed;
 use crate::auth::{Action, Authenticated, ClientMeta, Principal, tokens};
 use crate::clock;
-use crate::db;
 use crate::db::grants as grants_store;
 use crate::error::ApiError;
 use crate::pagination::{PageParams, page, time_key};
@@ -96,31 +95,27 @@ pub async fn create_client(
         }));
     let (sub_id, owner) = (principal.subscription.id.clone(), principal.user.id.clone());
     let client_type = body.client_type;
-    let row = state
-        .db
-        .write(move |conn| {
-            db::transaction(conn, |conn| {
-                store::insert(
-                    conn,
-                    &NewClient {
-                        id: &id,
-                        subscription_id: &sub_id,
-                        owner_id: &owner,
-                        client_id: &client_id,
-                        name: &name,
-                        client_type: client_type.as_str(),
-                        secret_hash: secret_hash.as_deref(),
-                        secret_hint: hint.as_deref(),
-                        redirect_uris: &uris,
-                        homepage_url: homepage.as_deref(),
-                        logo_url: logo.as_deref(),
-                        created_at: now,
-                        updated_at: now,
-                    },
-                )?;
-                audit.record(conn)?;
-                store::find_in_subscription(conn, &sub_id, &id)?.ok_or(ApiError::NotFound)
-            })
+    let row = audit
+        .write(&state.db, move |conn| {
+            store::insert(
+                conn,
+                &NewClient {
+                    id: &id,
+                    subscription_id: &sub_id,
+                    owner_id: &owner,
+                    client_id: &client_id,
+                    name: &name,
+                    client_type: client_type.as_str(),
+                    secret_hash: secret_hash.as_deref(),
+                    secret_hint: hint.as_deref(),
+                    redirect_uris: &uris,
+                    homepage_url: homepage.as_deref(),
+                    logo_url: logo.as_deref(),
+                    created_at: now,
+                    updated_at: now,
+                },
+            )?;
+            store::find_in_subscription(conn, &sub_id, &id)?.ok_or(ApiError::NotFound)
         })
         .await?;
     Ok(HttpResponse::Created()
@@ -224,17 +219,13 @@ pub async fn update_client(
             .details(json!({"reason": "callback URLs changed by a non-administrator"}))
     });
     let (sub_id, id) = (principal.subscription.id.clone(), row.id.clone());
-    let row = state
-        .db
-        .write(move |conn| {
-            db::transaction(conn, |conn| {
-                store::update(conn, &id, &changes)?;
-                audit.record(conn)?;
-                if let Some(unmarked) = &unmarked {
-                    unmarked.record(conn)?;
-                }
-                store::find_in_subscription(conn, &sub_id, &id)?.ok_or(ApiError::NotFound)
-            })
+    let row = audit
+        .write(&state.db, move |conn| {
+            store::update(conn, &id, &changes)?;
+            if let Some(unmarked) = &unmarked {
+                unmarked.record(conn)?;
+            }
+            store::find_in_subscription(conn, &sub_id, &id)?.ok_or(ApiError::NotFound)
         })
         .await?;
     state.auth.invalidate(Invalidate::Client(&row.id));
@@ -273,19 +264,15 @@ pub async fn reset_secret(
         .details(json!({"revoke_tokens": body.revoke_tokens}));
     let (sub_id, id) = (principal.subscription.id.clone(), row.id.clone());
     let revoke = body.revoke_tokens;
-    let row = state
-        .db
-        .write(move |conn| {
-            db::transaction(conn, |conn| {
-                store::update(conn, &id, &changes)?;
-                if revoke {
-                    for grant in grants_store::active_ids_for_client(conn, &id)? {
-                        grants_store::revoke(conn, &grant, now)?;
-                    }
+    let row = audit
+        .write(&state.db, move |conn| {
+            store::update(conn, &id, &changes)?;
+            if revoke {
+                for grant in grants_store::active_ids_for_client(conn, &id)? {
+                    grants_store::revoke(conn, &grant, now)?;
                 }
-                audit.record(conn)?;
-                store::find_in_subscription(conn, &sub_id, &id)?.ok_or(ApiError::NotFound)
-            })
+            }
+            store::find_in_subscription(conn, &sub_id, &id)?.ok_or(ApiError::NotFound)
         })
         .await?;
     state.auth.invalidate(Invalidate::Client(&row.id));
@@ -310,16 +297,12 @@ pub async fn delete_client(
         .subject(&row.owner_id)
         .details(json!({"name": row.name, "client_id": row.client_id}));
     let id = row.id.clone();
-    state
-        .db
-        .write(move |conn| {
-            db::transaction(conn, |conn| {
-                // Grants, codes and refresh tokens go by cascade; access tokens fail
-                // their next grant check.
-                store::delete(conn, &id)?;
-                audit.record(conn)?;
-                Ok(())
-            })
+    audit
+        .write(&state.db, move |conn| {
+            // Grants, codes and refresh tokens go by cascade; access tokens fail
+            // their next grant check.
+            store::delete(conn, &id)?;
+            Ok(())
         })
         .await?;
     state.auth.invalidate(Invalidate::Client(&row.id));

@@ -10,7 +10,6 @@ use super::store;
 use crate::audit::Audit;
 use crate::auth::{Action, Authenticated, ClientMeta, Principal, SESSION_COOKIE, Via, tokens};
 use crate::clock;
-use crate::db;
 use crate::db::users as users_store;
 use crate::error::ApiError;
 use crate::secret::SecretString;
@@ -62,7 +61,7 @@ pub async fn sign_in(
         let audit = Audit::unauthenticated(&meta, "session.sign_in_failed")
             .attempted_username(username.as_deref())
             .details(json!({"reason": "unknown_user"}));
-        state.db.write(move |conn| Ok(audit.record(conn)?)).await?;
+        audit.write(&state.db, |_| Ok(())).await?;
         return Err(refuse());
     };
     let failed = |reason: &str| {
@@ -98,7 +97,7 @@ pub async fn sign_in(
             "inactive"
         };
         let audit = failed(reason);
-        state.db.write(move |conn| Ok(audit.record(conn)?)).await?;
+        audit.write(&state.db, |_| Ok(())).await?;
         return Err(refuse());
     };
     if !password_ok {
@@ -130,35 +129,30 @@ pub async fn sign_in(
     let signed_in = state
         .db
         .write(move |conn| {
-            db::transaction(conn, |conn| {
-                if !users_store::record_sign_in(conn, &user_id, &verified_hash, now)? {
-                    return Ok::<_, ApiError>(false);
-                }
-                store::insert(
-                    conn,
-                    &store::NewSession {
-                        id: &sid,
-                        token_hash: &token_hash,
-                        user_id: &user_id,
-                        subscription_id: &subscription_id,
-                        created_at: now,
-                        last_seen_at: now,
-                        expires_at,
-                        ip: meta2.ip.as_deref(),
-                        user_agent: meta2.user_agent.as_deref(),
-                    },
-                )?;
-                audit.record(conn)?;
-                Ok(true)
-            })
+            if !users_store::record_sign_in(conn, &user_id, &verified_hash, now)? {
+                // Disabled, locked or given a new password while the hash was checked.
+                inactive_audit.record(conn)?;
+                return Ok::<_, ApiError>(false);
+            }
+            store::insert(
+                conn,
+                &store::NewSession {
+                    id: &sid,
+                    token_hash: &token_hash,
+                    user_id: &user_id,
+                    subscription_id: &subscription_id,
+                    created_at: now,
+                    last_seen_at: now,
+                    expires_at,
+                    ip: meta2.ip.as_deref(),
+                    user_agent: meta2.user_agent.as_deref(),
+                },
+            )?;
+            audit.record(conn)?;
+            Ok(true)
         })
         .await?;
     if !signed_in {
-        // Disabled, locked or given a new password while the hash was checked.
-        state
-            .db
-            .write(move |conn| Ok(inactive_audit.record(conn)?))
-            .await?;
         return Err(refuse());
     }
 
@@ -206,14 +200,10 @@ pub async fn sign_out(
     principal.require(Action::SignOut)?;
     let audit = Audit::by(&principal, &meta, "session.signed_out");
     let id = principal.via.id().to_string();
-    state
-        .db
-        .write(move |conn| {
-            db::transaction(conn, |conn| {
-                store::delete(conn, &id)?;
-                audit.record(conn)?;
-                Ok::<_, ApiError>(())
-            })
+    audit
+        .write(&state.db, move |conn| {
+            store::delete(conn, &id)?;
+            Ok::<_, ApiError>(())
         })
         .await?;
     let mut removal = Cookie::build(SESSION_COOKIE, "")

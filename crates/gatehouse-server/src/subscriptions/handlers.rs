@@ -9,7 +9,6 @@ use crate::audit::Audit;
 use crate::auth::cache::Invalidate;
 use crate::auth::{Action, Authenticated, ClientMeta};
 use crate::clock;
-use crate::db;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -78,14 +77,10 @@ pub async fn update_subscription(
         .target("subscription", &principal.subscription.id)
         .details(json!({ "changes": body }));
     let id = principal.subscription.id.clone();
-    let row = state
-        .db
-        .write(move |conn| {
-            db::transaction(conn, |conn| {
-                store::update(conn, &id, &changes)?;
-                audit.record(conn)?;
-                Ok(store::find(conn, &id)?)
-            })
+    let row = audit
+        .write(&state.db, move |conn| {
+            store::update(conn, &id, &changes)?;
+            Ok(store::find(conn, &id)?)
         })
         .await?;
     state.auth.invalidate(Invalidate::Subscription(&row.id));

@@ -13,9 +13,9 @@ use crate::auth::cache::Invalidate;
 use crate::auth::password::generate_password;
 use crate::auth::{Action, Authenticated, ClientMeta, Principal, effective_state};
 use crate::clock;
+use crate::db::DbConnection;
 use crate::db::sessions as sessions_store;
 use crate::db::subscriptions as subscriptions_store;
-use crate::db::{self, DbConnection};
 use crate::error::ApiError;
 use crate::pagination::{PageParams, page};
 use crate::secret::SecretString;
@@ -59,14 +59,10 @@ pub async fn update_me(
             "email": changes.email.is_some(),
         }));
     let (sub_id, user_id) = (principal.subscription.id.clone(), principal.user.id.clone());
-    let row = state
-        .db
-        .write(move |conn| {
-            db::transaction(conn, |conn| {
-                store::update(conn, &user_id, &changes)?;
-                audit.record(conn)?;
-                store::find_in_subscription(conn, &sub_id, &user_id)?.ok_or(ApiError::NotFound)
-            })
+    let row = audit
+        .write(&state.db, move |conn| {
+            store::update(conn, &user_id, &changes)?;
+            store::find_in_subscription(conn, &sub_id, &user_id)?.ok_or(ApiError::NotFound)
         })
         .await?;
     Ok(web::Json(super::to_api(&row, now)))
@@ -128,23 +124,17 @@ pub async fn change_password(
     let keep = principal.via.id().to_string();
     let user_id = principal.user.id.clone();
     let now = clock::now();
-    let changed = state
-        .db
-        .write(move |conn| {
-            db::transaction(conn, |conn| {
-                if !store::set_password(conn, &user_id, &old_hash, &hash, now)? {
-                    return Ok::<_, ApiError>(false);
-                }
-                sessions_store::delete_for_user(conn, &user_id, Some(&keep))?;
-                audit.record(conn)?;
-                Ok(true)
-            })
+    audit
+        .write(&state.db, move |conn| {
+            if !store::set_password(conn, &user_id, &old_hash, &hash, now)? {
+                // The password changed (or the user was disabled) while this one was
+                // checked: nothing changes, nothing is recorded.
+                return Err(not_correct());
+            }
+            sessions_store::delete_for_user(conn, &user_id, Some(&keep))?;
+            Ok(())
         })
         .await?;
-    if !changed {
-        // The password changed (or the user was disabled) while this one was checked.
-        return Err(not_correct());
-    }
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -203,28 +193,24 @@ pub async fn create_user(
         .details(json!({"username": username, "role": body.role.as_str()}));
     let sub_id = principal.subscription.id.clone();
     let role = body.role;
-    let row = state
-        .db
-        .write(move |conn| {
-            db::transaction(conn, |conn| {
-                store::insert(
-                    conn,
-                    &NewUser {
-                        id: &id,
-                        subscription_id: &sub_id,
-                        username: &username,
-                        display_name: &display_name,
-                        email: email.as_deref(),
-                        role: role.as_str(),
-                        state: UserState::Active.as_str(),
-                        password_hash: &hash,
-                        created_at: now,
-                        updated_at: now,
-                    },
-                )?;
-                audit.record(conn)?;
-                store::find_in_subscription(conn, &sub_id, &id)?.ok_or(ApiError::NotFound)
-            })
+    let row = audit
+        .write(&state.db, move |conn| {
+            store::insert(
+                conn,
+                &NewUser {
+                    id: &id,
+                    subscription_id: &sub_id,
+                    username: &username,
+                    display_name: &display_name,
+                    email: email.as_deref(),
+                    role: role.as_str(),
+                    state: UserState::Active.as_str(),
+                    password_hash: &hash,
+                    created_at: now,
+                    updated_at: now,
+                },
+            )?;
+            store::find_in_subscription(conn, &sub_id, &id)?.ok_or(ApiError::NotFound)
         })
         .await
         .map_err(|e| {
@@ -351,27 +337,23 @@ pub async fn update_user(
             "email": body.email.is_some(),
         }));
     let (sub_id, user_id) = (principal.subscription.id.clone(), target.id.clone());
-    let row = state
-        .db
-        .write(move |conn| {
-            db::transaction(conn, |conn| {
-                let current = lock_and_check_last_admin(conn, &sub_id, &user_id, stays_admin)?;
-                let admin_locked = effective_state(&current) == UserState::Locked;
-                let password_locked = current.password_locked_until.is_some_and(|u| u > now);
-                store::update(conn, &user_id, &changes)?;
-                if stopping {
-                    sessions_store::delete_for_user(conn, &user_id, None)?;
+    let row = audit
+        .write(&state.db, move |conn| {
+            let current = lock_and_check_last_admin(conn, &sub_id, &user_id, stays_admin)?;
+            let admin_locked = effective_state(&current) == UserState::Locked;
+            let password_locked = current.password_locked_until.is_some_and(|u| u > now);
+            store::update(conn, &user_id, &changes)?;
+            if stopping {
+                sessions_store::delete_for_user(conn, &user_id, None)?;
+            }
+            match new_state {
+                Some(UserState::Active) if admin_locked || password_locked => {
+                    unlocked_event.record(conn)?;
                 }
-                audit.record(conn)?;
-                match new_state {
-                    Some(UserState::Active) if admin_locked || password_locked => {
-                        unlocked_event.record(conn)?;
-                    }
-                    Some(UserState::Locked) if !admin_locked => locked_event.record(conn)?,
-                    _ => {}
-                }
-                store::find_in_subscription(conn, &sub_id, &user_id)?.ok_or(ApiError::NotFound)
-            })
+                Some(UserState::Locked) if !admin_locked => locked_event.record(conn)?,
+                _ => {}
+            }
+            store::find_in_subscription(conn, &sub_id, &user_id)?.ok_or(ApiError::NotFound)
         })
         .await?;
     state.auth.invalidate(Invalidate::User(&row.id));
@@ -390,16 +372,12 @@ pub async fn delete_user(
         .target("user", &target.id)
         .details(json!({"username": target.username}));
     let (sub_id, user_id) = (principal.subscription.id.clone(), target.id.clone());
-    state
-        .db
-        .write(move |conn| {
-            db::transaction(conn, |conn| {
-                lock_and_check_last_admin(conn, &sub_id, &user_id, false)?;
-                // Sessions (and, later, keys and grants) go with the user by cascade.
-                store::delete(conn, &user_id)?;
-                audit.record(conn)?;
-                Ok(())
-            })
+    audit
+        .write(&state.db, move |conn| {
+            lock_and_check_last_admin(conn, &sub_id, &user_id, false)?;
+            // Sessions (and, later, keys and grants) go with the user by cascade.
+            store::delete(conn, &user_id)?;
+            Ok(())
         })
         .await?;
     state.auth.invalidate(Invalidate::User(&target.id));

@@ -12,7 +12,50 @@ both_backends!(
     users_see_their_own_events_and_admins_everything,
     the_log_pages_newest_first,
     the_csv_has_the_columns_its_header_names,
+    a_csv_longer_than_one_batch_has_every_event_once,
 );
+
+/// The CSV is read and sent batch by batch (1,000 rows each): a download of more
+/// events than that has every one of them, once, newest first.
+async fn a_csv_longer_than_one_batch_has_every_event_once(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    let (_, key_id) = app.api_key(&admin, "read_only").await;
+    let renames = 2_345;
+    for chunk in (0..renames).collect::<Vec<_>>().chunks(16) {
+        let path = format!("/api/v1/api-keys/{key_id}");
+        let bodies: Vec<_> = chunk
+            .iter()
+            .map(|i| json!({"name": format!("name {i}")}))
+            .collect();
+        let requests = bodies.iter().map(|body| admin.patch(&path, body));
+        for res in futures_util::future::join_all(requests).await {
+            assert_eq!(res.status(), StatusCode::OK);
+        }
+    }
+    let res = admin
+        .request(
+            reqwest::Method::GET,
+            "/api/v1/audit-events?action=api_key.renamed",
+        )
+        .header("Accept", "text/csv")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let text = res.text().await.unwrap();
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.unwrap()).collect();
+    assert_eq!(rows.len(), renames);
+    let ids: std::collections::BTreeSet<&str> = rows.iter().map(|r| &r[0]).collect();
+    assert_eq!(ids.len(), renames, "no event twice");
+    let times: Vec<chrono::DateTime<chrono::FixedOffset>> = rows
+        .iter()
+        .map(|r| chrono::DateTime::parse_from_rfc3339(&r[1]).unwrap())
+        .collect();
+    assert!(times.windows(2).all(|w| w[0] >= w[1]), "newest first");
+    assert!(rows.iter().all(|r| &r[2] == "api_key.renamed"));
+}
 
 /// The CSV download, read back with a CSV reader, agrees column for column with its
 /// header and with the JSON list of the same events.

@@ -183,3 +183,48 @@ fn every_module_has_a_layer() {
         .collect();
     assert!(missing.is_empty(), "modules without a layer: {missing:?}");
 }
+
+/// The domains where every write is a change someone asked for, which the audit log
+/// must show. (`oauth` also writes protocol state — pending requests, codes, refresh
+/// tokens — that is not such a change; its grant changes record their events where
+/// they are made, in `issue_code` and the consent decision.)
+const AUDITED_DOMAINS: &[&str] = &[
+    "sessions",
+    "users",
+    "subscriptions",
+    "api_keys",
+    "oauth_clients",
+    "grants",
+];
+
+#[test]
+fn changes_record_their_audit_event() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut unaudited = Vec::new();
+    for file in &files {
+        if !AUDITED_DOMAINS.contains(&module_of(&src, file).as_str()) {
+            continue;
+        }
+        let text = std::fs::read_to_string(file).expect("read a source file");
+        let code: String = text.split("#[cfg(test)]").next().unwrap_or("").into();
+        let flat: String = code.chars().filter(|c| !c.is_whitespace()).collect();
+        // `audit.write(&state.db, …)` records by construction; a bare `db.write(…)`
+        // must record its event(s) itself, before it is awaited.
+        let mut rest = flat.as_str();
+        while let Some(i) = rest.find(".db.write(") {
+            rest = &rest[i + ".db.write(".len()..];
+            let call = rest.split(".await").next().unwrap_or(rest);
+            if !call.contains(".record(") {
+                let head: String = call.chars().take(80).collect();
+                unaudited.push(format!("{}: .db.write({head}…", file.display()));
+            }
+        }
+    }
+    assert!(
+        unaudited.is_empty(),
+        "writes without an audit event (use `Audit::write`):\n{}",
+        unaudited.join("\n")
+    );
+}
