@@ -339,13 +339,26 @@ pub async fn traced<F>(kind: &'static str, check: F) -> Result<Principal, ApiErr
 where
     F: Future<Output = Result<Principal, ApiError>>,
 {
+    traced_with(kind, check, |result| match result {
+        Ok(_) => "ok",
+        Err(e) => e.code(),
+    })
+    .await
+}
+
+/// [`traced`] for checks with their own result type, `outcome` naming how one ended.
+pub async fn traced_with<T, E, F>(
+    kind: &'static str,
+    check: F,
+    outcome: impl Fn(&Result<T, E>) -> &'static str,
+) -> Result<T, E>
+where
+    F: Future<Output = Result<T, E>>,
+{
     use tracing::Instrument;
     let span = tracing::info_span!("credential", kind, outcome = tracing::field::Empty);
     let result = check.instrument(span.clone()).await;
-    let outcome = match &result {
-        Ok(_) => "ok",
-        Err(e) => e.code(),
-    };
+    let outcome = outcome(&result);
     span.record("outcome", outcome);
     tracing::debug!(parent: &span, kind, outcome, "credential checked");
     result

@@ -14,6 +14,7 @@ use chrono::NaiveDateTime;
 use gatehouse_types::{AuthorizationRequestView, ConsentDecision, ConsentResult, Decision};
 use serde_json::json;
 
+use super::params::Params;
 use super::store::{self as oauth_store, NewRequest};
 use super::{CODE_TTL, DEFAULT_SCOPE, REQUEST_TTL};
 use crate::audit::Audit;
@@ -115,12 +116,6 @@ pub struct AuthorizationParams {
     pub nonce: Option<String>,
 }
 
-fn pkce_challenge_ok(c: &str) -> bool {
-    (43..=128).contains(&c.len())
-        && c.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
-}
-
 pub async fn authorize(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
     let raw = req.query_string().to_string();
     authorize_with(&state, &req, &raw).await
@@ -139,7 +134,7 @@ pub async fn authorize_post(
             "The request's parameters cannot be read.",
         );
     };
-    if !super::is_form(&req) {
+    if !super::params::is_form(&req) {
         return error_page(
             "Invalid request",
             "A POST to the authorization endpoint must be application/x-www-form-urlencoded.",
@@ -188,28 +183,11 @@ async fn authorize_inner(
     req: &HttpRequest,
     raw: &str,
 ) -> Result<HttpResponse, ApiError> {
-    let pairs: Vec<(String, String)> = match serde_urlencoded::from_str(raw) {
-        Ok(p) => p,
-        Err(_) => {
-            return Ok(error_page(
-                "Invalid request",
-                "The request's parameters cannot be read.",
-            ));
-        }
+    let query = match Params::parse(raw.as_bytes(), super::AUTHORIZE_PARAMS) {
+        Ok(query) => query,
+        Err(e) => return Ok(error_page("Invalid request", &e.describe())),
     };
-    if let Some(dup) = super::repeated(&pairs, super::AUTHORIZE_PARAMS) {
-        return Ok(error_page(
-            "Invalid request",
-            &format!("The parameter `{dup}` appears more than once."),
-        ));
-    }
-    let param = |name: &str| {
-        pairs
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-            .filter(|v| !v.is_empty())
-    };
+    let param = |name: &str| query.get(name);
 
     // 1. The client and the redirect URI, before anything is sent back to it.
     let Some(client_id) = param("client_id") else {
@@ -218,15 +196,7 @@ async fn authorize_inner(
             "The request names no application (client_id).",
         ));
     };
-    let lookup = client_id.to_string();
-    let client = if lookup.len() == 32 && lookup.bytes().all(|b| b.is_ascii_hexdigit()) {
-        state
-            .db
-            .read(move |conn| Ok(clients_store::find_by_client_id(conn, &lookup)?))
-            .await?
-    } else {
-        None
-    };
+    let client = crate::auth::client::find(&state.auth, client_id).await?;
     let Some(client) = client else {
         return Ok(error_page(
             "Unknown application",
@@ -301,7 +271,7 @@ async fn authorize_inner(
             ));
         }
         (None, None) => None,
-        (Some(c), Some("S256")) if pkce_challenge_ok(c) => Some(c.to_string()),
+        (Some(c), Some("S256")) if super::pkce::well_formed(c) => Some(c.to_string()),
         (Some(_), Some("S256")) => {
             return Ok(back.send("invalid_request", "The code_challenge is malformed."));
         }
@@ -373,7 +343,7 @@ async fn authorize_inner(
         }
         // Back to the same request after sign-in, as a GET. The sign-in about to
         // happen is as fresh as `prompt=login` or `max_age` can ask.
-        return Ok(found(&sign_in_url(req.path(), &pairs, None)));
+        return Ok(found(&sign_in_url(req.path(), query.pairs(), None)));
     };
     if principal.subscription.id != client.subscription_id {
         return Ok(back.send(
@@ -398,7 +368,7 @@ async fn authorize_inner(
         if prompt_none {
             return Ok(back.send("login_required", "The user must sign in again."));
         }
-        return Ok(found(&sign_in_url(req.path(), &pairs, Some(&mark))));
+        return Ok(found(&sign_in_url(req.path(), query.pairs(), Some(&mark))));
     }
 
     // 4. Already allowed (an active grant covering the scopes), or a standard

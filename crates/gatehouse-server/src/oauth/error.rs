@@ -1,5 +1,5 @@
 //! `OAuthError`: the error body of the protocol endpoints (RFC 6749 §5.2), which is not
-//! the JSON API's. Use it in `/oauth/token` (and later revocation and introspection);
+//! the JSON API's. The token, revocation and introspection endpoints answer with it;
 //! the authorization endpoint reports errors by redirect or error page instead.
 
 use actix_web::http::{StatusCode, header};
@@ -120,6 +120,19 @@ impl From<crate::error::ApiError> for OAuthError {
                 tracing::error!(error = ?other, "oauth endpoint failed");
                 OAuthError::server_error()
             }
+        }
+    }
+}
+
+/// A client that was not authenticated, in RFC 6749 §5.2's terms.
+impl From<crate::auth::client::ClientAuthError> for OAuthError {
+    fn from(e: crate::auth::client::ClientAuthError) -> OAuthError {
+        use crate::auth::client::ClientAuthError;
+        match e {
+            ClientAuthError::Malformed(why) => OAuthError::invalid_request(why),
+            ClientAuthError::Refused(why) => OAuthError::invalid_client(why),
+            ClientAuthError::TooMany(wait) => OAuthError::too_many_attempts(wait),
+            ClientAuthError::Failed(e) => OAuthError::from(e),
         }
     }
 }

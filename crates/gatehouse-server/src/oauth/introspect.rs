@@ -11,11 +11,12 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
 use super::REFRESH_PREFIX;
+use super::client_auth::{AuthenticatedClient, Proof, TokenForm};
 use super::error::OAuthError;
-use super::token::{authenticate_client, client_credentials, form, get};
+use super::params::Params;
 use crate::auth::scopes;
-use crate::auth::{ClientMeta, effective_state, tokens};
 use crate::auth::{api_key, role_listed};
+use crate::auth::{effective_state, tokens};
 use crate::clock;
 use crate::db::grants as grants_store;
 use crate::error::ApiError;
@@ -30,7 +31,7 @@ fn inactive() -> Value {
 async fn caller_subscription(
     state: &web::Data<AppState>,
     req: &HttpRequest,
-    params: &super::token::Params,
+    params: Params,
 ) -> Result<String, OAuthError> {
     let bearer = crate::auth::bearer_of(req);
     if let Some(key) = bearer {
@@ -44,33 +45,27 @@ async fn caller_subscription(
         }
         return Ok(principal.subscription.id.to_string());
     }
-    let creds = client_credentials(req, params)?;
     // Only a caller that proved a secret (RFC 7662 §2.1, §4): a public client's id is
     // in every browser's address bar, and would otherwise let anyone probe tokens.
-    if !creds.has_secret() {
-        return Err(OAuthError::invalid_client(
-            "Introspection needs a confidential client's secret or an administrator's API key.",
-        ));
-    }
-    let client = authenticate_client(state, &creds, &ClientMeta::of(req)).await?;
-    if client.secret_hash.is_none() {
+    let caller = AuthenticatedClient::of(&state.auth, req, params, Proof::Secret).await?;
+    if caller.client.secret_hash.is_none() {
         return Err(OAuthError::invalid_client(
             "Public clients cannot introspect.",
         ));
     }
-    Ok(client.subscription_id)
+    Ok(caller.client.subscription_id)
 }
 
 #[tracing::instrument(name = "oauth.introspect", skip_all)]
 pub async fn introspect(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Bytes,
+    TokenForm(params): TokenForm,
 ) -> Result<HttpResponse, OAuthError> {
-    let params = form(&req, &body)?;
-    let subscription = caller_subscription(&state, &req, &params).await?;
-    let token =
-        get(&params, "token").ok_or_else(|| OAuthError::invalid_request("token is missing."))?;
+    let subscription = caller_subscription(&state, &req, params.clone()).await?;
+    let token = params
+        .get("token")
+        .ok_or_else(|| OAuthError::invalid_request("token is missing."))?;
     let answer = if token.starts_with(api_key::SECRET_PREFIX) {
         api_key(&state, token, &subscription).await?
     } else if token.starts_with(REFRESH_PREFIX) {

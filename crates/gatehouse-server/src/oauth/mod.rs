@@ -7,9 +7,12 @@
 //! exist: no implicit grant, no password grant.
 
 pub mod authorize;
+pub mod client_auth;
 pub mod discovery;
 pub mod error;
 pub mod introspect;
+pub mod params;
+pub mod pkce;
 pub mod revoke;
 pub mod token;
 pub mod userinfo;
@@ -32,19 +35,6 @@ pub const REFRESH_PREFIX: &str = "gatr_";
 /// Scopes asked for when a client names none.
 pub const DEFAULT_SCOPE: &str = "api:read";
 
-/// Whether a request's body is `application/x-www-form-urlencoded`, as the protocol
-/// endpoints take their parameters.
-pub fn is_form(req: &actix_web::HttpRequest) -> bool {
-    req.headers()
-        .get(actix_web::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|m| {
-            m.trim()
-                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-        })
-}
-
 /// The parameters the authorization endpoint reads.
 pub const AUTHORIZE_PARAMS: &[&str] = &[
     "response_type",
@@ -60,32 +50,6 @@ pub const AUTHORIZE_PARAMS: &[&str] = &[
     "request",
     "request_uri",
 ];
-
-/// The parameters the token, revocation and introspection endpoints read.
-pub const TOKEN_PARAMS: &[&str] = &[
-    "grant_type",
-    "code",
-    "redirect_uri",
-    "code_verifier",
-    "refresh_token",
-    "scope",
-    "client_id",
-    "client_secret",
-    "token",
-    "token_type_hint",
-];
-
-/// The first parameter of `known` that appears more than once (RFC 6749 §3.1: "request
-/// and response parameters MUST NOT be included more than once"). Parameters the
-/// server does not read are ignored, repeated or not (§3.1 too).
-pub fn repeated<'a>(pairs: &'a [(String, String)], known: &[&str]) -> Option<&'a str> {
-    let mut seen = std::collections::HashSet::new();
-    pairs
-        .iter()
-        .map(|(k, _)| k.as_str())
-        .filter(|k| known.contains(k))
-        .find(|k| !seen.insert(*k))
-}
 
 /// The protocol endpoints, outside `/api/v1`, with Rally's paths as aliases.
 pub fn configure_protocol(cfg: &mut web::ServiceConfig) {

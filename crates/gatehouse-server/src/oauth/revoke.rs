@@ -5,16 +5,16 @@
 //! user's authorized application shows as revoked. Unknown, invalid or already
 //! revoked tokens, and tokens of other clients, answer 200 and change nothing.
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use serde_json::json;
 
 use super::REFRESH_PREFIX;
+use super::client_auth::AuthenticatedClient;
 use super::error::OAuthError;
-use super::token::{authenticate_client, client_credentials, form, get};
 use crate::audit::Audit;
 use crate::auth::cache::Invalidate;
 use crate::auth::jwt::VerifyError;
-use crate::auth::{ClientMeta, tokens};
+use crate::auth::tokens;
 use crate::clock;
 use crate::db::grants as grants_store;
 use crate::error::ApiError;
@@ -23,14 +23,16 @@ use crate::state::AppState;
 #[tracing::instrument(name = "oauth.revoke", skip_all)]
 pub async fn revoke(
     state: web::Data<AppState>,
-    req: HttpRequest,
-    body: web::Bytes,
+    caller: AuthenticatedClient,
 ) -> Result<HttpResponse, OAuthError> {
-    let params = form(&req, &body)?;
-    let creds = client_credentials(&req, &params)?;
-    let client = authenticate_client(&state, &creds, &ClientMeta::of(&req)).await?;
-    let token =
-        get(&params, "token").ok_or_else(|| OAuthError::invalid_request("token is missing."))?;
+    let AuthenticatedClient {
+        client,
+        params,
+        meta,
+    } = caller;
+    let token = params
+        .get("token")
+        .ok_or_else(|| OAuthError::invalid_request("token is missing."))?;
     // Which grant the token belongs to, if it is one of ours and this client's.
     let grant_id = if token.starts_with(REFRESH_PREFIX) {
         if tokens::has_valid_checksum(REFRESH_PREFIX, token) {
@@ -50,7 +52,6 @@ pub async fn revoke(
     };
     if let Some(grant_id) = grant_id {
         let now = clock::now();
-        let meta = ClientMeta::of(&req);
         let (client_row_id, client_id) = (client.id.clone(), client.client_id.clone());
         let revoked = state
             .db

@@ -3,194 +3,41 @@
 //! Errors follow RFC 6749 §5.2 (`OAuthError`).
 
 use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
+use super::client_auth::AuthenticatedClient;
 use super::error::OAuthError;
+use super::params::Params;
+use super::pkce;
 use super::{ACCESS_TOKEN_TTL, REFRESH_PREFIX, REFRESH_TOKEN_TTL};
 use crate::audit::Audit;
 use crate::auth::cache::Invalidate;
-use crate::auth::client::SECRET_PREFIX;
 use crate::auth::jwt::{ACCESS_TOKEN_TYPE, AccessClaims};
 use crate::auth::scopes;
 use crate::auth::{ClientMeta, effective_state, tokens};
 use crate::clock;
 use crate::db::DbConnection;
 use crate::db::grants::{self as grants_store, GrantRow, NewRefresh};
-use crate::db::oauth_clients::{self as clients_store, ClientRow};
+use crate::db::oauth_clients::ClientRow;
 use crate::db::users::UserRow;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-pub(super) type Params = Vec<(String, String)>;
-
-pub(super) fn get<'a>(params: &'a Params, name: &str) -> Option<&'a str> {
-    params
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-        .filter(|v| !v.is_empty())
-}
-
-/// Reads the form body: `application/x-www-form-urlencoded`, each parameter at most
-/// once (RFC 6749 §3.2).
-pub(super) fn form(req: &HttpRequest, body: &[u8]) -> Result<Params, OAuthError> {
-    if !super::is_form(req) {
-        return Err(OAuthError::invalid_request(
-            "The body must be application/x-www-form-urlencoded.",
-        ));
-    }
-    let params: Params = serde_urlencoded::from_bytes(body)
-        .map_err(|_| OAuthError::invalid_request("The body cannot be read."))?;
-    if let Some(dup) = super::repeated(&params, super::TOKEN_PARAMS) {
-        return Err(OAuthError::invalid_request(format!(
-            "`{dup}` appears more than once."
-        )));
-    }
-    Ok(params)
-}
-
-/// The client's credentials: HTTP Basic (`client_secret_basic`), form fields
-/// (`client_secret_post`), or a bare `client_id` for public clients (`none`).
-pub(super) struct ClientCredentials {
-    client_id: String,
-    secret: Option<String>,
-}
-
-impl ClientCredentials {
-    /// Whether the caller sent a client secret at all.
-    pub(super) fn has_secret(&self) -> bool {
-        self.secret.is_some()
-    }
-}
-
-pub(super) fn client_credentials(
-    req: &HttpRequest,
-    params: &Params,
-) -> Result<ClientCredentials, OAuthError> {
-    let basic = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            let (scheme, rest) = v.split_once(' ')?;
-            scheme
-                .eq_ignore_ascii_case("basic")
-                .then(|| rest.trim().to_string())
-        });
-    if let Some(encoded) = basic {
-        if get(params, "client_secret").is_some() {
-            return Err(OAuthError::invalid_request(
-                "Use one client authentication method, not two.",
-            ));
-        }
-        let decoded = STANDARD
-            .decode(encoded)
-            .ok()
-            .and_then(|b| String::from_utf8(b).ok())
-            .ok_or_else(|| OAuthError::invalid_client("Malformed Basic credentials."))?;
-        let (id, secret) = decoded
-            .split_once(':')
-            .ok_or_else(|| OAuthError::invalid_client("Malformed Basic credentials."))?;
-        // RFC 6749 §2.3.1: both parts are form-urlencoded before Base64.
-        let unescape = |s: &str| -> String {
-            url::form_urlencoded::parse(format!("x={s}").as_bytes())
-                .next()
-                .map(|(_, v)| v.into_owned())
-                .unwrap_or_default()
-        };
-        let client_id = unescape(id);
-        if get(params, "client_id").is_some_and(|f| f != client_id) {
-            return Err(OAuthError::invalid_request(
-                "client_id differs from the Basic credentials.",
-            ));
-        }
-        return Ok(ClientCredentials {
-            client_id,
-            secret: Some(unescape(secret)),
-        });
-    }
-    let client_id = get(params, "client_id")
-        .ok_or_else(|| OAuthError::invalid_client("Client authentication is missing."))?;
-    Ok(ClientCredentials {
-        client_id: client_id.to_string(),
-        secret: get(params, "client_secret").map(str::to_string),
-    })
-}
-
-/// Authenticates the client, rate limiting failures per `client_id`.
-pub(super) async fn authenticate_client(
-    state: &AppState,
-    creds: &ClientCredentials,
-    meta: &ClientMeta,
-) -> Result<ClientRow, OAuthError> {
-    // Failures are counted per client *and* caller address: someone guessing one
-    // client's secret from one place cannot lock the client out everywhere.
-    let limit_key = format!(
-        "{}|{}",
-        creds.client_id,
-        crate::client_address::limit_key(meta.ip.as_deref().unwrap_or("-"))
-    );
-    if let Some(wait) = state.auth.client_auth_limiter.blocked(&limit_key) {
-        return Err(OAuthError::too_many_attempts(wait));
-    }
-    let fail = |why: &str| {
-        state.auth.client_auth_limiter.record_failure(&limit_key);
-        OAuthError::invalid_client(why)
-    };
-    let lookup = creds.client_id.clone();
-    let client = if lookup.len() != 32 || !lookup.bytes().all(|b| b.is_ascii_hexdigit()) {
-        None
-    } else {
-        // Cached like keys and grants: a secret reset or deletion drops the entry at
-        // once here, and within the cache TTL on other replicas.
-        state
-            .auth
-            .clients
-            .get_or_load(&lookup, || async {
-                let id = lookup.clone();
-                let found = state
-                    .db
-                    .read(move |conn| Ok(clients_store::find_by_client_id(conn, &id)?))
-                    .await?;
-                Ok(found.map(|client| crate::auth::cache::CachedClient { client }))
-            })
-            .await?
-            .map(|cached| cached.client.clone())
-    };
-    let Some(client) = client else {
-        // Nothing to guess at for an unknown client: not counted.
-        return Err(OAuthError::invalid_client("Unknown client."));
-    };
-    match (&client.secret_hash, &creds.secret) {
-        (Some(stored), Some(secret)) => {
-            let ok = tokens::has_valid_checksum(SECRET_PREFIX, secret)
-                && tokens::constant_time_eq(&state.auth.tokens.hash(secret), stored);
-            if !ok {
-                return Err(fail("Client authentication failed."));
-            }
-        }
-        (Some(_), None) => return Err(fail("This client must authenticate with its secret.")),
-        (None, Some(_)) => return Err(fail("A public client has no secret.")),
-        (None, None) => {}
-    }
-    Ok(client)
-}
-
 #[tracing::instrument(name = "oauth.token", skip_all)]
 pub async fn token(
     state: web::Data<AppState>,
-    req: HttpRequest,
-    body: web::Bytes,
+    caller: AuthenticatedClient,
 ) -> Result<HttpResponse, OAuthError> {
-    let params = form(&req, &body)?;
-    let creds = client_credentials(&req, &params)?;
-    let meta = ClientMeta::of(&req);
-    let client = authenticate_client(&state, &creds, &meta).await?;
-    match get(&params, "grant_type") {
+    let AuthenticatedClient {
+        client,
+        params,
+        meta,
+    } = caller;
+    match params.get("grant_type") {
         Some("authorization_code") => authorization_code(&state, &meta, &client, &params).await,
         Some("refresh_token") => refresh(&state, &meta, &client, &params).await,
         Some(other) => Err(OAuthError::unsupported_grant_type(format!(
@@ -235,26 +82,17 @@ fn reuse_audit(
         .details(json!({"client_id": client_id, "grant_revoked": true}))
 }
 
-fn pkce_s256(verifier: &str) -> String {
-    URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
-}
-
-fn verifier_ok(v: &str) -> bool {
-    (43..=128).contains(&v.len())
-        && v.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
-}
-
 async fn authorization_code(
     state: &web::Data<AppState>,
     meta: &ClientMeta,
     client: &ClientRow,
     params: &Params,
 ) -> Result<HttpResponse, OAuthError> {
-    let code =
-        get(params, "code").ok_or_else(|| OAuthError::invalid_request("code is missing."))?;
-    let redirect_uri = get(params, "redirect_uri");
-    let verifier = get(params, "code_verifier");
+    let code = params
+        .get("code")
+        .ok_or_else(|| OAuthError::invalid_request("code is missing."))?;
+    let redirect_uri = params.get("redirect_uri");
+    let verifier = params.get("code_verifier");
     let hash = state.auth.tokens.hash(code);
     let found = state
         .db
@@ -299,8 +137,7 @@ async fn authorization_code(
         return Err(bad());
     }
     match (&code.code_challenge, verifier) {
-        (Some(challenge), Some(v))
-            if verifier_ok(v) && tokens::constant_time_eq(&pkce_s256(v), challenge) => {}
+        (Some(challenge), Some(v)) if pkce::verifies(challenge, v) => {}
         (None, None) => {}
         // A verifier without a challenge is a downgrade attempt (RFC 9700 §2.1.1).
         _ => return Err(OAuthError::invalid_grant("PKCE verification failed.")),
@@ -330,7 +167,8 @@ async fn refresh(
     client: &ClientRow,
     params: &Params,
 ) -> Result<HttpResponse, OAuthError> {
-    let token = get(params, "refresh_token")
+    let token = params
+        .get("refresh_token")
         .ok_or_else(|| OAuthError::invalid_request("refresh_token is missing."))?;
     let bad = || {
         OAuthError::invalid_grant(
@@ -340,7 +178,8 @@ async fn refresh(
     if !tokens::has_valid_checksum(REFRESH_PREFIX, token) {
         return Err(bad());
     }
-    let asked = get(params, "scope")
+    let asked = params
+        .get("scope")
         .map(|a| {
             scopes::parse(a).map_err(|s| OAuthError::invalid_scope(format!("Unknown scope: {s}.")))
         })
@@ -377,18 +216,16 @@ async fn refresh(
                 nonce: None,
                 auth_time: None,
             };
-            token_response(
-                state,
+            let answer = Answer {
                 client,
-                &grant.id,
-                grant.generation,
-                &user,
-                &access_scopes,
-                new_token,
+                grant: &grant,
+                user: &user,
+                scopes: &access_scopes,
+                refresh_token: new_token,
                 oidc,
                 now,
-            )
-            .await
+            };
+            token_response(state, answer).await
         }
     }
 }
@@ -453,25 +290,7 @@ impl RefreshWork {
         }
         // RFC 6749 §6: the new refresh token keeps the old one's scope; only the access
         // token may be narrowed.
-        grants_store::insert_refresh(
-            conn,
-            &NewRefresh {
-                id: &uuid::Uuid::now_v7().to_string(),
-                token_hash: &self.new_hash,
-                grant_id: &grant.id,
-                generation: grant.generation,
-                scopes: &refresh.scopes,
-                created_at: now,
-                expires_at: now + REFRESH_TOKEN_TTL,
-            },
-        )?;
-        // `last_used_at` is precise to a minute, as for keys: no write per refresh.
-        if grant
-            .last_used_at
-            .is_none_or(|at| now - at >= clock::TOUCH_INTERVAL)
-        {
-            grants_store::touch(conn, &grant.id, now)?;
-        }
+        store_refresh(conn, &grant, &self.new_hash, &refresh.scopes, now)?;
         Ok(RefreshOutcome::Issued {
             grant: Box::new(grant),
             user: Box::new(user),
@@ -539,7 +358,6 @@ async fn issue_tokens(
     let refresh_hash = state.auth.tokens.hash(&refresh_token);
     let (grant_id, scopes_owned) = (grant.id.clone(), refresh_scopes);
     let generation = grant.generation;
-    let last_used = grant.last_used_at;
     let user_id = grant.user_id.clone();
     let spent: Option<(GrantRow, UserRow)> = state
         .db
@@ -555,22 +373,7 @@ async fn issue_tokens(
             if !grant.is_active() || grant.generation != generation {
                 return Ok(Some((grant, user)));
             }
-            grants_store::insert_refresh(
-                conn,
-                &NewRefresh {
-                    id: &uuid::Uuid::now_v7().to_string(),
-                    token_hash: &refresh_hash,
-                    grant_id: &grant_id,
-                    generation,
-                    scopes: &scopes_owned,
-                    created_at: now,
-                    expires_at: now + REFRESH_TOKEN_TTL,
-                },
-            )?;
-            // `last_used_at` is precise to a minute, as for keys: no write per refresh.
-            if last_used.is_none_or(|at| now - at >= clock::TOUCH_INTERVAL) {
-                grants_store::touch(conn, &grant_id, now)?;
-            }
+            store_refresh(conn, &grant, &refresh_hash, &scopes_owned, now)?;
             Ok::<_, ApiError>(Some((grant, user)))
         })
         .await?;
@@ -583,34 +386,44 @@ async fn issue_tokens(
     if effective_state(&user) != gatehouse_types::UserState::Active {
         return Err(OAuthError::invalid_grant("The user is not active."));
     }
-    token_response(
-        state,
+    let answer = Answer {
         client,
-        &grant.id,
-        generation,
-        &user,
+        grant: &current,
+        user: &user,
         scopes,
         refresh_token,
         oidc,
         now,
-    )
-    .await
-    .map(Some)
+    };
+    token_response(state, answer).await.map(Some)
 }
 
-/// Signs the access token (and, with `openid`, the id_token) and answers.
-#[allow(clippy::too_many_arguments)]
-async fn token_response(
-    state: &web::Data<AppState>,
-    client: &ClientRow,
-    grant_id: &str,
-    generation: i64,
-    user: &UserRow,
-    scopes: &str,
+/// The tokens about to be handed out: to which client, under which grant (as it is
+/// now), for whom, with which scopes for the access token.
+struct Answer<'a> {
+    client: &'a ClientRow,
+    grant: &'a GrantRow,
+    user: &'a UserRow,
+    scopes: &'a str,
     refresh_token: String,
     oidc: Oidc,
     now: chrono::NaiveDateTime,
+}
+
+/// Signs the access token (and, with `openid`, the id_token) and answers.
+async fn token_response(
+    state: &web::Data<AppState>,
+    answer: Answer<'_>,
 ) -> Result<HttpResponse, OAuthError> {
+    let Answer {
+        client,
+        grant,
+        user,
+        scopes,
+        now,
+        ..
+    } = &answer;
+    let now = *now;
     let claims = AccessClaims {
         iss: state.auth.signing.issuer().to_string(),
         aud: state.auth.signing.audience().to_string(),
@@ -620,8 +433,8 @@ async fn token_response(
         jti: uuid::Uuid::new_v4().to_string(),
         client_id: client.client_id.clone(),
         scope: scopes.to_string(),
-        grant: grant_id.to_string(),
-        generation,
+        grant: grant.id.clone(),
+        generation: grant.generation,
     };
     let access_token = state
         .auth
@@ -632,13 +445,12 @@ async fn token_response(
         "access_token": access_token,
         "token_type": "Bearer",
         "expires_in": ACCESS_TOKEN_TTL.num_seconds(),
-        "refresh_token": refresh_token,
+        "refresh_token": &answer.refresh_token,
         "scope": scopes,
     });
     let granted = scopes::split(scopes);
     if granted.contains("openid") {
-        body["id_token"] =
-            json!(id_token(state, client, user, &granted, &access_token, oidc, now).await?);
+        body["id_token"] = json!(id_token(state, &answer, &granted, &access_token).await?);
     }
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -650,13 +462,18 @@ async fn token_response(
 /// RS256; `at_hash` binds it to the access token issued beside it.
 async fn id_token(
     state: &web::Data<AppState>,
-    client: &ClientRow,
-    user: &UserRow,
+    answer: &Answer<'_>,
     scopes: &std::collections::BTreeSet<String>,
     access_token: &str,
-    oidc: Oidc,
-    now: chrono::NaiveDateTime,
 ) -> Result<String, OAuthError> {
+    let Answer {
+        client,
+        user,
+        oidc,
+        now,
+        ..
+    } = answer;
+    let now = *now;
     if !state.auth.signing.has_rsa() {
         let st = state.clone();
         state
@@ -674,7 +491,7 @@ async fn id_token(
         "exp": (now + ACCESS_TOKEN_TTL).and_utc().timestamp(),
         "at_hash": URL_SAFE_NO_PAD.encode(&digest[..16]),
     });
-    if let Some(nonce) = oidc.nonce {
+    if let Some(nonce) = &oidc.nonce {
         claims["nonce"] = json!(nonce);
     }
     if let Some(at) = oidc.auth_time {
@@ -688,6 +505,36 @@ async fn id_token(
         .signing
         .sign_id_token(&claims)
         .map_err(|e| OAuthError::from(ApiError::Internal(e)))
+}
+
+/// Stores a new refresh token under the grant (in the caller's transaction) and marks
+/// the grant used — at most once a minute, as keys are: no write per refresh.
+fn store_refresh(
+    conn: &mut DbConnection,
+    grant: &GrantRow,
+    token_hash: &str,
+    scopes: &str,
+    now: chrono::NaiveDateTime,
+) -> Result<(), ApiError> {
+    grants_store::insert_refresh(
+        conn,
+        &NewRefresh {
+            id: &uuid::Uuid::now_v7().to_string(),
+            token_hash,
+            grant_id: &grant.id,
+            generation: grant.generation,
+            scopes,
+            created_at: now,
+            expires_at: now + REFRESH_TOKEN_TTL,
+        },
+    )?;
+    if grant
+        .last_used_at
+        .is_none_or(|at| now - at >= clock::TOUCH_INTERVAL)
+    {
+        grants_store::touch(conn, &grant.id, now)?;
+    }
+    Ok(())
 }
 
 fn find_user(conn: &mut DbConnection, id: &str) -> Result<UserRow, ApiError> {
