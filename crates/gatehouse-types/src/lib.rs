@@ -626,3 +626,39 @@ mod tests {
         assert!(!format!("{r:?}").contains("hunter2"));
     }
 }
+
+/// A stored word that names none of an enum's values (the database's `CHECK`
+/// constraints keep such words out; this is the error if one got in anyway).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownValue {
+    pub kind: &'static str,
+    pub value: String,
+}
+
+impl std::fmt::Display for UnknownValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "`{}` is not a {}", self.value, self.kind)
+    }
+}
+
+impl std::error::Error for UnknownValue {}
+
+/// `TryFrom<String>` for the enums stored as words, so a row is parsed once where it is
+/// read (the server's `#[diesel(deserialize_as = String)]`).
+macro_rules! parsed_from_string {
+    ($($ty:ident: $kind:literal),* $(,)?) => {$(
+        impl TryFrom<String> for $ty {
+            type Error = UnknownValue;
+            fn try_from(value: String) -> Result<$ty, UnknownValue> {
+                $ty::parse(&value).ok_or(UnknownValue { kind: $kind, value })
+            }
+        }
+    )*};
+}
+
+parsed_from_string!(
+    Role: "role",
+    UserState: "user state",
+    Permission: "permission",
+    ClientType: "client type",
+);

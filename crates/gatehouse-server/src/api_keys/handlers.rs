@@ -72,7 +72,7 @@ pub async fn create_key(
     if body.permission == Permission::FullAccess
         && !role_listed(
             &principal.subscription.api_key_full_access_roles,
-            &principal.user.role,
+            principal.user.role,
         )
     {
         return Err(ApiError::forbidden(
@@ -407,7 +407,7 @@ fn csv_row((k, u): (ApiKeyRow, UserRow)) -> [String; 10] {
         k.id,
         k.name,
         k.hint,
-        k.permission,
+        k.permission.as_str().to_string(),
         u.username,
         u.id,
         time(Some(k.created_at)),

@@ -12,7 +12,7 @@ use crate::db::api_keys as store;
 
 use actix_web::web;
 use chrono::{NaiveDateTime, TimeDelta};
-use gatehouse_types::{ApiKey, Permission};
+use gatehouse_types::ApiKey;
 
 use crate::clock;
 use crate::error::ApiError;
@@ -85,7 +85,7 @@ pub fn to_api(row: &store::ApiKeyRow) -> ApiKey {
     ApiKey {
         id: row.id.clone(),
         name: row.name.clone(),
-        permission: Permission::parse(&row.permission).unwrap_or(Permission::ReadOnly),
+        permission: row.permission,
         hint: row.hint.clone(),
         user_id: row.user_id.clone(),
         created_at: clock::utc(row.created_at),
@@ -116,8 +116,14 @@ mod tests {
 
     #[test]
     fn full_access_follows_the_role_list() {
-        assert!(crate::auth::role_listed("admin,editor", "editor"));
-        assert!(!crate::auth::role_listed("admin,editor", "viewer"));
-        assert!(!crate::auth::role_listed("", "admin"));
+        assert!(crate::auth::role_listed(
+            "admin,editor",
+            gatehouse_types::Role::Editor
+        ));
+        assert!(!crate::auth::role_listed(
+            "admin,editor",
+            gatehouse_types::Role::Viewer
+        ));
+        assert!(!crate::auth::role_listed("", gatehouse_types::Role::Admin));
     }
 }

@@ -15,7 +15,7 @@ use super::jwt::VerifyError;
 use super::scopes;
 use crate::auth::Authenticator;
 use crate::auth::cache::CachedGrant;
-use crate::auth::{Principal, Via, effective_state};
+use crate::auth::{Principal, Via};
 use crate::clock;
 use crate::db::grants as grants_store;
 use crate::error::ApiError;
@@ -80,7 +80,7 @@ pub async fn verify(
     if entry.client.client_id != claims.client_id || entry.user.id != claims.sub {
         return Err(invalid("it does not match its grant"));
     }
-    if effective_state(&entry.user) != UserState::Active {
+    if entry.user.state != UserState::Active {
         return Err(ApiError::unauthorized(
             codes::USER_INACTIVE,
             "The token's user is disabled or locked.",
@@ -112,7 +112,7 @@ async fn check(auth: &web::Data<Authenticator>, token: &str) -> Result<Principal
     // `api:write` acts as a full-access key would: only for roles that may hold one.
     let may_write = crate::auth::role_listed(
         &entry.subscription.api_key_full_access_roles,
-        &entry.user.role,
+        entry.user.role,
     );
     let permission = if may_write && token_scopes.iter().any(|s| s == "api:write") {
         Some(Permission::FullAccess)

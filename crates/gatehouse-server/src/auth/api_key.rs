@@ -7,7 +7,7 @@ use gatehouse_types::{Permission, UserState, codes};
 
 use crate::auth::Authenticator;
 use crate::auth::cache::CachedKey;
-use crate::auth::{Principal, Via, effective_state, role_listed, tokens};
+use crate::auth::{Principal, Via, role_listed, tokens};
 use crate::clock;
 use crate::db::api_keys as store;
 use crate::error::ApiError;
@@ -64,7 +64,7 @@ async fn check(auth: &web::Data<Authenticator>, secret: &str) -> Result<Principa
             "The API key has expired.",
         ));
     }
-    if effective_state(&entry.user) != UserState::Active {
+    if entry.user.state != UserState::Active {
         return Err(ApiError::unauthorized(
             codes::USER_INACTIVE,
             "The API key's user is disabled or locked.",
@@ -74,11 +74,11 @@ async fn check(auth: &web::Data<Authenticator>, secret: &str) -> Result<Principa
     crate::auth::cache::record_use(auth, &entry.last_touch, now, "api key", move |conn| {
         Ok(store::touch(conn, &id, now)?)
     });
-    let key_permission = Permission::parse(&entry.key.permission).unwrap_or(Permission::ReadOnly);
+    let key_permission = entry.key.permission;
     let permission = if key_permission == Permission::FullAccess
         && role_listed(
             &entry.subscription.api_key_full_access_roles,
-            &entry.user.role,
+            entry.user.role,
         ) {
         Permission::FullAccess
     } else {

@@ -33,7 +33,7 @@ use actix_web::dev::Payload;
 use actix_web::http::{Method, header};
 use actix_web::{FromRequest, HttpRequest, web};
 use chrono::NaiveDateTime;
-use gatehouse_types::{Permission, Role, UserState, codes};
+use gatehouse_types::{Permission, Role, codes};
 
 use crate::db::subscriptions::SubscriptionRow;
 use crate::db::users::UserRow;
@@ -146,9 +146,7 @@ pub enum Action {
 
 impl Principal {
     pub fn role(&self) -> Role {
-        // The database has a CHECK constraint on the column; viewer is the safe reading
-        // of anything unexpected.
-        Role::parse(&self.user.role).unwrap_or(Role::Viewer)
+        self.user.role
     }
 
     pub fn is_admin(&self) -> bool {
@@ -251,13 +249,6 @@ where
     } else {
         Err(ApiError::NotFound)
     }
-}
-
-/// A user's state as stored: `locked` is an admin's lock and stops every credential
-/// until an admin lifts it. (Failed sign-ins lock password sign-in only; see
-/// `users::PASSWORD_LOCK_DURATION`.)
-pub fn effective_state(user: &UserRow) -> UserState {
-    user.state()
 }
 
 /// Extracts a [`Principal`] or answers 401. Use `Authenticated` rather than an
@@ -428,8 +419,8 @@ fn explicit_credential(req: &HttpRequest) -> Option<ExplicitCredential> {
 
 /// Whether `role` is one of `roles`, a subscription setting stored comma-separated
 /// (`api_key_full_access_roles`, `oauth_client_roles`).
-pub fn role_listed(roles: &str, role: &str) -> bool {
-    roles.split(',').any(|r| r.trim() == role)
+pub fn role_listed(roles: &str, role: Role) -> bool {
+    roles.split(',').any(|r| r.trim() == role.as_str())
 }
 
 pub fn is_safe(method: &Method) -> bool {

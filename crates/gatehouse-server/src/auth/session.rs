@@ -8,7 +8,7 @@ use chrono::TimeDelta;
 use gatehouse_types::{UserState, codes};
 
 use crate::auth::Authenticator;
-use crate::auth::{Principal, Via, effective_state};
+use crate::auth::{Principal, Via};
 use crate::clock;
 use crate::db::sessions as store;
 use crate::error::ApiError;
@@ -48,7 +48,7 @@ async fn check(auth: &Authenticator, token: &str) -> Result<Principal, ApiError>
             .await?;
         return Err(expired());
     }
-    if effective_state(&user) != UserState::Active {
+    if user.state != UserState::Active {
         return Err(ApiError::unauthorized(
             codes::SESSION_EXPIRED,
             "Your account is no longer active. Contact your subscription administrator.",

@@ -34,7 +34,7 @@ pub async fn verify(
         Via::Session { .. } => {
             if crate::auth::role_listed(
                 &principal.subscription.api_key_full_access_roles,
-                &principal.user.role,
+                principal.user.role,
             ) {
                 Permission::FullAccess
             } else {

@@ -3,6 +3,7 @@
 use super::newest_first;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
+use gatehouse_types::Permission;
 
 use crate::db::DbConnection;
 use crate::db::schema::{api_keys, subscriptions, users};
@@ -16,7 +17,8 @@ pub struct ApiKeyRow {
     pub subscription_id: String,
     pub user_id: String,
     pub name: String,
-    pub permission: String,
+    #[diesel(deserialize_as = String)]
+    pub permission: Permission,
     pub secret_hash: String,
     pub hint: String,
     pub created_at: NaiveDateTime,

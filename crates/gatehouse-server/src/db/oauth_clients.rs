@@ -3,6 +3,7 @@
 use super::newest_first;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
+use gatehouse_types::ClientType;
 
 use crate::db::DbConnection;
 use crate::db::schema::oauth_clients;
@@ -15,7 +16,8 @@ pub struct ClientRow {
     pub owner_id: String,
     pub client_id: String,
     pub name: String,
-    pub client_type: String,
+    #[diesel(deserialize_as = String)]
+    pub client_type: ClientType,
     pub secret_hash: Option<String>,
     pub secret_hint: Option<String>,
     /// A JSON array of strings.
@@ -34,7 +36,7 @@ impl ClientRow {
     }
 
     pub fn is_public(&self) -> bool {
-        self.client_type == "public"
+        self.client_type == ClientType::Public
     }
 }
 

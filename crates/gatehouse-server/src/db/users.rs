@@ -3,7 +3,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use gatehouse_types::{Role, User};
+use gatehouse_types::{Role, User, UserState};
 
 use crate::clock;
 use crate::db::DbConnection;
@@ -18,8 +18,12 @@ pub struct UserRow {
     pub username: String,
     pub display_name: String,
     pub email: Option<String>,
-    pub role: String,
-    pub state: String,
+    #[diesel(deserialize_as = String)]
+    pub role: Role,
+    /// `locked` is an admin's lock, which stops every credential until lifted; failed
+    /// sign-ins set `password_locked_until` instead.
+    #[diesel(deserialize_as = String)]
+    pub state: UserState,
     pub password_hash: String,
     pub failed_sign_ins: i64,
     pub locked_at: Option<NaiveDateTime>,
@@ -66,7 +70,7 @@ impl UserChanges {
     /// Back to `active`, with no failed sign-ins counted and no lock of either kind.
     pub fn unlock(now: NaiveDateTime) -> UserChanges {
         UserChanges {
-            state: Some("active".into()),
+            state: Some(UserState::Active.as_str().into()),
             failed_sign_ins: Some(0),
             locked_at: Some(None),
             password_locked_until: Some(None),
@@ -161,8 +165,8 @@ pub fn count_other_active_admins(
 ) -> QueryResult<i64> {
     users::table
         .filter(users::subscription_id.eq(subscription_id))
-        .filter(users::role.eq("admin"))
-        .filter(users::state.eq("active"))
+        .filter(users::role.eq(Role::Admin.as_str()))
+        .filter(users::state.eq(UserState::Active.as_str()))
         .filter(users::id.ne(except_id))
         .count()
         .get_result(conn)
@@ -195,7 +199,7 @@ pub fn reserve_attempt(conn: &mut DbConnection, id: &str) -> QueryResult<Option<
     let updated = diesel::update(
         users::table
             .find(id)
-            .filter(users::state.eq("active"))
+            .filter(users::state.eq(UserState::Active.as_str()))
             .filter(users::password_locked_until.is_null()),
     )
     .set(users::failed_sign_ins.eq(users::failed_sign_ins + 1))
@@ -223,7 +227,7 @@ pub fn lock_password(
     diesel::update(
         users::table
             .find(id)
-            .filter(users::state.eq("active"))
+            .filter(users::state.eq(UserState::Active.as_str()))
             .filter(users::password_locked_until.is_null())
             .filter(users::failed_sign_ins.ge(threshold)),
     )
@@ -244,7 +248,7 @@ pub fn record_sign_in(
     diesel::update(
         users::table
             .find(id)
-            .filter(users::state.eq("active"))
+            .filter(users::state.eq(UserState::Active.as_str()))
             .filter(users::password_locked_until.is_null())
             .filter(users::password_hash.eq(verified_hash)),
     )
@@ -267,7 +271,7 @@ pub fn set_password(
     diesel::update(
         users::table
             .find(id)
-            .filter(users::state.eq("active"))
+            .filter(users::state.eq(UserState::Active.as_str()))
             .filter(users::password_hash.eq(old_hash)),
     )
     .set((
@@ -279,14 +283,6 @@ pub fn set_password(
     .map(|n| n == 1)
 }
 
-impl UserRow {
-    /// The stored state: `locked` is an admin's lock, which stops every credential.
-    pub fn state(&self) -> gatehouse_types::UserState {
-        gatehouse_types::UserState::parse(&self.state)
-            .unwrap_or(gatehouse_types::UserState::Disabled)
-    }
-}
-
 /// The user as the API shows it; a password lock that has lapsed by `now` is not shown.
 pub fn to_api(row: &UserRow, now: NaiveDateTime) -> User {
     User {
@@ -295,8 +291,8 @@ pub fn to_api(row: &UserRow, now: NaiveDateTime) -> User {
         username: row.username.clone(),
         display_name: row.display_name.clone(),
         email: row.email.clone(),
-        role: Role::parse(&row.role).unwrap_or(Role::Viewer),
-        state: row.state(),
+        role: row.role,
+        state: row.state,
         password_locked_until: row
             .password_locked_until
             .filter(|until| *until > now)

@@ -554,7 +554,7 @@ fn issue_code(
     } = *asking;
     let now = clock::now();
     let active = users_store::find(conn, &principal.user.id)?
-        .is_some_and(|u| crate::auth::effective_state(&u) == gatehouse_types::UserState::Active);
+        .is_some_and(|u| u.state == gatehouse_types::UserState::Active);
     if !active {
         return Err(ApiError::unauthorized(
             gatehouse_types::codes::USER_INACTIVE,

@@ -15,12 +15,13 @@ use super::client_auth::{AuthenticatedClient, Proof, TokenForm};
 use super::error::OAuthError;
 use super::params::Params;
 use crate::auth::scopes;
+use crate::auth::tokens;
 use crate::auth::{api_key, role_listed};
-use crate::auth::{effective_state, tokens};
 use crate::clock;
 use crate::db::grants as grants_store;
 use crate::error::ApiError;
 use crate::state::AppState;
+use gatehouse_types::Permission;
 use gatehouse_types::UserState;
 
 fn inactive() -> Value {
@@ -100,12 +101,12 @@ async fn api_key(
     if sub.id != subscription
         || !sub.api_keys_enabled
         || key.expires_at.is_some_and(|at| at <= now)
-        || effective_state(&user) != UserState::Active
+        || user.state != UserState::Active
     {
         return Ok(inactive());
     }
-    let full =
-        key.permission == "full_access" && role_listed(&sub.api_key_full_access_roles, &user.role);
+    let full = key.permission == Permission::FullAccess
+        && role_listed(&sub.api_key_full_access_roles, user.role);
     let mut out = json!({
         "active": true,
         "token_type": "api_key",
@@ -152,7 +153,7 @@ async fn refresh_token(
         || r.expires_at <= now
         || !grant.is_active()
         || grant.generation != r.generation
-        || effective_state(&user) != UserState::Active
+        || user.state != UserState::Active
     {
         return Ok(inactive());
     }

@@ -18,7 +18,7 @@ use crate::audit::Audit;
 use crate::auth::cache::Invalidate;
 use crate::auth::jwt::{ACCESS_TOKEN_TYPE, AccessClaims};
 use crate::auth::scopes;
-use crate::auth::{ClientMeta, effective_state, tokens};
+use crate::auth::{ClientMeta, tokens};
 use crate::clock;
 use crate::db::DbConnection;
 use crate::db::grants::{self as grants_store, GrantRow, NewRefresh};
@@ -281,7 +281,7 @@ impl RefreshWork {
         };
         // Refused before the token is spent: an admin's lock can be lifted, and the
         // app's retry with the same token must not look like a replay then.
-        if effective_state(&user) != gatehouse_types::UserState::Active {
+        if user.state != gatehouse_types::UserState::Active {
             return Ok(RefreshOutcome::Invalid);
         }
         if !grants_store::spend_refresh(conn, &refresh.id, now)? {
@@ -383,7 +383,7 @@ async fn issue_tokens(
     if !current.is_active() || current.generation != generation {
         return Err(OAuthError::invalid_grant("The authorization was revoked."));
     }
-    if effective_state(&user) != gatehouse_types::UserState::Active {
+    if user.state != gatehouse_types::UserState::Active {
         return Err(OAuthError::invalid_grant("The user is not active."));
     }
     let answer = Answer {

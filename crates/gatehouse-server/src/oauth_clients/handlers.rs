@@ -67,7 +67,7 @@ pub async fn create_client(
     principal.require(Action::IssueClientSecret)?;
     if !role_listed(
         &principal.subscription.oauth_client_roles,
-        &principal.user.role,
+        principal.user.role,
     ) {
         return Err(ApiError::forbidden(
             codes::FORBIDDEN,

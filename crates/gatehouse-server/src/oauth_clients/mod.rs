@@ -8,7 +8,7 @@ pub mod handlers;
 use crate::db::oauth_clients as store;
 
 use actix_web::web;
-use gatehouse_types::{ClientType, OAuthClient, validate};
+use gatehouse_types::{OAuthClient, validate};
 
 use crate::clock;
 use crate::error::ApiError;
@@ -83,7 +83,7 @@ pub fn to_api(row: &store::ClientRow) -> OAuthClient {
         id: row.id.clone(),
         client_id: row.client_id.clone(),
         name: row.name.clone(),
-        client_type: ClientType::parse(&row.client_type).unwrap_or(ClientType::Confidential),
+        client_type: row.client_type,
         redirect_uris: row.redirect_uri_list(),
         homepage_url: row.homepage_url.clone(),
         logo_url: row.logo_url.clone(),

@@ -91,7 +91,7 @@ pub async fn sign_in(
         .await?;
     let Some(count) = attempt else {
         // Not active, or password sign-in locked (or about to be, by attempts in flight).
-        let reason = if user.state == UserState::Active.as_str() {
+        let reason = if user.state == UserState::Active {
             "password_locked"
         } else {
             "inactive"
@@ -159,7 +159,7 @@ pub async fn sign_in(
     let mut user = user;
     user.last_sign_in_at = Some(now);
     user.failed_sign_ins = 0;
-    user.state = UserState::Active.as_str().into();
+    user.state = UserState::Active;
     user.password_locked_until = None;
     let principal = Principal {
         via: Via::Session {

@@ -11,7 +11,7 @@ use super::store::{self, NewUser, UserChanges, UserRow};
 use crate::audit::Audit;
 use crate::auth::cache::Invalidate;
 use crate::auth::password::generate_password;
-use crate::auth::{Action, Authenticated, ClientMeta, Principal, effective_state};
+use crate::auth::{Action, Authenticated, ClientMeta, Principal};
 use crate::clock;
 use crate::db::DbConnection;
 use crate::db::sessions as sessions_store;
@@ -264,8 +264,7 @@ fn lock_and_check_last_admin(
     subscriptions_store::lock(conn, subscription_id)?;
     let current =
         store::find_in_subscription(conn, subscription_id, user_id)?.ok_or(ApiError::NotFound)?;
-    let is_active_admin =
-        current.role == Role::Admin.as_str() && effective_state(&current) == UserState::Active;
+    let is_active_admin = current.role == Role::Admin && current.state == UserState::Active;
     if is_active_admin
         && !stays_admin
         && store::count_other_active_admins(conn, subscription_id, user_id)? == 0
@@ -302,7 +301,7 @@ pub async fn update_user(
         updated_at: Some(now),
         ..Default::default()
     };
-    let was = effective_state(&target);
+    let was = target.state;
     match body.state {
         Some(UserState::Active) => {
             // Activating also unlocks, both the admin's lock and a password lock.
@@ -340,7 +339,7 @@ pub async fn update_user(
     let row = audit
         .write(&state.db, move |conn| {
             let current = lock_and_check_last_admin(conn, &sub_id, &user_id, stays_admin)?;
-            let admin_locked = effective_state(&current) == UserState::Locked;
+            let admin_locked = current.state == UserState::Locked;
             let password_locked = current.password_locked_until.is_some_and(|u| u > now);
             store::update(conn, &user_id, &changes)?;
             if stopping {
