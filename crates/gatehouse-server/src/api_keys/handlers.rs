@@ -179,6 +179,7 @@ pub async fn rename_key(
         .write(&state.db, move |conn| {
             store::update(
                 conn,
+                &sub_id,
                 &id,
                 &ApiKeyChanges {
                     name: Some(name.clone()),
@@ -256,7 +257,7 @@ pub async fn reset_key(
     let (sub_id, id) = (principal.subscription.id.clone(), row.id.clone());
     let row = audit
         .write(&state.db, move |conn| {
-            store::update(conn, &id, &changes)?;
+            store::update(conn, &sub_id, &id, &changes)?;
             store::find_in_subscription(conn, &sub_id, &id)?.ok_or(ApiError::NotFound)
         })
         .await?;
@@ -283,10 +284,10 @@ pub async fn delete_key(
         .target("api_key", &row.id)
         .subject(&row.user_id)
         .details(on_behalf(&principal, &row));
-    let id = row.id.clone();
+    let (sub_id, id) = (principal.subscription.id.clone(), row.id.clone());
     audit
         .write(&state.db, move |conn| {
-            store::delete(conn, &id)?;
+            store::delete(conn, &sub_id, &id)?;
             Ok(())
         })
         .await?;

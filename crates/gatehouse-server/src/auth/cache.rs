@@ -1,5 +1,5 @@
-//! Per-process caches of verified credentials — API keys and OAuth grants — which keep
-//! the authentication hot path off the database.
+//! Per-process caches of verified credentials — API keys, OAuth grants and OAuth
+//! clients — which keep the authentication hot path off the database.
 //!
 //! Bounds, in order of strength:
 //! - **On the replica that made a change, at once.** Every change that can weaken a

@@ -42,9 +42,9 @@ async fn check(auth: &Authenticator, token: &str) -> Result<Principal, ApiError>
     let idle_expires_at =
         session.last_seen_at + TimeDelta::minutes(subscription.session_idle_minutes);
     if now >= expires_at || now >= idle_expires_at {
-        let id = session.id.clone();
+        let (user_id, id) = (session.user_id.clone(), session.id.clone());
         auth.db
-            .write(move |conn| Ok(store::delete(conn, &id)?))
+            .write(move |conn| Ok(store::delete(conn, &user_id, &id)?))
             .await?;
         return Err(expired());
     }

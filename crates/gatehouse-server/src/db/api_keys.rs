@@ -200,17 +200,33 @@ pub struct ApiKeyChanges {
     pub updated_at: Option<NaiveDateTime>,
 }
 
-pub fn update(conn: &mut DbConnection, id: &str, changes: &ApiKeyChanges) -> QueryResult<()> {
-    diesel::update(api_keys::table.find(id))
-        .set(changes)
-        .execute(conn)
-        .map(drop)
+/// Changes a record of the subscription: the subscription is in the `WHERE` clause,
+/// so a record of another one is never touched, whatever the caller checked before.
+pub fn update(
+    conn: &mut DbConnection,
+    subscription_id: &str,
+    id: &str,
+    changes: &ApiKeyChanges,
+) -> QueryResult<()> {
+    diesel::update(
+        api_keys::table
+            .find(id)
+            .filter(api_keys::subscription_id.eq(subscription_id)),
+    )
+    .set(changes)
+    .execute(conn)
+    .map(drop)
 }
 
-pub fn delete(conn: &mut DbConnection, id: &str) -> QueryResult<()> {
-    diesel::delete(api_keys::table.find(id))
-        .execute(conn)
-        .map(drop)
+/// Deletes a record of the subscription (the subscription is in the `WHERE` clause).
+pub fn delete(conn: &mut DbConnection, subscription_id: &str, id: &str) -> QueryResult<()> {
+    diesel::delete(
+        api_keys::table
+            .find(id)
+            .filter(api_keys::subscription_id.eq(subscription_id)),
+    )
+    .execute(conn)
+    .map(drop)
 }
 
 /// Records a use; called at most once a minute per key and process.

@@ -170,34 +170,83 @@ pub fn insert(conn: &mut DbConnection, new: &NewGrant<'_>) -> QueryResult<()> {
     }
 }
 
-pub fn update(conn: &mut DbConnection, id: &str, changes: &GrantChanges) -> QueryResult<()> {
-    diesel::update(oauth_grants::table.find(id))
-        .set(changes)
-        .execute(conn)
-        .map(drop)
+/// Whose grant a change is for: the user it belongs to, or the client it was given to.
+/// The holder is in the `WHERE` clause of every change, so a grant of someone else is
+/// never touched, whatever the caller checked before.
+#[derive(Debug, Clone, Copy)]
+pub enum Holder<'a> {
+    User(&'a str),
+    Client(&'a str),
 }
 
-/// Revokes a grant and every refresh token hanging off it; its access tokens fail
-/// from the next check of the grant. Returns whether the grant was active.
-pub fn revoke(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> QueryResult<bool> {
-    let changed = diesel::update(
-        oauth_grants::table
-            .find(id)
-            .filter(oauth_grants::state.eq("active")),
-    )
-    .set((
+pub fn update(
+    conn: &mut DbConnection,
+    holder: Holder<'_>,
+    id: &str,
+    changes: &GrantChanges,
+) -> QueryResult<()> {
+    let grant = oauth_grants::table.find(id);
+    match holder {
+        Holder::User(user) => diesel::update(grant.filter(oauth_grants::user_id.eq(user)))
+            .set(changes)
+            .execute(conn),
+        Holder::Client(client) => diesel::update(grant.filter(oauth_grants::client_id.eq(client)))
+            .set(changes)
+            .execute(conn),
+    }
+    .map(drop)
+}
+
+/// Revokes the holder's grant and every refresh token hanging off it; its access
+/// tokens fail from the next check of the grant. Returns whether the grant was active.
+pub fn revoke(
+    conn: &mut DbConnection,
+    holder: Holder<'_>,
+    id: &str,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    let grant = oauth_grants::table.find(id);
+    let revoked = (
         oauth_grants::state.eq("revoked"),
         oauth_grants::revoked_at.eq(Some(now)),
         oauth_grants::updated_at.eq(now),
-    ))
-    .execute(conn)?;
-    diesel::update(
-        oauth_refresh_tokens::table
-            .filter(oauth_refresh_tokens::grant_id.eq(id))
-            .filter(oauth_refresh_tokens::revoked_at.is_null()),
-    )
-    .set(oauth_refresh_tokens::revoked_at.eq(Some(now)))
-    .execute(conn)?;
+    );
+    let active = oauth_grants::state.eq("active");
+    let (changed, mine) = match holder {
+        Holder::User(user) => {
+            let mine = grant.filter(oauth_grants::user_id.eq(user));
+            let changed = diesel::update(mine.filter(active))
+                .set(revoked)
+                .execute(conn)?;
+            (
+                changed,
+                mine.select(oauth_grants::id)
+                    .first::<String>(conn)
+                    .optional()?,
+            )
+        }
+        Holder::Client(client) => {
+            let mine = grant.filter(oauth_grants::client_id.eq(client));
+            let changed = diesel::update(mine.filter(active))
+                .set(revoked)
+                .execute(conn)?;
+            (
+                changed,
+                mine.select(oauth_grants::id)
+                    .first::<String>(conn)
+                    .optional()?,
+            )
+        }
+    };
+    if let Some(grant_id) = mine {
+        diesel::update(
+            oauth_refresh_tokens::table
+                .filter(oauth_refresh_tokens::grant_id.eq(grant_id))
+                .filter(oauth_refresh_tokens::revoked_at.is_null()),
+        )
+        .set(oauth_refresh_tokens::revoked_at.eq(Some(now)))
+        .execute(conn)?;
+    }
     Ok(changed > 0)
 }
 

@@ -133,16 +133,32 @@ pub fn list(
     .load(conn)
 }
 
-pub fn update(conn: &mut DbConnection, id: &str, changes: &ClientChanges) -> QueryResult<()> {
-    diesel::update(oauth_clients::table.find(id))
-        .set(changes)
-        .execute(conn)
-        .map(drop)
+/// Changes a record of the subscription: the subscription is in the `WHERE` clause,
+/// so a record of another one is never touched, whatever the caller checked before.
+pub fn update(
+    conn: &mut DbConnection,
+    subscription_id: &str,
+    id: &str,
+    changes: &ClientChanges,
+) -> QueryResult<()> {
+    diesel::update(
+        oauth_clients::table
+            .find(id)
+            .filter(oauth_clients::subscription_id.eq(subscription_id)),
+    )
+    .set(changes)
+    .execute(conn)
+    .map(drop)
 }
 
 /// Deletes the client; its grants, codes and refresh tokens go by cascade.
-pub fn delete(conn: &mut DbConnection, id: &str) -> QueryResult<()> {
-    diesel::delete(oauth_clients::table.find(id))
-        .execute(conn)
-        .map(drop)
+/// Deletes a record of the subscription (the subscription is in the `WHERE` clause).
+pub fn delete(conn: &mut DbConnection, subscription_id: &str, id: &str) -> QueryResult<()> {
+    diesel::delete(
+        oauth_clients::table
+            .find(id)
+            .filter(oauth_clients::subscription_id.eq(subscription_id)),
+    )
+    .execute(conn)
+    .map(drop)
 }

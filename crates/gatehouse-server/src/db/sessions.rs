@@ -69,10 +69,15 @@ pub fn touch(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> QueryResu
         .map(drop)
 }
 
-pub fn delete(conn: &mut DbConnection, id: &str) -> QueryResult<()> {
-    diesel::delete(sessions::table.find(id))
-        .execute(conn)
-        .map(drop)
+/// Ends one of the user's sessions (the user is in the `WHERE` clause).
+pub fn delete(conn: &mut DbConnection, user_id: &str, id: &str) -> QueryResult<()> {
+    diesel::delete(
+        sessions::table
+            .find(id)
+            .filter(sessions::user_id.eq(user_id)),
+    )
+    .execute(conn)
+    .map(drop)
 }
 
 /// Ends every session of a user except `keep` (the one that asked, if any).

@@ -143,17 +143,33 @@ pub fn insert(conn: &mut DbConnection, new: &NewUser<'_>) -> QueryResult<()> {
         .map(drop)
 }
 
-pub fn update(conn: &mut DbConnection, id: &str, changes: &UserChanges) -> QueryResult<()> {
-    diesel::update(users::table.find(id))
-        .set(changes)
-        .execute(conn)
-        .map(drop)
+/// Changes a record of the subscription: the subscription is in the `WHERE` clause,
+/// so a record of another one is never touched, whatever the caller checked before.
+pub fn update(
+    conn: &mut DbConnection,
+    subscription_id: &str,
+    id: &str,
+    changes: &UserChanges,
+) -> QueryResult<()> {
+    diesel::update(
+        users::table
+            .find(id)
+            .filter(users::subscription_id.eq(subscription_id)),
+    )
+    .set(changes)
+    .execute(conn)
+    .map(drop)
 }
 
-pub fn delete(conn: &mut DbConnection, id: &str) -> QueryResult<()> {
-    diesel::delete(users::table.find(id))
-        .execute(conn)
-        .map(drop)
+/// Deletes a record of the subscription (the subscription is in the `WHERE` clause).
+pub fn delete(conn: &mut DbConnection, subscription_id: &str, id: &str) -> QueryResult<()> {
+    diesel::delete(
+        users::table
+            .find(id)
+            .filter(users::subscription_id.eq(subscription_id)),
+    )
+    .execute(conn)
+    .map(drop)
 }
 
 /// Active admins of a subscription other than `except_id` (an admin whose password

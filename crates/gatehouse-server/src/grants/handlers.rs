@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, web};
 use gatehouse_types::{AuthorizedApp, Page};
 use serde_json::json;
 
-use super::store;
+use super::store::{self, Holder};
 use crate::audit::Audit;
 use crate::auth::cache::Invalidate;
 use crate::auth::{Action, Authenticated, ClientMeta};
@@ -56,7 +56,7 @@ pub async fn revoke_app(
             let grant = store::find_by_id(conn, &grant_id)?
                 .filter(|g| g.user_id == user_id)
                 .ok_or(ApiError::NotFound)?;
-            if store::revoke(conn, &grant.id, now)? {
+            if store::revoke(conn, Holder::User(&user_id), &grant.id, now)? {
                 audit
                     .clone()
                     .details(json!({"client": grant.client_id}))

@@ -25,7 +25,7 @@ use crate::auth::tokens::{self, TokenHasher};
 use crate::auth::{Action, Authenticated, ClientMeta, Principal, SESSION_COOKIE, Via};
 use crate::clock;
 use crate::db::DbConnection;
-use crate::db::grants::{self as grants_store, GrantChanges, GrantRow, NewCode, NewGrant};
+use crate::db::grants::{self as grants_store, GrantChanges, GrantRow, Holder, NewCode, NewGrant};
 use crate::db::oauth_clients::{self as clients_store, ClientRow};
 use crate::db::users as users_store;
 use crate::error::ApiError;
@@ -602,6 +602,7 @@ fn issue_code(
             all.extend(params.scopes.iter().cloned());
             grants_store::update(
                 conn,
+                Holder::User(&g.user_id),
                 &g.id,
                 &GrantChanges {
                     scopes: Some(scopes::join(&all)),
@@ -616,6 +617,7 @@ fn issue_code(
         // Re-enabled: a new generation, so the old tokens stay dead.
         grants_store::update(
             conn,
+            Holder::User(&g.user_id),
             &g.id,
             &GrantChanges {
                 scopes: Some(requested.clone()),

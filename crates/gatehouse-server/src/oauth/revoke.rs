@@ -16,7 +16,7 @@ use crate::auth::cache::Invalidate;
 use crate::auth::jwt::VerifyError;
 use crate::auth::tokens;
 use crate::clock;
-use crate::db::grants as grants_store;
+use crate::db::grants::{self as grants_store, Holder};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -59,7 +59,8 @@ pub async fn revoke(
                 let Some(grant) = grants_store::find_by_id(conn, &grant_id)? else {
                     return Ok(None);
                 };
-                if grant.client_id != client_row_id || !grants_store::revoke(conn, &grant.id, now)?
+                if grant.client_id != client_row_id
+                    || !grants_store::revoke(conn, Holder::Client(&client_row_id), &grant.id, now)?
                 {
                     return Ok(None);
                 }

@@ -21,7 +21,7 @@ use crate::auth::scopes;
 use crate::auth::{ClientMeta, tokens};
 use crate::clock;
 use crate::db::DbConnection;
-use crate::db::grants::{self as grants_store, GrantRow, NewRefresh};
+use crate::db::grants::{self as grants_store, GrantRow, Holder, NewRefresh};
 use crate::db::oauth_clients::ClientRow;
 use crate::db::users::UserRow;
 use crate::error::ApiError;
@@ -56,11 +56,11 @@ async fn revoke_for_reuse(
     action: &'static str,
 ) -> Result<(), OAuthError> {
     let audit = reuse_audit(meta, &client.client_id, grant, action);
-    let id = grant.id.clone();
+    let (id, client_row_id) = (grant.id.clone(), client.id.clone());
     let now = clock::now();
     audit
         .write(&state.db, move |conn| {
-            grants_store::revoke(conn, &id, now)?;
+            grants_store::revoke(conn, Holder::Client(&client_row_id), &id, now)?;
             Ok::<_, ApiError>(())
         })
         .await?;
@@ -310,7 +310,12 @@ impl RefreshWork {
         if refresh.revoked_at.is_some() || !grant.is_active() {
             return Ok(RefreshOutcome::Invalid);
         }
-        grants_store::revoke(conn, &grant.id, self.now)?;
+        grants_store::revoke(
+            conn,
+            Holder::Client(&self.client_row_id),
+            &grant.id,
+            self.now,
+        )?;
         reuse_audit(
             &self.meta,
             &self.client_id,

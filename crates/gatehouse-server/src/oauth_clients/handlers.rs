@@ -16,7 +16,7 @@ use crate::auth::cache::Invalidate;
 use crate::auth::role_listed;
 use crate::auth::{Action, Authenticated, ClientMeta, Principal, tokens};
 use crate::clock;
-use crate::db::grants as grants_store;
+use crate::db::grants::{self as grants_store, Holder};
 use crate::error::ApiError;
 use crate::pagination::{PageParams, page, time_key};
 use crate::routing::optional_json;
@@ -221,7 +221,7 @@ pub async fn update_client(
     let (sub_id, id) = (principal.subscription.id.clone(), row.id.clone());
     let row = audit
         .write(&state.db, move |conn| {
-            store::update(conn, &id, &changes)?;
+            store::update(conn, &sub_id, &id, &changes)?;
             if let Some(unmarked) = &unmarked {
                 unmarked.record(conn)?;
             }
@@ -266,10 +266,10 @@ pub async fn reset_secret(
     let revoke = body.revoke_tokens;
     let row = audit
         .write(&state.db, move |conn| {
-            store::update(conn, &id, &changes)?;
+            store::update(conn, &sub_id, &id, &changes)?;
             if revoke {
                 for grant in grants_store::active_ids_for_client(conn, &id)? {
-                    grants_store::revoke(conn, &grant, now)?;
+                    grants_store::revoke(conn, Holder::Client(&id), &grant, now)?;
                 }
             }
             store::find_in_subscription(conn, &sub_id, &id)?.ok_or(ApiError::NotFound)
@@ -296,12 +296,12 @@ pub async fn delete_client(
         .target("oauth_client", &row.id)
         .subject(&row.owner_id)
         .details(json!({"name": row.name, "client_id": row.client_id}));
-    let id = row.id.clone();
+    let (sub_id, id) = (principal.subscription.id.clone(), row.id.clone());
     audit
         .write(&state.db, move |conn| {
             // Grants, codes and refresh tokens go by cascade; access tokens fail
             // their next grant check.
-            store::delete(conn, &id)?;
+            store::delete(conn, &sub_id, &id)?;
             Ok(())
         })
         .await?;

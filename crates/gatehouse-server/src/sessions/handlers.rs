@@ -199,10 +199,10 @@ pub async fn sign_out(
 ) -> Result<HttpResponse, ApiError> {
     principal.require(Action::SignOut)?;
     let audit = Audit::by(&principal, &meta, "session.signed_out");
-    let id = principal.via.id().to_string();
+    let (user_id, id) = (principal.user.id.clone(), principal.via.id().to_string());
     audit
         .write(&state.db, move |conn| {
-            store::delete(conn, &id)?;
+            store::delete(conn, &user_id, &id)?;
             Ok::<_, ApiError>(())
         })
         .await?;

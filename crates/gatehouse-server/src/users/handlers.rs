@@ -61,7 +61,7 @@ pub async fn update_me(
     let (sub_id, user_id) = (principal.subscription.id.clone(), principal.user.id.clone());
     let row = audit
         .write(&state.db, move |conn| {
-            store::update(conn, &user_id, &changes)?;
+            store::update(conn, &sub_id, &user_id, &changes)?;
             store::find_in_subscription(conn, &sub_id, &user_id)?.ok_or(ApiError::NotFound)
         })
         .await?;
@@ -341,7 +341,7 @@ pub async fn update_user(
             let current = lock_and_check_last_admin(conn, &sub_id, &user_id, stays_admin)?;
             let admin_locked = current.state == UserState::Locked;
             let password_locked = current.password_locked_until.is_some_and(|u| u > now);
-            store::update(conn, &user_id, &changes)?;
+            store::update(conn, &sub_id, &user_id, &changes)?;
             if stopping {
                 sessions_store::delete_for_user(conn, &user_id, None)?;
             }
@@ -374,8 +374,9 @@ pub async fn delete_user(
     audit
         .write(&state.db, move |conn| {
             lock_and_check_last_admin(conn, &sub_id, &user_id, false)?;
-            // Sessions (and, later, keys and grants) go with the user by cascade.
-            store::delete(conn, &user_id)?;
+            // Sessions, keys, grants (with their codes and refresh tokens) and the
+            // clients the user registered go with the user by cascade.
+            store::delete(conn, &sub_id, &user_id)?;
             Ok(())
         })
         .await?;
