@@ -88,21 +88,48 @@ fn found(location: &str) -> HttpResponse {
         .finish()
 }
 
-struct ErrorRedirect<'a> {
-    redirect_uri: &'a str,
-    state: Option<&'a str>,
-    issuer: &'a str,
+/// Where errors go once the client and its callback URL are known: back to the client,
+/// by redirect, with its `state` (RFC 6749 §4.1.2.1).
+struct ErrorRedirect {
+    redirect_uri: String,
+    state: Option<String>,
+    issuer: String,
 }
 
-impl ErrorRedirect<'_> {
+impl ErrorRedirect {
     fn send(&self, error: &str, description: &str) -> HttpResponse {
         let mut params = vec![("error", error), ("error_description", description)];
-        if let Some(s) = self.state {
+        if let Some(s) = &self.state {
             params.push(("state", s));
         }
-        found(&redirect_url(self.redirect_uri, &params, self.issuer))
+        found(&redirect_url(&self.redirect_uri, &params, &self.issuer))
+    }
+
+    /// The same, as the early end of a step.
+    fn stop(&self, error: &str, description: &str) -> Stop {
+        Stop::Answer(self.send(error, description))
     }
 }
+
+/// How a step of the authorization endpoint ends the request early: with its answer
+/// (an error page, or a redirect to the client or to sign-in), or with an error that
+/// `authorize_with` turns into a page.
+enum Stop {
+    Answer(HttpResponse),
+    Failed(ApiError),
+}
+
+impl From<ApiError> for Stop {
+    fn from(e: ApiError) -> Stop {
+        Stop::Failed(e)
+    }
+}
+
+fn stop_page(title: &str, detail: &str) -> Stop {
+    Stop::Answer(error_page(title, detail))
+}
+
+type Step<T> = Result<T, Stop>;
 
 /// What the client asked for, once checked.
 #[derive(Debug, Clone)]
@@ -146,20 +173,20 @@ pub async fn authorize_post(
 #[tracing::instrument(name = "oauth.authorize", skip_all)]
 async fn authorize_with(state: &web::Data<AppState>, req: &HttpRequest, raw: &str) -> HttpResponse {
     match authorize_inner(state, req, raw).await {
-        Ok(res) => res,
+        Ok(res) | Err(Stop::Answer(res)) => res,
         // The world changed under the request: the client or its callback URL went
         // away, or the user was disabled, while it was being answered.
-        Err(ApiError::NotFound) => error_page(
+        Err(Stop::Failed(ApiError::NotFound)) => error_page(
             "Unknown application",
             "This application or its callback URL is no longer registered.",
         ),
-        Err(ApiError::Unauthorized { .. }) => error_page(
+        Err(Stop::Failed(ApiError::Unauthorized { .. })) => error_page(
             "Account not active",
             "Your account is not active. Ask an administrator of your subscription.",
         ),
         // Could not check (the database is away): say so, and never send the person
         // to sign in — they may well be signed in.
-        Err(ApiError::Busy | ApiError::Unavailable(_)) => {
+        Err(Stop::Failed(ApiError::Busy | ApiError::Unavailable(_))) => {
             let mut status = HttpResponse::ServiceUnavailable();
             status.insert_header((header::RETRY_AFTER, "1"));
             page(
@@ -168,7 +195,7 @@ async fn authorize_with(state: &web::Data<AppState>, req: &HttpRequest, raw: &st
                 "Gatehouse cannot reach its database right now. Reload this page in a moment.",
             )
         }
-        Err(e) => {
+        Err(Stop::Failed(e)) => {
             tracing::error!(error = ?e, "authorization endpoint failed");
             error_page(
                 "Something went wrong",
@@ -178,203 +205,22 @@ async fn authorize_with(state: &web::Data<AppState>, req: &HttpRequest, raw: &st
     }
 }
 
+/// The authorization endpoint, step by step: the client and its callback URL (errors
+/// on a page), the rest of the request (errors back to the client), who is asking, and
+/// then a code at once or the consent page.
 async fn authorize_inner(
     state: &web::Data<AppState>,
     req: &HttpRequest,
     raw: &str,
-) -> Result<HttpResponse, ApiError> {
-    let query = match Params::parse(raw.as_bytes(), super::AUTHORIZE_PARAMS) {
-        Ok(query) => query,
-        Err(e) => return Ok(error_page("Invalid request", &e.describe())),
-    };
-    let param = |name: &str| query.get(name);
-
-    // 1. The client and the redirect URI, before anything is sent back to it.
-    let Some(client_id) = param("client_id") else {
-        return Ok(error_page(
-            "Unknown application",
-            "The request names no application (client_id).",
-        ));
-    };
-    let client = crate::auth::client::find(&state.auth, client_id).await?;
-    let Some(client) = client else {
-        return Ok(error_page(
-            "Unknown application",
-            "No application is registered with this client_id.",
-        ));
-    };
-    let registered = client.redirect_uri_list();
-    let redirect_uri = match param("redirect_uri") {
-        Some(uri) if redirect_matches(&registered, uri) => uri.to_string(),
-        Some(_) => {
-            return Ok(error_page(
-                "Invalid redirect URI",
-                "The redirect_uri is not one of the application's registered callback URLs.",
-            ));
-        }
-        None if registered.len() == 1 => registered[0].clone(),
-        None => {
-            return Ok(error_page(
-                "Invalid redirect URI",
-                "The application has several callback URLs; the request must name one (redirect_uri).",
-            ));
-        }
-    };
-    let issuer = state.auth.signing.issuer().to_string();
-    let client_state = param("state").map(str::to_string);
-    let back = ErrorRedirect {
-        redirect_uri: &redirect_uri,
-        state: client_state.as_deref(),
-        issuer: &issuer,
-    };
-
-    // 2. The rest, answered by redirect. Request objects are not supported (OpenID
-    //    Connect Core §6): said before anything else, and before any sign-in.
-    if param("request").is_some() {
-        return Ok(back.send(
-            "request_not_supported",
-            "Request objects (request) are not supported.",
-        ));
-    }
-    if param("request_uri").is_some() {
-        return Ok(back.send(
-            "request_uri_not_supported",
-            "Request objects by reference (request_uri) are not supported.",
-        ));
-    }
-    if param("response_type") != Some("code") {
-        return Ok(back.send(
-            "unsupported_response_type",
-            "Only response_type=code is supported.",
-        ));
-    }
-    let scopes = match scopes::parse(param("scope").unwrap_or(DEFAULT_SCOPE)) {
-        Ok(s) if !s.is_empty() => s,
-        Ok(_) => return Ok(back.send("invalid_scope", "No scope was requested.")),
-        Err(unknown) => {
-            return Ok(back.send("invalid_scope", &format!("Unknown scope: {unknown}.")));
-        }
-    };
-    // OpenID Connect Core §3.1.2.1: an OpenID request names its redirect URI. Without
-    // it the request is not answered by redirect at all (the safer reading).
-    if scopes.contains("openid") && param("redirect_uri").is_none() {
-        return Ok(error_page(
-            "Invalid redirect URI",
-            "An OpenID Connect request must name its redirect_uri.",
-        ));
-    }
-    let code_challenge = match (param("code_challenge"), param("code_challenge_method")) {
-        (None, None) if client.is_public() => {
-            return Ok(back.send(
-                "invalid_request",
-                "Public clients must use PKCE (code_challenge with S256).",
-            ));
-        }
-        (None, None) => None,
-        (Some(c), Some("S256")) if super::pkce::well_formed(c) => Some(c.to_string()),
-        (Some(_), Some("S256")) => {
-            return Ok(back.send("invalid_request", "The code_challenge is malformed."));
-        }
-        (Some(_), _) => {
-            return Ok(back.send(
-                "invalid_request",
-                "code_challenge_method must be S256; plain is not supported.",
-            ));
-        }
-        (None, Some(_)) => {
-            return Ok(back.send(
-                "invalid_request",
-                "code_challenge_method without code_challenge.",
-            ));
-        }
-    };
-    if client_state.as_deref().is_some_and(|s| s.len() > 1024)
-        || param("nonce").is_some_and(|n| n.len() > 512)
-    {
-        return Ok(back.send("invalid_request", "state or nonce is too long."));
-    }
-    let params = AuthorizationParams {
-        redirect_uri: redirect_uri.clone(),
-        redirect_uri_given: param("redirect_uri").is_some(),
-        scopes,
-        state: client_state.clone(),
-        code_challenge,
-        nonce: param("nonce").map(str::to_string),
-    };
-
-    // OpenID Connect `prompt`: `none` asks for no page at all (answered by redirect
-    // when a page would be needed); `consent` asks for the consent page even when an
-    // active grant covers the scopes.
-    let prompt: BTreeSet<&str> = param("prompt")
-        .map(|p| p.split(' ').filter(|v| !v.is_empty()).collect())
-        .unwrap_or_default();
-    let prompt_none = prompt.contains("none");
-    if prompt_none && prompt.len() > 1 {
-        return Ok(back.send(
-            "invalid_request",
-            "prompt=none cannot be combined with other prompt values.",
-        ));
-    }
-    let max_age = match param("max_age").map(str::parse::<u32>) {
-        None => None,
-        Some(Ok(seconds)) => Some(i64::from(seconds)),
-        Some(Err(_)) => {
-            return Ok(back.send(
-                "invalid_request",
-                "max_age must be a whole number of seconds.",
-            ));
-        }
-    };
-
-    // 3. Who is asking: not signed in, go sign in and come back.
-    // No session, or one that has ended: sign in. A session that could not be
-    // checked (the database is away) is an error, never a sign-in redirect.
-    let session = match req.cookie(SESSION_COOKIE) {
-        Some(c) => match crate::auth::session::authenticate(&state.auth, c.value()).await {
-            Ok(principal) => Some(principal),
-            Err(ApiError::Unauthorized { .. }) => None,
-            Err(e) => return Err(e),
-        },
-        None => None,
-    };
-    let Some(principal) = session else {
-        if prompt_none {
-            return Ok(back.send("login_required", "The user is not signed in."));
-        }
-        // Back to the same request after sign-in, as a GET. The sign-in about to
-        // happen is as fresh as `prompt=login` or `max_age` can ask.
-        return Ok(found(&sign_in_url(req.path(), query.pairs(), None)));
-    };
-    if principal.subscription.id != client.subscription_id {
-        return Ok(back.send(
-            "access_denied",
-            "This application belongs to another organisation.",
-        ));
-    }
-    // The session's creation is the moment the user signed in (`auth_time`).
-    let (auth_time, mark) = match &principal.via {
-        Via::Session { created_at, id, .. } => (*created_at, reauth_mark(id)),
-        _ => (clock::now(), String::new()),
-    };
-
-    // `prompt=login`, or a sign-in older than `max_age`: sign in again first. The way
-    // back carries a mark of the current session instead, so the same session is sent
-    // back again and a new one (a new sign-in) goes on — no clocks are compared, so a
-    // replica's clock cannot make this loop.
-    let stale = prompt.contains("login")
-        || max_age.is_some_and(|m| (clock::now() - auth_time).num_seconds() > m)
-        || param(REAUTH_PARAM) == Some(mark.as_str());
-    if stale {
-        if prompt_none {
-            return Ok(back.send("login_required", "The user must sign in again."));
-        }
-        return Ok(found(&sign_in_url(req.path(), query.pairs(), Some(&mark))));
-    }
-
-    // 4. Already allowed (an active grant covering the scopes), or a standard
-    //    integration: no consent page.
-    let now = clock::now();
-    if !prompt.contains("consent") {
+) -> Step<HttpResponse> {
+    let query = Params::parse(raw.as_bytes(), super::AUTHORIZE_PARAMS)
+        .map_err(|e| stop_page("Invalid request", &e.describe()))?;
+    let (client, back) = client_and_callback(state, &query).await?;
+    let (params, prompt) = checked_request(&query, &client, &back)?;
+    let (principal, auth_time) = signed_in(state, req, &query, &client, &back, &prompt).await?;
+    // Already allowed (an active grant covering the scopes), or a standard
+    // integration: no consent page.
+    if !prompt.consent {
         let meta = ClientMeta::of(req);
         let issued =
             issue_code_if_allowed(state, &principal, &meta, &client, &params, auth_time).await?;
@@ -384,18 +230,247 @@ async fn authorize_inner(
             if let Some(s) = &params.state {
                 ps.push(("state", s));
             }
-            return Ok(found(&redirect_url(&params.redirect_uri, &ps, &issuer)));
+            return Ok(found(&redirect_url(
+                &params.redirect_uri,
+                &ps,
+                &back.issuer,
+            )));
         }
     }
-
-    if prompt_none {
-        return Ok(back.send(
+    if prompt.none {
+        return Err(back.stop(
             "consent_required",
             "The user has not allowed this application these scopes.",
         ));
     }
+    let id = store_request(state, &principal, &client, &params, auth_time).await?;
+    Ok(found(&format!("/authorize?request={id}")))
+}
 
-    // 5. Ask: store the request, send the browser to the consent page.
+/// Step 1: the client and the redirect URI, before anything is sent back to it. An
+/// unknown client or an unregistered callback URL gets a page, never a redirect.
+async fn client_and_callback(
+    state: &web::Data<AppState>,
+    query: &Params,
+) -> Step<(ClientRow, ErrorRedirect)> {
+    let Some(client_id) = query.get("client_id") else {
+        return Err(stop_page(
+            "Unknown application",
+            "The request names no application (client_id).",
+        ));
+    };
+    let Some(client) = crate::auth::client::find(&state.auth, client_id).await? else {
+        return Err(stop_page(
+            "Unknown application",
+            "No application is registered with this client_id.",
+        ));
+    };
+    let registered = client.redirect_uri_list();
+    let redirect_uri = match query.get("redirect_uri") {
+        Some(uri) if redirect_matches(&registered, uri) => uri.to_string(),
+        Some(_) => {
+            return Err(stop_page(
+                "Invalid redirect URI",
+                "The redirect_uri is not one of the application's registered callback URLs.",
+            ));
+        }
+        None if registered.len() == 1 => registered[0].clone(),
+        None => {
+            return Err(stop_page(
+                "Invalid redirect URI",
+                "The application has several callback URLs; the request must name one (redirect_uri).",
+            ));
+        }
+    };
+    let back = ErrorRedirect {
+        redirect_uri,
+        state: query.get("state").map(str::to_string),
+        issuer: state.auth.signing.issuer().to_string(),
+    };
+    Ok((client, back))
+}
+
+/// OpenID Connect `prompt` and `max_age`: `none` asks for no page at all (answered by
+/// redirect when a page would be needed); `login` and `max_age` for a fresh sign-in;
+/// `consent` for the consent page even when an active grant covers the scopes.
+struct Prompt {
+    none: bool,
+    login: bool,
+    consent: bool,
+    max_age: Option<i64>,
+}
+
+/// Step 2: the rest of the request, answered by redirect.
+fn checked_request(
+    query: &Params,
+    client: &ClientRow,
+    back: &ErrorRedirect,
+) -> Step<(AuthorizationParams, Prompt)> {
+    // Request objects are not supported (OpenID Connect Core §6): said before anything
+    // else, and before any sign-in.
+    if query.get("request").is_some() {
+        return Err(back.stop(
+            "request_not_supported",
+            "Request objects (request) are not supported.",
+        ));
+    }
+    if query.get("request_uri").is_some() {
+        return Err(back.stop(
+            "request_uri_not_supported",
+            "Request objects by reference (request_uri) are not supported.",
+        ));
+    }
+    if query.get("response_type") != Some("code") {
+        return Err(back.stop(
+            "unsupported_response_type",
+            "Only response_type=code is supported.",
+        ));
+    }
+    let scopes = match scopes::parse(query.get("scope").unwrap_or(DEFAULT_SCOPE)) {
+        Ok(s) if !s.is_empty() => s,
+        Ok(_) => return Err(back.stop("invalid_scope", "No scope was requested.")),
+        Err(unknown) => {
+            return Err(back.stop("invalid_scope", &format!("Unknown scope: {unknown}.")));
+        }
+    };
+    // OpenID Connect Core §3.1.2.1: an OpenID request names its redirect URI. Without
+    // it the request is not answered by redirect at all (the safer reading).
+    if scopes.contains("openid") && query.get("redirect_uri").is_none() {
+        return Err(stop_page(
+            "Invalid redirect URI",
+            "An OpenID Connect request must name its redirect_uri.",
+        ));
+    }
+    let code_challenge =
+        code_challenge(query, client).map_err(|why| back.stop("invalid_request", why))?;
+    if back.state.as_deref().is_some_and(|s| s.len() > 1024)
+        || query.get("nonce").is_some_and(|n| n.len() > 512)
+    {
+        return Err(back.stop("invalid_request", "state or nonce is too long."));
+    }
+    let params = AuthorizationParams {
+        redirect_uri: back.redirect_uri.clone(),
+        redirect_uri_given: query.get("redirect_uri").is_some(),
+        scopes,
+        state: back.state.clone(),
+        code_challenge,
+        nonce: query.get("nonce").map(str::to_string),
+    };
+    let prompt = prompt(query).map_err(|why| back.stop("invalid_request", why))?;
+    Ok((params, prompt))
+}
+
+/// The PKCE challenge: S256 only, and required of public clients.
+fn code_challenge(query: &Params, client: &ClientRow) -> Result<Option<String>, &'static str> {
+    match (
+        query.get("code_challenge"),
+        query.get("code_challenge_method"),
+    ) {
+        (None, None) if client.is_public() => {
+            Err("Public clients must use PKCE (code_challenge with S256).")
+        }
+        (None, None) => Ok(None),
+        (Some(c), Some("S256")) if super::pkce::well_formed(c) => Ok(Some(c.to_string())),
+        (Some(_), Some("S256")) => Err("The code_challenge is malformed."),
+        (Some(_), _) => Err("code_challenge_method must be S256; plain is not supported."),
+        (None, Some(_)) => Err("code_challenge_method without code_challenge."),
+    }
+}
+
+fn prompt(query: &Params) -> Result<Prompt, &'static str> {
+    let values: BTreeSet<&str> = query
+        .get("prompt")
+        .map(|p| p.split(' ').filter(|v| !v.is_empty()).collect())
+        .unwrap_or_default();
+    let none = values.contains("none");
+    if none && values.len() > 1 {
+        return Err("prompt=none cannot be combined with other prompt values.");
+    }
+    let max_age = match query.get("max_age").map(str::parse::<u32>) {
+        None => None,
+        Some(Ok(seconds)) => Some(i64::from(seconds)),
+        Some(Err(_)) => return Err("max_age must be a whole number of seconds."),
+    };
+    Ok(Prompt {
+        none,
+        login: values.contains("login"),
+        consent: values.contains("consent"),
+        max_age,
+    })
+}
+
+/// Step 3: who is asking, and when they signed in (`auth_time`). Not signed in, or
+/// signed in longer ago than the request accepts: sign in (again) and come back. A
+/// session that could not be checked (the database is away) is an error, never a
+/// sign-in redirect.
+async fn signed_in(
+    state: &web::Data<AppState>,
+    req: &HttpRequest,
+    query: &Params,
+    client: &ClientRow,
+    back: &ErrorRedirect,
+    prompt: &Prompt,
+) -> Step<(Principal, NaiveDateTime)> {
+    let session = match req.cookie(SESSION_COOKIE) {
+        Some(c) => match crate::auth::session::authenticate(&state.auth, c.value()).await {
+            Ok(principal) => Some(principal),
+            Err(ApiError::Unauthorized { .. }) => None,
+            Err(e) => return Err(e.into()),
+        },
+        None => None,
+    };
+    let Some(principal) = session else {
+        if prompt.none {
+            return Err(back.stop("login_required", "The user is not signed in."));
+        }
+        // Back to the same request after sign-in, as a GET. The sign-in about to
+        // happen is as fresh as `prompt=login` or `max_age` can ask.
+        return Err(Stop::Answer(found(&sign_in_url(
+            req.path(),
+            query.pairs(),
+            None,
+        ))));
+    };
+    if principal.subscription.id != client.subscription_id {
+        return Err(back.stop(
+            "access_denied",
+            "This application belongs to another organisation.",
+        ));
+    }
+    // The session's creation is the moment the user signed in (`auth_time`).
+    let (auth_time, mark) = match &principal.via {
+        Via::Session { created_at, id, .. } => (*created_at, reauth_mark(id)),
+        _ => (clock::now(), String::new()),
+    };
+    // `prompt=login`, or a sign-in older than `max_age`: sign in again first. The way
+    // back carries a mark of the current session instead, so the same session is sent
+    // back again and a new one (a new sign-in) goes on — no clocks are compared, so a
+    // replica's clock cannot make this loop.
+    let stale = prompt.login
+        || prompt
+            .max_age
+            .is_some_and(|m| (clock::now() - auth_time).num_seconds() > m)
+        || query.get(REAUTH_PARAM) == Some(mark.as_str());
+    if stale {
+        if prompt.none {
+            return Err(back.stop("login_required", "The user must sign in again."));
+        }
+        let again = sign_in_url(req.path(), query.pairs(), Some(&mark));
+        return Err(Stop::Answer(found(&again)));
+    }
+    Ok((principal, auth_time))
+}
+
+/// Step 4, when the user must decide: stores the request for the consent page (and
+/// sweeps expired ones), and says its id.
+async fn store_request(
+    state: &web::Data<AppState>,
+    principal: &Principal,
+    client: &ClientRow,
+    params: &AuthorizationParams,
+    auth_time: NaiveDateTime,
+) -> Result<String, ApiError> {
+    let now = clock::now();
     let id = uuid::Uuid::now_v7().to_string();
     let (rid, sub_id, uid, cid) = (
         id.clone(),
@@ -429,7 +504,7 @@ async fn authorize_inner(
             Ok(())
         })
         .await?;
-    Ok(found(&format!("/authorize?request={id}")))
+    Ok(id)
 }
 
 /// The query parameter that carries [`reauth_mark`] back from a forced sign-in.
