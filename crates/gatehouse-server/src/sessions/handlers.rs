@@ -10,7 +10,9 @@ use super::store;
 use crate::audit::Audit;
 use crate::auth::{Action, Authenticated, ClientMeta, Principal, SESSION_COOKIE, Via, tokens};
 use crate::clock;
+use crate::db::subscriptions::SubscriptionRow;
 use crate::db::users as users_store;
+use crate::db::users::UserRow;
 use crate::error::ApiError;
 use crate::secret::SecretString;
 use crate::state::AppState;
@@ -37,141 +39,15 @@ pub async fn sign_in(
             retry_after_secs: wait,
         });
     }
-    let refuse = || {
-        state.auth.sign_in_limiter.record_failure(&address);
-        invalid_credentials()
-    };
     let SignInRequest { username, password } = body.into_inner();
     let password = SecretString::new(password);
-    // A username that cannot exist is looked up as no one, at the same cost.
-    let username = validate::username(&username).ok();
-    let lookup = username.clone();
-    let found = match lookup {
-        Some(u) => {
-            state
-                .db
-                .read(move |conn| Ok(users_store::find_by_username(conn, &u)?))
-                .await?
-        }
+    let session = match verify_password(&state, &meta, &username, &password).await? {
+        Some((user, subscription)) => start_session(&state, &meta, user, subscription).await?,
         None => None,
     };
-    let Some((user, subscription)) = found else {
-        // The same work as for a real user: verify against a dummy hash.
-        state.auth.passwords.verify(&password, None).await?;
-        let audit = Audit::unauthenticated(&meta, "session.sign_in_failed")
-            .attempted_username(username.as_deref())
-            .details(json!({"reason": "unknown_user"}));
-        audit.write(&state.db, |_| Ok(())).await?;
-        return Err(refuse());
-    };
-    let failed = |reason: &str| {
-        Audit::unauthenticated(&meta, "session.sign_in_failed")
-            .actor(&subscription.id, &user.id, &user.username)
-            .target("user", &user.id)
-            .details(json!({"reason": reason}))
-    };
-    let threshold = subscription.login_lockout_threshold;
-    let lock_event = |action| {
-        Audit::unauthenticated(&meta, action)
-            .actor(&subscription.id, &user.id, &user.username)
-            .target("user", &user.id)
-    };
-    let events = crate::auth::lockout::LockEvents {
-        locked: lock_event("user.locked").recorder(),
-        lapsed: lock_event("user.unlocked").recorder(),
-    };
-    let attempt =
-        crate::auth::lockout::begin_password_attempt(&state.auth, &user.id, threshold, events)
-            .await?;
-    // Verified whatever the attempt's fate, so that every refusal costs the same.
-    let password_ok = state
-        .auth
-        .passwords
-        .verify(&password, Some(user.password_hash.clone()))
-        .await?;
-    let Some(count) = attempt else {
-        // Not active, or password sign-in locked (or about to be, by attempts in flight).
-        let reason = if user.state == UserState::Active {
-            "password_locked"
-        } else {
-            "inactive"
-        };
-        let audit = failed(reason);
-        audit.write(&state.db, |_| Ok(())).await?;
-        return Err(refuse());
-    };
-    if !password_ok {
-        crate::auth::lockout::password_failed(
-            &state.auth,
-            &user.id,
-            count,
-            threshold,
-            failed("wrong_password").recorder(),
-            lock_event("user.locked").recorder(),
-        )
-        .await?;
-        return Err(refuse());
-    }
-
-    let now = clock::now();
-    let token = tokens::random_token(32);
-    let token_hash = state.auth.tokens.hash(&token);
-    let session_id = uuid::Uuid::now_v7().to_string();
-    let expires_at = now + TimeDelta::hours(subscription.session_max_hours);
-    let audit = Audit::unauthenticated(&meta, "session.signed_in")
-        .actor(&subscription.id, &user.id, &user.username)
-        .credential("session", Some(&session_id))
-        .target("user", &user.id);
-    let inactive_audit = failed("inactive");
-    let (user_id, subscription_id) = (user.id.clone(), subscription.id.clone());
-    let verified_hash = user.password_hash.clone();
-    let (sid, meta2) = (session_id.clone(), meta.clone());
-    let signed_in = state
-        .db
-        .write(move |conn| {
-            if !users_store::record_sign_in(conn, &user_id, &verified_hash, now)? {
-                // Disabled, locked or given a new password while the hash was checked.
-                inactive_audit.record(conn)?;
-                return Ok::<_, ApiError>(false);
-            }
-            store::insert(
-                conn,
-                &store::NewSession {
-                    id: &sid,
-                    token_hash: &token_hash,
-                    user_id: &user_id,
-                    subscription_id: &subscription_id,
-                    created_at: now,
-                    last_seen_at: now,
-                    expires_at,
-                    ip: meta2.ip.as_deref(),
-                    user_agent: meta2.user_agent.as_deref(),
-                },
-            )?;
-            audit.record(conn)?;
-            Ok(true)
-        })
-        .await?;
-    if !signed_in {
-        return Err(refuse());
-    }
-
-    let mut user = user;
-    user.last_sign_in_at = Some(now);
-    user.failed_sign_ins = 0;
-    user.state = UserState::Active;
-    user.password_locked_until = None;
-    let principal = Principal {
-        via: Via::Session {
-            id: session_id,
-            created_at: now,
-            expires_at,
-            idle_expires_at: (now + TimeDelta::minutes(subscription.session_idle_minutes))
-                .min(expires_at),
-            csrf_token: crate::secret::SecretString::new(state.auth.tokens.csrf_token(&token)),
-        },
-        user: std::sync::Arc::new(user),
-        subscription: std::sync::Arc::new(subscription),
+    let Some((principal, token)) = session else {
+        state.auth.sign_in_limiter.record_failure(&address);
+        return Err(invalid_credentials());
     };
     let cookie = Cookie::build(SESSION_COOKIE, token)
         .path("/")
@@ -186,6 +62,153 @@ pub async fn sign_in(
         .cookie(cookie)
         .insert_header(("Cache-Control", "no-store"))
         .json(session_info(&principal)))
+}
+
+/// The user whose password this is, if sign-in may go on: the user exists, is active,
+/// their password sign-in is not locked, and the password is right. Every refusal
+/// costs one password hash, like a success, and is recorded (`session.sign_in_failed`,
+/// and `user.locked` when this attempt locks password sign-in).
+async fn verify_password(
+    state: &AppState,
+    meta: &ClientMeta,
+    username: &str,
+    password: &SecretString,
+) -> Result<Option<(UserRow, SubscriptionRow)>, ApiError> {
+    // A username that cannot exist is looked up as no one, at the same cost.
+    let username = validate::username(username).ok();
+    let found = match username.clone() {
+        Some(u) => {
+            state
+                .db
+                .read(move |conn| Ok(users_store::find_by_username(conn, &u)?))
+                .await?
+        }
+        None => None,
+    };
+    let Some((user, subscription)) = found else {
+        // The same work as for a real user: verify against a dummy hash.
+        state.auth.passwords.verify(password, None).await?;
+        let audit = Audit::unauthenticated(meta, "session.sign_in_failed")
+            .attempted_username(username.as_deref())
+            .details(json!({"reason": "unknown_user"}));
+        audit.write(&state.db, |_| Ok(())).await?;
+        return Ok(None);
+    };
+    let event = |action| {
+        Audit::unauthenticated(meta, action)
+            .actor(&subscription.id, &user.id, &user.username)
+            .target("user", &user.id)
+    };
+    let failed = |reason: &str| event("session.sign_in_failed").details(json!({"reason": reason}));
+    let threshold = subscription.login_lockout_threshold;
+    let events = crate::auth::lockout::LockEvents {
+        locked: event("user.locked").recorder(),
+        lapsed: event("user.unlocked").recorder(),
+    };
+    let attempt =
+        crate::auth::lockout::begin_password_attempt(&state.auth, &user.id, threshold, events)
+            .await?;
+    // Verified whatever the attempt's fate, so that every refusal costs the same.
+    let password_ok = state
+        .auth
+        .passwords
+        .verify(password, Some(user.password_hash.clone()))
+        .await?;
+    let Some(count) = attempt else {
+        // Not active, or password sign-in locked (or about to be, by attempts in flight).
+        let reason = if user.state == UserState::Active {
+            "password_locked"
+        } else {
+            "inactive"
+        };
+        failed(reason).write(&state.db, |_| Ok(())).await?;
+        return Ok(None);
+    };
+    if !password_ok {
+        crate::auth::lockout::password_failed(
+            &state.auth,
+            &user.id,
+            count,
+            threshold,
+            failed("wrong_password").recorder(),
+            event("user.locked").recorder(),
+        )
+        .await?;
+        return Ok(None);
+    }
+    Ok(Some((user, subscription)))
+}
+
+/// Records the sign-in and stores a new session, unless the user was disabled, locked
+/// or given a new password while the hash was checked. The session's principal and
+/// its cookie token.
+async fn start_session(
+    state: &AppState,
+    meta: &ClientMeta,
+    user: UserRow,
+    subscription: SubscriptionRow,
+) -> Result<Option<(Principal, String)>, ApiError> {
+    let now = clock::now();
+    let token = tokens::random_token(32);
+    let token_hash = state.auth.tokens.hash(&token);
+    let session_id = uuid::Uuid::now_v7().to_string();
+    let expires_at = now + TimeDelta::hours(subscription.session_max_hours);
+    let event = |action| {
+        Audit::unauthenticated(meta, action)
+            .actor(&subscription.id, &user.id, &user.username)
+            .target("user", &user.id)
+    };
+    let inactive = event("session.sign_in_failed").details(json!({"reason": "inactive"}));
+    let audit = event("session.signed_in").credential("session", Some(&session_id));
+    let (user_id, subscription_id) = (user.id.clone(), subscription.id.clone());
+    let verified_hash = user.password_hash.clone();
+    let (sid, meta) = (session_id.clone(), meta.clone());
+    let signed_in = state
+        .db
+        .write(move |conn| {
+            if !users_store::record_sign_in(conn, &user_id, &verified_hash, now)? {
+                inactive.record(conn)?;
+                return Ok::<_, ApiError>(false);
+            }
+            store::insert(
+                conn,
+                &store::NewSession {
+                    id: &sid,
+                    token_hash: &token_hash,
+                    user_id: &user_id,
+                    subscription_id: &subscription_id,
+                    created_at: now,
+                    last_seen_at: now,
+                    expires_at,
+                    ip: meta.ip.as_deref(),
+                    user_agent: meta.user_agent.as_deref(),
+                },
+            )?;
+            audit.record(conn)?;
+            Ok(true)
+        })
+        .await?;
+    if !signed_in {
+        return Ok(None);
+    }
+    let mut user = user;
+    user.last_sign_in_at = Some(now);
+    user.failed_sign_ins = 0;
+    user.state = UserState::Active;
+    user.password_locked_until = None;
+    let principal = Principal {
+        via: Via::Session {
+            id: session_id,
+            created_at: now,
+            expires_at,
+            idle_expires_at: (now + TimeDelta::minutes(subscription.session_idle_minutes))
+                .min(expires_at),
+            csrf_token: SecretString::new(state.auth.tokens.csrf_token(&token)),
+        },
+        user: std::sync::Arc::new(user),
+        subscription: std::sync::Arc::new(subscription),
+    };
+    Ok(Some((principal, token)))
 }
 
 pub async fn whoami(Authenticated(principal): Authenticated) -> web::Json<SessionInfo> {
