@@ -4,9 +4,11 @@
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-use actix_web::dev::{Server, Service};
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::DefaultHeaders;
+use actix_web::middleware::{Next, from_fn};
 use actix_web::{App, HttpResponse, HttpServer, web};
 use anyhow::Context;
 use tracing::Instrument;
@@ -61,6 +63,75 @@ pub struct Application {
     state: web::Data<AppState>,
 }
 
+/// Opens the pool, migrates the database, and wraps both in the handlers' `Database`.
+fn open_database(settings: &Settings) -> anyhow::Result<db::Database> {
+    let pool = db::connect(&settings.database_url, settings.db_pool_size)?;
+    {
+        let mut conn = pool.get().context("connecting to the database")?;
+        let applied = db::migrate(&mut conn)?;
+        if applied > 0 {
+            tracing::info!(applied, "database migrated");
+        }
+    }
+    db::Database::new(pool, &settings.database_url)
+}
+
+/// The built web app, with a warning when there is none yet (the API works without).
+fn web_files(settings: &Settings) -> crate::web::WebFiles {
+    let files = crate::web::WebFiles::new(settings.web_dir.clone());
+    if !files.is_built() {
+        tracing::warn!(
+            web_dir = %files.dir().display(),
+            "the web app is not built (no index.html): pages answer 503 until \
+             `cargo xtask build-web` writes it, or set GATEHOUSE_WEB_DIR; the API works"
+        );
+    }
+    files
+}
+
+/// Every request: a request id (answered as `X-Request-Id`) and a span for it, one log
+/// line with method, path (never the query, which may carry OAuth parameters), status
+/// and latency; `Cache-Control: no-store` on API and protocol answers unless the handler
+/// said otherwise (they are someone's data, and some carry a secret shown once); and
+/// JSON labelled UTF-8.
+async fn private_and_logged(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let span = tracing::info_span!("request", request_id = %request_id);
+    let (method, path) = (req.method().clone(), req.path().to_string());
+    let private = path.starts_with("/api/") || path.starts_with("/oauth/");
+    let started = Instant::now();
+    let mut res = next.call(req).instrument(span.clone()).await?;
+    let headers = res.headers_mut();
+    if private && !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    if headers
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v == "application/json")
+    {
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json; charset=utf-8"),
+        );
+    }
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        headers.insert(header::HeaderName::from_static("x-request-id"), v);
+    }
+    span.in_scope(|| {
+        tracing::info!(
+            %method,
+            %path,
+            status = res.status().as_u16(),
+            latency_us = started.elapsed().as_micros() as u64,
+            "request"
+        )
+    });
+    Ok(res)
+}
+
 impl Application {
     /// Opens the database, migrates it, and binds the listener. Nothing is served
     /// until [`Application::run_until_stopped`].
@@ -73,23 +144,8 @@ impl Application {
         if let Some(base) = settings.public_url.strip_suffix(":0") {
             settings.public_url = format!("{base}:{port}");
         }
-        let web_files = crate::web::WebFiles::new(settings.web_dir.clone());
-        if !web_files.is_built() {
-            tracing::warn!(
-                web_dir = %web_files.dir().display(),
-                "the web app is not built (no index.html): pages answer 503 until \
-                 `cargo xtask build-web` writes it, or set GATEHOUSE_WEB_DIR; the API works"
-            );
-        }
-        let pool = db::connect(&settings.database_url, settings.db_pool_size)?;
-        {
-            let mut conn = pool.get().context("connecting to the database")?;
-            let applied = db::migrate(&mut conn)?;
-            if applied > 0 {
-                tracing::info!(applied, "database migrated");
-            }
-        }
-        let db = db::Database::new(pool, &settings.database_url)?;
+        let web_files = web_files(&settings);
+        let db = open_database(&settings)?;
         let auth = web::Data::new(auth::Authenticator::new(&settings, db.clone())?);
         let state = web::Data::new(AppState {
             settings: settings.clone(),
@@ -111,51 +167,7 @@ impl Application {
                         .add((header::REFERRER_POLICY, "same-origin"))
                         .add((header::X_FRAME_OPTIONS, "DENY")),
                 )
-                .wrap_fn(|req, srv| {
-                    let request_id = uuid::Uuid::new_v4().to_string();
-                    let span = tracing::info_span!("request", request_id = %request_id);
-                    let method = req.method().clone();
-                    // The path only: query strings may carry OAuth parameters.
-                    let path = req.path().to_string();
-                    // Answers of the API and the protocol are someone's data, and some
-                    // carry a secret shown once: never stored by a cache or a browser,
-                    // unless a handler says otherwise.
-                    let private = path.starts_with("/api/") || path.starts_with("/oauth/");
-                    let started = Instant::now();
-                    let fut = srv.call(req);
-                    async move {
-                        let mut res = fut.await?;
-                        let headers = res.headers_mut();
-                        if private && !headers.contains_key(header::CACHE_CONTROL) {
-                            headers.insert(
-                                header::CACHE_CONTROL,
-                                HeaderValue::from_static("no-store"),
-                            );
-                        }
-                        if headers
-                            .get(header::CONTENT_TYPE)
-                            .is_some_and(|v| v == "application/json")
-                        {
-                            headers.insert(
-                                header::CONTENT_TYPE,
-                                HeaderValue::from_static("application/json; charset=utf-8"),
-                            );
-                        }
-                        if let Ok(v) = HeaderValue::from_str(&request_id) {
-                            res.headers_mut()
-                                .insert(header::HeaderName::from_static("x-request-id"), v);
-                        }
-                        tracing::info!(
-                            %method,
-                            %path,
-                            status = res.status().as_u16(),
-                            latency_us = started.elapsed().as_micros() as u64,
-                            "request"
-                        );
-                        Ok(res)
-                    }
-                    .instrument(span)
-                })
+                .wrap(from_fn(private_and_logged))
                 .configure(routes)
         })
         .workers(settings.workers)

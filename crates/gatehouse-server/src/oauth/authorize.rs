@@ -620,15 +620,7 @@ fn issue_code(
     asking: &Asking<'_>,
     grant: Option<GrantRow>,
 ) -> Result<(String, String), ApiError> {
-    let Asking {
-        principal,
-        meta,
-        client,
-        params,
-        auth_time,
-    } = *asking;
-    let now = clock::now();
-    let active = users_store::find(conn, &principal.user.id)?
+    let active = users_store::find(conn, &asking.principal.user.id)?
         .is_some_and(|u| u.state == gatehouse_types::UserState::Active);
     if !active {
         return Err(ApiError::unauthorized(
@@ -636,89 +628,24 @@ fn issue_code(
             "The user is not active.",
         ));
     }
-    let requested = scopes::join(&params.scopes);
-    let audit = |action: &'static str, grant_id: &str| {
-        Audit::by(principal, meta, action)
-            .target("oauth_grant", grant_id)
-            .subject(&principal.user.id)
-            .details(json!({"client_id": client.client_id, "client_name": client.name, "scopes": requested}))
-    };
-    let g = match grant {
+    let grant = match grant {
         Some(g) => g,
-        None => {
-            let id = uuid::Uuid::now_v7().to_string();
-            grants_store::insert(
-                conn,
-                &NewGrant {
-                    id: &id,
-                    subscription_id: &principal.subscription.id,
-                    user_id: &principal.user.id,
-                    client_id: &client.id,
-                    scopes: &requested,
-                    state: "active",
-                    generation: 1,
-                    created_at: now,
-                    updated_at: now,
-                },
-            )?;
-            // Read back: a concurrent "Allow" may have inserted the grant first; then
-            // it is handled below like any existing grant.
-            let grant = grants_store::find(conn, &principal.user.id, &client.id)?
-                .ok_or(ApiError::NotFound)?;
-            if grant.id == id {
-                audit("oauth_grant.authorized", &id).record(conn)?;
-            }
-            grant
-        }
+        None => create_grant(conn, asking)?,
     };
-    let (grant_id, generation) = if g.is_active() {
-        let mut all = scopes::split(&g.scopes);
-        if !all.is_superset(&params.scopes) {
-            all.extend(params.scopes.iter().cloned());
-            grants_store::update(
-                conn,
-                Holder::User(&g.user_id),
-                &g.id,
-                &GrantChanges {
-                    scopes: Some(scopes::join(&all)),
-                    updated_at: Some(now),
-                    ..Default::default()
-                },
-            )?;
-            audit("oauth_grant.extended", &g.id).record(conn)?;
-        }
-        (g.id, g.generation)
-    } else {
-        // Re-enabled: a new generation, so the old tokens stay dead.
-        grants_store::update(
-            conn,
-            Holder::User(&g.user_id),
-            &g.id,
-            &GrantChanges {
-                scopes: Some(requested.clone()),
-                state: Some("active".into()),
-                generation: Some(g.generation + 1),
-                revoked_at: Some(None),
-                updated_at: Some(now),
-                ..Default::default()
-            },
-        )?;
-        audit("oauth_grant.re_enabled", &g.id).record(conn)?;
-        (g.id, g.generation + 1)
-    };
-    let code = tokens::random_token(32);
-    let code_id = uuid::Uuid::now_v7().to_string();
+    let (grant_id, generation) = allow(conn, asking, grant)?;
+    let now = clock::now();
+    let (params, code) = (asking.params, tokens::random_token(32));
     grants_store::insert_code(
         conn,
         &NewCode {
-            id: &code_id,
+            id: &uuid::Uuid::now_v7().to_string(),
             code_hash: &hasher.hash(&code),
             grant_id: &grant_id,
             redirect_uri: &params.redirect_uri,
-            scopes: &requested,
+            scopes: &scopes::join(&params.scopes),
             code_challenge: params.code_challenge.as_deref(),
             nonce: params.nonce.as_deref(),
-            auth_time,
+            auth_time: asking.auth_time,
             created_at: now,
             expires_at: now + CODE_TTL,
             generation,
@@ -726,6 +653,91 @@ fn issue_code(
         },
     )?;
     Ok((code, grant_id))
+}
+
+/// An event about the user's grant for the client (`oauth_grant.…`).
+fn grant_event(asking: &Asking<'_>, action: &'static str, grant_id: &str) -> Audit {
+    let Asking {
+        principal,
+        meta,
+        client,
+        params,
+        ..
+    } = *asking;
+    Audit::by(principal, meta, action)
+        .target("oauth_grant", grant_id)
+        .subject(&principal.user.id)
+        .details(json!({
+            "client_id": client.client_id,
+            "client_name": client.name,
+            "scopes": scopes::join(&params.scopes),
+        }))
+}
+
+/// The user's first grant for the client, recorded as `oauth_grant.authorized`. Read
+/// back: a concurrent "Allow" may have inserted it first; then that one is used (and
+/// recorded by its own request).
+fn create_grant(conn: &mut DbConnection, asking: &Asking<'_>) -> Result<GrantRow, ApiError> {
+    let (principal, client, now) = (asking.principal, asking.client, clock::now());
+    let id = uuid::Uuid::now_v7().to_string();
+    grants_store::insert(
+        conn,
+        &NewGrant {
+            id: &id,
+            subscription_id: &principal.subscription.id,
+            user_id: &principal.user.id,
+            client_id: &client.id,
+            scopes: &scopes::join(&asking.params.scopes),
+            state: "active",
+            generation: 1,
+            created_at: now,
+            updated_at: now,
+        },
+    )?;
+    let grant =
+        grants_store::find(conn, &principal.user.id, &client.id)?.ok_or(ApiError::NotFound)?;
+    if grant.id == id {
+        grant_event(asking, "oauth_grant.authorized", &id).record(conn)?;
+    }
+    Ok(grant)
+}
+
+/// Makes the grant cover what is asked: an active grant is extended by the new scopes
+/// (`oauth_grant.extended`); a revoked one is re-enabled with exactly them and a new
+/// generation, so the old tokens stay dead (`oauth_grant.re_enabled`). Returns the
+/// grant's id and generation.
+fn allow(
+    conn: &mut DbConnection,
+    asking: &Asking<'_>,
+    g: GrantRow,
+) -> Result<(String, i64), ApiError> {
+    let (asked, now) = (&asking.params.scopes, clock::now());
+    let holder = Holder::User(&g.user_id);
+    if g.is_active() {
+        let mut all = scopes::split(&g.scopes);
+        if !all.is_superset(asked) {
+            all.extend(asked.iter().cloned());
+            let changes = GrantChanges {
+                scopes: Some(scopes::join(&all)),
+                updated_at: Some(now),
+                ..Default::default()
+            };
+            grants_store::update(conn, holder, &g.id, &changes)?;
+            grant_event(asking, "oauth_grant.extended", &g.id).record(conn)?;
+        }
+        return Ok((g.id, g.generation));
+    }
+    let changes = GrantChanges {
+        scopes: Some(scopes::join(asked)),
+        state: Some("active".into()),
+        generation: Some(g.generation + 1),
+        revoked_at: Some(None),
+        updated_at: Some(now),
+        ..Default::default()
+    };
+    grants_store::update(conn, holder, &g.id, &changes)?;
+    grant_event(asking, "oauth_grant.re_enabled", &g.id).record(conn)?;
+    Ok((g.id, g.generation + 1))
 }
 
 fn find_pending(
