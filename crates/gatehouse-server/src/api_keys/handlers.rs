@@ -304,6 +304,44 @@ pub struct SubscriptionKeysQuery {
     cursor: Option<String>,
 }
 
+impl SubscriptionKeysQuery {
+    /// The query as the database takes it; an unknown sort or order is a 400.
+    fn checked(self) -> Result<SubscriptionKeyQuery, ApiError> {
+        let sort = match self.sort.as_deref() {
+            None | Some("created_at") => SortBy::CreatedAt,
+            Some("last_used_at") => SortBy::LastUsedAt,
+            Some("last_reset_at") => SortBy::LastResetAt,
+            Some(_) => {
+                return Err(ApiError::bad_request(
+                    codes::INVALID_PARAMETER,
+                    "`sort` must be `created_at`, `last_used_at` or `last_reset_at`.",
+                ));
+            }
+        };
+        let descending = match self.order.as_deref() {
+            None | Some("desc") => true,
+            Some("asc") => false,
+            Some(_) => {
+                return Err(ApiError::bad_request(
+                    codes::INVALID_PARAMETER,
+                    "`order` must be `asc` or `desc`.",
+                ));
+            }
+        };
+        let params = PageParams {
+            limit: self.limit,
+            cursor: self.cursor,
+        };
+        Ok(SubscriptionKeyQuery {
+            q: text_param("q", self.q, 200)?,
+            sort,
+            descending,
+            after: params.time_cursor()?,
+            limit: params.limit()?,
+        })
+    }
+}
+
 pub async fn list_subscription_keys(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -311,47 +349,9 @@ pub async fn list_subscription_keys(
     query: web::Query<SubscriptionKeysQuery>,
 ) -> Result<HttpResponse, ApiError> {
     principal.require(Action::ViewSubscriptionApiKeys)?;
-    let query = query.into_inner();
-    let sort = match query.sort.as_deref() {
-        None | Some("created_at") => SortBy::CreatedAt,
-        Some("last_used_at") => SortBy::LastUsedAt,
-        Some("last_reset_at") => SortBy::LastResetAt,
-        Some(_) => {
-            return Err(ApiError::bad_request(
-                codes::INVALID_PARAMETER,
-                "`sort` must be `created_at`, `last_used_at` or `last_reset_at`.",
-            ));
-        }
-    };
-    let descending = match query.order.as_deref() {
-        None | Some("desc") => true,
-        Some("asc") => false,
-        Some(_) => {
-            return Err(ApiError::bad_request(
-                codes::INVALID_PARAMETER,
-                "`order` must be `asc` or `desc`.",
-            ));
-        }
-    };
-    let params = PageParams {
-        limit: query.limit,
-        cursor: query.cursor,
-    };
-    let mut db_query = SubscriptionKeyQuery {
-        q: text_param("q", query.q, 200)?,
-        sort,
-        descending,
-        after: params.time_cursor()?,
-        limit: params.limit()?,
-    };
-    let sort_value = move |r: &ApiKeyRow| {
-        match sort {
-            SortBy::CreatedAt => Some(r.created_at),
-            SortBy::LastUsedAt => r.last_used_at,
-            SortBy::LastResetAt => r.last_reset_at,
-        }
-        .unwrap_or_else(store::epoch)
-    };
+    let mut db_query = query.into_inner().checked()?;
+    let sort = db_query.sort;
+    let sort_value = move |r: &ApiKeyRow| sort.value_of(r);
     let now = clock::now();
     let wants_csv = csv::wanted(&req);
     let sub_id = principal.subscription.id.clone();

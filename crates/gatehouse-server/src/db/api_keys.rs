@@ -107,6 +107,18 @@ pub enum SortBy {
     LastResetAt,
 }
 
+impl SortBy {
+    /// A key's value in this order, as the query sorts it (never used: the epoch).
+    pub fn value_of(self, key: &ApiKeyRow) -> NaiveDateTime {
+        match self {
+            SortBy::CreatedAt => Some(key.created_at),
+            SortBy::LastUsedAt => key.last_used_at,
+            SortBy::LastResetAt => key.last_reset_at,
+        }
+        .unwrap_or_else(epoch)
+    }
+}
+
 /// The filter, order and position of one page of the subscription-wide key list.
 #[derive(Debug, Clone)]
 pub struct SubscriptionKeyQuery {

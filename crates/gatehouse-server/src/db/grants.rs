@@ -310,10 +310,15 @@ pub fn insert_code(conn: &mut DbConnection, new: &NewCode<'_>) -> QueryResult<()
         .map(drop)
 }
 
-pub fn find_code(conn: &mut DbConnection, code_hash: &str) -> QueryResult<Option<CodeRow>> {
+/// A code by its hash, with the grant it was issued under.
+pub fn find_code_with_grant(
+    conn: &mut DbConnection,
+    code_hash: &str,
+) -> QueryResult<Option<(CodeRow, GrantRow)>> {
     oauth_codes::table
+        .inner_join(oauth_grants::table)
         .filter(oauth_codes::code_hash.eq(code_hash))
-        .select(CodeRow::as_select())
+        .select((CodeRow::as_select(), GrantRow::as_select()))
         .first(conn)
         .optional()
 }

@@ -816,64 +816,72 @@ pub async fn decide_request(
     let id = path.into_inner();
     crate::routing::id_or_404(&id)?;
     let decision = body.decision;
-    let now = clock::now();
-    let issuer = state.auth.signing.issuer().to_string();
     let (p, m) = (principal.clone(), meta.clone());
     let hasher = state.auth.tokens.clone();
-    let (redirect_to, grant_id) = state
+    let (params, answer, grant_id) = state
         .db
-        .write(move |conn| {
-            let (request, client) = find_pending(conn, &p.user.id, &id, now)?;
-            // Single use: a second decision finds nothing.
-            if !oauth_store::take_request(conn, &request.id)? {
-                return Err(ApiError::NotFound);
-            }
-            let params = AuthorizationParams {
-                redirect_uri: request.redirect_uri.clone(),
-                redirect_uri_given: request.redirect_uri_given,
-                scopes: scopes::split(&request.scopes),
-                state: request.state.clone(),
-                code_challenge: request.code_challenge.clone(),
-                nonce: request.nonce.clone(),
-            };
-            let mut out: Vec<(&str, String)> = Vec::new();
-            let mut grant_id = None;
-            match decision {
-                Decision::Allow => {
-                    let grant = grants_store::find_for_update(conn, &p.user.id, &client.id)?;
-                    let asking = Asking {
-                        principal: &p,
-                        meta: &m,
-                        client: &client,
-                        params: &params,
-                        auth_time: request.auth_time,
-                    };
-                    let (code, gid) = issue_code(conn, &hasher, &asking, grant)?;
-                    out.push(("code", code));
-                    grant_id = Some(gid);
-                }
-                Decision::Deny => {
-                    Audit::by(&p, &m, "oauth_request.denied")
-                        .target("oauth_client", &client.id)
-                        .subject(&p.user.id)
-                        .details(json!({"client_id": client.client_id}))
-                        .record(conn)?;
-                    out.push(("error", "access_denied".into()));
-                    out.push(("error_description", "The user denied the request.".into()));
-                }
-            }
-            if let Some(s) = &params.state {
-                out.push(("state", s.clone()));
-            }
-            let pairs: Vec<(&str, &str)> = out.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            Ok((
-                redirect_url(&params.redirect_uri, &pairs, &issuer),
-                grant_id,
-            ))
-        })
+        .write(move |conn| decide(conn, &hasher, (&p, &m), &id, decision))
         .await?;
     if let Some(g) = grant_id {
         state.auth.invalidate(Invalidate::Grant(&g));
     }
+    let mut pairs: Vec<(&str, &str)> = answer.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    if let Some(s) = &params.state {
+        pairs.push(("state", s));
+    }
+    let issuer = state.auth.signing.issuer();
+    let redirect_to = redirect_url(&params.redirect_uri, &pairs, issuer);
     Ok(protect(&mut HttpResponse::Ok()).json(ConsentResult { redirect_to }))
+}
+
+/// What the client is told of the user's decision on a pending request (taken: a second
+/// decision finds nothing): the request as it was made, the parameters for its
+/// callback (a code, or `access_denied`), and the grant a code was issued under.
+type Decided = (
+    AuthorizationParams,
+    Vec<(&'static str, String)>,
+    Option<String>,
+);
+
+fn decide(
+    conn: &mut DbConnection,
+    hasher: &TokenHasher,
+    (principal, meta): (&Principal, &ClientMeta),
+    request_id: &str,
+    decision: Decision,
+) -> Result<Decided, ApiError> {
+    let (request, client) = find_pending(conn, &principal.user.id, request_id, clock::now())?;
+    if !oauth_store::take_request(conn, &request.id)? {
+        return Err(ApiError::NotFound);
+    }
+    let params = AuthorizationParams {
+        redirect_uri: request.redirect_uri.clone(),
+        redirect_uri_given: request.redirect_uri_given,
+        scopes: scopes::split(&request.scopes),
+        state: request.state.clone(),
+        code_challenge: request.code_challenge.clone(),
+        nonce: request.nonce.clone(),
+    };
+    if decision == Decision::Deny {
+        Audit::by(principal, meta, "oauth_request.denied")
+            .target("oauth_client", &client.id)
+            .subject(&principal.user.id)
+            .details(json!({"client_id": client.client_id}))
+            .record(conn)?;
+        let answer = vec![
+            ("error", "access_denied".to_string()),
+            ("error_description", "The user denied the request.".into()),
+        ];
+        return Ok((params, answer, None));
+    }
+    let grant = grants_store::find_for_update(conn, &principal.user.id, &client.id)?;
+    let asking = Asking {
+        principal,
+        meta,
+        client: &client,
+        params: &params,
+        auth_time: request.auth_time,
+    };
+    let (code, grant_id) = issue_code(conn, hasher, &asking, grant)?;
+    Ok((params, vec![("code", code)], Some(grant_id)))
 }

@@ -82,6 +82,19 @@ fn reuse_audit(
         .details(json!({"client_id": client_id, "grant_revoked": true}))
 }
 
+/// RFC 6749 §4.1.3: the redirect URI must be repeated if the authorization request
+/// named it, and must match whenever it is sent; and the callback the code was issued
+/// for must still be registered (a code meant for a URL its client has since dropped
+/// is not redeemed).
+fn redirect_ok(code: &grants_store::CodeRow, client: &ClientRow, sent: Option<&str>) -> bool {
+    let repeated = match sent {
+        Some(uri) => uri == code.redirect_uri,
+        None => !code.redirect_uri_given,
+    };
+    repeated
+        && crate::auth::client::redirect_matches(&client.redirect_uri_list(), &code.redirect_uri)
+}
+
 async fn authorization_code(
     state: &web::Data<AppState>,
     meta: &ClientMeta,
@@ -96,13 +109,7 @@ async fn authorization_code(
     let hash = state.auth.tokens.hash(code);
     let found = state
         .db
-        .read(move |conn| {
-            let Some(code) = grants_store::find_code(conn, &hash)? else {
-                return Ok(None);
-            };
-            let grant = grants_store::find_by_id(conn, &code.grant_id)?;
-            Ok(grant.map(|g| (code, g)))
-        })
+        .read(move |conn| Ok(grants_store::find_code_with_grant(conn, &hash)?))
         .await?;
     let bad =
         || OAuthError::invalid_grant("The code is invalid, expired, used, or not this client's.");
@@ -123,17 +130,7 @@ async fn authorization_code(
         revoke_for_reuse(state, meta, client, &grant, "oauth_code.reused").await?;
         return Err(bad());
     }
-    // RFC 6749 §4.1.3: the redirect URI must be repeated if the authorization request
-    // named it, and must match whenever it is sent.
-    let redirect_ok = match redirect_uri {
-        Some(uri) => uri == code.redirect_uri,
-        None => !code.redirect_uri_given,
-    };
-    // The callback the code was issued for must still be registered: a code meant for
-    // a URL its client has since dropped is not redeemed.
-    let still_registered =
-        crate::auth::client::redirect_matches(&client.redirect_uri_list(), &code.redirect_uri);
-    if code.expires_at <= now || !redirect_ok || !still_registered {
+    if code.expires_at <= now || !redirect_ok(&code, client, redirect_uri) {
         return Err(bad());
     }
     match (&code.code_challenge, verifier) {

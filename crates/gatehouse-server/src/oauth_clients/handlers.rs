@@ -152,6 +152,38 @@ pub async fn get_client(
     )))
 }
 
+/// The changes an update asks for, checked; `unmark_standard` drops the standard mark
+/// (callback URLs changed by someone who is not an administrator).
+fn client_changes(
+    body: &UpdateOAuthClient,
+    new_uris: Option<String>,
+    unmark_standard: bool,
+) -> Result<ClientChanges, ApiError> {
+    Ok(ClientChanges {
+        name: body
+            .name
+            .as_deref()
+            .map(|n| validate::display_name(n).map_err(|m| ApiError::validation("name", m)))
+            .transpose()?,
+        redirect_uris: new_uris,
+        homepage_url: match &body.homepage_url {
+            None => None,
+            Some(v) => Some(url_field("homepage_url", v.as_deref())?),
+        },
+        logo_url: match &body.logo_url {
+            None => None,
+            Some(v) => Some(url_field("logo_url", v.as_deref())?),
+        },
+        standard: if unmark_standard {
+            Some(false)
+        } else {
+            body.standard
+        },
+        updated_at: Some(clock::now()),
+        ..Default::default()
+    })
+}
+
 pub async fn update_client(
     state: web::Data<AppState>,
     meta: ClientMeta,
@@ -184,30 +216,7 @@ pub async fn update_client(
     // standard, and people are asked again.
     let unmark_standard =
         row.standard && callbacks_change && !principal.is_admin() && body.standard.is_none();
-    let now = clock::now();
-    let changes = ClientChanges {
-        name: body
-            .name
-            .as_deref()
-            .map(|n| validate::display_name(n).map_err(|m| ApiError::validation("name", m)))
-            .transpose()?,
-        redirect_uris: new_uris,
-        homepage_url: match &body.homepage_url {
-            None => None,
-            Some(v) => Some(url_field("homepage_url", v.as_deref())?),
-        },
-        logo_url: match &body.logo_url {
-            None => None,
-            Some(v) => Some(url_field("logo_url", v.as_deref())?),
-        },
-        standard: if unmark_standard {
-            Some(false)
-        } else {
-            body.standard
-        },
-        updated_at: Some(now),
-        ..Default::default()
-    };
+    let changes = client_changes(&body, new_uris, unmark_standard)?;
     let audit = Audit::by(&principal, &meta, "oauth_client.updated")
         .target("oauth_client", &row.id)
         .subject(&row.owner_id)

@@ -274,17 +274,9 @@ fn lock_and_check_last_admin(
     Ok(current)
 }
 
-pub async fn update_user(
-    state: web::Data<AppState>,
-    meta: ClientMeta,
-    Authenticated(principal): Authenticated,
-    path: web::Path<String>,
-    body: web::Json<UpdateUser>,
-) -> Result<web::Json<User>, ApiError> {
-    principal.require(Action::ManageUsers)?;
-    let body = body.into_inner();
-    let target = find_user(&state, &principal, &path).await?;
-    let now = clock::now();
+/// What an administrator's update changes. Activating also unlocks — the admin's lock
+/// and a password lock alike; locking records when.
+fn admin_changes(body: &UpdateUser, now: chrono::NaiveDateTime) -> Result<UserChanges, ApiError> {
     let mut changes = UserChanges {
         display_name: body
             .display_name
@@ -301,10 +293,8 @@ pub async fn update_user(
         updated_at: Some(now),
         ..Default::default()
     };
-    let was = target.state;
     match body.state {
         Some(UserState::Active) => {
-            // Activating also unlocks, both the admin's lock and a password lock.
             let unlock = UserChanges::unlock(now);
             changes.failed_sign_ins = unlock.failed_sign_ins;
             changes.locked_at = unlock.locked_at;
@@ -313,6 +303,22 @@ pub async fn update_user(
         Some(UserState::Locked) => changes.locked_at = Some(Some(now)),
         Some(UserState::Disabled) | None => {}
     }
+    Ok(changes)
+}
+
+pub async fn update_user(
+    state: web::Data<AppState>,
+    meta: ClientMeta,
+    Authenticated(principal): Authenticated,
+    path: web::Path<String>,
+    body: web::Json<UpdateUser>,
+) -> Result<web::Json<User>, ApiError> {
+    principal.require(Action::ManageUsers)?;
+    let body = body.into_inner();
+    let target = find_user(&state, &principal, &path).await?;
+    let now = clock::now();
+    let changes = admin_changes(&body, now)?;
+    let was = target.state;
     // Locks and unlocks are audited as such, besides `user.updated`, judged by the
     // user as read under the subscription's lock.
     let lock_event = |action| {
