@@ -107,7 +107,7 @@ impl ErrorRedirect {
 
     /// The same, as the early end of a step.
     fn stop(&self, error: &str, description: &str) -> Stop {
-        Stop::Answer(self.send(error, description))
+        Stop::Answer(Box::new(self.send(error, description)))
     }
 }
 
@@ -115,7 +115,7 @@ impl ErrorRedirect {
 /// (an error page, or a redirect to the client or to sign-in), or with an error that
 /// `authorize_with` turns into a page.
 enum Stop {
-    Answer(HttpResponse),
+    Answer(Box<HttpResponse>),
     Failed(ApiError),
 }
 
@@ -126,7 +126,7 @@ impl From<ApiError> for Stop {
 }
 
 fn stop_page(title: &str, detail: &str) -> Stop {
-    Stop::Answer(error_page(title, detail))
+    Stop::Answer(Box::new(error_page(title, detail)))
 }
 
 type Step<T> = Result<T, Stop>;
@@ -173,7 +173,8 @@ pub async fn authorize_post(
 #[tracing::instrument(name = "oauth.authorize", skip_all)]
 async fn authorize_with(state: &web::Data<AppState>, req: &HttpRequest, raw: &str) -> HttpResponse {
     match authorize_inner(state, req, raw).await {
-        Ok(res) | Err(Stop::Answer(res)) => res,
+        Ok(res) => res,
+        Err(Stop::Answer(res)) => *res,
         // The world changed under the request: the client or its callback URL went
         // away, or the user was disabled, while it was being answered.
         Err(Stop::Failed(ApiError::NotFound)) => error_page(
@@ -425,11 +426,8 @@ async fn signed_in(
         }
         // Back to the same request after sign-in, as a GET. The sign-in about to
         // happen is as fresh as `prompt=login` or `max_age` can ask.
-        return Err(Stop::Answer(found(&sign_in_url(
-            req.path(),
-            query.pairs(),
-            None,
-        ))));
+        let sign_in = sign_in_url(req.path(), query.pairs(), None);
+        return Err(Stop::Answer(Box::new(found(&sign_in))));
     };
     if principal.subscription.id != client.subscription_id {
         return Err(back.stop(
@@ -456,7 +454,7 @@ async fn signed_in(
             return Err(back.stop("login_required", "The user must sign in again."));
         }
         let again = sign_in_url(req.path(), query.pairs(), Some(&mark));
-        return Err(Stop::Answer(found(&again)));
+        return Err(Stop::Answer(Box::new(found(&again))));
     }
     Ok((principal, auth_time))
 }
