@@ -16,6 +16,7 @@ use crate::db::subscriptions as subscriptions_store;
 use crate::db::users as users_store;
 use crate::error::ApiError;
 
+#[derive(Debug, Clone)]
 pub struct Bootstrapped {
     pub subscription_id: String,
     pub user_id: String,
@@ -34,8 +35,8 @@ pub fn create_subscription(
     let username = validate::username(username).map_err(|m| ApiError::validation("username", m))?;
     let subscription_id = uuid::Uuid::now_v7().to_string();
     let user_id = uuid::Uuid::now_v7().to_string();
-    let now = clock::now();
-    let audit = Audit::unauthenticated(&ClientMeta::default(), "subscription.created")
+    let now = clock::system_now();
+    let audit = Audit::unauthenticated(&ClientMeta::cli(), "subscription.created")
         .actor(&subscription_id, &user_id, &username)
         .credential("cli", None)
         .target("subscription", &subscription_id)

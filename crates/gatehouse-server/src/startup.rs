@@ -146,9 +146,15 @@ impl Application {
         }
         let web_files = web_files(&settings);
         let db = open_database(&settings)?;
-        let auth = web::Data::new(auth::Authenticator::new(&settings, db.clone())?);
+        let clock = crate::clock::Clock::default();
+        let auth = web::Data::new(auth::Authenticator::new(
+            &settings,
+            db.clone(),
+            clock.clone(),
+        )?);
         let state = web::Data::new(AppState {
             settings: settings.clone(),
+            clock,
             db,
             auth: auth.clone(),
         });
@@ -196,7 +202,7 @@ impl Application {
             let mut every = actix_web::rt::time::interval(Duration::from_secs(600));
             loop {
                 every.tick().await;
-                let now = crate::clock::now();
+                let now = state.clock.now();
                 if let Err(e) = state
                     .db
                     .write(move |conn| Ok(crate::db::sessions::delete_expired(conn, now)?))

@@ -4,11 +4,14 @@
 use actix_web::web;
 
 use crate::auth::Authenticator;
+use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::Database;
 
 pub struct AppState {
     pub settings: Settings,
+    /// The server's time; the same clock as `auth.clock`.
+    pub clock: Clock,
     /// `db.read(…)` for reads, `db.write(…)` for every change (one transaction).
     pub db: Database,
     /// Credential checks, their caches, keys and limiters. Also registered on its own

@@ -80,7 +80,7 @@ pub async fn create_key(
             "Your role may only create read-only API keys.",
         ));
     }
-    let now = clock::now();
+    let now = state.clock.now();
     let expires_at = expiry(
         body.expires_at.map(|t| t.naive_utc()),
         principal.subscription.api_key_max_lifetime_days,
@@ -169,7 +169,7 @@ pub async fn rename_key(
     }
     require_keys_enabled(&principal)?;
     let name = validate::key_name(&body.name).map_err(|m| ApiError::validation("name", m))?;
-    let now = clock::now();
+    let now = state.clock.now();
     let audit = Audit::by(&principal, &meta, "api_key.renamed")
         .target("api_key", &row.id)
         .subject(&row.user_id)
@@ -219,7 +219,7 @@ pub async fn reset_key(
         principal.require(Action::ResetAnyApiKey)?;
     }
     require_keys_enabled(&principal)?;
-    let now = clock::now();
+    let now = state.clock.now();
     let max_days = principal.subscription.api_key_max_lifetime_days;
     let asked = match body.expires_at {
         Some(at) => Some(at.naive_utc()),
@@ -352,7 +352,7 @@ pub async fn list_subscription_keys(
     let mut db_query = query.into_inner().checked()?;
     let sort = db_query.sort;
     let sort_value = move |r: &ApiKeyRow| sort.value_of(r);
-    let now = clock::now();
+    let now = state.clock.now();
     let wants_csv = csv::wanted(&req);
     let sub_id = principal.subscription.id.clone();
     if wants_csv {

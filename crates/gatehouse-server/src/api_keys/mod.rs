@@ -102,7 +102,7 @@ mod tests {
 
     #[test]
     fn expiry_respects_the_cap() {
-        let now = clock::now();
+        let now = clock::system_now();
         assert_eq!(expiry(None, None, now).unwrap(), None);
         assert_eq!(
             expiry(None, Some(30), now).unwrap(),

@@ -162,7 +162,7 @@ impl Audit {
                 ip: self.meta.ip.as_deref(),
                 user_agent: self.meta.user_agent.as_deref(),
                 details: &details,
-                created_at: clock::now(),
+                created_at: self.meta.at,
                 subject_user_id: self.subject_user_id.as_deref(),
             },
         )

@@ -16,7 +16,6 @@ use super::scopes;
 use crate::auth::Authenticator;
 use crate::auth::cache::CachedGrant;
 use crate::auth::{Principal, Via};
-use crate::clock;
 use crate::db::grants as grants_store;
 use crate::error::ApiError;
 
@@ -98,7 +97,7 @@ pub async fn authenticate(
 
 async fn check(auth: &web::Data<Authenticator>, token: &str) -> Result<Principal, ApiError> {
     let (claims, entry) = verify(auth, token).await?;
-    let now = clock::now();
+    let now = auth.clock.now();
     let id = entry.grant.id.clone();
     crate::auth::cache::record_use(auth, &entry.last_touch, now, "grant", move |conn| {
         Ok(grants_store::touch(conn, &id, now)?)

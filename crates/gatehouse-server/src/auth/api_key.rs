@@ -8,7 +8,6 @@ use gatehouse_types::{Permission, UserState, codes};
 use crate::auth::Authenticator;
 use crate::auth::cache::CachedKey;
 use crate::auth::{Principal, Via, role_listed, tokens};
-use crate::clock;
 use crate::db::api_keys as store;
 use crate::error::ApiError;
 
@@ -51,7 +50,7 @@ async fn check(auth: &web::Data<Authenticator>, secret: &str) -> Result<Principa
         })
         .await?
         .ok_or_else(invalid)?;
-    let now = clock::now();
+    let now = auth.clock.now();
     if !entry.subscription.api_keys_enabled {
         return Err(ApiError::unauthorized(
             codes::API_KEYS_DISABLED,

@@ -10,6 +10,7 @@ use crate::auth::jwt::SigningKeys;
 use crate::auth::password::Passwords;
 use crate::auth::tokens::TokenHasher;
 use crate::client_address::{ForwardedHeader, TrustedProxies};
+use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::Database;
 use crate::limiter::FailureLimiter;
@@ -26,6 +27,8 @@ pub const CLIENT_AUTH_FAILURE_WINDOW: Duration = Duration::from_secs(60);
 
 pub struct Authenticator {
     pub db: Database,
+    /// The server's time (`clock::Clock`), shared with the handlers.
+    pub clock: Clock,
     pub tokens: TokenHasher,
     pub passwords: Passwords,
     /// Verified API keys, for a couple of seconds.
@@ -47,7 +50,7 @@ pub struct Authenticator {
 
 impl Authenticator {
     /// Loads (or on first start creates) the signing keys and sets up the rest.
-    pub fn new(settings: &Settings, db: Database) -> anyhow::Result<Authenticator> {
+    pub fn new(settings: &Settings, db: Database, clock: Clock) -> anyhow::Result<Authenticator> {
         let ttl = Duration::from_secs(settings.credential_cache_seconds);
         Ok(Authenticator {
             signing: SigningKeys::load_or_create(&mut *db.pool().get()?, settings)?,
@@ -67,6 +70,7 @@ impl Authenticator {
             trusted_proxies: settings.trusted_proxies.clone(),
             forwarded_header: settings.forwarded_header,
             db,
+            clock,
         })
     }
 

@@ -105,7 +105,7 @@ fn store_key(
             algorithm,
             private_key: &STANDARD.encode(private),
             public_key: public,
-            created_at: clock::now(),
+            created_at: clock::system_now(),
         },
     )?;
     Ok(())
@@ -151,13 +151,14 @@ pub fn create_rsa_key(conn: &mut DbConnection) -> anyhow::Result<String> {
 pub fn rotate(conn: &mut DbConnection) -> anyhow::Result<Vec<String>> {
     crate::db::transaction(conn, |conn| {
         let kids = vec![create_ed25519_key(conn)?, create_rsa_key(conn)?];
-        store::retire_signing_keys(conn, &kids, clock::now())?;
+        store::retire_signing_keys(conn, &kids, clock::system_now())?;
         Ok(kids)
     })
 }
 
 fn load(conn: &mut DbConnection) -> anyhow::Result<KeySet> {
-    let rows: Vec<SigningKeyRow> = store::signing_keys(conn, clock::now() - RETIRED_KEY_GRACE)?;
+    let rows: Vec<SigningKeyRow> =
+        store::signing_keys(conn, clock::system_now() - RETIRED_KEY_GRACE)?;
     let current = |alg: &str| {
         rows.iter()
             .find(|r| r.algorithm == alg && r.retired_at.is_none())

@@ -49,7 +49,7 @@ pub async fn begin_password_attempt(
     threshold: i64,
     events: LockEvents,
 ) -> Result<Option<i64>, ApiError> {
-    let now = clock::now();
+    let now = auth.clock.now();
     let id = user_id.to_string();
     let lapsed = events.lapsed;
     let locked = events.locked;
@@ -91,7 +91,7 @@ pub async fn password_failed(
     failure: Recorder,
     locked: Recorder,
 ) -> Result<(), ApiError> {
-    let now = clock::now();
+    let now = auth.clock.now();
     let until = now + PASSWORD_LOCK_DURATION;
     let locked_details = lock_details(now);
     let id = user_id.to_string();

@@ -428,10 +428,12 @@ pub fn is_safe(method: &Method) -> bool {
 }
 
 /// Where a request came from, for rate limits, sessions and the audit log.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ClientMeta {
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// When the request arrived, by the server's clock.
+    pub at: NaiveDateTime,
 }
 
 impl FromRequest for ClientMeta {
@@ -445,11 +447,12 @@ impl FromRequest for ClientMeta {
 
 impl ClientMeta {
     pub fn of(req: &HttpRequest) -> ClientMeta {
+        let auth = req.app_data::<web::Data<Authenticator>>();
         ClientMeta {
             // The peer, or what a trusted proxy says the client is: a client can
             // write forwarding headers itself, so only those proxies are believed.
             ip: req.peer_addr().map(|a| {
-                match req.app_data::<web::Data<Authenticator>>() {
+                match auth {
                     Some(s) => crate::client_address::client_ip(
                         a.ip(),
                         req.headers(),
@@ -465,6 +468,16 @@ impl ClientMeta {
                 .get(header::USER_AGENT)
                 .and_then(|v| v.to_str().ok())
                 .map(|s| s.chars().take(512).collect()),
+            at: auth.map_or_else(crate::clock::system_now, |a| a.clock.now()),
+        }
+    }
+
+    /// An operator at the command line: no address, the system's time.
+    pub fn cli() -> ClientMeta {
+        ClientMeta {
+            ip: None,
+            user_agent: None,
+            at: crate::clock::system_now(),
         }
     }
 }

@@ -36,7 +36,7 @@ async fn check(auth: &Authenticator, token: &str) -> Result<Principal, ApiError>
     let Some((session, user, subscription)) = found else {
         return Err(expired());
     };
-    let now = clock::now();
+    let now = auth.clock.now();
     let max_age = TimeDelta::hours(subscription.session_max_hours);
     let expires_at = session.expires_at.min(session.created_at + max_age);
     let idle_expires_at =

@@ -8,7 +8,6 @@ use super::store::{self, Holder};
 use crate::audit::Audit;
 use crate::auth::cache::Invalidate;
 use crate::auth::{Action, Authenticated, ClientMeta};
-use crate::clock;
 use crate::error::ApiError;
 use crate::pagination::{PageParams, page, time_key};
 use crate::state::AppState;
@@ -47,7 +46,7 @@ pub async fn revoke_app(
     let audit = Audit::by(&principal, &meta, "oauth_grant.revoked")
         .target("oauth_grant", &id)
         .subject(&principal.user.id);
-    let now = clock::now();
+    let now = state.clock.now();
     let grant_id = id.clone();
     let app = state
         .db

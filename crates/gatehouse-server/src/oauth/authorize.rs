@@ -438,7 +438,7 @@ async fn signed_in(
     // The session's creation is the moment the user signed in (`auth_time`).
     let (auth_time, mark) = match &principal.via {
         Via::Session { created_at, id, .. } => (*created_at, reauth_mark(id)),
-        _ => (clock::now(), String::new()),
+        _ => (state.clock.now(), String::new()),
     };
     // `prompt=login`, or a sign-in older than `max_age`: sign in again first. The way
     // back carries a mark of the current session instead, so the same session is sent
@@ -447,7 +447,7 @@ async fn signed_in(
     let stale = prompt.login
         || prompt
             .max_age
-            .is_some_and(|m| (clock::now() - auth_time).num_seconds() > m)
+            .is_some_and(|m| (state.clock.now() - auth_time).num_seconds() > m)
         || query.get(REAUTH_PARAM) == Some(mark.as_str());
     if stale {
         if prompt.none {
@@ -468,7 +468,7 @@ async fn store_request(
     params: &AuthorizationParams,
     auth_time: NaiveDateTime,
 ) -> Result<String, ApiError> {
-    let now = clock::now();
+    let now = state.clock.now();
     let id = uuid::Uuid::now_v7().to_string();
     let (rid, sub_id, uid, cid) = (
         id.clone(),
@@ -631,7 +631,7 @@ fn issue_code(
         None => create_grant(conn, asking)?,
     };
     let (grant_id, generation) = allow(conn, asking, grant)?;
-    let now = clock::now();
+    let now = asking.meta.at;
     let (params, code) = (asking.params, tokens::random_token(32));
     grants_store::insert_code(
         conn,
@@ -676,7 +676,7 @@ fn grant_event(asking: &Asking<'_>, action: &'static str, grant_id: &str) -> Aud
 /// back: a concurrent "Allow" may have inserted it first; then that one is used (and
 /// recorded by its own request).
 fn create_grant(conn: &mut DbConnection, asking: &Asking<'_>) -> Result<GrantRow, ApiError> {
-    let (principal, client, now) = (asking.principal, asking.client, clock::now());
+    let (principal, client, now) = (asking.principal, asking.client, asking.meta.at);
     let id = uuid::Uuid::now_v7().to_string();
     grants_store::insert(
         conn,
@@ -709,7 +709,7 @@ fn allow(
     asking: &Asking<'_>,
     g: GrantRow,
 ) -> Result<(String, i64), ApiError> {
-    let (asked, now) = (&asking.params.scopes, clock::now());
+    let (asked, now) = (&asking.params.scopes, asking.meta.at);
     let holder = Holder::User(&g.user_id);
     if g.is_active() {
         let mut all = scopes::split(&g.scopes);
@@ -766,7 +766,7 @@ pub async fn get_request(
     let id = path.into_inner();
     crate::routing::id_or_404(&id)?;
     let (user_id, subscription_id) = (principal.user.id.clone(), principal.subscription.id.clone());
-    let now = clock::now();
+    let now = state.clock.now();
     let (request, client, owner) = state
         .db
         .read(move |conn| {
@@ -848,7 +848,7 @@ fn decide(
     request_id: &str,
     decision: Decision,
 ) -> Result<Decided, ApiError> {
-    let (request, client) = find_pending(conn, &principal.user.id, request_id, clock::now())?;
+    let (request, client) = find_pending(conn, &principal.user.id, request_id, meta.at)?;
     if !oauth_store::take_request(conn, &request.id)? {
         return Err(ApiError::NotFound);
     }

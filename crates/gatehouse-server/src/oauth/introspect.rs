@@ -17,7 +17,6 @@ use super::params::Params;
 use crate::auth::scopes;
 use crate::auth::tokens;
 use crate::auth::{api_key, role_listed};
-use crate::clock;
 use crate::db::grants as grants_store;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -97,7 +96,7 @@ async fn api_key(
     let Some((key, user, sub)) = found else {
         return Ok(inactive());
     };
-    let now = clock::now();
+    let now = state.clock.now();
     if sub.id != subscription
         || !sub.api_keys_enabled
         || key.expires_at.is_some_and(|at| at <= now)
@@ -146,7 +145,7 @@ async fn refresh_token(
     let Some((r, (grant, client, user, sub))) = found else {
         return Ok(inactive());
     };
-    let now = clock::now();
+    let now = state.clock.now();
     if sub.id != subscription
         || r.used_at.is_some()
         || r.revoked_at.is_some()

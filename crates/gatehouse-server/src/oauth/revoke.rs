@@ -15,7 +15,6 @@ use crate::audit::Audit;
 use crate::auth::cache::Invalidate;
 use crate::auth::jwt::VerifyError;
 use crate::auth::tokens;
-use crate::clock;
 use crate::db::grants::{self as grants_store, Holder};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -51,7 +50,7 @@ pub async fn revoke(
         }
     };
     if let Some(grant_id) = grant_id {
-        let now = clock::now();
+        let now = state.clock.now();
         let (client_row_id, client_id) = (client.id.clone(), client.client_id.clone());
         let revoked = state
             .db

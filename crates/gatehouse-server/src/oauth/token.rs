@@ -57,7 +57,7 @@ async fn revoke_for_reuse(
 ) -> Result<(), OAuthError> {
     let audit = reuse_audit(meta, &client.client_id, grant, action);
     let (id, client_row_id) = (grant.id.clone(), client.id.clone());
-    let now = clock::now();
+    let now = state.clock.now();
     audit
         .write(&state.db, move |conn| {
             grants_store::revoke(conn, Holder::Client(&client_row_id), &id, now)?;
@@ -119,7 +119,7 @@ async fn authorization_code(
     if grant.client_id != client.id {
         return Err(bad());
     }
-    let now = clock::now();
+    let now = state.clock.now();
     // A code of an earlier life of the grant (issued before a revocation) is dead, and
     // replaying it says nothing about the grant as it is now.
     if code.generation != grant.generation {
@@ -189,7 +189,7 @@ async fn refresh(
         client_id: client.client_id.clone(),
         asked,
         meta: meta.clone(),
-        now: clock::now(),
+        now: state.clock.now(),
     };
     // One trip to the database: the checks, the spend and the new token in one
     // transaction, so no concurrent use of the same token can slip between them.
@@ -355,7 +355,7 @@ async fn issue_tokens(
         oidc,
     } = issue;
     let scopes = access_scopes.as_str();
-    let now = clock::now();
+    let now = state.clock.now();
     let refresh_token = tokens::checksummed_secret(REFRESH_PREFIX);
     let refresh_hash = state.auth.tokens.hash(&refresh_token);
     let (grant_id, scopes_owned) = (grant.id.clone(), refresh_scopes);

@@ -15,7 +15,6 @@ use crate::audit::Audit;
 use crate::auth::cache::Invalidate;
 use crate::auth::role_listed;
 use crate::auth::{Action, Authenticated, ClientMeta, Principal, tokens};
-use crate::clock;
 use crate::db::grants::{self as grants_store, Holder};
 use crate::error::ApiError;
 use crate::pagination::{PageParams, page, time_key};
@@ -85,7 +84,7 @@ pub async fn create_client(
     let hint = secret.as_deref().map(|s| tokens::hint(SECRET_PREFIX, s));
     let id = uuid::Uuid::now_v7().to_string();
     let client_id = new_client_id();
-    let now = clock::now();
+    let now = state.clock.now();
     let audit = Audit::by(&principal, &meta, "oauth_client.created")
         .target("oauth_client", &id)
         .subject(&principal.user.id)
@@ -158,6 +157,7 @@ fn client_changes(
     body: &UpdateOAuthClient,
     new_uris: Option<String>,
     unmark_standard: bool,
+    now: chrono::NaiveDateTime,
 ) -> Result<ClientChanges, ApiError> {
     Ok(ClientChanges {
         name: body
@@ -179,7 +179,7 @@ fn client_changes(
         } else {
             body.standard
         },
-        updated_at: Some(clock::now()),
+        updated_at: Some(now),
         ..Default::default()
     })
 }
@@ -216,7 +216,7 @@ pub async fn update_client(
     // standard, and people are asked again.
     let unmark_standard =
         row.standard && callbacks_change && !principal.is_admin() && body.standard.is_none();
-    let changes = client_changes(&body, new_uris, unmark_standard)?;
+    let changes = client_changes(&body, new_uris, unmark_standard, state.clock.now())?;
     let audit = Audit::by(&principal, &meta, "oauth_client.updated")
         .target("oauth_client", &row.id)
         .subject(&row.owner_id)
@@ -259,7 +259,7 @@ pub async fn reset_secret(
         ));
     }
     let secret = tokens::checksummed_secret(SECRET_PREFIX);
-    let now = clock::now();
+    let now = state.clock.now();
     let changes = ClientChanges {
         secret_hash: Some(Some(state.auth.tokens.hash(&secret))),
         secret_hint: Some(Some(tokens::hint(SECRET_PREFIX, &secret))),

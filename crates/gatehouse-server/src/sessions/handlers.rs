@@ -61,7 +61,7 @@ pub async fn sign_in(
     Ok(HttpResponse::Ok()
         .cookie(cookie)
         .insert_header(("Cache-Control", "no-store"))
-        .json(session_info(&principal)))
+        .json(session_info(&principal, state.clock.now())))
 }
 
 /// The user whose password this is, if sign-in may go on: the user exists, is active,
@@ -148,7 +148,7 @@ async fn start_session(
     user: UserRow,
     subscription: SubscriptionRow,
 ) -> Result<Option<(Principal, String)>, ApiError> {
-    let now = clock::now();
+    let now = state.clock.now();
     let token = tokens::random_token(32);
     let token_hash = state.auth.tokens.hash(&token);
     let session_id = uuid::Uuid::now_v7().to_string();
@@ -211,8 +211,11 @@ async fn start_session(
     Ok(Some((principal, token)))
 }
 
-pub async fn whoami(Authenticated(principal): Authenticated) -> web::Json<SessionInfo> {
-    web::Json(session_info(&principal))
+pub async fn whoami(
+    state: web::Data<AppState>,
+    Authenticated(principal): Authenticated,
+) -> web::Json<SessionInfo> {
+    web::Json(session_info(&principal, state.clock.now()))
 }
 
 pub async fn sign_out(
@@ -239,7 +242,7 @@ pub async fn sign_out(
     Ok(HttpResponse::NoContent().cookie(removal).finish())
 }
 
-pub fn session_info(principal: &Principal) -> SessionInfo {
+pub fn session_info(principal: &Principal, now: chrono::NaiveDateTime) -> SessionInfo {
     let (credential, csrf_token) = match &principal.via {
         Via::Session {
             created_at,
@@ -287,7 +290,7 @@ pub fn session_info(principal: &Principal) -> SessionInfo {
         ),
     };
     SessionInfo {
-        user: crate::db::users::to_api(&principal.user, clock::now()),
+        user: crate::db::users::to_api(&principal.user, now),
         subscription: crate::db::subscriptions::to_api(&principal.subscription),
         credential,
         csrf_token,

@@ -8,7 +8,6 @@ use super::store::{self, SubscriptionChanges};
 use crate::audit::Audit;
 use crate::auth::cache::Invalidate;
 use crate::auth::{Action, Authenticated, ClientMeta};
-use crate::clock;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -39,7 +38,7 @@ pub async fn update_subscription(
 ) -> Result<web::Json<Subscription>, ApiError> {
     principal.require(Action::ChangeSettings)?;
     let body = body.into_inner();
-    let now = clock::now();
+    let now = state.clock.now();
     let changes = SubscriptionChanges {
         name: body
             .name

@@ -12,7 +12,6 @@ use crate::audit::Audit;
 use crate::auth::cache::Invalidate;
 use crate::auth::password::generate_password;
 use crate::auth::{Action, Authenticated, ClientMeta, Principal};
-use crate::clock;
 use crate::db::DbConnection;
 use crate::db::sessions as sessions_store;
 use crate::db::subscriptions as subscriptions_store;
@@ -21,8 +20,11 @@ use crate::pagination::{PageParams, page};
 use crate::secret::SecretString;
 use crate::state::AppState;
 
-pub async fn get_me(Authenticated(principal): Authenticated) -> web::Json<User> {
-    web::Json(super::to_api(&principal.user, clock::now()))
+pub async fn get_me(
+    state: web::Data<AppState>,
+    Authenticated(principal): Authenticated,
+) -> web::Json<User> {
+    web::Json(super::to_api(&principal.user, state.clock.now()))
 }
 
 fn field<T>(name: &'static str, r: Result<T, &'static str>) -> Result<T, ApiError> {
@@ -37,7 +39,7 @@ pub async fn update_me(
 ) -> Result<web::Json<User>, ApiError> {
     principal.require(Action::EditProfile)?;
     let body = body.into_inner();
-    let now = clock::now();
+    let now = state.clock.now();
     let changes = UserChanges {
         display_name: body
             .display_name
@@ -123,7 +125,7 @@ pub async fn change_password(
         Audit::by(&principal, &meta, "user.password_changed").target("user", &principal.user.id);
     let keep = principal.via.id().to_string();
     let user_id = principal.user.id.clone();
-    let now = clock::now();
+    let now = state.clock.now();
     audit
         .write(&state.db, move |conn| {
             if !store::set_password(conn, &user_id, &old_hash, &hash, now)? {
@@ -151,7 +153,7 @@ pub async fn list_users(
         .db
         .read(move |conn| Ok(store::list(conn, &sub_id, after.as_deref(), limit)?))
         .await?;
-    let now = clock::now();
+    let now = state.clock.now();
     Ok(web::Json(page(
         rows,
         limit,
@@ -187,7 +189,7 @@ pub async fn create_user(
     };
     let hash = state.auth.passwords.hash(&password).await?;
     let id = uuid::Uuid::now_v7().to_string();
-    let now = clock::now();
+    let now = state.clock.now();
     let audit = Audit::by(&principal, &meta, "user.created")
         .target("user", &id)
         .details(json!({"username": username, "role": body.role.as_str()}));
@@ -242,7 +244,7 @@ pub async fn get_user(
 ) -> Result<web::Json<User>, ApiError> {
     principal.require(Action::ViewUsers)?;
     let row = find_user(&state, &principal, &path).await?;
-    Ok(web::Json(super::to_api(&row, clock::now())))
+    Ok(web::Json(super::to_api(&row, state.clock.now())))
 }
 
 fn last_admin() -> ApiError {
@@ -316,7 +318,7 @@ pub async fn update_user(
     principal.require(Action::ManageUsers)?;
     let body = body.into_inner();
     let target = find_user(&state, &principal, &path).await?;
-    let now = clock::now();
+    let now = state.clock.now();
     let changes = admin_changes(&body, now)?;
     let was = target.state;
     // Locks and unlocks are audited as such, besides `user.updated`, judged by the

@@ -12,7 +12,9 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::both_backends;
-use crate::helpers::{Backend, Client, error_code, spawn_app};
+use crate::helpers::{
+    Backend, Client, IssuedKey, NewUser, OtherSubscription, error_code, spawn_app,
+};
 
 both_backends!(
     a_key_is_shown_once_and_listed_by_hint,
@@ -119,7 +121,7 @@ async fn a_key_is_shown_once_and_listed_by_hint(b: Backend) {
 async fn scripts_authenticate_with_bearer_or_zsessionid(b: Backend) {
     let app = spawn_app(b).await;
     let admin = app.admin().await;
-    let (secret, id) = app.api_key(&admin, "full_access").await;
+    let IssuedKey { secret, id } = app.api_key(&admin, "full_access").await;
     for client in [
         app.with_key(&secret),
         app.with_header("authorization", &format!("bearer {secret}")),
@@ -143,7 +145,7 @@ async fn scripts_authenticate_with_bearer_or_zsessionid(b: Backend) {
 async fn rename_reset_and_delete(b: Backend) {
     let app = spawn_app(b).await;
     let admin = app.admin().await;
-    let (old, id) = app.api_key(&admin, "read_only").await;
+    let IssuedKey { secret: old, id } = app.api_key(&admin, "read_only").await;
     assert_eq!(status_with(&app, &old).await, StatusCode::OK);
     let path = format!("/api/v1/api-keys/{id}");
     let renamed: ApiKey = admin
@@ -199,8 +201,12 @@ async fn rename_reset_and_delete(b: Backend) {
 async fn the_permission_matrix(b: Backend) {
     let app = spawn_app(b).await;
     let admin = app.admin().await;
-    let (editor, editor_id, _) = app.user(&admin, Role::Editor).await;
-    let (viewer, _, _) = app.user(&admin, Role::Viewer).await;
+    let NewUser {
+        client: editor,
+        id: editor_id,
+        ..
+    } = app.user(&admin, Role::Editor).await;
+    let NewUser { client: viewer, .. } = app.user(&admin, Role::Viewer).await;
     // A viewer may hold only read-only keys.
     let res = viewer
         .post(
@@ -219,8 +225,8 @@ async fn the_permission_matrix(b: Backend) {
         ("viewer", &viewer, vec!["read_only"]),
     ] {
         for perm in perms {
-            let (secret, _) = app.api_key(client, perm).await;
-            let (_, victim) = app.api_key(client, "read_only").await;
+            let IssuedKey { secret, .. } = app.api_key(client, perm).await;
+            let IssuedKey { id: victim, .. } = app.api_key(client, "read_only").await;
             cases.push((who, perm, secret, victim));
         }
     }
@@ -275,7 +281,7 @@ async fn the_permission_matrix(b: Backend) {
     }
     // Demote the editor: their full-access key acts read-only at its next request, and
     // says so; promote them back and it writes again.
-    let (full, _) = app.api_key(&editor, "full_access").await;
+    let IssuedKey { secret: full, .. } = app.api_key(&editor, "full_access").await;
     app.api_key(&editor, "read_only").await;
     let key = app.with_key(&full);
     assert_eq!(
@@ -337,7 +343,7 @@ async fn the_permission_matrix(b: Backend) {
 async fn keys_cannot_mint_keys_or_change_passwords_or_settings(b: Backend) {
     let app = spawn_app(b).await;
     let admin = app.admin().await;
-    let (secret, id) = app.api_key(&admin, "full_access").await;
+    let IssuedKey { secret, id } = app.api_key(&admin, "full_access").await;
     let key = app.with_key(&secret);
     for res in [
         key.post("/api/v1/api-keys", &json!({"name": "minted", "permission": "full_access"})).await,
@@ -364,8 +370,12 @@ async fn keys_cannot_mint_keys_or_change_passwords_or_settings(b: Backend) {
 async fn a_keys_user_must_be_active(b: Backend) {
     let app = spawn_app(b).await;
     let admin = app.admin().await;
-    let (editor, editor_id, _) = app.user(&admin, Role::Editor).await;
-    let (secret, _) = app.api_key(&editor, "full_access").await;
+    let NewUser {
+        client: editor,
+        id: editor_id,
+        ..
+    } = app.user(&admin, Role::Editor).await;
+    let IssuedKey { secret, .. } = app.api_key(&editor, "full_access").await;
     assert_eq!(status_with(&app, &secret).await, StatusCode::OK);
     admin
         .patch(
@@ -442,21 +452,13 @@ async fn expired_keys_stop(b: Backend) {
         .await;
     let created: Value = res.json().await.unwrap();
     let secret = created["secret"].as_str().unwrap().to_string();
-    let id = created["id"].as_str().unwrap().to_string();
     assert!(created["expires_at"].is_string());
     assert_eq!(status_with(&app, &secret).await, StatusCode::OK);
-    // A day passes.
-    app.with_db(|conn| {
-        diesel::update(api_keys::table.find(&id))
-            .set(
-                api_keys::expires_at
-                    .eq(Some(gatehouse_server::clock::now() - TimeDelta::seconds(1))),
-            )
-            .execute(conn)
-            .unwrap()
-    });
-    // The cache holds the key for at most its TTL (2 s in tests).
-    actix_web::rt::time::sleep(Duration::from_millis(2100)).await;
+    // A day passes: the key stops at once, cached or not (expiry is checked on every
+    // use).
+    app.state
+        .clock
+        .advance(TimeDelta::days(1) + TimeDelta::seconds(1));
     let res = app.with_key(&secret).get("/api/v1/session").await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(error_code(res).await, "api_key_expired");
@@ -465,7 +467,7 @@ async fn expired_keys_stop(b: Backend) {
 async fn malformed_and_unknown_keys_are_rejected_alike(b: Backend) {
     let app = spawn_app(b).await;
     let admin = app.admin().await;
-    let (secret, _) = app.api_key(&admin, "read_only").await;
+    let IssuedKey { secret, .. } = app.api_key(&admin, "read_only").await;
     let mut typo = secret.clone().into_bytes();
     typo[20] = if typo[20] == b'A' { b'B' } else { b'A' };
     let typo = String::from_utf8(typo).unwrap();
@@ -492,8 +494,14 @@ async fn malformed_and_unknown_keys_are_rejected_alike(b: Backend) {
 async fn switching_keys_off_and_on(b: Backend) {
     let app = spawn_app(b).await;
     let admin = app.admin().await;
-    let (kept, kept_id) = app.api_key(&admin, "full_access").await;
-    let (doomed, doomed_id) = app.api_key(&admin, "read_only").await;
+    let IssuedKey {
+        secret: kept,
+        id: kept_id,
+    } = app.api_key(&admin, "full_access").await;
+    let IssuedKey {
+        secret: doomed,
+        id: doomed_id,
+    } = app.api_key(&admin, "read_only").await;
     assert_eq!(status_with(&app, &kept).await, StatusCode::OK);
     assert_eq!(status_with(&app, &doomed).await, StatusCode::OK);
     let res = admin
@@ -562,7 +570,7 @@ async fn switching_keys_off_and_on(b: Backend) {
 async fn the_maximum_lifetime_caps_new_and_reset_keys(b: Backend) {
     let app = spawn_app(b).await;
     let admin = app.admin().await;
-    let (_, before_id) = app.api_key(&admin, "read_only").await;
+    let IssuedKey { id: before_id, .. } = app.api_key(&admin, "read_only").await;
     admin
         .patch(
             "/api/v1/subscription",
@@ -606,8 +614,16 @@ async fn the_maximum_lifetime_caps_new_and_reset_keys(b: Backend) {
 async fn admins_list_filter_sort_and_download_every_key(b: Backend) {
     let app = spawn_app(b).await;
     let admin = app.admin().await;
-    let (editor, _, editor_name) = app.user(&admin, Role::Editor).await;
-    let (viewer, _, viewer_name) = app.user(&admin, Role::Viewer).await;
+    let NewUser {
+        client: editor,
+        username: editor_name,
+        ..
+    } = app.user(&admin, Role::Editor).await;
+    let NewUser {
+        client: viewer,
+        username: viewer_name,
+        ..
+    } = app.user(&admin, Role::Viewer).await;
     let mut made = Vec::new();
     for (client, name) in [
         (&admin, "Admin Backup"),
@@ -629,7 +645,9 @@ async fn admins_list_filter_sort_and_download_every_key(b: Backend) {
         ));
     }
     // Another subscription's keys never show.
-    let (other_admin, _) = app.second_subscription().await;
+    let OtherSubscription {
+        admin: other_admin, ..
+    } = app.second_subscription().await;
     app.api_key(&other_admin, "read_only").await;
     let list = |q: &str| {
         let admin = &admin;
@@ -750,8 +768,8 @@ async fn admins_list_filter_sort_and_download_every_key(b: Backend) {
 async fn admins_reset_and_delete_other_peoples_keys(b: Backend) {
     let app = spawn_app(b).await;
     let admin = app.admin().await;
-    let (editor, _, _) = app.user(&admin, Role::Editor).await;
-    let (secret, id) = app.api_key(&editor, "full_access").await;
+    let NewUser { client: editor, .. } = app.user(&admin, Role::Editor).await;
+    let IssuedKey { secret, id } = app.api_key(&editor, "full_access").await;
     assert_eq!(status_with(&app, &secret).await, StatusCode::OK);
     let k: ApiKey = admin
         .get(&format!("/api/v1/api-keys/{id}"))
@@ -774,7 +792,9 @@ async fn admins_reset_and_delete_other_peoples_keys(b: Backend) {
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(status_with(&app, &secret).await, StatusCode::UNAUTHORIZED);
     // An admin's key may delete, not reset.
-    let (admin_key, _) = app.api_key(&admin, "full_access").await;
+    let IssuedKey {
+        secret: admin_key, ..
+    } = app.api_key(&admin, "full_access").await;
     let res = app
         .with_key(&admin_key)
         .post(&format!("/api/v1/api-keys/{id}/reset"), &json!({}))
@@ -812,10 +832,14 @@ async fn admins_reset_and_delete_other_peoples_keys(b: Backend) {
 async fn other_users_and_subscriptions_see_nothing(b: Backend) {
     let app = spawn_app(b).await;
     let admin = app.admin().await;
-    let (secret, id) = app.api_key(&admin, "full_access").await;
-    let (editor, _, _) = app.user(&admin, Role::Editor).await;
-    let (other_admin, _) = app.second_subscription().await;
-    let (other_key, _) = app.api_key(&other_admin, "full_access").await;
+    let IssuedKey { secret, id } = app.api_key(&admin, "full_access").await;
+    let NewUser { client: editor, .. } = app.user(&admin, Role::Editor).await;
+    let OtherSubscription {
+        admin: other_admin, ..
+    } = app.second_subscription().await;
+    let IssuedKey {
+        secret: other_key, ..
+    } = app.api_key(&other_admin, "full_access").await;
     let other_by_key = app.with_key(&other_key);
     for c in [&editor, &other_admin, &other_by_key] {
         let path = format!("/api/v1/api-keys/{id}");
@@ -858,7 +882,7 @@ async fn key_changes_are_audited_with_the_credential(b: Backend) {
     let app = spawn_app(b).await;
     let admin = app.admin().await;
     let since = Utc::now().to_rfc3339();
-    let (secret, id) = app.api_key(&admin, "full_access").await;
+    let IssuedKey { secret, id } = app.api_key(&admin, "full_access").await;
     admin
         .patch(
             &format!("/api/v1/api-keys/{id}"),
@@ -868,7 +892,7 @@ async fn key_changes_are_audited_with_the_credential(b: Backend) {
     admin
         .post(&format!("/api/v1/api-keys/{id}/reset"), &json!({}))
         .await;
-    let (_, other) = app.api_key(&admin, "read_only").await;
+    let IssuedKey { id: other, .. } = app.api_key(&admin, "read_only").await;
     admin.delete(&format!("/api/v1/api-keys/{other}")).await;
     let q = |s: &str| format!("/api/v1/audit-events?since={}{s}", urlencode(&since));
     let page: Page<gatehouse_types::AuditEvent> = admin.get(&q("")).await.json().await.unwrap();
@@ -952,7 +976,7 @@ fn urlencode(s: &str) -> String {
 async fn last_use_is_recorded(b: Backend) {
     let app = spawn_app(b).await;
     let admin = app.admin().await;
-    let (secret, id) = app.api_key(&admin, "read_only").await;
+    let IssuedKey { secret, id } = app.api_key(&admin, "read_only").await;
     let before: ApiKey = admin
         .get(&format!("/api/v1/api-keys/{id}"))
         .await
@@ -984,8 +1008,8 @@ async fn last_use_is_recorded(b: Backend) {
 async fn forward_auth_for_gateways(b: Backend) {
     let app = spawn_app(b).await;
     let admin = app.admin().await;
-    let (ro, _) = app.api_key(&admin, "read_only").await;
-    let (full, _) = app.api_key(&admin, "full_access").await;
+    let IssuedKey { secret: ro, .. } = app.api_key(&admin, "read_only").await;
+    let IssuedKey { secret: full, .. } = app.api_key(&admin, "full_access").await;
     let verify = |c: Client, method: Option<&'static str>| async move {
         let mut rb = c.request(Method::GET, "/api/v1/auth/verify");
         if let Some(m) = method {
@@ -1073,7 +1097,7 @@ async fn forward_auth_for_gateways(b: Backend) {
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     // A viewer's session is read-only at the gateway.
-    let (viewer, _, _) = app.user(&admin, Role::Viewer).await;
+    let NewUser { client: viewer, .. } = app.user(&admin, Role::Viewer).await;
     let res = viewer
         .request(Method::GET, "/api/v1/auth/verify")
         .header("X-Forwarded-Method", "GET")
@@ -1089,7 +1113,7 @@ async fn forward_auth_for_gateways(b: Backend) {
 async fn no_secret_is_stored(b: Backend) {
     let app = spawn_app(b).await;
     let admin = app.admin().await;
-    let (editor, _, _) = app.user(&admin, Role::Editor).await;
+    let NewUser { client: editor, .. } = app.user(&admin, Role::Editor).await;
     let mut secrets = vec![
         admin.session_token.clone().unwrap(),
         editor.session_token.clone().unwrap(),
@@ -1099,7 +1123,7 @@ async fn no_secret_is_stored(b: Backend) {
         (&editor, "read_only"),
         (&editor, "full_access"),
     ] {
-        let (secret, id) = app.api_key(c, p).await;
+        let IssuedKey { secret, id } = app.api_key(c, p).await;
         app.with_key(&secret).get("/api/v1/session").await;
         secrets.push(secret);
         let reset: Value = c
@@ -1127,15 +1151,7 @@ async fn last_use_is_written_at_most_once_a_minute(b: Backend) {
     // request and a write.
     let app = crate::helpers::spawn_app_with(b, |s| s.credential_cache_seconds = 0).await;
     let admin = app.admin().await;
-    let (secret, id) = app.api_key(&admin, "read_only").await;
-    let set = |at: chrono::NaiveDateTime| {
-        app.with_db(|conn| {
-            diesel::update(api_keys::table.find(&id))
-                .set(api_keys::last_used_at.eq(Some(at)))
-                .execute(conn)
-                .unwrap()
-        })
-    };
+    let IssuedKey { secret, id } = app.api_key(&admin, "read_only").await;
     let stored = || -> Option<chrono::NaiveDateTime> {
         app.with_db(|conn| {
             api_keys::table
@@ -1145,36 +1161,42 @@ async fn last_use_is_written_at_most_once_a_minute(b: Backend) {
                 .unwrap()
         })
     };
-    let half_a_minute_ago = gatehouse_server::clock::now() - TimeDelta::seconds(30);
-    set(half_a_minute_ago);
+    // The write runs off the request path: wait for it.
+    let written_after = |before: Option<chrono::NaiveDateTime>| async move {
+        for _ in 0..30 {
+            if stored() != before {
+                return stored();
+            }
+            actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("no use was written");
+    };
+    assert_eq!(status_with(&app, &secret).await, StatusCode::OK);
+    let first = written_after(None).await.expect("the first use is written");
+    app.state.clock.advance(TimeDelta::seconds(30));
     for _ in 0..5 {
         assert_eq!(status_with(&app, &secret).await, StatusCode::OK);
     }
     actix_web::rt::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
         stored(),
-        Some(half_a_minute_ago),
+        Some(first),
         "used again within the minute: no write"
     );
-    let two_minutes_ago = gatehouse_server::clock::now() - TimeDelta::seconds(120);
-    set(two_minutes_ago);
+    app.state.clock.advance(TimeDelta::seconds(90));
     assert_eq!(status_with(&app, &secret).await, StatusCode::OK);
-    let mut updated = None;
-    for _ in 0..30 {
-        if stored() != Some(two_minutes_ago) {
-            updated = stored();
-            break;
-        }
-        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
-    }
-    let updated = updated.expect("a use after a minute is written");
-    assert!(gatehouse_server::clock::now() - updated < TimeDelta::seconds(10));
+    let updated = written_after(Some(first)).await.expect("a later use");
+    assert!(
+        updated - first >= TimeDelta::seconds(120),
+        "{first} → {updated}"
+    );
+    assert!(updated <= app.state.clock.now());
 }
 
 async fn a_reset_body_is_read_or_refused_never_ignored(b: Backend) {
     let app = spawn_app(b).await;
     let admin = app.admin().await;
-    let (secret, id) = app.api_key(&admin, "read_only").await;
+    let IssuedKey { secret, id } = app.api_key(&admin, "read_only").await;
     let path = format!("/api/v1/api-keys/{id}/reset");
     for (content_type, body, status) in [
         (
@@ -1308,7 +1330,7 @@ async fn keys_are_stored_under_the_pepper_when_one_is_set(b: Backend) {
     })
     .await;
     let admin = app.admin().await;
-    let (secret, id) = app.api_key(&admin, "read_only").await;
+    let IssuedKey { secret, id } = app.api_key(&admin, "read_only").await;
     assert_eq!(status_with(&app, &secret).await, StatusCode::OK);
     let stored: String = app.with_db(|conn| {
         api_keys::table

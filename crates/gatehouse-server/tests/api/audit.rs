@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::both_backends;
-use crate::helpers::{Backend, error_code, spawn_app};
+use crate::helpers::{Backend, IssuedKey, NewUser, error_code, spawn_app};
 
 both_backends!(
     changes_and_sign_ins_are_recorded_with_actor_and_credential,
@@ -20,7 +20,7 @@ both_backends!(
 async fn a_csv_longer_than_one_batch_has_every_event_once(b: Backend) {
     let app = spawn_app(b).await;
     let admin = app.admin().await;
-    let (_, key_id) = app.api_key(&admin, "read_only").await;
+    let IssuedKey { id: key_id, .. } = app.api_key(&admin, "read_only").await;
     let renames = 2_345;
     for chunk in (0..renames).collect::<Vec<_>>().chunks(16) {
         let path = format!("/api/v1/api-keys/{key_id}");
@@ -62,7 +62,7 @@ async fn a_csv_longer_than_one_batch_has_every_event_once(b: Backend) {
 async fn the_csv_has_the_columns_its_header_names(b: Backend) {
     let app = spawn_app(b).await;
     let admin = app.admin().await;
-    let (_, user_id, _) = app.user(&admin, Role::Viewer).await;
+    let NewUser { id: user_id, .. } = app.user(&admin, Role::Viewer).await;
     // An event that names a subject, an actor, a target and details with a comma.
     let res = admin
         .patch(
@@ -130,7 +130,11 @@ async fn the_csv_has_the_columns_its_header_names(b: Backend) {
 async fn changes_and_sign_ins_are_recorded_with_actor_and_credential(b: Backend) {
     let app = spawn_app(b).await;
     let admin = app.admin().await;
-    let (_, user_id, username) = app.user(&admin, Role::Viewer).await;
+    let NewUser {
+        id: user_id,
+        username,
+        ..
+    } = app.user(&admin, Role::Viewer).await;
     app.anonymous()
         .post(
             "/api/v1/session",
@@ -185,7 +189,11 @@ async fn changes_and_sign_ins_are_recorded_with_actor_and_credential(b: Backend)
 async fn users_see_their_own_events_and_admins_everything(b: Backend) {
     let app = spawn_app(b).await;
     let admin = app.admin().await;
-    let (viewer, viewer_id, _) = app.user(&admin, Role::Viewer).await;
+    let NewUser {
+        client: viewer,
+        id: viewer_id,
+        ..
+    } = app.user(&admin, Role::Viewer).await;
     viewer
         .patch("/api/v1/me", &json!({"display_name": "V"}))
         .await;

@@ -108,7 +108,7 @@ async fn wait_ready(port: u16) {
 /// The data directory of a fresh database: the SQLite file's folder by default; for
 /// PostgreSQL a folder given with `--data-dir` (the default, the working directory,
 /// would be the crate's folder here).
-fn data_dir_of(b: Backend, sqlite_dir: &Option<TempDir>, own: &TempDir) -> (PathBuf, bool) {
+fn data_dir_of(b: Backend, sqlite_dir: Option<&TempDir>, own: &TempDir) -> (PathBuf, bool) {
     match (b, sqlite_dir) {
         (Backend::Sqlite, Some(dir)) => (dir.path().to_path_buf(), false),
         _ => (own.path().to_path_buf(), true),
@@ -135,7 +135,7 @@ async fn serve_without_a_terminal_writes_the_first_admin_to_an_owner_only_file(b
     let (url, dir) = fresh_database(b);
     let logs = TempDir::new();
     let own_dir = TempDir::new();
-    let (data_dir, flag) = data_dir_of(b, &dir, &own_dir);
+    let (data_dir, flag) = data_dir_of(b, dir.dir(), &own_dir);
     let port = free_port();
     let served = Served::start(&url, port, &logs, flag.then_some(data_dir.as_path()));
     wait_ready(port).await;
@@ -223,7 +223,7 @@ async fn serve_without_a_terminal_writes_the_first_admin_to_an_owner_only_file(b
 #[actix_web::test]
 async fn serve_refuses_to_overwrite_an_existing_password_file() {
     let (url, dir) = fresh_database(Backend::Sqlite);
-    let data_dir = dir.as_ref().unwrap().path();
+    let data_dir = dir.dir().unwrap().path();
     let elsewhere = TempDir::new();
     let target = elsewhere.path().join("precious");
     std::fs::write(&target, "keep me\n").unwrap();
@@ -266,7 +266,7 @@ async fn serve_refuses_to_overwrite_an_existing_password_file() {
 #[actix_web::test]
 async fn serve_at_a_terminal_prints_the_first_admin_and_writes_no_file() {
     let (url, dir) = fresh_database(Backend::Sqlite);
-    let data_dir = dir.as_ref().unwrap().path();
+    let data_dir = dir.dir().unwrap().path();
     let port = free_port();
     let mut child = Command::new("script")
         .args([

@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::both_backends;
-use crate::helpers::{Backend, error_code, spawn_app};
+use crate::helpers::{Backend, IssuedKey, error_code, spawn_app};
 
 both_backends!(
     unknown_routes_answer_json_404,
@@ -131,7 +131,7 @@ async fn wrong_method_answers_json_405(b: Backend) {
 async fn head_works_wherever_get_does(b: Backend) {
     let app = spawn_app(b).await;
     let admin = app.admin().await;
-    let (key, _) = app.api_key(&admin, "read_only").await;
+    let IssuedKey { secret: key, .. } = app.api_key(&admin, "read_only").await;
     let with_key = app.with_key(&key);
     for path in [
         "/api/v1/session",

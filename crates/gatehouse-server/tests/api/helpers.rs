@@ -9,7 +9,7 @@ use gatehouse_server::bootstrap;
 use gatehouse_server::config::Settings;
 use gatehouse_server::db::DbConnection;
 use gatehouse_server::startup::Application;
-use gatehouse_types::{CreatedUser, Role, SessionInfo};
+use gatehouse_types::{ApiKeyWithSecret, CreatedUser, Role, SessionInfo};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
 
@@ -61,13 +61,17 @@ pub fn postgres_skipped() -> bool {
 }
 
 /// A fresh, empty database of the backend: a file in a new temp folder, or a new
-/// PostgreSQL database in the test cluster.
-pub fn fresh_database(backend: Backend) -> (String, Option<tempfile_dir::TempDir>) {
+/// PostgreSQL database in the test cluster. The [`Scratch`] removes it when dropped.
+pub fn fresh_database(backend: Backend) -> (String, Scratch) {
     match backend {
         Backend::Sqlite => {
             let dir = tempfile_dir::TempDir::new();
             let url = format!("sqlite://{}/gatehouse.db", dir.path().display());
-            (url, Some(dir))
+            let scratch = Scratch {
+                dir: Some(dir),
+                database: None,
+            };
+            (url, scratch)
         }
         Backend::Postgres => {
             let admin_url =
@@ -81,7 +85,37 @@ pub fn fresh_database(backend: Backend) -> (String, Option<tempfile_dir::TempDir
                 .rsplit_once('/')
                 .expect("database URL has a path")
                 .0;
-            (format!("{base}/{name}"), None)
+            let url = format!("{base}/{name}");
+            let scratch = Scratch {
+                dir: None,
+                database: Some((admin_url, name)),
+            };
+            (url, scratch)
+        }
+    }
+}
+
+/// What a test database leaves behind: the SQLite folder, or the PostgreSQL database,
+/// dropped (with its connections) when the test is done.
+pub struct Scratch {
+    dir: Option<tempfile_dir::TempDir>,
+    database: Option<(String, String)>,
+}
+
+impl Scratch {
+    /// The SQLite database's folder.
+    pub fn dir(&self) -> Option<&tempfile_dir::TempDir> {
+        self.dir.as_ref()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if let Some((admin_url, name)) = &self.database
+            && let Ok(mut conn) = diesel::PgConnection::establish(admin_url)
+        {
+            // WITH (FORCE): the test's server may still hold pooled connections.
+            let _ = conn.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
         }
     }
 }
@@ -118,7 +152,7 @@ pub struct TestApp {
     pub admin_username: String,
     pub state: actix_web::web::Data<gatehouse_server::state::AppState>,
     pub sqlite_path: Option<std::path::PathBuf>,
-    _dir: Option<tempfile_dir::TempDir>,
+    _scratch: Option<Scratch>,
 }
 
 pub async fn spawn_app(backend: Backend) -> TestApp {
@@ -130,29 +164,90 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Settings))
     let mut settings = Settings::for_database(&url);
     tweak(&mut settings);
     let app = Application::build(settings).expect("build app");
-    let address = format!("http://127.0.0.1:{}", app.port());
-    let state = app.state();
-    let admin_username = format!(
+    let admin = bootstrap_admin(&app);
+    running(app, url, Some(dir), admin)
+}
+
+/// Two replicas on one fresh database, as docker-compose runs them: built (and so
+/// migrated) at the same time, each with its own settings, sharing one subscription and
+/// admin. The first owns the SQLite folder, if any.
+pub async fn spawn_replicas(
+    backend: Backend,
+    tweak: impl Fn(&mut Settings) + Send + Sync + Copy + 'static,
+) -> (TestApp, TestApp) {
+    let (url, dir) = fresh_database(backend);
+    let build = |url: String| {
+        std::thread::spawn(move || {
+            let mut settings = Settings::for_database(&url);
+            tweak(&mut settings);
+            Application::build(settings)
+        })
+    };
+    let (t1, t2) = (build(url.clone()), build(url.clone()));
+    let one = t1.join().expect("replica one").expect("build replica one");
+    let two = t2.join().expect("replica two").expect("build replica two");
+    let admin = bootstrap_admin(&one);
+    let first = running(one, url.clone(), Some(dir), admin.clone());
+    let mut second = running(two, url, None, admin);
+    second.sqlite_path = first.sqlite_path.clone();
+    (first, second)
+}
+
+/// The bootstrapped subscription and its admin.
+#[derive(Clone)]
+struct Admin {
+    username: String,
+    created: bootstrap::Bootstrapped,
+}
+
+fn bootstrap_admin(app: &Application) -> Admin {
+    let username = format!(
         "admin-{}@example.com",
         &uuid::Uuid::new_v4().simple().to_string()[..8]
     );
-    let created = {
-        let mut conn = state.db.pool().get().expect("db connection");
-        let hash = hash_sync(ADMIN_PASSWORD).expect("hash");
-        bootstrap::create_subscription(&mut conn, "Acme", &admin_username, &hash)
-            .expect("bootstrap")
-    };
+    let mut conn = app.state().db.pool().get().expect("db connection");
+    let hash = hash_sync(ADMIN_PASSWORD).expect("hash");
+    let created =
+        bootstrap::create_subscription(&mut conn, "Acme", &username, &hash).expect("bootstrap");
+    Admin { username, created }
+}
+
+fn running(app: Application, url: String, scratch: Option<Scratch>, admin: Admin) -> TestApp {
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let state = app.state();
     actix_web::rt::spawn(app.run_until_stopped());
     TestApp {
         address,
         database_url: url,
-        subscription_id: created.subscription_id,
-        admin_id: created.user_id,
-        admin_username,
+        subscription_id: admin.created.subscription_id,
+        admin_id: admin.created.user_id,
+        admin_username: admin.username,
         state,
-        sqlite_path: dir.as_ref().map(|d| d.path().join("gatehouse.db")),
-        _dir: dir,
+        sqlite_path: scratch
+            .as_ref()
+            .and_then(Scratch::dir)
+            .map(|d| d.path().join("gatehouse.db")),
+        _scratch: scratch,
     }
+}
+
+/// A user created by [`TestApp::user`], signed in.
+pub struct NewUser {
+    pub client: Client,
+    pub id: String,
+    pub username: String,
+}
+
+/// An API key created by [`TestApp::api_key`]: its one-time secret and its id.
+pub struct IssuedKey {
+    pub secret: String,
+    pub id: String,
+}
+
+/// A subscription created by [`TestApp::second_subscription`], with its admin signed in.
+pub struct OtherSubscription {
+    pub admin: Client,
+    pub id: String,
 }
 
 /// A browser-like client: a cookie jar, and the CSRF token of its session once signed in.
@@ -228,9 +323,8 @@ impl TestApp {
         self.sign_in(&self.admin_username, ADMIN_PASSWORD).await
     }
 
-    /// Creates a user with the role through the API and returns them signed in,
-    /// with their id.
-    pub async fn user(&self, admin: &Client, role: Role) -> (Client, String, String) {
+    /// Creates a user with the role through the API and returns them signed in.
+    pub async fn user(&self, admin: &Client, role: Role) -> NewUser {
         let username = format!(
             "{}-{}@example.com",
             role.as_str(),
@@ -246,7 +340,11 @@ impl TestApp {
         assert_eq!(res.status(), StatusCode::CREATED);
         let created: CreatedUser = res.json().await.expect("created user");
         let client = self.sign_in(&username, password).await;
-        (client, created.user.id, username)
+        NewUser {
+            client,
+            id: created.user.id,
+            username,
+        }
     }
 
     /// A client that authenticates with an API key in `Authorization: Bearer`.
@@ -274,7 +372,7 @@ impl TestApp {
     }
 
     /// Creates an API key through the session and returns its secret and id.
-    pub async fn api_key(&self, owner: &Client, permission: &str) -> (String, String) {
+    pub async fn api_key(&self, owner: &Client, permission: &str) -> IssuedKey {
         let res = owner
             .post(
                 "/api/v1/api-keys",
@@ -282,11 +380,11 @@ impl TestApp {
             )
             .await;
         assert_eq!(res.status(), StatusCode::CREATED);
-        let body: Value = res.json().await.unwrap();
-        (
-            body["secret"].as_str().unwrap().to_string(),
-            body["id"].as_str().unwrap().to_string(),
-        )
+        let created: ApiKeyWithSecret = res.json().await.expect("a created key");
+        IssuedKey {
+            secret: created.secret,
+            id: created.key.id,
+        }
     }
 
     /// Runs diesel work against the server's database, for tests that must move time
@@ -297,7 +395,7 @@ impl TestApp {
     }
 
     /// Another subscription with its own admin, on the same server.
-    pub async fn second_subscription(&self) -> (Client, String) {
+    pub async fn second_subscription(&self) -> OtherSubscription {
         let username = format!(
             "other-{}@example.org",
             &uuid::Uuid::new_v4().simple().to_string()[..8]
@@ -306,10 +404,10 @@ impl TestApp {
             let hash = hash_sync(ADMIN_PASSWORD).expect("hash");
             bootstrap::create_subscription(conn, "Globex", &username, &hash).expect("bootstrap")
         });
-        (
-            self.sign_in(&username, ADMIN_PASSWORD).await,
-            created.subscription_id,
-        )
+        OtherSubscription {
+            admin: self.sign_in(&username, ADMIN_PASSWORD).await,
+            id: created.subscription_id,
+        }
     }
 }
 

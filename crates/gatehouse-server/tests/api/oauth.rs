@@ -19,7 +19,9 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::both_backends;
-use crate::helpers::{Backend, Client, TestApp, error_code, spawn_app};
+use crate::helpers::{
+    Backend, Client, IssuedKey, NewUser, OtherSubscription, TestApp, error_code, spawn_app,
+};
 
 pub const CALLBACK: &str = "https://app.example.com/callback";
 
@@ -242,12 +244,16 @@ both_backends!(
 async fn the_code_flow_with_a_confidential_client_and_refresh(b: Backend) {
     let app = spawn_app(b).await;
     let admin = app.admin().await;
-    let (dev, _, _) = app.user(&admin, Role::Editor).await;
+    let NewUser { client: dev, .. } = app.user(&admin, Role::Editor).await;
     let reg = register(&dev, false, &[CALLBACK]).await;
     let secret = reg.secret.clone().unwrap();
     assert!(secret.starts_with("gats_") && secret.len() == 51);
     assert_eq!(reg.client_id.len(), 32);
-    let (user, user_id, _) = app.user(&admin, Role::Viewer).await;
+    let NewUser {
+        client: user,
+        id: user_id,
+        ..
+    } = app.user(&admin, Role::Viewer).await;
     let tokens = authorize(&app, &user, &reg, &["api:read"]).await;
     assert_eq!(tokens.expires_in().unwrap().as_secs(), 3600);
     assert!(
@@ -363,7 +369,7 @@ async fn tokens_reach_only_what_their_scopes_allow(b: Backend) {
     let app = spawn_app(b).await;
     let admin = app.admin().await;
     let reg = register(&admin, false, &[CALLBACK]).await;
-    let (_, victim) = app.api_key(&admin, "read_only").await;
+    let IssuedKey { id: victim, .. } = app.api_key(&admin, "read_only").await;
     let read = authorize(&app, &admin, &reg, &["api:read"]).await;
     let api = bearer(&app, &read);
     assert_eq!(api.get("/api/v1/api-keys").await.status(), StatusCode::OK);
@@ -580,12 +586,7 @@ async fn rule2_codes_expire_and_are_bound_to_client_and_redirect(b: Backend) {
     assert_eq!(res.json::<Value>().await.unwrap()["error"], "invalid_grant");
     // A code older than 60 seconds is dead.
     let (code, verifier, client) = code_for(&app, &admin, &reg, &["api:read"]).await;
-    app.with_db(|conn| {
-        diesel::update(oauth_codes::table)
-            .set(oauth_codes::expires_at.eq(gatehouse_server::clock::now() - TimeDelta::seconds(1)))
-            .execute(conn)
-            .unwrap()
-    });
+    app.state.clock.advance(TimeDelta::seconds(61));
     let late = client
         .exchange_code(AuthorizationCode::new(code))
         .set_pkce_verifier(verifier)
@@ -768,7 +769,11 @@ async fn rule4_refresh_tokens_rotate_and_reuse_revokes_the_grant(b: Backend) {
 async fn rule5_revoking_or_deleting_stops_every_token_at_once(b: Backend) {
     let app = spawn_app(b).await;
     let admin = app.admin().await;
-    let (user, user_id, _) = app.user(&admin, Role::Editor).await;
+    let NewUser {
+        client: user,
+        id: user_id,
+        ..
+    } = app.user(&admin, Role::Editor).await;
     let reg = register(&admin, false, &[CALLBACK]).await;
     // Revoke the grant.
     let tokens = authorize(&app, &user, &reg, &["api:read"]).await;
@@ -1148,7 +1153,7 @@ async fn rule9_no_implicit_or_password_grant(b: Backend) {
 async fn authorized_apps_are_listed_revoked_and_re_enabled(b: Backend) {
     let app = spawn_app(b).await;
     let admin = app.admin().await;
-    let (user, _, _) = app.user(&admin, Role::Viewer).await;
+    let NewUser { client: user, .. } = app.user(&admin, Role::Viewer).await;
     let reg = register(&admin, false, &[CALLBACK]).await;
     let old = authorize(&app, &user, &reg, &["api:read", "openid"]).await;
     let apps: Page<AuthorizedApp> = user
@@ -1165,7 +1170,7 @@ async fn authorized_apps_are_listed_revoked_and_re_enabled(b: Backend) {
     assert_eq!(a.state, GrantState::Active);
     assert!(a.revoked_at.is_none());
     // An API key of the user may list and (full access) revoke too.
-    let (key, _) = app.api_key(&user, "read_only").await;
+    let IssuedKey { secret: key, .. } = app.api_key(&user, "read_only").await;
     let listed: Page<AuthorizedApp> = app
         .with_key(&key)
         .get("/api/v1/authorized-apps")
@@ -1296,7 +1301,7 @@ async fn signing_in_comes_first(b: Backend) {
         .into_owned();
     assert!(next.starts_with("/oauth/authorize?") && next.contains(&reg.client_id));
     // A user of another subscription cannot authorize this subscription's client.
-    let (other, _) = app.second_subscription().await;
+    let OtherSubscription { admin: other, .. } = app.second_subscription().await;
     let res = other.http.get(url.as_str()).send().await.unwrap();
     let location = res.headers().get("location").unwrap().to_str().unwrap();
     assert_eq!(param(location, "error").as_deref(), Some("access_denied"));
@@ -1315,7 +1320,7 @@ async fn signing_in_comes_first(b: Backend) {
         .get(&format!("/api/v1/oauth/requests/{request}"))
         .await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
-    let (key, _) = app.api_key(&admin, "full_access").await;
+    let IssuedKey { secret: key, .. } = app.api_key(&admin, "full_access").await;
     let res = app
         .with_key(&key)
         .post(
@@ -1350,8 +1355,8 @@ async fn signing_in_comes_first(b: Backend) {
 async fn clients_are_managed_by_their_owners_and_admins(b: Backend) {
     let app = spawn_app(b).await;
     let admin = app.admin().await;
-    let (editor, _, _) = app.user(&admin, Role::Editor).await;
-    let (viewer, _, _) = app.user(&admin, Role::Viewer).await;
+    let NewUser { client: editor, .. } = app.user(&admin, Role::Editor).await;
+    let NewUser { client: viewer, .. } = app.user(&admin, Role::Viewer).await;
     let res = viewer
         .post(
             "/api/v1/oauth-clients",
@@ -1443,7 +1448,7 @@ async fn clients_are_managed_by_their_owners_and_admins(b: Backend) {
         );
     }
     // A key may read and delete, not mint secrets.
-    let (key, _) = app.api_key(&editor, "full_access").await;
+    let IssuedKey { secret: key, .. } = app.api_key(&editor, "full_access").await;
     let k = app.with_key(&key);
     assert_eq!(
         k.post(
@@ -1464,7 +1469,7 @@ async fn clients_are_managed_by_their_owners_and_admins(b: Backend) {
         StatusCode::FORBIDDEN
     );
     // Another subscription sees nothing.
-    let (other, _) = app.second_subscription().await;
+    let OtherSubscription { admin: other, .. } = app.second_subscription().await;
     for res in [
         other
             .get(&format!("/api/v1/oauth-clients/{}", mine.id))
@@ -1517,7 +1522,11 @@ async fn clients_are_managed_by_their_owners_and_admins(b: Backend) {
 async fn oauth_events_are_audited(b: Backend) {
     let app = spawn_app(b).await;
     let admin = app.admin().await;
-    let (user, user_id, _) = app.user(&admin, Role::Viewer).await;
+    let NewUser {
+        client: user,
+        id: user_id,
+        ..
+    } = app.user(&admin, Role::Viewer).await;
     let reg = register(&admin, false, &[CALLBACK]).await;
     admin
         .patch(
@@ -1700,11 +1709,23 @@ async fn rule2_a_code_from_before_a_revocation_is_dead_after_a_re_enable(b: Back
 async fn rule5_deleting_the_user_or_the_clients_owner_stops_tokens(b: Backend) {
     let app = spawn_app(b).await;
     let admin = app.admin().await;
-    let (dev, dev_id, _) = app.user(&admin, Role::Editor).await;
-    let (user, user_id, _) = app.user(&admin, Role::Viewer).await;
+    let NewUser {
+        client: dev,
+        id: dev_id,
+        ..
+    } = app.user(&admin, Role::Editor).await;
+    let NewUser {
+        client: user,
+        id: user_id,
+        ..
+    } = app.user(&admin, Role::Viewer).await;
     let reg = register(&dev, false, &[CALLBACK]).await;
     // The user's own tokens stop when the user is deleted.
-    let (other_user, other_id, _) = app.user(&admin, Role::Viewer).await;
+    let NewUser {
+        client: other_user,
+        id: other_id,
+        ..
+    } = app.user(&admin, Role::Viewer).await;
     let tokens = authorize(&app, &other_user, &reg, &["api:read"]).await;
     let api = bearer(&app, &tokens);
     assert_eq!(api.get("/api/v1/me").await.status(), StatusCode::OK);
@@ -1820,9 +1841,9 @@ async fn api_write_is_capped_by_the_role_like_a_key(b: Backend) {
             &json!({"api_key_full_access_roles": ["admin"]}),
         )
         .await;
-    let (editor, _, _) = app.user(&admin, Role::Editor).await;
+    let NewUser { client: editor, .. } = app.user(&admin, Role::Editor).await;
     let reg = register(&admin, false, &[CALLBACK]).await;
-    let (_, victim) = app.api_key(&editor, "read_only").await;
+    let IssuedKey { id: victim, .. } = app.api_key(&editor, "read_only").await;
     let tokens = authorize(&app, &editor, &reg, &["api:write"]).await;
     let api = bearer(&app, &tokens);
     let who: Value = api.get("/api/v1/session").await.json().await.unwrap();
@@ -1988,13 +2009,17 @@ async fn two_first_time_allows_at_once_both_work(b: Backend) {
 async fn the_consent_view_names_who_registered_the_client(b: Backend) {
     let app = spawn_app(b).await;
     let admin = app.admin().await;
-    let (dev, dev_id, dev_username) = app.user(&admin, Role::Editor).await;
+    let NewUser {
+        client: dev,
+        id: dev_id,
+        username: dev_username,
+    } = app.user(&admin, Role::Editor).await;
     let res = dev
         .patch("/api/v1/me", &json!({"display_name": "Dana Developer"}))
         .await;
     assert_eq!(res.status(), StatusCode::OK);
     let reg = register(&dev, false, &[CALLBACK]).await;
-    let (user, _, _) = app.user(&admin, Role::Viewer).await;
+    let NewUser { client: user, .. } = app.user(&admin, Role::Viewer).await;
     let (url, _) = oauth(&app, &reg, CALLBACK)
         .authorize_url(CsrfToken::new_random)
         .url();
@@ -2179,7 +2204,7 @@ async fn request_objects_post_and_openid_redirects(b: Backend) {
 async fn standard_clients_stay_admin_approved(b: Backend) {
     let app = spawn_app(b).await;
     let admin = app.admin().await;
-    let (editor, _, _) = app.user(&admin, gatehouse_types::Role::Editor).await;
+    let NewUser { client: editor, .. } = app.user(&admin, gatehouse_types::Role::Editor).await;
     let reg = register(&editor, false, &[CALLBACK]).await;
     let res = admin
         .patch(
@@ -2197,7 +2222,7 @@ async fn standard_clients_stay_admin_approved(b: Backend) {
         .await;
     assert_eq!(res.json::<Value>().await.unwrap()["standard"], true);
     // A key (even full access) may rename, but not redirect.
-    let (key, _) = app.api_key(&editor, "full_access").await;
+    let IssuedKey { secret: key, .. } = app.api_key(&editor, "full_access").await;
     let with_key = app.with_key(&key);
     let res = with_key
         .patch(
@@ -2247,7 +2272,7 @@ async fn standard_clients_stay_admin_approved(b: Backend) {
 async fn prompt_none_never_shows_a_page_and_prompt_consent_always_asks(b: Backend) {
     let app = spawn_app(b).await;
     let admin = app.admin().await;
-    let (user, _, _) = app.user(&admin, gatehouse_types::Role::Editor).await;
+    let NewUser { client: user, .. } = app.user(&admin, gatehouse_types::Role::Editor).await;
     let reg = register(&admin, false, &[CALLBACK]).await;
     let url = |prompt: &str| {
         app.url(&format!(
@@ -2296,7 +2321,7 @@ async fn prompt_none_never_shows_a_page_and_prompt_consent_always_asks(b: Backen
 async fn decisions_recheck_the_callback_url(b: Backend) {
     let app = spawn_app(b).await;
     let admin = app.admin().await;
-    let (user, _, _) = app.user(&admin, gatehouse_types::Role::Editor).await;
+    let NewUser { client: user, .. } = app.user(&admin, gatehouse_types::Role::Editor).await;
     let other = "https://app.example.com/other";
     let reg = register(&admin, false, &[CALLBACK, other]).await;
     let drop_callback = || async {

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 
-use crate::helpers::{Backend, error_code, spawn_app};
+use crate::helpers::{Backend, IssuedKey, error_code, spawn_app};
 
 fn shell(command: &str) {
     let ok = std::process::Command::new("sh")
@@ -31,7 +31,7 @@ async fn the_server_recovers_from_a_postgres_restart() {
     };
     let app = spawn_app(Backend::Postgres).await;
     let admin = app.admin().await;
-    let (key, _) = app.api_key(&admin, "read_only").await;
+    let IssuedKey { secret: key, .. } = app.api_key(&admin, "read_only").await;
     let with_key = app.with_key(&key);
     assert_eq!(admin.get("/api/v1/users").await.status(), StatusCode::OK);
     // Every pooled connection is used once, so all of them die with the server.

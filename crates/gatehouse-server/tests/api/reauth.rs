@@ -6,15 +6,13 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::TimeDelta;
-use diesel::prelude::*;
-use gatehouse_server::db::schema::sessions;
 use gatehouse_types::{AuthorizedApp, GrantState, Page, Role};
 use oauth2::{PkceCodeChallenge, PkceCodeVerifier};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::both_backends;
-use crate::helpers::{Backend, Client, TestApp, spawn_app};
+use crate::helpers::{Backend, Client, NewUser, TestApp, spawn_app};
 use crate::oauth::{CALLBACK, Registered, authorize, param, register};
 
 both_backends!(
@@ -113,7 +111,11 @@ async fn sign_in_again(user: &Client, username: &str) {
 async fn prompt_login_and_max_age_ask_for_a_new_sign_in(b: Backend) {
     let app = spawn_app(b).await;
     let admin = app.admin().await;
-    let (user, _, username) = app.user(&admin, Role::Editor).await;
+    let NewUser {
+        client: user,
+        username,
+        ..
+    } = app.user(&admin, Role::Editor).await;
     let reg = register(&admin, false, &[CALLBACK]).await;
     // Allowed once, so that nothing but the sign-in stands between the user and a code.
     authorize(&app, &user, &reg, &["openid", "api:read"]).await;
@@ -150,13 +152,8 @@ async fn prompt_login_and_max_age_ask_for_a_new_sign_in(b: Backend) {
     assert_eq!(claims["nonce"], "n1");
 
     // max_age: a sign-in older than it sends the user to sign in first...
-    let session_created = chrono::Utc::now().timestamp();
-    app.with_db(|conn| {
-        diesel::update(sessions::table)
-            .set(sessions::created_at.eq(gatehouse_server::clock::now() - TimeDelta::minutes(10)))
-            .execute(conn)
-            .unwrap()
-    });
+    let session_created = app.state.clock.now().and_utc().timestamp();
+    app.state.clock.advance(TimeDelta::minutes(10));
     let (to, _) = start(&app, &user, &reg, "&max_age=60").await;
     let (next, reauth) = next_of(&app, &to);
     assert!(reauth, "{to}");
@@ -167,9 +164,12 @@ async fn prompt_login_and_max_age_ask_for_a_new_sign_in(b: Backend) {
     let claims = id_token_claims(&app, &reg, &param(&to, "code").unwrap(), verifier).await;
     let auth_time = claims["auth_time"].as_i64().unwrap();
     assert!(
-        (session_created - 610..=session_created - 590).contains(&auth_time),
+        (session_created - 60..=session_created).contains(&auth_time),
         "{auth_time} vs {session_created}"
     );
+    // Issued ten minutes after that sign-in, by the server's clock.
+    let issued_at = claims["iat"].as_i64().unwrap();
+    assert!(issued_at - auth_time >= 600, "{issued_at} - {auth_time}");
     // A max_age that is not a number is a malformed request, said to the client.
     let (to, _) = start(&app, &user, &reg, "&max_age=soon").await;
     assert_eq!(param(&to, "error").as_deref(), Some("invalid_request"));
@@ -190,7 +190,7 @@ async fn prompt_login_and_max_age_ask_for_a_new_sign_in(b: Backend) {
 async fn a_revocation_racing_a_silent_authorization_is_never_undone(b: Backend) {
     let app = spawn_app(b).await;
     let admin = app.admin().await;
-    let (user, _, _) = app.user(&admin, Role::Editor).await;
+    let NewUser { client: user, .. } = app.user(&admin, Role::Editor).await;
     let reg = register(&admin, false, &[CALLBACK]).await;
     for round in 0..20 {
         authorize(&app, &user, &reg, &["openid", "api:read"]).await;
@@ -240,7 +240,11 @@ async fn a_revocation_racing_a_silent_authorization_is_never_undone(b: Backend) 
 async fn a_consent_decision_rechecks_the_client_and_the_user(b: Backend) {
     let app = spawn_app(b).await;
     let admin = app.admin().await;
-    let (user, user_id, _) = app.user(&admin, Role::Editor).await;
+    let NewUser {
+        client: user,
+        id: user_id,
+        ..
+    } = app.user(&admin, Role::Editor).await;
     // The client is deleted while the consent page is open: the decision finds nothing.
     let reg = register(&admin, false, &[CALLBACK]).await;
     let (to, _) = start(&app, &user, &reg, "").await;

@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::both_backends;
-use crate::helpers::{ADMIN_PASSWORD, Backend, error_code, spawn_app};
+use crate::helpers::{ADMIN_PASSWORD, Backend, IssuedKey, NewUser, error_code, spawn_app};
 
 both_backends!(
     sign_in_sets_a_hardened_cookie_and_returns_the_csrf_token,
@@ -210,8 +210,12 @@ async fn failed_sign_ins_lock_password_sign_in_only(b: Backend) {
         )
         .await;
     assert_eq!(res.status(), StatusCode::OK);
-    let (victim, victim_id, victim_name) = app.user(&admin, Role::Editor).await;
-    let (key, _) = app.api_key(&victim, "read_only").await;
+    let NewUser {
+        client: victim,
+        id: victim_id,
+        username: victim_name,
+    } = app.user(&admin, Role::Editor).await;
+    let IssuedKey { secret: key, .. } = app.api_key(&victim, "read_only").await;
     let c = app.anonymous();
     for _ in 0..3 {
         let res = c.try_sign_in(&victim_name, "guess guess guess").await;
@@ -273,8 +277,12 @@ async fn failed_sign_ins_lock_password_sign_in_only(b: Backend) {
 async fn an_admins_lock_stops_everything_until_lifted(b: Backend) {
     let app = spawn_app(b).await;
     let admin = app.admin().await;
-    let (victim, victim_id, victim_name) = app.user(&admin, Role::Editor).await;
-    let (key, _) = app.api_key(&victim, "read_only").await;
+    let NewUser {
+        client: victim,
+        id: victim_id,
+        username: victim_name,
+    } = app.user(&admin, Role::Editor).await;
+    let IssuedKey { secret: key, .. } = app.api_key(&victim, "read_only").await;
     let reg = crate::oauth::register(&admin, false, &[crate::oauth::CALLBACK]).await;
     let tokens = crate::oauth::authorize(&app, &victim, &reg, &["api:read"]).await;
     let refresh = {
@@ -316,13 +324,10 @@ async fn an_admins_lock_stops_everything_until_lifted(b: Backend) {
         )
         .await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
-    // An admin's lock does not lapse by itself.
-    app.with_db(|conn| {
-        diesel::update(users::table.find(&victim_id))
-            .set(users::locked_at.eq(Some(gatehouse_server::clock::now() - TimeDelta::days(1))))
-            .execute(conn)
-            .unwrap()
-    });
+    // An admin's lock does not lapse by itself: a day later it holds (and the admin,
+    // whose session has ended meanwhile, signs in again).
+    app.state.clock.advance(TimeDelta::days(1));
+    let admin = app.admin().await;
     let res = app.with_key(&key).get("/api/v1/me").await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     // The app's refresh is refused, without spending the token.
@@ -372,7 +377,11 @@ async fn an_abandoned_attempt_cannot_lock_sign_in_for_ever(b: Backend) {
             &json!({"login_lockout_threshold": 3}),
         )
         .await;
-    let (_, victim_id, victim_name) = app.user(&admin, Role::Viewer).await;
+    let NewUser {
+        id: victim_id,
+        username: victim_name,
+        ..
+    } = app.user(&admin, Role::Viewer).await;
     app.with_db(|conn| {
         diesel::update(users::table.find(&victim_id))
             .set(users::failed_sign_ins.eq(3))
@@ -389,15 +398,9 @@ async fn an_abandoned_attempt_cannot_lock_sign_in_for_ever(b: Backend) {
     let events = audit_actions(&admin).await;
     assert_eq!(count_action(&events, "user.locked", &victim_id), 1);
     // It lapses like any lock.
-    app.with_db(|conn| {
-        diesel::update(users::table.find(&victim_id))
-            .set(
-                users::password_locked_until
-                    .eq(Some(gatehouse_server::clock::now() - TimeDelta::seconds(1))),
-            )
-            .execute(conn)
-            .unwrap()
-    });
+    app.state
+        .clock
+        .advance(TimeDelta::minutes(15) + TimeDelta::seconds(1));
     app.sign_in(&victim_name, "a password of some length").await;
 }
 
@@ -410,7 +413,11 @@ async fn password_lock_lifts_by_itself_after_fifteen_minutes(b: Backend) {
             &json!({"login_lockout_threshold": 1}),
         )
         .await;
-    let (_, victim_id, victim_name) = app.user(&admin, Role::Viewer).await;
+    let NewUser {
+        id: victim_id,
+        username: victim_name,
+        ..
+    } = app.user(&admin, Role::Viewer).await;
     let c = app.anonymous();
     c.try_sign_in(&victim_name, "wrong wrong wrong").await;
     let res = c
@@ -418,25 +425,14 @@ async fn password_lock_lifts_by_itself_after_fifteen_minutes(b: Backend) {
         .await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     // Fourteen minutes later (a minute left): still locked.
-    let from_now = |minutes: i64| gatehouse_server::clock::now() + TimeDelta::minutes(minutes);
-    app.with_db(|conn| {
-        diesel::update(users::table.find(&victim_id))
-            .set(users::password_locked_until.eq(Some(from_now(1))))
-            .execute(conn)
-            .unwrap()
-    });
+    app.state.clock.advance(TimeDelta::minutes(14));
     let res = c
         .try_sign_in(&victim_name, "a password of some length")
         .await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     // Sixteen minutes later: the lock has lapsed; the next sign-in works, and the
     // lapse is in the audit log.
-    app.with_db(|conn| {
-        diesel::update(users::table.find(&victim_id))
-            .set(users::password_locked_until.eq(Some(from_now(-1))))
-            .execute(conn)
-            .unwrap()
-    });
+    app.state.clock.advance(TimeDelta::minutes(2));
     let user: Value = admin.get_json(&format!("/api/v1/users/{victim_id}")).await;
     assert_eq!(user["state"], "active");
     assert!(user["password_locked_until"].is_null());
@@ -490,39 +486,40 @@ async fn idle_and_absolute_expiry_end_sessions(b: Backend) {
         )
         .await;
     assert_eq!(res.status(), StatusCode::OK);
-    let (idle, idle_id, _) = app.user(&admin, Role::Viewer).await;
-    let (old, old_id, _) = app.user(&admin, Role::Viewer).await;
-    let ago = |minutes: i64| gatehouse_server::clock::now() - TimeDelta::minutes(minutes);
-    // Unused for 31 minutes.
-    app.with_db(|conn| {
-        diesel::update(sessions::table.filter(sessions::user_id.eq(&idle_id)))
-            .set(sessions::last_seen_at.eq(ago(31)))
-            .execute(conn)
-            .unwrap()
-    });
-    // Busy all along, but signed in 121 minutes ago.
-    app.with_db(|conn| {
-        diesel::update(sessions::table.filter(sessions::user_id.eq(&old_id)))
-            .set((
-                sessions::created_at.eq(ago(121)),
-                sessions::last_seen_at.eq(ago(1)),
-            ))
-            .execute(conn)
-            .unwrap()
-    });
-    for c in [&idle, &old] {
-        let res = c.get("/api/v1/session").await;
+    let idle = app.user(&admin, Role::Viewer).await.client;
+    let old = app.user(&admin, Role::Viewer).await.client;
+    let expired = |res: reqwest::Response| async move {
         assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
         assert_eq!(error_code(res).await, "session_expired");
+    };
+    // `old` is busy all along (a request every 20 minutes); `idle` is not.
+    let minutes = |m| app.state.clock.advance(TimeDelta::minutes(m));
+    minutes(20);
+    assert_eq!(old.get("/api/v1/session").await.status(), StatusCode::OK);
+    minutes(11);
+    // Unused for 31 minutes: ended.
+    expired(idle.get("/api/v1/session").await).await;
+    assert_eq!(old.get("/api/v1/session").await.status(), StatusCode::OK);
+    for _ in 0..4 {
+        minutes(20);
+        assert_eq!(old.get("/api/v1/session").await.status(), StatusCode::OK);
     }
-    // The admin's own session, used a moment ago, goes on.
-    assert_eq!(admin.get("/api/v1/session").await.status(), StatusCode::OK);
+    let fresh = app.admin().await;
+    minutes(10);
+    // Used ten minutes ago, but signed in 121 minutes ago: ended.
+    expired(old.get("/api/v1/session").await).await;
+    // A session signed in since goes on.
+    assert_eq!(fresh.get("/api/v1/session").await.status(), StatusCode::OK);
 }
 
 async fn disabled_users_lose_their_sessions_at_once(b: Backend) {
     let app = spawn_app(b).await;
     let admin = app.admin().await;
-    let (user, user_id, username) = app.user(&admin, Role::Editor).await;
+    let NewUser {
+        client: user,
+        id: user_id,
+        username,
+    } = app.user(&admin, Role::Editor).await;
     assert_eq!(user.get("/api/v1/me").await.status(), StatusCode::OK);
     let res = admin
         .patch(
@@ -627,7 +624,11 @@ async fn parallel_guesses_cannot_exceed_the_lockout_threshold(b: Backend) {
             &json!({"login_lockout_threshold": 3}),
         )
         .await;
-    let (_, victim_id, victim_name) = app.user(&admin, Role::Viewer).await;
+    let NewUser {
+        id: victim_id,
+        username: victim_name,
+        ..
+    } = app.user(&admin, Role::Viewer).await;
     let c = app.anonymous();
     let body = json!({"username": victim_name, "password": "guess guess guess"});
     let guesses: Vec<_> = (0..12).map(|_| c.post("/api/v1/session", &body)).collect();

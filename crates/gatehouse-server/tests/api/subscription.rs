@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::both_backends;
-use crate::helpers::{Backend, error_code, spawn_app};
+use crate::helpers::{Backend, NewUser, OtherSubscription, error_code, spawn_app};
 
 both_backends!(
     everyone_reads_the_settings_with_their_defaults,
@@ -16,7 +16,7 @@ both_backends!(
 
 async fn everyone_reads_the_settings_with_their_defaults(b: Backend) {
     let app = spawn_app(b).await;
-    let (viewer, _, _) = app.user(&app.admin().await, Role::Viewer).await;
+    let NewUser { client: viewer, .. } = app.user(&app.admin().await, Role::Viewer).await;
     let res = viewer.get("/api/v1/subscription").await;
     assert_eq!(res.status(), StatusCode::OK);
     let s: Subscription = res.json().await.unwrap();
@@ -148,7 +148,7 @@ async fn bad_settings_are_rejected_and_change_nothing(b: Backend) {
 async fn only_admins_change_settings(b: Backend) {
     let app = spawn_app(b).await;
     let admin = app.admin().await;
-    let (editor, _, _) = app.user(&admin, Role::Editor).await;
+    let NewUser { client: editor, .. } = app.user(&admin, Role::Editor).await;
     let res = editor
         .patch("/api/v1/subscription", &json!({"api_keys_enabled": false}))
         .await;
@@ -162,7 +162,10 @@ async fn only_admins_change_settings(b: Backend) {
         .unwrap();
     assert!(s.settings.api_keys_enabled);
     // The other subscription's admin changes only their own.
-    let (other, other_id) = app.second_subscription().await;
+    let OtherSubscription {
+        admin: other,
+        id: other_id,
+    } = app.second_subscription().await;
     let s: Subscription = other
         .patch("/api/v1/subscription", &json!({"name": "Globex Inc"}))
         .await

@@ -13,7 +13,9 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::both_backends;
-use crate::helpers::{Backend, TestApp, error_code, http_client, spawn_app};
+use crate::helpers::{
+    Backend, IssuedKey, NewUser, OtherSubscription, TestApp, error_code, http_client, spawn_app,
+};
 use crate::oauth::{CALLBACK, Registered, authorize, browser, http, param, register};
 
 both_backends!(
@@ -36,12 +38,12 @@ both_backends!(
 async fn only_callers_with_a_secret_may_introspect(b: Backend) {
     let app = spawn_app(b).await;
     let admin = app.admin().await;
-    let (user, _, _) = app.user(&admin, Role::Editor).await;
+    let NewUser { client: user, .. } = app.user(&admin, Role::Editor).await;
     let public = register(&admin, true, &[CALLBACK]).await;
     let confidential = register(&admin, false, &[CALLBACK]).await;
     let tokens = authorize(&app, &user, &public, &["api:read"]).await;
     let access = tokens.access_token().secret().to_string();
-    let (key, _) = app.api_key(&user, "read_only").await;
+    let IssuedKey { secret: key, .. } = app.api_key(&user, "read_only").await;
     let c = http_client();
     for token in [access.as_str(), key.as_str()] {
         // The id in the form, or in Basic with an empty secret: refused, nothing said.
@@ -510,7 +512,11 @@ async fn introspect_as(app: &TestApp, reg: &Registered, token: &str) -> Value {
 async fn introspection_answers_for_every_credential(b: Backend) {
     let app = spawn_app(b).await;
     let admin = app.admin().await;
-    let (user, user_id, username) = app.user(&admin, Role::Editor).await;
+    let NewUser {
+        client: user,
+        id: user_id,
+        username,
+    } = app.user(&admin, Role::Editor).await;
     let rs = register(&admin, false, &[CALLBACK]).await;
     let reg = register(&admin, false, &[CALLBACK]).await;
     let tokens = authorize(&app, &user, &reg, &["api:read"]).await;
@@ -525,14 +531,19 @@ async fn introspection_answers_for_every_credential(b: Backend) {
     let v = introspect_as(&app, &rs, tokens.refresh_token().unwrap().secret()).await;
     assert_eq!(v["active"], true);
     assert_eq!(v["token_type"], "refresh_token");
-    let (key, key_id) = app.api_key(&user, "full_access").await;
+    let IssuedKey {
+        secret: key,
+        id: key_id,
+    } = app.api_key(&user, "full_access").await;
     let v = introspect_as(&app, &rs, &key).await;
     assert_eq!(v["active"], true);
     assert_eq!(v["token_type"], "api_key");
     assert_eq!(v["permission"], "full_access");
     assert_eq!(v["sub"], user_id.as_str());
     // An admin's API key may introspect too.
-    let (admin_key, _) = app.api_key(&admin, "read_only").await;
+    let IssuedKey {
+        secret: admin_key, ..
+    } = app.api_key(&admin, "read_only").await;
     let res = http_client()
         .post(app.url("/oauth/introspect"))
         .bearer_auth(&admin_key)
@@ -542,7 +553,9 @@ async fn introspection_answers_for_every_credential(b: Backend) {
         .unwrap();
     assert_eq!(res.json::<Value>().await.unwrap()["active"], true);
     // A non-admin's key may not.
-    let (user_key, _) = app.api_key(&user, "read_only").await;
+    let IssuedKey {
+        secret: user_key, ..
+    } = app.api_key(&user, "read_only").await;
     let res = http_client()
         .post(app.url("/oauth/introspect"))
         .bearer_auth(&user_key)
@@ -610,8 +623,10 @@ async fn introspection_is_private_to_the_subscription(b: Backend) {
     let admin = app.admin().await;
     let reg = register(&admin, false, &[CALLBACK]).await;
     let tokens = authorize(&app, &admin, &reg, &["api:read"]).await;
-    let (key, _) = app.api_key(&admin, "read_only").await;
-    let (other_admin, _) = app.second_subscription().await;
+    let IssuedKey { secret: key, .. } = app.api_key(&admin, "read_only").await;
+    let OtherSubscription {
+        admin: other_admin, ..
+    } = app.second_subscription().await;
     let theirs = register(&other_admin, false, &[CALLBACK]).await;
     for t in [
         tokens.access_token().secret().as_str(),
@@ -695,7 +710,11 @@ async fn introspection_says_inactive_for_expired_tokens_and_inactive_users(b: Ba
     let app = spawn_app(b).await;
     let admin = app.admin().await;
     let rs = register(&admin, false, &[CALLBACK]).await;
-    let (user, user_id, _) = app.user(&admin, Role::Editor).await;
+    let NewUser {
+        client: user,
+        id: user_id,
+        ..
+    } = app.user(&admin, Role::Editor).await;
     let tokens = authorize(&app, &user, &rs, &["api:read"]).await;
     let access = tokens.access_token().secret().clone();
     // The same token, expired: signed by Gatehouse's key, an hour in the past.
@@ -715,7 +734,7 @@ async fn introspection_says_inactive_for_expired_tokens_and_inactive_users(b: Ba
         introspect_as(&app, &rs, &expired).await,
         json!({"active": false})
     );
-    let (key, _) = app.api_key(&user, "read_only").await;
+    let IssuedKey { secret: key, .. } = app.api_key(&user, "read_only").await;
     for t in [
         access.as_str(),
         tokens.refresh_token().unwrap().secret(),

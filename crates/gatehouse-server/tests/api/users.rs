@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::both_backends;
-use crate::helpers::{ADMIN_PASSWORD, Backend, error_code, spawn_app};
+use crate::helpers::{ADMIN_PASSWORD, Backend, NewUser, OtherSubscription, error_code, spawn_app};
 
 both_backends!(
     profile_can_be_read_and_edited,
@@ -24,7 +24,11 @@ both_backends!(
 
 async fn profile_can_be_read_and_edited(b: Backend) {
     let app = spawn_app(b).await;
-    let (viewer, _, username) = app.user(&app.admin().await, Role::Viewer).await;
+    let NewUser {
+        client: viewer,
+        username,
+        ..
+    } = app.user(&app.admin().await, Role::Viewer).await;
     let res = viewer
         .patch(
             "/api/v1/me",
@@ -184,7 +188,7 @@ async fn usernames_are_unique_regardless_of_case(b: Backend) {
     assert_eq!(res.status(), StatusCode::CONFLICT);
     assert_eq!(error_code(res).await, "username_taken");
     // Usernames are unique across subscriptions too.
-    let (other, _) = app.second_subscription().await;
+    let OtherSubscription { admin: other, .. } = app.second_subscription().await;
     let res = other
         .post(
             "/api/v1/users",
@@ -197,8 +201,12 @@ async fn usernames_are_unique_regardless_of_case(b: Backend) {
 async fn only_admins_manage_users(b: Backend) {
     let app = spawn_app(b).await;
     let admin = app.admin().await;
-    let (editor, editor_id, _) = app.user(&admin, Role::Editor).await;
-    let (viewer, _, _) = app.user(&admin, Role::Viewer).await;
+    let NewUser {
+        client: editor,
+        id: editor_id,
+        ..
+    } = app.user(&admin, Role::Editor).await;
+    let NewUser { client: viewer, .. } = app.user(&admin, Role::Viewer).await;
     for c in [&editor, &viewer] {
         let res = c.get("/api/v1/users").await;
         assert_eq!(res.status(), StatusCode::FORBIDDEN);
@@ -235,7 +243,11 @@ async fn only_admins_manage_users(b: Backend) {
 async fn roles_and_names_can_be_changed(b: Backend) {
     let app = spawn_app(b).await;
     let admin = app.admin().await;
-    let (editor, editor_id, _) = app.user(&admin, Role::Editor).await;
+    let NewUser {
+        client: editor,
+        id: editor_id,
+        ..
+    } = app.user(&admin, Role::Editor).await;
     let res = admin
         .patch(
             &format!("/api/v1/users/{editor_id}"),
@@ -300,7 +312,7 @@ async fn the_last_active_admin_is_protected(b: Backend) {
     assert_eq!(u.role, Role::Admin);
 
     // With a second admin, the first may step down.
-    let (_, second_id, _) = app.user(&admin, Role::Admin).await;
+    let NewUser { id: second_id, .. } = app.user(&admin, Role::Admin).await;
     let res = admin.patch(&me, &json!({"role": "editor"})).await;
     assert_eq!(res.status(), StatusCode::OK);
     // Now the second is the last one; the demoted first cannot act as admin.
@@ -311,7 +323,11 @@ async fn the_last_active_admin_is_protected(b: Backend) {
 async fn deleting_a_user_ends_their_sessions(b: Backend) {
     let app = spawn_app(b).await;
     let admin = app.admin().await;
-    let (user, user_id, username) = app.user(&admin, Role::Editor).await;
+    let NewUser {
+        client: user,
+        id: user_id,
+        username,
+    } = app.user(&admin, Role::Editor).await;
     let res = admin.delete(&format!("/api/v1/users/{user_id}")).await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     assert_eq!(
@@ -377,8 +393,8 @@ async fn users_are_listed_by_page(b: Backend) {
 async fn another_subscriptions_users_are_invisible(b: Backend) {
     let app = spawn_app(b).await;
     let admin = app.admin().await;
-    let (_, user_id, _) = app.user(&admin, Role::Editor).await;
-    let (other, _) = app.second_subscription().await;
+    let NewUser { id: user_id, .. } = app.user(&admin, Role::Editor).await;
+    let OtherSubscription { admin: other, .. } = app.second_subscription().await;
     let path = format!("/api/v1/users/{user_id}");
     let not_found = [
         other.get(&path).await,
@@ -417,7 +433,11 @@ async fn two_admins_demoting_each_other_at_once_leave_one_admin(b: Backend) {
     use gatehouse_server::db::schema::users;
     let app = spawn_app(b).await;
     let first = app.admin().await;
-    let (second, second_id, _) = app.user(&first, Role::Admin).await;
+    let NewUser {
+        client: second,
+        id: second_id,
+        ..
+    } = app.user(&first, Role::Admin).await;
     let (path_second, path_first) = (
         format!("/api/v1/users/{second_id}"),
         format!("/api/v1/users/{}", app.admin_id),
