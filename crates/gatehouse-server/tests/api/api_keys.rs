@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use crate::both_backends;
 use crate::helpers::{
-    Backend, Client, IssuedKey, NewUser, OtherSubscription, error_code, spawn_app,
+    Backend, Client, IssuedKey, NewUser, OtherSubscription, error_code, spawn_app, succeeded,
 };
 
 both_backends!(
@@ -292,12 +292,14 @@ async fn the_permission_matrix(b: Backend) {
             .unwrap()["credential"]["permission"],
         "full_access"
     );
-    admin
-        .patch(
-            &format!("/api/v1/users/{editor_id}"),
-            &json!({"role": "viewer"}),
-        )
-        .await;
+    succeeded(
+        admin
+            .patch(
+                &format!("/api/v1/users/{editor_id}"),
+                &json!({"role": "viewer"}),
+            )
+            .await,
+    );
     let who: Value = key.get("/api/v1/session").await.json().await.unwrap();
     assert_eq!(who["credential"]["permission"], "read_only");
     assert_eq!(who["credential"]["key_permission"], "full_access");
@@ -310,12 +312,14 @@ async fn the_permission_matrix(b: Backend) {
         .id;
     let res = key.delete(&format!("/api/v1/api-keys/{victim}")).await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
-    admin
-        .patch(
-            &format!("/api/v1/users/{editor_id}"),
-            &json!({"role": "editor"}),
-        )
-        .await;
+    succeeded(
+        admin
+            .patch(
+                &format!("/api/v1/users/{editor_id}"),
+                &json!({"role": "editor"}),
+            )
+            .await,
+    );
     assert_eq!(
         key.delete(&format!("/api/v1/api-keys/{victim}"))
             .await
@@ -323,12 +327,14 @@ async fn the_permission_matrix(b: Backend) {
         StatusCode::NO_CONTENT
     );
     // Narrowing api_key_full_access_roles narrows existing keys too.
-    admin
-        .patch(
-            "/api/v1/subscription",
-            &json!({"api_key_full_access_roles": ["admin"]}),
-        )
-        .await;
+    succeeded(
+        admin
+            .patch(
+                "/api/v1/subscription",
+                &json!({"api_key_full_access_roles": ["admin"]}),
+            )
+            .await,
+    );
     let who: Value = key.get("/api/v1/session").await.json().await.unwrap();
     assert_eq!(who["credential"]["permission"], "read_only");
     let res = editor
@@ -377,46 +383,56 @@ async fn a_keys_user_must_be_active(b: Backend) {
     } = app.user(&admin, Role::Editor).await;
     let IssuedKey { secret, .. } = app.api_key(&editor, "full_access").await;
     assert_eq!(status_with(&app, &secret).await, StatusCode::OK);
-    admin
-        .patch(
-            &format!("/api/v1/users/{editor_id}"),
-            &json!({"state": "disabled"}),
-        )
-        .await;
+    succeeded(
+        admin
+            .patch(
+                &format!("/api/v1/users/{editor_id}"),
+                &json!({"state": "disabled"}),
+            )
+            .await,
+    );
     let res = app.with_key(&secret).get("/api/v1/session").await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(error_code(res).await, "user_inactive");
-    admin
-        .patch(
-            &format!("/api/v1/users/{editor_id}"),
-            &json!({"state": "active"}),
-        )
-        .await;
+    succeeded(
+        admin
+            .patch(
+                &format!("/api/v1/users/{editor_id}"),
+                &json!({"state": "active"}),
+            )
+            .await,
+    );
     assert_eq!(status_with(&app, &secret).await, StatusCode::OK);
     // Locked by an admin: the key stops too, until the lock is lifted.
-    admin
-        .patch(
-            &format!("/api/v1/users/{editor_id}"),
-            &json!({"state": "locked"}),
-        )
-        .await;
+    succeeded(
+        admin
+            .patch(
+                &format!("/api/v1/users/{editor_id}"),
+                &json!({"state": "locked"}),
+            )
+            .await,
+    );
     let res = app.with_key(&secret).get("/api/v1/session").await;
     assert_eq!(error_code(res).await, "user_inactive");
-    admin
-        .patch(
-            &format!("/api/v1/users/{editor_id}"),
-            &json!({"state": "active"}),
-        )
-        .await;
+    succeeded(
+        admin
+            .patch(
+                &format!("/api/v1/users/{editor_id}"),
+                &json!({"state": "active"}),
+            )
+            .await,
+    );
     assert_eq!(status_with(&app, &secret).await, StatusCode::OK);
     // Password sign-in locked by failed sign-ins: the key keeps working (a guesser
     // must not be able to stop a user's scripts).
-    admin
-        .patch(
-            "/api/v1/subscription",
-            &json!({"login_lockout_threshold": 1}),
-        )
-        .await;
+    succeeded(
+        admin
+            .patch(
+                "/api/v1/subscription",
+                &json!({"login_lockout_threshold": 1}),
+            )
+            .await,
+    );
     let username: Value = app
         .with_key(&secret)
         .get("/api/v1/me")
@@ -434,7 +450,7 @@ async fn a_keys_user_must_be_active(b: Backend) {
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(status_with(&app, &secret).await, StatusCode::OK);
     // Deleted: the key goes with the user.
-    admin.delete(&format!("/api/v1/users/{editor_id}")).await;
+    succeeded(admin.delete(&format!("/api/v1/users/{editor_id}")).await);
     let res = app.with_key(&secret).get("/api/v1/session").await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(error_code(res).await, "api_key_invalid");
@@ -551,9 +567,11 @@ async fn switching_keys_off_and_on(b: Backend) {
     let page: Page<ApiKey> = admin.get("/api/v1/api-keys").await.json().await.unwrap();
     assert_eq!(page.items.len(), 1);
 
-    admin
-        .patch("/api/v1/subscription", &json!({"api_keys_enabled": true}))
-        .await;
+    succeeded(
+        admin
+            .patch("/api/v1/subscription", &json!({"api_keys_enabled": true}))
+            .await,
+    );
     assert_eq!(
         status_with(&app, &kept).await,
         StatusCode::OK,
@@ -571,12 +589,14 @@ async fn the_maximum_lifetime_caps_new_and_reset_keys(b: Backend) {
     let app = spawn_app(b).await;
     let admin = app.admin().await;
     let IssuedKey { id: before_id, .. } = app.api_key(&admin, "read_only").await;
-    admin
-        .patch(
-            "/api/v1/subscription",
-            &json!({"api_key_max_lifetime_days": 30}),
-        )
-        .await;
+    succeeded(
+        admin
+            .patch(
+                "/api/v1/subscription",
+                &json!({"api_key_max_lifetime_days": 30}),
+            )
+            .await,
+    );
     let res = admin
         .post(
             "/api/v1/api-keys",
@@ -883,17 +903,21 @@ async fn key_changes_are_audited_with_the_credential(b: Backend) {
     let admin = app.admin().await;
     let since = Utc::now().to_rfc3339();
     let IssuedKey { secret, id } = app.api_key(&admin, "full_access").await;
-    admin
-        .patch(
-            &format!("/api/v1/api-keys/{id}"),
-            &json!({"name": "renamed"}),
-        )
-        .await;
-    admin
-        .post(&format!("/api/v1/api-keys/{id}/reset"), &json!({}))
-        .await;
+    succeeded(
+        admin
+            .patch(
+                &format!("/api/v1/api-keys/{id}"),
+                &json!({"name": "renamed"}),
+            )
+            .await,
+    );
+    succeeded(
+        admin
+            .post(&format!("/api/v1/api-keys/{id}/reset"), &json!({}))
+            .await,
+    );
     let IssuedKey { id: other, .. } = app.api_key(&admin, "read_only").await;
-    admin.delete(&format!("/api/v1/api-keys/{other}")).await;
+    succeeded(admin.delete(&format!("/api/v1/api-keys/{other}")).await);
     let q = |s: &str| format!("/api/v1/audit-events?since={}{s}", urlencode(&since));
     let page: Page<gatehouse_types::AuditEvent> = admin.get(&q("")).await.json().await.unwrap();
     let actions: Vec<&str> = page.items.iter().map(|e| e.action.as_str()).collect();
@@ -1276,12 +1300,14 @@ async fn a_reset_keeps_the_lifetime_within_the_cap(b: Backend) {
             < 60
     );
     // With a 30-day cap, a reset gets 30 days, not an error.
-    admin
-        .patch(
-            "/api/v1/subscription",
-            &json!({"api_key_max_lifetime_days": 30}),
-        )
-        .await;
+    succeeded(
+        admin
+            .patch(
+                "/api/v1/subscription",
+                &json!({"api_key_max_lifetime_days": 30}),
+            )
+            .await,
+    );
     let res = admin
         .post(&format!("/api/v1/api-keys/{id}/reset"), &json!({}))
         .await;

@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::both_backends;
-use crate::helpers::{Backend, IssuedKey, NewUser, error_code, spawn_app};
+use crate::helpers::{Backend, IssuedKey, NewUser, error_code, spawn_app, succeeded};
 
 both_backends!(
     changes_and_sign_ins_are_recorded_with_actor_and_credential,
@@ -141,13 +141,15 @@ async fn changes_and_sign_ins_are_recorded_with_actor_and_credential(b: Backend)
             &json!({"username": username, "password": "wrong wrong wrong"}),
         )
         .await;
-    admin
-        .patch(
-            &format!("/api/v1/users/{user_id}"),
-            &json!({"role": "editor"}),
-        )
-        .await;
-    admin.delete(&format!("/api/v1/users/{user_id}")).await;
+    succeeded(
+        admin
+            .patch(
+                &format!("/api/v1/users/{user_id}"),
+                &json!({"role": "editor"}),
+            )
+            .await,
+    );
+    succeeded(admin.delete(&format!("/api/v1/users/{user_id}")).await);
     let page: Page<AuditEvent> = admin
         .request(reqwest::Method::GET, "/api/v1/audit-events")
         .header("User-Agent", "audit-test/1.0")
@@ -194,9 +196,11 @@ async fn users_see_their_own_events_and_admins_everything(b: Backend) {
         id: viewer_id,
         ..
     } = app.user(&admin, Role::Viewer).await;
-    viewer
-        .patch("/api/v1/me", &json!({"display_name": "V"}))
-        .await;
+    succeeded(
+        viewer
+            .patch("/api/v1/me", &json!({"display_name": "V"}))
+            .await,
+    );
     let own: Page<AuditEvent> = viewer
         .get("/api/v1/audit-events")
         .await
@@ -253,9 +257,11 @@ async fn the_log_pages_newest_first(b: Backend) {
     let app = spawn_app(b).await;
     let admin = app.admin().await;
     for i in 0..5 {
-        admin
-            .patch("/api/v1/me", &json!({"display_name": format!("name {i}")}))
-            .await;
+        succeeded(
+            admin
+                .patch("/api/v1/me", &json!({"display_name": format!("name {i}")}))
+                .await,
+        );
     }
     let mut seen: Vec<AuditEvent> = Vec::new();
     let mut path = "/api/v1/audit-events?limit=2".to_string();

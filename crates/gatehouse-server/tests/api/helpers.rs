@@ -545,3 +545,15 @@ pub fn database_dump(app: &TestApp) -> String {
         }
     })
 }
+
+/// A setup call's answer, asserted to be a success: a test must not go on from a step
+/// that silently failed.
+pub fn succeeded(res: Response) -> Response {
+    assert!(
+        res.status().is_success(),
+        "{} answered {}",
+        res.url(),
+        res.status()
+    );
+    res
+}

@@ -21,6 +21,7 @@ use serde_json::{Value, json};
 use crate::both_backends;
 use crate::helpers::{
     Backend, Client, IssuedKey, NewUser, OtherSubscription, TestApp, error_code, spawn_app,
+    succeeded,
 };
 
 pub const CALLBACK: &str = "https://app.example.com/callback";
@@ -800,12 +801,14 @@ async fn rule5_revoking_or_deleting_stops_every_token_at_once(b: Backend) {
     let tokens = authorize(&app, &user, &reg, &["api:read"]).await;
     let api = bearer(&app, &tokens);
     assert_eq!(api.get("/api/v1/me").await.status(), StatusCode::OK);
-    admin
-        .patch(
-            &format!("/api/v1/users/{user_id}"),
-            &json!({"state": "disabled"}),
-        )
-        .await;
+    succeeded(
+        admin
+            .patch(
+                &format!("/api/v1/users/{user_id}"),
+                &json!({"state": "disabled"}),
+            )
+            .await,
+    );
     assert_eq!(
         api.get("/api/v1/me").await.status(),
         StatusCode::UNAUTHORIZED
@@ -815,12 +818,14 @@ async fn rule5_revoking_or_deleting_stops_every_token_at_once(b: Backend) {
         .request_async(&http)
         .await;
     assert!(refused.is_err());
-    admin
-        .patch(
-            &format!("/api/v1/users/{user_id}"),
-            &json!({"state": "active"}),
-        )
-        .await;
+    succeeded(
+        admin
+            .patch(
+                &format!("/api/v1/users/{user_id}"),
+                &json!({"state": "active"}),
+            )
+            .await,
+    );
     let user = app
         .sign_in(
             &user_id_to_name(&app, &admin, &user_id).await,
@@ -859,12 +864,14 @@ async fn rule5_revoking_or_deleting_stops_every_token_at_once(b: Backend) {
     // Reset with revoke_tokens: every token of the client stops.
     let api = bearer(&app, &renewed);
     assert_eq!(api.get("/api/v1/me").await.status(), StatusCode::OK);
-    admin
-        .post(
-            &format!("/api/v1/oauth-clients/{}/reset-secret", reg.id),
-            &json!({"revoke_tokens": true}),
-        )
-        .await;
+    succeeded(
+        admin
+            .post(
+                &format!("/api/v1/oauth-clients/{}/reset-secret", reg.id),
+                &json!({"revoke_tokens": true}),
+            )
+            .await,
+    );
     assert_eq!(
         api.get("/api/v1/me").await.status(),
         StatusCode::UNAUTHORIZED
@@ -1500,12 +1507,14 @@ async fn clients_are_managed_by_their_owners_and_admins(b: Backend) {
     );
     // A standard integration needs no consent.
     let std = register(&admin, false, &[CALLBACK]).await;
-    admin
-        .patch(
-            &format!("/api/v1/oauth-clients/{}", std.id),
-            &json!({"standard": true}),
-        )
-        .await;
+    succeeded(
+        admin
+            .patch(
+                &format!("/api/v1/oauth-clients/{}", std.id),
+                &json!({"standard": true}),
+            )
+            .await,
+    );
     let client = oauth(&app, &std, CALLBACK);
     let (url, _) = client.authorize_url(CsrfToken::new_random).url();
     let res = viewer.http.get(url.as_str()).send().await.unwrap();
@@ -1528,12 +1537,14 @@ async fn oauth_events_are_audited(b: Backend) {
         ..
     } = app.user(&admin, Role::Viewer).await;
     let reg = register(&admin, false, &[CALLBACK]).await;
-    admin
-        .patch(
-            &format!("/api/v1/oauth-clients/{}", reg.id),
-            &json!({"name": "Acme Dashboard"}),
-        )
-        .await;
+    succeeded(
+        admin
+            .patch(
+                &format!("/api/v1/oauth-clients/{}", reg.id),
+                &json!({"name": "Acme Dashboard"}),
+            )
+            .await,
+    );
     let tokens = authorize(&app, &user, &reg, &["api:read"]).await;
     let client = oauth(&app, &reg, CALLBACK);
     let first = tokens.refresh_token().unwrap().clone();
@@ -1553,20 +1564,26 @@ async fn oauth_events_are_audited(b: Backend) {
         .json()
         .await
         .unwrap();
-    user.post(
-        &format!("/api/v1/authorized-apps/{}/revoke", apps.items[0].id),
-        &json!({}),
-    )
-    .await;
-    admin
-        .post(
-            &format!("/api/v1/oauth-clients/{}/reset-secret", reg.id),
+    succeeded(
+        user.post(
+            &format!("/api/v1/authorized-apps/{}/revoke", apps.items[0].id),
             &json!({}),
         )
-        .await;
-    admin
-        .delete(&format!("/api/v1/oauth-clients/{}", reg.id))
-        .await;
+        .await,
+    );
+    succeeded(
+        admin
+            .post(
+                &format!("/api/v1/oauth-clients/{}/reset-secret", reg.id),
+                &json!({}),
+            )
+            .await,
+    );
+    succeeded(
+        admin
+            .delete(&format!("/api/v1/oauth-clients/{}", reg.id))
+            .await,
+    );
     let log: Page<gatehouse_types::AuditEvent> = admin
         .get("/api/v1/audit-events?limit=200")
         .await
@@ -1686,12 +1703,14 @@ async fn rule2_a_code_from_before_a_revocation_is_dead_after_a_re_enable(b: Back
         .json()
         .await
         .unwrap();
-    admin
-        .post(
-            &format!("/api/v1/authorized-apps/{}/revoke", apps.items[0].id),
-            &json!({}),
-        )
-        .await;
+    succeeded(
+        admin
+            .post(
+                &format!("/api/v1/authorized-apps/{}/revoke", apps.items[0].id),
+                &json!({}),
+            )
+            .await,
+    );
     let fresh = authorize(&app, &admin, &reg, &["api:read"]).await;
     let stale = client
         .exchange_code(AuthorizationCode::new(stale_code))
@@ -1835,12 +1854,14 @@ async fn rule6_a_guesser_cannot_lock_the_client_out_for_everyone(b: Backend) {
 async fn api_write_is_capped_by_the_role_like_a_key(b: Backend) {
     let app = spawn_app(b).await;
     let admin = app.admin().await;
-    admin
-        .patch(
-            "/api/v1/subscription",
-            &json!({"api_key_full_access_roles": ["admin"]}),
-        )
-        .await;
+    succeeded(
+        admin
+            .patch(
+                "/api/v1/subscription",
+                &json!({"api_key_full_access_roles": ["admin"]}),
+            )
+            .await,
+    );
     let NewUser { client: editor, .. } = app.user(&admin, Role::Editor).await;
     let reg = register(&admin, false, &[CALLBACK]).await;
     let IssuedKey { id: victim, .. } = app.api_key(&editor, "read_only").await;
@@ -1852,12 +1873,14 @@ async fn api_write_is_capped_by_the_role_like_a_key(b: Backend) {
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     assert_eq!(error_code(res).await, "insufficient_permission");
     // Widen the roles again: the same token writes.
-    admin
-        .patch(
-            "/api/v1/subscription",
-            &json!({"api_key_full_access_roles": ["admin", "editor"]}),
-        )
-        .await;
+    succeeded(
+        admin
+            .patch(
+                "/api/v1/subscription",
+                &json!({"api_key_full_access_roles": ["admin", "editor"]}),
+            )
+            .await,
+    );
     assert_eq!(
         api.delete(&format!("/api/v1/api-keys/{victim}"))
             .await

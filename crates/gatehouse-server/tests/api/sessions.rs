@@ -10,7 +10,9 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::both_backends;
-use crate::helpers::{ADMIN_PASSWORD, Backend, IssuedKey, NewUser, error_code, spawn_app};
+use crate::helpers::{
+    ADMIN_PASSWORD, Backend, IssuedKey, NewUser, error_code, spawn_app, succeeded,
+};
 
 both_backends!(
     sign_in_sets_a_hardened_cookie_and_returns_the_csrf_token,
@@ -172,12 +174,14 @@ async fn unknown_user_costs_as_much_as_a_wrong_password(b: Backend) {
     }
     // Raise the lockout threshold so the known user is not locked midway.
     let admin = app.admin().await;
-    admin
-        .patch(
-            "/api/v1/subscription",
-            &json!({"login_lockout_threshold": 100}),
-        )
-        .await;
+    succeeded(
+        admin
+            .patch(
+                "/api/v1/subscription",
+                &json!({"login_lockout_threshold": 100}),
+            )
+            .await,
+    );
     let known = median(&c, &app.admin_username).await;
     let unknown = median(&c, "nobody@example.com").await;
     let ratio = unknown.as_secs_f64() / known.as_secs_f64();
@@ -371,12 +375,14 @@ async fn an_admins_lock_stops_everything_until_lifted(b: Backend) {
 async fn an_abandoned_attempt_cannot_lock_sign_in_for_ever(b: Backend) {
     let app = spawn_app(b).await;
     let admin = app.admin().await;
-    admin
-        .patch(
-            "/api/v1/subscription",
-            &json!({"login_lockout_threshold": 3}),
-        )
-        .await;
+    succeeded(
+        admin
+            .patch(
+                "/api/v1/subscription",
+                &json!({"login_lockout_threshold": 3}),
+            )
+            .await,
+    );
     let NewUser {
         id: victim_id,
         username: victim_name,
@@ -407,12 +413,14 @@ async fn an_abandoned_attempt_cannot_lock_sign_in_for_ever(b: Backend) {
 async fn password_lock_lifts_by_itself_after_fifteen_minutes(b: Backend) {
     let app = spawn_app(b).await;
     let admin = app.admin().await;
-    admin
-        .patch(
-            "/api/v1/subscription",
-            &json!({"login_lockout_threshold": 1}),
-        )
-        .await;
+    succeeded(
+        admin
+            .patch(
+                "/api/v1/subscription",
+                &json!({"login_lockout_threshold": 1}),
+            )
+            .await,
+    );
     let NewUser {
         id: victim_id,
         username: victim_name,
@@ -542,12 +550,14 @@ async fn disabled_users_lose_their_sessions_at_once(b: Backend) {
         .await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     // Re-enabled, they can sign in again.
-    admin
-        .patch(
-            &format!("/api/v1/users/{user_id}"),
-            &json!({"state": "active"}),
-        )
-        .await;
+    succeeded(
+        admin
+            .patch(
+                &format!("/api/v1/users/{user_id}"),
+                &json!({"state": "active"}),
+            )
+            .await,
+    );
     app.sign_in(&username, "a password of some length").await;
 }
 
@@ -618,12 +628,14 @@ async fn sessions_are_stored_hashed(b: Backend) {
 async fn parallel_guesses_cannot_exceed_the_lockout_threshold(b: Backend) {
     let app = spawn_app(b).await;
     let admin = app.admin().await;
-    admin
-        .patch(
-            "/api/v1/subscription",
-            &json!({"login_lockout_threshold": 3}),
-        )
-        .await;
+    succeeded(
+        admin
+            .patch(
+                "/api/v1/subscription",
+                &json!({"login_lockout_threshold": 3}),
+            )
+            .await,
+    );
     let NewUser {
         id: victim_id,
         username: victim_name,

@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 use crate::both_backends;
 use crate::helpers::{
     Backend, IssuedKey, NewUser, OtherSubscription, TestApp, error_code, http_client, spawn_app,
+    succeeded,
 };
 use crate::oauth::{CALLBACK, Registered, authorize, browser, http, param, register};
 
@@ -232,12 +233,14 @@ async fn an_oidc_client_library_signs_in_from_discovery_alone(b: Backend) {
     };
     let app = spawn_app(b).await;
     let admin = app.admin().await;
-    admin
-        .patch(
-            "/api/v1/me",
-            &json!({"display_name": "Ada Lovelace", "email": "ada@example.com"}),
-        )
-        .await;
+    succeeded(
+        admin
+            .patch(
+                "/api/v1/me",
+                &json!({"display_name": "Ada Lovelace", "email": "ada@example.com"}),
+            )
+            .await,
+    );
     let reg = register(&admin, false, &[CALLBACK]).await;
     let provider =
         CoreProviderMetadata::discover_async(IssuerUrl::new(app.address.clone()).unwrap(), &http)
@@ -362,12 +365,14 @@ async fn id_tokens_carry_nonce_auth_time_and_at_hash(b: Backend) {
 async fn userinfo_follows_the_scopes(b: Backend) {
     let app = spawn_app(b).await;
     let admin = app.admin().await;
-    admin
-        .patch(
-            "/api/v1/me",
-            &json!({"display_name": "Grace", "email": "grace@example.com"}),
-        )
-        .await;
+    succeeded(
+        admin
+            .patch(
+                "/api/v1/me",
+                &json!({"display_name": "Grace", "email": "grace@example.com"}),
+            )
+            .await,
+    );
     let reg = register(&admin, false, &[CALLBACK]).await;
     let get = |token: String| {
         let app_url = app.url("/oauth/userinfo");
@@ -574,7 +579,7 @@ async fn introspection_answers_for_every_credential(b: Backend) {
         introspect_as(&app, &rs, tokens.refresh_token().unwrap().secret()).await,
         json!({"active": false})
     );
-    user.delete(&format!("/api/v1/api-keys/{key_id}")).await;
+    succeeded(user.delete(&format!("/api/v1/api-keys/{key_id}")).await);
     assert_eq!(
         introspect_as(&app, &rs, &key).await,
         json!({"active": false})
@@ -585,14 +590,16 @@ async fn introspection_answers_for_every_credential(b: Backend) {
         .json()
         .await
         .unwrap();
-    user.post(
-        &format!(
-            "/api/v1/authorized-apps/{}/revoke",
-            apps["items"][0]["id"].as_str().unwrap()
-        ),
-        &json!({}),
-    )
-    .await;
+    succeeded(
+        user.post(
+            &format!(
+                "/api/v1/authorized-apps/{}/revoke",
+                apps["items"][0]["id"].as_str().unwrap()
+            ),
+            &json!({}),
+        )
+        .await,
+    );
     assert_eq!(
         introspect_as(&app, &rs, renewed.access_token().secret()).await,
         json!({"active": false})
@@ -743,12 +750,14 @@ async fn introspection_says_inactive_for_expired_tokens_and_inactive_users(b: Ba
         assert_eq!(introspect_as(&app, &rs, t).await["active"], true);
     }
     // The user is disabled: everything of theirs is inactive.
-    admin
-        .patch(
-            &format!("/api/v1/users/{user_id}"),
-            &json!({"state": "disabled"}),
-        )
-        .await;
+    succeeded(
+        admin
+            .patch(
+                &format!("/api/v1/users/{user_id}"),
+                &json!({"state": "disabled"}),
+            )
+            .await,
+    );
     for t in [
         access.as_str(),
         tokens.refresh_token().unwrap().secret(),
