@@ -163,6 +163,10 @@ struct FileSettings {
     forwarded_header: Option<ForwardedHeader>,
 }
 
+/// The longest a replica may cache a verified credential: what it bounds is how long a
+/// revocation made on another replica takes to reach this one.
+pub const MAX_CREDENTIAL_CACHE_SECONDS: u64 = 60;
+
 /// The resolved settings of one process.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -292,6 +296,11 @@ impl Settings {
             self.public_url.starts_with("http://") || self.public_url.starts_with("https://");
         anyhow::ensure!(scheme_ok, "public_url must start with http:// or https://");
         anyhow::ensure!(self.db_pool_size >= 1, "db_pool_size must be at least 1");
+        // It bounds how long another replica honours a revoked credential.
+        anyhow::ensure!(
+            self.credential_cache_seconds <= MAX_CREDENTIAL_CACHE_SECONDS,
+            "credential_cache_seconds must be at most {MAX_CREDENTIAL_CACHE_SECONDS}"
+        );
         Ok(())
     }
 

@@ -287,7 +287,10 @@ pub async fn delete_key(
     let (sub_id, id) = (principal.subscription.id.clone(), row.id.clone());
     audit
         .write(&state.db, move |conn| {
-            store::delete(conn, &sub_id, &id)?;
+            if !store::delete(conn, &sub_id, &id)? {
+                // Deleted meanwhile: nothing happened here, and nothing is recorded.
+                return Err(ApiError::NotFound);
+            }
             Ok(())
         })
         .await?;

@@ -230,15 +230,16 @@ pub fn update(
     .map(drop)
 }
 
-/// Deletes a record of the subscription (the subscription is in the `WHERE` clause).
-pub fn delete(conn: &mut DbConnection, subscription_id: &str, id: &str) -> QueryResult<()> {
+/// Deletes a record of the subscription (the subscription is in the `WHERE` clause);
+/// `false` when there was none to delete.
+pub fn delete(conn: &mut DbConnection, subscription_id: &str, id: &str) -> QueryResult<bool> {
     diesel::delete(
         api_keys::table
             .find(id)
             .filter(api_keys::subscription_id.eq(subscription_id)),
     )
     .execute(conn)
-    .map(drop)
+    .map(|n| n > 0)
 }
 
 /// Records a use; called at most once a minute per key and process.

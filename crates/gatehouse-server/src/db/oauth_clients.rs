@@ -152,13 +152,14 @@ pub fn update(
 }
 
 /// Deletes the client; its grants, codes and refresh tokens go by cascade.
-/// Deletes a record of the subscription (the subscription is in the `WHERE` clause).
-pub fn delete(conn: &mut DbConnection, subscription_id: &str, id: &str) -> QueryResult<()> {
+/// Deletes a record of the subscription (the subscription is in the `WHERE` clause);
+/// `false` when there was none to delete.
+pub fn delete(conn: &mut DbConnection, subscription_id: &str, id: &str) -> QueryResult<bool> {
     diesel::delete(
         oauth_clients::table
             .find(id)
             .filter(oauth_clients::subscription_id.eq(subscription_id)),
     )
     .execute(conn)
-    .map(drop)
+    .map(|n| n > 0)
 }

@@ -161,15 +161,16 @@ pub fn update(
     .map(drop)
 }
 
-/// Deletes a record of the subscription (the subscription is in the `WHERE` clause).
-pub fn delete(conn: &mut DbConnection, subscription_id: &str, id: &str) -> QueryResult<()> {
+/// Deletes a record of the subscription (the subscription is in the `WHERE` clause);
+/// `false` when there was none to delete.
+pub fn delete(conn: &mut DbConnection, subscription_id: &str, id: &str) -> QueryResult<bool> {
     diesel::delete(
         users::table
             .find(id)
             .filter(users::subscription_id.eq(subscription_id)),
     )
     .execute(conn)
-    .map(drop)
+    .map(|n| n > 0)
 }
 
 /// Active admins of a subscription other than `except_id` (an admin whose password

@@ -260,7 +260,14 @@ async fn client_and_callback(
             "The request names no application (client_id).",
         ));
     };
-    let Some(client) = crate::auth::client::find(&state.auth, client_id).await? else {
+    // From the database, not the client cache: a callback URL removed on another
+    // replica a moment ago must not receive even an error redirect.
+    let lookup = client_id.to_string();
+    let client = state
+        .db
+        .read(move |conn| Ok(clients_store::find_by_client_id(conn, &lookup)?))
+        .await?;
+    let Some(client) = client else {
         return Err(stop_page(
             "Unknown application",
             "No application is registered with this client_id.",
@@ -710,7 +717,7 @@ fn allow(
     g: GrantRow,
 ) -> Result<(String, i64), ApiError> {
     let (asked, now) = (&asking.params.scopes, asking.meta.at);
-    let holder = Holder::User(&g.user_id);
+    let holder = Holder::User(&asking.principal.user.id);
     if g.is_active() {
         let mut all = scopes::split(&g.scopes);
         if !all.is_superset(asked) {

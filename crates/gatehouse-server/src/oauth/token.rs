@@ -58,9 +58,14 @@ async fn revoke_for_reuse(
     let audit = reuse_audit(meta, &client.client_id, grant, action);
     let (id, client_row_id) = (grant.id.clone(), client.id.clone());
     let now = state.clock.now();
-    audit
-        .write(&state.db, move |conn| {
-            grants_store::revoke(conn, Holder::Client(&client_row_id), &id, now)?;
+    // Recorded only when this replay revoked the grant: replaying a spent code again
+    // and again must not fill the log with revocations that did not happen.
+    state
+        .db
+        .write(move |conn| {
+            if grants_store::revoke(conn, Holder::Client(&client_row_id), &id, now)? {
+                audit.record(conn)?;
+            }
             Ok::<_, ApiError>(())
         })
         .await?;

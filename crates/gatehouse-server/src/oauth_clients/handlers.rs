@@ -310,7 +310,10 @@ pub async fn delete_client(
         .write(&state.db, move |conn| {
             // Grants, codes and refresh tokens go by cascade; access tokens fail
             // their next grant check.
-            store::delete(conn, &sub_id, &id)?;
+            if !store::delete(conn, &sub_id, &id)? {
+                // Deleted meanwhile: nothing happened here, and nothing is recorded.
+                return Err(ApiError::NotFound);
+            }
             Ok(())
         })
         .await?;

@@ -384,7 +384,10 @@ pub async fn delete_user(
             lock_and_check_last_admin(conn, &sub_id, &user_id, false)?;
             // Sessions, keys, grants (with their codes and refresh tokens) and the
             // clients the user registered go with the user by cascade.
-            store::delete(conn, &sub_id, &user_id)?;
+            if !store::delete(conn, &sub_id, &user_id)? {
+                // Deleted meanwhile: nothing happened here, and nothing is recorded.
+                return Err(ApiError::NotFound);
+            }
             Ok(())
         })
         .await?;

@@ -523,6 +523,7 @@ async fn rule2_a_reused_code_fails_and_revokes_what_it_issued(b: Backend) {
     let reg = register(&admin, false, &[CALLBACK]).await;
     let (code, verifier, client) = code_for(&app, &admin, &reg, &["api:read"]).await;
     let verifier_copy = PkceCodeVerifier::new(verifier.secret().clone());
+    let verifier_again = verifier.secret().clone();
     let tokens = client
         .exchange_code(AuthorizationCode::new(code.clone()))
         .set_pkce_verifier(verifier)
@@ -532,7 +533,7 @@ async fn rule2_a_reused_code_fails_and_revokes_what_it_issued(b: Backend) {
     let api = bearer(&app, &tokens);
     assert_eq!(api.get("/api/v1/me").await.status(), StatusCode::OK);
     let second = client
-        .exchange_code(AuthorizationCode::new(code))
+        .exchange_code(AuthorizationCode::new(code.clone()))
         .set_pkce_verifier(verifier_copy)
         .request_async(&http)
         .await;
@@ -541,6 +542,18 @@ async fn rule2_a_reused_code_fails_and_revokes_what_it_issued(b: Backend) {
         err.contains("invalid_grant") || err.contains("InvalidGrant"),
         "{err}"
     );
+    // Replayed again: refused again, and the log says "revoked" once, for the replay
+    // that did revoke.
+    let third = client
+        .exchange_code(AuthorizationCode::new(code))
+        .set_pkce_verifier(PkceCodeVerifier::new(verifier_again))
+        .request_async(&http)
+        .await;
+    assert!(third.is_err());
+    let events: Value = admin
+        .get_json("/api/v1/audit-events?action=oauth_code.reused")
+        .await;
+    assert_eq!(events["items"].as_array().unwrap().len(), 1, "{events}");
     // What the first use issued is dead: the access token and the refresh token.
     let res = api.get("/api/v1/me").await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);

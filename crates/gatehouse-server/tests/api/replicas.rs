@@ -12,6 +12,7 @@ use crate::helpers::{Backend, IssuedKey, NewUser, spawn_replicas};
 both_backends!(
     two_replicas_share_one_database,
     a_key_revoked_on_one_replica_stops_on_the_other_within_the_cache_ttl,
+    a_callback_removed_on_one_replica_gets_no_redirect_from_the_other,
 );
 
 async fn two_replicas_share_one_database(b: Backend) {
@@ -87,4 +88,46 @@ async fn a_key_revoked_on_one_replica_stops_on_the_other_within_the_cache_ttl(b:
         key_on_two.get("/api/v1/session").await.status(),
         StatusCode::UNAUTHORIZED
     );
+}
+
+/// PRODUCT.md §4: a callback URL that is not registered gets an error page, never a
+/// redirect — also on a replica whose client cache still holds the old list (the
+/// authorization endpoint reads the client from the database).
+async fn a_callback_removed_on_one_replica_gets_no_redirect_from_the_other(b: Backend) {
+    let (one, two) = spawn_replicas(b, |s| s.credential_cache_seconds = 60).await;
+    let admin = one.admin().await;
+    let dropped = "https://old.example.com/callback";
+    let reg = crate::oauth::register(&admin, false, &[crate::oauth::CALLBACK, dropped]).await;
+    // Replica two caches the client: it authenticates it at the token endpoint.
+    let res = two
+        .anonymous()
+        .http
+        .post(two.url("/oauth/token"))
+        .basic_auth(&reg.client_id, reg.secret.as_deref())
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::BAD_REQUEST,
+        "authenticated, then refused"
+    );
+    let res = admin
+        .patch(
+            &format!("/api/v1/oauth-clients/{}", reg.id),
+            &json!({"redirect_uris": [crate::oauth::CALLBACK]}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    // On replica two, a request naming the dropped callback (and a response type that
+    // would be answered by redirect) gets a page.
+    let query = format!(
+        "/oauth/authorize?client_id={}&redirect_uri={}&response_type=token&state=s",
+        reg.client_id,
+        url::form_urlencoded::byte_serialize(dropped.as_bytes()).collect::<String>()
+    );
+    let res = two.anonymous().get(&query).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(res.headers().get("location").is_none());
 }
