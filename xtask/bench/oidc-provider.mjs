@@ -1,7 +1,8 @@
 // node oidc-provider as the benchmark's peer: one confidential client, an in-memory
 // adapter without the bundled one's 1,000-entry limit (which silently drops tokens
-// under load), opaque access tokens, rotating refresh tokens, no id_token on refresh
-// (the scope has no `openid`), the same as Gatehouse's side of the comparison.
+// under load), opaque access tokens, rotating refresh tokens; one set of grants without
+// `openid` (no id_token on refresh) and one with it (an RS256 id_token on every refresh),
+// the same as Gatehouse's side of the comparison. TOKENS_FILE.oidc holds the second.
 // Usage: node oidc-provider.mjs PORT TOKENS_FILE COUNT
 import { writeFileSync } from 'node:fs';
 import Provider from 'oidc-provider';
@@ -68,21 +69,27 @@ provider.proxy = false;
 
 const client = await provider.Client.find('bench');
 const now = Math.floor(Date.now() / 1000);
-const lines = [];
-for (let i = 0; i < count; i += 1) {
-  const grant = new provider.Grant({ accountId: `user${i}`, clientId: 'bench' });
-  grant.addOIDCScope('offline_access api:read');
-  const grantId = await grant.save();
-  const rt = new provider.RefreshToken({
-    client, accountId: `user${i}`, grantId, scope: 'offline_access api:read', gty: 'authorization_code', authTime: now,
-  });
-  lines.push(await rt.save());
+async function refreshTokens(scope, prefix) {
+  const lines = [];
+  for (let i = 0; i < count; i += 1) {
+    const grant = new provider.Grant({ accountId: `${prefix}${i}`, clientId: 'bench' });
+    grant.addOIDCScope(scope);
+    const grantId = await grant.save();
+    const rt = new provider.RefreshToken({
+      client, accountId: `${prefix}${i}`, grantId, scope, gty: 'authorization_code', authTime: now,
+    });
+    lines.push(await rt.save());
+  }
+  return lines;
 }
+const lines = await refreshTokens('offline_access api:read', 'user');
+const oidcLines = await refreshTokens('openid offline_access api:read', 'oidc');
 const grant = new provider.Grant({ accountId: 'introspected', clientId: 'bench' });
 grant.addOIDCScope('openid api:read');
 const grantId = await grant.save();
 const at = new provider.AccessToken({ client, accountId: 'introspected', grantId, scope: 'openid api:read', gty: 'authorization_code' });
 const access = await at.save();
 writeFileSync(tokensFile, lines.join('\n') + '\n');
+writeFileSync(`${tokensFile}.oidc`, oidcLines.join('\n') + '\n');
 writeFileSync(`${tokensFile}.access`, access);
 provider.listen(port, '127.0.0.1', () => { console.log('ready'); });

@@ -5,7 +5,9 @@
 -- so the bench seeds two tokens per connection; an empty queue sends a dead token,
 -- which shows up as errors.
 -- Environment: BENCH_TOKENS (file, one token a line), BENCH_THREADS, BENCH_PATH,
--- BENCH_AUTH (Authorization header), BENCH_HOST.
+-- BENCH_AUTH (Authorization header), BENCH_HOST, and BENCH_EXPECT: a field every answer
+-- must carry (`id_token` for the OpenID Connect rows); an answer without it does not give
+-- its token back, so the connection runs dry and the run shows errors.
 local all = nil
 local next_thread = 0
 
@@ -29,6 +31,7 @@ function init(args)
   queue = {}
   for t in string.gmatch(tokens, "%S+") do table.insert(queue, t) end
   path = os.getenv("BENCH_PATH")
+  expect = os.getenv("BENCH_EXPECT")
   headers = {
     ["Host"] = os.getenv("BENCH_HOST"),
     ["Content-Type"] = "application/x-www-form-urlencoded",
@@ -45,6 +48,7 @@ end
 function response(status, hdrs, body)
   if status == 200 then
     local t = string.match(body, '"refresh_token"%s*:%s*"([^"]+)"')
-    if t then table.insert(queue, t) end
+    local complete = expect == nil or expect == "" or string.find(body, '"' .. expect .. '"', 1, true)
+    if t and complete then table.insert(queue, t) end
   end
 end

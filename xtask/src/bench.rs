@@ -261,14 +261,20 @@ fn run(
     println!();
     println!(
         "OAuth token services: {OAUTH_TOKENS} rotating refresh tokens (each used once), wrk -t2 -c{CONNECTIONS} -d{DURATION}; \
-         no id_token on either side (scopes without openid); oidc-provider with opaque access tokens and an unbounded in-memory store"
+         with and without an id_token on refresh (scope with / without openid; RS256 on both sides); \
+         oidc-provider with opaque access tokens and an unbounded in-memory store"
     );
     println!();
     println!("| endpoint | server | requests/s | p50 | p99 | errors | Gatehouse ÷ oidc-provider |");
     println!("|---|---|---:|---:|---:|---:|---:|");
     for (name, g, o) in [
         (
-            "refresh_token grant",
+            "refresh_token grant, with an id_token (openid)",
+            &ours.refresh_oidc,
+            theirs.as_ref().map(|t| &t.refresh_oidc),
+        ),
+        (
+            "refresh_token grant, no id_token",
             &ours.refresh,
             theirs.as_ref().map(|t| &t.refresh),
         ),
@@ -435,6 +441,9 @@ const CALLBACK: &str = "https://app.example.com/callback";
 
 struct OAuthRun {
     refresh: Result,
+    /// The same grant with `openid` in the scope: every refresh signs an RS256 id_token,
+    /// as OpenID Connect clients get.
+    refresh_oidc: Result,
     introspect: Result,
 }
 
@@ -479,10 +488,16 @@ fn gatehouse_oauth(base: &str, jar: &Path, csrf: &str, dir: &Path) -> anyhow::Re
     let secret = json_string(&created, "client_secret").context("registering a client")?;
     let auth = basic(&client_id, &secret);
     let mut refresh = Vec::new();
+    let mut refresh_oidc = Vec::new();
     let mut access = String::new();
-    for _ in 0..OAUTH_TOKENS {
+    for i in 0..2 * OAUTH_TOKENS {
+        let scope = if i < OAUTH_TOKENS {
+            "api:read"
+        } else {
+            "openid%20api:read"
+        };
         let authorize = format!(
-            "{base}/oauth/authorize?response_type=code&client_id={client_id}&scope=api:read&redirect_uri={CALLBACK}"
+            "{base}/oauth/authorize?response_type=code&client_id={client_id}&scope={scope}&redirect_uri={CALLBACK}"
         );
         let location = curl(&[
             "-b",
@@ -526,12 +541,27 @@ fn gatehouse_oauth(base: &str, jar: &Path, csrf: &str, dir: &Path) -> anyhow::Re
             &format!("redirect_uri={CALLBACK}"),
             &format!("{base}/oauth/token"),
         ])?;
-        refresh.push(json_string(&tokens, "refresh_token").context("exchanging a code")?);
-        access = json_string(&tokens, "access_token").context("exchanging a code")?;
+        let token = json_string(&tokens, "refresh_token").context("exchanging a code")?;
+        if i < OAUTH_TOKENS {
+            refresh.push(token);
+            access = json_string(&tokens, "access_token").context("exchanging a code")?;
+        } else {
+            anyhow::ensure!(tokens.contains("\"id_token\""), "no id_token: {tokens}");
+            refresh_oidc.push(token);
+        }
     }
     let host = base.trim_start_matches("http://");
     Ok(OAuthRun {
-        refresh: wrk_refresh(base, host, "/oauth/token", &auth, &refresh, dir)?,
+        refresh: wrk_refresh(base, host, "/oauth/token", &auth, &refresh, "", dir)?,
+        refresh_oidc: wrk_refresh(
+            base,
+            host,
+            "/oauth/token",
+            &auth,
+            &refresh_oidc,
+            "id_token",
+            dir,
+        )?,
         introspect: wrk_introspect(base, "/oauth/introspect", &auth, &access, dir)?,
     })
 }
@@ -590,16 +620,29 @@ fn oidc_provider(dir: &Path) -> anyhow::Result<OAuthRun> {
     if ready.trim() != "ready" {
         bail!("oidc-provider did not start");
     }
-    let refresh: Vec<String> = std::fs::read_to_string(&tokens_file)?
-        .lines()
-        .map(str::to_string)
-        .collect();
+    let lines = |path: String| -> anyhow::Result<Vec<String>> {
+        Ok(std::fs::read_to_string(path)?
+            .lines()
+            .map(str::to_string)
+            .collect())
+    };
+    let refresh = lines(tokens_file.display().to_string())?;
+    let refresh_oidc = lines(format!("{}.oidc", tokens_file.display()))?;
     let access = std::fs::read_to_string(format!("{}.access", tokens_file.display()))?;
     let base = format!("http://127.0.0.1:{port}");
     let auth = basic("bench", "bench-secret-bench-secret-bench-secret");
     let host = base.trim_start_matches("http://").to_string();
     let run = OAuthRun {
-        refresh: wrk_refresh(&base, &host, "/token", &auth, &refresh, dir)?,
+        refresh: wrk_refresh(&base, &host, "/token", &auth, &refresh, "", dir)?,
+        refresh_oidc: wrk_refresh(
+            &base,
+            &host,
+            "/token",
+            &auth,
+            &refresh_oidc,
+            "id_token",
+            dir,
+        )?,
         introspect: wrk_introspect(&base, "/token/introspection", &auth, access.trim(), dir)?,
     };
     drop(child);
@@ -612,9 +655,10 @@ fn wrk_refresh(
     path: &str,
     auth: &str,
     tokens: &[String],
+    expect: &str,
     dir: &Path,
 ) -> anyhow::Result<Result> {
-    let file = dir.join(format!("tokens-{}", path.replace('/', "_")));
+    let file = dir.join(format!("tokens-{}{expect}", path.replace('/', "_")));
     std::fs::write(&file, tokens.join("\n") + "\n")?;
     let script = dir.join("refresh.lua");
     std::fs::write(&script, include_str!("../bench/refresh.lua"))?;
@@ -635,6 +679,7 @@ fn wrk_refresh(
         .env("BENCH_PATH", path)
         .env("BENCH_AUTH", auth)
         .env("BENCH_HOST", host)
+        .env("BENCH_EXPECT", expect)
         .output()?;
     parse(&String::from_utf8_lossy(&out.stdout))
 }
