@@ -8,9 +8,13 @@ use crate::config::{LogFormat, Settings};
 
 pub fn init(settings: &Settings) {
     let filter = EnvFilter::try_new(&settings.log).unwrap_or_else(|_| EnvFilter::new("info"));
+    // Colours only for a person at a terminal: a log file or a collector gets plain
+    // text, and no request pays for escape codes nobody sees.
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(colour)
         .with_target(false);
     // A second initialisation (tests start many servers in one process) is harmless.
     let _ = match settings.log_format {

@@ -201,6 +201,10 @@ async fn serve_without_a_terminal_writes_the_first_admin_to_an_owner_only_file(b
         "the log names the password file: {stderr}"
     );
     assert!(
+        !stderr.contains('\u{1b}'),
+        "a log written to a file carries no terminal colour codes"
+    );
+    assert!(
         stderr.contains("/api/v1/session"),
         "request lines are logged"
     );
