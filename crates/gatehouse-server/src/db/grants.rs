@@ -211,42 +211,36 @@ pub fn revoke(
         oauth_grants::revoked_at.eq(Some(now)),
         oauth_grants::updated_at.eq(now),
     );
-    let active = oauth_grants::state.eq("active");
-    let (changed, mine) = match holder {
-        Holder::User(user) => {
-            let mine = grant.filter(oauth_grants::user_id.eq(user));
-            let changed = diesel::update(mine.filter(active))
-                .set(revoked)
-                .execute(conn)?;
-            (
-                changed,
-                mine.select(oauth_grants::id)
-                    .first::<String>(conn)
-                    .optional()?,
-            )
-        }
-        Holder::Client(client) => {
-            let mine = grant.filter(oauth_grants::client_id.eq(client));
-            let changed = diesel::update(mine.filter(active))
-                .set(revoked)
-                .execute(conn)?;
-            (
-                changed,
-                mine.select(oauth_grants::id)
-                    .first::<String>(conn)
-                    .optional()?,
-            )
-        }
+    // The holder decides only which grant this is; the changes below go by its id.
+    let mine: Option<String> = match holder {
+        Holder::User(user) => grant
+            .filter(oauth_grants::user_id.eq(user))
+            .select(oauth_grants::id)
+            .first(conn)
+            .optional()?,
+        Holder::Client(client) => grant
+            .filter(oauth_grants::client_id.eq(client))
+            .select(oauth_grants::id)
+            .first(conn)
+            .optional()?,
     };
-    if let Some(grant_id) = mine {
-        diesel::update(
-            oauth_refresh_tokens::table
-                .filter(oauth_refresh_tokens::grant_id.eq(grant_id))
-                .filter(oauth_refresh_tokens::revoked_at.is_null()),
-        )
-        .set(oauth_refresh_tokens::revoked_at.eq(Some(now)))
-        .execute(conn)?;
-    }
+    let Some(grant_id) = mine else {
+        return Ok(false);
+    };
+    let changed = diesel::update(
+        oauth_grants::table
+            .find(&grant_id)
+            .filter(oauth_grants::state.eq("active")),
+    )
+    .set(revoked)
+    .execute(conn)?;
+    diesel::update(
+        oauth_refresh_tokens::table
+            .filter(oauth_refresh_tokens::grant_id.eq(&grant_id))
+            .filter(oauth_refresh_tokens::revoked_at.is_null()),
+    )
+    .set(oauth_refresh_tokens::revoked_at.eq(Some(now)))
+    .execute(conn)?;
     Ok(changed > 0)
 }
 
