@@ -132,26 +132,38 @@ pub fn create_ed25519_key(conn: &mut DbConnection) -> anyhow::Result<String> {
     Ok(kid)
 }
 
-/// Creates a new RSA-2048 key (for id_tokens) and stores it as current. The public
-/// key is kept as `n.e`, each base64url, as a JWK has them.
+/// Creates a new RSA-2048 key (for id_tokens) with aws-lc and stores it as current:
+/// the private key as PKCS#8, the public key as `n.e`, each base64url, as a JWK has
+/// them. The stored bytes are parsed back before they are written, so a key this
+/// process cannot sign with never becomes current.
 pub fn create_rsa_key(conn: &mut DbConnection) -> anyhow::Result<String> {
-    use rsa::pkcs1::EncodeRsaPrivateKey;
-    use rsa::traits::PublicKeyParts;
-    let key = rsa::PrivateKey::new(&mut getrandom::SysRng, 2048)
+    use aws_lc_rs::encoding::AsDer;
+    use aws_lc_rs::signature::KeyPair;
+    let key = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048)
         .map_err(|e| anyhow::anyhow!("generating an RSA key: {e}"))?;
     let der = key
-        .to_pkcs1_der()
+        .as_der()
         .map_err(|e| anyhow::anyhow!("encoding an RSA key: {e}"))?;
-    let n = key.n().to_be_bytes_trimmed_vartime();
-    let e = key.e().to_be_bytes_trimmed_vartime();
-    let public = format!(
+    let parsed = parse_rsa(der.as_ref())?;
+    let public = parsed.public_key();
+    let n = public.modulus().big_endian_without_leading_zero();
+    let e = public.exponent().big_endian_without_leading_zero();
+    let encoded = format!(
         "{}.{}",
-        URL_SAFE_NO_PAD.encode(&n),
-        URL_SAFE_NO_PAD.encode(&e)
+        URL_SAFE_NO_PAD.encode(n),
+        URL_SAFE_NO_PAD.encode(e)
     );
-    let kid = kid_of(&n);
-    store_key(conn, RS256, der.as_bytes(), &public, &kid)?;
+    let kid = kid_of(n);
+    store_key(conn, RS256, der.as_ref(), &encoded, &kid)?;
     Ok(kid)
+}
+
+/// A stored RSA private key: PKCS#8 (written since aws-lc generates the keys) or
+/// PKCS#1 (`RSAPrivateKey`, what databases from before hold).
+fn parse_rsa(der: &[u8]) -> anyhow::Result<aws_lc_rs::signature::RsaKeyPair> {
+    aws_lc_rs::signature::RsaKeyPair::from_pkcs8(der)
+        .or_else(|_| aws_lc_rs::signature::RsaKeyPair::from_der(der))
+        .map_err(|e| anyhow::anyhow!("not an RSA private key aws-lc accepts: {e}"))
 }
 
 /// Makes new keys current; the previous ones stay published for their grace period.
@@ -163,68 +175,111 @@ pub fn rotate(conn: &mut DbConnection) -> anyhow::Result<Vec<String>> {
     })
 }
 
-fn load(conn: &mut DbConnection) -> anyhow::Result<KeySet> {
+/// Why the keys could not be loaded: `NoAccessTokenKey` on a database that has no
+/// usable Ed25519 key yet (make one), anything else is an error to report, never a
+/// reason to write keys.
+enum LoadError {
+    NoAccessTokenKey,
+    Failed(anyhow::Error),
+}
+
+impl From<diesel::result::Error> for LoadError {
+    fn from(e: diesel::result::Error) -> Self {
+        LoadError::Failed(e.into())
+    }
+}
+
+impl LoadError {
+    fn into_anyhow(self) -> anyhow::Error {
+        match self {
+            LoadError::NoAccessTokenKey => anyhow::anyhow!("no current Ed25519 signing key"),
+            LoadError::Failed(e) => e,
+        }
+    }
+}
+
+fn ed25519_signer(r: &SigningKeyRow) -> anyhow::Result<ed25519_dalek::SigningKey> {
+    let der = STANDARD.decode(&r.private_key)?;
+    let seed: [u8; 32] = der
+        .strip_prefix(&PKCS8_ED25519_PREFIX[..])
+        .and_then(|s| s.try_into().ok())
+        .context("not a PKCS#8 Ed25519 key")?;
+    Ok(ed25519_dalek::SigningKey::from_bytes(&seed))
+}
+
+fn rsa_signer(r: &SigningKeyRow) -> anyhow::Result<RsaSigner> {
+    let der = STANDARD.decode(&r.private_key)?;
+    Ok(RsaSigner {
+        kid: r.id.clone(),
+        key: parse_rsa(&der)?,
+    })
+}
+
+/// The newest current (not retired) key of `algorithm` this process can sign with. A
+/// stored key that does not parse is logged and passed over — one bad row must not stop
+/// every replica from starting or from reloading its keys — and a newer good key, or
+/// one made because none is left, takes its place.
+fn newest_usable<T>(
+    rows: &[SigningKeyRow],
+    algorithm: &str,
+    parse: impl Fn(&SigningKeyRow) -> anyhow::Result<T>,
+) -> Option<(String, T)> {
+    rows.iter()
+        .filter(|r| r.algorithm == algorithm && r.retired_at.is_none())
+        .find_map(|r| match parse(r) {
+            Ok(key) => Some((r.id.clone(), key)),
+            Err(e) => {
+                tracing::error!(kid = %r.id, algorithm, "a stored signing key is unusable, passed over: {e:#}");
+                None
+            }
+        })
+}
+
+fn load(conn: &mut DbConnection) -> Result<KeySet, LoadError> {
     let rows: Vec<SigningKeyRow> =
         store::signing_keys(conn, clock::system_now() - RETIRED_KEY_GRACE)?;
-    let current = |alg: &str| {
-        rows.iter()
-            .find(|r| r.algorithm == alg && r.retired_at.is_none())
-    };
-    let ed = current(ED25519).context("no current Ed25519 signing key")?;
+    let (ed_kid, ed25519_signer) =
+        newest_usable(&rows, ED25519, ed25519_signer).ok_or(LoadError::NoAccessTokenKey)?;
+    let rsa = newest_usable(&rows, RS256, rsa_signer).map(|(_, signer)| signer);
     let mut decoding = HashMap::new();
     let mut jwks = Vec::new();
     for r in &rows {
-        match r.algorithm.as_str() {
-            ED25519 => {
-                decoding.insert(
-                    r.id.clone(),
-                    (
-                        Algorithm::EdDSA,
-                        DecodingKey::from_ed_components(&r.public_key)?,
-                    ),
-                );
-                jwks.push(json!({
-                    "kty": "OKP", "crv": "Ed25519", "x": r.public_key, "kid": r.id, "use": "sig", "alg": "EdDSA",
-                }));
-            }
+        let published = match r.algorithm.as_str() {
+            ED25519 => DecodingKey::from_ed_components(&r.public_key).map(|key| {
+                (
+                    (Algorithm::EdDSA, key),
+                    json!({
+                        "kty": "OKP", "crv": "Ed25519", "x": r.public_key, "kid": r.id, "use": "sig", "alg": "EdDSA",
+                    }),
+                )
+            }),
             RS256 => {
-                let (n, e) = r
-                    .public_key
-                    .split_once('.')
-                    .context("a stored RSA public key")?;
-                decoding.insert(
-                    r.id.clone(),
-                    (Algorithm::RS256, DecodingKey::from_rsa_components(n, e)?),
-                );
-                jwks.push(json!({
-                    "kty": "RSA", "n": n, "e": e, "kid": r.id, "use": "sig", "alg": "RS256",
-                }));
+                let (n, e) = r.public_key.split_once('.').unwrap_or((&r.public_key, ""));
+                DecodingKey::from_rsa_components(n, e).map(|key| {
+                    (
+                        (Algorithm::RS256, key),
+                        json!({
+                            "kty": "RSA", "n": n, "e": e, "kid": r.id, "use": "sig", "alg": "RS256",
+                        }),
+                    )
+                })
             }
-            _ => {}
+            _ => continue,
+        };
+        match published {
+            Ok((decoding_key, jwk)) => {
+                decoding.insert(r.id.clone(), decoding_key);
+                jwks.push(jwk);
+            }
+            Err(e) => {
+                tracing::error!(kid = %r.id, "a stored public key is unusable, not published: {e}")
+            }
         }
     }
-    let encoding =
-        |r: &SigningKeyRow| -> anyhow::Result<Current> { Ok(Current { kid: r.id.clone() }) };
-    let rsa_signer = |r: &SigningKeyRow| -> anyhow::Result<RsaSigner> {
-        let der = STANDARD.decode(&r.private_key)?;
-        let key = aws_lc_rs::signature::RsaKeyPair::from_der(&der)
-            .map_err(|e| anyhow::anyhow!("a stored RSA key: {e}"))?;
-        Ok(RsaSigner {
-            kid: r.id.clone(),
-            key,
-        })
-    };
     Ok(KeySet {
-        ed25519_signer: {
-            let der = STANDARD.decode(&ed.private_key)?;
-            let seed: [u8; 32] = der
-                .get(PKCS8_ED25519_PREFIX.len()..)
-                .and_then(|s| s.try_into().ok())
-                .context("a stored Ed25519 key")?;
-            ed25519_dalek::SigningKey::from_bytes(&seed)
-        },
-        ed25519: encoding(ed)?,
-        rsa: current(RS256).map(rsa_signer).transpose()?,
+        ed25519: Current { kid: ed_kid },
+        ed25519_signer,
+        rsa,
         decoding,
         jwks,
     })
@@ -238,16 +293,17 @@ impl SigningKeys {
     ) -> anyhow::Result<SigningKeys> {
         let mut keys = match load(conn) {
             Ok(k) => k,
-            Err(_) => {
+            Err(LoadError::NoAccessTokenKey) => {
                 create_ed25519_key(conn)?;
-                load(conn)?
+                load(conn).map_err(LoadError::into_anyhow)?
             }
+            Err(LoadError::Failed(e)) => return Err(e),
         };
         // Both keys exist from the start: OpenID Connect clients fetch the JWKS once,
         // at discovery, and must find the id_token key there.
         if keys.rsa.is_none() {
             create_rsa_key(conn)?;
-            keys = load(conn)?;
+            keys = load(conn).map_err(LoadError::into_anyhow)?;
         }
         Ok(SigningKeys {
             issuer: settings.public_url.clone(),
@@ -277,7 +333,7 @@ impl SigningKeys {
     }
 
     fn replace(&self, conn: &mut DbConnection) -> anyhow::Result<()> {
-        let fresh = Arc::new(load(conn)?);
+        let fresh = Arc::new(load(conn).map_err(LoadError::into_anyhow)?);
         if let Ok(mut keys) = self.keys.write() {
             *keys = fresh;
         }

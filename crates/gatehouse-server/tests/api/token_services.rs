@@ -30,6 +30,7 @@ both_backends!(
     introspection_is_private_to_the_subscription,
     introspection_says_inactive_for_expired_tokens_and_inactive_users,
     rotated_keys_keep_old_tokens_valid,
+    a_stored_key_that_cannot_sign_is_passed_over,
     unknown_signing_keys_cost_no_database_work,
     only_callers_with_a_secret_may_introspect,
 );
@@ -709,6 +710,93 @@ async fn rotated_keys_keep_old_tokens_valid(b: Backend) {
             .await
             .status(),
         StatusCode::OK
+    );
+}
+
+/// A signing key row this build cannot parse (damaged, or written by something else)
+/// must not take the server down: it is passed over, a new RSA key takes its place, and
+/// id_tokens keep verifying with the published JWKS. Before, one such row made every
+/// reload fail, made a restart write junk keys and refuse to start, and made
+/// `signing-key rotate` fail.
+async fn a_stored_key_that_cannot_sign_is_passed_over(b: Backend) {
+    use diesel::prelude::*;
+    use gatehouse_server::db::schema::signing_keys::dsl as k;
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    let reg = register(&admin, false, &[CALLBACK]).await;
+    let tokens = authorize(&app, &admin, &reg, &["openid"]).await;
+    // The refresh grant answers with an id_token; each answer carries the next refresh.
+    let refresh = |token: String| {
+        let app = &app;
+        let reg = &reg;
+        async move {
+            let body: Value = http_client()
+                .post(app.url("/oauth/token"))
+                .basic_auth(&reg.client_id, reg.secret.as_deref())
+                .form(&[("grant_type", "refresh_token"), ("refresh_token", &token)])
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let id_token = body["id_token"].as_str().expect("an id_token").to_string();
+            let next = body["refresh_token"].as_str().unwrap().to_string();
+            (id_token, next)
+        }
+    };
+    let kid = |t: &str| jsonwebtoken::decode_header(t).unwrap().kid.unwrap();
+    let (id_token, next) = refresh(tokens.refresh_token().unwrap().secret().clone()).await;
+    let damaged = kid(&id_token);
+    let count = |alg: &str| -> i64 {
+        app.with_db(|conn| {
+            k::signing_keys
+                .filter(k::algorithm.eq(alg.to_string()))
+                .count()
+                .get_result(conn)
+                .unwrap()
+        })
+    };
+    let ed25519_keys = count("EdDSA");
+    app.with_db(|conn| {
+        diesel::update(k::signing_keys.filter(k::id.eq(damaged.clone())))
+            .set(k::private_key.eq("bm90IGEga2V5"))
+            .execute(conn)
+            .unwrap()
+    });
+    // The periodic reload, and a restart against the same database, both succeed.
+    let st = app.state.clone();
+    app.with_db(|conn| st.auth.signing.refresh(conn))
+        .expect("reload");
+    let settings = app.state.settings.clone();
+    app.with_db(|conn| gatehouse_server::auth::jwt::SigningKeys::load_or_create(conn, &settings))
+        .expect("a restart loads the keys");
+    assert_eq!(
+        count("EdDSA"),
+        ed25519_keys,
+        "no access-token key was written"
+    );
+    // The next id_token is signed with a new key that the JWKS publishes.
+    let (id_token, _) = refresh(next).await;
+    assert_ne!(kid(&id_token), damaged);
+    let jwk = jwk_for(&jwks(&app).await, &kid(&id_token));
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    validation.set_audience(&[&reg.client_id]);
+    jsonwebtoken::decode::<Value>(
+        &id_token,
+        &jsonwebtoken::DecodingKey::from_jwk(&jwk).unwrap(),
+        &validation,
+    )
+    .expect("the new id_token verifies with the published key");
+    // The operator can still rotate.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(["signing-key", "rotate", "--database-url", &app.database_url])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
 }
 
