@@ -2,7 +2,7 @@
 //!
 //! Builds the release server, starts it on a fresh SQLite database (then on a throwaway
 //! PostgreSQL cluster), seeds keys through
-//! the API, and drives it with `wrk` (64 connections, on the same two cores): plain
+//! the API, and drives it with `wrk` (at 64 and at 32 connections, on the same two cores): plain
 //! `GET /healthz` as the baseline, API-key-authenticated `GET /api/v1/session`, and the
 //! same while a second `wrk` floods `POST /api/v1/session` with sign-ins. Prints a
 //! table with requests/s, p50 and p99, and each row's ratio to the baseline.
@@ -20,7 +20,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 
 const SEEDED_KEYS: usize = 1000;
-const CONNECTIONS: &str = "64";
+/// Every throughput row runs at each of these `wrk` connection counts.
+const CONNECTIONS: [u32; 2] = [64, 32];
+/// The sign-in flood row runs at the first.
+const FLOOD_CONNECTIONS: u32 = CONNECTIONS[0];
 const DURATION: &str = "10s";
 
 pub fn bench() -> anyhow::Result<()> {
@@ -134,7 +137,7 @@ fn run(
         .chain(on_postgres.as_ref().map(|m| ("PostgreSQL", m)))
         .collect();
     print_api(seeded, &backends);
-    print_oauth(&backends, theirs.as_ref());
+    print_oauth(&backends, theirs.as_deref());
     print_web(bundle, &load);
     Ok(())
 }
@@ -181,11 +184,19 @@ fn serve(bin: &Path, dir: &Path, db: &str) -> anyhow::Result<(Server, String)> {
 
 /// What one server, on one backend, did.
 struct Measured {
-    health: Result,
-    keyed: Result,
+    /// `/healthz` and the key-authenticated request, at each of `CONNECTIONS`.
+    api: Vec<ApiRun>,
+    /// The key-authenticated request at `FLOOD_CONNECTIONS` during the sign-in flood.
     during: Result,
     flood: Result,
-    oauth: OAuthRun,
+    /// The OAuth rows, at each of `CONNECTIONS`.
+    oauth: Vec<OAuthRun>,
+}
+
+struct ApiRun {
+    connections: u32,
+    health: Result,
+    keyed: Result,
 }
 
 /// Seeds keys through the API and measures the API rows and the OAuth rows.
@@ -242,10 +253,16 @@ fn measure(base: &str, dir: &Path) -> anyhow::Result<Measured> {
 
     let auth = format!("Authorization: Bearer {secret}");
     // Warm both paths (and the key cache) before measuring.
-    wrk(&base, "/healthz", None, "2s", "8")?;
-    wrk(&base, "/api/v1/session", Some(&auth), "2s", "8")?;
-    let health = wrk(&base, "/healthz", None, DURATION, CONNECTIONS)?;
-    let keyed = wrk(&base, "/api/v1/session", Some(&auth), DURATION, CONNECTIONS)?;
+    wrk(&base, "/healthz", None, "2s", 8)?;
+    wrk(&base, "/api/v1/session", Some(&auth), "2s", 8)?;
+    let mut api = Vec::new();
+    for connections in CONNECTIONS {
+        api.push(ApiRun {
+            connections,
+            health: wrk(&base, "/healthz", None, DURATION, connections)?,
+            keyed: wrk(&base, "/api/v1/session", Some(&auth), DURATION, connections)?,
+        });
+    }
     let flood = Command::new("wrk")
         .args([
             "-t1",
@@ -259,15 +276,20 @@ fn measure(base: &str, dir: &Path) -> anyhow::Result<Measured> {
         .stdout(Stdio::piped())
         .spawn()?;
     std::thread::sleep(Duration::from_secs(1));
-    let during = wrk(&base, "/api/v1/session", Some(&auth), DURATION, CONNECTIONS)?;
+    let during = wrk(
+        &base,
+        "/api/v1/session",
+        Some(&auth),
+        DURATION,
+        FLOOD_CONNECTIONS,
+    )?;
     let flood = parse(&String::from_utf8_lossy(&flood.wait_with_output()?.stdout))?;
 
     // OAuth: the refresh-token grant and introspection, Gatehouse beside node's
     // oidc-provider on the same machine in the same run.
     let oauth = gatehouse_oauth(&base, &jar, &csrf, dir)?;
     Ok(Measured {
-        health,
-        keyed,
+        api,
         during,
         flood,
         oauth,
@@ -277,39 +299,55 @@ fn measure(base: &str, dir: &Path) -> anyhow::Result<Measured> {
 fn print_api(seeded: usize, backends: &[(&str, &Measured)]) {
     println!();
     println!(
-        "Gatehouse benchmark: release build, {seeded} keys, wrk -t2 -c{CONNECTIONS} -d{DURATION}, same machine"
+        "Gatehouse benchmark: release build, {seeded} keys, wrk -t2 -d{DURATION} at {CONNECTIONS:?} connections, same machine"
     );
     println!();
-    println!("| route | backend | requests/s | p50 | p99 | vs /healthz |");
-    println!("|---|---|---:|---:|---:|---:|");
-    for (backend, m) in backends {
-        for (name, r) in [
-            ("GET /healthz (baseline)", &m.health),
-            ("GET /api/v1/session, API key", &m.keyed),
-            (
-                "GET /api/v1/session, API key, during a sign-in flood",
-                &m.during,
-            ),
-        ] {
-            println!(
-                "| {name} | {backend} | {:.0} | {:.2} ms | {:.2} ms | {:.2}× |",
-                r.rps,
-                r.p50_ms,
-                r.p99_ms,
-                r.rps / m.health.rps
-            );
-        }
+    println!("| route | backend | connections | requests/s | p50 | p99 | vs /healthz |");
+    println!("|---|---|---:|---:|---:|---:|---:|");
+    let row = |name: &str, backend: &str, c: u32, r: &Result, baseline: Option<f64>| {
         println!(
-            "| POST /api/v1/session, the flood itself (8 connections, wrong password) | {backend} | {:.0} | {:.2} ms | {:.2} ms | |",
-            m.flood.rps, m.flood.p50_ms, m.flood.p99_ms
+            "| {name} | {backend} | {c} | {:.0} | {:.2} ms | {:.2} ms | {} |",
+            r.rps,
+            r.p50_ms,
+            r.p99_ms,
+            baseline.map_or(String::new(), |b| format!("{:.2}×", r.rps / b))
+        );
+    };
+    for (backend, m) in backends {
+        for run in &m.api {
+            let base = Some(run.health.rps);
+            let c = run.connections;
+            row("GET /healthz (baseline)", backend, c, &run.health, base);
+            row("GET /api/v1/session, API key", backend, c, &run.keyed, base);
+        }
+        let base = m.api.first().map(|r| r.health.rps);
+        row(
+            "GET /api/v1/session, API key, during a sign-in flood",
+            backend,
+            FLOOD_CONNECTIONS,
+            &m.during,
+            base,
+        );
+        row(
+            "POST /api/v1/session, the flood itself (wrong password)",
+            backend,
+            8,
+            &m.flood,
+            None,
         );
     }
     println!();
     for (backend, m) in backends {
+        for run in &m.api {
+            println!(
+                "Targets ({backend}, {} connections): key-authenticated ≥ 0.80× /healthz -> {:.2}×; p99 < 5 ms -> {:.2} ms",
+                run.connections,
+                run.keyed.rps / run.health.rps,
+                run.keyed.p99_ms,
+            );
+        }
         println!(
-            "Targets ({backend}): key-authenticated ≥ 0.80× /healthz -> {:.2}×; p99 < 5 ms -> {:.2} ms; p99 during the flood < 20 ms -> {:.2} ms",
-            m.keyed.rps / m.health.rps,
-            m.keyed.p99_ms,
+            "Targets ({backend}): p99 during the flood < 20 ms -> {:.2} ms",
             m.during.p99_ms
         );
     }
@@ -318,16 +356,18 @@ fn print_api(seeded: usize, backends: &[(&str, &Measured)]) {
 /// Which result of an OAuth run a table row shows.
 type Pick = fn(&OAuthRun) -> &Result;
 
-fn print_oauth(backends: &[(&str, &Measured)], theirs: Option<&OAuthRun>) {
+fn print_oauth(backends: &[(&str, &Measured)], theirs: Option<&[OAuthRun]>) {
     println!();
     println!(
-        "OAuth token services: {OAUTH_TOKENS} rotating refresh tokens (each used once), wrk -t2 -c{CONNECTIONS} -d{DURATION}; \
+        "OAuth token services: rotating refresh tokens, two per connection, each used once; wrk -t2 -d{DURATION} at {CONNECTIONS:?} connections; \
          with and without an id_token on refresh (scope with / without openid; RS256 on both sides); \
          oidc-provider with opaque access tokens and an unbounded in-memory store"
     );
     println!();
-    println!("| endpoint | server | requests/s | p50 | p99 | errors | Gatehouse ÷ oidc-provider |");
-    println!("|---|---|---:|---:|---:|---:|---:|");
+    println!(
+        "| endpoint | server | connections | requests/s | p50 | p99 | errors | Gatehouse ÷ oidc-provider |"
+    );
+    println!("|---|---|---:|---:|---:|---:|---:|---:|");
     let rows: [(&str, Pick); 3] = [
         ("refresh_token grant, with an id_token (openid)", |r| {
             &r.refresh_oidc
@@ -336,21 +376,26 @@ fn print_oauth(backends: &[(&str, &Measured)], theirs: Option<&OAuthRun>) {
         ("introspection", |r| &r.introspect),
     ];
     for (name, pick) in rows {
-        for (backend, m) in backends {
-            let g = pick(&m.oauth);
-            let ratio = theirs
-                .map(|o| format!("{:.2}×", g.rps / pick(o).rps))
-                .unwrap_or_else(|| "n/a".into());
-            println!(
-                "| {name} | Gatehouse ({backend}) | {:.0} | {:.2} ms | {:.2} ms | {} | {ratio} |",
-                g.rps, g.p50_ms, g.p99_ms, g.errors
-            );
-        }
-        if let Some(o) = theirs.map(pick) {
-            println!(
-                "| {name} | node oidc-provider | {:.0} | {:.2} ms | {:.2} ms | {} | |",
-                o.rps, o.p50_ms, o.p99_ms, o.errors
-            );
+        for (i, c) in CONNECTIONS.iter().enumerate() {
+            let peer = theirs.and_then(|t| t.get(i)).map(pick);
+            for (backend, m) in backends {
+                let Some(g) = m.oauth.get(i).map(pick) else {
+                    continue;
+                };
+                let ratio = peer
+                    .map(|o| format!("{:.2}×", g.rps / o.rps))
+                    .unwrap_or_else(|| "n/a".into());
+                println!(
+                    "| {name} | Gatehouse ({backend}) | {c} | {:.0} | {:.2} ms | {:.2} ms | {} | {ratio} |",
+                    g.rps, g.p50_ms, g.p99_ms, g.errors
+                );
+            }
+            if let Some(o) = peer {
+                println!(
+                    "| {name} | node oidc-provider | {c} | {:.0} | {:.2} ms | {:.2} ms | {} | |",
+                    o.rps, o.p50_ms, o.p99_ms, o.errors
+                );
+            }
         }
     }
     println!();
@@ -488,8 +533,44 @@ fn print_web(bundle: &crate::web::BundleSize, load: &std::result::Result<SpaLoad
 
 /// Two per connection: wrk asks for a connection's next request before it hands over
 /// the previous answer (and so the next rotated token), so each connection needs a
-/// token in reserve.
-const OAUTH_TOKENS: usize = 128;
+/// token in reserve. Each run at each connection count gets its own tokens.
+const TOKENS_PER_CONNECTION: usize = 2;
+
+/// How many refresh tokens of each kind a server is seeded with: enough for one run at
+/// each of `CONNECTIONS`.
+fn oauth_tokens() -> usize {
+    CONNECTIONS.iter().map(|&c| c as usize).sum::<usize>() * TOKENS_PER_CONNECTION
+}
+
+/// Measures the three OAuth rows at each of `CONNECTIONS`, each run with its own slice
+/// of the seeded (unused) refresh tokens.
+fn oauth_runs(
+    base: &str,
+    paths: (&str, &str),
+    auth: &str,
+    refresh: &[String],
+    refresh_oidc: &[String],
+    access: &str,
+    dir: &Path,
+) -> anyhow::Result<Vec<OAuthRun>> {
+    let (token_path, introspect_path) = paths;
+    let mut runs = Vec::new();
+    let mut start = 0;
+    for connections in CONNECTIONS {
+        let slice = start..start + connections as usize * TOKENS_PER_CONNECTION;
+        start = slice.end;
+        let run = |tokens: &[String], expect: &str| {
+            let tokens = tokens.get(slice.clone()).context("too few seeded tokens")?;
+            wrk_refresh(base, token_path, auth, tokens, expect, connections, dir)
+        };
+        runs.push(OAuthRun {
+            refresh: run(refresh, "")?,
+            refresh_oidc: run(refresh_oidc, "id_token")?,
+            introspect: wrk_introspect(base, introspect_path, auth, access, connections, dir)?,
+        });
+    }
+    Ok(runs)
+}
 const CALLBACK: &str = "https://app.example.com/callback";
 
 struct OAuthRun {
@@ -524,7 +605,12 @@ fn basic(user: &str, pass: &str) -> String {
 
 /// Registers a client, runs the code flow `OAUTH_TOKENS` times through the consent
 /// API, and measures refreshes and introspection against Gatehouse.
-fn gatehouse_oauth(base: &str, jar: &Path, csrf: &str, dir: &Path) -> anyhow::Result<OAuthRun> {
+fn gatehouse_oauth(
+    base: &str,
+    jar: &Path,
+    csrf: &str,
+    dir: &Path,
+) -> anyhow::Result<Vec<OAuthRun>> {
     let jar = path_str(jar)?;
     let created = curl(&[
         "-b",
@@ -543,8 +629,9 @@ fn gatehouse_oauth(base: &str, jar: &Path, csrf: &str, dir: &Path) -> anyhow::Re
     let mut refresh = Vec::new();
     let mut refresh_oidc = Vec::new();
     let mut access = String::new();
-    for i in 0..2 * OAUTH_TOKENS {
-        let scope = if i < OAUTH_TOKENS {
+    let seeded = oauth_tokens();
+    for i in 0..2 * seeded {
+        let scope = if i < seeded {
             "api:read"
         } else {
             "openid%20api:read"
@@ -595,7 +682,7 @@ fn gatehouse_oauth(base: &str, jar: &Path, csrf: &str, dir: &Path) -> anyhow::Re
             &format!("{base}/oauth/token"),
         ])?;
         let token = json_string(&tokens, "refresh_token").context("exchanging a code")?;
-        if i < OAUTH_TOKENS {
+        if i < seeded {
             refresh.push(token);
             access = json_string(&tokens, "access_token").context("exchanging a code")?;
         } else {
@@ -603,25 +690,20 @@ fn gatehouse_oauth(base: &str, jar: &Path, csrf: &str, dir: &Path) -> anyhow::Re
             refresh_oidc.push(token);
         }
     }
-    let host = base.trim_start_matches("http://");
-    Ok(OAuthRun {
-        refresh: wrk_refresh(base, host, "/oauth/token", &auth, &refresh, "", dir)?,
-        refresh_oidc: wrk_refresh(
-            base,
-            host,
-            "/oauth/token",
-            &auth,
-            &refresh_oidc,
-            "id_token",
-            dir,
-        )?,
-        introspect: wrk_introspect(base, "/oauth/introspect", &auth, &access, dir)?,
-    })
+    oauth_runs(
+        base,
+        ("/oauth/token", "/oauth/introspect"),
+        &auth,
+        &refresh,
+        &refresh_oidc,
+        &access,
+        dir,
+    )
 }
 
 /// Installs node's oidc-provider into a scratch folder (once), seeds it, and measures
 /// the same two things.
-fn oidc_provider(dir: &Path) -> anyhow::Result<OAuthRun> {
+fn oidc_provider(dir: &Path) -> anyhow::Result<Vec<OAuthRun>> {
     let scratch = std::env::current_dir()?.join("target/bench-oidc-provider");
     std::fs::create_dir_all(&scratch)?;
     if !scratch.join("node_modules/oidc-provider").is_dir() {
@@ -659,7 +741,7 @@ fn oidc_provider(dir: &Path) -> anyhow::Result<OAuthRun> {
             .arg("provider.mjs")
             .arg(port.to_string())
             .arg(&tokens_file)
-            .arg(OAUTH_TOKENS.to_string())
+            .arg(oauth_tokens().to_string())
             .current_dir(&scratch)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -684,34 +766,32 @@ fn oidc_provider(dir: &Path) -> anyhow::Result<OAuthRun> {
     let access = std::fs::read_to_string(format!("{}.access", tokens_file.display()))?;
     let base = format!("http://127.0.0.1:{port}");
     let auth = basic("bench", "bench-secret-bench-secret-bench-secret");
-    let host = base.trim_start_matches("http://").to_string();
-    let run = OAuthRun {
-        refresh: wrk_refresh(&base, &host, "/token", &auth, &refresh, "", dir)?,
-        refresh_oidc: wrk_refresh(
-            &base,
-            &host,
-            "/token",
-            &auth,
-            &refresh_oidc,
-            "id_token",
-            dir,
-        )?,
-        introspect: wrk_introspect(&base, "/token/introspection", &auth, access.trim(), dir)?,
-    };
+    let runs = oauth_runs(
+        &base,
+        ("/token", "/token/introspection"),
+        &auth,
+        &refresh,
+        &refresh_oidc,
+        access.trim(),
+        dir,
+    );
     drop(child);
-    Ok(run)
+    runs
 }
 
 fn wrk_refresh(
     base: &str,
-    host: &str,
     path: &str,
     auth: &str,
     tokens: &[String],
     expect: &str,
+    connections: u32,
     dir: &Path,
 ) -> anyhow::Result<Result> {
-    let file = dir.join(format!("tokens-{}{expect}", path.replace('/', "_")));
+    let file = dir.join(format!(
+        "tokens-{}{expect}-{connections}",
+        path.replace('/', "_")
+    ));
     std::fs::write(&file, tokens.join("\n") + "\n")?;
     let script = dir.join("refresh.lua");
     std::fs::write(&script, include_str!("../bench/refresh.lua"))?;
@@ -719,7 +799,7 @@ fn wrk_refresh(
         .args([
             "-t2",
             "-c",
-            CONNECTIONS,
+            &connections.to_string(),
             "-d",
             DURATION,
             "--latency",
@@ -731,7 +811,7 @@ fn wrk_refresh(
         .env("BENCH_THREADS", "2")
         .env("BENCH_PATH", path)
         .env("BENCH_AUTH", auth)
-        .env("BENCH_HOST", host)
+        .env("BENCH_HOST", base.trim_start_matches("http://"))
         .env("BENCH_EXPECT", expect)
         .output()?;
     parse(&String::from_utf8_lossy(&out.stdout))
@@ -742,6 +822,7 @@ fn wrk_introspect(
     path: &str,
     auth: &str,
     token: &str,
+    connections: u32,
     dir: &Path,
 ) -> anyhow::Result<Result> {
     let script = dir.join("introspect.lua");
@@ -752,7 +833,7 @@ fn wrk_introspect(
             .args([
                 "-t2",
                 "-c",
-                CONNECTIONS,
+                &connections.to_string(),
                 "-d",
                 d,
                 "--latency",
@@ -819,10 +900,11 @@ fn wrk(
     path: &str,
     header: Option<&str>,
     duration: &str,
-    connections: &str,
+    connections: u32,
 ) -> anyhow::Result<Result> {
     let mut cmd = Command::new("wrk");
-    cmd.args(["-t2", "-c", connections, "-d", duration, "--latency"]);
+    let connections = connections.to_string();
+    cmd.args(["-t2", "-c", &connections, "-d", duration, "--latency"]);
     if let Some(h) = header {
         cmd.args(["-H", h]);
     }
