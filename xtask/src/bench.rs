@@ -19,6 +19,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
+mod scale;
+
 const SEEDED_KEYS: usize = 1000;
 /// Every throughput row runs at each of these `wrk` connection counts.
 const CONNECTIONS: [u32; 2] = [64, 32];
@@ -27,13 +29,26 @@ const FLOOD_CONNECTIONS: u32 = CONNECTIONS[0];
 const DURATION: &str = "10s";
 
 pub fn bench() -> anyhow::Result<()> {
-    // main.rs hands over no arguments: `xtask bench [--web]`.
+    // main.rs hands over no arguments: `xtask bench [--web | --scale]`.
     let mut web_only = false;
+    let mut at_scale = false;
     for arg in std::env::args().skip(2) {
         match arg.as_str() {
             "--web" => web_only = true,
-            _ => bail!("unknown argument `{arg}`: cargo xtask bench [--web]"),
+            "--scale" => at_scale = true,
+            _ => bail!("unknown argument `{arg}`: cargo xtask bench [--web | --scale]"),
         }
+    }
+    if at_scale {
+        let (bin, dir) = release_server()?;
+        let result = scale::scale(&bin, &dir);
+        // BENCH_KEEP=1 keeps the seeded SQLite database for a look with `sqlite3`.
+        if std::env::var_os("BENCH_KEEP").is_none() {
+            let _ = std::fs::remove_dir_all(&dir);
+        } else {
+            eprintln!("bench: kept {}", dir.display());
+        }
+        return result;
     }
     let tools: &[&str] = if web_only {
         &["curl"]
@@ -60,6 +75,14 @@ pub fn bench() -> anyhow::Result<()> {
         }
     }
     let bundle = crate::web::build_web().context("building the web app")?;
+    let (bin, dir) = release_server()?;
+    let result = run(&bin, &dir, &bundle, web_only);
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+/// Builds the release server; returns its path and a fresh scratch folder.
+fn release_server() -> anyhow::Result<(PathBuf, PathBuf)> {
     crate::status(crate::cargo().args([
         "build",
         "--release",
@@ -72,9 +95,7 @@ pub fn bench() -> anyhow::Result<()> {
     let dir = std::env::temp_dir().join(format!("gatehouse-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
-    let result = run(&bin, &dir, &bundle, web_only);
-    let _ = std::fs::remove_dir_all(&dir);
-    result
+    Ok((bin, dir))
 }
 
 struct Server(Child);

@@ -95,6 +95,11 @@ impl Cluster {
         (stop, start)
     }
 
+    /// A tool of this PostgreSQL installation (`psql`, …), to run as the caller.
+    pub fn bin(&self, tool: &str) -> PathBuf {
+        self.bin.join(tool)
+    }
+
     fn pg(&self, tool: &str) -> Command {
         let path = self.bin.join(tool);
         if self.as_postgres {

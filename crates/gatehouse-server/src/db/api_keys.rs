@@ -2,7 +2,9 @@
 
 use super::newest_first;
 use chrono::NaiveDateTime;
+use diesel::dsl::sql;
 use diesel::prelude::*;
+use diesel::sql_types::{Bool, Text};
 use gatehouse_types::Permission;
 
 use crate::db::DbConnection;
@@ -136,48 +138,102 @@ pub fn epoch() -> NaiveDateTime {
     chrono::DateTime::UNIX_EPOCH.naive_utc()
 }
 
+/// How many keys, in the list's order from the page's position on, a `q` filter is
+/// first checked against: a term that many keys carry fills its page within them.
+pub const SEARCH_WINDOW: i64 = 2_000;
+
+type Backend = <DbConnection as Connection>::Backend;
+type KeyList<'a> = diesel::dsl::IntoBoxed<
+    'a,
+    diesel::dsl::Select<
+        diesel::dsl::InnerJoin<api_keys::table, users::table>,
+        (
+            diesel::dsl::AsSelect<ApiKeyRow, Backend>,
+            diesel::dsl::AsSelect<UserRow, Backend>,
+        ),
+    >,
+    Backend,
+>;
+
+/// Which keys a list query may read, beyond the subscription, expiry and position.
+enum Narrow<'q> {
+    /// All of them.
+    All,
+    /// Those up to and including this position (sort value, id), or all when `None`.
+    Until(Option<(NaiveDateTime, String)>),
+    /// Those the search index names for this text.
+    Indexed(&'q str),
+}
+
 /// One page of the subscription's active (unexpired) keys with their owners.
+///
+/// With a `q`, the keys of the page are those whose name, hint or owner's username
+/// contains it, case-insensitively — checked on every row served. Finding them costs
+/// the size of a page, not of the subscription: first the next `SEARCH_WINDOW` keys in
+/// order are checked (a common term fills its page there); if they hold less than a
+/// page, the search index (FTS5 trigrams on SQLite, pg_trgm on PostgreSQL) names the
+/// keys that can match, and only those are read and sorted. Shorter than three
+/// characters, a term has no trigrams: past the window it is checked key by key.
 pub fn list_for_subscription(
     conn: &mut DbConnection,
     subscription_id: &str,
     now: NaiveDateTime,
     query: &SubscriptionKeyQuery,
 ) -> QueryResult<Vec<(ApiKeyRow, UserRow)>> {
-    let mut q = api_keys::table
-        .inner_join(users::table)
-        .filter(api_keys::subscription_id.eq(subscription_id))
-        .filter(
-            api_keys::expires_at
-                .is_null()
-                .or(api_keys::expires_at.gt(now)),
-        )
-        .select((ApiKeyRow::as_select(), UserRow::as_select()))
-        .limit(query.limit + 1)
-        .into_boxed();
-    if let Some(text) = &query.q {
-        let pattern = format!(
-            "%{}%",
-            text.to_lowercase()
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_")
-        );
-        q = q.filter(
-            lower(api_keys::name)
-                .like(pattern.clone())
-                .escape('\\')
-                .or(lower(api_keys::hint).like(pattern.clone()).escape('\\'))
-                .or(users::username.like(pattern).escape('\\')),
-        );
+    let Some(text) = &query.q else {
+        return keys_page(conn, subscription_id, now, query, Narrow::All);
+    };
+    let boundary = nth_key(conn, subscription_id, now, query, SEARCH_WINDOW)?;
+    let complete = boundary.is_none();
+    let walked = keys_page(conn, subscription_id, now, query, Narrow::Until(boundary))?;
+    if complete || walked.len() as i64 > query.limit {
+        return Ok(walked);
     }
-    // A fixed SQL fragment per sort column (never user text), valid on both backends:
-    // the epoch literal reads as a TIMESTAMP on PostgreSQL and sorts first as text on
-    // SQLite, matching `epoch()`.
-    let key = diesel::dsl::sql::<diesel::sql_types::Timestamp>(match query.sort {
+    keys_page(conn, subscription_id, now, query, Narrow::Indexed(text))
+}
+
+/// The sort value of the list's order: a fixed SQL fragment per sort column (never user
+/// text), valid on both backends. The epoch literal reads as a TIMESTAMP on PostgreSQL
+/// and sorts first as text on SQLite, matching `epoch()`. The indexes of migration
+/// 000007 are on these exact expressions: change both or neither, or every page sorts
+/// the whole subscription's keys.
+fn sort_value(sort: SortBy) -> diesel::expression::SqlLiteral<diesel::sql_types::Timestamp> {
+    diesel::dsl::sql::<diesel::sql_types::Timestamp>(match sort {
         SortBy::CreatedAt => "api_keys.created_at",
         SortBy::LastUsedAt => "COALESCE(api_keys.last_used_at, '1970-01-01 00:00:00')",
         SortBy::LastResetAt => "COALESCE(api_keys.last_reset_at, '1970-01-01 00:00:00')",
-    });
+    })
+}
+
+/// The subscription's active keys with their owners, past the page's position, in the
+/// list's order; `indexed` leaves the subscription condition to the row check (on
+/// SQLite, so that the search index, not the order's index, drives the query).
+fn keys_in_order<'a>(
+    subscription_id: &'a str,
+    now: NaiveDateTime,
+    query: &SubscriptionKeyQuery,
+    sqlite_indexed: bool,
+) -> KeyList<'a> {
+    let mut q = api_keys::table
+        .inner_join(users::table)
+        .select((ApiKeyRow::as_select(), UserRow::as_select()))
+        .into_boxed();
+    q = if sqlite_indexed {
+        // The unary `+` keeps SQLite from walking the order's index (it would read
+        // every key of the subscription to find the few the search index named).
+        q.filter(
+            diesel::dsl::sql::<diesel::sql_types::Bool>("+api_keys.subscription_id = ")
+                .bind::<diesel::sql_types::Text, _>(subscription_id),
+        )
+    } else {
+        q.filter(api_keys::subscription_id.eq(subscription_id))
+    };
+    q = q.filter(
+        api_keys::expires_at
+            .is_null()
+            .or(api_keys::expires_at.gt(now)),
+    );
+    let key = sort_value(query.sort);
     if let Some((at, id)) = &query.after {
         q = if query.descending {
             q.filter(
@@ -193,11 +249,101 @@ pub fn list_for_subscription(
             )
         };
     }
-    q = if query.descending {
-        q.order((key.desc(), api_keys::id.desc()))
+    if query.descending {
+        q.order((key.clone().desc(), api_keys::id.desc()))
     } else {
-        q.order((key.asc(), api_keys::id.asc()))
-    };
+        q.order((key.clone().asc(), api_keys::id.asc()))
+    }
+}
+
+/// The position (sort value, id) of the `n`-th key from the page's position on, or
+/// `None` when fewer remain. An index walk of `n` entries.
+fn nth_key(
+    conn: &mut DbConnection,
+    subscription_id: &str,
+    now: NaiveDateTime,
+    query: &SubscriptionKeyQuery,
+    n: i64,
+) -> QueryResult<Option<(NaiveDateTime, String)>> {
+    keys_in_order(subscription_id, now, query, false)
+        .offset(n - 1)
+        .limit(1)
+        .load::<(ApiKeyRow, UserRow)>(conn)
+        .map(|rows| {
+            rows.into_iter()
+                .next()
+                .map(|(key, _)| (query.sort.value_of(&key), key.id))
+        })
+}
+
+fn keys_page(
+    conn: &mut DbConnection,
+    subscription_id: &str,
+    now: NaiveDateTime,
+    query: &SubscriptionKeyQuery,
+    narrow: Narrow<'_>,
+) -> QueryResult<Vec<(ApiKeyRow, UserRow)>> {
+    let sqlite = matches!(conn, DbConnection::Sqlite(_));
+    let indexed = matches!(narrow, Narrow::Indexed(text) if text.chars().count() >= 3);
+    let mut q =
+        keys_in_order(subscription_id, now, query, sqlite && indexed).limit(query.limit + 1);
+    if let Some(text) = &query.q {
+        let pattern = format!(
+            "%{}%",
+            text.to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        q = q.filter(
+            lower(api_keys::name)
+                .like(pattern.clone())
+                .escape('\\')
+                .or(lower(api_keys::hint).like(pattern.clone()).escape('\\'))
+                .or(users::username.like(pattern.clone()).escape('\\')),
+        );
+        // The keys the search index says may match: a superset of the real matches
+        // (the row check above decides), never a widening of the page.
+        if indexed && sqlite {
+            // An FTS5 phrase: the text in double quotes, its own quotes doubled. With
+            // the trigram tokenizer a phrase matches wherever it occurs, in any case.
+            let phrase = format!("\"{}\"", text.replace('"', "\"\""));
+            q = q.filter(
+                sql::<Bool>(
+                    "api_keys.rowid IN \
+                     (SELECT rowid FROM api_keys_search WHERE api_keys_search MATCH ",
+                )
+                .bind::<Text, _>(phrase)
+                .sql(")"),
+            );
+        } else if indexed {
+            // The same conditions as the row check, each one an index's (pg_trgm).
+            let sub = subscription_id.to_string();
+            q = q.filter(
+                sql::<Bool>("api_keys.id IN (SELECT id FROM api_keys k WHERE k.subscription_id = ")
+                    .bind::<Text, _>(sub.clone())
+                    .sql(" AND lower(k.name) LIKE ")
+                    .bind::<Text, _>(pattern.clone())
+                    .sql(" ESCAPE '\\' UNION ALL SELECT id FROM api_keys k WHERE k.subscription_id = ")
+                    .bind::<Text, _>(sub.clone())
+                    .sql(" AND lower(k.hint) LIKE ")
+                    .bind::<Text, _>(pattern.clone())
+                    .sql(" ESCAPE '\\' UNION ALL SELECT k.id FROM users u JOIN api_keys k ON k.user_id = u.id WHERE u.subscription_id = ")
+                    .bind::<Text, _>(sub)
+                    .sql(" AND u.username LIKE ")
+                    .bind::<Text, _>(pattern)
+                    .sql(" ESCAPE '\\')"),
+            );
+        }
+    }
+    if let Narrow::Until(Some((at, id))) = narrow {
+        let key = sort_value(query.sort);
+        q = if query.descending {
+            q.filter(key.clone().gt(at).or(key.eq(at).and(api_keys::id.ge(id))))
+        } else {
+            q.filter(key.clone().lt(at).or(key.eq(at).and(api_keys::id.le(id))))
+        };
+    }
     q.load(conn)
 }
 

@@ -28,6 +28,7 @@ both_backends!(
     switching_keys_off_and_on,
     the_maximum_lifetime_caps_new_and_reset_keys,
     admins_list_filter_sort_and_download_every_key,
+    a_filter_finds_keys_far_down_the_list,
     admins_reset_and_delete_other_peoples_keys,
     other_users_and_subscriptions_see_nothing,
     key_changes_are_audited_with_the_credential,
@@ -783,6 +784,157 @@ async fn admins_list_filter_sort_and_download_every_key(b: Backend) {
     // Only admins.
     let res = editor.get("/api/v1/subscription/api-keys").await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
+}
+
+/// A filter first checks the next `SEARCH_WINDOW` keys in order and, when they hold
+/// less than a page, asks the search index (FTS5 on SQLite, pg_trgm on PostgreSQL),
+/// which triggers or the indexes themselves keep current. Here the key sought is older
+/// than a window of other keys: it is found by name, by its owner's username, in every
+/// order; a rename and a delete are seen at once; another subscription's key with the
+/// same name never shows; a term that many keys carry pages normally.
+async fn a_filter_finds_keys_far_down_the_list(b: Backend) {
+    use gatehouse_server::db::api_keys::{NewApiKey, SEARCH_WINDOW, insert};
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    let NewUser {
+        client: editor,
+        username: editor_name,
+        ..
+    } = app.user(&admin, Role::Editor).await;
+    let needle: ApiKey = editor
+        .post(
+            "/api/v1/api-keys",
+            &json!({"name": "Quarterly Needle Export", "permission": "read_only"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let OtherSubscription {
+        admin: other_admin, ..
+    } = app.second_subscription().await;
+    succeeded(
+        other_admin
+            .post(
+                "/api/v1/api-keys",
+                &json!({"name": "Needle", "permission": "read_only"}),
+            )
+            .await,
+    );
+    // A window and more of newer keys, written straight to the database.
+    let subscription_id: String = app.with_db(|conn| {
+        api_keys::table
+            .find(&needle.id)
+            .select(api_keys::subscription_id)
+            .first(conn)
+            .unwrap()
+    });
+    let admin_id = app.admin_id.clone();
+    let start = app.state.clock.now() + TimeDelta::seconds(1);
+    app.with_db(|conn| {
+        conn.transaction::<_, diesel::result::Error, _>(|conn| {
+            for i in 0..SEARCH_WINDOW + 120 {
+                let at = start + TimeDelta::milliseconds(i);
+                insert(
+                    conn,
+                    &NewApiKey {
+                        id: &uuid::Uuid::new_v4().to_string(),
+                        subscription_id: &subscription_id,
+                        user_id: &admin_id,
+                        name: &format!("bulk key {i}"),
+                        permission: "read_only",
+                        secret_hash: &format!("{:064x}", i),
+                        hint: "bulk",
+                        created_at: at,
+                        updated_at: at,
+                        expires_at: None,
+                    },
+                )?;
+            }
+            Ok(())
+        })
+    })
+    .unwrap();
+    let names = |q: &str| {
+        let admin = &admin;
+        let q = q.to_string();
+        async move {
+            let res = admin
+                .get(&format!("/api/v1/subscription/api-keys?{q}"))
+                .await;
+            assert_eq!(res.status(), StatusCode::OK, "{q}");
+            let page: Page<SubscriptionApiKey> = res.json().await.unwrap();
+            page.items
+                .into_iter()
+                .map(|k| k.key.name)
+                .collect::<Vec<_>>()
+        }
+    };
+    let only_needle = vec!["Quarterly Needle Export".to_string()];
+    assert_eq!(names("q=needle%20EXPORT").await, only_needle);
+    for sort in ["created_at", "last_used_at", "last_reset_at"] {
+        for order in ["asc", "desc"] {
+            assert_eq!(
+                names(&format!("q=needle&sort={sort}&order={order}")).await,
+                only_needle,
+                "{sort} {order}"
+            );
+        }
+    }
+    assert_eq!(
+        names(&format!("q={}", &editor_name[..12])).await,
+        only_needle
+    );
+    assert_eq!(
+        names("q=Qu").await,
+        only_needle,
+        "two characters: no trigram"
+    );
+    // A common term fills its pages from the window; the pages do not overlap.
+    let first: Page<SubscriptionApiKey> = admin
+        .get("/api/v1/subscription/api-keys?q=bulk%20key&limit=50")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(first.items.len(), 50);
+    let cursor = first.next_cursor.clone().expect("another page");
+    let second: Page<SubscriptionApiKey> = admin
+        .get(&format!(
+            "/api/v1/subscription/api-keys?q=bulk%20key&limit=50&cursor={cursor}"
+        ))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(second.items.len(), 50);
+    assert!(
+        second
+            .items
+            .iter()
+            .all(|k| first.items.iter().all(|f| f.key.id != k.key.id))
+    );
+    // The index follows a rename and a delete at once.
+    succeeded(
+        editor
+            .patch(
+                &format!("/api/v1/api-keys/{}", needle.id),
+                &json!({"name": "Quarterly Haystack Export"}),
+            )
+            .await,
+    );
+    assert!(names("q=needle").await.is_empty());
+    assert_eq!(
+        names("q=haystack").await,
+        vec!["Quarterly Haystack Export".to_string()]
+    );
+    succeeded(
+        editor
+            .delete(&format!("/api/v1/api-keys/{}", needle.id))
+            .await,
+    );
+    assert!(names("q=haystack").await.is_empty());
+    assert!(names(&format!("q={}", &editor_name[..12])).await.is_empty());
 }
 
 async fn admins_reset_and_delete_other_peoples_keys(b: Backend) {

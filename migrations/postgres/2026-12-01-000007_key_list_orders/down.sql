@@ -1,0 +1,2 @@
+DROP INDEX api_keys_subscription_last_reset;
+DROP INDEX api_keys_subscription_last_used;
