@@ -99,7 +99,7 @@ async fn private_and_logged(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let request_id = uuid::Uuid::new_v4().to_string();
-    let span = tracing::info_span!("request", request_id = %request_id);
+    let span = crate::telemetry::request_span(&request_id);
     let (method, path) = (req.method().clone(), req.path().to_string());
     let private = path.starts_with("/api/") || path.starts_with("/oauth/");
     let started = Instant::now();

@@ -22,3 +22,14 @@ pub fn init(settings: &Settings) {
         LogFormat::Text => builder.try_init(),
     };
 }
+
+/// The span of one request: its id, and the kind and outcome of its credential check
+/// when it has one (filled in by `auth::traced`).
+pub fn request_span(request_id: &str) -> tracing::Span {
+    tracing::info_span!(
+        "request",
+        request_id = %request_id,
+        credential = tracing::field::Empty,
+        outcome = tracing::field::Empty
+    )
+}

@@ -3,11 +3,11 @@
 //! state; the permission is the key's, capped by what the user's role may hold.
 
 use actix_web::web;
-use gatehouse_types::{Permission, UserState, codes};
+use gatehouse_types::{UserState, codes};
 
 use crate::auth::Authenticator;
 use crate::auth::cache::CachedKey;
-use crate::auth::{Principal, Via, role_listed, tokens};
+use crate::auth::{Principal, Via, tokens};
 use crate::db::api_keys as store;
 use crate::error::ApiError;
 
@@ -73,24 +73,15 @@ async fn check(auth: &web::Data<Authenticator>, secret: &str) -> Result<Principa
     crate::auth::cache::record_use(auth, &entry.last_touch, now, "api key", move |conn| {
         Ok(store::touch(conn, &id, now)?)
     });
-    let key_permission = entry.key.permission;
-    let permission = if key_permission == Permission::FullAccess
-        && role_listed(
-            &entry.subscription.api_key_full_access_roles,
-            entry.user.role,
-        ) {
-        Permission::FullAccess
-    } else {
-        Permission::ReadOnly
-    };
     Ok(Principal {
         user: entry.user.clone(),
         subscription: entry.subscription.clone(),
         via: Via::ApiKey {
             id: entry.key.id.clone(),
             name: entry.key.name.clone(),
-            key_permission,
-            permission,
+            key_permission: entry.key.permission,
+            permission: entry.permission,
+            answer: entry.answer.clone(),
         },
     })
 }

@@ -17,7 +17,9 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
+
+use gatehouse_types::Permission;
 use std::time::{Duration, Instant};
 
 use crate::db::api_keys::ApiKeyRow;
@@ -43,12 +45,18 @@ pub trait DependsOn {
     fn depends_on(&self, change: Invalidate<'_>) -> bool;
 }
 
-/// A key with its user and subscription as the database last said.
+/// A key with its user and subscription as the database last said, and what follows
+/// from them alone, worked out once per entry rather than once per request.
 #[derive(Debug)]
 pub struct CachedKey {
     pub key: ApiKeyRow,
     pub user: Arc<UserRow>,
     pub subscription: Arc<SubscriptionRow>,
+    /// What the key may do: its own permission, capped by what the user's role may
+    /// hold in this subscription.
+    pub permission: Permission,
+    /// The key's `GET /api/v1/session` answer, once a request has asked for it.
+    pub answer: Arc<OnceLock<actix_web::web::Bytes>>,
     /// Unix seconds of the last `last_used_at` write this process made or saw.
     pub last_touch: AtomicI64,
 }
@@ -59,10 +67,19 @@ impl CachedKey {
             .last_used_at
             .map(|t| t.and_utc().timestamp())
             .unwrap_or(0);
+        let permission = if key.permission == Permission::FullAccess
+            && crate::auth::role_listed(&subscription.api_key_full_access_roles, user.role)
+        {
+            Permission::FullAccess
+        } else {
+            Permission::ReadOnly
+        };
         CachedKey {
             key,
             user: Arc::new(user),
             subscription: Arc::new(subscription),
+            permission,
+            answer: Arc::default(),
             last_touch: AtomicI64::new(last_touch),
         }
     }

@@ -211,11 +211,42 @@ async fn start_session(
     Ok(Some((principal, token)))
 }
 
+/// `GET /api/v1/session`. Scripts call it with their key to check it, often: a key's
+/// answer is serialized once per key cache entry, since it follows from the entry's
+/// rows alone — except while the user's password lock runs, which the answer shows
+/// until it ends.
 pub async fn whoami(
     state: web::Data<AppState>,
     Authenticated(principal): Authenticated,
-) -> web::Json<SessionInfo> {
-    web::Json(session_info(&principal, state.clock.now()))
+) -> Result<HttpResponse, ApiError> {
+    let now = state.clock.now();
+    let serialize = || -> Result<web::Bytes, ApiError> {
+        let body =
+            serde_json::to_vec(&session_info(&principal, now)).map_err(anyhow::Error::from)?;
+        Ok(body.into())
+    };
+    let body = match &principal.via {
+        Via::ApiKey { answer, .. }
+            if principal
+                .user
+                .password_locked_until
+                .is_none_or(|until| until <= now) =>
+        {
+            match answer.get() {
+                Some(body) => body.clone(),
+                None => {
+                    let body = serialize()?;
+                    // Another request may have set it meanwhile: the same bytes.
+                    let _ = answer.set(body.clone());
+                    body
+                }
+            }
+        }
+        _ => serialize()?,
+    };
+    Ok(HttpResponse::Ok()
+        .content_type(actix_web::http::header::ContentType::json())
+        .body(body))
 }
 
 pub async fn sign_out(
@@ -263,6 +294,7 @@ pub fn session_info(principal: &Principal, now: chrono::NaiveDateTime) -> Sessio
             name,
             key_permission,
             permission,
+            ..
         } => (
             Credential::ApiKey {
                 id: id.clone(),

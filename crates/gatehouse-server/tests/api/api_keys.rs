@@ -23,6 +23,7 @@ both_backends!(
     the_permission_matrix,
     keys_cannot_mint_keys_or_change_passwords_or_settings,
     a_keys_user_must_be_active,
+    a_keys_session_answer_follows_its_user,
     expired_keys_stop,
     malformed_and_unknown_keys_are_rejected_alike,
     switching_keys_off_and_on,
@@ -455,6 +456,82 @@ async fn a_keys_user_must_be_active(b: Backend) {
     let res = app.with_key(&secret).get("/api/v1/session").await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(error_code(res).await, "api_key_invalid");
+}
+
+async fn whoami(key: &Client) -> Value {
+    let res = key.get("/api/v1/session").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        res.headers()["content-type"],
+        "application/json; charset=utf-8"
+    );
+    res.json().await.unwrap()
+}
+
+/// `GET /api/v1/session` with a key is answered from its cache entry: the answer
+/// changes with the user at once, and shows a password lock while it runs.
+async fn a_keys_session_answer_follows_its_user(b: Backend) {
+    let app = crate::helpers::spawn_app_with(b, |s| s.credential_cache_seconds = 60).await;
+    let admin = app.admin().await;
+    succeeded(
+        admin
+            .patch(
+                "/api/v1/subscription",
+                &json!({"login_lockout_threshold": 1}),
+            )
+            .await,
+    );
+    let NewUser {
+        client: editor,
+        id: editor_id,
+        username,
+    } = app.user(&admin, Role::Editor).await;
+    let IssuedKey { secret, .. } = app.api_key(&editor, "full_access").await;
+    let key = app.with_key(&secret);
+    let first = whoami(&key).await;
+    assert_eq!(first["user"]["id"], editor_id.as_str());
+    assert!(first["user"]["password_locked_until"].is_null());
+    assert_eq!(first["credential"]["kind"], "api_key");
+    assert!(first["csrf_token"].is_null());
+    assert_eq!(whoami(&key).await, first);
+    // A failed sign-in locks the password; an admin's edit of the user reaches the key
+    // at once, and so does the lock.
+    let res = app
+        .anonymous()
+        .post(
+            "/api/v1/session",
+            &json!({"username": username, "password": "wrong wrong wrong"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    succeeded(
+        admin
+            .patch(
+                &format!("/api/v1/users/{editor_id}"),
+                &json!({"display_name": "Renamed"}),
+            )
+            .await,
+    );
+    for _ in 0..2 {
+        let locked = whoami(&key).await;
+        assert_eq!(locked["user"]["display_name"], "Renamed");
+        assert!(
+            locked["user"]["password_locked_until"].is_string(),
+            "{locked}"
+        );
+    }
+    // Once the lock lapses, the answer says so.
+    app.state
+        .clock
+        .advance(TimeDelta::minutes(15) + TimeDelta::seconds(1));
+    for _ in 0..2 {
+        let lapsed = whoami(&key).await;
+        assert_eq!(lapsed["user"]["display_name"], "Renamed");
+        assert!(
+            lapsed["user"]["password_locked_until"].is_null(),
+            "{lapsed}"
+        );
+    }
 }
 
 async fn expired_keys_stop(b: Backend) {
