@@ -32,6 +32,7 @@ pub fn dist_dir() -> PathBuf {
 }
 
 pub fn build_web() -> anyhow::Result<BundleSize> {
+    crate::ensure_wasm_target()?;
     let root = root();
     // `erase_components` type-erases Leptos views: far less monomorphized code, so a
     // smaller bundle (and a faster build). Source paths are cut to their crate-relative
