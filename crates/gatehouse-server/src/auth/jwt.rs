@@ -73,9 +73,10 @@ struct RsaSigner {
 
 struct KeySet {
     ed25519: Current,
-    /// The same Ed25519 key, expanded once: `jsonwebtoken` would re-derive it from
-    /// PKCS#8 (a scalar multiplication) on every signature.
-    ed25519_signer: ed25519_dalek::SigningKey,
+    /// The same Ed25519 key, parsed once into aws-lc's key pair: `jsonwebtoken` would
+    /// re-derive it from PKCS#8 (a scalar multiplication) on every signature, and
+    /// aws-lc signs in a third of the time of the pure-Rust `ed25519-dalek`.
+    ed25519_signer: aws_lc_rs::signature::Ed25519KeyPair,
     rsa: Option<RsaSigner>,
     decoding: HashMap<String, (Algorithm, DecodingKey)>,
     jwks: Vec<Value>,
@@ -122,9 +123,10 @@ fn store_key(
 pub fn create_ed25519_key(conn: &mut DbConnection) -> anyhow::Result<String> {
     let mut seed = [0u8; 32];
     rand::rng().fill_bytes(&mut seed);
-    let public = ed25519_dalek::SigningKey::from_bytes(&seed)
-        .verifying_key()
-        .to_bytes();
+    let public = {
+        use aws_lc_rs::signature::KeyPair;
+        ed25519_from_seed(&seed)?.public_key().as_ref().to_vec()
+    };
     let mut pkcs8 = PKCS8_ED25519_PREFIX.to_vec();
     pkcs8.extend_from_slice(&seed);
     let kid = kid_of(&public);
@@ -198,13 +200,18 @@ impl LoadError {
     }
 }
 
-fn ed25519_signer(r: &SigningKeyRow) -> anyhow::Result<ed25519_dalek::SigningKey> {
+fn ed25519_signer(r: &SigningKeyRow) -> anyhow::Result<aws_lc_rs::signature::Ed25519KeyPair> {
     let der = STANDARD.decode(&r.private_key)?;
     let seed: [u8; 32] = der
         .strip_prefix(&PKCS8_ED25519_PREFIX[..])
         .and_then(|s| s.try_into().ok())
         .context("not a PKCS#8 Ed25519 key")?;
-    Ok(ed25519_dalek::SigningKey::from_bytes(&seed))
+    ed25519_from_seed(&seed)
+}
+
+fn ed25519_from_seed(seed: &[u8; 32]) -> anyhow::Result<aws_lc_rs::signature::Ed25519KeyPair> {
+    aws_lc_rs::signature::Ed25519KeyPair::from_seed_unchecked(seed)
+        .map_err(|e| anyhow::anyhow!("not an Ed25519 seed: {e}"))
 }
 
 fn rsa_signer(r: &SigningKeyRow) -> anyhow::Result<RsaSigner> {
@@ -381,7 +388,6 @@ impl SigningKeys {
 
     /// Signs an access token (EdDSA, `typ: at+jwt`).
     pub fn sign<T: Serialize>(&self, typ: &str, claims: &T) -> anyhow::Result<String> {
-        use ed25519_dalek::Signer;
         let keys = self.current().context("signing keys unavailable")?;
         // A compact JWS (RFC 7515 §7.1), as `jsonwebtoken` would write it, signed with
         // the already expanded key.
@@ -392,10 +398,7 @@ impl SigningKeys {
             URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims)?)
         );
         let signature = keys.ed25519_signer.sign(input.as_bytes());
-        Ok(format!(
-            "{input}.{}",
-            URL_SAFE_NO_PAD.encode(signature.to_bytes())
-        ))
+        Ok(format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature)))
     }
 
     /// Signs an OpenID Connect id_token (RS256, `typ: JWT`). Call `ensure_rsa` first.
