@@ -40,7 +40,7 @@ fn revoked() -> ApiError {
 pub async fn verify(
     auth: &web::Data<Authenticator>,
     token: &str,
-) -> Result<(super::jwt::AccessClaims, Arc<CachedGrant>), ApiError> {
+) -> Result<(Arc<super::jwt::AccessClaims>, Arc<CachedGrant>), ApiError> {
     let claims = match auth.signing.verify_access(token) {
         Ok(c) => c,
         Err(VerifyError::UnknownKey) => {

@@ -80,6 +80,44 @@ struct KeySet {
     rsa: Option<RsaSigner>,
     decoding: HashMap<String, (Algorithm, DecodingKey)>,
     jwks: Vec<Value>,
+    verified: Verified,
+}
+
+/// Access tokens this key set has verified, by the SHA-256 of the whole token: a
+/// resource server asks about the same token on every call it receives, and an
+/// Ed25519 verification costs more than the rest of an introspection. Only a token
+/// whose signature checked out is ever stored, under the digest of its exact bytes, so
+/// no other string can match it; an entry is used only until the token expires, and
+/// goes with its key set (rotations, and the half-minute reload, start a new one).
+/// The grant behind a token is still checked on every request.
+#[derive(Default)]
+struct Verified(RwLock<HashMap<[u8; 32], Arc<AccessClaims>>>);
+
+/// At most this many verified tokens are remembered (about 4 MB); when full, expired
+/// ones are dropped, and if that is not enough it starts over empty.
+const MAX_VERIFIED: usize = 10_000;
+
+/// Seconds an access token is still accepted after its `exp`, as clocks differ.
+const EXPIRY_LEEWAY: i64 = 30;
+
+impl Verified {
+    fn get(&self, digest: &[u8; 32], now: i64) -> Option<Arc<AccessClaims>> {
+        let claims = self.0.read().ok()?.get(digest)?.clone();
+        (claims.exp + EXPIRY_LEEWAY >= now).then_some(claims)
+    }
+
+    fn insert(&self, digest: [u8; 32], claims: Arc<AccessClaims>, now: i64) {
+        let Ok(mut tokens) = self.0.write() else {
+            return;
+        };
+        if tokens.len() >= MAX_VERIFIED {
+            tokens.retain(|_, c| c.exp + EXPIRY_LEEWAY >= now);
+            if tokens.len() >= MAX_VERIFIED {
+                tokens.clear();
+            }
+        }
+        tokens.insert(digest, claims);
+    }
 }
 
 pub struct SigningKeys {
@@ -289,6 +327,7 @@ fn load(conn: &mut DbConnection) -> Result<KeySet, LoadError> {
         rsa,
         decoding,
         jwks,
+        verified: Verified::default(),
     })
 }
 
@@ -425,7 +464,29 @@ impl SigningKeys {
 
     /// Checks an access token: `typ: at+jwt`, EdDSA signature by a published key, our
     /// issuer and audience, not expired. The grant is checked by the caller.
-    pub fn verify_access(&self, token: &str) -> Result<AccessClaims, VerifyError> {
+    pub fn verify_access(&self, token: &str) -> Result<Arc<AccessClaims>, VerifyError> {
+        let keys = self.current().ok_or(VerifyError::UnknownKey)?;
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let now = chrono::Utc::now().timestamp();
+        if let Some(claims) = keys.verified.get(&digest, now) {
+            return Ok(claims);
+        }
+        let claims = Arc::new(Self::verify_with(
+            &keys,
+            &self.issuer,
+            &self.audience,
+            token,
+        )?);
+        keys.verified.insert(digest, claims.clone(), now);
+        Ok(claims)
+    }
+
+    fn verify_with(
+        keys: &KeySet,
+        issuer: &str,
+        audience: &str,
+        token: &str,
+    ) -> Result<AccessClaims, VerifyError> {
         let header = jsonwebtoken::decode_header(token)
             .map_err(|e| VerifyError::Invalid(format!("malformed token: {e}")))?;
         let typ_ok = header.typ.as_deref().is_some_and(|t| {
@@ -438,17 +499,16 @@ impl SigningKeys {
         if header.alg != Algorithm::EdDSA {
             return Err(VerifyError::Invalid("unexpected algorithm".into()));
         }
-        let keys = self.current().ok_or(VerifyError::UnknownKey)?;
         let key = match header.kid.as_deref().and_then(|kid| keys.decoding.get(kid)) {
             Some((Algorithm::EdDSA, key)) => key,
             Some(_) => return Err(VerifyError::Invalid("unexpected key".into())),
             None => return Err(VerifyError::UnknownKey),
         };
         let mut validation = Validation::new(Algorithm::EdDSA);
-        validation.set_issuer(&[&self.issuer]);
-        validation.set_audience(&[&self.audience]);
+        validation.set_issuer(&[issuer]);
+        validation.set_audience(&[audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        validation.leeway = 30;
+        validation.leeway = EXPIRY_LEEWAY as u64;
         jsonwebtoken::decode::<AccessClaims>(token, key, &validation)
             .map(|d| d.claims)
             .map_err(|e| VerifyError::Invalid(e.to_string()))
@@ -458,5 +518,55 @@ impl SigningKeys {
     pub fn jwks(&self) -> Value {
         let keys = self.current().map(|k| k.jwks.clone()).unwrap_or_default();
         json!({ "keys": keys })
+    }
+}
+
+#[cfg(test)]
+mod verified_tests {
+    use super::*;
+
+    fn claims(exp: i64) -> Arc<AccessClaims> {
+        Arc::new(AccessClaims {
+            iss: "https://issuer.example".into(),
+            aud: "https://issuer.example/api".into(),
+            sub: "user".into(),
+            exp,
+            iat: exp - 3600,
+            jti: "jti".into(),
+            client_id: "client".into(),
+            scope: "api:read".into(),
+            grant: "grant".into(),
+            generation: 1,
+        })
+    }
+
+    /// A remembered verification holds until the token expires (with the leeway the
+    /// full check allows), and only for the exact digest it was stored under.
+    #[test]
+    fn a_verified_token_is_remembered_until_it_expires() {
+        let verified = Verified::default();
+        let now = 1_800_000_000;
+        verified.insert([1; 32], claims(now), now);
+        assert!(verified.get(&[1; 32], now).is_some());
+        assert!(verified.get(&[1; 32], now + EXPIRY_LEEWAY).is_some());
+        assert!(verified.get(&[1; 32], now + EXPIRY_LEEWAY + 1).is_none());
+        assert!(verified.get(&[2; 32], now).is_none());
+    }
+
+    /// Full: expired entries go first; the newest verification is always kept.
+    #[test]
+    fn a_full_memory_drops_expired_tokens() {
+        let verified = Verified::default();
+        let now = 1_800_000_000;
+        for i in 0..MAX_VERIFIED {
+            let mut digest = [0u8; 32];
+            digest[..8].copy_from_slice(&(i as u64).to_le_bytes());
+            let exp = if i % 2 == 0 { now - 3600 } else { now + 3600 };
+            verified.insert(digest, claims(exp), now);
+        }
+        verified.insert([9; 32], claims(now + 3600), now);
+        let kept = verified.0.read().unwrap().len();
+        assert_eq!(kept, MAX_VERIFIED / 2 + 1);
+        assert!(verified.get(&[9; 32], now).is_some());
     }
 }

@@ -45,7 +45,7 @@ pub async fn revoke(
         }
     } else {
         match state.auth.signing.verify_access(token) {
-            Ok(claims) if claims.client_id == client.client_id => Some(claims.grant),
+            Ok(claims) if claims.client_id == client.client_id => Some(claims.grant.clone()),
             Ok(_) | Err(VerifyError::Invalid(_)) | Err(VerifyError::UnknownKey) => None,
         }
     };

@@ -1117,14 +1117,34 @@ async fn rule8_access_tokens_are_rfc_9068_jwts_checked_on_every_request(b: Backe
         StatusCode::OK,
         "the control case passes"
     );
-    // A tampered signature.
-    let mut parts: Vec<String> = jwt.split('.').map(str::to_string).collect();
+    // The genuine token has just been verified (and is remembered as verified): a
+    // copy with a changed payload, or with a changed signature, is not.
+    assert_eq!(
+        app.with_key(jwt).get("/api/v1/me").await.status(),
+        StatusCode::OK
+    );
+    let parts: Vec<String> = jwt.split('.').map(str::to_string).collect();
     let mut payload = claims.clone();
     payload["scope"] = json!("api:read api:write");
-    parts[1] = URL_SAFE_NO_PAD.encode(payload.to_string());
-    let res = app.with_key(&parts.join(".")).get("/api/v1/me").await;
-    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(error_code(res).await, "token_invalid");
+    let widened = [
+        parts[0].as_str(),
+        &URL_SAFE_NO_PAD.encode(payload.to_string()),
+        &parts[2],
+    ]
+    .join(".");
+    let mut signature = URL_SAFE_NO_PAD.decode(&parts[2]).unwrap();
+    signature[10] ^= 1;
+    let resigned_badly = [
+        parts[0].as_str(),
+        &parts[1],
+        &URL_SAFE_NO_PAD.encode(signature),
+    ]
+    .join(".");
+    for tampered in [widened, resigned_badly] {
+        let res = app.with_key(&tampered).get("/api/v1/me").await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(error_code(res).await, "token_invalid");
+    }
 }
 
 async fn rule9_no_implicit_or_password_grant(b: Backend) {
