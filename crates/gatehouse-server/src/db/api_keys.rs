@@ -189,7 +189,46 @@ pub fn list_for_subscription(
     if complete || walked.len() as i64 > query.limit {
         return Ok(walked);
     }
+    if sqlite_candidates_exceed(conn, text)? {
+        return keys_page(conn, subscription_id, now, query, Narrow::All);
+    }
     keys_page(conn, subscription_id, now, query, Narrow::Indexed(text))
+}
+
+/// SQLite's search index covers every subscription's keys (an FTS5 table cannot be
+/// partitioned by one cheaply): the candidates it names for a term are read at most up
+/// to this many. A term more common than that across the database is checked key by
+/// key through the caller's own subscription instead, so one subscription's search
+/// never costs work in proportion to the others' keys. (PostgreSQL's trigram indexes
+/// lead with the subscription: they never name another subscription's keys.)
+pub const SEARCH_CANDIDATES: i64 = 10_000;
+
+fn sqlite_candidates_exceed(conn: &mut DbConnection, text: &str) -> QueryResult<bool> {
+    let DbConnection::Sqlite(conn) = conn else {
+        return Ok(false);
+    };
+    if text.chars().count() < 3 {
+        return Ok(false);
+    }
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let found: Count = diesel::sql_query(
+        "SELECT count(*) AS n FROM (SELECT 1 FROM api_keys_search \
+         WHERE api_keys_search MATCH ? LIMIT ?)",
+    )
+    .bind::<Text, _>(fts_phrase(text))
+    .bind::<diesel::sql_types::BigInt, _>(SEARCH_CANDIDATES + 1)
+    .get_result(conn)?;
+    Ok(found.n > SEARCH_CANDIDATES)
+}
+
+/// An FTS5 phrase: the text in double quotes, its own quotes doubled. With the trigram
+/// tokenizer a phrase matches wherever it occurs, in any case; nothing in it is syntax.
+fn fts_phrase(text: &str) -> String {
+    format!("\"{}\"", text.replace('"', "\"\""))
 }
 
 /// The sort value of the list's order: a fixed SQL fragment per sort column (never user
@@ -305,9 +344,7 @@ fn keys_page(
         // The keys the search index says may match: a superset of the real matches
         // (the row check above decides), never a widening of the page.
         if indexed && sqlite {
-            // An FTS5 phrase: the text in double quotes, its own quotes doubled. With
-            // the trigram tokenizer a phrase matches wherever it occurs, in any case.
-            let phrase = format!("\"{}\"", text.replace('"', "\"\""));
+            let phrase = fts_phrase(text);
             q = q.filter(
                 sql::<Bool>(
                     "api_keys.rowid IN \

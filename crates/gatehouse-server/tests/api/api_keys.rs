@@ -888,7 +888,8 @@ async fn a_filter_finds_keys_far_down_the_list(b: Backend) {
         .await
         .unwrap();
     let OtherSubscription {
-        admin: other_admin, ..
+        admin: other_admin,
+        id: other_id,
     } = app.second_subscription().await;
     succeeded(
         other_admin
@@ -967,6 +968,52 @@ async fn a_filter_finds_keys_far_down_the_list(b: Backend) {
         only_needle,
         "two characters: no trigram"
     );
+    // Search syntax in the term is only text: nothing is refused, nothing widens.
+    for q in [
+        "%22",
+        "needle%22%20OR%20%22bulk",
+        "NEAR(needle",
+        "needl*",
+        "name:needle",
+    ] {
+        assert!(names(&format!("q={q}")).await.is_empty(), "{q}");
+    }
+    // Another subscription with more keys carrying the term than the search index is
+    // read for: this subscription's search goes key by key through its own keys, and
+    // finds the same.
+    use gatehouse_server::db::api_keys::SEARCH_CANDIDATES;
+    use gatehouse_server::db::schema::users;
+    app.with_db(|conn| {
+        let owner: String = users::table
+            .filter(users::subscription_id.eq(&other_id))
+            .select(users::id)
+            .first(conn)
+            .unwrap();
+        conn.transaction::<_, diesel::result::Error, _>(|conn| {
+            for i in 0..=SEARCH_CANDIDATES {
+                let at = start + TimeDelta::milliseconds(i);
+                insert(
+                    conn,
+                    &NewApiKey {
+                        id: &uuid::Uuid::new_v4().to_string(),
+                        subscription_id: &other_id,
+                        user_id: &owner,
+                        name: &format!("needle {i}"),
+                        permission: "read_only",
+                        secret_hash: &format!("{:064x}", 1_000_000 + i),
+                        hint: "other",
+                        created_at: at,
+                        updated_at: at,
+                        expires_at: None,
+                    },
+                )?;
+            }
+            Ok(())
+        })
+    })
+    .unwrap();
+    assert_eq!(names("q=needle").await, only_needle);
+    assert_eq!(names("q=needle&sort=last_used_at").await, only_needle);
     // A common term fills its pages from the window; the pages do not overlap.
     let first: Page<SubscriptionApiKey> = admin
         .get("/api/v1/subscription/api-keys?q=bulk%20key&limit=50")

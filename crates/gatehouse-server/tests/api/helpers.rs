@@ -262,6 +262,10 @@ pub struct Client {
 pub fn http_client() -> reqwest::Client {
     reqwest::Client::builder()
         .cookie_store(true)
+        // Shorter than the server's keep-alive (5 s): a connection left idle while a
+        // test writes to the database directly is dropped here, never reused just as
+        // the server closes it.
+        .pool_idle_timeout(std::time::Duration::from_secs(2))
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("client")
