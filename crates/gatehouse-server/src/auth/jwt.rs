@@ -80,7 +80,7 @@ struct KeySet {
     rsa: Option<RsaSigner>,
     decoding: HashMap<String, (Algorithm, DecodingKey)>,
     jwks: Vec<Value>,
-    verified: Verified,
+    verified: Arc<Verified>,
 }
 
 /// Access tokens this key set has verified, by the SHA-256 of the whole token: a
@@ -88,7 +88,8 @@ struct KeySet {
 /// Ed25519 verification costs more than the rest of an introspection. Only a token
 /// whose signature checked out is ever stored, under the digest of its exact bytes, so
 /// no other string can match it; an entry is used only until the token expires, and
-/// goes with its key set (rotations, and the half-minute reload, start a new one).
+/// goes with its key set: a reload that finds the same published keys keeps it, a
+/// change of them (a rotation adds keys; a retired key's grace ends) starts empty.
 /// The grant behind a token is still checked on every request.
 #[derive(Default)]
 struct Verified(RwLock<HashMap<[u8; 32], Arc<AccessClaims>>>);
@@ -215,6 +216,22 @@ pub fn rotate(conn: &mut DbConnection) -> anyhow::Result<Vec<String>> {
     })
 }
 
+/// Makes a new current key of `algorithm` when none this process can sign with is left,
+/// and retires the current ones it could not use: they stay published through the
+/// grace period, for what they signed when they were whole, then leave the JWKS — an
+/// unusable key is never trusted for longer than a rotated one.
+fn replace_unusable(
+    conn: &mut DbConnection,
+    algorithm: &str,
+    create: fn(&mut DbConnection) -> anyhow::Result<String>,
+) -> anyhow::Result<String> {
+    crate::db::transaction(conn, |conn| {
+        let kid = create(conn)?;
+        store::retire_other_signing_keys(conn, algorithm, &kid, clock::system_now())?;
+        Ok(kid)
+    })
+}
+
 /// Why the keys could not be loaded: `NoAccessTokenKey` on a database that has no
 /// usable Ed25519 key yet (make one), anything else is an error to report, never a
 /// reason to write keys.
@@ -327,7 +344,7 @@ fn load(conn: &mut DbConnection) -> Result<KeySet, LoadError> {
         rsa,
         decoding,
         jwks,
-        verified: Verified::default(),
+        verified: Arc::default(),
     })
 }
 
@@ -340,7 +357,7 @@ impl SigningKeys {
         let mut keys = match load(conn) {
             Ok(k) => k,
             Err(LoadError::NoAccessTokenKey) => {
-                create_ed25519_key(conn)?;
+                replace_unusable(conn, ED25519, create_ed25519_key)?;
                 load(conn).map_err(LoadError::into_anyhow)?
             }
             Err(LoadError::Failed(e)) => return Err(e),
@@ -348,7 +365,7 @@ impl SigningKeys {
         // Both keys exist from the start: OpenID Connect clients fetch the JWKS once,
         // at discovery, and must find the id_token key there.
         if keys.rsa.is_none() {
-            create_rsa_key(conn)?;
+            replace_unusable(conn, RS256, create_rsa_key)?;
             keys = load(conn).map_err(LoadError::into_anyhow)?;
         }
         Ok(SigningKeys {
@@ -379,7 +396,16 @@ impl SigningKeys {
     }
 
     fn replace(&self, conn: &mut DbConnection) -> anyhow::Result<()> {
-        let fresh = Arc::new(load(conn).map_err(LoadError::into_anyhow)?);
+        let mut fresh = load(conn).map_err(LoadError::into_anyhow)?;
+        // The same published keys verify the same tokens: what the old set verified
+        // carries over (a reload every 30 s, or one an unknown `kid` asks for, does not
+        // make every token be verified again).
+        if let Some(current) = self.current()
+            && current.jwks == fresh.jwks
+        {
+            fresh.verified = current.verified.clone();
+        }
+        let fresh = Arc::new(fresh);
         if let Ok(mut keys) = self.keys.write() {
             *keys = fresh;
         }
@@ -421,7 +447,7 @@ impl SigningKeys {
         if self.current().is_some_and(|k| k.rsa.is_some()) {
             return Ok(());
         }
-        create_rsa_key(conn)?;
+        replace_unusable(conn, RS256, create_rsa_key)?;
         self.replace(conn)
     }
 

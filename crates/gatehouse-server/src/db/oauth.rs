@@ -148,6 +148,25 @@ pub fn insert_signing_key(conn: &mut DbConnection, new: &NewSigningKey<'_>) -> Q
 }
 
 /// Retires every current key but those in `keep`.
+/// Retires the current keys of one algorithm but `keep` (a new key that replaces
+/// keys this process could not use).
+pub fn retire_other_signing_keys(
+    conn: &mut DbConnection,
+    algorithm: &str,
+    keep: &str,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::update(
+        signing_keys::table
+            .filter(signing_keys::algorithm.eq(algorithm))
+            .filter(signing_keys::id.ne(keep))
+            .filter(signing_keys::retired_at.is_null()),
+    )
+    .set(signing_keys::retired_at.eq(Some(now)))
+    .execute(conn)
+    .map(drop)
+}
+
 pub fn retire_signing_keys(
     conn: &mut DbConnection,
     keep: &[String],

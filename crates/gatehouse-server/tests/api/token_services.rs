@@ -711,6 +711,31 @@ async fn rotated_keys_keep_old_tokens_valid(b: Backend) {
             .status(),
         StatusCode::OK
     );
+    // When the old key is gone (its grace period over), the old token stops, though
+    // this server verified it a moment ago.
+    {
+        use diesel::prelude::*;
+        use gatehouse_server::db::schema::signing_keys::dsl as k;
+        let old = kid(before.access_token().secret());
+        app.with_db(|conn| {
+            diesel::delete(k::signing_keys.filter(k::id.eq(old)))
+                .execute(conn)
+                .unwrap()
+        });
+    }
+    app.with_db(|conn| st.auth.signing.refresh(conn).unwrap());
+    let res = app
+        .with_key(before.access_token().secret())
+        .get("/api/v1/me")
+        .await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.with_key(after.access_token().secret())
+            .get("/api/v1/me")
+            .await
+            .status(),
+        StatusCode::OK
+    );
 }
 
 /// A signing key row this build cannot parse (damaged, or written by something else)
@@ -776,6 +801,16 @@ async fn a_stored_key_that_cannot_sign_is_passed_over(b: Backend) {
         ed25519_keys,
         "no access-token key was written"
     );
+    // The unusable key was replaced, and retired: it leaves the JWKS after the grace
+    // period, as a rotated key does.
+    let retired: Option<chrono::NaiveDateTime> = app.with_db(|conn| {
+        k::signing_keys
+            .find(damaged.clone())
+            .select(k::retired_at)
+            .first(conn)
+            .unwrap()
+    });
+    assert!(retired.is_some(), "the unusable key is retired");
     // The next id_token is signed with a new key that the JWKS publishes.
     let (id_token, _) = refresh(next).await;
     assert_ne!(kid(&id_token), damaged);
