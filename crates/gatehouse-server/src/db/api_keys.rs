@@ -237,11 +237,62 @@ fn fts_phrase(text: &str) -> String {
 /// 000007 are on these exact expressions: change both or neither, or every page sorts
 /// the whole subscription's keys.
 fn sort_value(sort: SortBy) -> diesel::expression::SqlLiteral<diesel::sql_types::Timestamp> {
-    diesel::dsl::sql::<diesel::sql_types::Timestamp>(match sort {
+    diesel::dsl::sql::<diesel::sql_types::Timestamp>(sort_sql(sort))
+}
+
+fn sort_sql(sort: SortBy) -> &'static str {
+    match sort {
         SortBy::CreatedAt => "api_keys.created_at",
         SortBy::LastUsedAt => "COALESCE(api_keys.last_used_at, '1970-01-01 00:00:00')",
         SortBy::LastResetAt => "COALESCE(api_keys.last_reset_at, '1970-01-01 00:00:00')",
-    })
+    }
+}
+
+/// The keys on one side of a position (sort value, id) in the list's order, written so
+/// that SQLite and PostgreSQL both seek the order's index to the position's value:
+/// `value <= at AND (value < at OR id < …)`. Written as `value < at OR (value = at AND
+/// id < …)`, the same condition made both walk the index from its start (0.7–0.8 s for
+/// a page at row 500,000 of a million keys); as a row value `(value, id) < (at, …)`,
+/// SQLite seeks only on a plain column, not on the `COALESCE` of the last-use orders.
+/// Keys that share the position's value are read from the start of that value: for
+/// the last-use orders, the keys never used share one.
+fn beyond(
+    sort: SortBy,
+    side: Beyond,
+    at: NaiveDateTime,
+    id: String,
+) -> Box<
+    dyn BoxableExpression<
+            diesel::dsl::InnerJoinQuerySource<api_keys::table, users::table>,
+            Backend,
+            SqlType = Bool,
+        >,
+> {
+    let (loose, strict, by_id) = match side {
+        Beyond::Before => ("<=", "<", "<"),
+        Beyond::After => (">=", ">", ">"),
+        Beyond::UpTo => ("<=", "<", "<="),
+        Beyond::From => (">=", ">", ">="),
+    };
+    let value = sort_sql(sort);
+    Box::new(
+        sql::<Bool>(&format!("({value} {loose} "))
+            .bind::<diesel::sql_types::Timestamp, _>(at)
+            .sql(&format!(" AND ({value} {strict} "))
+            .bind::<diesel::sql_types::Timestamp, _>(at)
+            .sql(&format!(" OR api_keys.id {by_id} "))
+            .bind::<Text, _>(id)
+            .sql("))"),
+    )
+}
+
+/// Which side of a position [`beyond`] keeps, in (sort value, id) order.
+#[derive(Clone, Copy)]
+enum Beyond {
+    Before,
+    After,
+    UpTo,
+    From,
 }
 
 /// The subscription's active keys with their owners, past the page's position, in the
@@ -274,19 +325,12 @@ fn keys_in_order<'a>(
     );
     let key = sort_value(query.sort);
     if let Some((at, id)) = &query.after {
-        q = if query.descending {
-            q.filter(
-                key.clone()
-                    .lt(*at)
-                    .or(key.clone().eq(*at).and(api_keys::id.lt(id.clone()))),
-            )
+        let side = if query.descending {
+            Beyond::Before
         } else {
-            q.filter(
-                key.clone()
-                    .gt(*at)
-                    .or(key.clone().eq(*at).and(api_keys::id.gt(id.clone()))),
-            )
+            Beyond::After
         };
+        q = q.filter(beyond(query.sort, side, *at, id.clone()));
     }
     if query.descending {
         q.order((key.clone().desc(), api_keys::id.desc()))
@@ -374,12 +418,12 @@ fn keys_page(
         }
     }
     if let Narrow::Until(Some((at, id))) = narrow {
-        let key = sort_value(query.sort);
-        q = if query.descending {
-            q.filter(key.clone().gt(at).or(key.eq(at).and(api_keys::id.ge(id))))
+        let side = if query.descending {
+            Beyond::From
         } else {
-            q.filter(key.clone().lt(at).or(key.eq(at).and(api_keys::id.le(id))))
+            Beyond::UpTo
         };
+        q = q.filter(beyond(query.sort, side, at, id));
     }
     q.load(conn)
 }
