@@ -203,6 +203,47 @@ fn serve(bin: &Path, dir: &Path, db: &str) -> anyhow::Result<(Server, String)> {
     Ok((server, base))
 }
 
+/// Signs `username` in with the bench password into the cookie `jar`; its CSRF token.
+pub(crate) fn sign_in(base: &str, jar: &Path, username: &str) -> anyhow::Result<String> {
+    let signed_in = curl(&[
+        "-c",
+        path_str(jar)?,
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        &format!("{{\"username\":\"{username}\",\"password\":\"{PASSWORD}\"}}"),
+        &format!("{base}/api/v1/session"),
+    ])?;
+    json_string(&signed_in, "csrf_token").context("signing in")
+}
+
+/// Creates `count` read-only keys named `{name} {i}` through the API, as the signed-in
+/// user of `jar`; the last key's secret.
+pub(crate) fn seed_keys(
+    base: &str,
+    jar: &Path,
+    csrf: &str,
+    count: usize,
+    name: &str,
+) -> anyhow::Result<String> {
+    let mut secret = String::new();
+    for i in 0..count {
+        let created = curl(&[
+            "-b",
+            path_str(jar)?,
+            "-H",
+            "Content-Type: application/json",
+            "-H",
+            &format!("X-CSRF-Token: {csrf}"),
+            "-d",
+            &format!("{{\"name\":\"{name} {i}\",\"permission\":\"read_only\"}}"),
+            &format!("{base}/api/v1/api-keys"),
+        ])?;
+        secret = json_string(&created, "secret").context("creating a key")?;
+    }
+    Ok(secret)
+}
+
 /// What one server, on one backend, did.
 struct Measured {
     /// `/healthz` and the key-authenticated request, at each of `CONNECTIONS`.
@@ -224,32 +265,9 @@ struct ApiRun {
 fn measure(base: &str, dir: &Path) -> anyhow::Result<Measured> {
     let base = base.to_string();
     let jar = dir.join("cookies");
-    let signed_in = curl(&[
-        "-c",
-        path_str(&jar)?,
-        "-H",
-        "Content-Type: application/json",
-        "-d",
-        &format!("{{\"username\":\"bench@example.com\",\"password\":\"{PASSWORD}\"}}"),
-        &format!("{base}/api/v1/session"),
-    ])?;
-    let csrf = json_string(&signed_in, "csrf_token").context("signing in")?;
+    let csrf = sign_in(&base, &jar, "bench@example.com")?;
     let started = Instant::now();
-    let mut secret = String::new();
-    for i in 0..SEEDED_KEYS {
-        let created = curl(&[
-            "-b",
-            path_str(&jar)?,
-            "-H",
-            "Content-Type: application/json",
-            "-H",
-            &format!("X-CSRF-Token: {csrf}"),
-            "-d",
-            &format!("{{\"name\":\"bench key {i}\",\"permission\":\"read_only\"}}"),
-            &format!("{base}/api/v1/api-keys"),
-        ])?;
-        secret = json_string(&created, "secret").context("creating a key")?;
-    }
+    let secret = seed_keys(&base, &jar, &csrf, SEEDED_KEYS, "bench key")?;
     eprintln!(
         "bench: seeded {SEEDED_KEYS} keys in {:.1?}",
         started.elapsed()

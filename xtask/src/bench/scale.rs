@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
-use super::{PASSWORD, Result, Server, curl, json_string, path_str, wrk};
+use super::{Result, Server, curl, wrk};
 
 const USERS: usize = 100_000;
 const KEYS: usize = 1_000_000;
@@ -297,31 +297,8 @@ fn measure(bin: &Path, dir: &Path, store: Store) -> anyhow::Result<Report> {
     let url = store.url();
     let (server, base) = super::serve(bin, dir, &url)?;
     let jar = dir.join("scale-cookies");
-    let signed_in = curl(&[
-        "-c",
-        path_str(&jar)?,
-        "-H",
-        "Content-Type: application/json",
-        "-d",
-        &format!("{{\"username\":\"{ADMIN}\",\"password\":\"{PASSWORD}\"}}"),
-        &format!("{base}/api/v1/session"),
-    ])?;
-    let csrf = json_string(&signed_in, "csrf_token").context("signing in")?;
-    let mut secret = String::new();
-    for i in 0..OWN_KEYS {
-        let created = curl(&[
-            "-b",
-            path_str(&jar)?,
-            "-H",
-            "Content-Type: application/json",
-            "-H",
-            &format!("X-CSRF-Token: {csrf}"),
-            "-d",
-            &format!("{{\"name\":\"own key {i}\",\"permission\":\"read_only\"}}"),
-            &format!("{base}/api/v1/api-keys"),
-        ])?;
-        secret = json_string(&created, "secret").context("creating a key")?;
-    }
+    let csrf = super::sign_in(&base, &jar, ADMIN)?;
+    let secret = super::seed_keys(&base, &jar, &csrf, OWN_KEYS, "own key")?;
     let auth = format!("Authorization: Bearer {secret}");
     let pid = server.0.id();
     eprintln!("bench --scale ({backend}): {OWN_KEYS} keys");

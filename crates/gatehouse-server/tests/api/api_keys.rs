@@ -909,30 +909,39 @@ async fn a_filter_finds_keys_far_down_the_list(b: Backend) {
     });
     let admin_id = app.admin_id.clone();
     let start = app.state.clock.now() + TimeDelta::seconds(1);
-    app.with_db(|conn| {
-        conn.transaction::<_, diesel::result::Error, _>(|conn| {
-            for i in 0..SEARCH_WINDOW + 120 {
-                let at = start + TimeDelta::milliseconds(i);
-                insert(
-                    conn,
-                    &NewApiKey {
-                        id: &uuid::Uuid::new_v4().to_string(),
-                        subscription_id: &subscription_id,
-                        user_id: &admin_id,
-                        name: &format!("bulk key {i}"),
-                        permission: "read_only",
-                        secret_hash: &format!("{:064x}", i),
-                        hint: "bulk",
-                        created_at: at,
-                        updated_at: at,
-                        expires_at: None,
-                    },
-                )?;
-            }
-            Ok(())
+    let bulk = |subscription: &str, owner: &str, count: i64, name: &str, hint: &str| {
+        app.with_db(|conn| {
+            conn.transaction::<_, diesel::result::Error, _>(|conn| {
+                for i in 0..count {
+                    let at = start + TimeDelta::milliseconds(i);
+                    insert(
+                        conn,
+                        &NewApiKey {
+                            id: &uuid::Uuid::new_v4().to_string(),
+                            subscription_id: subscription,
+                            user_id: owner,
+                            name: &format!("{name} {i}"),
+                            permission: "read_only",
+                            secret_hash: &format!("{:064x}", uuid::Uuid::new_v4().as_u128()),
+                            hint,
+                            created_at: at,
+                            updated_at: at,
+                            expires_at: None,
+                        },
+                    )?;
+                }
+                Ok(())
+            })
         })
-    })
-    .unwrap();
+        .unwrap()
+    };
+    bulk(
+        &subscription_id,
+        &admin_id,
+        SEARCH_WINDOW + 120,
+        "bulk key",
+        "bulk",
+    );
     let names = |q: &str| {
         let admin = &admin;
         let q = q.to_string();
@@ -983,35 +992,14 @@ async fn a_filter_finds_keys_far_down_the_list(b: Backend) {
     // finds the same.
     use gatehouse_server::db::api_keys::SEARCH_CANDIDATES;
     use gatehouse_server::db::schema::users;
-    app.with_db(|conn| {
-        let owner: String = users::table
+    let owner: String = app.with_db(|conn| {
+        users::table
             .filter(users::subscription_id.eq(&other_id))
             .select(users::id)
             .first(conn)
-            .unwrap();
-        conn.transaction::<_, diesel::result::Error, _>(|conn| {
-            for i in 0..=SEARCH_CANDIDATES {
-                let at = start + TimeDelta::milliseconds(i);
-                insert(
-                    conn,
-                    &NewApiKey {
-                        id: &uuid::Uuid::new_v4().to_string(),
-                        subscription_id: &other_id,
-                        user_id: &owner,
-                        name: &format!("needle {i}"),
-                        permission: "read_only",
-                        secret_hash: &format!("{:064x}", 1_000_000 + i),
-                        hint: "other",
-                        created_at: at,
-                        updated_at: at,
-                        expires_at: None,
-                    },
-                )?;
-            }
-            Ok(())
-        })
-    })
-    .unwrap();
+            .unwrap()
+    });
+    bulk(&other_id, &owner, SEARCH_CANDIDATES + 1, "needle", "other");
     assert_eq!(names("q=needle").await, only_needle);
     assert_eq!(names("q=needle&sort=last_used_at").await, only_needle);
     // A common term fills its pages from the window; the pages do not overlap.
