@@ -27,6 +27,7 @@ type Memory = Vec<Block>;
 #[derive(Clone)]
 pub struct Passwords {
     slots: Arc<Semaphore>,
+    slots_total: usize,
     /// One working memory per slot, taken while a hash runs.
     memories: Arc<Mutex<Vec<Memory>>>,
     waiting: Arc<AtomicUsize>,
@@ -102,6 +103,11 @@ fn verify_with(password: &str, phc: &str, memory: &mut Memory) -> bool {
     let Ok(params) = Params::try_from(&stored) else {
         return false;
     };
+    // Stored hashes are this server's own; one asking for more memory than its
+    // parameters is not (and would pin that memory in a slot for good).
+    if params.m_cost() > argon2().params().m_cost() {
+        return false;
+    }
     let argon = Argon2::new(algorithm, version, params);
     let mut salt_bytes = [0u8; 64];
     let Ok(salt_bytes) = salt.decode_b64(&mut salt_bytes) else {
@@ -126,6 +132,7 @@ impl Passwords {
         let concurrency = concurrency.max(1);
         Ok(Passwords {
             slots: Arc::new(Semaphore::new(concurrency)),
+            slots_total: concurrency,
             memories: Arc::new(Mutex::new(vec![Memory::new(); concurrency])),
             waiting: Arc::new(AtomicUsize::new(0)),
             dummy_hash: Arc::new(hash_sync(&dummy)?),
@@ -162,9 +169,9 @@ impl Passwords {
         let waiting = Waiting::enter(&self.waiting).ok_or(ApiError::RateLimited {
             retry_after_secs: 1,
         })?;
-        let permit = self.slots.acquire().await;
+        let permit = self.slots.clone().acquire_owned().await;
         drop(waiting);
-        let _permit = permit.map_err(|e| ApiError::Internal(e.into()))?;
+        let permit = permit.map_err(|e| ApiError::Internal(e.into()))?;
         // A slot is held, so a memory is free (an empty one, never used, otherwise).
         let mut memory = self
             .memories
@@ -173,11 +180,18 @@ impl Passwords {
             .and_then(|mut free| free.pop())
             .unwrap_or_default();
         let memories = self.memories.clone();
+        let slots = self.slots_total;
+        // The slot goes with the work: a request dropped mid-hash (a client that
+        // disconnects) does not free it before the hash ends and its memory is back,
+        // so there are never more memories than slots.
         Ok(actix_web::web::block(move || {
             let result = work(&mut memory);
-            if let Ok(mut free) = memories.lock() {
+            if let Ok(mut free) = memories.lock()
+                && free.len() < slots
+            {
                 free.push(memory);
             }
+            drop(permit);
             result
         })
         .await?)
@@ -240,6 +254,18 @@ mod tests {
         .hash_password(b"correct horse battery", &salt)
         .unwrap()
         .to_string();
+        let dearer = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(32 * 1024, 1, 1, None).unwrap(),
+        )
+        .hash_password(b"correct horse battery", &salt)
+        .unwrap()
+        .to_string();
+        assert!(
+            !verify_with("correct horse battery", &dearer, &mut memory),
+            "more memory than this server's parameters: not one of its hashes"
+        );
         for phc in [&ours, &cheaper] {
             assert!(verify_with("correct horse battery", phc, &mut memory));
             assert!(!verify_with("correct horse batterz", phc, &mut memory));
