@@ -18,9 +18,9 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
+use std::time::{Duration, Instant};
 
 use gatehouse_types::Permission;
-use std::time::{Duration, Instant};
 
 use crate::db::api_keys::ApiKeyRow;
 use crate::db::grants::GrantRow;

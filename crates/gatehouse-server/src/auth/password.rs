@@ -65,15 +65,10 @@ fn compute<'a>(
     salt: Salt<'a>,
     memory: &mut Memory,
 ) -> argon2::password_hash::Result<PasswordHash<'a>> {
-    let mut salt_bytes = [0u8; 64];
-    let salt_bytes = salt.decode_b64(&mut salt_bytes)?;
     let params = argon.params();
-    memory.resize(params.block_count(), Block::default());
     let output_len = params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN);
     let output = Output::init_with(output_len, |out| {
-        argon
-            .hash_password_into_with_memory(password, salt_bytes, out, &mut memory[..])
-            .map_err(|_| argon2::password_hash::Error::Crypto)
+        hash_into(argon, password, salt, out, memory)
     })?;
     Ok(PasswordHash {
         algorithm: Algorithm::Argon2id.ident(),
@@ -82,6 +77,22 @@ fn compute<'a>(
         salt: Some(salt),
         hash: Some(output),
     })
+}
+
+/// Argon2 of `password` under `salt` into `out`, in `memory` (sized to the parameters).
+fn hash_into(
+    argon: &Argon2<'_>,
+    password: &[u8],
+    salt: Salt<'_>,
+    out: &mut [u8],
+    memory: &mut Memory,
+) -> argon2::password_hash::Result<()> {
+    let mut salt_bytes = [0u8; 64];
+    let salt_bytes = salt.decode_b64(&mut salt_bytes)?;
+    memory.resize(argon.params().block_count(), Block::default());
+    argon
+        .hash_password_into_with_memory(password, salt_bytes, out, &mut memory[..])
+        .map_err(|_| argon2::password_hash::Error::Crypto)
 }
 
 /// Checks `password` against a PHC string, with the string's own parameters (so hashes
@@ -109,20 +120,8 @@ fn verify_with(password: &str, phc: &str, memory: &mut Memory) -> bool {
         return false;
     }
     let argon = Argon2::new(algorithm, version, params);
-    let mut salt_bytes = [0u8; 64];
-    let Ok(salt_bytes) = salt.decode_b64(&mut salt_bytes) else {
-        return false;
-    };
-    memory.resize(argon.params().block_count(), Block::default());
     let mut computed = vec![0u8; expected.len()];
-    argon
-        .hash_password_into_with_memory(
-            password.as_bytes(),
-            salt_bytes,
-            &mut computed,
-            &mut memory[..],
-        )
-        .is_ok()
+    hash_into(&argon, password.as_bytes(), salt, &mut computed, memory).is_ok()
         && Output::new(&computed).is_ok_and(|out| out == expected)
 }
 

@@ -498,10 +498,7 @@ async fn a_keys_session_answer_follows_its_user(b: Backend) {
     // at once, and so does the lock.
     let res = app
         .anonymous()
-        .post(
-            "/api/v1/session",
-            &json!({"username": username, "password": "wrong wrong wrong"}),
-        )
+        .try_sign_in(&username, "wrong wrong wrong")
         .await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     succeeded(
