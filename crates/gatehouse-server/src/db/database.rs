@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::db::writer::Writer;
-use crate::db::{Backend, DbConnection, Pool};
+use crate::db::{Answered, Backend, DbConnection, Pool};
 use crate::error::ApiError;
 
 /// The pool, and on SQLite the one writer thread. Cheap to clone.
@@ -134,7 +134,14 @@ impl Database {
                         attempt += 1;
                         std::thread::sleep(Duration::from_millis(5 << attempt.min(5)));
                     }
-                    other => return other,
+                    other => {
+                        conn.answered(match &other {
+                            Ok(_) => Answered::Yes,
+                            Err(ApiError::Unavailable(_)) => Answered::Lost,
+                            Err(_) => Answered::Failed,
+                        });
+                        return other;
+                    }
                 }
             }
         })

@@ -371,22 +371,42 @@ pub fn find_refresh(conn: &mut DbConnection, token_hash: &str) -> QueryResult<Op
 }
 
 /// The refresh-grant hot path: a refresh token with its grant and the grant's user.
-/// Two lookups by unique key, not one join: with many tokens under one grant, SQLite's
-/// planner (without statistics) would rather walk the grant's tokens than use the
-/// token's hash.
+/// On PostgreSQL one join, one round trip. On SQLite two lookups by unique key (a trip
+/// costs nothing there): with many tokens under one grant, SQLite's planner (without
+/// statistics) would rather walk the grant's tokens than use the token's hash.
 pub fn find_refresh_for_use(
     conn: &mut DbConnection,
     token_hash: &str,
 ) -> QueryResult<Option<(RefreshRow, GrantRow, UserRow)>> {
-    let Some(refresh) = find_refresh(conn, token_hash)? else {
+    let c = match conn {
+        DbConnection::Postgresql(c) => {
+            return oauth_refresh_tokens::table
+                .inner_join(oauth_grants::table.inner_join(users::table))
+                .filter(oauth_refresh_tokens::token_hash.eq(token_hash))
+                .select((
+                    RefreshRow::as_select(),
+                    GrantRow::as_select(),
+                    UserRow::as_select(),
+                ))
+                .first(c)
+                .optional();
+        }
+        DbConnection::Sqlite(c) => c,
+    };
+    let Some(refresh) = oauth_refresh_tokens::table
+        .filter(oauth_refresh_tokens::token_hash.eq(token_hash))
+        .select(RefreshRow::as_select())
+        .first(c)
+        .optional()?
+    else {
         return Ok(None);
     };
-    let found = crate::on_backend!(conn, |c| oauth_grants::table
+    let found = oauth_grants::table
         .inner_join(users::table)
         .filter(oauth_grants::id.eq(&refresh.grant_id))
         .select((GrantRow::as_select(), UserRow::as_select()))
         .first(c)
-        .optional())?;
+        .optional()?;
     Ok(found.map(|(grant, user)| (refresh, grant, user)))
 }
 

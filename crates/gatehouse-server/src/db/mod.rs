@@ -35,7 +35,9 @@ macro_rules! newest_first {
 pub(crate) use newest_first;
 
 use std::path::Path;
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use diesel::connection::SimpleConnection;
@@ -74,19 +76,121 @@ impl Backend {
 pub type Pool = r2d2::Pool<Manager>;
 pub type PooledConnection = r2d2::PooledConnection<Manager>;
 
+/// How long after a connection last answered it is lent out again without a check.
+const RECENTLY_ANSWERED: Duration = Duration::from_secs(1);
+
+/// A connection in the pool: the diesel connection, and when it last answered.
+pub struct Pooled {
+    conn: DbConnection,
+    /// When work on it last succeeded (or its check did); `None` after a failure, so
+    /// that the next checkout checks it.
+    answered: Option<Instant>,
+    /// The pool's count of lost connections when it last answered.
+    losses_seen: u64,
+    /// The pool's count of lost connections, shared by all its connections.
+    losses: Arc<AtomicU64>,
+}
+
+impl Pooled {
+    /// Records how the work on this connection went: a success spares the next
+    /// checkout its check for a moment; a failure makes it check; a lost connection
+    /// makes every connection of the pool check (the database has likely restarted,
+    /// and all of them are dead).
+    pub fn answered(&mut self, outcome: Answered) {
+        match outcome {
+            Answered::Yes => {
+                self.answered = Some(Instant::now());
+                self.losses_seen = self.losses.load(Ordering::Acquire);
+            }
+            Answered::Failed => self.answered = None,
+            Answered::Lost => {
+                self.answered = None;
+                self.losses.fetch_add(1, Ordering::AcqRel);
+            }
+        }
+    }
+
+    fn recently_answered(&self) -> bool {
+        self.answered
+            .is_some_and(|at| at.elapsed() < RECENTLY_ANSWERED)
+            && self.losses_seen == self.losses.load(Ordering::Acquire)
+    }
+}
+
+/// How work on a pooled connection went (`Pooled::answered`).
+pub enum Answered {
+    Yes,
+    Failed,
+    /// The database could not be reached.
+    Lost,
+}
+
+impl std::ops::Deref for Pooled {
+    type Target = DbConnection;
+    fn deref(&self) -> &DbConnection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for Pooled {
+    fn deref_mut(&mut self) -> &mut DbConnection {
+        &mut self.conn
+    }
+}
+
 /// Opens connections by URL scheme, never by trial: a mistyped PostgreSQL URL must not
 /// quietly become an SQLite file.
 #[derive(Debug, Clone)]
 pub struct Manager {
     url: String,
     backend: Backend,
+    /// Connections found lost so far (`Pooled::answered`).
+    losses: Arc<AtomicU64>,
 }
 
 impl ManageConnection for Manager {
-    type Connection = DbConnection;
+    type Connection = Pooled;
     type Error = r2d2::Error;
 
-    fn connect(&self) -> Result<DbConnection, r2d2::Error> {
+    fn connect(&self) -> Result<Pooled, r2d2::Error> {
+        let conn = self.open()?;
+        Ok(Pooled {
+            conn,
+            answered: Some(Instant::now()),
+            losses_seen: self.losses.load(Ordering::Acquire),
+            losses: self.losses.clone(),
+        })
+    }
+
+    /// A connection that answered a moment ago, with no connection of the pool lost
+    /// since, is lent out as it is; any other is checked with `SELECT 1` (PostgreSQL
+    /// only: the pool checks on checkout there). The check is a round trip: one in
+    /// six of a refresh grant's. A PostgreSQL restart fails the one request that finds
+    /// it out (503); from then on every connection is checked and the dead ones are
+    /// replaced.
+    fn is_valid(&self, conn: &mut Pooled) -> Result<(), r2d2::Error> {
+        if conn.recently_answered() {
+            return Ok(());
+        }
+        conn.answered = None;
+        conn.batch_execute("SELECT 1")
+            .map_err(r2d2::Error::QueryError)?;
+        conn.answered(Answered::Yes);
+        Ok(())
+    }
+
+    /// A connection whose transaction state is broken is not given out again.
+    fn has_broken(&self, conn: &mut Pooled) -> bool {
+        use diesel::r2d2::R2D2Connection;
+        match &mut conn.conn {
+            DbConnection::Postgresql(c) => c.is_broken(),
+            DbConnection::Sqlite(c) => c.is_broken(),
+        }
+    }
+}
+
+impl Manager {
+    fn open(&self) -> Result<DbConnection, r2d2::Error> {
         match self.backend {
             Backend::Postgres => diesel::PgConnection::establish(&self.url)
                 .map(DbConnection::Postgresql)
@@ -106,20 +210,6 @@ impl ManageConnection for Manager {
             }
         }
     }
-
-    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
-        conn.batch_execute("SELECT 1")
-            .map_err(r2d2::Error::QueryError)
-    }
-
-    /// A connection whose transaction state is broken is not given out again.
-    fn has_broken(&self, conn: &mut DbConnection) -> bool {
-        use diesel::r2d2::R2D2Connection;
-        match conn {
-            DbConnection::Postgresql(c) => c.is_broken(),
-            DbConnection::Sqlite(c) => c.is_broken(),
-        }
-    }
 }
 
 /// One connection outside the pool, with the same settings (the SQLite writer's).
@@ -127,8 +217,9 @@ pub fn connect_one(url: &str) -> anyhow::Result<DbConnection> {
     let manager = Manager {
         url: url.to_string(),
         backend: Backend::of_url(url)?,
+        losses: Arc::default(),
     };
-    manager.connect().context("opening the database")
+    manager.open().context("opening the database")
 }
 
 /// Builds the pool, creating the SQLite file's folder when it is missing.
@@ -144,15 +235,17 @@ pub fn connect(url: &str, size: u32) -> anyhow::Result<Pool> {
     let manager = Manager {
         url: url.to_string(),
         backend,
+        losses: Arc::default(),
     };
     r2d2::Pool::builder()
         .max_size(size)
         .min_idle(Some(1))
         .connection_timeout(Duration::from_secs(5))
         // A PostgreSQL server can restart under us (failover, upgrade): every pooled
-        // connection is then dead. Checking one before use (`SELECT 1`, a round trip
-        // on a local network) replaces it instead of failing the request, so the
-        // server recovers by itself. A SQLite file cannot go away like that.
+        // connection is then dead. Checking one before use (`SELECT 1` unless it
+        // answered a moment ago, `Manager::is_valid`) replaces it instead of failing
+        // the request, so the server recovers by itself. A SQLite file cannot go away
+        // like that.
         .test_on_check_out(backend == Backend::Postgres)
         .build(manager)
         .context("opening the database")
