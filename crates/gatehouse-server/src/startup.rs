@@ -152,6 +152,11 @@ impl Application {
             db.clone(),
             clock.clone(),
         )?);
+        if db::Backend::of_url(&settings.database_url)? == db::Backend::Postgres {
+            web::Data::into_inner(auth.clone())
+                .tell_replicas(&settings.database_url)
+                .context("starting the replica messages thread")?;
+        }
         let state = web::Data::new(AppState {
             settings: settings.clone(),
             clock,

@@ -3,6 +3,7 @@
 //! failure limiters — owned by the auth layer, so that no credential check reaches
 //! above it.
 
+use std::sync::{Arc, OnceLock, Weak, mpsc};
 use std::time::Duration;
 
 use crate::auth::cache::{Cache, CachedClient, CachedGrant, CachedKey, Invalidate};
@@ -46,6 +47,9 @@ pub struct Authenticator {
     /// Peers whose forwarding headers are believed, and the header they write.
     pub trusted_proxies: TrustedProxies,
     pub forwarded_header: ForwardedHeader,
+    /// Where invalidations go to reach the other replicas (PostgreSQL only; set by
+    /// [`Authenticator::tell_replicas`]).
+    replicas: OnceLock<mpsc::Sender<String>>,
 }
 
 impl Authenticator {
@@ -69,6 +73,7 @@ impl Authenticator {
             ),
             trusted_proxies: settings.trusted_proxies.clone(),
             forwarded_header: settings.forwarded_header,
+            replicas: OnceLock::new(),
             db,
             clock,
         })
@@ -76,9 +81,68 @@ impl Authenticator {
 
     /// Drops every cached credential that depends on what just changed. Call it after
     /// the change is committed, before answering.
+    /// On PostgreSQL the other replicas are told too (`db::notify`), and drop the same
+    /// entries as soon as the message arrives.
     pub fn invalidate(&self, change: Invalidate<'_>) {
+        self.invalidate_here(change);
+        if let Some(replicas) = self.replicas.get()
+            && replicas.send(change.message()).is_err()
+        {
+            tracing::warn!(
+                "replica messages are off: other replicas learn of changes within the cache TTL"
+            );
+        }
+    }
+
+    fn invalidate_here(&self, change: Invalidate<'_>) {
         self.keys.invalidate(change);
         self.grants.invalidate(change);
         self.clients.invalidate(change);
+    }
+
+    /// Forgets every cached credential.
+    fn forget_all(&self) {
+        self.keys.clear();
+        self.grants.clear();
+        self.clients.clear();
+    }
+
+    /// Starts sending this replica's invalidations to the others, and applying theirs,
+    /// over a connection of its own to the PostgreSQL database at `url`. The thread
+    /// stops when the authenticator is dropped.
+    pub fn tell_replicas(self: &Arc<Self>, url: &str) -> std::io::Result<()> {
+        let (tx, rx) = mpsc::channel();
+        if self.replicas.set(tx).is_err() {
+            return Ok(());
+        }
+        crate::db::notify::spawn(url.to_string(), rx, Replicas(Arc::downgrade(self)))?;
+        Ok(())
+    }
+}
+
+/// The notification thread's view of the authenticator: weak, so that the thread does
+/// not keep it alive.
+struct Replicas(Weak<Authenticator>);
+
+impl crate::db::notify::Listener for Replicas {
+    fn received(&self, message: &str) -> bool {
+        let Some(auth) = self.0.upgrade() else {
+            return false;
+        };
+        match Invalidate::parse(message) {
+            Some(change) => auth.invalidate_here(change),
+            // Not one of ours (someone else on the channel): forgetting everything is
+            // the safe answer to a change we cannot read.
+            None => auth.forget_all(),
+        }
+        true
+    }
+
+    fn reconnected(&self) -> bool {
+        let Some(auth) = self.0.upgrade() else {
+            return false;
+        };
+        auth.forget_all();
+        true
     }
 }

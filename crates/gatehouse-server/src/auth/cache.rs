@@ -9,8 +9,15 @@
 //!   invalidation cannot store its stale answer: each invalidation bumps a generation
 //!   counter under the write lock, and an answer read under an older generation is
 //!   served once but never cached.
-//! - **On other replicas, within the TTL** (`credential_cache_seconds`, 2 s by
-//!   default; 0 turns the caches off). After that, every entry is read again.
+//! - **On other replicas on PostgreSQL, as soon as the change commits** (tens of
+//!   milliseconds): the invalidation is also sent to every replica through `LISTEN`/
+//!   `NOTIFY` (`db::notify`), and each drops the same entries. A replica that loses
+//!   its listening connection forgets every entry when it reconnects, since messages
+//!   may have been missed meanwhile.
+//! - **Always within the TTL** (`credential_cache_seconds`, 2 s by default; 0 turns
+//!   the caches off): after that, every entry is read again. It is the bound on SQLite
+//!   (replicas of one SQLite file send no messages), and on PostgreSQL the backstop
+//!   for a connection lost without notice.
 //!
 //! A cache holds at most `MAX_ENTRIES` entries; when full, expired entries are dropped,
 //! and if that is not enough it starts over empty.
@@ -38,6 +45,33 @@ pub enum Invalidate<'a> {
     Client(&'a str),
     User(&'a str),
     Subscription(&'a str),
+}
+
+impl<'a> Invalidate<'a> {
+    /// The change as a message to the other replicas: `kind:id`.
+    pub fn message(&self) -> String {
+        let (kind, id) = match self {
+            Invalidate::Key(id) => ("key", id),
+            Invalidate::Grant(id) => ("grant", id),
+            Invalidate::Client(id) => ("client", id),
+            Invalidate::User(id) => ("user", id),
+            Invalidate::Subscription(id) => ("subscription", id),
+        };
+        format!("{kind}:{id}")
+    }
+
+    /// A message of [`Invalidate::message`]; `None` for anything else.
+    pub fn parse(message: &'a str) -> Option<Invalidate<'a>> {
+        let (kind, id) = message.split_once(':')?;
+        Some(match kind {
+            "key" => Invalidate::Key(id),
+            "grant" => Invalidate::Grant(id),
+            "client" => Invalidate::Client(id),
+            "user" => Invalidate::User(id),
+            "subscription" => Invalidate::Subscription(id),
+            _ => return None,
+        })
+    }
 }
 
 /// An entry says which records it was built from.
@@ -245,6 +279,17 @@ impl<E: DependsOn> Cache<E> {
                 fetched: Instant::now(),
             },
         );
+    }
+
+    /// Drops every entry, and (like [`Cache::invalidate`]) keeps answers read before
+    /// from being stored.
+    pub fn clear(&self) {
+        let mut entries = self
+            .entries
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        entries.clear();
     }
 
     pub fn invalidate(&self, change: Invalidate<'_>) {

@@ -354,6 +354,21 @@ impl SigningKeys {
         conn: &mut DbConnection,
         settings: &Settings,
     ) -> anyhow::Result<SigningKeys> {
+        // Replicas starting together on an empty database take turns, so that they all
+        // find the same keys: otherwise each would make its own, and one replica's
+        // tokens would be refused by the other until its next reload.
+        let keys = crate::db::startup_transaction(conn, Self::load_or_create_keys)?;
+        Ok(SigningKeys {
+            issuer: settings.public_url.clone(),
+            audience: format!("{}/api/v1", settings.public_url),
+            keys: RwLock::new(Arc::new(keys)),
+            last_reload: Mutex::new(Instant::now()),
+            reloads: std::sync::atomic::AtomicU64::new(0),
+        })
+    }
+
+    /// The published keys, after making the missing ones.
+    fn load_or_create_keys(conn: &mut DbConnection) -> anyhow::Result<KeySet> {
         let mut keys = match load(conn) {
             Ok(k) => k,
             Err(LoadError::NoAccessTokenKey) => {
@@ -368,13 +383,7 @@ impl SigningKeys {
             replace_unusable(conn, RS256, create_rsa_key)?;
             keys = load(conn).map_err(LoadError::into_anyhow)?;
         }
-        Ok(SigningKeys {
-            issuer: settings.public_url.clone(),
-            audience: format!("{}/api/v1", settings.public_url),
-            keys: RwLock::new(Arc::new(keys)),
-            last_reload: Mutex::new(Instant::now()),
-            reloads: std::sync::atomic::AtomicU64::new(0),
-        })
+        Ok(keys)
     }
 
     pub fn issuer(&self) -> &str {

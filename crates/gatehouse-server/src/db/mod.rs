@@ -7,6 +7,7 @@ pub mod api_keys;
 pub mod audit;
 mod database;
 pub mod grants;
+pub mod notify;
 pub mod oauth;
 pub mod oauth_clients;
 pub mod schema;
@@ -262,6 +263,29 @@ pub fn sqlite_path(url: &str) -> Option<&Path> {
 
 /// An arbitrary application-wide key for PostgreSQL's advisory lock.
 const MIGRATION_LOCK: i64 = 0x6761_7465_686f;
+/// The advisory lock replicas take in turn to create the first signing keys.
+const SIGNING_KEYS_LOCK: i64 = MIGRATION_LOCK + 1;
+
+/// Runs `work` in a transaction that replicas starting together take in turn, for
+/// start-up work that must happen once (the first signing keys): on PostgreSQL under a
+/// transaction-scoped advisory lock; on SQLite the transaction's first statement is a
+/// write that changes nothing, which takes the database's write lock (waiting for it
+/// within the busy timeout). Without it, a transaction that read before another
+/// replica's commit could not write afterwards, and that replica would fail to start.
+pub fn startup_transaction<T>(
+    conn: &mut DbConnection,
+    work: impl FnOnce(&mut DbConnection) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    conn.transaction(|conn| {
+        match conn {
+            DbConnection::Postgresql(c) => c.batch_execute(&format!(
+                "SELECT pg_advisory_xact_lock({SIGNING_KEYS_LOCK})"
+            ))?,
+            DbConnection::Sqlite(c) => c.batch_execute("DELETE FROM signing_keys WHERE 0")?,
+        }
+        work(conn)
+    })
+}
 
 /// Runs the pending migrations of the connection's backend.
 pub fn migrate(conn: &mut DbConnection) -> anyhow::Result<usize> {

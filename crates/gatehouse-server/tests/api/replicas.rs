@@ -11,6 +11,7 @@ use crate::helpers::{Backend, IssuedKey, NewUser, spawn_replicas};
 
 both_backends!(
     two_replicas_share_one_database,
+    replicas_starting_together_sign_with_the_same_keys,
     a_key_revoked_on_one_replica_stops_on_the_other_within_the_cache_ttl,
     a_callback_removed_on_one_replica_gets_no_redirect_from_the_other,
 );
@@ -57,6 +58,29 @@ async fn two_replicas_share_one_database(b: Backend) {
         eve.get("/api/v1/me").await.status(),
         StatusCode::UNAUTHORIZED
     );
+}
+
+/// Started together on an empty database, the replicas take turns to make the first
+/// signing keys: both publish the same ones, so either's tokens verify on the other.
+async fn replicas_starting_together_sign_with_the_same_keys(b: Backend) {
+    let (one, two) = spawn_replicas(b, |_| {}).await;
+    let jwks = |app: &crate::helpers::TestApp| {
+        let url = app.url("/oauth/jwks");
+        async move {
+            let keys: serde_json::Value = reqwest::get(url).await.unwrap().json().await.unwrap();
+            let mut kids: Vec<String> = keys["keys"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|k| k["kid"].as_str().unwrap().to_string())
+                .collect();
+            kids.sort();
+            kids
+        }
+    };
+    let (on_one, on_two) = (jwks(&one).await, jwks(&two).await);
+    assert_eq!(on_one.len(), 2, "one Ed25519 and one RSA key: {on_one:?}");
+    assert_eq!(on_one, on_two);
 }
 
 /// ARCHITECTURE.md's bound: a revocation is immediate on the replica that made it, and
@@ -130,4 +154,175 @@ async fn a_callback_removed_on_one_replica_gets_no_redirect_from_the_other(b: Ba
     let res = two.anonymous().get(&query).await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     assert!(res.headers().get("location").is_none());
+}
+
+/// Polls `client`'s `GET path` until it answers 401, and returns how long that took
+/// from `since`; panics after `limit`.
+async fn refused_after(
+    client: &crate::helpers::Client,
+    path: &str,
+    since: std::time::Instant,
+    limit: std::time::Duration,
+) -> std::time::Duration {
+    loop {
+        let status = client.get(path).await.status();
+        if status == StatusCode::UNAUTHORIZED {
+            return since.elapsed();
+        }
+        assert_eq!(status, StatusCode::OK, "{path}: only OK until refused");
+        assert!(
+            since.elapsed() < limit,
+            "{path} still accepted after {limit:?}"
+        );
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+}
+
+/// On PostgreSQL a change made on one replica reaches the other as soon as it commits
+/// (`LISTEN`/`NOTIFY`), not after the cache TTL, which is a minute here so that it
+/// cannot be what ends the credential. Prints the propagation times: the time from the
+/// answer to the change on replica one to the first refusal on replica two.
+#[actix_web::test]
+async fn changes_reach_the_other_replica_as_they_commit() {
+    if crate::helpers::postgres_skipped() {
+        return;
+    }
+    let limit = std::time::Duration::from_secs(5);
+    // One public address for both, as behind a load balancer: tokens name it as their
+    // issuer and audience.
+    let (one, two) = spawn_replicas(Backend::Postgres, |s| {
+        s.credential_cache_seconds = 60;
+        s.public_url = "http://gatehouse.test".into();
+    })
+    .await;
+    let admin = one.admin().await;
+
+    // Keys deleted and reset on one: refused on two.
+    let mut times = Vec::new();
+    for i in 0..20 {
+        let IssuedKey { secret, id } = one.api_key(&admin, "read_only").await;
+        let on_two = two.with_key(&secret);
+        assert_eq!(on_two.get("/api/v1/session").await.status(), StatusCode::OK);
+        let (res, at) = if i % 2 == 0 {
+            let res = admin.delete(&format!("/api/v1/api-keys/{id}")).await;
+            (res.status(), std::time::Instant::now())
+        } else {
+            let res = admin
+                .post(&format!("/api/v1/api-keys/{id}/reset"), &json!({}))
+                .await;
+            (res.status(), std::time::Instant::now())
+        };
+        assert!(res.is_success(), "{res}");
+        times.push(refused_after(&on_two, "/api/v1/session", at, limit).await);
+    }
+
+    // A user disabled on one: their key and their OAuth access token stop on two.
+    let NewUser {
+        client: eve,
+        id: eve_id,
+        ..
+    } = one.user(&admin, Role::Editor).await;
+    let IssuedKey { secret, .. } = one.api_key(&eve, "read_only").await;
+    let reg = crate::oauth::register(&admin, false, &[crate::oauth::CALLBACK]).await;
+    let tokens = crate::oauth::authorize(&one, &eve, &reg, &["api:read"]).await;
+    let token_on_two = two.with_key(oauth2::TokenResponse::access_token(&tokens).secret());
+    let key_on_two = two.with_key(&secret);
+    assert_eq!(
+        token_on_two.get("/api/v1/me").await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(key_on_two.get("/api/v1/me").await.status(), StatusCode::OK);
+    let res = admin
+        .patch(
+            &format!("/api/v1/users/{eve_id}"),
+            &json!({"state": "disabled"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let at = std::time::Instant::now();
+    times.push(refused_after(&key_on_two, "/api/v1/me", at, limit).await);
+    times.push(refused_after(&token_on_two, "/api/v1/me", at, limit).await);
+
+    // A grant revoked on one: its access token stops on two.
+    let tokens = crate::oauth::authorize(&one, &admin, &reg, &["api:read"]).await;
+    let token_on_two = two.with_key(oauth2::TokenResponse::access_token(&tokens).secret());
+    assert_eq!(
+        token_on_two.get("/api/v1/me").await.status(),
+        StatusCode::OK
+    );
+    let apps: serde_json::Value = admin
+        .get("/api/v1/authorized-apps")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let grant = apps["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["state"] == "active")
+        .expect("the admin's grant")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let res = admin
+        .post(
+            &format!("/api/v1/authorized-apps/{grant}/revoke"),
+            &json!({}),
+        )
+        .await;
+    assert!(res.status().is_success(), "{}", res.status());
+    let at = std::time::Instant::now();
+    times.push(refused_after(&token_on_two, "/api/v1/me", at, limit).await);
+
+    times.sort();
+    let ms = |d: &std::time::Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "replica propagation over {} changes: min {:.1} ms, median {:.1} ms, max {:.1} ms",
+        times.len(),
+        ms(&times[0]),
+        ms(&times[times.len() / 2]),
+        ms(times.last().unwrap()),
+    );
+}
+
+/// A replica whose listening connection is lost may miss messages: when it reconnects
+/// it forgets every cached credential. Here the key is deleted behind the servers'
+/// backs (no message at all), then the listening connections are cut.
+#[actix_web::test]
+async fn a_replica_that_lost_its_messages_forgets_on_reconnecting() {
+    if crate::helpers::postgres_skipped() {
+        return;
+    }
+    use diesel::RunQueryDsl;
+    let (one, two) = spawn_replicas(Backend::Postgres, |s| s.credential_cache_seconds = 60).await;
+    let admin = one.admin().await;
+    let IssuedKey { secret, id } = one.api_key(&admin, "read_only").await;
+    let on_two = two.with_key(&secret);
+    assert_eq!(on_two.get("/api/v1/session").await.status(), StatusCode::OK);
+    one.with_db(|conn| {
+        diesel::sql_query("DELETE FROM api_keys WHERE id = $1")
+            .bind::<diesel::sql_types::Text, _>(&id)
+            .execute(conn)
+            .unwrap()
+    });
+    // Unknown to both replicas: replica two still serves it from its cache.
+    assert_eq!(on_two.get("/api/v1/session").await.status(), StatusCode::OK);
+    let cut = one.with_db(|conn| {
+        diesel::sql_query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND application_name = 'gatehouse-notify'",
+        )
+        .execute(conn)
+        .unwrap()
+    });
+    assert_eq!(cut, 2, "one listening connection per replica");
+    let at = std::time::Instant::now();
+    refused_after(
+        &on_two,
+        "/api/v1/session",
+        at,
+        std::time::Duration::from_secs(10),
+    )
+    .await;
 }
