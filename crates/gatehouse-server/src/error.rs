@@ -33,6 +33,9 @@ pub enum ApiError {
     Conflict { code: &'static str, message: String },
     #[error("payload too large")]
     PayloadTooLarge,
+    /// The body did not arrive within `limits::BODY_TIMEOUT`.
+    #[error("request body timed out")]
+    RequestTimeout,
     #[error("unsupported media type")]
     UnsupportedMediaType,
     #[error("{field}: {message}")]
@@ -116,6 +119,10 @@ impl ApiError {
                 codes::METHOD_NOT_ALLOWED,
                 "This address does not accept that method.".into(),
             ),
+            ApiError::RequestTimeout => (
+                codes::REQUEST_TIMEOUT,
+                "The request body did not arrive in time.".into(),
+            ),
             ApiError::PayloadTooLarge => (
                 codes::PAYLOAD_TOO_LARGE,
                 "The request body is too large.".into(),
@@ -174,6 +181,7 @@ impl ResponseError for ApiError {
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,

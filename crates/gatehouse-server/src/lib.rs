@@ -15,6 +15,7 @@ pub mod error;
 pub mod grants;
 pub mod health;
 pub mod limiter;
+pub mod limits;
 pub mod oauth;
 pub mod oauth_clients;
 pub mod pagination;

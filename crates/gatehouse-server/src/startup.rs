@@ -172,6 +172,7 @@ impl Application {
                 .app_data(app_state.clone())
                 .app_data(auth.clone())
                 .app_data(web_files.clone())
+                .wrap(from_fn(crate::limits::body_deadline))
                 .wrap(
                     DefaultHeaders::new()
                         .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
@@ -182,6 +183,7 @@ impl Application {
                 .configure(routes)
         })
         .workers(settings.workers)
+        .client_request_timeout(crate::limits::HEAD_TIMEOUT)
         .shutdown_timeout(5)
         .listen(listener)?
         .run();
@@ -233,9 +235,21 @@ impl Application {
                 }
             }
         });
+        // Until SIGTERM or SIGINT: actix then stops accepting, lets the requests in
+        // flight finish (up to five seconds), and returns.
         let result = self.server.await;
         sweeper.abort();
         key_refresher.abort();
+        let state = self.state.clone();
+        let stopped = actix_web::web::block(move || {
+            state.auth.stop_telling_replicas();
+            state.db.stop();
+        })
+        .await;
+        match stopped {
+            Ok(()) => tracing::info!("stopped: requests drained, background work ended"),
+            Err(e) => tracing::warn!(error = %e, "stopping the background work failed"),
+        }
         result
     }
 }

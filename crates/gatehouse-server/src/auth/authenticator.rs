@@ -3,7 +3,7 @@
 //! failure limiters — owned by the auth layer, so that no credential check reaches
 //! above it.
 
-use std::sync::{Arc, OnceLock, Weak, mpsc};
+use std::sync::{Arc, Mutex, OnceLock, Weak, mpsc};
 use std::time::Duration;
 
 use crate::auth::cache::{Cache, CachedClient, CachedGrant, CachedKey, Invalidate};
@@ -49,7 +49,7 @@ pub struct Authenticator {
     pub forwarded_header: ForwardedHeader,
     /// Where invalidations go to reach the other replicas (PostgreSQL only; set by
     /// [`Authenticator::tell_replicas`]).
-    replicas: OnceLock<mpsc::Sender<String>>,
+    replicas: OnceLock<Replicating>,
 }
 
 impl Authenticator {
@@ -86,7 +86,7 @@ impl Authenticator {
     pub fn invalidate(&self, change: Invalidate<'_>) {
         self.invalidate_here(change);
         if let Some(replicas) = self.replicas.get()
-            && replicas.send(change.message()).is_err()
+            && !replicas.send(change.message())
         {
             tracing::warn!(
                 "replica messages are off: other replicas learn of changes within the cache TTL"
@@ -112,11 +112,46 @@ impl Authenticator {
     /// stops when the authenticator is dropped.
     pub fn tell_replicas(self: &Arc<Self>, url: &str) -> std::io::Result<()> {
         let (tx, rx) = mpsc::channel();
-        if self.replicas.set(tx).is_err() {
-            return Ok(());
-        }
-        crate::db::notify::spawn(url.to_string(), rx, Replicas(Arc::downgrade(self)))?;
+        let thread = crate::db::notify::spawn(url.to_string(), rx, Replicas(Arc::downgrade(self)))?;
+        let _ = self.replicas.set(Replicating {
+            sender: Mutex::new(Some(tx)),
+            thread: Mutex::new(Some(thread)),
+        });
         Ok(())
+    }
+
+    /// At shutdown: sends what is still pending to the other replicas and stops the
+    /// thread; later invalidations stay local.
+    pub fn stop_telling_replicas(&self) {
+        if let Some(replicas) = self.replicas.get() {
+            replicas.stop();
+        }
+    }
+}
+
+/// The replica messages thread and the way to it.
+struct Replicating {
+    sender: Mutex<Option<mpsc::Sender<String>>>,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl Replicating {
+    fn send(&self, message: String) -> bool {
+        self.sender
+            .lock()
+            .ok()
+            .and_then(|s| s.as_ref().map(|tx| tx.send(message).is_ok()))
+            .unwrap_or(false)
+    }
+
+    fn stop(&self) {
+        if let Ok(mut sender) = self.sender.lock() {
+            sender.take();
+        }
+        let thread = self.thread.lock().ok().and_then(|mut t| t.take());
+        if let Some(thread) = thread {
+            let _ = thread.join();
+        }
     }
 }
 

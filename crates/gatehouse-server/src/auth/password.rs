@@ -3,8 +3,8 @@
 //! sign-ins queues here instead of taking every core from the requests that
 //! authenticate by token.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 
 use argon2::password_hash::{Output, ParamsString, PasswordHash, Salt, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
@@ -18,18 +18,27 @@ use crate::secret::SecretString;
 /// 429: enough for a burst, bounded so a flood cannot pile up memory and latency.
 const MAX_WAITING: usize = 256;
 
-/// Argon2's working memory (19 MiB at these parameters), allocated once per hashing slot
-/// and reused. Allocated and freed per hash, glibc kept each one resident in the arena
-/// of whichever blocking thread ran it: the server's RSS went from 18 MB to 38 MB after
-/// one sign-in and to 116 MB after six.
+/// Argon2's working memory (19 MiB at these parameters), allocated for each hash and
+/// given back to the system right after ([`fresh_memory`]).
 type Memory = Vec<Block>;
+
+/// Room reserved for a working memory: just over 32 MiB. glibc serves an allocation
+/// that large from its own `mmap` and unmaps it when it is freed, always (32 MiB is the
+/// most its dynamic `mmap` threshold grows to). At 19 MiB it did not: after the first
+/// free the threshold rose past it, and every later working memory stayed resident in
+/// the heap arena of whichever blocking thread had hashed — RSS 18 MB fresh, 38 MB after
+/// one sign-in, 116 MB after six. Reused per hashing slot instead, one stayed resident
+/// per slot for good (38 MB idle). Only the pages argon2 touches (19 MiB) are ever
+/// resident; the rest is address space.
+const MEMORY_RESERVED_BLOCKS: usize = 33 * 1024;
+
+fn fresh_memory() -> Memory {
+    Vec::with_capacity(MEMORY_RESERVED_BLOCKS)
+}
 
 #[derive(Clone)]
 pub struct Passwords {
     slots: Arc<Semaphore>,
-    slots_total: usize,
-    /// One working memory per slot, taken while a hash runs.
-    memories: Arc<Mutex<Vec<Memory>>>,
     waiting: Arc<AtomicUsize>,
     /// A real hash of a random password: verifying against it makes an unknown
     /// username cost exactly what a wrong password costs.
@@ -46,7 +55,7 @@ fn argon2() -> Argon2<'static> {
 
 /// Hashes on the calling thread; for the CLI and start-up, not for request handlers.
 pub fn hash_sync(password: &str) -> anyhow::Result<String> {
-    hash_with(password, &mut Memory::new())
+    hash_with(password, &mut fresh_memory())
 }
 
 fn hash_with(password: &str, memory: &mut Memory) -> anyhow::Result<String> {
@@ -131,8 +140,6 @@ impl Passwords {
         let concurrency = concurrency.max(1);
         Ok(Passwords {
             slots: Arc::new(Semaphore::new(concurrency)),
-            slots_total: concurrency,
-            memories: Arc::new(Mutex::new(vec![Memory::new(); concurrency])),
             waiting: Arc::new(AtomicUsize::new(0)),
             dummy_hash: Arc::new(hash_sync(&dummy)?),
         })
@@ -171,25 +178,13 @@ impl Passwords {
         let permit = self.slots.clone().acquire_owned().await;
         drop(waiting);
         let permit = permit.map_err(|e| ApiError::Internal(e.into()))?;
-        // A slot is held, so a memory is free (an empty one, never used, otherwise).
-        let mut memory = self
-            .memories
-            .lock()
-            .ok()
-            .and_then(|mut free| free.pop())
-            .unwrap_or_default();
-        let memories = self.memories.clone();
-        let slots = self.slots_total;
         // The slot goes with the work: a request dropped mid-hash (a client that
-        // disconnects) does not free it before the hash ends and its memory is back,
-        // so there are never more memories than slots.
+        // disconnects) does not free it before the hash ends and its memory is given
+        // back, so there are never more working memories than slots.
         Ok(actix_web::web::block(move || {
+            let mut memory = fresh_memory();
             let result = work(&mut memory);
-            if let Ok(mut free) = memories.lock()
-                && free.len() < slots
-            {
-                free.push(memory);
-            }
+            drop(memory);
             drop(permit);
             result
         })

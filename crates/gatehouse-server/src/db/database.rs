@@ -35,6 +35,14 @@ impl Database {
         &self.pool
     }
 
+    /// At shutdown, after the last request: on SQLite, waits until the writes already
+    /// queued are committed; later writes answer 503.
+    pub fn stop(&self) {
+        if let Some(writer) = &self.sqlite_writer {
+            writer.stop();
+        }
+    }
+
     /// Whether the database answers (`SELECT 1`) within two seconds, for readiness.
     pub async fn ping(&self) -> Result<(), ApiError> {
         use diesel::connection::SimpleConnection;

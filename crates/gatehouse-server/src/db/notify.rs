@@ -40,7 +40,7 @@ pub trait Listener: Send + 'static {
 
 /// Starts the thread: it sends what arrives on `outgoing`, and hands what other
 /// replicas send to `listener`. It stops when `outgoing` is closed (every sender
-/// dropped) or the listener says so.
+/// dropped; what is pending is sent first) or the listener says so.
 pub fn spawn(
     url: String,
     outgoing: Receiver<String>,
@@ -93,7 +93,13 @@ fn run(url: &str, outgoing: &Receiver<String>, listener: &impl Listener) {
         match outgoing.recv_timeout(wait) {
             Ok(message) => queue(&mut pending, message),
             Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => return,
+            Err(RecvTimeoutError::Disconnected) => {
+                // Shutting down: what this replica changed last still goes out.
+                if let Some(c) = connected.as_mut() {
+                    let _ = exchange(c, &mut pending, listener);
+                }
+                return;
+            }
         }
         while let Ok(message) = outgoing.try_recv() {
             queue(&mut pending, message);

@@ -66,14 +66,16 @@ where
 
 /// The queue to the writer thread.
 pub struct Writer {
-    jobs: std::sync::Mutex<mpsc::Sender<Box<dyn Job>>>,
+    /// `None` once stopped: later writes answer 503.
+    jobs: std::sync::Mutex<Option<mpsc::Sender<Box<dyn Job>>>>,
+    thread: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 impl Writer {
     /// Starts the writer thread on its own connection.
     pub fn start(mut conn: DbConnection) -> Writer {
         let (tx, rx) = mpsc::channel::<Box<dyn Job>>();
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn(move || {
                 while let Ok(first) = rx.recv() {
@@ -89,7 +91,19 @@ impl Writer {
             })
             .ok();
         Writer {
-            jobs: std::sync::Mutex::new(tx),
+            jobs: std::sync::Mutex::new(Some(tx)),
+            thread: std::sync::Mutex::new(thread),
+        }
+    }
+
+    /// Closes the queue and waits until the writes already in it are committed.
+    pub fn stop(&self) {
+        if let Ok(mut jobs) = self.jobs.lock() {
+            jobs.take();
+        }
+        let thread = self.thread.lock().ok().and_then(|mut t| t.take());
+        if let Some(thread) = thread {
+            let _ = thread.join();
         }
     }
 
@@ -110,8 +124,9 @@ impl Writer {
             .jobs
             .lock()
             .map_err(|_| ApiError::Internal(anyhow::anyhow!("writer queue poisoned")))?
-            .send(job);
-        if sent.is_err() {
+            .as_ref()
+            .map(|jobs| jobs.send(job));
+        if !matches!(sent, Some(Ok(()))) {
             return Err(ApiError::Unavailable(anyhow::anyhow!(
                 "the SQLite writer stopped"
             )));

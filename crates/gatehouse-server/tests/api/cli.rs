@@ -22,7 +22,7 @@ both_backends!(
     bootstrap_again_with_the_same_admin_changes_nothing,
 );
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -30,8 +30,8 @@ fn free_port() -> u16 {
         .port()
 }
 
-struct Served {
-    child: Child,
+pub struct Served {
+    pub child: Child,
     lines: mpsc::Receiver<String>,
     stderr_path: std::path::PathBuf,
 }
@@ -39,7 +39,7 @@ struct Served {
 impl Served {
     /// `gatehouse serve` with standard output a pipe, as under a container runtime or
     /// a service manager; the data directory is given when it is not the SQLite file's.
-    fn start(database_url: &str, port: u16, logs: &TempDir, data_dir: Option<&Path>) -> Served {
+    pub fn start(database_url: &str, port: u16, logs: &TempDir, data_dir: Option<&Path>) -> Served {
         let stderr_path = logs
             .path()
             .join(format!("stderr-{}.log", uuid::Uuid::new_v4()));
@@ -75,7 +75,7 @@ impl Served {
         }
     }
 
-    fn stop(mut self) -> (Vec<String>, String) {
+    pub fn stop(mut self) -> (Vec<String>, String) {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let lines: Vec<String> = self.lines.try_iter().collect();
@@ -91,7 +91,7 @@ impl Drop for Served {
     }
 }
 
-async fn wait_ready(port: u16) {
+pub async fn wait_ready(port: u16) {
     for _ in 0..300 {
         let res = http_client()
             .get(format!("http://127.0.0.1:{port}/readyz"))
@@ -327,7 +327,7 @@ async fn serve_at_a_terminal_prints_the_first_admin_and_writes_no_file() {
 }
 
 /// `gatehouse bootstrap --password-stdin` with `password` on standard input.
-fn bootstrap(url: &str, subscription: &str, username: &str, password: &str) -> Output {
+pub fn bootstrap(url: &str, subscription: &str, username: &str, password: &str) -> Output {
     let mut child = Command::new(BIN)
         .args([
             "bootstrap",

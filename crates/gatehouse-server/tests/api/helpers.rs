@@ -278,12 +278,7 @@ impl TestApp {
 
     /// A client that is not signed in.
     pub fn anonymous(&self) -> Client {
-        Client {
-            http: http_client(),
-            base: self.address.clone(),
-            csrf: None,
-            session_token: None,
-        }
+        Client::anonymous_at(&self.address)
     }
 
     /// A client that is not signed in and connects from another loopback address
@@ -303,24 +298,7 @@ impl TestApp {
     }
 
     pub async fn sign_in(&self, username: &str, password: &str) -> Client {
-        let mut c = self.anonymous();
-        let res = c
-            .post(
-                "/api/v1/session",
-                &json!({"username": username, "password": password}),
-            )
-            .await;
-        assert_eq!(res.status(), StatusCode::OK, "sign-in of {username} failed");
-        c.session_token = res
-            .headers()
-            .get("set-cookie")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .and_then(|v| v.strip_prefix("gatehouse_session="))
-            .map(str::to_string);
-        let info: SessionInfo = res.json().await.expect("session info");
-        c.csrf = info.csrf_token;
-        c
+        Client::sign_in_at(&self.address, username, password).await
     }
 
     pub async fn admin(&self) -> Client {
@@ -416,6 +394,38 @@ impl TestApp {
 }
 
 impl Client {
+    /// A client of the server at `base` that is not signed in.
+    pub fn anonymous_at(base: &str) -> Client {
+        Client {
+            http: http_client(),
+            base: base.to_string(),
+            csrf: None,
+            session_token: None,
+        }
+    }
+
+    /// Signs in at the server at `base`; the client keeps the session and its CSRF token.
+    pub async fn sign_in_at(base: &str, username: &str, password: &str) -> Client {
+        let mut c = Client::anonymous_at(base);
+        let res = c
+            .post(
+                "/api/v1/session",
+                &json!({"username": username, "password": password}),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::OK, "sign-in of {username} failed");
+        c.session_token = res
+            .headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .and_then(|v| v.strip_prefix("gatehouse_session="))
+            .map(str::to_string);
+        let info: SessionInfo = res.json().await.expect("session info");
+        c.csrf = info.csrf_token;
+        c
+    }
+
     pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
         let mut rb = self
             .http

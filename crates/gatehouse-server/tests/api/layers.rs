@@ -18,6 +18,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "client_address",
             "limiter",
             "routing",
+            "limits",
             "csv",
             "pagination",
         ],
