@@ -150,7 +150,11 @@ impl Replicating {
         }
         let thread = self.thread.lock().ok().and_then(|mut t| t.take());
         if let Some(thread) = thread {
-            let _ = thread.join();
+            crate::db::join_within(
+                thread,
+                std::time::Duration::from_secs(3),
+                "replica messages",
+            );
         }
     }
 }
@@ -164,12 +168,14 @@ impl crate::db::notify::Listener for Replicas {
         let Some(auth) = self.0.upgrade() else {
             return false;
         };
-        match Invalidate::parse(message) {
-            Some(change) => auth.invalidate_here(change),
-            // Not one of ours (someone else on the channel): forgetting everything is
-            // the safe answer to a change we cannot read.
-            None => auth.forget_all(),
+        if message == crate::db::notify::FORGET_ALL {
+            auth.forget_all();
+        } else if let Some(change) = Invalidate::parse(message) {
+            auth.invalidate_here(change);
         }
+        // Anything else is not ours (a newer version's kind, or someone else on the
+        // channel): ignored, since forgetting everything for it would let anyone who
+        // can reach the database empty the caches at will; the TTL bounds it.
         true
     }
 

@@ -336,3 +336,26 @@ pub fn record_use<F>(
         }
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changes_travel_as_messages_and_nothing_else_parses() {
+        for change in [
+            Invalidate::Key("k-1"),
+            Invalidate::Grant("g-1"),
+            Invalidate::Client("c-1"),
+            Invalidate::User("u-1"),
+            Invalidate::Subscription("s-1"),
+        ] {
+            let message = change.message();
+            let back = Invalidate::parse(&message).expect("its own message");
+            assert_eq!(back.message(), message);
+        }
+        for garbage in ["", "all", "key", "token:x", "KEY:x", "\u{0}:x"] {
+            assert!(Invalidate::parse(garbage).is_none(), "{garbage:?}");
+        }
+    }
+}

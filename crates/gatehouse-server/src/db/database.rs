@@ -135,6 +135,7 @@ impl Database {
         let pool = self.pool.clone();
         actix_web::web::block(move || {
             let mut conn = pool.get()?;
+            conn.lent();
             let mut attempt = 0u32;
             loop {
                 match work(&mut conn) {

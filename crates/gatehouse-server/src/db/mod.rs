@@ -88,6 +88,8 @@ pub struct Pooled {
     answered: Option<Instant>,
     /// The pool's count of lost connections when it last answered.
     losses_seen: u64,
+    /// The pool's count of lost connections when it was last lent out.
+    losses_at_checkout: u64,
     /// The pool's count of lost connections, shared by all its connections.
     losses: Arc<AtomicU64>,
 }
@@ -101,7 +103,9 @@ impl Pooled {
         match outcome {
             Answered::Yes => {
                 self.answered = Some(Instant::now());
-                self.losses_seen = self.losses.load(Ordering::Acquire);
+                // As of its checkout: a loss found elsewhere while this work ran may be
+                // this connection's too.
+                self.losses_seen = self.losses_at_checkout;
             }
             Answered::Failed => self.answered = None,
             Answered::Lost => {
@@ -109,6 +113,12 @@ impl Pooled {
                 self.losses.fetch_add(1, Ordering::AcqRel);
             }
         }
+    }
+
+    /// Before work runs on it: until the work says how it went, the connection counts
+    /// as unchecked (also if the work panics).
+    pub fn lent(&mut self) {
+        self.answered = None;
     }
 
     fn recently_answered(&self) -> bool {
@@ -159,6 +169,7 @@ impl ManageConnection for Manager {
             conn,
             answered: Some(Instant::now()),
             losses_seen: self.losses.load(Ordering::Acquire),
+            losses_at_checkout: self.losses.load(Ordering::Acquire),
             losses: self.losses.clone(),
         })
     }
@@ -170,6 +181,7 @@ impl ManageConnection for Manager {
     /// it out (503); from then on every connection is checked and the dead ones are
     /// replaced.
     fn is_valid(&self, conn: &mut Pooled) -> Result<(), r2d2::Error> {
+        conn.losses_at_checkout = self.losses.load(Ordering::Acquire);
         if conn.recently_answered() {
             return Ok(());
         }
@@ -211,6 +223,20 @@ impl Manager {
             }
         }
     }
+}
+
+/// Waits for a stopping thread to end, up to `limit`; past that it is left to the end
+/// of the process, with a warning.
+pub fn join_within(thread: std::thread::JoinHandle<()>, limit: Duration, what: &str) {
+    let until = Instant::now() + limit;
+    while !thread.is_finished() {
+        if Instant::now() >= until {
+            tracing::warn!(what, "did not stop in time");
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _ = thread.join();
 }
 
 /// One connection outside the pool, with the same settings (the SQLite writer's).

@@ -9,8 +9,14 @@
 //! reconnects (backing off to [`MAX_BACKOFF`]) and then calls `reconnected`: messages
 //! may have been missed meanwhile, so the listener must forget everything they could
 //! have said. Messages queued while disconnected are sent after the reconnection (at
-//! most [`MAX_PENDING`]; past that the oldest are dropped, and the caches' TTL remains
-//! the bound for them).
+//! most [`MAX_PENDING`]; past that they are replaced by one [`FORGET_ALL`]).
+//!
+//! Anyone who may connect to the database can `LISTEN` and `NOTIFY` on the channel:
+//! the messages name only ids (`key:…`, `user:…`), and a message can only make a
+//! replica drop cached entries — never keep or add one. Forged messages therefore cost
+//! database reads at worst; unreadable ones are ignored, and at most [`MAX_RECEIVED`]
+//! are handled between two rounds of sending. Restrict `CONNECT` on the database to
+//! Gatehouse's own role, as for any database that holds credentials.
 
 use std::collections::VecDeque;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
@@ -27,8 +33,13 @@ pub const POLL: Duration = Duration::from_millis(10);
 /// How often an idle connection is checked with a query, so that a silently dropped
 /// one is noticed (a closed one is noticed at the next look).
 const HEARTBEAT: Duration = Duration::from_secs(5);
+const MIN_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 const MAX_PENDING: usize = 10_000;
+/// Notifications handled between two rounds of sending.
+const MAX_RECEIVED: usize = 256;
+/// The message that tells the other replicas to forget every cached credential.
+pub const FORGET_ALL: &str = "all";
 
 /// What the thread tells its owner.
 pub trait Listener: Send + 'static {
@@ -56,6 +67,8 @@ struct Connected {
     /// The backend's process id: the notifications this connection sent itself come
     /// back with it, and are skipped.
     pid: i32,
+    /// When it was made, and when it last answered.
+    since: Instant,
     checked: Instant,
 }
 
@@ -79,24 +92,30 @@ fn connect(url: &str) -> QueryResult<Connected> {
     Ok(Connected {
         conn,
         pid,
+        since: Instant::now(),
         checked: Instant::now(),
     })
 }
 
 fn run(url: &str, outgoing: &Receiver<String>, listener: &impl Listener) {
+    let url = with_timeouts(url);
     let mut pending: VecDeque<String> = VecDeque::new();
     let mut connected: Option<Connected> = None;
-    let mut backoff = Duration::from_millis(100);
-    let mut wait = Duration::ZERO;
+    let mut backoff = MIN_BACKOFF;
+    let mut next_attempt = Instant::now();
     loop {
         // Wait for something to send, or for the next look (or the next attempt).
+        let wait = match connected {
+            Some(_) => POLL,
+            None => next_attempt.saturating_duration_since(Instant::now()),
+        };
         match outgoing.recv_timeout(wait) {
             Ok(message) => queue(&mut pending, message),
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => {
                 // Shutting down: what this replica changed last still goes out.
                 if let Some(c) = connected.as_mut() {
-                    let _ = exchange(c, &mut pending, listener);
+                    let _ = send(c, &mut pending);
                 }
                 return;
             }
@@ -106,9 +125,10 @@ fn run(url: &str, outgoing: &Receiver<String>, listener: &impl Listener) {
         }
         let c = match connected.as_mut() {
             Some(c) => c,
-            None => match connect(url) {
+            // Queued messages do not hurry a reconnection: the backoff holds.
+            None if Instant::now() < next_attempt => continue,
+            None => match connect(&url) {
                 Ok(c) => {
-                    backoff = Duration::from_millis(100);
                     if !listener.reconnected() {
                         return;
                     }
@@ -116,42 +136,73 @@ fn run(url: &str, outgoing: &Receiver<String>, listener: &impl Listener) {
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "replica messages: cannot connect; retrying");
-                    wait = backoff;
+                    next_attempt = Instant::now() + backoff;
                     backoff = (backoff * 2).min(MAX_BACKOFF);
                     continue;
                 }
             },
         };
-        wait = POLL;
-        match exchange(c, &mut pending, listener) {
-            Ok(true) => {}
+        let outcome = send(c, &mut pending).and_then(|()| receive(c, listener));
+        match outcome {
+            Ok(true) => {
+                // Up for a while: the next loss starts the backoff afresh.
+                if c.since.elapsed() >= MAX_BACKOFF {
+                    backoff = MIN_BACKOFF;
+                }
+            }
             Ok(false) => return,
             Err(e) => {
                 tracing::warn!(error = %e, "replica messages: connection lost; reconnecting");
                 connected = None;
+                next_attempt = Instant::now() + backoff;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
             }
         }
     }
 }
 
+/// The URL with libpq's connect timeout and TCP keepalives, where it does not set them
+/// itself: a network path that drops silently must not hang the thread for minutes.
+fn with_timeouts(url: &str) -> String {
+    let mut url = url.to_string();
+    for (name, value) in [
+        ("connect_timeout", "5"),
+        ("keepalives", "1"),
+        ("keepalives_idle", "10"),
+        ("keepalives_interval", "5"),
+        ("keepalives_count", "3"),
+    ] {
+        if !url.contains(&format!("{name}=")) {
+            let sep = if url.contains('?') { '&' } else { '?' };
+            url = format!("{url}{sep}{name}={value}");
+        }
+    }
+    url
+}
+
 fn queue(pending: &mut VecDeque<String>, message: String) {
     if pending.len() >= MAX_PENDING {
-        pending.pop_front();
+        // Too much to tell one by one: tell the others to forget everything instead.
+        pending.clear();
+        pending.push_back(FORGET_ALL.to_string());
+        return;
     }
     pending.push_back(message);
 }
 
-/// Sends what is pending, then reads what arrived. `Ok(false)` when the listener is gone.
-fn exchange(
-    c: &mut Connected,
-    pending: &mut VecDeque<String>,
-    listener: &impl Listener,
-) -> QueryResult<bool> {
+/// Sends what is pending. A message the server refuses (the connection still up) is
+/// dropped with a warning and the others go on; the caches' TTL bounds what it said.
+fn send(c: &mut Connected, pending: &mut VecDeque<String>) -> QueryResult<()> {
     while let Some(message) = pending.front() {
-        diesel::sql_query("SELECT pg_notify($1, $2)")
+        let sent = diesel::sql_query("SELECT pg_notify($1, $2)")
             .bind::<Text, _>(CHANNEL)
             .bind::<Text, _>(message)
-            .execute(&mut c.conn)?;
+            .execute(&mut c.conn);
+        match sent {
+            Ok(_) => {}
+            Err(e) if crate::error::is_connection_lost(&e) => return Err(e),
+            Err(e) => tracing::warn!(error = %e, "replica messages: a message was refused"),
+        }
         pending.pop_front();
         c.checked = Instant::now();
     }
@@ -159,12 +210,46 @@ fn exchange(
         c.conn.batch_execute("SELECT 1")?;
         c.checked = Instant::now();
     }
+    Ok(())
+}
+
+/// Hands what arrived to the listener, at most [`MAX_RECEIVED`] at a time so that a
+/// flood on the channel cannot keep this replica's own messages from going out.
+/// `Ok(false)` when the listener is gone.
+fn receive(c: &mut Connected, listener: &impl Listener) -> QueryResult<bool> {
     let own = c.pid;
-    for notification in c.conn.notifications_iter() {
+    for notification in c.conn.notifications_iter().take(MAX_RECEIVED) {
         let notification = notification?;
         if notification.process_id != own && !listener.received(&notification.payload) {
             return Ok(false);
         }
     }
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_overflowing_queue_becomes_one_forget_all() {
+        let mut pending = VecDeque::new();
+        for i in 0..MAX_PENDING {
+            queue(&mut pending, format!("key:{i}"));
+        }
+        assert_eq!(pending.len(), MAX_PENDING);
+        queue(&mut pending, "key:one more".into());
+        assert_eq!(pending, [FORGET_ALL]);
+        queue(&mut pending, "key:next".into());
+        assert_eq!(pending, [FORGET_ALL, "key:next"]);
+    }
+
+    #[test]
+    fn timeouts_are_added_unless_the_url_sets_them() {
+        let url = with_timeouts("postgres://u@db/gatehouse");
+        assert!(url.starts_with("postgres://u@db/gatehouse?connect_timeout=5&keepalives=1"));
+        let url = with_timeouts("postgres://u@db/gatehouse?sslmode=require&connect_timeout=30");
+        assert!(url.contains("sslmode=require&connect_timeout=30&keepalives=1"));
+        assert_eq!(url.matches("connect_timeout").count(), 1);
+    }
 }

@@ -103,7 +103,7 @@ impl Writer {
         }
         let thread = self.thread.lock().ok().and_then(|mut t| t.take());
         if let Some(thread) = thread {
-            let _ = thread.join();
+            super::join_within(thread, Duration::from_secs(10), "the SQLite writer");
         }
     }
 

@@ -308,6 +308,17 @@ async fn a_replica_that_lost_its_messages_forgets_on_reconnecting() {
     });
     // Unknown to both replicas: replica two still serves it from its cache.
     assert_eq!(on_two.get("/api/v1/session").await.status(), StatusCode::OK);
+    // Messages that are not Gatehouse's (anyone who can connect may send some) do not
+    // empty the caches.
+    one.with_db(|conn| {
+        diesel::sql_query(
+            "SELECT pg_notify('gatehouse_changes', m) FROM unnest(ARRAY['garbage', 'token:x', '']) m",
+        )
+        .execute(conn)
+        .unwrap()
+    });
+    actix_web::rt::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(on_two.get("/api/v1/session").await.status(), StatusCode::OK);
     let cut = one.with_db(|conn| {
         diesel::sql_query(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
