@@ -19,6 +19,8 @@ pub mod limits;
 pub mod oauth;
 pub mod oauth_clients;
 pub mod pagination;
+#[cfg(test)]
+mod proptests;
 pub mod routing;
 pub mod secret;
 pub mod sessions;

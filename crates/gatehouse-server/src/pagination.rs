@@ -31,9 +31,10 @@ impl PageParams {
         }
     }
 
-    /// The decoded cursor, if any; a cursor we did not issue is a 400.
+    /// The decoded cursor, if any (an empty `cursor=` is none: the first page); a
+    /// cursor we did not issue is a 400.
     pub fn cursor(&self) -> Result<Option<String>, ApiError> {
-        let Some(raw) = &self.cursor else {
+        let Some(raw) = self.cursor.as_ref().filter(|c| !c.is_empty()) else {
             return Ok(None);
         };
         URL_SAFE_NO_PAD

@@ -44,7 +44,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "bootstrap",
         ],
     ),
-    ("top", &["startup", "lib", "main"]),
+    ("top", &["startup", "lib", "main", "proptests"]),
 ];
 
 /// Imports against the direction that are still there, as `(from, to)`. Issue 10 removes

@@ -383,6 +383,17 @@ async fn users_are_listed_by_page(b: Backend) {
     sorted.sort();
     sorted.dedup();
     assert_eq!(sorted, seen);
+    // An empty cursor is no cursor: the first page.
+    let first: Page<User> = admin
+        .get("/api/v1/users?limit=2&cursor=")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        first.items.iter().map(|u| &u.username).collect::<Vec<_>>(),
+        seen[..2].iter().collect::<Vec<_>>()
+    );
     for bad in ["limit=0", "limit=201", "cursor=%%%"] {
         let res = admin.get(&format!("/api/v1/users?{bad}")).await;
         assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{bad}");
