@@ -887,6 +887,7 @@ async fn a_filter_finds_keys_far_down_the_list(b: Backend) {
     let OtherSubscription {
         admin: other_admin,
         id: other_id,
+        ..
     } = app.second_subscription().await;
     succeeded(
         other_admin

@@ -248,6 +248,7 @@ pub struct IssuedKey {
 pub struct OtherSubscription {
     pub admin: Client,
     pub id: String,
+    pub username: String,
 }
 
 /// A browser-like client: a cookie jar, and the CSRF token of its session once signed in.
@@ -389,6 +390,7 @@ impl TestApp {
         OtherSubscription {
             admin: self.sign_in(&username, ADMIN_PASSWORD).await,
             id: created.subscription_id,
+            username,
         }
     }
 }

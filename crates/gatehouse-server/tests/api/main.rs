@@ -10,6 +10,7 @@ mod audit;
 mod cli;
 mod errors;
 mod faults;
+mod isolation;
 mod layers;
 mod limits;
 mod oauth;

@@ -165,6 +165,7 @@ async fn only_admins_change_settings(b: Backend) {
     let OtherSubscription {
         admin: other,
         id: other_id,
+        ..
     } = app.second_subscription().await;
     let s: Subscription = other
         .patch("/api/v1/subscription", &json!({"name": "Globex Inc"}))
