@@ -98,7 +98,7 @@ fn release_server() -> anyhow::Result<(PathBuf, PathBuf)> {
     Ok((bin, dir))
 }
 
-struct Server(Child);
+pub(crate) struct Server(Child);
 
 impl Drop for Server {
     fn drop(&mut self) {
@@ -163,10 +163,10 @@ fn run(
     Ok(())
 }
 
-const PASSWORD: &str = "benchmark admin password";
+pub(crate) const PASSWORD: &str = "benchmark admin password";
 
 /// Bootstraps a subscription on `db` and starts the release server on it.
-fn serve(bin: &Path, dir: &Path, db: &str) -> anyhow::Result<(Server, String)> {
+pub(crate) fn serve(bin: &Path, dir: &Path, db: &str) -> anyhow::Result<(Server, String)> {
     let mut boot = Command::new(bin)
         .args([
             "bootstrap",
@@ -889,7 +889,7 @@ fn wrk_introspect(
     parse(&String::from_utf8_lossy(&warm(DURATION)?.stdout))
 }
 
-fn path_str(p: &Path) -> anyhow::Result<&str> {
+pub(crate) fn path_str(p: &Path) -> anyhow::Result<&str> {
     p.to_str().context("temporary path is not UTF-8")
 }
 
@@ -903,7 +903,7 @@ fn wait_ready(base: &str) -> anyhow::Result<()> {
     bail!("the server did not become ready")
 }
 
-fn curl(args: &[&str]) -> anyhow::Result<String> {
+pub(crate) fn curl(args: &[&str]) -> anyhow::Result<String> {
     let out = Command::new("curl").arg("-sS").args(args).output()?;
     if !out.status.success() {
         bail!("curl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
@@ -912,7 +912,7 @@ fn curl(args: &[&str]) -> anyhow::Result<String> {
 }
 
 /// The string value of a top-level field of a small JSON answer.
-fn json_string(body: &str, field: &str) -> Option<String> {
+pub(crate) fn json_string(body: &str, field: &str) -> Option<String> {
     let start = body.find(&format!("\"{field}\":\""))? + field.len() + 4;
     let end = body[start..].find('"')? + start;
     Some(body[start..end].to_string())

@@ -5,8 +5,10 @@
 //!   SQLite and on it, then removes the cluster.
 //! - `cargo xtask bench` measures the speed targets of PRODUCT.md §9.
 //! - `cargo xtask build-web` builds the web app into `frontend/dist` (see `web.rs`).
+//! - `cargo xtask contract` runs schemathesis against a live server (`contract.rs`).
 
 mod bench;
+mod contract;
 mod postgres;
 mod web;
 
@@ -20,10 +22,11 @@ fn main() -> ExitCode {
         Some("run") => run(&args[1..]),
         Some("test") => test(&args[1..]),
         Some("bench") => bench::bench(),
+        Some("contract") => contract::contract(),
         Some("build-web") => web::build_web().map(|_| ()),
         _ => {
             eprintln!(
-                "usage: cargo xtask <command>\n\n  run [ARGS…]   build and start Gatehouse (release build)\n  test [ARGS…]  run every test on SQLite and a throwaway PostgreSQL\n  bench [--web|--scale] measure the speed targets (needs wrk and curl; --web: only the web app's size and load time; --scale: a million keys)\n  build-web     build the web app into frontend/dist\n"
+                "usage: cargo xtask <command>\n\n  run [ARGS…]   build and start Gatehouse (release build)\n  test [ARGS…]  run every test on SQLite and a throwaway PostgreSQL\n  bench [--web|--scale] measure the speed targets (needs wrk and curl; --web: only the web app's size and load time; --scale: a million keys)\n  build-web     build the web app into frontend/dist\n  contract      run schemathesis against a live server (needs schemathesis from PyPI)\n"
             );
             return ExitCode::from(2);
         }

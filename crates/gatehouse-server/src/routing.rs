@@ -156,14 +156,66 @@ pub fn query_error(err: actix_web::error::QueryPayloadError) -> ApiError {
 }
 
 /// Reads an optional JSON body: none at all means `T::default()`; anything else must be
-/// `application/json` within the size limit and parse, or the client hears why — a
-/// malformed body is never silently taken for an empty one.
+/// a JSON object sent as `application/json` within the size limit and parse, or the
+/// client hears why — a malformed body is never silently taken for an empty one.
 pub async fn optional_json<T>(
     req: &actix_web::HttpRequest,
-    mut payload: actix_web::web::Payload,
+    payload: actix_web::web::Payload,
 ) -> Result<T, ApiError>
 where
     T: serde::de::DeserializeOwned + Default,
+{
+    Ok(read_json(req, payload).await?.unwrap_or_default())
+}
+
+/// A required JSON body, as [`optional_json`] reads it: an object, `application/json`,
+/// at most `JSON_LIMIT`. Unlike `web::Json`, an array is refused even where serde would
+/// read a struct from one (`[null, null]` as a patch of two fields).
+pub struct JsonBody<T>(pub T);
+
+impl<T> JsonBody<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> std::ops::Deref for JsonBody<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: serde::de::DeserializeOwned + 'static> FromRequest for JsonBody<T> {
+    type Error = ApiError;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(
+        req: &actix_web::HttpRequest,
+        payload: &mut actix_web::dev::Payload,
+    ) -> Self::Future {
+        let req = req.clone();
+        let payload = payload.take();
+        Box::pin(async move {
+            read_json(&req, payload)
+                .await?
+                .map(JsonBody)
+                .ok_or_else(|| {
+                    ApiError::bad_request(codes::MALFORMED_JSON, "The request body is empty.")
+                })
+        })
+    }
+}
+
+/// A JSON object body, or `None` when there is no body at all.
+async fn read_json<T, S>(
+    req: &actix_web::HttpRequest,
+    mut payload: S,
+) -> Result<Option<T>, ApiError>
+where
+    T: serde::de::DeserializeOwned,
+    S: futures_util::Stream<Item = Result<actix_web::web::Bytes, actix_web::error::PayloadError>>
+        + Unpin,
 {
     use futures_util::StreamExt;
     let mut body = actix_web::web::BytesMut::new();
@@ -179,8 +231,9 @@ where
         }
         body.extend_from_slice(&chunk);
     }
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(T::default());
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    if first.is_none() {
+        return Ok(None);
     }
     let json = req
         .headers()
@@ -194,6 +247,15 @@ where
     if !json {
         return Err(ApiError::UnsupportedMediaType);
     }
-    serde_json::from_slice(&body)
-        .map_err(|e| json_error(actix_web::error::JsonPayloadError::Deserialize(e)))
+    let parsed: T = serde_json::from_slice(&body)
+        .map_err(|e| json_error(actix_web::error::JsonPayloadError::Deserialize(e)))?;
+    // Checked after parsing, so that malformed JSON is still called malformed.
+    if first != Some(&b'{') {
+        return Err(ApiError::BadRequest {
+            code: codes::INVALID_BODY,
+            message: "The request body must be a JSON object.".into(),
+            details: None,
+        });
+    }
+    Ok(Some(parsed))
 }

@@ -118,7 +118,7 @@ pub struct UpdateSubscription {
     pub api_keys_enabled: Option<bool>,
     #[serde(
         default,
-        deserialize_with = "double_option",
+        deserialize_with = "whole::double_option",
         skip_serializing_if = "Option::is_none"
     )]
     pub api_key_max_lifetime_days: Option<Option<u32>>,
@@ -126,11 +126,23 @@ pub struct UpdateSubscription {
     pub api_key_full_access_roles: Option<Vec<Role>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub oauth_client_roles: Option<Vec<Role>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "whole::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub session_idle_minutes: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "whole::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub session_max_hours: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "whole::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub login_lockout_threshold: Option<u32>,
 }
 
@@ -583,6 +595,58 @@ pub struct Health {
 }
 
 /// Tells a missing field (`None`) from an explicit `null` (`Some(None)`).
+/// Counts in request bodies: a JSON integer, or a number with a zero fraction (`55.0`),
+/// which JSON Schema also counts as an integer. Anything else is refused as before.
+mod whole {
+    use serde::Deserialize;
+    use serde::de::{self, Deserializer, Unexpected, Visitor};
+
+    struct Whole(u32);
+
+    impl<'de> Deserialize<'de> for Whole {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            deserializer.deserialize_any(WholeVisitor).map(Whole)
+        }
+    }
+
+    struct WholeVisitor;
+
+    impl Visitor<'_> for WholeVisitor {
+        type Value = u32;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a whole number from 0 to 4294967295")
+        }
+
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<u32, E> {
+            u32::try_from(v).map_err(|_| E::invalid_value(Unexpected::Unsigned(v), &self))
+        }
+
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<u32, E> {
+            u32::try_from(v).map_err(|_| E::invalid_value(Unexpected::Signed(v), &self))
+        }
+
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<u32, E> {
+            if v.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&v) {
+                Ok(v as u32)
+            } else {
+                Err(E::invalid_value(Unexpected::Float(v), &self))
+            }
+        }
+    }
+
+    pub fn option<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u32>, D::Error> {
+        Ok(Option::<Whole>::deserialize(deserializer)?.map(|w| w.0))
+    }
+
+    /// Present (`Some`), with `null` as `Some(None)`.
+    pub fn double_option<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Option<u32>>, D::Error> {
+        option(deserializer).map(Some)
+    }
+}
+
 fn double_option<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
 where
     D: Deserializer<'de>,
@@ -594,6 +658,34 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_may_be_written_with_a_zero_fraction() {
+        let patch: UpdateSubscription = serde_json::from_str(
+            r#"{"session_idle_minutes": 55.0, "session_max_hours": 12, "api_key_max_lifetime_days": 30.0}"#,
+        )
+        .unwrap();
+        assert_eq!(patch.session_idle_minutes, Some(55));
+        assert_eq!(patch.session_max_hours, Some(12));
+        assert_eq!(patch.api_key_max_lifetime_days, Some(Some(30)));
+        let cleared: UpdateSubscription =
+            serde_json::from_str(r#"{"api_key_max_lifetime_days": null}"#).unwrap();
+        assert_eq!(cleared.api_key_max_lifetime_days, Some(None));
+        for bad in [
+            r#"55.5"#,
+            r#"-1"#,
+            r#"4294967296"#,
+            r#"1e30"#,
+            r#""55""#,
+            r#"-1.0"#,
+        ] {
+            let body = format!(r#"{{"session_idle_minutes": {bad}}}"#);
+            assert!(
+                serde_json::from_str::<UpdateSubscription>(&body).is_err(),
+                "{bad}"
+            );
+        }
+    }
 
     #[test]
     fn null_and_missing_differ_in_patches() {

@@ -17,9 +17,11 @@ pub fn username(raw: &str) -> Result<String, &'static str> {
     Ok(s.to_ascii_lowercase())
 }
 
+/// 1 to 100 characters, counted as sent (so that a published maximum length is the
+/// whole rule), trimmed, none of them a control character.
 pub fn display_name(raw: &str) -> Result<String, &'static str> {
     let s = raw.trim();
-    if s.is_empty() || s.chars().count() > 100 {
+    if s.is_empty() || raw.chars().count() > 100 {
         return Err("must be 1 to 100 characters long");
     }
     if s.chars().any(char::is_control) {
@@ -33,7 +35,7 @@ pub fn email(raw: &str) -> Result<String, &'static str> {
     let Some((local, domain)) = s.split_once('@') else {
         return Err("must be an e-mail address");
     };
-    if s.len() > 254
+    if raw.chars().count() > 254
         || local.is_empty()
         || domain.len() < 3
         || !domain.contains('.')

@@ -63,7 +63,7 @@ pub async fn create_key(
     state: web::Data<AppState>,
     meta: ClientMeta,
     Authenticated(principal): Authenticated,
-    body: web::Json<CreateApiKey>,
+    body: crate::routing::JsonBody<CreateApiKey>,
 ) -> Result<HttpResponse, ApiError> {
     principal.require(Action::ManageOwnApiKeys)?;
     require_keys_enabled(&principal)?;
@@ -157,7 +157,7 @@ pub async fn rename_key(
     meta: ClientMeta,
     Authenticated(principal): Authenticated,
     path: web::Path<String>,
-    body: web::Json<UpdateApiKey>,
+    body: crate::routing::JsonBody<UpdateApiKey>,
 ) -> Result<web::Json<ApiKey>, ApiError> {
     let row = visible_key(&state, &principal, &path).await?;
     principal.require(Action::ManageOwnApiKeys)?;

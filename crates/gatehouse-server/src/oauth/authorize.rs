@@ -815,7 +815,7 @@ pub async fn decide_request(
     meta: ClientMeta,
     Authenticated(principal): Authenticated,
     path: web::Path<String>,
-    body: web::Json<ConsentDecision>,
+    body: crate::routing::JsonBody<ConsentDecision>,
 ) -> Result<HttpResponse, ApiError> {
     principal.require(Action::DecideConsent)?;
     let id = path.into_inner();

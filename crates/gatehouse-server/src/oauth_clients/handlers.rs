@@ -61,7 +61,7 @@ pub async fn create_client(
     state: web::Data<AppState>,
     meta: ClientMeta,
     Authenticated(principal): Authenticated,
-    body: web::Json<CreateOAuthClient>,
+    body: crate::routing::JsonBody<CreateOAuthClient>,
 ) -> Result<HttpResponse, ApiError> {
     principal.require(Action::IssueClientSecret)?;
     if !role_listed(
@@ -189,7 +189,7 @@ pub async fn update_client(
     meta: ClientMeta,
     Authenticated(principal): Authenticated,
     path: web::Path<String>,
-    body: web::Json<UpdateOAuthClient>,
+    body: crate::routing::JsonBody<UpdateOAuthClient>,
 ) -> Result<web::Json<OAuthClient>, ApiError> {
     principal.require(Action::ManageOAuthClients)?;
     let row = visible_client(&state, &principal, &path).await?;

@@ -29,7 +29,7 @@ fn invalid_credentials() -> ApiError {
 pub async fn sign_in(
     state: web::Data<AppState>,
     meta: ClientMeta,
-    body: web::Json<SignInRequest>,
+    body: crate::routing::JsonBody<SignInRequest>,
 ) -> Result<HttpResponse, ApiError> {
     // Throttled per client address before any work: a sprayer waits, and an address
     // that is waiting costs no password hash.

@@ -34,7 +34,7 @@ pub async fn update_subscription(
     state: web::Data<AppState>,
     meta: ClientMeta,
     Authenticated(principal): Authenticated,
-    body: web::Json<UpdateSubscription>,
+    body: crate::routing::JsonBody<UpdateSubscription>,
 ) -> Result<web::Json<Subscription>, ApiError> {
     principal.require(Action::ChangeSettings)?;
     let body = body.into_inner();

@@ -35,7 +35,7 @@ pub async fn update_me(
     state: web::Data<AppState>,
     meta: ClientMeta,
     Authenticated(principal): Authenticated,
-    body: web::Json<UpdateMe>,
+    body: crate::routing::JsonBody<UpdateMe>,
 ) -> Result<web::Json<User>, ApiError> {
     principal.require(Action::EditProfile)?;
     let body = body.into_inner();
@@ -74,7 +74,7 @@ pub async fn change_password(
     state: web::Data<AppState>,
     meta: ClientMeta,
     Authenticated(principal): Authenticated,
-    body: web::Json<ChangePassword>,
+    body: crate::routing::JsonBody<ChangePassword>,
 ) -> Result<HttpResponse, ApiError> {
     principal.require(Action::ChangePassword)?;
     let ChangePassword {
@@ -166,7 +166,7 @@ pub async fn create_user(
     state: web::Data<AppState>,
     meta: ClientMeta,
     Authenticated(principal): Authenticated,
-    body: web::Json<CreateUser>,
+    body: crate::routing::JsonBody<CreateUser>,
 ) -> Result<HttpResponse, ApiError> {
     principal.require(Action::ManageUsers)?;
     let body = body.into_inner();
@@ -313,7 +313,7 @@ pub async fn update_user(
     meta: ClientMeta,
     Authenticated(principal): Authenticated,
     path: web::Path<String>,
-    body: web::Json<UpdateUser>,
+    body: crate::routing::JsonBody<UpdateUser>,
 ) -> Result<web::Json<User>, ApiError> {
     principal.require(Action::ManageUsers)?;
     let body = body.into_inner();

@@ -264,6 +264,44 @@ async fn malformed_json_is_400_and_wrong_shape_is_400(b: Backend) {
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     assert_eq!(error_code(res).await, "invalid_parameter");
 
+    // An array is not an object, even where serde would read the fields from it in
+    // order: a patch of `[null, null]`, or a whole user as a list.
+    let before: serde_json::Value = admin
+        .get("/api/v1/subscription")
+        .await
+        .json()
+        .await
+        .unwrap();
+    for (path, body) in [
+        ("/api/v1/subscription", json!([null, null])),
+        ("/api/v1/subscription", json!(["Renamed"])),
+        (
+            "/api/v1/users",
+            json!(["bob@example.com", null, null, "viewer"]),
+        ),
+    ] {
+        let method = if path.ends_with("subscription") {
+            reqwest::Method::PATCH
+        } else {
+            reqwest::Method::POST
+        };
+        let res = admin
+            .request(method, path)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{path} {body}");
+        assert_eq!(error_code(res).await, "invalid_body", "{path} {body}");
+    }
+    let after: serde_json::Value = admin
+        .get("/api/v1/subscription")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(before, after);
+
     // Nothing was created by any of it.
     let list: serde_json::Value = admin.get("/api/v1/users").await.json().await.unwrap();
     assert_eq!(list["items"].as_array().unwrap().len(), 1);

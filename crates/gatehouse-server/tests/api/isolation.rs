@@ -175,8 +175,17 @@ async fn every_route_keeps_subscriptions_apart(b: Backend) {
     ];
     // The walk names real records: their own subscription reads each of them.
     for (method, path, _) in walk.iter().filter(|(m, _, _)| m == Method::GET) {
-        let own = if path.contains("/oauth/requests/") { &eve } else { &admin };
-        let status = own.request(method.clone(), path).send().await.unwrap().status();
+        let own = if path.contains("/oauth/requests/") {
+            &eve
+        } else {
+            &admin
+        };
+        let status = own
+            .request(method.clone(), path)
+            .send()
+            .await
+            .unwrap()
+            .status();
         assert_eq!(status, StatusCode::OK, "{path} for its own subscription");
     }
     let lists = [
