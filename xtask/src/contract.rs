@@ -72,6 +72,25 @@ pub fn contract() -> anyhow::Result<()> {
         &format!("{base}/api/v1/api-keys"),
     ])?;
     let key = json_string(&created, "secret").context("creating a key")?;
+    let key_id = json_string(&created, "id").context("creating a key")?;
+    let me = curl(&["-b", path_str(&jar)?, &format!("{base}/api/v1/me")])?;
+    let user_id = json_string(&me, "id").context("reading the admin")?;
+    // Sign-ins with the admin's name and wrong passwords are part of the run: a high
+    // threshold keeps them from locking the run's own user.
+    curl(&[
+        "-f",
+        "-b",
+        path_str(&jar)?,
+        "-X",
+        "PATCH",
+        "-H",
+        "Content-Type: application/json",
+        "-H",
+        &format!("X-CSRF-Token: {csrf}"),
+        "-d",
+        "{\"login_lockout_threshold\":1000}",
+        &format!("{base}/api/v1/subscription"),
+    ])?;
     let registered = curl(&[
         "-b",
         path_str(&jar)?,
@@ -86,6 +105,7 @@ pub fn contract() -> anyhow::Result<()> {
     let client_id = json_string(&registered, "client_id").context("registering a client")?;
     let client_secret =
         json_string(&registered, "client_secret").context("registering a client")?;
+    let client_row = json_string(&registered, "id").context("registering a client")?;
     let config = crate::root().join("api-spec").join("schemathesis.toml");
     let report = dir.join("report");
     let ran = Command::new("schemathesis")
@@ -107,12 +127,51 @@ pub fn contract() -> anyhow::Result<()> {
         .arg("--report-dir")
         .arg(&report)
         .env("GATEHOUSE_ST_KEY", &key)
+        .env(
+            "GATEHOUSE_ST_PROTECTED",
+            format!("{user_id},{key_id},{client_row}"),
+        )
+        .env("SCHEMATHESIS_HOOKS", "schemathesis_hooks")
+        .env("PYTHONPATH", crate::root().join("api-spec"))
         .env("GATEHOUSE_ST_SESSION", &session)
         .env("GATEHOUSE_ST_CSRF", &csrf)
         .env("GATEHOUSE_ST_CLIENT_ID", &client_id)
         .env("GATEHOUSE_ST_CLIENT_SECRET", &client_secret)
         .status()
         .context("running schemathesis")?;
+    // The run's credentials must have lived through it: otherwise every case after
+    // their end was only refused, and the run proves little.
+    let alive = [
+        (
+            "the API key",
+            vec!["-H".to_string(), format!("Authorization: Bearer {key}")],
+        ),
+        (
+            "the session",
+            vec!["-b".to_string(), path_str(&jar)?.to_string()],
+        ),
+    ];
+    for (what, args) in alive {
+        let mut call: Vec<&str> = vec!["-f", "-o", "/dev/null"];
+        call.extend(args.iter().map(String::as_str));
+        let url = format!("{base}/api/v1/session");
+        call.push(&url);
+        // Not `?` on curl's own error: it would print the credential.
+        if curl(&call).is_err() {
+            bail!("{what} did not live through the run");
+        }
+    }
+    let introspected = curl(&[
+        "-u",
+        &format!("{client_id}:{client_secret}"),
+        "-d",
+        "token=unknown",
+        &format!("{base}/oauth/introspect"),
+    ])
+    .map_err(|_| anyhow::anyhow!("introspecting with the OAuth client failed"))?;
+    if !introspected.contains("\"active\":false") {
+        bail!("the OAuth client did not live through the run: {introspected}");
+    }
     drop(server);
     if !ran.success() {
         bail!(

@@ -1,6 +1,8 @@
 //! What a client may send and how slowly: the head of a request within
-//! [`HEAD_TIMEOUT`] (actix answers 408 itself), its body within [`BODY_TIMEOUT`] of
-//! the request's start. A body that trickles in slower is cut off: the handler's read
+//! [`HEAD_TIMEOUT`] (actix answers 408 itself; it arms that timer once per connection,
+//! so on a kept-alive connection only the first head is timed — the reverse proxy's
+//! header timeout covers the rest, `deploy/nginx.conf`), its body within
+//! [`BODY_TIMEOUT`] of the request's start. A body that trickles in slower is cut off: the handler's read
 //! fails, the answer is replaced by 408 `request_timeout`, and the connection closes
 //! (its unread rest cannot be skipped). Sizes are limited where bodies are read: JSON
 //! bodies at `routing::JSON_LIMIT`, forms at actix's 256 KiB, headers at actix's.
@@ -8,8 +10,10 @@
 //! A slow client otherwise holds a connection and a worker's attention for as long as
 //! it likes; with enough of them nobody else is served.
 
+use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
@@ -31,9 +35,11 @@ pub const HEAD_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a client has to send a request's body, from the start of the request.
 pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A request body that must arrive before its deadline.
+/// A request body that must arrive before its deadline. The body itself is shared with
+/// the answer ([`Holding`]), so that it is still there, unread or not, when the answer
+/// is sent.
 struct Deadline {
-    inner: Payload,
+    inner: Rc<RefCell<Payload>>,
     sleep: Pin<Box<actix_web::rt::time::Sleep>>,
     expired: Arc<AtomicBool>,
 }
@@ -45,7 +51,7 @@ impl Stream for Deadline {
         if self.expired.load(Ordering::Relaxed) {
             return Poll::Ready(None);
         }
-        if let Poll::Ready(item) = Pin::new(&mut self.inner).poll_next(cx) {
+        if let Poll::Ready(item) = Pin::new(&mut *self.inner.borrow_mut()).poll_next(cx) {
             return Poll::Ready(item);
         }
         if self.sleep.as_mut().poll(cx).is_ready() {
@@ -80,8 +86,9 @@ pub async fn body_deadline(
             .map(ServiceResponse::map_into_boxed_body);
     }
     let expired = Arc::new(AtomicBool::new(false));
+    let body = Rc::new(RefCell::new(req.take_payload()));
     let deadline = Deadline {
-        inner: req.take_payload(),
+        inner: body.clone(),
         sleep: Box::pin(actix_web::rt::time::sleep(BODY_TIMEOUT)),
         expired: expired.clone(),
     };
@@ -89,13 +96,44 @@ pub async fn body_deadline(
         Box::pin(deadline) as Pin<Box<dyn Stream<Item = Result<Bytes, PayloadError>>>>
     ));
     let res = next.call(req).await?;
-    if !expired.load(Ordering::Relaxed) {
-        return Ok(res.map_into_boxed_body());
+    let res = if expired.load(Ordering::Relaxed) {
+        let (req, _) = res.into_parts();
+        let mut answer = actix_web::ResponseError::error_response(&ApiError::RequestTimeout);
+        answer
+            .head_mut()
+            .set_connection_type(actix_web::http::ConnectionType::Close);
+        ServiceResponse::new(req, answer)
+    } else {
+        res.map_into_boxed_body()
+    };
+    // Held until the answer is sent: actix closes the connection after answering a
+    // request whose body is unfinished and still held, where it would otherwise go on
+    // reading and discarding a dropped chunked body, for as long as it trickles.
+    Ok(res.map_body(|_, answer| {
+        BoxBody::new(Holding {
+            answer,
+            _body: body,
+        })
+    }))
+}
+
+/// An answer that keeps its request's body until it has been sent.
+struct Holding {
+    answer: BoxBody,
+    _body: Rc<RefCell<Payload>>,
+}
+
+impl MessageBody for Holding {
+    type Error = Box<dyn std::error::Error>;
+
+    fn size(&self) -> actix_web::body::BodySize {
+        self.answer.size()
     }
-    let (req, _) = res.into_parts();
-    let mut answer = actix_web::ResponseError::error_response(&ApiError::RequestTimeout);
-    answer
-        .head_mut()
-        .set_connection_type(actix_web::http::ConnectionType::Close);
-    Ok(ServiceResponse::new(req, answer))
+
+    fn poll_next(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Bytes, Self::Error>>> {
+        Pin::new(&mut self.get_mut().answer).poll_next(cx)
+    }
 }

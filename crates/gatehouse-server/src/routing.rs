@@ -218,6 +218,21 @@ where
         + Unpin,
 {
     use futures_util::StreamExt;
+    let headers = req.headers();
+    // Bodies are read as sent: a compressed one would be taken for malformed JSON.
+    if headers
+        .get(actix_web::http::header::CONTENT_ENCODING)
+        .is_some_and(|v| !v.as_bytes().eq_ignore_ascii_case(b"identity"))
+    {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    let declared = headers
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > JSON_LIMIT) {
+        return Err(ApiError::PayloadTooLarge);
+    }
     let mut body = actix_web::web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| {

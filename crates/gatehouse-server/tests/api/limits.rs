@@ -89,6 +89,33 @@ async fn a_body_that_trickles_in_is_cut_off() {
     );
 }
 
+/// Chunked, the body has no length to wait for: a handler that never reads it (a probe,
+/// a refusal before the body) still answers at once and the connection closes, and one
+/// that reads it gets 408 after the deadline — never a connection held open for as long
+/// as the client trickles.
+#[actix_web::test]
+async fn a_chunked_body_that_trickles_in_is_cut_off() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let chunks: &'static [u8] = b"1\r\na\r\n1\r\nb\r\n1\r\nc\r\n1\r\nd\r\n1\r\ne\r\n1\r\nf\r\n";
+    let head =
+        "GET /healthz HTTP/1.1\r\nHost: gatehouse\r\nTransfer-Encoding: chunked\r\n\r\n1\r\n{\r\n"
+            .to_string();
+    let (answer, took) = trickle(&app, head, chunks).await;
+    assert_eq!(status_of(&answer), "200", "{answer}");
+    assert!(took < Duration::from_secs(4), "held open for {took:?}");
+    let head =
+        "POST /api/v1/session HTTP/1.1\r\nHost: gatehouse\r\nContent-Type: application/json\r\n\
+                Transfer-Encoding: chunked\r\n\r\n1\r\n{\r\n"
+            .to_string();
+    let (answer, took) = trickle(&app, head, chunks).await;
+    assert_eq!(status_of(&answer), "408", "{answer}");
+    assert!(
+        took >= BODY_TIMEOUT - Duration::from_secs(1)
+            && took < BODY_TIMEOUT + Duration::from_secs(5),
+        "cut off after {took:?}"
+    );
+}
+
 #[actix_web::test]
 async fn a_head_that_trickles_in_is_cut_off() {
     let app = spawn_app(Backend::Sqlite).await;
