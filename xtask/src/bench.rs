@@ -217,6 +217,31 @@ pub(crate) fn sign_in(base: &str, jar: &Path, username: &str) -> anyhow::Result<
     json_string(&signed_in, "csrf_token").context("signing in")
 }
 
+/// A JSON call as the signed-in user of `jar` (cookie and CSRF token): `method` `url`
+/// with `body`; the answer's body, or an error for an HTTP error status.
+pub(crate) fn as_signed_in(
+    jar: &Path,
+    csrf: &str,
+    method: &str,
+    url: &str,
+    body: &str,
+) -> anyhow::Result<String> {
+    curl(&[
+        "-f",
+        "-b",
+        path_str(jar)?,
+        "-X",
+        method,
+        "-H",
+        "Content-Type: application/json",
+        "-H",
+        &format!("X-CSRF-Token: {csrf}"),
+        "-d",
+        body,
+        url,
+    ])
+}
+
 /// Creates `count` read-only keys named `{name} {i}` through the API, as the signed-in
 /// user of `jar`; the last key's secret.
 pub(crate) fn seed_keys(
@@ -276,19 +301,13 @@ fn measure(base: &str, dir: &Path) -> anyhow::Result<Measured> {
     let script = dir.join("signin.lua");
     std::fs::write(&script, include_str!("../bench/signin.lua"))?;
     // Lockout would end the flood early; the threshold is raised for the run.
-    curl(&[
-        "-b",
-        path_str(&jar)?,
-        "-X",
+    as_signed_in(
+        &jar,
+        &csrf,
         "PATCH",
-        "-H",
-        "Content-Type: application/json",
-        "-H",
-        &format!("X-CSRF-Token: {csrf}"),
-        "-d",
-        "{\"login_lockout_threshold\":1000}",
         &format!("{base}/api/v1/subscription"),
-    ])?;
+        "{\"login_lockout_threshold\":1000}",
+    )?;
 
     let auth = format!("Authorization: Bearer {secret}");
     // Warm both paths (and the key cache) before measuring.

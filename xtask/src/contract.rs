@@ -13,7 +13,7 @@ use std::process::Command;
 
 use anyhow::{Context, bail};
 
-use crate::bench::{PASSWORD, curl, json_string, path_str, serve};
+use crate::bench::{PASSWORD, as_signed_in, curl, json_string, path_str, serve};
 
 /// Examples per operation and phase: enough to find what the hand-written spec got
 /// wrong, bounded so CI stays fast.
@@ -60,48 +60,33 @@ pub fn contract() -> anyhow::Result<()> {
             (fields.len() == 7 && fields[5] == "gatehouse_session").then(|| fields[6].to_string())
         })
         .context("the session cookie")?;
-    let created = curl(&[
-        "-b",
-        path_str(&jar)?,
-        "-H",
-        "Content-Type: application/json",
-        "-H",
-        &format!("X-CSRF-Token: {csrf}"),
-        "-d",
-        "{\"name\":\"schemathesis\",\"permission\":\"full_access\"}",
+    let created = as_signed_in(
+        &jar,
+        &csrf,
+        "POST",
         &format!("{base}/api/v1/api-keys"),
-    ])?;
+        "{\"name\":\"schemathesis\",\"permission\":\"full_access\"}",
+    )?;
     let key = json_string(&created, "secret").context("creating a key")?;
     let key_id = json_string(&created, "id").context("creating a key")?;
     let me = curl(&["-b", path_str(&jar)?, &format!("{base}/api/v1/me")])?;
     let user_id = json_string(&me, "id").context("reading the admin")?;
     // Sign-ins with the admin's name and wrong passwords are part of the run: a high
     // threshold keeps them from locking the run's own user.
-    curl(&[
-        "-f",
-        "-b",
-        path_str(&jar)?,
-        "-X",
+    as_signed_in(
+        &jar,
+        &csrf,
         "PATCH",
-        "-H",
-        "Content-Type: application/json",
-        "-H",
-        &format!("X-CSRF-Token: {csrf}"),
-        "-d",
-        "{\"login_lockout_threshold\":1000}",
         &format!("{base}/api/v1/subscription"),
-    ])?;
-    let registered = curl(&[
-        "-b",
-        path_str(&jar)?,
-        "-H",
-        "Content-Type: application/json",
-        "-H",
-        &format!("X-CSRF-Token: {csrf}"),
-        "-d",
-        "{\"name\":\"schemathesis\",\"redirect_uris\":[\"https://app.example.com/callback\"],\"client_type\":\"confidential\"}",
+        "{\"login_lockout_threshold\":1000}",
+    )?;
+    let registered = as_signed_in(
+        &jar,
+        &csrf,
+        "POST",
         &format!("{base}/api/v1/oauth-clients"),
-    ])?;
+        "{\"name\":\"schemathesis\",\"redirect_uris\":[\"https://app.example.com/callback\"],\"client_type\":\"confidential\"}",
+    )?;
     let client_id = json_string(&registered, "client_id").context("registering a client")?;
     let client_secret =
         json_string(&registered, "client_secret").context("registering a client")?;
