@@ -242,6 +242,19 @@ pub(crate) fn as_signed_in(
     ])
 }
 
+/// Raises the subscription's lockout threshold to its maximum, as the signed-in admin
+/// of `jar`: for runs that send wrong passwords on purpose.
+pub(crate) fn raise_lockout_threshold(base: &str, jar: &Path, csrf: &str) -> anyhow::Result<()> {
+    as_signed_in(
+        jar,
+        csrf,
+        "PATCH",
+        &format!("{base}/api/v1/subscription"),
+        "{\"login_lockout_threshold\":1000}",
+    )
+    .map(drop)
+}
+
 /// Creates `count` read-only keys named `{name} {i}` through the API, as the signed-in
 /// user of `jar`; the last key's secret.
 pub(crate) fn seed_keys(
@@ -301,13 +314,7 @@ fn measure(base: &str, dir: &Path) -> anyhow::Result<Measured> {
     let script = dir.join("signin.lua");
     std::fs::write(&script, include_str!("../bench/signin.lua"))?;
     // Lockout would end the flood early; the threshold is raised for the run.
-    as_signed_in(
-        &jar,
-        &csrf,
-        "PATCH",
-        &format!("{base}/api/v1/subscription"),
-        "{\"login_lockout_threshold\":1000}",
-    )?;
+    raise_lockout_threshold(&base, &jar, &csrf)?;
 
     let auth = format!("Authorization: Bearer {secret}");
     // Warm both paths (and the key cache) before measuring.

@@ -13,7 +13,9 @@ use std::process::Command;
 
 use anyhow::{Context, bail};
 
-use crate::bench::{PASSWORD, as_signed_in, curl, json_string, path_str, serve};
+use crate::bench::{
+    PASSWORD, as_signed_in, curl, json_string, path_str, raise_lockout_threshold, serve,
+};
 
 /// Examples per operation and phase: enough to find what the hand-written spec got
 /// wrong, bounded so CI stays fast.
@@ -73,13 +75,7 @@ pub fn contract() -> anyhow::Result<()> {
     let user_id = json_string(&me, "id").context("reading the admin")?;
     // Sign-ins with the admin's name and wrong passwords are part of the run: a high
     // threshold keeps them from locking the run's own user.
-    as_signed_in(
-        &jar,
-        &csrf,
-        "PATCH",
-        &format!("{base}/api/v1/subscription"),
-        "{\"login_lockout_threshold\":1000}",
-    )?;
+    raise_lockout_threshold(&base, &jar, &csrf)?;
     let registered = as_signed_in(
         &jar,
         &csrf,

@@ -20,15 +20,21 @@ fn shell(command: &str) {
     assert!(ok, "`{command}` failed");
 }
 
-#[actix_web::test]
-#[ignore = "restarts PostgreSQL: cargo xtask test runs it alone, after the suite"]
-async fn the_server_recovers_from_a_postgres_restart() {
+/// The shell commands that stop and start the test cluster, from `cargo xtask test`.
+fn restart_commands() -> (String, String) {
     let (Ok(stop), Ok(start)) = (
         std::env::var("GATEHOUSE_TEST_POSTGRES_STOP"),
         std::env::var("GATEHOUSE_TEST_POSTGRES_START"),
     ) else {
         panic!("GATEHOUSE_TEST_POSTGRES_STOP and _START are set by `cargo xtask test`");
     };
+    (stop, start)
+}
+
+#[actix_web::test]
+#[ignore = "restarts PostgreSQL: cargo xtask test runs it alone, after the suite"]
+async fn the_server_recovers_from_a_postgres_restart() {
+    let (stop, start) = restart_commands();
     let app = spawn_app(Backend::Postgres).await;
     let admin = app.admin().await;
     let IssuedKey { secret: key, .. } = app.api_key(&admin, "read_only").await;
@@ -110,12 +116,7 @@ async fn under_load_the_server_answers_503_and_recovers() {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::{Arc, Mutex};
 
-    let (Ok(stop), Ok(start)) = (
-        std::env::var("GATEHOUSE_TEST_POSTGRES_STOP"),
-        std::env::var("GATEHOUSE_TEST_POSTGRES_START"),
-    ) else {
-        panic!("GATEHOUSE_TEST_POSTGRES_STOP and _START are set by `cargo xtask test`");
-    };
+    let (stop, start) = restart_commands();
     let app = spawn_app(Backend::Postgres).await;
     let admin = Arc::new(app.admin().await);
     let IssuedKey { secret: key, .. } = app.api_key(&admin, "full_access").await;
