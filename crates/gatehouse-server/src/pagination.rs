@@ -85,13 +85,16 @@ pub fn text_param(
     value: Option<String>,
     max: usize,
 ) -> Result<Option<String>, ApiError> {
-    let Some(v) = value
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty())
-    else {
+    let Some(raw) = value else {
         return Ok(None);
     };
-    if v.chars().count() > max || v.chars().any(char::is_control) {
+    // Counted as sent, as the published `maxLength` counts; then trimmed.
+    let too_long = raw.chars().count() > max;
+    let v = raw.trim().to_string();
+    if v.is_empty() && !too_long {
+        return Ok(None);
+    }
+    if too_long || v.chars().any(char::is_control) {
         return Err(ApiError::BadRequest {
             code: codes::INVALID_PARAMETER,
             message: format!(
