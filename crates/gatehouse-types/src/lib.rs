@@ -12,6 +12,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 /// A page of a list endpoint: `{"items": [...], "next_cursor": "…" | null}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next_cursor: Option<String>,
@@ -19,6 +20,7 @@ pub struct Page<T> {
 
 /// What a user may do in their subscription.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Viewer,
@@ -44,6 +46,7 @@ impl Role {
 
 /// Whether a user may sign in and whether their credentials work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum UserState {
     Active,
@@ -69,6 +72,7 @@ impl UserState {
 
 /// A person in a subscription, as the API shows them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct User {
     pub id: String,
     pub subscription_id: String,
@@ -87,6 +91,7 @@ pub struct User {
 
 /// The policies of a subscription (PRODUCT.md §6).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SubscriptionSettings {
     pub api_keys_enabled: bool,
     pub api_key_max_lifetime_days: Option<u32>,
@@ -99,6 +104,7 @@ pub struct SubscriptionSettings {
 
 /// A tenant: its name and settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Subscription {
     pub id: String,
     pub name: String,
@@ -110,6 +116,7 @@ pub struct Subscription {
 /// `PATCH /api/v1/subscription`: every field optional; `api_key_max_lifetime_days: null`
 /// removes the limit.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct UpdateSubscription {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -148,6 +155,7 @@ pub struct UpdateSubscription {
 
 /// `POST /api/v1/session`.
 #[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SignInRequest {
     pub username: String,
@@ -165,6 +173,7 @@ impl std::fmt::Debug for SignInRequest {
 
 /// The credential a request was made with, as `GET /api/v1/session` reports it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Credential {
     /// A signed-in browser session.
@@ -196,6 +205,7 @@ pub enum Credential {
 
 /// What an API key may do: only safe methods, or everything its user may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Permission {
     ReadOnly,
@@ -221,6 +231,7 @@ impl Permission {
 
 /// An API key as its owner and admins see it: never the secret, only a hint.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ApiKey {
     pub id: String,
     pub name: String,
@@ -238,6 +249,7 @@ pub struct ApiKey {
 
 /// `POST /api/v1/api-keys`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateApiKey {
     pub name: String,
@@ -248,6 +260,7 @@ pub struct CreateApiKey {
 
 /// The answer to creating or resetting a key: the only time the secret is shown.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ApiKeyWithSecret {
     #[serde(flatten)]
     pub key: ApiKey,
@@ -265,6 +278,7 @@ impl std::fmt::Debug for ApiKeyWithSecret {
 
 /// `PATCH /api/v1/api-keys/{id}`: rename.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct UpdateApiKey {
     pub name: String,
@@ -273,6 +287,7 @@ pub struct UpdateApiKey {
 /// `POST /api/v1/api-keys/{id}/reset`, body optional. Without `expires_at` the key keeps
 /// the lifetime it had, counted from now.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ResetApiKey {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -281,6 +296,7 @@ pub struct ResetApiKey {
 
 /// A key in the administrators' list of every key of the subscription.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SubscriptionApiKey {
     #[serde(flatten)]
     pub key: ApiKey,
@@ -290,6 +306,7 @@ pub struct SubscriptionApiKey {
 
 /// `GET /api/v1/auth/verify`: who the credential belongs to (also sent as headers).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VerifyResponse {
     pub user_id: String,
     pub username: String,
@@ -300,6 +317,7 @@ pub struct VerifyResponse {
 /// Whether a client can keep a secret (a server) or not (a browser or native app,
 /// which must use PKCE instead).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ClientType {
     Confidential,
@@ -325,6 +343,7 @@ impl ClientType {
 
 /// A registered OAuth client, as its owner and admins see it (never the secret).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OAuthClient {
     pub id: String,
     /// The public identifier apps send: 32 lowercase hex characters.
@@ -346,6 +365,7 @@ pub struct OAuthClient {
 
 /// `POST /api/v1/oauth-clients`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateOAuthClient {
     pub name: String,
@@ -364,6 +384,7 @@ fn default_client_type() -> ClientType {
 
 /// `PATCH /api/v1/oauth-clients/{id}`; `null` clears the homepage or logo.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct UpdateOAuthClient {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -389,6 +410,7 @@ pub struct UpdateOAuthClient {
 
 /// `POST /api/v1/oauth-clients/{id}/reset-secret`, body optional.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ResetClientSecret {
     /// Also revoke every grant of the client, so that every token it holds stops.
@@ -399,6 +421,7 @@ pub struct ResetClientSecret {
 /// A client with its secret: the answer to create and reset-secret, the only time the
 /// secret is shown. Public clients have none.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OAuthClientWithSecret {
     #[serde(flatten)]
     pub client: OAuthClient,
@@ -416,6 +439,7 @@ impl std::fmt::Debug for OAuthClientWithSecret {
 
 /// Whether an authorized application may still act for the user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum GrantState {
     Active,
@@ -425,6 +449,7 @@ pub enum GrantState {
 /// An application the user has authorized (a grant), as the Authorized Applications tab
 /// shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuthorizedApp {
     pub id: String,
     pub client_id: String,
@@ -441,6 +466,7 @@ pub struct AuthorizedApp {
 
 /// `GET /api/v1/oauth/requests/{id}`: what the consent page shows.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuthorizationRequestView {
     pub id: String,
     pub client_id: String,
@@ -458,6 +484,7 @@ pub struct AuthorizationRequestView {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Decision {
     Allow,
@@ -466,6 +493,7 @@ pub enum Decision {
 
 /// `POST /api/v1/oauth/requests/{id}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ConsentDecision {
     pub decision: Decision,
@@ -473,12 +501,14 @@ pub struct ConsentDecision {
 
 /// Where the SPA sends the browser after a consent decision.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConsentResult {
     pub redirect_to: String,
 }
 
 /// `POST /api/v1/session` and `GET /api/v1/session`: who am I, and with which credential.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SessionInfo {
     pub user: User,
     pub subscription: Subscription,
@@ -490,6 +520,7 @@ pub struct SessionInfo {
 
 /// `PATCH /api/v1/me`: `email: null` removes the address.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct UpdateMe {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -504,6 +535,7 @@ pub struct UpdateMe {
 
 /// `PUT /api/v1/me/password`.
 #[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ChangePassword {
     pub current_password: String,
@@ -518,6 +550,7 @@ impl std::fmt::Debug for ChangePassword {
 
 /// `POST /api/v1/users`. Without `password`, the server generates one and returns it once.
 #[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateUser {
     pub username: String,
@@ -541,6 +574,7 @@ impl std::fmt::Debug for CreateUser {
 
 /// The answer to `POST /api/v1/users`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreatedUser {
     pub user: User,
     /// The generated password, shown this once; absent when the admin chose one.
@@ -550,6 +584,7 @@ pub struct CreatedUser {
 /// `PATCH /api/v1/users/{id}`. `state: "active"` also unlocks a locked user;
 /// `locked` cannot be set by hand.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct UpdateUser {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -568,6 +603,7 @@ pub struct UpdateUser {
 
 /// One entry of the audit log: who did what, with which credential, to what, from where.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditEvent {
     pub id: String,
     /// The user who acted; absent for failed sign-ins of unknown usernames.
@@ -590,6 +626,7 @@ pub struct AuditEvent {
 
 /// `GET /healthz` and `GET /readyz`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Health {
     pub status: String,
 }
