@@ -98,7 +98,17 @@ pub async fn body_deadline(
     let res = next.call(req).await?;
     let res = if expired.load(Ordering::Relaxed) {
         let (req, _) = res.into_parts();
-        let mut answer = actix_web::ResponseError::error_response(&ApiError::RequestTimeout);
+        let mut answer = if req.path().starts_with("/oauth/") || req.path().starts_with("/login/") {
+            // The protocol endpoints answer in OAuth's error format (RFC 6749 §5.2).
+            actix_web::HttpResponse::RequestTimeout()
+                .insert_header((header::CACHE_CONTROL, "no-store"))
+                .json(serde_json::json!({
+                    "error": "invalid_request",
+                    "error_description": "The request body did not arrive in time.",
+                }))
+        } else {
+            actix_web::ResponseError::error_response(&ApiError::RequestTimeout)
+        };
         answer
             .head_mut()
             .set_connection_type(actix_web::http::ConnectionType::Close);

@@ -87,6 +87,13 @@ async fn a_body_that_trickles_in_is_cut_off() {
         app.anonymous().get("/healthz").await.status(),
         StatusCode::OK
     );
+    // The token endpoint says it in OAuth's words.
+    let head = "POST /oauth/token HTTP/1.1\r\nHost: gatehouse\r\n\
+                Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 40\r\n\r\ngrant_type=re"
+        .to_string();
+    let (answer, _) = trickle(&app, head, b"fresh_token&refresh_token=gatr_xxxxxx").await;
+    assert_eq!(status_of(&answer), "408", "{answer}");
+    assert!(answer.contains("\"error\":\"invalid_request\""), "{answer}");
 }
 
 /// Chunked, the body has no length to wait for: a handler that never reads it (a probe,
