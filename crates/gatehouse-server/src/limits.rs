@@ -10,12 +10,10 @@
 //! A slow client otherwise holds a connection and a worker's attention for as long as
 //! it likes; with enough of them nobody else is served.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -41,21 +39,21 @@ pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 struct Deadline {
     inner: Rc<RefCell<Payload>>,
     sleep: Pin<Box<actix_web::rt::time::Sleep>>,
-    expired: Arc<AtomicBool>,
+    expired: Rc<Cell<bool>>,
 }
 
 impl Stream for Deadline {
     type Item = Result<Bytes, PayloadError>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        if self.expired.load(Ordering::Relaxed) {
+        if self.expired.get() {
             return Poll::Ready(None);
         }
         if let Poll::Ready(item) = Pin::new(&mut *self.inner.borrow_mut()).poll_next(cx) {
             return Poll::Ready(item);
         }
         if self.sleep.as_mut().poll(cx).is_ready() {
-            self.expired.store(true, Ordering::Relaxed);
+            self.expired.set(true);
             return Poll::Ready(Some(Err(PayloadError::Io(std::io::Error::new(
                 std::io::ErrorKind::TimedOut,
                 "the request body did not arrive in time",
@@ -85,7 +83,7 @@ pub async fn body_deadline(
             .await
             .map(ServiceResponse::map_into_boxed_body);
     }
-    let expired = Arc::new(AtomicBool::new(false));
+    let expired = Rc::new(Cell::new(false));
     let body = Rc::new(RefCell::new(req.take_payload()));
     let deadline = Deadline {
         inner: body.clone(),
@@ -96,7 +94,7 @@ pub async fn body_deadline(
         Box::pin(deadline) as Pin<Box<dyn Stream<Item = Result<Bytes, PayloadError>>>>
     ));
     let res = next.call(req).await?;
-    let res = if expired.load(Ordering::Relaxed) {
+    let res = if expired.get() {
         let (req, _) = res.into_parts();
         let mut answer = if req.path().starts_with("/oauth/") || req.path().starts_with("/login/") {
             // The protocol endpoints answer in OAuth's error format (RFC 6749 §5.2).

@@ -250,8 +250,7 @@ where
     if first.is_none() {
         return Ok(None);
     }
-    let json = req
-        .headers()
+    let json = headers
         .get(actix_web::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())

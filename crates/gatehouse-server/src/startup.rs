@@ -15,7 +15,7 @@ use tracing::Instrument;
 
 use crate::config::Settings;
 use crate::error::ApiError;
-use crate::routing::{JSON_LIMIT, json_error, query_error, resource};
+use crate::routing::{query_error, resource};
 use crate::state::AppState;
 use crate::{
     api_keys, audit, auth, db, grants, health, oauth, oauth_clients, sessions, subscriptions, users,
@@ -27,33 +27,30 @@ async fn not_found() -> Result<HttpResponse, ApiError> {
 
 /// The whole route table.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.app_data(
-        web::JsonConfig::default()
-            .limit(JSON_LIMIT)
-            .error_handler(|err, _| json_error(err).into()),
-    )
-    .app_data(web::QueryConfig::default().error_handler(|err, _| query_error(err).into()))
-    .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()))
-    .configure(health::configure)
-    .service(
-        web::scope("/api/v1")
-            .configure(sessions::configure)
-            .configure(api_keys::configure)
-            .configure(users::configure)
-            .configure(subscriptions::configure)
-            .configure(audit::configure)
-            .configure(oauth_clients::configure)
-            .configure(grants::configure)
-            .configure(oauth::configure_api)
-            .service(resource("/auth/verify").get(auth::verify::verify))
-            .service(resource("/openapi.json").get(health::openapi))
-            .default_service(web::to(not_found)),
-    )
-    .configure(oauth::configure_protocol)
-    .configure(crate::web::configure)
-    // Every other path is a page of the web app (index.html), except under the
-    // reserved prefixes (`/api/`, `/oauth/`, …), which keep the JSON 404.
-    .default_service(web::to(crate::web::handlers::page));
+    // JSON bodies are read by `routing::JsonBody` and `optional_json`, with their own
+    // limit and errors; no handler takes `web::Json`.
+    cfg.app_data(web::QueryConfig::default().error_handler(|err, _| query_error(err).into()))
+        .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()))
+        .configure(health::configure)
+        .service(
+            web::scope("/api/v1")
+                .configure(sessions::configure)
+                .configure(api_keys::configure)
+                .configure(users::configure)
+                .configure(subscriptions::configure)
+                .configure(audit::configure)
+                .configure(oauth_clients::configure)
+                .configure(grants::configure)
+                .configure(oauth::configure_api)
+                .service(resource("/auth/verify").get(auth::verify::verify))
+                .service(resource("/openapi.json").get(health::openapi))
+                .default_service(web::to(not_found)),
+        )
+        .configure(oauth::configure_protocol)
+        .configure(crate::web::configure)
+        // Every other path is a page of the web app (index.html), except under the
+        // reserved prefixes (`/api/`, `/oauth/`, …), which keep the JSON 404.
+        .default_service(web::to(crate::web::handlers::page));
 }
 
 /// A running server: its port (so tests can bind port 0) and its shared state.

@@ -3,7 +3,7 @@
 //! failure limiters — owned by the auth layer, so that no credential check reaches
 //! above it.
 
-use std::sync::{Arc, Mutex, OnceLock, Weak, mpsc};
+use std::sync::{Arc, OnceLock, Weak, mpsc};
 use std::time::Duration;
 
 use crate::auth::cache::{Cache, CachedClient, CachedGrant, CachedKey, Invalidate};
@@ -13,7 +13,7 @@ use crate::auth::tokens::TokenHasher;
 use crate::client_address::{ForwardedHeader, TrustedProxies};
 use crate::clock::Clock;
 use crate::config::Settings;
-use crate::db::Database;
+use crate::db::{Database, Worker};
 use crate::limiter::FailureLimiter;
 
 /// Failed sign-ins from one client address within [`SIGN_IN_FAILURE_WINDOW`] before that
@@ -49,7 +49,7 @@ pub struct Authenticator {
     pub forwarded_header: ForwardedHeader,
     /// Where invalidations go to reach the other replicas (PostgreSQL only; set by
     /// [`Authenticator::tell_replicas`]).
-    replicas: OnceLock<Replicating>,
+    replicas: OnceLock<Worker<String>>,
 }
 
 impl Authenticator {
@@ -113,10 +113,7 @@ impl Authenticator {
     pub fn tell_replicas(self: &Arc<Self>, url: &str) -> std::io::Result<()> {
         let (tx, rx) = mpsc::channel();
         let thread = crate::db::notify::spawn(url.to_string(), rx, Replicas(Arc::downgrade(self)))?;
-        let _ = self.replicas.set(Replicating {
-            sender: Mutex::new(Some(tx)),
-            thread: Mutex::new(Some(thread)),
-        });
+        let _ = self.replicas.set(Worker::new(tx, Some(thread)));
         Ok(())
     }
 
@@ -124,37 +121,7 @@ impl Authenticator {
     /// thread; later invalidations stay local.
     pub fn stop_telling_replicas(&self) {
         if let Some(replicas) = self.replicas.get() {
-            replicas.stop();
-        }
-    }
-}
-
-/// The replica messages thread and the way to it.
-struct Replicating {
-    sender: Mutex<Option<mpsc::Sender<String>>>,
-    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
-}
-
-impl Replicating {
-    fn send(&self, message: String) -> bool {
-        self.sender
-            .lock()
-            .ok()
-            .and_then(|s| s.as_ref().map(|tx| tx.send(message).is_ok()))
-            .unwrap_or(false)
-    }
-
-    fn stop(&self) {
-        if let Ok(mut sender) = self.sender.lock() {
-            sender.take();
-        }
-        let thread = self.thread.lock().ok().and_then(|mut t| t.take());
-        if let Some(thread) = thread {
-            crate::db::join_within(
-                thread,
-                std::time::Duration::from_secs(3),
-                "replica messages",
-            );
+            replicas.stop(Duration::from_secs(3), "replica messages");
         }
     }
 }

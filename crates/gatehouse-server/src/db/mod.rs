@@ -225,18 +225,60 @@ impl Manager {
     }
 }
 
-/// Waits for a stopping thread to end, up to `limit`; past that it is left to the end
-/// of the process, with a warning.
-pub fn join_within(thread: std::thread::JoinHandle<()>, limit: Duration, what: &str) {
-    let until = Instant::now() + limit;
-    while !thread.is_finished() {
-        if Instant::now() >= until {
-            tracing::warn!(what, "did not stop in time");
-            return;
+/// A thread fed through a channel, that can be told to stop: closing the channel lets
+/// it finish what is queued and end; [`Worker::stop`] waits for that, up to a limit,
+/// past which the thread is left to the end of the process, with a warning.
+pub struct Worker<T> {
+    /// `None` once stopped: later sends fail.
+    sender: std::sync::Mutex<Option<std::sync::mpsc::Sender<T>>>,
+    thread: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl<T> Worker<T> {
+    pub fn new(
+        sender: std::sync::mpsc::Sender<T>,
+        thread: Option<std::thread::JoinHandle<()>>,
+    ) -> Self {
+        Worker {
+            sender: std::sync::Mutex::new(Some(sender)),
+            thread: std::sync::Mutex::new(thread),
         }
-        std::thread::sleep(Duration::from_millis(10));
     }
-    let _ = thread.join();
+
+    /// Queues `item`; `false` once stopped, or when the thread has ended. (The locks
+    /// guard no invariant a panic could break, so a poisoned one is used as it is.)
+    pub fn send(&self, item: T) -> bool {
+        self.sender
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+            .is_some_and(|tx| tx.send(item).is_ok())
+    }
+
+    /// Closes the channel and waits up to `limit` for the thread to finish.
+    pub fn stop(&self, limit: Duration, what: &str) {
+        self.sender
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        let thread = self
+            .thread
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        let Some(thread) = thread else {
+            return;
+        };
+        let until = Instant::now() + limit;
+        while !thread.is_finished() {
+            if Instant::now() >= until {
+                tracing::warn!(what, "did not stop in time");
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = thread.join();
+    }
 }
 
 /// One connection outside the pool, with the same settings (the SQLite writer's).

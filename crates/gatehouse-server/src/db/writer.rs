@@ -66,9 +66,8 @@ where
 
 /// The queue to the writer thread.
 pub struct Writer {
-    /// `None` once stopped: later writes answer 503.
-    jobs: std::sync::Mutex<Option<mpsc::Sender<Box<dyn Job>>>>,
-    thread: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Stopped at shutdown: later writes answer 503.
+    jobs: super::Worker<Box<dyn Job>>,
 }
 
 impl Writer {
@@ -91,20 +90,13 @@ impl Writer {
             })
             .ok();
         Writer {
-            jobs: std::sync::Mutex::new(Some(tx)),
-            thread: std::sync::Mutex::new(thread),
+            jobs: super::Worker::new(tx, thread),
         }
     }
 
     /// Closes the queue and waits until the writes already in it are committed.
     pub fn stop(&self) {
-        if let Ok(mut jobs) = self.jobs.lock() {
-            jobs.take();
-        }
-        let thread = self.thread.lock().ok().and_then(|mut t| t.take());
-        if let Some(thread) = thread {
-            super::join_within(thread, Duration::from_secs(10), "the SQLite writer");
-        }
+        self.jobs.stop(Duration::from_secs(10), "the SQLite writer");
     }
 
     /// Queues a write and waits for it to be committed. When it fails, nothing it did
@@ -120,13 +112,7 @@ impl Writer {
             result: None,
             reply,
         });
-        let sent = self
-            .jobs
-            .lock()
-            .map_err(|_| ApiError::Internal(anyhow::anyhow!("writer queue poisoned")))?
-            .as_ref()
-            .map(|jobs| jobs.send(job));
-        if !matches!(sent, Some(Ok(()))) {
+        if !self.jobs.send(job) {
             return Err(ApiError::Unavailable(anyhow::anyhow!(
                 "the SQLite writer stopped"
             )));
