@@ -23,13 +23,21 @@ const MAX_EXAMPLES: &str = "30";
 /// Fixed, so that CI is repeatable; `GATEHOUSE_CONTRACT_SEED` tries another.
 const SEED: &str = "1";
 
+/// schemathesis's command line, through the interpreter rather than a script on PATH
+/// (pip puts scripts where PATH may not look, behind pyenv shims for one).
+fn schemathesis() -> Command {
+    let mut cmd = Command::new("python3");
+    cmd.args(["-m", "schemathesis.cli"]);
+    cmd
+}
+
 pub fn contract() -> anyhow::Result<()> {
-    if Command::new("schemathesis")
+    if !schemathesis()
         .arg("--version")
         .output()
-        .is_err()
+        .is_ok_and(|o| o.status.success())
     {
-        bail!("schemathesis is not installed: pip install 'schemathesis==4.32.5'");
+        bail!("schemathesis is not installed: python3 -m pip install 'schemathesis==4.32.5'");
     }
     crate::status(crate::cargo().args([
         "build",
@@ -89,7 +97,7 @@ pub fn contract() -> anyhow::Result<()> {
     let client_row = json_string(&registered, "id").context("registering a client")?;
     let config = crate::root().join("api-spec").join("schemathesis.toml");
     let report = dir.join("report");
-    let ran = Command::new("schemathesis")
+    let ran = schemathesis()
         .arg("--config-file")
         .arg(&config)
         .args([
