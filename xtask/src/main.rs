@@ -6,6 +6,7 @@
 //! - `cargo xtask bench` measures the speed targets of PRODUCT.md §9.
 //! - `cargo xtask build-web` builds the web app into `frontend/dist` (see `web.rs`).
 //! - `cargo xtask contract` runs schemathesis against a live server (`contract.rs`).
+//! - `cargo xtask openapi` writes `api-spec/openapi.json` from the server's code.
 
 mod bench;
 mod contract;
@@ -24,9 +25,10 @@ fn main() -> ExitCode {
         Some("bench") => bench::bench(),
         Some("contract") => contract::contract(),
         Some("build-web") => web::build_web().map(|_| ()),
+        Some("openapi") => openapi(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <command>\n\n  run [ARGS…]   build and start Gatehouse (release build)\n  test [ARGS…]  run every test on SQLite and a throwaway PostgreSQL\n  bench [--web|--scale] measure the speed targets (needs wrk and curl; --web: only the web app's size and load time; --scale: a million keys)\n  build-web     build the web app into frontend/dist\n  contract      run schemathesis against a live server (needs schemathesis from PyPI)\n"
+                "usage: cargo xtask <command>\n\n  run [ARGS…]   build and start Gatehouse (release build)\n  test [ARGS…]  run every test on SQLite and a throwaway PostgreSQL\n  bench [--web|--scale] measure the speed targets (needs wrk and curl; --web: only the web app's size and load time; --scale: a million keys)\n  build-web     build the web app into frontend/dist\n  contract      run schemathesis against a live server (needs schemathesis from PyPI)\n  openapi       write api-spec/openapi.json from the server's code\n"
             );
             return ExitCode::from(2);
         }
@@ -86,6 +88,29 @@ fn run(extra: &[String]) -> anyhow::Result<()> {
             // after `run` still wins over this variable).
             .env("GATEHOUSE_WEB_DIR", web::dist_dir()),
     )
+}
+
+/// Writes the API description the server generates (`gatehouse openapi`) to
+/// `api-spec/openapi.json`, the file the test `openapi::the_checked_in_spec_is_what_the_code_generates`
+/// holds to the code.
+fn openapi() -> anyhow::Result<()> {
+    let out = cargo()
+        .args(["run", "--quiet", "--package", "gatehouse-server", "--bin", "gatehouse", "--", "openapi"])
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .context("running `gatehouse openapi`")?;
+    if !out.status.success() {
+        bail!("`gatehouse openapi` failed with {}", out.status);
+    }
+    let path = root().join("api-spec/openapi.json");
+    let before = std::fs::read(&path).unwrap_or_default();
+    if before == out.stdout {
+        eprintln!("xtask: {} is up to date", path.display());
+    } else {
+        std::fs::write(&path, &out.stdout).with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("xtask: wrote {}", path.display());
+    }
+    Ok(())
 }
 
 /// The web app is built for `wasm32-unknown-unknown`; add the target once with rustup.

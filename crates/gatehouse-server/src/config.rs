@@ -54,6 +54,9 @@ pub enum Command {
         #[arg(long)]
         if_empty: bool,
     },
+    /// Print the API description (OpenAPI 3.1) that the server serves at
+    /// `/api/v1/openapi.json`, as generated from its code.
+    Openapi,
     /// Manage the keys that sign access tokens and id_tokens.
     SigningKey {
         #[command(subcommand)]

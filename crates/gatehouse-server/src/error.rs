@@ -284,3 +284,51 @@ pub fn is_busy(err: &diesel::result::Error) -> bool {
         _ => false,
     }
 }
+
+/// The JSON API's error answers as the API description names them
+/// (`#/components/responses/E400` …): the operations list the ones they give, with
+/// `(status = 400, response = E400)` in their `#[utoipa::path]`.
+pub mod responses {
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
+
+    fn error_response(description: &str) -> Response {
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("Error")))
+                    .build(),
+            )
+            .build()
+    }
+
+    macro_rules! error_responses {
+        ($($name:ident: $description:literal,)*) => {
+            $(
+                #[doc = $description]
+                pub struct $name;
+
+                impl<'s> utoipa::ToResponse<'s> for $name {
+                    fn response() -> (&'s str, RefOr<Response>) {
+                        (stringify!($name), error_response($description).into())
+                    }
+                }
+            )*
+        };
+    }
+
+    error_responses! {
+        E400: "Malformed body or parameter (`malformed_json`, `invalid_body`, `invalid_parameter`).",
+        E401: "No credential, or a bad one (`unauthenticated`, `session_expired`, `invalid_credential`, `api_key_invalid`, `api_key_expired`, `api_keys_disabled`, `user_inactive`, `token_invalid`, `token_revoked`), with `WWW-Authenticate`.",
+        E403: "Valid credential, not allowed (`forbidden`, `session_required`, `csrf_failed`, `insufficient_permission`, `insufficient_scope`).",
+        E404: "Not found, or not visible to the caller (`not_found`).",
+        E408: "The request body did not arrive within 10 s of the request's start (`request_timeout`); the connection is closed.",
+        E409: "Conflict with existing state.",
+        E413: "Body over 64 KiB (`payload_too_large`).",
+        E415: "Body is not `application/json`, or is content-encoded (`unsupported_media_type`).",
+        E422: "A value breaks a rule (`validation_failed`, with `details.field`).",
+        E429: "Too many requests (`rate_limited`, with `Retry-After`).",
+        E503: "Database unavailable (`service_unavailable`, with `Retry-After`).",
+    }
+}

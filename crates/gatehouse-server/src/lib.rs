@@ -18,6 +18,7 @@ pub mod limiter;
 pub mod limits;
 pub mod oauth;
 pub mod oauth_clients;
+pub mod openapi;
 pub mod pagination;
 #[cfg(test)]
 mod proptests;

@@ -38,6 +38,9 @@ fn main() -> ExitCode {
         Command::SigningKey {
             action: SigningKeyAction::Rotate,
         } => rotate_signing_keys(&settings),
+        Command::Openapi => std::io::stdout()
+            .write_all(gatehouse_server::openapi::document().as_bytes())
+            .map_err(Into::into),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

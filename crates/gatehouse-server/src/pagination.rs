@@ -12,9 +12,15 @@ use gatehouse_types::codes;
 pub const DEFAULT_LIMIT: i64 = 50;
 pub const MAX_LIMIT: i64 = 200;
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageParams {
+    /// How many items: 1 to 200, 50 when left out.
+    #[param(value_type = i64, required = false, minimum = 1, maximum = 200, default = 50)]
     pub limit: Option<i64>,
+    /// Opaque: the `next_cursor` of the previous page (base64url). Empty: the first page.
+    /// One this server did not issue: 400 `invalid_parameter`.
+    #[param(value_type = String, required = false, pattern = r"^[A-Za-z0-9_-]*$")]
     pub cursor: Option<String>,
 }
 

@@ -43,7 +43,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .configure(grants::configure)
                 .configure(oauth::configure_api)
                 .service(resource("/auth/verify").get(auth::verify::verify))
-                .service(resource("/openapi.json").get(health::openapi))
+                .service(resource("/openapi.json").get(crate::openapi::openapi))
                 .default_service(web::to(not_found)),
         )
         .configure(oauth::configure_protocol)

@@ -5,17 +5,21 @@ use serde::{Deserialize, Serialize};
 
 /// `{"error": {"code": "…", "message": "…", "details": {…}}}`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = Error))]
 pub struct ErrorBody {
     pub error: ErrorDetail,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorDetail {
     /// A stable `snake_case` code; see [`codes`].
     pub code: String,
     /// A sentence for people.
     pub message: String,
+    /// More about the error: `field` for `validation_failed`, …
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object, required = false))]
     pub details: Option<serde_json::Value>,
 }
 

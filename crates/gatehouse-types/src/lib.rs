@@ -3,6 +3,8 @@
 //! server and for the WASM single-page app, so it depends on serde and chrono only.
 
 pub mod error;
+#[cfg(feature = "openapi")]
+pub mod schema;
 pub mod validate;
 
 pub use error::{ErrorBody, ErrorDetail, codes};
@@ -94,11 +96,15 @@ pub struct User {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SubscriptionSettings {
     pub api_keys_enabled: bool,
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 3650))]
     pub api_key_max_lifetime_days: Option<u32>,
     pub api_key_full_access_roles: Vec<Role>,
     pub oauth_client_roles: Vec<Role>,
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 43200))]
     pub session_idle_minutes: u32,
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 8760))]
     pub session_max_hours: u32,
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1000))]
     pub login_lockout_threshold: u32,
 }
 
@@ -120,6 +126,7 @@ pub struct Subscription {
 #[serde(deny_unknown_fields)]
 pub struct UpdateSubscription {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = schema::name_or_null))]
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_keys_enabled: Option<bool>,
@@ -128,6 +135,7 @@ pub struct UpdateSubscription {
         deserialize_with = "whole::double_option",
         skip_serializing_if = "Option::is_none"
     )]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 3650))]
     pub api_key_max_lifetime_days: Option<Option<u32>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key_full_access_roles: Option<Vec<Role>>,
@@ -138,18 +146,21 @@ pub struct UpdateSubscription {
         deserialize_with = "whole::option",
         skip_serializing_if = "Option::is_none"
     )]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 43200))]
     pub session_idle_minutes: Option<u32>,
     #[serde(
         default,
         deserialize_with = "whole::option",
         skip_serializing_if = "Option::is_none"
     )]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 8760))]
     pub session_max_hours: Option<u32>,
     #[serde(
         default,
         deserialize_with = "whole::option",
         skip_serializing_if = "Option::is_none"
     )]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1000))]
     pub login_lockout_threshold: Option<u32>,
 }
 
@@ -159,6 +170,7 @@ pub struct UpdateSubscription {
 #[serde(deny_unknown_fields)]
 pub struct SignInRequest {
     pub username: String,
+    #[cfg_attr(feature = "openapi", schema(format = Password))]
     pub password: String,
 }
 
@@ -252,6 +264,7 @@ pub struct ApiKey {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateApiKey {
+    #[cfg_attr(feature = "openapi", schema(schema_with = schema::name))]
     pub name: String,
     pub permission: Permission,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -264,6 +277,7 @@ pub struct CreateApiKey {
 pub struct ApiKeyWithSecret {
     #[serde(flatten)]
     pub key: ApiKey,
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^gatk_[0-9A-Za-z]{46}$"))]
     pub secret: String,
 }
 
@@ -281,6 +295,7 @@ impl std::fmt::Debug for ApiKeyWithSecret {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct UpdateApiKey {
+    #[cfg_attr(feature = "openapi", schema(schema_with = schema::name))]
     pub name: String,
 }
 
@@ -347,6 +362,7 @@ impl ClientType {
 pub struct OAuthClient {
     pub id: String,
     /// The public identifier apps send: 32 lowercase hex characters.
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^[0-9a-f]{32}$"))]
     pub client_id: String,
     pub name: String,
     pub client_type: ClientType,
@@ -368,7 +384,9 @@ pub struct OAuthClient {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateOAuthClient {
+    #[cfg_attr(feature = "openapi", schema(schema_with = schema::name))]
     pub name: String,
+    #[cfg_attr(feature = "openapi", schema(schema_with = schema::redirect_uris))]
     pub redirect_uris: Vec<String>,
     #[serde(default = "default_client_type")]
     pub client_type: ClientType,
@@ -388,8 +406,10 @@ fn default_client_type() -> ClientType {
 #[serde(deny_unknown_fields)]
 pub struct UpdateOAuthClient {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = schema::name_or_null))]
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = schema::redirect_uris_or_null))]
     pub redirect_uris: Option<Vec<String>>,
     #[serde(
         default,
@@ -524,12 +544,14 @@ pub struct SessionInfo {
 #[serde(deny_unknown_fields)]
 pub struct UpdateMe {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = schema::name_or_null))]
     pub display_name: Option<String>,
     #[serde(
         default,
         deserialize_with = "double_option",
         skip_serializing_if = "Option::is_none"
     )]
+    #[cfg_attr(feature = "openapi", schema(schema_with = schema::email_or_null))]
     pub email: Option<Option<String>>,
 }
 
@@ -538,7 +560,9 @@ pub struct UpdateMe {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ChangePassword {
+    #[cfg_attr(feature = "openapi", schema(format = Password))]
     pub current_password: String,
+    #[cfg_attr(feature = "openapi", schema(schema_with = schema::new_password))]
     pub new_password: String,
 }
 
@@ -553,13 +577,17 @@ impl std::fmt::Debug for ChangePassword {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateUser {
+    #[cfg_attr(feature = "openapi", schema(schema_with = schema::username))]
     pub username: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = schema::name_or_null))]
     pub display_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = schema::email_or_null))]
     pub email: Option<String>,
     pub role: Role,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = schema::new_password_or_null))]
     pub password: Option<String>,
 }
 
@@ -588,12 +616,14 @@ pub struct CreatedUser {
 #[serde(deny_unknown_fields)]
 pub struct UpdateUser {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = schema::name_or_null))]
     pub display_name: Option<String>,
     #[serde(
         default,
         deserialize_with = "double_option",
         skip_serializing_if = "Option::is_none"
     )]
+    #[cfg_attr(feature = "openapi", schema(schema_with = schema::email_or_null))]
     pub email: Option<Option<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<Role>,

@@ -1,5 +1,7 @@
 //! `/api/v1/api-keys` and the admins' `/api/v1/subscription/api-keys`.
 
+#[allow(unused_imports)] // Named by the `#[utoipa::path]` attributes.
+use crate::error::responses::*;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::NaiveDateTime;
@@ -39,6 +41,16 @@ fn require_keys_enabled(principal: &Principal) -> Result<(), ApiError> {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/api-keys",
+    operation_id = "list_api_keys",
+    tag = "api-keys",
+    summary = "One's own API keys, newest first (never the secret).",
+    security(("session" = []), ("bearer" = []), ("oauth2" = ["api:read"]), ("zsessionid" = [])),
+    params(PageParams),
+    responses((status = 200, description = "A page of keys.", body = Page<ApiKey>), (status = 400, response = E400), (status = 401, response = E401))
+)]
 pub async fn list_keys(
     state: web::Data<AppState>,
     Authenticated(principal): Authenticated,
@@ -59,6 +71,16 @@ pub async fn list_keys(
     )))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/api-keys",
+    operation_id = "create_api_key",
+    tag = "api-keys",
+    summary = "Create a key (signed-in session). The secret is in this answer only.",
+    security(("session" = [], "csrf" = [])),
+    request_body = CreateApiKey,
+    responses((status = 201, description = "Created; `secret` is shown this once.", body = ApiKeyWithSecret), (status = 400, response = E400), (status = 401, response = E401), (status = 408, response = E408), (status = 413, response = E413), (status = 415, response = E415), (status = 422, response = E422), (status = 403, description = r#"`api_keys_disabled`: "API Keys are disabled. Please contact your Subscription Administrator to enable this functionality." — or `session_required`, `insufficient_permission`, `forbidden`."#, body = gatehouse_types::ErrorBody))
+)]
 pub async fn create_key(
     state: web::Data<AppState>,
     meta: ClientMeta,
@@ -143,6 +165,16 @@ async fn visible_key(
     .await
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/api-keys/{id}",
+    operation_id = "get_api_key",
+    tag = "api-keys",
+    summary = "One key (owner or admin).",
+    security(("session" = []), ("bearer" = []), ("oauth2" = ["api:read"]), ("zsessionid" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The record's id.")),
+    responses((status = 200, description = "The key.", body = ApiKey), (status = 401, response = E401), (status = 404, response = E404))
+)]
 pub async fn get_key(
     state: web::Data<AppState>,
     Authenticated(principal): Authenticated,
@@ -152,6 +184,17 @@ pub async fn get_key(
     Ok(web::Json(to_api(&row)))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/api/v1/api-keys/{id}",
+    operation_id = "update_api_key",
+    tag = "api-keys",
+    summary = "Rename (owner, signed-in session).",
+    security(("session" = [], "csrf" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The record's id.")),
+    request_body = UpdateApiKey,
+    responses((status = 200, description = "The renamed key.", body = ApiKey), (status = 400, response = E400), (status = 401, response = E401), (status = 404, response = E404), (status = 408, response = E408), (status = 413, response = E413), (status = 415, response = E415), (status = 422, response = E422), (status = 403, description = r#"`api_keys_disabled`: "API Keys are disabled. Please contact your Subscription Administrator to enable this functionality." — or `session_required`, `insufficient_permission`, `forbidden`."#, body = gatehouse_types::ErrorBody))
+)]
 pub async fn rename_key(
     state: web::Data<AppState>,
     meta: ClientMeta,
@@ -203,6 +246,17 @@ fn on_behalf(principal: &Principal, row: &ApiKeyRow) -> serde_json::Value {
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/api-keys/{id}/reset",
+    operation_id = "reset_api_key",
+    tag = "api-keys",
+    summary = "New secret, same id and name; the old secret stops at once (owner or admin, signed-in session). Without `expires_at` the key keeps its lifetime, counted from now.",
+    security(("session" = [], "csrf" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The record's id.")),
+    request_body(content = Option<ResetApiKey>, description = "Optional."),
+    responses((status = 200, description = "Reset; `secret` is shown this once.", body = ApiKeyWithSecret), (status = 400, response = E400), (status = 401, response = E401), (status = 404, response = E404), (status = 408, response = E408), (status = 413, response = E413), (status = 415, response = E415), (status = 422, response = E422), (status = 403, description = r#"`api_keys_disabled`: "API Keys are disabled. Please contact your Subscription Administrator to enable this functionality." — or `session_required`, `insufficient_permission`, `forbidden`."#, body = gatehouse_types::ErrorBody))
+)]
 pub async fn reset_key(
     state: web::Data<AppState>,
     meta: ClientMeta,
@@ -271,6 +325,16 @@ pub async fn reset_key(
         }))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/api-keys/{id}",
+    operation_id = "delete_api_key",
+    tag = "api-keys",
+    summary = "Delete (owner or admin); allowed also while keys are switched off.",
+    security(("session" = [], "csrf" = []), ("bearer" = []), ("oauth2" = ["api:write"]), ("zsessionid" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The record's id.")),
+    responses((status = 204, description = "Deleted; the key stops at once."), (status = 401, response = E401), (status = 403, response = E403), (status = 404, response = E404))
+)]
 pub async fn delete_key(
     state: web::Data<AppState>,
     meta: ClientMeta,
@@ -298,13 +362,42 @@ pub async fn delete_key(
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[derive(Debug, Deserialize)]
+/// The admins' key list's filter and order; its page is [`PageParams`]' (named field by
+/// field, since flattening breaks number parsing in query strings).
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SubscriptionKeysQuery {
+    /// Case-insensitive text matched in the key's name, hint or owner's username. At
+    /// most 200 characters, no control characters.
+    #[param(value_type = String, required = false, max_length = 200, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     q: Option<String>,
+    #[param(value_type = KeySort, required = false)]
     sort: Option<String>,
+    #[param(value_type = SortOrder, required = false)]
     order: Option<String>,
+    #[param(ignore)]
     limit: Option<i64>,
+    #[param(ignore)]
     cursor: Option<String>,
+}
+
+/// The order of the admins' key list (`created_at` when left out).
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)] // Describes `SubscriptionKeysQuery::sort` in the API description only.
+pub enum KeySort {
+    CreatedAt,
+    LastUsedAt,
+    LastResetAt,
+}
+
+/// Ascending or descending (`desc` when left out).
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)] // Describes `SubscriptionKeysQuery::order` in the API description only.
+pub enum SortOrder {
+    Asc,
+    Desc,
 }
 
 impl SubscriptionKeysQuery {
@@ -345,6 +438,16 @@ impl SubscriptionKeysQuery {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/subscription/api-keys",
+    operation_id = "list_subscription_api_keys",
+    tag = "api-keys",
+    summary = "Every active key of the subscription with its owner (admin). `Accept: text/csv` downloads the whole filtered list.",
+    security(("session" = []), ("bearer" = []), ("oauth2" = ["api:read"]), ("zsessionid" = [])),
+    params(PageParams, SubscriptionKeysQuery),
+    responses((status = 200, description = "A page of keys, or CSV.", content((Page<SubscriptionApiKey> = "application/json"), (String = "text/csv"))), (status = 400, response = E400), (status = 401, response = E401), (status = 403, response = E403))
+)]
 pub async fn list_subscription_keys(
     state: web::Data<AppState>,
     req: HttpRequest,

@@ -1,6 +1,8 @@
 //! `GET /api/v1/audit-events`: a user's own events, or the whole subscription's for
 //! admins, newest first; filtered by actor, action and time; JSON pages or CSV.
 
+#[allow(unused_imports)] // Named by the `#[utoipa::path]` attributes.
+use crate::error::responses::*;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, NaiveDateTime};
 use gatehouse_types::codes;
@@ -14,22 +16,40 @@ use crate::error::ApiError;
 use crate::pagination::{PageParams, id_param, page, text_param, time_key};
 use crate::state::AppState;
 
-#[derive(Debug, Deserialize)]
+/// The audit log's filters; its page is [`PageParams`]' (named field by field, since
+/// flattening breaks number parsing in query strings).
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
-    // Not `#[serde(flatten)] PageParams`: flattening breaks number parsing in query
-    // strings.
+    #[param(ignore)]
     limit: Option<i64>,
+    #[param(ignore)]
     cursor: Option<String>,
-    /// `all` (admins only) or `me`; admins default to `all`.
+    /// `all` (admins only) or `me`; admins default to `all`, others to `me`.
+    #[param(value_type = AuditScope, required = false)]
     scope: Option<String>,
-    /// A user id: only that actor's events.
+    /// A user id: only that actor's events (with scope `all`).
+    #[param(value_type = uuid::Uuid, required = false)]
     actor: Option<String>,
-    /// An action, e.g. `api_key.reset`.
+    /// Only this action, e.g. `api_key.reset`. At most 100 characters, no control
+    /// characters.
+    #[param(value_type = String, required = false, max_length = 100, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     action: Option<String>,
     /// RFC 3339; events at or after.
+    #[param(value_type = String, required = false, format = DateTime)]
     since: Option<String>,
     /// RFC 3339; events before.
+    #[param(value_type = String, required = false, format = DateTime)]
     until: Option<String>,
+}
+
+/// Whose events: one's own or (admins) the whole subscription's.
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)] // Describes `AuditQuery::scope` in the API description only.
+pub enum AuditScope {
+    Me,
+    All,
 }
 
 fn time_param(name: &'static str, value: Option<&str>) -> Result<Option<NaiveDateTime>, ApiError> {
@@ -48,6 +68,16 @@ fn time_param(name: &'static str, value: Option<&str>) -> Result<Option<NaiveDat
         .transpose()
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit-events",
+    operation_id = "list_audit_events",
+    tag = "audit",
+    summary = "The audit log, newest first: the events one did or that concern one (one's account, one's keys), or the whole subscription's for admins. `Accept: text/csv` downloads the whole filtered log.",
+    security(("session" = []), ("bearer" = []), ("oauth2" = ["api:read"]), ("zsessionid" = [])),
+    params(PageParams, AuditQuery),
+    responses((status = 200, description = "A page of events, or CSV.", content((gatehouse_types::Page<gatehouse_types::AuditEvent> = "application/json"), (String = "text/csv"))), (status = 400, response = E400), (status = 401, response = E401), (status = 403, response = E403))
+)]
 pub async fn list(
     state: web::Data<AppState>,
     req: HttpRequest,

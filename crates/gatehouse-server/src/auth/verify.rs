@@ -6,6 +6,8 @@
 //! as unsafe (fail closed): a gateway that forgets the header must not let a read-only
 //! key, or a cookie without its CSRF token, write behind it.
 
+#[allow(unused_imports)] // Named by the `#[utoipa::path]` attributes.
+use crate::error::responses::*;
 use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse};
 use gatehouse_types::{Permission, VerifyResponse};
@@ -13,6 +15,16 @@ use gatehouse_types::{Permission, VerifyResponse};
 use super::{Authenticated, CSRF_HEADER, Via, is_safe, read_only, tokens};
 use crate::error::ApiError;
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/auth/verify",
+    operation_id = "get_auth_verify",
+    tag = "api-keys",
+    summary = "Forward authentication for gateways: 200 with `X-Gatehouse-User`, `X-Gatehouse-User-Id`, `X-Gatehouse-Subscription`, `X-Gatehouse-Permission`; 401 / 403 otherwise. `X-Forwarded-Method` is checked against read-only credentials. A session cookie with an unsafe forwarded method also needs the forwarded `X-CSRF-Token`; a session's permission follows its role (`api_key_full_access_roles`).",
+    security(("session" = []), ("bearer" = []), ("oauth2" = ["api:read"]), ("zsessionid" = [])),
+    params(("X-Forwarded-Method" = Option<String>, Header, nullable = false, description = "The method the client is about to use at the gateway.")),
+    responses((status = 200, description = "The credential is good for that method.", body = VerifyResponse), (status = 401, response = E401), (status = 403, description = "`insufficient_permission`: a read-only credential and an unsafe forwarded method.", body = gatehouse_types::ErrorBody))
+)]
 pub async fn verify(
     req: HttpRequest,
     Authenticated(principal): Authenticated,

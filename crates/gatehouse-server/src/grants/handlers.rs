@@ -1,5 +1,7 @@
 //! `/api/v1/authorized-apps`: a user's authorized applications, and revoking one.
 
+#[allow(unused_imports)] // Named by the `#[utoipa::path]` attributes.
+use crate::error::responses::*;
 use actix_web::{HttpResponse, web};
 use gatehouse_types::{AuthorizedApp, Page};
 use serde_json::json;
@@ -12,6 +14,16 @@ use crate::error::ApiError;
 use crate::pagination::{PageParams, page, time_key};
 use crate::state::AppState;
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/authorized-apps",
+    operation_id = "list_authorized_apps",
+    tag = "authorized-apps",
+    summary = "One's authorized applications, active and revoked (session or API key).",
+    security(("session" = []), ("bearer" = []), ("oauth2" = ["api:read"]), ("zsessionid" = [])),
+    params(PageParams),
+    responses((status = 200, description = "A page of grants.", body = Page<AuthorizedApp>), (status = 400, response = E400), (status = 401, response = E401), (status = 403, response = E403))
+)]
 pub async fn list_apps(
     state: web::Data<AppState>,
     Authenticated(principal): Authenticated,
@@ -33,6 +45,16 @@ pub async fn list_apps(
     )))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/authorized-apps/{id}/revoke",
+    operation_id = "revoke_authorized_app",
+    tag = "authorized-apps",
+    summary = "Revoke: every access and refresh token of the grant stops at once. Signing in through the app again re-enables it with new tokens.",
+    security(("session" = [], "csrf" = []), ("bearer" = []), ("oauth2" = ["api:write"]), ("zsessionid" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The record's id.")),
+    responses((status = 200, description = "The revoked grant.", body = AuthorizedApp), (status = 401, response = E401), (status = 403, response = E403), (status = 404, response = E404))
+)]
 pub async fn revoke_app(
     state: web::Data<AppState>,
     meta: ClientMeta,

@@ -1,7 +1,9 @@
 //! Operations endpoints: `/healthz` says the process answers; `/readyz` says it can
 //! reach its database, so a load balancer stops sending traffic to a replica that
-//! cannot; `/api/v1/openapi.json` serves the checked-in API description.
+//! cannot.
 
+#[allow(unused_imports)] // Named by the `#[utoipa::path]` attributes.
+use crate::error::responses::*;
 use actix_web::{HttpResponse, web};
 use gatehouse_types::Health;
 
@@ -13,22 +15,28 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(crate::routing::resource("/readyz").get(readyz));
 }
 
-/// The document in `api-spec/`, compiled in so the binary serves the spec it was
-/// built with.
-const OPENAPI: &str = include_str!("../../../../api-spec/openapi.json");
-
-pub async fn openapi() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("application/json; charset=utf-8")
-        .body(OPENAPI)
-}
-
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    operation_id = "get_health",
+    tag = "operations",
+    summary = "The process answers.",
+    responses((status = 200, description = "Up.", body = Health))
+)]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(Health {
         status: "ok".into(),
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    operation_id = "get_readiness",
+    tag = "operations",
+    summary = "The database is reachable.",
+    responses((status = 200, description = "Ready.", body = Health), (status = 503, response = E503))
+)]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     state.db.ping().await?;
     Ok(HttpResponse::Ok().json(Health {

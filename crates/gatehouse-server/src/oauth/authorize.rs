@@ -6,6 +6,8 @@
 //! so Gatehouse cannot be used as an open redirector. Every later error goes back to
 //! the client by redirect, with its `state`.
 
+#[allow(unused_imports)] // Named by the `#[utoipa::path]` attributes.
+use crate::error::responses::*;
 use std::collections::BTreeSet;
 
 use actix_web::http::header;
@@ -143,6 +145,15 @@ pub struct AuthorizationParams {
     pub nonce: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/oauth/authorize",
+    operation_id = "get_oauth_authorize",
+    tag = "oauth",
+    summary = "The authorization endpoint: `response_type=code` with PKCE S256 (required for public clients).",
+    params(super::wire::AuthorizationRequest),
+    responses((status = 302, description = "To the client's callback (with `code` or `error`, `state`, `iss`), to `/login?next=…`, or to the consent page `/authorize?request=…`."), (status = 400, description = "An HTML error page: unknown client or unregistered redirect URI (never a redirect).", content_type = "text/html", body = String), (status = 503, description = "The database cannot be reached: an HTML page with `Retry-After`, never a sign-in redirect.", content_type = "text/html", body = String))
+)]
 pub async fn authorize(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
     let raw = req.query_string().to_string();
     authorize_with(&state, &req, &raw).await
@@ -150,6 +161,15 @@ pub async fn authorize(state: web::Data<AppState>, req: HttpRequest) -> HttpResp
 
 /// `POST` to the authorization endpoint (OpenID Connect Core §3.1.2.1): the same
 /// parameters, form-encoded in the body, the same answers.
+#[utoipa::path(
+    post,
+    path = "/oauth/authorize",
+    operation_id = "create_oauth_authorize",
+    tag = "oauth",
+    summary = "The authorization endpoint, its parameters form-encoded in the body (OpenID Connect Core §3.1.2.1).",
+    request_body(content = super::wire::AuthorizationRequest, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 302, description = "To the client's callback (with `code` or `error`, `state`, `iss`), to `/login?next=…`, or to the consent page `/authorize?request=…`."), (status = 400, description = "An HTML error page: unknown client or unregistered redirect URI (never a redirect).", content_type = "text/html", body = String), (status = 503, description = "The database cannot be reached: an HTML page with `Retry-After`, never a sign-in redirect.", content_type = "text/html", body = String))
+)]
 pub async fn authorize_post(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -764,6 +784,16 @@ fn find_pending(
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/oauth/requests/{id}",
+    operation_id = "get_oauth_request",
+    tag = "oauth",
+    summary = "The pending authorization request behind the consent page (signed-in session, the requester only).",
+    security(("session" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The record's id.")),
+    responses((status = 200, description = "What the consent page shows.", body = AuthorizationRequestView), (status = 401, response = E401), (status = 403, response = E403), (status = 404, response = E404))
+)]
 pub async fn get_request(
     state: web::Data<AppState>,
     Authenticated(principal): Authenticated,
@@ -810,6 +840,17 @@ pub async fn get_request(
     )
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/oauth/requests/{id}",
+    operation_id = "decide_oauth_request",
+    tag = "oauth",
+    summary = "Allow or deny; once. The answer says where to send the browser: the client's callback with `code` and `state`, or with `error=access_denied`.",
+    security(("session" = [], "csrf" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The record's id.")),
+    request_body = ConsentDecision,
+    responses((status = 200, description = "Where to go.", body = ConsentResult), (status = 400, response = E400), (status = 401, response = E401), (status = 403, response = E403), (status = 404, response = E404), (status = 408, response = E408), (status = 413, response = E413), (status = 415, response = E415))
+)]
 pub async fn decide_request(
     state: web::Data<AppState>,
     meta: ClientMeta,

@@ -2,6 +2,8 @@
 //! `/.well-known/openid-configuration` (OpenID Connect Discovery 1.0). Both describe
 //! the same server; the issuer is the configured public URL.
 
+#[allow(unused_imports)] // Named by the `#[utoipa::path]` attributes.
+use crate::error::responses::*;
 use actix_web::{HttpResponse, web};
 use serde_json::{Value, json};
 
@@ -43,6 +45,14 @@ pub fn metadata(state: &AppState) -> Value {
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/.well-known/oauth-authorization-server",
+    operation_id = "get_oauth_metadata",
+    tag = "oauth",
+    summary = "RFC 8414 authorization server metadata; `issuer` is the configured public URL.",
+    responses((status = 200, description = "Metadata.", body = super::wire::ServerMetadata))
+)]
 pub async fn oauth_metadata(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header(("Cache-Control", "public, max-age=300"))

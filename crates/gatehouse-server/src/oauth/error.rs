@@ -4,7 +4,6 @@
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, ResponseError};
-use serde_json::json;
 
 #[derive(Debug, thiserror::Error)]
 #[error("{error}: {description}")]
@@ -103,7 +102,10 @@ impl ResponseError for OAuthError {
         if let Some(secs) = self.retry_after {
             res.insert_header((header::RETRY_AFTER, secs.to_string()));
         }
-        res.json(json!({"error": self.error, "error_description": self.description}))
+        res.json(super::wire::OAuthErrorBody {
+            error: self.error,
+            error_description: &self.description,
+        })
     }
 }
 

@@ -6,6 +6,8 @@
 //! subscription only: anything else, revoked, expired, or of an inactive user is
 //! `{"active": false}`.
 
+#[allow(unused_imports)] // Named by the `#[utoipa::path]` attributes.
+use crate::error::responses::*;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
@@ -57,6 +59,16 @@ async fn caller_subscription(
 }
 
 #[tracing::instrument(name = "oauth.introspect", skip_all)]
+#[utoipa::path(
+    post,
+    path = "/oauth/introspect",
+    operation_id = "create_oauth_introspection",
+    tag = "oauth",
+    summary = "RFC 7662 for access tokens, refresh tokens and API keys. The caller authenticates as a confidential OAuth client with its secret (a public client's id alone is refused) or with an administrator's API key (`Authorization: Bearer gatk_…`) and sees credentials of its own subscription only.",
+    security(("client_basic" = []), ("bearer" = []), ()),
+    request_body(content = super::wire::TokenParameters, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, description = "`{\"active\": false}` or the token's facts.", body = super::wire::Introspection), (status = 400, description = "RFC 6749 §5.2 error.", body = super::wire::OAuthErrorBody), (status = 401, description = "RFC 6749 §5.2 error (`invalid_client`, with `WWW-Authenticate: Basic`).", body = super::wire::OAuthErrorBody), (status = 429, description = "Too many failed client authentications (`invalid_client`, with `Retry-After`).", body = super::wire::OAuthErrorBody), (status = 503, description = "`temporarily_unavailable`, with `Retry-After`.", body = super::wire::OAuthErrorBody))
+)]
 pub async fn introspect(
     state: web::Data<AppState>,
     req: HttpRequest,

@@ -16,7 +16,10 @@ pub mod pkce;
 pub mod revoke;
 pub mod token;
 pub mod userinfo;
+pub mod wire;
 
+#[allow(unused_imports)] // Named by the `#[utoipa::path]` attributes.
+use crate::error::responses::*;
 use crate::db::oauth as store;
 
 use actix_web::{HttpResponse, web};
@@ -87,6 +90,14 @@ pub fn configure_api(cfg: &mut web::ServiceConfig) {
 }
 
 /// The public keys that verify access tokens (RFC 7517).
+#[utoipa::path(
+    get,
+    path = "/oauth/jwks",
+    operation_id = "get_jwks",
+    tag = "oauth",
+    summary = "The public keys (Ed25519, `OKP`) that verify access tokens; retired keys stay until their tokens expire.",
+    responses((status = 200, description = "A JWK Set.", body = wire::Jwks))
+)]
 pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header(("Cache-Control", "public, max-age=300"))

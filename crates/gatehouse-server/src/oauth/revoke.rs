@@ -5,6 +5,8 @@
 //! user's authorized application shows as revoked. Unknown, invalid or already
 //! revoked tokens, and tokens of other clients, answer 200 and change nothing.
 
+#[allow(unused_imports)] // Named by the `#[utoipa::path]` attributes.
+use crate::error::responses::*;
 use actix_web::{HttpResponse, web};
 use serde_json::json;
 
@@ -20,6 +22,16 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 #[tracing::instrument(name = "oauth.revoke", skip_all)]
+#[utoipa::path(
+    post,
+    path = "/oauth/revoke",
+    operation_id = "revoke_oauth_token",
+    tag = "oauth",
+    summary = "RFC 7009. The client authenticates as at the token endpoint. Revoking a refresh or access token revokes its grant: every token of that authorization stops. Unknown tokens and other clients' tokens answer 200 and change nothing.",
+    security(("client_basic" = []), ()),
+    request_body(content = super::wire::TokenParameters, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, description = "Revoked, or nothing to revoke."), (status = 400, description = "RFC 6749 §5.2 error.", body = super::wire::OAuthErrorBody), (status = 401, description = "RFC 6749 §5.2 error (`invalid_client`, with `WWW-Authenticate: Basic`).", body = super::wire::OAuthErrorBody), (status = 429, description = "Too many failed client authentications (`invalid_client`, with `Retry-After`).", body = super::wire::OAuthErrorBody), (status = 503, description = "`temporarily_unavailable`, with `Retry-After`.", body = super::wire::OAuthErrorBody))
+)]
 pub async fn revoke(
     state: web::Data<AppState>,
     caller: AuthenticatedClient,

@@ -2,6 +2,8 @@
 //! grant with PKCE, and the refresh-token grant with rotation and reuse detection.
 //! Errors follow RFC 6749 §5.2 (`OAuthError`).
 
+#[allow(unused_imports)] // Named by the `#[utoipa::path]` attributes.
+use crate::error::responses::*;
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use base64::Engine;
@@ -13,6 +15,7 @@ use super::client_auth::AuthenticatedClient;
 use super::error::OAuthError;
 use super::params::Params;
 use super::pkce;
+use super::wire::TokenResponse;
 use super::{ACCESS_TOKEN_TTL, REFRESH_PREFIX, REFRESH_TOKEN_TTL};
 use crate::audit::Audit;
 use crate::auth::cache::Invalidate;
@@ -28,6 +31,16 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 #[tracing::instrument(name = "oauth.token", skip_all)]
+#[utoipa::path(
+    post,
+    path = "/oauth/token",
+    operation_id = "create_oauth_token",
+    tag = "oauth",
+    summary = "The token endpoint: `authorization_code` (with `code_verifier`) and `refresh_token` (rotating). Client authentication by HTTP Basic, form body, or `client_id` alone for public clients.",
+    security(("client_basic" = []), ()),
+    request_body(content = super::wire::TokenRequest, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, description = "Tokens.", body = TokenResponse), (status = 400, description = "RFC 6749 §5.2 error.", body = super::wire::OAuthErrorBody), (status = 401, description = "RFC 6749 §5.2 error (`invalid_client`, with `WWW-Authenticate: Basic`).", body = super::wire::OAuthErrorBody), (status = 429, description = "Too many failed client authentications (`invalid_client`, with `Retry-After`).", body = super::wire::OAuthErrorBody), (status = 503, description = "`temporarily_unavailable`, with `Retry-After`.", body = super::wire::OAuthErrorBody))
+)]
 pub async fn token(
     state: web::Data<AppState>,
     caller: AuthenticatedClient,
@@ -448,17 +461,20 @@ async fn token_response(
         .signing
         .sign(ACCESS_TOKEN_TYPE, &claims)
         .map_err(|e| OAuthError::from(ApiError::Internal(e)))?;
-    let mut body = json!({
-        "access_token": access_token,
-        "token_type": "Bearer",
-        "expires_in": ACCESS_TOKEN_TTL.num_seconds(),
-        "refresh_token": &answer.refresh_token,
-        "scope": scopes,
-    });
     let granted = scopes::split(scopes);
-    if granted.contains("openid") {
-        body["id_token"] = json!(id_token(state, &answer, &granted, &access_token).await?);
-    }
+    let id_token = if granted.contains("openid") {
+        Some(id_token(state, &answer, &granted, &access_token).await?)
+    } else {
+        None
+    };
+    let body = TokenResponse {
+        access_token: &access_token,
+        token_type: "Bearer",
+        expires_in: ACCESS_TOKEN_TTL.num_seconds(),
+        refresh_token: &answer.refresh_token,
+        scope: scopes,
+        id_token,
+    };
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::PRAGMA, "no-cache"))

@@ -2,6 +2,8 @@
 //! the access token's scopes allow — `sub` always, `name` and `preferred_username` with
 //! `profile`, `email` with `email`. Errors follow RFC 6750 (`WWW-Authenticate: Bearer`).
 
+#[allow(unused_imports)] // Named by the `#[utoipa::path]` attributes.
+use crate::error::responses::*;
 use std::collections::BTreeSet;
 
 use actix_web::http::{StatusCode, header};
@@ -38,16 +40,31 @@ fn bearer_error(status: StatusCode, error: &str, description: &str) -> HttpRespo
             ),
         ))
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(json!({"error": error, "error_description": description}))
+        .json(super::wire::OAuthErrorBody {
+            error,
+            error_description: description,
+        })
 }
 
 #[tracing::instrument(name = "oauth.userinfo", skip_all)]
+#[utoipa::path(
+    get,
+    path = "/oauth/userinfo",
+    operation_id = "get_oauth_userinfo",
+    tag = "oidc",
+    summary = "OpenID Connect UserInfo: `sub`; `name`, `preferred_username`, `updated_at` with `profile`; `email`, `email_verified` with `email`. Needs an access token with `openid`.",
+    security(("bearer" = [])),
+    responses((status = 200, description = "Claims.", body = super::wire::UserInfo), (status = 401, description = "RFC 6750 `invalid_token` or `invalid_request`, with `WWW-Authenticate: Bearer`.", body = super::wire::OAuthErrorBody), (status = 403, description = "RFC 6750 `insufficient_scope`.", body = super::wire::OAuthErrorBody))
+)]
 pub async fn userinfo(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
     let token = crate::auth::bearer_of(&req);
     let Some(token) = token else {
         return HttpResponse::Unauthorized()
             .insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"gatehouse\""))
-            .json(json!({"error": "invalid_request", "error_description": "An access token is required."}));
+            .json(super::wire::OAuthErrorBody {
+                error: "invalid_request",
+                error_description: "An access token is required.",
+            });
     };
     let principal = match crate::auth::access_token::authenticate(&state.auth, &token).await {
         Ok(p) => p,

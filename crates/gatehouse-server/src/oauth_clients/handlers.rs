@@ -1,6 +1,8 @@
 //! `/api/v1/oauth-clients`: register, list, edit, reset the secret of and delete OAuth
 //! clients.
 
+#[allow(unused_imports)] // Named by the `#[utoipa::path]` attributes.
+use crate::error::responses::*;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use gatehouse_types::{
@@ -26,6 +28,16 @@ fn url_field(field: &'static str, v: Option<&str>) -> Result<Option<String>, Api
         .transpose()
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/oauth-clients",
+    operation_id = "list_oauth_clients",
+    tag = "oauth-clients",
+    summary = "One's own OAuth clients (admins: every client of the subscription), newest first. OAuth access tokens are refused (403).",
+    security(("session" = []), ("bearer" = []), ("oauth2" = ["api:read"]), ("zsessionid" = [])),
+    params(PageParams),
+    responses((status = 200, description = "A page of clients.", body = Page<OAuthClient>), (status = 400, response = E400), (status = 401, response = E401), (status = 403, response = E403))
+)]
 pub async fn list_clients(
     state: web::Data<AppState>,
     Authenticated(principal): Authenticated,
@@ -57,6 +69,16 @@ pub async fn list_clients(
     )))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/oauth-clients",
+    operation_id = "create_oauth_client",
+    tag = "oauth-clients",
+    summary = "Register a client (roles in `oauth_client_roles`, signed-in session). A confidential client's `client_secret` is in this answer only.",
+    security(("session" = [], "csrf" = [])),
+    request_body = CreateOAuthClient,
+    responses((status = 201, description = "Registered.", body = OAuthClientWithSecret), (status = 400, response = E400), (status = 401, response = E401), (status = 403, response = E403), (status = 408, response = E408), (status = 413, response = E413), (status = 415, response = E415), (status = 422, response = E422))
+)]
 pub async fn create_client(
     state: web::Data<AppState>,
     meta: ClientMeta,
@@ -140,6 +162,16 @@ async fn visible_client(
     .await
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/oauth-clients/{id}",
+    operation_id = "get_oauth_client",
+    tag = "oauth-clients",
+    summary = "One client (owner or admin).",
+    security(("session" = []), ("bearer" = []), ("oauth2" = ["api:read"]), ("zsessionid" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The record's id.")),
+    responses((status = 200, description = "The client.", body = OAuthClient), (status = 401, response = E401), (status = 403, response = E403), (status = 404, response = E404))
+)]
 pub async fn get_client(
     state: web::Data<AppState>,
     Authenticated(principal): Authenticated,
@@ -184,6 +216,17 @@ fn client_changes(
     })
 }
 
+#[utoipa::path(
+    patch,
+    path = "/api/v1/oauth-clients/{id}",
+    operation_id = "update_oauth_client",
+    tag = "oauth-clients",
+    summary = "Edit name, callback URLs, homepage, logo; admins may set `standard`.",
+    security(("session" = [], "csrf" = []), ("bearer" = []), ("oauth2" = ["api:write"]), ("zsessionid" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The record's id.")),
+    request_body = UpdateOAuthClient,
+    responses((status = 200, description = "The client.", body = OAuthClient), (status = 400, response = E400), (status = 401, response = E401), (status = 403, response = E403), (status = 404, response = E404), (status = 408, response = E408), (status = 413, response = E413), (status = 415, response = E415), (status = 422, response = E422))
+)]
 pub async fn update_client(
     state: web::Data<AppState>,
     meta: ClientMeta,
@@ -241,6 +284,17 @@ pub async fn update_client(
     Ok(web::Json(to_api(&row)))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/oauth-clients/{id}/reset-secret",
+    operation_id = "reset_oauth_client_secret",
+    tag = "oauth-clients",
+    summary = "A new secret, shown once; the old one stops at once. With `revoke_tokens: true` every grant of the client is revoked too (owner or admin, signed-in session).",
+    security(("session" = [], "csrf" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The record's id.")),
+    request_body(content = Option<ResetClientSecret>, description = "Optional."),
+    responses((status = 200, description = "The new secret.", body = OAuthClientWithSecret), (status = 400, response = E400), (status = 401, response = E401), (status = 403, response = E403), (status = 404, response = E404), (status = 408, response = E408), (status = 413, response = E413), (status = 415, response = E415), (status = 422, response = E422))
+)]
 pub async fn reset_secret(
     state: web::Data<AppState>,
     meta: ClientMeta,
@@ -293,6 +347,16 @@ pub async fn reset_secret(
         }))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/oauth-clients/{id}",
+    operation_id = "delete_oauth_client",
+    tag = "oauth-clients",
+    summary = "Delete the client: every grant, code and token of it stops at once.",
+    security(("session" = [], "csrf" = []), ("bearer" = []), ("oauth2" = ["api:write"]), ("zsessionid" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The record's id.")),
+    responses((status = 204, description = "Deleted."), (status = 401, response = E401), (status = 403, response = E403), (status = 404, response = E404))
+)]
 pub async fn delete_client(
     state: web::Data<AppState>,
     meta: ClientMeta,

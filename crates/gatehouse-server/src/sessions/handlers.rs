@@ -1,5 +1,7 @@
 //! `POST`, `GET` and `DELETE /api/v1/session`.
 
+#[allow(unused_imports)] // Named by the `#[utoipa::path]` attributes.
+use crate::error::responses::*;
 use actix_web::cookie::{Cookie, SameSite, time};
 use actix_web::{HttpResponse, web};
 use chrono::TimeDelta;
@@ -26,6 +28,15 @@ fn invalid_credentials() -> ApiError {
     )
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/session",
+    operation_id = "create_session",
+    tag = "sessions",
+    summary = "Sign in with username and password; sets the `gatehouse_session` cookie.",
+    request_body = SignInRequest,
+    responses((status = 200, description = "Signed in. The answer carries the CSRF token that unsafe requests must echo in `X-CSRF-Token`.", body = SessionInfo), (status = 400, response = E400), (status = 401, response = E401), (status = 408, response = E408), (status = 413, response = E413), (status = 415, response = E415), (status = 429, response = E429))
+)]
 pub async fn sign_in(
     state: web::Data<AppState>,
     meta: ClientMeta,
@@ -211,10 +222,18 @@ async fn start_session(
     Ok(Some((principal, token)))
 }
 
-/// `GET /api/v1/session`. Scripts call it with their key to check it, often: a key's
-/// answer is serialized once per key cache entry, since it follows from the entry's
-/// rows alone — except while the user's password lock runs, which the answer shows
-/// until it ends.
+// Scripts call it with their key to check it, often: a key's answer is serialized
+// once per key cache entry, since it follows from the entry's rows alone — except
+// while the user's password lock runs, which the answer shows until it ends.
+#[utoipa::path(
+    get,
+    path = "/api/v1/session",
+    operation_id = "get_session",
+    tag = "sessions",
+    summary = "Who am I, and with which credential.",
+    security(("session" = []), ("bearer" = []), ("oauth2" = ["api:read"]), ("zsessionid" = [])),
+    responses((status = 200, description = "The caller.", body = SessionInfo), (status = 401, response = E401))
+)]
 pub async fn whoami(
     state: web::Data<AppState>,
     Authenticated(principal): Authenticated,
@@ -249,6 +268,15 @@ pub async fn whoami(
         .body(body))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/session",
+    operation_id = "delete_session",
+    tag = "sessions",
+    summary = "Sign out.",
+    security(("session" = [], "csrf" = [])),
+    responses((status = 204, description = "Signed out; the cookie is cleared."), (status = 401, response = E401), (status = 403, response = E403))
+)]
 pub async fn sign_out(
     state: web::Data<AppState>,
     meta: ClientMeta,

@@ -1,5 +1,7 @@
 //! `GET` and `PATCH /api/v1/subscription`.
 
+#[allow(unused_imports)] // Named by the `#[utoipa::path]` attributes.
+use crate::error::responses::*;
 use actix_web::web;
 use gatehouse_types::{Subscription, UpdateSubscription, validate};
 use serde_json::json;
@@ -11,6 +13,15 @@ use crate::auth::{Action, Authenticated, ClientMeta};
 use crate::error::ApiError;
 use crate::state::AppState;
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/subscription",
+    operation_id = "get_subscription",
+    tag = "subscription",
+    summary = "The caller's subscription and its settings.",
+    security(("session" = []), ("bearer" = []), ("oauth2" = ["api:read"]), ("zsessionid" = [])),
+    responses((status = 200, description = "The subscription.", body = Subscription), (status = 401, response = E401))
+)]
 pub async fn get_subscription(Authenticated(principal): Authenticated) -> web::Json<Subscription> {
     web::Json(super::to_api(&principal.subscription))
 }
@@ -30,6 +41,16 @@ fn in_range(
     }
 }
 
+#[utoipa::path(
+    patch,
+    path = "/api/v1/subscription",
+    operation_id = "update_subscription",
+    tag = "subscription",
+    summary = "Change the name or settings (admin, signed-in session).",
+    security(("session" = [], "csrf" = [])),
+    request_body = UpdateSubscription,
+    responses((status = 200, description = "The updated subscription.", body = Subscription), (status = 400, response = E400), (status = 401, response = E401), (status = 403, response = E403), (status = 408, response = E408), (status = 413, response = E413), (status = 415, response = E415), (status = 422, response = E422))
+)]
 pub async fn update_subscription(
     state: web::Data<AppState>,
     meta: ClientMeta,

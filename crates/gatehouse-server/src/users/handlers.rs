@@ -1,5 +1,7 @@
 //! `/api/v1/me`, `/api/v1/me/password` and `/api/v1/users`.
 
+#[allow(unused_imports)] // Named by the `#[utoipa::path]` attributes.
+use crate::error::responses::*;
 use actix_web::{HttpResponse, web};
 use gatehouse_types::{
     ChangePassword, CreateUser, CreatedUser, Page, Role, UpdateMe, UpdateUser, User, UserState,
@@ -20,6 +22,15 @@ use crate::pagination::{PageParams, page};
 use crate::secret::SecretString;
 use crate::state::AppState;
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/me",
+    operation_id = "get_me",
+    tag = "users",
+    summary = "One's own profile.",
+    security(("session" = []), ("bearer" = []), ("oauth2" = ["api:read"]), ("zsessionid" = [])),
+    responses((status = 200, description = "The caller's user.", body = User), (status = 401, response = E401))
+)]
 pub async fn get_me(
     state: web::Data<AppState>,
     Authenticated(principal): Authenticated,
@@ -31,6 +42,16 @@ fn field<T>(name: &'static str, r: Result<T, &'static str>) -> Result<T, ApiErro
     r.map_err(|m| ApiError::validation(name, m))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/api/v1/me",
+    operation_id = "update_me",
+    tag = "users",
+    summary = "Change one's display name or e-mail (`null` removes it).",
+    security(("session" = [], "csrf" = [])),
+    request_body = UpdateMe,
+    responses((status = 200, description = "The updated user.", body = User), (status = 400, response = E400), (status = 401, response = E401), (status = 403, response = E403), (status = 408, response = E408), (status = 413, response = E413), (status = 415, response = E415), (status = 422, response = E422))
+)]
 pub async fn update_me(
     state: web::Data<AppState>,
     meta: ClientMeta,
@@ -70,6 +91,16 @@ pub async fn update_me(
     Ok(web::Json(super::to_api(&row, now)))
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/v1/me/password",
+    operation_id = "update_password",
+    tag = "users",
+    summary = "Change one's password; ends every other session.",
+    security(("session" = [], "csrf" = [])),
+    request_body = ChangePassword,
+    responses((status = 204, description = "Changed."), (status = 400, response = E400), (status = 401, response = E401), (status = 403, response = E403), (status = 408, response = E408), (status = 413, response = E413), (status = 415, response = E415), (status = 422, response = E422), (status = 429, response = E429))
+)]
 pub async fn change_password(
     state: web::Data<AppState>,
     meta: ClientMeta,
@@ -140,6 +171,16 @@ pub async fn change_password(
     Ok(HttpResponse::NoContent().finish())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/users",
+    operation_id = "list_users",
+    tag = "users",
+    summary = "The subscription's users, by username (admin).",
+    security(("session" = []), ("bearer" = []), ("oauth2" = ["api:read"]), ("zsessionid" = [])),
+    params(PageParams),
+    responses((status = 200, description = "A page of users.", body = Page<User>), (status = 400, response = E400), (status = 401, response = E401), (status = 403, response = E403))
+)]
 pub async fn list_users(
     state: web::Data<AppState>,
     Authenticated(principal): Authenticated,
@@ -162,6 +203,16 @@ pub async fn list_users(
     )))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/users",
+    operation_id = "create_user",
+    tag = "users",
+    summary = "Create a user (admin, signed-in session). Without `password`, one is generated and returned once.",
+    security(("session" = [], "csrf" = [])),
+    request_body = CreateUser,
+    responses((status = 201, description = "Created.", body = CreatedUser), (status = 400, response = E400), (status = 401, response = E401), (status = 403, response = E403), (status = 408, response = E408), (status = 413, response = E413), (status = 415, response = E415), (status = 422, response = E422), (status = 429, response = E429), (status = 409, description = "`username_taken`.", body = gatehouse_types::ErrorBody))
+)]
 pub async fn create_user(
     state: web::Data<AppState>,
     meta: ClientMeta,
@@ -237,6 +288,16 @@ async fn find_user(state: &AppState, principal: &Principal, id: &str) -> Result<
         .await
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/users/{id}",
+    operation_id = "get_user",
+    tag = "users",
+    summary = "One user (admin).",
+    security(("session" = []), ("bearer" = []), ("oauth2" = ["api:read"]), ("zsessionid" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The record's id.")),
+    responses((status = 200, description = "The user.", body = User), (status = 401, response = E401), (status = 403, response = E403), (status = 404, response = E404))
+)]
 pub async fn get_user(
     state: web::Data<AppState>,
     Authenticated(principal): Authenticated,
@@ -308,6 +369,17 @@ fn admin_changes(body: &UpdateUser, now: chrono::NaiveDateTime) -> Result<UserCh
     Ok(changes)
 }
 
+#[utoipa::path(
+    patch,
+    path = "/api/v1/users/{id}",
+    operation_id = "update_user",
+    tag = "users",
+    summary = "Change role, state (`active` also unlocks, `disabled` ends sessions), display name, e-mail (admin, signed-in session).",
+    security(("session" = [], "csrf" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The record's id.")),
+    request_body = UpdateUser,
+    responses((status = 200, description = "The updated user.", body = User), (status = 400, response = E400), (status = 401, response = E401), (status = 403, response = E403), (status = 404, response = E404), (status = 408, response = E408), (status = 413, response = E413), (status = 415, response = E415), (status = 422, response = E422), (status = 409, description = "`last_admin`: the change would leave no active admin.", body = gatehouse_types::ErrorBody))
+)]
 pub async fn update_user(
     state: web::Data<AppState>,
     meta: ClientMeta,
@@ -367,6 +439,16 @@ pub async fn update_user(
     Ok(web::Json(super::to_api(&row, now)))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/users/{id}",
+    operation_id = "delete_user",
+    tag = "users",
+    summary = "Delete a user with their sessions and credentials (admin, signed-in session).",
+    security(("session" = [], "csrf" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The record's id.")),
+    responses((status = 204, description = "Deleted."), (status = 401, response = E401), (status = 403, response = E403), (status = 404, response = E404), (status = 409, description = "`last_admin`.", body = gatehouse_types::ErrorBody))
+)]
 pub async fn delete_user(
     state: web::Data<AppState>,
     meta: ClientMeta,

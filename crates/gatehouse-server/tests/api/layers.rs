@@ -44,6 +44,8 @@ const LAYERS: &[(&str, &[&str])] = &[
             "bootstrap",
         ],
     ),
+    // The API description names every handler; only the route table names it.
+    ("description", &["openapi"]),
     ("top", &["startup", "lib", "main", "proptests"]),
 ];
 
