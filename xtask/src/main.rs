@@ -95,7 +95,16 @@ fn run(extra: &[String]) -> anyhow::Result<()> {
 /// holds to the code.
 fn openapi() -> anyhow::Result<()> {
     let out = cargo()
-        .args(["run", "--quiet", "--package", "gatehouse-server", "--bin", "gatehouse", "--", "openapi"])
+        .args([
+            "run",
+            "--quiet",
+            "--package",
+            "gatehouse-server",
+            "--bin",
+            "gatehouse",
+            "--",
+            "openapi",
+        ])
         .stderr(std::process::Stdio::inherit())
         .output()
         .context("running `gatehouse openapi`")?;
@@ -107,7 +116,8 @@ fn openapi() -> anyhow::Result<()> {
     if before == out.stdout {
         eprintln!("xtask: {} is up to date", path.display());
     } else {
-        std::fs::write(&path, &out.stdout).with_context(|| format!("writing {}", path.display()))?;
+        std::fs::write(&path, &out.stdout)
+            .with_context(|| format!("writing {}", path.display()))?;
         eprintln!("xtask: wrote {}", path.display());
     }
     Ok(())

@@ -16,11 +16,11 @@ use actix_web::HttpResponse;
 use serde_json::Value;
 use utoipa::openapi::link::LinkBuilder;
 use utoipa::openapi::path::{HttpMethod, Operation, PathItem};
+use utoipa::openapi::schema::{Schema, SchemaType, Type};
 use utoipa::openapi::security::{
     ApiKey, ApiKeyValue, AuthorizationCode, Flow, HttpAuthScheme, HttpBuilder, OAuth2, Scopes,
     SecurityScheme,
 };
-use utoipa::openapi::schema::{Schema, SchemaType, Type};
 use utoipa::openapi::{Components, OpenApi as Document, RefOr, Required};
 use utoipa::{Modify, OpenApi};
 
@@ -196,7 +196,10 @@ impl Modify for SecuritySchemes {
             ),
             (
                 "bearer",
-                http(HttpAuthScheme::Bearer, "An API key or an OAuth access token."),
+                http(
+                    HttpAuthScheme::Bearer,
+                    "An API key or an OAuth access token.",
+                ),
             ),
             (
                 "zsessionid",
@@ -215,12 +218,14 @@ impl Modify for SecuritySchemes {
             (
                 "oauth2",
                 SecurityScheme::OAuth2(OAuth2::with_description(
-                    [Flow::AuthorizationCode(AuthorizationCode::with_refresh_url(
-                        "/oauth/authorize",
-                        "/oauth/token",
-                        Scopes::from_iter(crate::auth::scopes::DESCRIBED),
-                        "/oauth/token",
-                    ))],
+                    [Flow::AuthorizationCode(
+                        AuthorizationCode::with_refresh_url(
+                            "/oauth/authorize",
+                            "/oauth/token",
+                            Scopes::from_iter(crate::auth::scopes::DESCRIBED),
+                            "/oauth/token",
+                        ),
+                    )],
                     "An OAuth 2 access token (a JWT), sent as a bearer token: `api:read` \
                      reads as a read-only key would, `api:write` writes as a full-access key.",
                 )),
@@ -374,7 +379,8 @@ impl Modify for Links {
             if children.is_empty() {
                 continue;
             }
-            let created = &item["post"]["responses"]["201"]["content"]["application/json"]["schema"];
+            let created =
+                &item["post"]["responses"]["201"]["content"]["application/json"]["schema"];
             let (method, status, pointer) = if !created.is_null() {
                 (HttpMethod::Post, "201", id_pointer(created, components, 2))
             } else if !item["get"].is_null() {

@@ -118,4 +118,3 @@ pub fn redirect_uris() -> Schema {
 pub fn redirect_uris_or_null() -> Schema {
     redirect_uris_schema(true)
 }
-

@@ -9,11 +9,20 @@ pub const KNOWN: [&str; 5] = ["api:read", "api:write", "email", "openid", "profi
 
 /// What each scope a client may ask for releases, as the API description lists them.
 pub const DESCRIBED: [(&str, &str); 6] = [
-    ("openid", "OpenID Connect sign-in: an id_token, and the UserInfo endpoint"),
+    (
+        "openid",
+        "OpenID Connect sign-in: an id_token, and the UserInfo endpoint",
+    ),
     ("profile", "the user's name and username"),
     ("email", "the user's e-mail address"),
-    ("api:read", "read the API as the user, as a read-only key would"),
-    ("api:write", "read and write the API as the user, as a full-access key would"),
+    (
+        "api:read",
+        "read the API as the user, as a read-only key would",
+    ),
+    (
+        "api:write",
+        "read and write the API as the user, as a full-access key would",
+    ),
     ("alm", "Rally's name for api:read and api:write together"),
 ];
 

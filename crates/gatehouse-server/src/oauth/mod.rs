@@ -18,9 +18,9 @@ pub mod token;
 pub mod userinfo;
 pub mod wire;
 
+use crate::db::oauth as store;
 #[allow(unused_imports)] // Named by the `#[utoipa::path]` attributes.
 use crate::error::responses::*;
-use crate::db::oauth as store;
 
 use actix_web::{HttpResponse, web};
 use chrono::TimeDelta;

@@ -160,12 +160,18 @@ fn the_spec_is_whole() {
         let rest = &text[i + "\"$ref\":\"".len()..];
         let target = &rest[..rest.find('"').unwrap()];
         let pointer = target.strip_prefix('#').expect("a local $ref");
-        assert!(spec.pointer(pointer).is_some(), "$ref {target} resolves to nothing");
+        assert!(
+            spec.pointer(pointer).is_some(),
+            "$ref {target} resolves to nothing"
+        );
     }
     for (path, item) in spec["paths"].as_object().unwrap() {
         for (method, op) in item.as_object().unwrap() {
             assert!(op["summary"].is_string(), "{method} {path} has no summary");
-            assert!(!op["responses"].as_object().unwrap().is_empty(), "{method} {path} answers nothing");
+            assert!(
+                !op["responses"].as_object().unwrap().is_empty(),
+                "{method} {path} answers nothing"
+            );
         }
     }
     // Links name operations that exist.
@@ -183,5 +189,8 @@ fn the_spec_is_whole() {
         assert!(ids.contains(id), "a link names {id}, which is no operation");
         links += 1;
     }
-    assert!(links > ids.len(), "the creates link to their records' operations");
+    assert!(
+        links > ids.len(),
+        "the creates link to their records' operations"
+    );
 }
