@@ -116,6 +116,14 @@ pub struct SettingsArgs {
     /// [default: 2].
     #[arg(long, env = "GATEHOUSE_CREDENTIAL_CACHE_SECONDS", global = true)]
     pub credential_cache_seconds: Option<u64>,
+    /// Days audit events are kept; older ones are purged [default: forever].
+    #[arg(long, env = "GATEHOUSE_AUDIT_RETENTION_DAYS", global = true)]
+    pub audit_retention_days: Option<u32>,
+    /// Hours a spent, revoked or expired refresh token (or code) is kept so that its
+    /// replay still revokes its grant; then it is purged, and a replay is refused as
+    /// unknown [default: 24].
+    #[arg(long, env = "GATEHOUSE_SPENT_TOKEN_RETENTION_HOURS", global = true)]
+    pub spent_token_retention_hours: Option<u32>,
     /// Log format [default: text].
     #[arg(long, env = "GATEHOUSE_LOG_FORMAT", global = true, value_enum)]
     pub log_format: Option<LogFormat>,
@@ -159,6 +167,8 @@ struct FileSettings {
     workers: Option<usize>,
     password_hash_concurrency: Option<usize>,
     credential_cache_seconds: Option<u64>,
+    audit_retention_days: Option<u32>,
+    spent_token_retention_hours: Option<u32>,
     log_format: Option<LogFormat>,
     log: Option<String>,
     web_dir: Option<PathBuf>,
@@ -183,6 +193,9 @@ pub struct Settings {
     pub workers: usize,
     pub password_hash_concurrency: usize,
     pub credential_cache_seconds: u64,
+    /// `None`: audit events are kept forever.
+    pub audit_retention_days: Option<u32>,
+    pub spent_token_retention_hours: u32,
     pub log_format: LogFormat,
     pub log: String,
     /// The built web app: `index.html` and `assets/`.
@@ -247,6 +260,11 @@ impl Settings {
                 .credential_cache_seconds
                 .or(file.credential_cache_seconds)
                 .unwrap_or(2),
+            audit_retention_days: args.audit_retention_days.or(file.audit_retention_days),
+            spent_token_retention_hours: args
+                .spent_token_retention_hours
+                .or(file.spent_token_retention_hours)
+                .unwrap_or(24),
             log_format: args
                 .log_format
                 .or(file.log_format)
@@ -286,6 +304,8 @@ impl Settings {
             workers: 1,
             password_hash_concurrency: 1,
             credential_cache_seconds: 2,
+            audit_retention_days: None,
+            spent_token_retention_hours: 24,
             log_format: LogFormat::Text,
             log: "warn".into(),
             web_dir: DEFAULT_WEB_DIR.into(),
@@ -303,6 +323,15 @@ impl Settings {
         anyhow::ensure!(
             self.credential_cache_seconds <= MAX_CREDENTIAL_CACHE_SECONDS,
             "credential_cache_seconds must be at most {MAX_CREDENTIAL_CACHE_SECONDS}"
+        );
+        // 0 would purge a spent refresh token before its replay could revoke the grant.
+        anyhow::ensure!(
+            self.spent_token_retention_hours >= 1,
+            "spent_token_retention_hours must be at least 1"
+        );
+        anyhow::ensure!(
+            self.audit_retention_days != Some(0),
+            "audit_retention_days must be at least 1 (leave it unset to keep events forever)"
         );
         Ok(())
     }

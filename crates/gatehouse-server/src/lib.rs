@@ -22,6 +22,7 @@ pub mod openapi;
 pub mod pagination;
 #[cfg(test)]
 mod proptests;
+pub mod retention;
 pub mod routing;
 pub mod secret;
 pub mod sessions;

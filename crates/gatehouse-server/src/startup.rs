@@ -199,23 +199,10 @@ impl Application {
         self.state.clone()
     }
 
-    /// Serves until the process is told to stop, sweeping expired sessions meanwhile.
+    /// Serves until the process is told to stop, purging what has expired meanwhile
+    /// (`retention`).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let state = self.state.clone();
-        let sweeper = actix_web::rt::spawn(async move {
-            let mut every = actix_web::rt::time::interval(Duration::from_secs(600));
-            loop {
-                every.tick().await;
-                let now = state.clock.now();
-                if let Err(e) = state
-                    .db
-                    .write(move |conn| Ok(crate::db::sessions::delete_expired(conn, now)?))
-                    .await
-                {
-                    tracing::warn!(error = %e, "sweeping expired sessions failed");
-                }
-            }
-        });
+        let sweeper = actix_web::rt::spawn(crate::retention::run(self.state.clone()));
         let state = self.state.clone();
         let key_refresher = actix_web::rt::spawn(async move {
             let mut every = actix_web::rt::time::interval(Duration::from_secs(30));

@@ -10,6 +10,7 @@ pub mod grants;
 pub mod notify;
 pub mod oauth;
 pub mod oauth_clients;
+pub mod retention;
 pub mod schema;
 pub mod sessions;
 pub mod subscriptions;
@@ -333,6 +334,8 @@ pub fn sqlite_path(url: &str) -> Option<&Path> {
 const MIGRATION_LOCK: i64 = 0x6761_7465_686f;
 /// The advisory lock replicas take in turn to create the first signing keys.
 const SIGNING_KEYS_LOCK: i64 = MIGRATION_LOCK + 1;
+/// Held (per transaction) by the replica whose turn it is to purge (`retention`).
+const PURGE_LOCK: i64 = MIGRATION_LOCK + 2;
 
 /// Runs `work` in a transaction that replicas starting together take in turn, for
 /// start-up work that must happen once (the first signing keys): on PostgreSQL under a

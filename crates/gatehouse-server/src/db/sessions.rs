@@ -96,8 +96,3 @@ pub fn delete_for_user(
         None => diesel::delete(sessions::table.filter(sessions::user_id.eq(user_id))).execute(conn),
     }
 }
-
-/// Removes sessions past their absolute expiry; run now and then, not per request.
-pub fn delete_expired(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<usize> {
-    diesel::delete(sessions::table.filter(sessions::expires_at.le(now))).execute(conn)
-}

@@ -42,6 +42,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "health",
             "web",
             "bootstrap",
+            "retention",
         ],
     ),
     // The API description names every handler; only the route table names it.

@@ -19,6 +19,7 @@ mod outage;
 mod proxies;
 mod reauth;
 mod replicas;
+mod retention;
 mod sessions;
 mod subscription;
 mod token_services;

@@ -1,0 +1,88 @@
+//! Data that does not grow forever: a background job purges what no longer decides
+//! anything (`db::retention::Kind`: spent and expired codes and refresh tokens after the
+//! reuse window, unanswered consent requests, ended sessions, and audit events past
+//! `audit_retention_days`), in batches of `db::retention::BATCH` rows, each its own
+//! transaction. On PostgreSQL one replica at a time purges (an advisory lock taken per
+//! batch; the others skip it).
+
+use std::time::Duration;
+
+use chrono::TimeDelta;
+
+use crate::db::retention::{self as store, BATCH, Cutoffs, Kind};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// How often the job runs.
+pub const EVERY: Duration = Duration::from_secs(600);
+
+/// At most this many batches per kind and round (a million rows), so one round ends.
+const MAX_BATCHES: usize = 1000;
+
+/// Rows deleted in one round, by kind.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Purged(pub Vec<(Kind, usize)>);
+
+impl Purged {
+    pub fn of(&self, kind: Kind) -> usize {
+        self.0
+            .iter()
+            .filter(|(k, _)| *k == kind)
+            .map(|(_, n)| n)
+            .sum()
+    }
+}
+
+/// One round: every kind, batch after batch until a batch comes back short (or another
+/// replica has the turn).
+pub async fn purge(state: &AppState) -> Result<Purged, ApiError> {
+    let now = state.clock.now();
+    let at = Cutoffs {
+        now,
+        spent_before: now - TimeDelta::hours(i64::from(state.settings.spent_token_retention_hours)),
+        audit_before: state
+            .settings
+            .audit_retention_days
+            .map(|days| now - TimeDelta::days(i64::from(days))),
+    };
+    let mut purged = Purged::default();
+    for kind in Kind::ALL {
+        let mut total = 0;
+        for _ in 0..MAX_BATCHES {
+            let deleted = state
+                .db
+                .write(move |conn| {
+                    if !store::take_turn(conn)? {
+                        return Ok(None);
+                    }
+                    Ok(Some(store::purge_batch(conn, kind, &at)?))
+                })
+                .await?;
+            let Some(deleted) = deleted else {
+                break;
+            };
+            total += deleted;
+            if deleted < BATCH as usize {
+                break;
+            }
+        }
+        purged.0.push((kind, total));
+    }
+    Ok(purged)
+}
+
+/// Runs [`purge`] every [`EVERY`] until aborted, logging what it deleted.
+pub async fn run(state: actix_web::web::Data<AppState>) {
+    let mut every = actix_web::rt::time::interval(EVERY);
+    loop {
+        every.tick().await;
+        match purge(&state).await {
+            Ok(purged) => {
+                for (kind, rows) in purged.0.iter().filter(|(_, n)| *n > 0) {
+                    tracing::info!(kind = kind.as_str(), rows, "purged");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "purging failed"),
+        }
+    }
+}
