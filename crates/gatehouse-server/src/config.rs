@@ -62,6 +62,93 @@ pub enum Command {
         #[command(subcommand)]
         action: SigningKeyAction,
     },
+    /// List, disable and unlock users, without the web app.
+    Users {
+        #[command(subcommand)]
+        action: UsersAction,
+    },
+    /// Revoke an API key: it stops at once.
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+    },
+    /// Revoke an authorized application (a grant): its tokens stop at once.
+    Grants {
+        #[command(subcommand)]
+        action: GrantsAction,
+    },
+    /// Export a subscription's audit log.
+    Audit {
+        #[command(subcommand)]
+        action: AuditAction,
+    },
+    /// Print the effective configuration, with secrets masked.
+    Config,
+    /// Check the installation: the database answers, its migrations are applied, the
+    /// signing keys are there and usable, the web app is built.
+    Doctor,
+    /// Write a consistent copy of the SQLite database to PATH while the server runs
+    /// (for PostgreSQL, use pg_dump).
+    Backup {
+        /// The copy to write; it must not exist yet.
+        path: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersAction {
+    /// Every user, with subscription, role and state.
+    List {
+        /// Only this subscription's (id or name).
+        #[arg(long)]
+        subscription: Option<String>,
+    },
+    /// Disable a user: their sessions end, their keys and tokens stop.
+    Disable {
+        /// User id or username.
+        user: String,
+        /// The subscription (id or name), when the username is in several.
+        #[arg(long)]
+        subscription: Option<String>,
+    },
+    /// Make a user active again, lifting an admin's lock and a password lock.
+    Unlock {
+        /// User id or username.
+        user: String,
+        /// The subscription (id or name), when the username is in several.
+        #[arg(long)]
+        subscription: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysAction {
+    /// Delete an API key by id.
+    Revoke { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GrantsAction {
+    /// Revoke a grant by id (as listed under the user's authorized applications).
+    Revoke { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditAction {
+    /// Write the audit log to standard output, newest first.
+    Export {
+        /// The subscription (id or name); needed when there are several.
+        #[arg(long)]
+        subscription: Option<String>,
+        #[arg(long, value_enum, default_value = "jsonl")]
+        format: ExportFormat,
+        /// Only events at or after this time (RFC 3339).
+        #[arg(long)]
+        since: Option<chrono::DateTime<chrono::FixedOffset>>,
+        /// Only events before this time (RFC 3339).
+        #[arg(long)]
+        until: Option<chrono::DateTime<chrono::FixedOffset>>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -69,6 +156,15 @@ pub enum SigningKeyAction {
     /// Make new signing keys current. Tokens signed with the old ones keep verifying
     /// until they expire; the JWKS publishes both meanwhile.
     Rotate,
+}
+
+/// How `audit export` writes events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    /// One JSON object per line, as the API shows events.
+    Jsonl,
+    /// The columns of the web app's CSV download, formulas defused.
+    Csv,
 }
 
 /// Every setting, as flag and environment variable. Unset ones fall back to the file,
@@ -207,6 +303,56 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// Every setting as it is in effect, by its name, secrets masked: the pepper only as
+    /// set or not, a database URL without its password.
+    pub fn effective(&self) -> Vec<(&'static str, String)> {
+        let or_unset = |v: Option<String>| v.unwrap_or_else(|| "(unset)".into());
+        vec![
+            ("listen", self.listen.clone()),
+            ("database_url", mask_password(&self.database_url)),
+            ("data_dir", self.data_dir.display().to_string()),
+            ("public_url", self.public_url.clone()),
+            (
+                "secret_pepper",
+                or_unset(
+                    self.secret_pepper
+                        .as_ref()
+                        .map(|_| "(set, not shown)".into()),
+                ),
+            ),
+            ("db_pool_size", self.db_pool_size.to_string()),
+            ("workers", self.workers.to_string()),
+            (
+                "password_hash_concurrency",
+                self.password_hash_concurrency.to_string(),
+            ),
+            (
+                "credential_cache_seconds",
+                self.credential_cache_seconds.to_string(),
+            ),
+            (
+                "audit_retention_days",
+                self.audit_retention_days
+                    .map_or_else(|| "(forever)".into(), |d| d.to_string()),
+            ),
+            (
+                "spent_token_retention_hours",
+                self.spent_token_retention_hours.to_string(),
+            ),
+            (
+                "log_format",
+                format!("{:?}", self.log_format).to_lowercase(),
+            ),
+            ("log", self.log.clone()),
+            ("web_dir", self.web_dir.display().to_string()),
+            (
+                "trusted_proxies",
+                or_unset(Some(self.trusted_proxies.to_string()).filter(|p| !p.is_empty())),
+            ),
+            ("forwarded_header", format!("{:?}", self.forwarded_header)),
+        ]
+    }
+
     /// Flags and environment (already merged by clap) win over the file, the file over
     /// the defaults.
     pub fn load(args: SettingsArgs) -> anyhow::Result<Settings> {
@@ -372,6 +518,27 @@ fn read_file(path: &Path) -> anyhow::Result<FileSettings> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("reading the config file {}", path.display()))?;
     toml::from_str(&text).with_context(|| format!("parsing the config file {}", path.display()))
+}
+
+/// A URL with the password of its user info replaced: `postgres://u:***@host/db`.
+pub fn mask_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((user_info, host)) => {
+            let user = user_info.split(':').next().unwrap_or("");
+            let masked = if user_info.contains(':') {
+                format!("{user}:***")
+            } else {
+                user.to_string()
+            };
+            format!("{scheme}://{masked}@{host}{tail}")
+        }
+        None => url.to_string(),
+    }
 }
 
 #[cfg(test)]

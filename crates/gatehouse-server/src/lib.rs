@@ -19,6 +19,7 @@ pub mod limits;
 pub mod oauth;
 pub mod oauth_clients;
 pub mod openapi;
+pub mod operator;
 pub mod pagination;
 #[cfg(test)]
 mod proptests;

@@ -6,7 +6,11 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use gatehouse_server::auth::password::{generate_password, hash_sync};
-use gatehouse_server::config::{Cli, Command, Settings, SigningKeyAction};
+use gatehouse_server::config::{
+    AuditAction, Cli, Command, GrantsAction, KeysAction, Settings, SigningKeyAction, UsersAction,
+};
+use gatehouse_server::error::ApiError;
+use gatehouse_server::operator::{self, UserCommand};
 use gatehouse_server::startup::Application;
 use gatehouse_server::{bootstrap, db, telemetry};
 
@@ -41,6 +45,31 @@ fn main() -> ExitCode {
         Command::Openapi => std::io::stdout()
             .write_all(gatehouse_server::openapi::document().as_bytes())
             .map_err(Into::into),
+        Command::Users { action } => users(&settings, action),
+        Command::Keys {
+            action: KeysAction::Revoke { id },
+        } => revoke_key(&settings, &id),
+        Command::Grants {
+            action: GrantsAction::Revoke { id },
+        } => revoke_grant(&settings, &id),
+        Command::Audit {
+            action:
+                AuditAction::Export {
+                    subscription,
+                    format,
+                    since,
+                    until,
+                },
+        } => export_audit(&settings, subscription.as_deref(), format, since, until),
+        Command::Config => {
+            for (name, value) in settings.effective() {
+                println!("{name:<28} {value}");
+            }
+            Ok(())
+        }
+        Command::Doctor => doctor(&settings),
+        Command::Backup { path } => db::backup::sqlite(&settings.database_url, &path)
+            .map(|bytes| println!("wrote {} ({bytes} bytes)", path.display())),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -217,5 +246,187 @@ fn run_bootstrap(
     if generated {
         println!("password:     {password}   (shown once)");
     }
+    Ok(())
+}
+
+/// A connection for an operator's command, on a database whose migrations are applied
+/// (the commands do not migrate: `gatehouse migrate` does, when the operator says so).
+fn operator_connection(settings: &Settings) -> anyhow::Result<db::PooledConnection> {
+    let pool = db::connect(&settings.database_url, 1)?;
+    let mut conn = pool.get()?;
+    let pending = db::pending_migrations(&mut conn)?;
+    anyhow::ensure!(
+        pending == 0,
+        "the database lacks {pending} migration(s): run `gatehouse migrate` first"
+    );
+    Ok(conn)
+}
+
+fn plain(e: ApiError, what: &str) -> anyhow::Error {
+    match e {
+        ApiError::NotFound => anyhow::anyhow!("no {what}"),
+        other => anyhow::anyhow!("{other}"),
+    }
+}
+
+fn users(settings: &Settings, action: UsersAction) -> anyhow::Result<()> {
+    let mut conn = operator_connection(settings)?;
+    let now = gatehouse_server::clock::system_now();
+    let (who, subscription, command) = match action {
+        UsersAction::List { subscription } => {
+            let rows = operator::list_users(&mut conn, subscription.as_deref())?;
+            println!(
+                "{:<36}  {:<20}  {:<30}  {:<6}  {:<8}  password lock",
+                "id", "subscription", "username", "role", "state"
+            );
+            for (user, sub) in rows {
+                let lock = user
+                    .password_locked_until
+                    .filter(|until| *until > now)
+                    .map_or_else(|| "-".to_string(), |until| format!("until {until}Z"));
+                println!(
+                    "{:<36}  {:<20}  {:<30}  {:<6}  {:<8}  {lock}",
+                    user.id,
+                    sub.name,
+                    user.username,
+                    user.role.as_str(),
+                    user.state.as_str()
+                );
+            }
+            return Ok(());
+        }
+        UsersAction::Disable { user, subscription } => (user, subscription, UserCommand::Disable),
+        UsersAction::Unlock { user, subscription } => (user, subscription, UserCommand::Unlock),
+    };
+    let (user, sub) = operator::find_user(&mut conn, &who, subscription.as_deref())?;
+    let after =
+        operator::change_user(&mut conn, &user, command).map_err(|e| plain(e, "such user"))?;
+    println!(
+        "{} of {}: {} (was {})",
+        after.username,
+        sub.name,
+        after.state.as_str(),
+        user.state.as_str()
+    );
+    Ok(())
+}
+
+fn revoke_key(settings: &Settings, id: &str) -> anyhow::Result<()> {
+    let mut conn = operator_connection(settings)?;
+    let key = operator::revoke_key(&mut conn, id).map_err(|e| plain(e, "API key with that id"))?;
+    println!("deleted API key {} ({:?}, {})", key.id, key.name, key.hint);
+    Ok(())
+}
+
+fn revoke_grant(settings: &Settings, id: &str) -> anyhow::Result<()> {
+    let mut conn = operator_connection(settings)?;
+    let was_active =
+        operator::revoke_grant(&mut conn, id).map_err(|e| plain(e, "grant with that id"))?;
+    if was_active {
+        println!("revoked grant {id}: its tokens stop at once");
+    } else {
+        println!("grant {id} was already revoked; nothing changed");
+    }
+    Ok(())
+}
+
+fn export_audit(
+    settings: &Settings,
+    subscription: Option<&str>,
+    format: gatehouse_server::config::ExportFormat,
+    since: Option<chrono::DateTime<chrono::FixedOffset>>,
+    until: Option<chrono::DateTime<chrono::FixedOffset>>,
+) -> anyhow::Result<()> {
+    let mut conn = operator_connection(settings)?;
+    let subscription = match subscription {
+        Some(s) => s.to_string(),
+        None => {
+            let all = db::subscriptions::all(&mut conn)?;
+            match all.as_slice() {
+                [only] => only.id.clone(),
+                [] => anyhow::bail!("the database holds no subscription"),
+                _ => anyhow::bail!(
+                    "the database holds {} subscriptions: name one with --subscription",
+                    all.len()
+                ),
+            }
+        }
+    };
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let written = operator::export_audit(
+        &mut conn,
+        &subscription,
+        format,
+        since.map(|t| t.naive_utc()),
+        until.map(|t| t.naive_utc()),
+        &mut out,
+    )?;
+    drop(out);
+    eprintln!("exported {written} event(s)");
+    Ok(())
+}
+
+/// Each check on a line, `ok` or `FAIL` with what to do; fails if any check does.
+fn doctor(settings: &Settings) -> anyhow::Result<()> {
+    let mut failed = 0;
+    let mut report = |name: &str, outcome: anyhow::Result<String>| match outcome {
+        Ok(detail) => println!("ok    {name:<14} {detail}"),
+        Err(e) => {
+            failed += 1;
+            println!("FAIL  {name:<14} {e:#}");
+        }
+    };
+    report(
+        "configuration",
+        Ok(format!(
+            "database {}, public URL {}",
+            gatehouse_server::config::mask_password(&settings.database_url),
+            settings.public_url
+        )),
+    );
+    let conn = db::connect(&settings.database_url, 1).and_then(|pool| Ok(pool.get()?));
+    match conn {
+        Err(e) => report("database", Err(e)),
+        Ok(mut conn) => {
+            report("database", db::server_version(&mut conn));
+            report(
+                "migrations",
+                db::pending_migrations(&mut conn).and_then(|pending| {
+                    anyhow::ensure!(
+                        pending == 0,
+                        "{pending} pending: run `gatehouse migrate` (`serve` also migrates)"
+                    );
+                    Ok("all applied".to_string())
+                }),
+            );
+            report(
+                "signing keys",
+                gatehouse_server::auth::jwt::check(&mut conn)
+                    .map_err(|e| e.context("`serve` creates them on its first start")),
+            );
+            report(
+                "subscriptions",
+                db::subscriptions::count(&mut conn)
+                    .map_err(Into::into)
+                    .map(|n| match n {
+                        0 => "none yet: `serve` creates the first admin".to_string(),
+                        n => format!("{n}"),
+                    }),
+            );
+        }
+    }
+    let index = settings.web_dir.join("index.html");
+    report(
+        "web app",
+        if index.is_file() {
+            Ok(format!("built in {}", settings.web_dir.display()))
+        } else {
+            Err(anyhow::anyhow!(
+                "no {}: pages answer 503 until `cargo xtask build-web` writes it (or set                  GATEHOUSE_WEB_DIR)",
+                index.display()
+            ))
+        },
+    );
+    anyhow::ensure!(failed == 0, "{failed} check(s) failed");
     Ok(())
 }

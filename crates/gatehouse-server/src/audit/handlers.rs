@@ -141,7 +141,7 @@ pub async fn list(
     )))
 }
 
-const CSV_HEADER: [&str; 13] = [
+pub const CSV_HEADER: [&str; 13] = [
     "id",
     "created_at",
     "action",
@@ -157,7 +157,7 @@ const CSV_HEADER: [&str; 13] = [
     "details",
 ];
 
-fn csv_row(r: AuditEventRow) -> [String; 13] {
+pub fn csv_row(r: AuditEventRow) -> [String; 13] {
     [
         r.id,
         clock::utc(r.created_at).to_rfc3339(),

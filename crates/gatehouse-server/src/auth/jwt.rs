@@ -348,6 +348,21 @@ fn load(conn: &mut DbConnection) -> Result<KeySet, LoadError> {
     })
 }
 
+/// For `gatehouse doctor`: whether the stored keys load, without making any.
+pub fn check(conn: &mut DbConnection) -> anyhow::Result<String> {
+    let set = load(conn).map_err(LoadError::into_anyhow)?;
+    let rsa = if set.rsa.is_some() {
+        "id_tokens by an RS256 key"
+    } else {
+        "no RS256 key for id_tokens yet"
+    };
+    Ok(format!(
+        "access tokens signed by Ed25519 key {}, {rsa}; {} keys published",
+        set.ed25519.kid,
+        set.jwks.len()
+    ))
+}
+
 impl SigningKeys {
     /// Loads the keys, creating the first one on a new database.
     pub fn load_or_create(

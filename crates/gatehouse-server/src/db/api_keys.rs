@@ -73,6 +73,15 @@ pub fn find_for_auth(
 }
 
 /// A key of the subscription; another subscription's key is `None`.
+/// A key by id, whatever the subscription (the operator's `keys revoke`).
+pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<ApiKeyRow>> {
+    api_keys::table
+        .find(id)
+        .select(ApiKeyRow::as_select())
+        .first(conn)
+        .optional()
+}
+
 pub fn find_in_subscription(
     conn: &mut DbConnection,
     subscription_id: &str,

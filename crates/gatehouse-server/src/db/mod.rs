@@ -5,6 +5,7 @@
 
 pub mod api_keys;
 pub mod audit;
+pub mod backup;
 mod database;
 pub mod grants;
 pub mod notify;
@@ -356,6 +357,33 @@ pub fn startup_transaction<T>(
         }
         work(conn)
     })
+}
+
+/// What the database server says it is (`gatehouse doctor`).
+pub fn server_version(conn: &mut DbConnection) -> anyhow::Result<String> {
+    #[derive(QueryableByName)]
+    struct Version {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        version: String,
+    }
+    let version: Version = match conn {
+        DbConnection::Postgresql(c) => {
+            diesel::sql_query("SELECT version() AS version").get_result(c)?
+        }
+        DbConnection::Sqlite(c) => {
+            diesel::sql_query("SELECT 'SQLite ' || sqlite_version() AS version").get_result(c)?
+        }
+    };
+    Ok(version.version)
+}
+
+/// How many migrations the database lacks (`gatehouse doctor`).
+pub fn pending_migrations(conn: &mut DbConnection) -> anyhow::Result<usize> {
+    let pending = match conn {
+        DbConnection::Postgresql(c) => c.pending_migrations(POSTGRES_MIGRATIONS).map(|v| v.len()),
+        DbConnection::Sqlite(c) => c.pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
+    };
+    pending.map_err(|e| anyhow::anyhow!("reading the applied migrations: {e}"))
 }
 
 /// Runs the pending migrations of the connection's backend.

@@ -41,6 +41,20 @@ const MAX_RECEIVED: usize = 256;
 /// The message that tells the other replicas to forget every cached credential.
 pub const FORGET_ALL: &str = "all";
 
+/// Tells the replicas of a change from outside a server (the operator's commands): on
+/// PostgreSQL the message goes out when the caller's transaction commits, and not at
+/// all if it rolls back. SQLite has no replicas to tell; their caches' TTL bounds it.
+pub fn tell(conn: &mut super::DbConnection, message: &str) -> QueryResult<()> {
+    match conn {
+        super::DbConnection::Postgresql(c) => diesel::sql_query("SELECT pg_notify($1, $2)")
+            .bind::<Text, _>(CHANNEL)
+            .bind::<Text, _>(message)
+            .execute(c)
+            .map(drop),
+        super::DbConnection::Sqlite(_) => Ok(()),
+    }
+}
+
 /// What the thread tells its owner.
 pub trait Listener: Send + 'static {
     /// A message from another replica. `false` stops the thread (the owner is gone).

@@ -55,6 +55,14 @@ pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<SubscriptionRow> {
         .first(conn)
 }
 
+/// Every subscription, by name (the operator's commands).
+pub fn all(conn: &mut DbConnection) -> QueryResult<Vec<SubscriptionRow>> {
+    subscriptions::table
+        .select(SubscriptionRow::as_select())
+        .order(subscriptions::name.asc())
+        .load(conn)
+}
+
 pub fn insert(conn: &mut DbConnection, new: &NewSubscription<'_>) -> QueryResult<()> {
     diesel::insert_into(subscriptions::table)
         .values(new)

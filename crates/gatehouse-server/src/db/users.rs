@@ -116,6 +116,35 @@ pub fn find_by_username(
         .optional()
 }
 
+/// Every user of that username, in whichever subscription (the operator's commands
+/// name users by username).
+pub fn find_everywhere(
+    conn: &mut DbConnection,
+    username: &str,
+) -> QueryResult<Vec<(UserRow, SubscriptionRow)>> {
+    users::table
+        .inner_join(subscriptions::table)
+        .filter(users::username.eq(username))
+        .select((UserRow::as_select(), SubscriptionRow::as_select()))
+        .load(conn)
+}
+
+/// Every user, by subscription and username (the operator's `users list`).
+pub fn all(
+    conn: &mut DbConnection,
+    subscription_id: Option<&str>,
+) -> QueryResult<Vec<(UserRow, SubscriptionRow)>> {
+    let mut q = users::table
+        .inner_join(subscriptions::table)
+        .select((UserRow::as_select(), SubscriptionRow::as_select()))
+        .order((subscriptions::name.asc(), users::username.asc()))
+        .into_boxed();
+    if let Some(id) = subscription_id {
+        q = q.filter(users::subscription_id.eq(id.to_string()));
+    }
+    q.load(conn)
+}
+
 /// One page of a subscription's users by username, one row more than `limit` so the
 /// caller knows whether another page follows.
 pub fn list(

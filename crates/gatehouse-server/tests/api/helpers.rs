@@ -168,6 +168,25 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Settings))
     running(app, url, Some(dir), admin)
 }
 
+/// A server on a database that already holds `like`'s subscription and admin — a
+/// restored backup — which `scratch` (if any) cleans up afterwards.
+pub async fn spawn_app_on(url: String, scratch: Option<Scratch>, like: &TestApp) -> TestApp {
+    let app = Application::build(Settings::for_database(&url)).expect("build app");
+    let admin = Admin {
+        username: like.admin_username.clone(),
+        created: bootstrap::Bootstrapped {
+            subscription_id: like.subscription_id.clone(),
+            user_id: like.admin_id.clone(),
+        },
+    };
+    let mut served = running(app, url, scratch, admin);
+    if served.sqlite_path.is_none() {
+        served.sqlite_path = gatehouse_server::db::sqlite_path(&served.database_url)
+            .map(std::path::Path::to_path_buf);
+    }
+    served
+}
+
 /// Two replicas on one fresh database, as docker-compose runs them: built (and so
 /// migrated) at the same time, each with its own settings, sharing one subscription and
 /// admin. The first owns the SQLite folder, if any.

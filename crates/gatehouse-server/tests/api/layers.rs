@@ -43,6 +43,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "web",
             "bootstrap",
             "retention",
+            "operator",
         ],
     ),
     // The API description names every handler; only the route table names it.

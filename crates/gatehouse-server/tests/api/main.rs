@@ -15,6 +15,7 @@ mod layers;
 mod limits;
 mod oauth;
 mod openapi;
+mod operations;
 mod outage;
 mod proxies;
 mod reauth;
