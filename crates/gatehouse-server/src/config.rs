@@ -212,6 +212,10 @@ pub struct SettingsArgs {
     /// [default: 2].
     #[arg(long, env = "GATEHOUSE_CREDENTIAL_CACHE_SECONDS", global = true)]
     pub credential_cache_seconds: Option<u64>,
+    /// Serve `/metrics` on this address only (e.g. 127.0.0.1:9090, or an address inside
+    /// the cluster's network), not on `listen` [default: on `listen`].
+    #[arg(long, env = "GATEHOUSE_METRICS_LISTEN", global = true)]
+    pub metrics_listen: Option<String>,
     /// Days audit events are kept; older ones are purged [default: forever].
     #[arg(long, env = "GATEHOUSE_AUDIT_RETENTION_DAYS", global = true)]
     pub audit_retention_days: Option<u32>,
@@ -263,6 +267,7 @@ struct FileSettings {
     workers: Option<usize>,
     password_hash_concurrency: Option<usize>,
     credential_cache_seconds: Option<u64>,
+    metrics_listen: Option<String>,
     audit_retention_days: Option<u32>,
     spent_token_retention_hours: Option<u32>,
     log_format: Option<LogFormat>,
@@ -289,6 +294,8 @@ pub struct Settings {
     pub workers: usize,
     pub password_hash_concurrency: usize,
     pub credential_cache_seconds: u64,
+    /// `None`: `/metrics` is served on `listen`.
+    pub metrics_listen: Option<String>,
     /// `None`: audit events are kept forever.
     pub audit_retention_days: Option<u32>,
     pub spent_token_retention_hours: u32,
@@ -329,6 +336,12 @@ impl Settings {
             (
                 "credential_cache_seconds",
                 self.credential_cache_seconds.to_string(),
+            ),
+            (
+                "metrics_listen",
+                self.metrics_listen
+                    .clone()
+                    .unwrap_or_else(|| "(on listen)".into()),
             ),
             (
                 "audit_retention_days",
@@ -406,6 +419,7 @@ impl Settings {
                 .credential_cache_seconds
                 .or(file.credential_cache_seconds)
                 .unwrap_or(2),
+            metrics_listen: args.metrics_listen.or(file.metrics_listen),
             audit_retention_days: args.audit_retention_days.or(file.audit_retention_days),
             spent_token_retention_hours: args
                 .spent_token_retention_hours
@@ -450,6 +464,7 @@ impl Settings {
             workers: 1,
             password_hash_concurrency: 1,
             credential_cache_seconds: 2,
+            metrics_listen: None,
             audit_retention_days: None,
             spent_token_retention_hours: 24,
             log_format: LogFormat::Text,

@@ -79,6 +79,7 @@ pub async fn run(state: actix_web::web::Data<AppState>) {
         match purge(&state).await {
             Ok(purged) => {
                 for (kind, rows) in purged.0.iter().filter(|(_, n)| *n > 0) {
+                    crate::metrics::purged(kind.as_str(), *rows);
                     tracing::info!(kind = kind.as_str(), rows, "purged");
                 }
             }

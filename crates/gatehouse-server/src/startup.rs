@@ -57,6 +57,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 pub struct Application {
     port: u16,
     server: Server,
+    /// `/metrics` alone on `metrics_listen`, with its port.
+    metrics: Option<(u16, Server)>,
     state: web::Data<AppState>,
 }
 
@@ -117,12 +119,18 @@ async fn private_and_logged(
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         headers.insert(header::HeaderName::from_static("x-request-id"), v);
     }
+    let took = started.elapsed();
+    let route = res
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "other".to_string());
+    crate::metrics::request(method.as_str(), &route, res.status().as_u16(), took);
     span.in_scope(|| {
         tracing::info!(
             %method,
             %path,
             status = res.status().as_u16(),
-            latency_us = started.elapsed().as_micros() as u64,
+            latency_us = took.as_micros() as u64,
             "request"
         )
     });
@@ -133,6 +141,8 @@ impl Application {
     /// Opens the database, migrates it, and binds the listener. Nothing is served
     /// until [`Application::run_until_stopped`].
     pub fn build(mut settings: Settings) -> anyhow::Result<Application> {
+        // Metrics record from here on (the recorder is the process's, installed once).
+        crate::metrics::handle();
         let listener = TcpListener::bind(&settings.listen)
             .with_context(|| format!("binding {}", settings.listen))?;
         let port = listener.local_addr()?.port();
@@ -184,15 +194,41 @@ impl Application {
         .shutdown_timeout(5)
         .listen(listener)?
         .run();
+        let metrics = match &settings.metrics_listen {
+            None => None,
+            Some(address) => {
+                let listener = TcpListener::bind(address)
+                    .with_context(|| format!("binding {address} (metrics_listen)"))?;
+                let port = listener.local_addr()?.port();
+                let metrics_state = state.clone();
+                let server = HttpServer::new(move || {
+                    App::new()
+                        .app_data(metrics_state.clone())
+                        .service(resource("/metrics").get(crate::health::metrics_only))
+                        .default_service(web::to(not_found))
+                })
+                .workers(1)
+                .shutdown_timeout(1)
+                .listen(listener)?
+                .run();
+                Some((port, server))
+            }
+        };
         Ok(Application {
             port,
             server,
+            metrics,
             state,
         })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The port of `metrics_listen`, when it is set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics.as_ref().map(|(port, _)| *port)
     }
 
     pub fn state(&self) -> web::Data<AppState> {
@@ -203,6 +239,10 @@ impl Application {
     /// (`retention`).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let sweeper = actix_web::rt::spawn(crate::retention::run(self.state.clone()));
+        let metrics = self.metrics.map(|(_, server)| {
+            let handle = server.handle();
+            (handle, actix_web::rt::spawn(server))
+        });
         let state = self.state.clone();
         let key_refresher = actix_web::rt::spawn(async move {
             let mut every = actix_web::rt::time::interval(Duration::from_secs(30));
@@ -222,6 +262,10 @@ impl Application {
         // Until SIGTERM or SIGINT: actix then stops accepting, lets the requests in
         // flight finish (up to five seconds), and returns.
         let result = self.server.await;
+        if let Some((handle, task)) = metrics {
+            handle.stop(true).await;
+            let _ = task.await;
+        }
         sweeper.abort();
         key_refresher.abort();
         let state = self.state.clone();

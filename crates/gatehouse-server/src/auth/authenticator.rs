@@ -60,9 +60,9 @@ impl Authenticator {
             signing: SigningKeys::load_or_create(&mut *db.pool().get()?, settings)?,
             tokens: TokenHasher::new(settings.secret_pepper.as_ref()),
             passwords: Passwords::new(settings.password_hash_concurrency)?,
-            keys: Cache::new(ttl),
-            grants: Cache::new(ttl),
-            clients: Cache::new(ttl),
+            keys: Cache::new("keys", ttl),
+            grants: Cache::new("grants", ttl),
+            clients: Cache::new("clients", ttl),
             client_auth_limiter: FailureLimiter::new(
                 CLIENT_AUTH_FAILURES,
                 CLIENT_AUTH_FAILURE_WINDOW,

@@ -197,14 +197,17 @@ struct Slot<E> {
 }
 
 pub struct Cache<E> {
+    /// `keys`, `grants` or `clients`, as the metrics name it.
+    name: &'static str,
     ttl: Duration,
     generation: AtomicU64,
     entries: RwLock<HashMap<String, Slot<E>>>,
 }
 
 impl<E: DependsOn> Cache<E> {
-    pub fn new(ttl: Duration) -> Cache<E> {
+    pub fn new(name: &'static str, ttl: Duration) -> Cache<E> {
         Cache {
+            name,
             ttl,
             generation: AtomicU64::new(0),
             entries: RwLock::new(HashMap::new()),
@@ -240,8 +243,10 @@ impl<E: DependsOn> Cache<E> {
         Fut: std::future::Future<Output = Result<Option<E>, crate::error::ApiError>>,
     {
         if let Some(entry) = self.get(key) {
+            crate::metrics::cache(self.name, true);
             return Ok(Some(entry));
         }
+        crate::metrics::cache(self.name, false);
         let generation = self.generation();
         let Some(entry) = load().await? else {
             return Ok(None);

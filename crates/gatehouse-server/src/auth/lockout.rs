@@ -65,6 +65,7 @@ pub async fn begin_password_attempt(
                 && store::lock_password(conn, &id, threshold, now + PASSWORD_LOCK_DURATION)?
             {
                 locked(conn, Some(locked_details.clone()))?;
+                crate::metrics::lockout();
             }
             Ok::<_, ApiError>(count)
         })
@@ -100,6 +101,7 @@ pub async fn password_failed(
             failure(conn, None)?;
             if count >= threshold && store::lock_password(conn, &id, threshold, until)? {
                 locked(conn, Some(locked_details.clone()))?;
+                crate::metrics::lockout();
             }
             Ok::<_, ApiError>(())
         })

@@ -361,6 +361,7 @@ where
     let span = tracing::Span::current();
     span.record("credential", kind);
     span.record("outcome", outcome);
+    crate::metrics::credential(kind, outcome);
     tracing::debug!(kind, outcome, "credential checked");
     result
 }

@@ -134,7 +134,10 @@ impl Database {
     {
         let pool = self.pool.clone();
         actix_web::web::block(move || {
-            let mut conn = pool.get()?;
+            crate::metrics::pool_waiting(1.0);
+            let conn = pool.get();
+            crate::metrics::pool_waiting(-1.0);
+            let mut conn = conn?;
             conn.lent();
             let mut attempt = 0u32;
             loop {

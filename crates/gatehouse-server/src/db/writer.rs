@@ -85,6 +85,8 @@ impl Writer {
                             Err(_) => break,
                         }
                     }
+                    crate::metrics::writer_queue(-(batch.len() as f64));
+                    crate::metrics::writer_batch(batch.len());
                     run_batch(&mut conn, batch);
                 }
             })
@@ -112,7 +114,9 @@ impl Writer {
             result: None,
             reply,
         });
+        crate::metrics::writer_queue(1.0);
         if !self.jobs.send(job) {
+            crate::metrics::writer_queue(-1.0);
             return Err(ApiError::Unavailable(anyhow::anyhow!(
                 "the SQLite writer stopped"
             )));

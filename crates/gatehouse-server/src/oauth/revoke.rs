@@ -86,6 +86,7 @@ pub async fn revoke(
             })
             .await?;
         if let Some(id) = revoked {
+            crate::metrics::token("revoked");
             state.auth.invalidate(Invalidate::Grant(&id));
         }
     }

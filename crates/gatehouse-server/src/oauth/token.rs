@@ -68,6 +68,7 @@ async fn revoke_for_reuse(
     grant: &GrantRow,
     action: &'static str,
 ) -> Result<(), OAuthError> {
+    crate::metrics::token("reuse_detected");
     let audit = reuse_audit(meta, &client.client_id, grant, action);
     let (id, client_row_id) = (grant.id.clone(), client.id.clone());
     let now = state.clock.now();
@@ -168,7 +169,10 @@ async fn authorization_code(
     };
     let issued = issue_tokens(state, client, &grant, issue).await?;
     match issued {
-        Some(res) => Ok(res),
+        Some(res) => {
+            crate::metrics::token("issued");
+            Ok(res)
+        }
         None => {
             revoke_for_reuse(state, meta, client, &grant, "oauth_code.reused").await?;
             Err(bad())
@@ -218,6 +222,7 @@ async fn refresh(
             "A refresh may only narrow the scopes.",
         )),
         RefreshOutcome::Reused(grant_id) => {
+            crate::metrics::token("reuse_detected");
             state.auth.invalidate(Invalidate::Grant(&grant_id));
             Err(bad())
         }
@@ -240,7 +245,11 @@ async fn refresh(
                 oidc,
                 now,
             };
-            token_response(state, answer).await
+            let answered = token_response(state, answer).await;
+            if answered.is_ok() {
+                crate::metrics::token("refreshed");
+            }
+            answered
         }
     }
 }

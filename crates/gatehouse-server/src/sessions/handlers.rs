@@ -46,6 +46,7 @@ pub async fn sign_in(
     // that is waiting costs no password hash.
     let address = crate::client_address::limit_key(meta.ip.as_deref().unwrap_or("-"));
     if let Some(wait) = state.auth.sign_in_limiter.blocked(&address) {
+        crate::metrics::sign_in("rate_limited");
         return Err(ApiError::RateLimited {
             retry_after_secs: wait,
         });
@@ -58,8 +59,10 @@ pub async fn sign_in(
     };
     let Some((principal, token)) = session else {
         state.auth.sign_in_limiter.record_failure(&address);
+        crate::metrics::sign_in("invalid_credentials");
         return Err(invalid_credentials());
     };
+    crate::metrics::sign_in("ok");
     let cookie = Cookie::build(SESSION_COOKIE, token)
         .path("/")
         .http_only(true)

@@ -152,6 +152,8 @@ pub struct TestApp {
     pub admin_username: String,
     pub state: actix_web::web::Data<gatehouse_server::state::AppState>,
     pub sqlite_path: Option<std::path::PathBuf>,
+    /// The port of `metrics_listen`, when the test set it.
+    pub metrics_port: Option<u16>,
     _scratch: Option<Scratch>,
 }
 
@@ -233,6 +235,7 @@ fn bootstrap_admin(app: &Application) -> Admin {
 
 fn running(app: Application, url: String, scratch: Option<Scratch>, admin: Admin) -> TestApp {
     let address = format!("http://127.0.0.1:{}", app.port());
+    let metrics_port = app.metrics_port();
     let state = app.state();
     actix_web::rt::spawn(app.run_until_stopped());
     TestApp {
@@ -246,6 +249,7 @@ fn running(app: Application, url: String, scratch: Option<Scratch>, admin: Admin
             .as_ref()
             .and_then(Scratch::dir)
             .map(|d| d.path().join("gatehouse.db")),
+        metrics_port,
         _scratch: scratch,
     }
 }

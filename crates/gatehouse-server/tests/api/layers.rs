@@ -21,6 +21,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "limits",
             "csv",
             "pagination",
+            "metrics",
         ],
     ),
     ("db", &["db"]),

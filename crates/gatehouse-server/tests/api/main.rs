@@ -13,6 +13,7 @@ mod faults;
 mod isolation;
 mod layers;
 mod limits;
+mod metrics;
 mod oauth;
 mod openapi;
 mod operations;
