@@ -21,7 +21,7 @@ use utoipa::openapi::security::{
     ApiKey, ApiKeyValue, AuthorizationCode, Flow, HttpAuthScheme, HttpBuilder, OAuth2, Scopes,
     SecurityScheme,
 };
-use utoipa::openapi::{Components, OpenApi as Document, RefOr, Required};
+use utoipa::openapi::{Components, OpenApi as Document, Ref, RefOr, Required};
 use utoipa::{Modify, OpenApi};
 
 use crate::error::responses::{E400, E401, E403, E404, E408, E409, E413, E415, E422, E429, E503};
@@ -92,7 +92,7 @@ const DESCRIPTION: &str = "API keys, OAuth clients and authorized applications. 
         // Named by query parameters, which utoipa does not collect on its own.
         schemas(audit::handlers::AuditScope, api_keys::handlers::KeySort, api_keys::handlers::SortOrder),
     ),
-    modifiers(&SecuritySchemes, &OptionalBodies, &SecondPaths, &Links),
+    modifiers(&SecuritySchemes, &DatabaseOutages, &OptionalBodies, &SecondPaths, &Links),
     tags(
         (name = "operations", description = "Probes and this document."),
         (name = "sessions", description = "Signing in and out; who am I."),
@@ -234,6 +234,35 @@ impl Modify for SecuritySchemes {
         ];
         for (name, scheme) in schemes {
             components.add_security_scheme(name, scheme);
+        }
+    }
+}
+
+/// Every JSON API operation reaches the database (the credential check does, if
+/// nothing else), so every one may answer 503 `service_unavailable` while it is
+/// unreachable; only the description itself does not.
+struct DatabaseOutages;
+
+impl Modify for DatabaseOutages {
+    fn modify(&self, doc: &mut Document) {
+        for (path, item) in doc.paths.paths.iter_mut() {
+            if !path.starts_with("/api/v1/") || path == "/api/v1/openapi.json" {
+                continue;
+            }
+            for method in [
+                HttpMethod::Get,
+                HttpMethod::Post,
+                HttpMethod::Put,
+                HttpMethod::Patch,
+                HttpMethod::Delete,
+            ] {
+                if let Some(op) = operation(item, method).as_mut() {
+                    op.responses
+                        .responses
+                        .entry("503".to_string())
+                        .or_insert_with(|| RefOr::Ref(Ref::from_response_name("E503")));
+                }
+            }
         }
     }
 }

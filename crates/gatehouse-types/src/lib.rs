@@ -80,14 +80,17 @@ pub struct User {
     pub subscription_id: String,
     pub username: String,
     pub display_name: String,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub email: Option<String>,
     pub role: Role,
     pub state: UserState,
     /// Failed sign-ins have locked password sign-in until then (the user's sessions,
     /// keys and tokens keep working); `null` when password sign-in is open.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub password_locked_until: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub last_sign_in_at: Option<DateTime<Utc>>,
 }
 
@@ -96,7 +99,10 @@ pub struct User {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SubscriptionSettings {
     pub api_keys_enabled: bool,
-    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 3650))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(required = true, minimum = 1, maximum = 3650)
+    )]
     pub api_key_max_lifetime_days: Option<u32>,
     pub api_key_full_access_roles: Vec<Role>,
     pub oauth_client_roles: Vec<Role>,
@@ -254,8 +260,11 @@ pub struct ApiKey {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// Precise to about a minute: uses are recorded at most once a minute per key.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub last_used_at: Option<DateTime<Utc>>,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub last_reset_at: Option<DateTime<Utc>>,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub expires_at: Option<DateTime<Utc>>,
 }
 
@@ -367,15 +376,19 @@ pub struct OAuthClient {
     pub name: String,
     pub client_type: ClientType,
     pub redirect_uris: Vec<String>,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub homepage_url: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub logo_url: Option<String>,
     /// A first-party integration marked by an operator: consent is pre-approved.
     pub standard: bool,
     pub owner_id: String,
     /// `gats_…` and the secret's last four characters; absent for public clients.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub secret_hint: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub secret_reset_at: Option<DateTime<Utc>>,
 }
 
@@ -445,6 +458,7 @@ pub struct ResetClientSecret {
 pub struct OAuthClientWithSecret {
     #[serde(flatten)]
     pub client: OAuthClient,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub client_secret: Option<String>,
 }
 
@@ -474,13 +488,17 @@ pub struct AuthorizedApp {
     pub id: String,
     pub client_id: String,
     pub client_name: String,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub homepage_url: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub logo_url: Option<String>,
     pub standard: bool,
     pub scopes: Vec<String>,
     pub state: GrantState,
     pub authorized_at: DateTime<Utc>,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub last_used_at: Option<DateTime<Utc>>,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
@@ -491,7 +509,9 @@ pub struct AuthorizationRequestView {
     pub id: String,
     pub client_id: String,
     pub client_name: String,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub homepage_url: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub logo_url: Option<String>,
     pub standard: bool,
     pub scopes: Vec<String>,
@@ -535,6 +555,7 @@ pub struct SessionInfo {
     pub credential: Credential,
     /// The value every unsafe request made with the session cookie must echo in
     /// `X-CSRF-Token`. Present only for session credentials.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub csrf_token: Option<String>,
 }
 
@@ -606,6 +627,7 @@ impl std::fmt::Debug for CreateUser {
 pub struct CreatedUser {
     pub user: User,
     /// The generated password, shown this once; absent when the admin chose one.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub initial_password: Option<String>,
 }
 
@@ -637,18 +659,27 @@ pub struct UpdateUser {
 pub struct AuditEvent {
     pub id: String,
     /// The user who acted; absent for failed sign-ins of unknown usernames.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub actor_id: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub actor_username: Option<String>,
     /// `session`, `api_key`, `oauth`, or `cli` for operator commands.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub credential_kind: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub credential_id: Option<String>,
     /// Dotted, past tense: `session.signed_in`, `user.updated`, …
     pub action: String,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub target_type: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub target_id: Option<String>,
     /// The user the event concerns (whose account, whose key), if any.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub subject_user_id: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub ip: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub user_agent: Option<String>,
     pub details: serde_json::Value,
     pub created_at: DateTime<Utc>,

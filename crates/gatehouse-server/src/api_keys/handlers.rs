@@ -49,7 +49,7 @@ fn require_keys_enabled(principal: &Principal) -> Result<(), ApiError> {
     summary = "One's own API keys, newest first (never the secret).",
     security(("session" = []), ("bearer" = []), ("oauth2" = ["api:read"]), ("zsessionid" = [])),
     params(PageParams),
-    responses((status = 200, description = "A page of keys.", body = Page<ApiKey>), (status = 400, response = E400), (status = 401, response = E401))
+    responses((status = 200, description = "A page of keys.", body = Page<ApiKey>), (status = 400, response = E400), (status = 401, response = E401), (status = 403, response = E403))
 )]
 pub async fn list_keys(
     state: web::Data<AppState>,
@@ -173,7 +173,7 @@ async fn visible_key(
     summary = "One key (owner or admin).",
     security(("session" = []), ("bearer" = []), ("oauth2" = ["api:read"]), ("zsessionid" = [])),
     params(("id" = uuid::Uuid, Path, description = "The record's id.")),
-    responses((status = 200, description = "The key.", body = ApiKey), (status = 401, response = E401), (status = 404, response = E404))
+    responses((status = 200, description = "The key.", body = ApiKey), (status = 401, response = E401), (status = 403, response = E403), (status = 404, response = E404))
 )]
 pub async fn get_key(
     state: web::Data<AppState>,

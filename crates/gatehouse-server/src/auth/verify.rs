@@ -22,8 +22,8 @@ use crate::error::ApiError;
     tag = "api-keys",
     summary = "Forward authentication for gateways: 200 with `X-Gatehouse-User`, `X-Gatehouse-User-Id`, `X-Gatehouse-Subscription`, `X-Gatehouse-Permission`; 401 / 403 otherwise. `X-Forwarded-Method` is checked against read-only credentials. A session cookie with an unsafe forwarded method also needs the forwarded `X-CSRF-Token`; a session's permission follows its role (`api_key_full_access_roles`).",
     security(("session" = []), ("bearer" = []), ("oauth2" = ["api:read"]), ("zsessionid" = [])),
-    params(("X-Forwarded-Method" = Option<String>, Header, nullable = false, description = "The method the client is about to use at the gateway.")),
-    responses((status = 200, description = "The credential is good for that method.", body = VerifyResponse), (status = 401, response = E401), (status = 403, description = "`insufficient_permission`: a read-only credential and an unsafe forwarded method.", body = gatehouse_types::ErrorBody))
+    params(("X-Forwarded-Method" = Option<String>, Header, nullable = false, description = "The method the client is about to use at the gateway. Left out, the request is judged as unsafe: a read-only credential gets 403, a session needs the forwarded `X-CSRF-Token`.")),
+    responses((status = 200, description = "The credential is good for that method.", body = VerifyResponse), (status = 401, response = E401), (status = 403, description = "`insufficient_permission` (a read-only credential and an unsafe or missing forwarded method), `csrf_failed` (a session without the forwarded `X-CSRF-Token`), `insufficient_scope` (an OAuth token without an `api:` scope).", body = gatehouse_types::ErrorBody))
 )]
 pub async fn verify(
     req: HttpRequest,

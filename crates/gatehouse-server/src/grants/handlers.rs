@@ -20,7 +20,7 @@ use crate::state::AppState;
     operation_id = "list_authorized_apps",
     tag = "authorized-apps",
     summary = "One's authorized applications, active and revoked (session or API key).",
-    security(("session" = []), ("bearer" = []), ("oauth2" = ["api:read"]), ("zsessionid" = [])),
+    security(("session" = []), ("bearer" = []), ("zsessionid" = [])),
     params(PageParams),
     responses((status = 200, description = "A page of grants.", body = Page<AuthorizedApp>), (status = 400, response = E400), (status = 401, response = E401), (status = 403, response = E403))
 )]
@@ -51,7 +51,7 @@ pub async fn list_apps(
     operation_id = "revoke_authorized_app",
     tag = "authorized-apps",
     summary = "Revoke: every access and refresh token of the grant stops at once. Signing in through the app again re-enables it with new tokens.",
-    security(("session" = [], "csrf" = []), ("bearer" = []), ("oauth2" = ["api:write"]), ("zsessionid" = [])),
+    security(("session" = [], "csrf" = []), ("bearer" = []), ("zsessionid" = [])),
     params(("id" = uuid::Uuid, Path, description = "The record's id.")),
     responses((status = 200, description = "The revoked grant.", body = AuthorizedApp), (status = 401, response = E401), (status = 403, response = E403), (status = 404, response = E404))
 )]

@@ -168,7 +168,7 @@ pub async fn authorize(state: web::Data<AppState>, req: HttpRequest) -> HttpResp
     tag = "oauth",
     summary = "The authorization endpoint, its parameters form-encoded in the body (OpenID Connect Core §3.1.2.1).",
     request_body(content = super::wire::AuthorizationRequest, content_type = "application/x-www-form-urlencoded"),
-    responses((status = 302, description = "To the client's callback (with `code` or `error`, `state`, `iss`), to `/login?next=…`, or to the consent page `/authorize?request=…`."), (status = 400, description = "An HTML error page: unknown client or unregistered redirect URI (never a redirect).", content_type = "text/html", body = String), (status = 503, description = "The database cannot be reached: an HTML page with `Retry-After`, never a sign-in redirect.", content_type = "text/html", body = String))
+    responses((status = 302, description = "To the client's callback (with `code` or `error`, `state`, `iss`), to `/login?next=…`, or to the consent page `/authorize?request=…`."), (status = 400, description = "An HTML error page: unknown client or unregistered redirect URI (never a redirect).", content_type = "text/html", body = String), (status = 408, description = "The body did not arrive within 10 s of the request's start (`invalid_request`); the connection is closed.", body = super::wire::OAuthErrorBody), (status = 503, description = "The database cannot be reached: an HTML page with `Retry-After`, never a sign-in redirect.", content_type = "text/html", body = String))
 )]
 pub async fn authorize_post(
     state: web::Data<AppState>,

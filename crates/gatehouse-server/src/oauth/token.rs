@@ -39,7 +39,7 @@ use crate::state::AppState;
     summary = "The token endpoint: `authorization_code` (with `code_verifier`) and `refresh_token` (rotating). Client authentication by HTTP Basic, form body, or `client_id` alone for public clients.",
     security(("client_basic" = []), ()),
     request_body(content = super::wire::TokenRequest, content_type = "application/x-www-form-urlencoded"),
-    responses((status = 200, description = "Tokens.", body = TokenResponse), (status = 400, description = "RFC 6749 §5.2 error.", body = super::wire::OAuthErrorBody), (status = 401, description = "RFC 6749 §5.2 error (`invalid_client`, with `WWW-Authenticate: Basic`).", body = super::wire::OAuthErrorBody), (status = 429, description = "Too many failed client authentications (`invalid_client`, with `Retry-After`).", body = super::wire::OAuthErrorBody), (status = 503, description = "`temporarily_unavailable`, with `Retry-After`.", body = super::wire::OAuthErrorBody))
+    responses((status = 200, description = "Tokens.", body = TokenResponse), (status = 400, description = "RFC 6749 §5.2 error.", body = super::wire::OAuthErrorBody), (status = 401, description = "RFC 6749 §5.2 error (`invalid_client`, with `WWW-Authenticate: Basic`).", body = super::wire::OAuthErrorBody), (status = 408, description = "The body did not arrive within 10 s of the request's start (`invalid_request`); the connection is closed.", body = super::wire::OAuthErrorBody), (status = 429, description = "Too many failed client authentications (`invalid_client`, with `Retry-After`).", body = super::wire::OAuthErrorBody), (status = 503, description = "`temporarily_unavailable`, with `Retry-After`.", body = super::wire::OAuthErrorBody))
 )]
 pub async fn token(
     state: web::Data<AppState>,

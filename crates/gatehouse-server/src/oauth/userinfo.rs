@@ -54,7 +54,7 @@ fn bearer_error(status: StatusCode, error: &str, description: &str) -> HttpRespo
     tag = "oidc",
     summary = "OpenID Connect UserInfo: `sub`; `name`, `preferred_username`, `updated_at` with `profile`; `email`, `email_verified` with `email`. Needs an access token with `openid`.",
     security(("bearer" = [])),
-    responses((status = 200, description = "Claims.", body = super::wire::UserInfo), (status = 401, description = "RFC 6750 `invalid_token` or `invalid_request`, with `WWW-Authenticate: Bearer`.", body = super::wire::OAuthErrorBody), (status = 403, description = "RFC 6750 `insufficient_scope`.", body = super::wire::OAuthErrorBody))
+    responses((status = 200, description = "Claims.", body = super::wire::UserInfo), (status = 401, description = "RFC 6750 `invalid_token` or `invalid_request`, with `WWW-Authenticate: Bearer`.", body = super::wire::OAuthErrorBody), (status = 403, description = "RFC 6750 `insufficient_scope`.", body = super::wire::OAuthErrorBody), (status = 503, response = E503))
 )]
 pub async fn userinfo(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
     let token = crate::auth::bearer_of(&req);

@@ -34,8 +34,8 @@ pub enum OAuthErrorCode {
     TemporarilyUnavailable,
 }
 
-/// The token endpoint's answer (RFC 6749 §5.1).
-#[derive(Debug, Serialize, ToSchema)]
+/// The token endpoint's answer (RFC 6749 §5.1). No `Debug`: it holds the tokens.
+#[derive(Serialize, ToSchema)]
 pub struct TokenResponse<'a> {
     /// An RFC 9068 JWT (`typ: at+jwt`, EdDSA).
     pub access_token: &'a str,

@@ -33,8 +33,8 @@ fn url_field(field: &'static str, v: Option<&str>) -> Result<Option<String>, Api
     path = "/api/v1/oauth-clients",
     operation_id = "list_oauth_clients",
     tag = "oauth-clients",
-    summary = "One's own OAuth clients (admins: every client of the subscription), newest first. OAuth access tokens are refused (403).",
-    security(("session" = []), ("bearer" = []), ("oauth2" = ["api:read"]), ("zsessionid" = [])),
+    summary = "One's own OAuth clients (admins: every client of the subscription), newest first. OAuth access tokens are refused (403), as on every client and authorized-app operation.",
+    security(("session" = []), ("bearer" = []), ("zsessionid" = [])),
     params(PageParams),
     responses((status = 200, description = "A page of clients.", body = Page<OAuthClient>), (status = 400, response = E400), (status = 401, response = E401), (status = 403, response = E403))
 )]
@@ -168,7 +168,7 @@ async fn visible_client(
     operation_id = "get_oauth_client",
     tag = "oauth-clients",
     summary = "One client (owner or admin).",
-    security(("session" = []), ("bearer" = []), ("oauth2" = ["api:read"]), ("zsessionid" = [])),
+    security(("session" = []), ("bearer" = []), ("zsessionid" = [])),
     params(("id" = uuid::Uuid, Path, description = "The record's id.")),
     responses((status = 200, description = "The client.", body = OAuthClient), (status = 401, response = E401), (status = 403, response = E403), (status = 404, response = E404))
 )]
@@ -221,8 +221,8 @@ fn client_changes(
     path = "/api/v1/oauth-clients/{id}",
     operation_id = "update_oauth_client",
     tag = "oauth-clients",
-    summary = "Edit name, callback URLs, homepage, logo; admins may set `standard`.",
-    security(("session" = [], "csrf" = []), ("bearer" = []), ("oauth2" = ["api:write"]), ("zsessionid" = [])),
+    summary = "Edit name, callback URLs, homepage, logo; admins may set `standard`. Changing the callback URLs needs a signed-in session.",
+    security(("session" = [], "csrf" = []), ("bearer" = []), ("zsessionid" = [])),
     params(("id" = uuid::Uuid, Path, description = "The record's id.")),
     request_body = UpdateOAuthClient,
     responses((status = 200, description = "The client.", body = OAuthClient), (status = 400, response = E400), (status = 401, response = E401), (status = 403, response = E403), (status = 404, response = E404), (status = 408, response = E408), (status = 413, response = E413), (status = 415, response = E415), (status = 422, response = E422))
@@ -353,7 +353,7 @@ pub async fn reset_secret(
     operation_id = "delete_oauth_client",
     tag = "oauth-clients",
     summary = "Delete the client: every grant, code and token of it stops at once.",
-    security(("session" = [], "csrf" = []), ("bearer" = []), ("oauth2" = ["api:write"]), ("zsessionid" = [])),
+    security(("session" = [], "csrf" = []), ("bearer" = []), ("zsessionid" = [])),
     params(("id" = uuid::Uuid, Path, description = "The record's id.")),
     responses((status = 204, description = "Deleted."), (status = 401, response = E401), (status = 403, response = E403), (status = 404, response = E404))
 )]

@@ -235,7 +235,7 @@ async fn start_session(
     tag = "sessions",
     summary = "Who am I, and with which credential.",
     security(("session" = []), ("bearer" = []), ("oauth2" = ["api:read"]), ("zsessionid" = [])),
-    responses((status = 200, description = "The caller.", body = SessionInfo), (status = 401, response = E401))
+    responses((status = 200, description = "The caller.", body = SessionInfo), (status = 401, response = E401), (status = 403, response = E403))
 )]
 pub async fn whoami(
     state: web::Data<AppState>,

@@ -20,7 +20,7 @@ use crate::state::AppState;
     tag = "subscription",
     summary = "The caller's subscription and its settings.",
     security(("session" = []), ("bearer" = []), ("oauth2" = ["api:read"]), ("zsessionid" = [])),
-    responses((status = 200, description = "The subscription.", body = Subscription), (status = 401, response = E401))
+    responses((status = 200, description = "The subscription.", body = Subscription), (status = 401, response = E401), (status = 403, response = E403))
 )]
 pub async fn get_subscription(Authenticated(principal): Authenticated) -> web::Json<Subscription> {
     web::Json(super::to_api(&principal.subscription))

@@ -29,7 +29,7 @@ use crate::state::AppState;
     tag = "users",
     summary = "One's own profile.",
     security(("session" = []), ("bearer" = []), ("oauth2" = ["api:read"]), ("zsessionid" = [])),
-    responses((status = 200, description = "The caller's user.", body = User), (status = 401, response = E401))
+    responses((status = 200, description = "The caller's user.", body = User), (status = 401, response = E401), (status = 403, response = E403))
 )]
 pub async fn get_me(
     state: web::Data<AppState>,
