@@ -100,6 +100,40 @@ fn release_server() -> anyhow::Result<(PathBuf, PathBuf)> {
 
 pub(crate) struct Server(Child);
 
+impl Server {
+    pub(crate) fn spawn(cmd: &mut Command) -> anyhow::Result<Server> {
+        Ok(Server(
+            cmd.spawn().with_context(|| format!("starting {cmd:?}"))?,
+        ))
+    }
+
+    pub(crate) fn kill(&mut self) -> std::io::Result<()> {
+        self.0.kill()?;
+        self.0.wait().map(drop)
+    }
+
+    /// SIGTERM, then up to five seconds to exit (nginx's master then stops its
+    /// workers, which a SIGKILL would leave behind), then SIGKILL.
+    pub(crate) fn terminate(&mut self) -> std::io::Result<()> {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .stderr(Stdio::null())
+            .status();
+        let until = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < until {
+            if self.0.try_wait()?.is_some() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.kill()
+    }
+
+    pub(crate) fn try_wait(&mut self) -> std::io::Result<Option<std::process::ExitStatus>> {
+        self.0.try_wait()
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -919,7 +953,7 @@ pub(crate) fn path_str(p: &Path) -> anyhow::Result<&str> {
     p.to_str().context("temporary path is not UTF-8")
 }
 
-fn wait_ready(base: &str) -> anyhow::Result<()> {
+pub(crate) fn wait_ready(base: &str) -> anyhow::Result<()> {
     for _ in 0..100 {
         if curl(&["-f", &format!("{base}/readyz")]).is_ok() {
             return Ok(());

@@ -7,8 +7,11 @@
 //! - `cargo xtask build-web` builds the web app into `frontend/dist` (see `web.rs`).
 //! - `cargo xtask contract` runs schemathesis against a live server (`contract.rs`).
 //! - `cargo xtask openapi` writes `api-spec/openapi.json` from the server's code.
+//! - `cargo xtask cluster [--check]` runs the compose topology as local processes
+//!   (`cluster.rs`).
 
 mod bench;
+mod cluster;
 mod contract;
 mod postgres;
 mod web;
@@ -26,9 +29,10 @@ fn main() -> ExitCode {
         Some("contract") => contract::contract(),
         Some("build-web") => web::build_web().map(|_| ()),
         Some("openapi") => openapi(),
+        Some("cluster") => cluster::cluster(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <command>\n\n  run [ARGS…]   build and start Gatehouse (release build)\n  test [ARGS…]  run every test on SQLite and a throwaway PostgreSQL\n  bench [--web|--scale] measure the speed targets (needs wrk and curl; --web: only the web app's size and load time; --scale: a million keys)\n  build-web     build the web app into frontend/dist\n  contract      run schemathesis against a live server (needs schemathesis from PyPI)\n  openapi       write api-spec/openapi.json from the server's code\n"
+                "usage: cargo xtask <command>\n\n  run [ARGS…]   build and start Gatehouse (release build)\n  test [ARGS…]  run every test on SQLite and a throwaway PostgreSQL\n  bench [--web|--scale] measure the speed targets (needs wrk and curl; --web: only the web app's size and load time; --scale: a million keys)\n  build-web     build the web app into frontend/dist\n  contract      run schemathesis against a live server (needs schemathesis from PyPI)\n  openapi       write api-spec/openapi.json from the server's code\n  cluster [--check] PostgreSQL, two replicas and nginx (deploy/nginx.conf) as local processes\n"
             );
             return ExitCode::from(2);
         }
@@ -177,6 +181,9 @@ fn test(extra: &[String]) -> anyhow::Result<()> {
     });
     drop(cluster);
     result?;
+    // The compose topology with Debian's nginx and deploy/nginx.conf (its own
+    // PostgreSQL).
+    cluster::cluster(&["--check".to_string()])?;
     browser_tests()
 }
 

@@ -1,0 +1,463 @@
+//! `cargo xtask cluster`: the compose topology as local processes — a throwaway
+//! PostgreSQL, two Gatehouse replicas, and Debian's `nginx` in front of them, configured
+//! by the same `deploy/nginx.conf` that `docker-compose.yml` mounts. Only the addresses
+//! change: the compose service names (`gatehouse-1:8080`, `gatehouse-2:8080`) become
+//! the replicas' loopback ports and `listen 80` the chosen port; every other line —
+//! timeouts, forwarding headers, failover — is the file's own, so this tests it.
+//!
+//! `cargo xtask cluster` runs until Ctrl-C and prints where to sign in.
+//! `cargo xtask cluster --check` (run by `cargo xtask test`) signs in through nginx,
+//! revokes a key on one replica and sees the refusal through the other, checks the
+//! client address nginx forwards and that a replica's death is skipped, then stops.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+
+use crate::bench::{Server, as_signed_in, curl, json_string, path_str};
+use crate::postgres;
+
+/// The replicas' trusted proxy: nginx, on loopback.
+const NGINX_ADDRESS: &str = "127.0.0.1/32";
+pub(crate) const USERNAME: &str = "admin";
+
+pub struct Replica {
+    server: Server,
+    pub port: u16,
+    pub metrics_port: u16,
+}
+
+pub struct Topology {
+    pub replicas: Vec<Replica>,
+    nginx: Server,
+    /// nginx's port: the cluster's address.
+    pub port: u16,
+    pub dir: PathBuf,
+    pub postgres: postgres::Cluster,
+}
+
+impl Topology {
+    pub fn base(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn replica_base(&self, i: usize) -> String {
+        format!("http://127.0.0.1:{}", self.replicas[i].port)
+    }
+}
+
+impl Drop for Topology {
+    fn drop(&mut self) {
+        // nginx first, then the replicas (Server's drop kills), then PostgreSQL.
+        let _ = self.nginx.terminate();
+        for r in &mut self.replicas {
+            let _ = r.server.terminate();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+pub fn free_port() -> anyhow::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// Starts PostgreSQL, bootstraps the admin (with `password`), `replicas` servers of
+/// `bin`, and nginx on `port`.
+pub fn start(bin: &Path, replicas: usize, port: u16, password: &str) -> anyhow::Result<Topology> {
+    if Command::new("nginx").arg("-v").output().is_err() {
+        bail!("`nginx` is needed for the cluster: apt-get install nginx");
+    }
+    let dir = std::env::temp_dir().join(format!("gatehouse-cluster-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    let pg = postgres::Cluster::start().context("starting a throwaway PostgreSQL")?;
+    bootstrap(bin, &pg.url(), password)?;
+    let public_url = format!("http://127.0.0.1:{port}");
+    let mut started = Vec::new();
+    for i in 1..=replicas {
+        let (p, m) = (free_port()?, free_port()?);
+        let log = std::fs::File::create(dir.join(format!("gatehouse-{i}.log")))?;
+        let server = Server::spawn(
+            Command::new(bin)
+                .args(["serve", "--listen", &format!("127.0.0.1:{p}")])
+                .env("GATEHOUSE_DATABASE_URL", pg.url())
+                .env("GATEHOUSE_PUBLIC_URL", &public_url)
+                .env("GATEHOUSE_TRUSTED_PROXIES", NGINX_ADDRESS)
+                .env("GATEHOUSE_METRICS_LISTEN", format!("127.0.0.1:{m}"))
+                .env("GATEHOUSE_WEB_DIR", crate::web::dist_dir())
+                .env("GATEHOUSE_LOG_FORMAT", "json")
+                .stdout(Stdio::null())
+                .stderr(log),
+        )?;
+        started.push(Replica {
+            server,
+            port: p,
+            metrics_port: m,
+        });
+    }
+    for r in &started {
+        crate::bench::wait_ready(&format!("http://127.0.0.1:{}", r.port))?;
+    }
+    let ports: Vec<u16> = started.iter().map(|r| r.port).collect();
+    let nginx = nginx(&dir, port, &ports)?;
+    let topology = Topology {
+        replicas: started,
+        nginx,
+        port,
+        dir,
+        postgres: pg,
+    };
+    crate::bench::wait_ready(&topology.base())?;
+    Ok(topology)
+}
+
+fn bootstrap(bin: &Path, url: &str, password: &str) -> anyhow::Result<()> {
+    let mut boot = Command::new(bin)
+        .args([
+            "bootstrap",
+            "--if-empty",
+            "--subscription",
+            "Default",
+            "--username",
+            USERNAME,
+            "--password-stdin",
+        ])
+        .env("GATEHOUSE_DATABASE_URL", url)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()?;
+    if let Some(mut stdin) = boot.stdin.take() {
+        use std::io::Write;
+        writeln!(stdin, "{password}")?;
+    }
+    if !boot.wait()?.success() {
+        bail!("bootstrap failed");
+    }
+    Ok(())
+}
+
+/// `deploy/nginx.conf` with the cluster's addresses, in a main configuration of its
+/// own (pid, logs and temporary files in `dir`).
+pub fn nginx_site(conf: &str, port: u16, replicas: &[u16]) -> anyhow::Result<String> {
+    let mut out = Vec::new();
+    let (mut listens, mut servers) = (0, 0);
+    for line in conf.lines() {
+        let trimmed = line.trim_start();
+        if trimmed == "listen 80;" {
+            listens += 1;
+            out.push(line.replace("listen 80;", &format!("listen 127.0.0.1:{port};")));
+        } else if let Some(rest) = trimmed.strip_prefix("server gatehouse-") {
+            servers += 1;
+            let (n, _) = rest
+                .split_once(":8080")
+                .context("an upstream without :8080")?;
+            let n: usize = n.parse().context("an upstream not named gatehouse-N")?;
+            if let Some(p) = replicas.get(n - 1) {
+                out.push(line.replace(&format!("gatehouse-{n}:8080"), &format!("127.0.0.1:{p}")));
+            }
+        } else {
+            out.push(line.to_string());
+        }
+    }
+    anyhow::ensure!(
+        listens == 1 && servers == 2,
+        "deploy/nginx.conf no longer has one `listen 80;` and the upstreams gatehouse-1 and \
+         gatehouse-2: update cluster.rs with it"
+    );
+    Ok(out.join("\n") + "\n")
+}
+
+fn nginx(dir: &Path, port: u16, replicas: &[u16]) -> anyhow::Result<Server> {
+    let conf = std::fs::read_to_string(crate::root().join("deploy/nginx.conf"))?;
+    let site = nginx_site(&conf, port, replicas)?;
+    let ngx = dir.join("nginx");
+    std::fs::create_dir_all(ngx.join("tmp"))?;
+    std::fs::write(ngx.join("default.conf"), site)?;
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout.starts_with(b"0\n"))
+        .unwrap_or(false);
+    let d = ngx.display();
+    // As root, nginx's workers would switch to `nobody`, who cannot use our folder.
+    let user = if root { "user root;\n" } else { "" };
+    std::fs::write(
+        ngx.join("nginx.conf"),
+        format!(
+            "{user}worker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log warn;\n\
+             events {{ worker_connections 1024; }}\n\
+             http {{\n  access_log off;\n  client_body_temp_path {d}/tmp/body;\n  \
+             proxy_temp_path {d}/tmp/proxy;\n  fastcgi_temp_path {d}/tmp/fastcgi;\n  \
+             uwsgi_temp_path {d}/tmp/uwsgi;\n  scgi_temp_path {d}/tmp/scgi;\n  \
+             include {d}/default.conf;\n}}\n"
+        ),
+    )?;
+    let test = Command::new("nginx")
+        .arg("-p")
+        .arg(&ngx)
+        .arg("-c")
+        .arg(ngx.join("nginx.conf"))
+        .arg("-t")
+        .output()?;
+    if !test.status.success() {
+        bail!(
+            "nginx refuses the configuration: {}",
+            String::from_utf8_lossy(&test.stderr)
+        );
+    }
+    Server::spawn(
+        Command::new("nginx")
+            .arg("-p")
+            .arg(&ngx)
+            .arg("-c")
+            .arg(ngx.join("nginx.conf"))
+            .args(["-g", "daemon off;"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    )
+}
+
+/// A password nobody chose: 24 hex characters from the OS.
+fn random_password() -> anyhow::Result<String> {
+    use std::io::Read;
+    let mut bytes = [0u8; 12];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .context("reading /dev/urandom")?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+pub fn cluster(args: &[String]) -> anyhow::Result<()> {
+    let check_only = args.iter().any(|a| a == "--check");
+    if let Some(other) = args.iter().find(|a| *a != "--check") {
+        bail!("unknown argument `{other}`: cargo xtask cluster [--check]");
+    }
+    if check_only {
+        // The debug build `cargo xtask test` has just made.
+        crate::status(crate::cargo().args([
+            "build",
+            "--package",
+            "gatehouse-server",
+            "--bin",
+            "gatehouse",
+        ]))?;
+        let bin = crate::target_dir().join("debug/gatehouse");
+        let password = random_password()?;
+        let topology = start(&bin, 2, free_port()?, &password)?;
+        return check(topology, &password);
+    }
+    crate::web::build_web()?;
+    crate::status(crate::cargo().args([
+        "build",
+        "--release",
+        "--package",
+        "gatehouse-server",
+        "--bin",
+        "gatehouse",
+    ]))?;
+    let bin = crate::target_dir().join("release/gatehouse");
+    let password = random_password()?;
+    let port = if TcpListener::bind("127.0.0.1:8080").is_ok() {
+        8080
+    } else {
+        free_port()?
+    };
+    let topology = start(&bin, 2, port, &password)?;
+    println!(
+        "\n  Gatehouse cluster: nginx at {} (deploy/nginx.conf)",
+        topology.base()
+    );
+    for (i, r) in topology.replicas.iter().enumerate() {
+        println!(
+            "    replica {}: http://127.0.0.1:{}  metrics http://127.0.0.1:{}/metrics  log {}",
+            i + 1,
+            r.port,
+            r.metrics_port,
+            topology
+                .dir
+                .join(format!("gatehouse-{}.log", i + 1))
+                .display()
+        );
+    }
+    println!("    PostgreSQL: {}", topology.postgres.url());
+    println!(
+        "\n  Sign in as {USERNAME} with {password} (shown once).\n  Ctrl-C stops everything.\n"
+    );
+    // Until Ctrl-C: the topology is dropped (everything stopped) as the process ends.
+    wait_for_interrupt(topology)
+}
+
+fn wait_for_interrupt(topology: Topology) -> anyhow::Result<()> {
+    // No signal handling without a dependency: watch the replicas instead, and stop
+    // when one of them ends (Ctrl-C reaches the whole process group).
+    let mut topology = topology;
+    loop {
+        std::thread::sleep(Duration::from_millis(500));
+        for (i, r) in topology.replicas.iter_mut().enumerate() {
+            if let Some(status) = r.server.try_wait()? {
+                bail!("replica {} stopped ({status})", i + 1);
+            }
+        }
+    }
+}
+
+/// What a newcomer would check by hand, checked.
+fn check(mut t: Topology, password: &str) -> anyhow::Result<()> {
+    let base = t.base();
+    let jar = t.dir.join("cookies");
+    let step = |what: &str| eprintln!("cluster: {what}");
+
+    step("signing in through nginx");
+    let csrf = sign_in_as(&base, &jar, password)?;
+    let created = as_signed_in(
+        &jar,
+        &csrf,
+        "POST",
+        &format!("{base}/api/v1/api-keys"),
+        "{\"name\":\"cluster check\",\"permission\":\"read_only\"}",
+    )?;
+    let secret = json_string(&created, "secret").context("a key's secret")?;
+    let id = json_string(&created, "id").context("a key's id")?;
+    let bearer = format!("Authorization: Bearer {secret}");
+
+    step("the key works on both replicas, and nginx spreads requests over them");
+    for i in 0..2 {
+        status_is(
+            &format!("{}/api/v1/session", t.replica_base(i)),
+            &bearer,
+            200,
+        )?;
+    }
+    for _ in 0..10 {
+        status_is(&format!("{base}/api/v1/session"), &bearer, 200)?;
+    }
+    for (i, r) in t.replicas.iter().enumerate() {
+        let metrics = curl(&[
+            "-f",
+            &format!("http://127.0.0.1:{}/metrics", r.metrics_port),
+        ])?;
+        let served: f64 = metrics
+            .lines()
+            .filter(|l| {
+                l.starts_with("gatehouse_http_requests_total")
+                    && l.contains("route=\"/api/v1/session\"")
+                    && l.contains("method=\"GET\"")
+            })
+            .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
+            .sum();
+        anyhow::ensure!(served >= 2.0, "replica {} served {served} of them", i + 1);
+    }
+
+    step("revoking on replica 1, refused through replica 2 and through nginx");
+    let replica_one = t.replica_base(0);
+    curl(&[
+        "-f",
+        "-b",
+        path_str(&jar)?,
+        "-X",
+        "DELETE",
+        "-H",
+        &format!("X-CSRF-Token: {csrf}"),
+        &format!("{replica_one}/api/v1/api-keys/{id}"),
+    ])?;
+    let revoked = Instant::now();
+    let other = format!("{}/api/v1/session", t.replica_base(1));
+    loop {
+        if code(&other, &bearer)? == 401 {
+            break;
+        }
+        anyhow::ensure!(
+            revoked.elapsed() < Duration::from_secs(2),
+            "replica 2 still accepts the revoked key"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    eprintln!(
+        "cluster:   refused by replica 2 {:.1} ms after replica 1 answered",
+        revoked.elapsed().as_secs_f64() * 1000.0
+    );
+    status_is(&format!("{base}/api/v1/session"), &bearer, 401)?;
+
+    // The client connects from 127.0.0.3: on loopback, but not nginx's address (a
+    // client on the trusted proxy's own address could choose its address, as the README
+    // warns).
+    step("nginx forwards the client's own address, not one the client made up");
+    let failed = Command::new("curl")
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--interface",
+            "127.0.0.3",
+        ])
+        .args(["-H", "Content-Type: application/json"])
+        .args(["-H", "X-Forwarded-For: 203.0.113.9"])
+        .args([
+            "-d",
+            "{\"username\":\"admin\",\"password\":\"not the password at all\"}",
+        ])
+        .arg(format!("{base}/api/v1/session"))
+        .output()?;
+    anyhow::ensure!(failed.stdout == b"401", "a wrong password through nginx");
+    let events = curl(&[
+        "-f",
+        "-b",
+        path_str(&jar)?,
+        &format!("{base}/api/v1/audit-events?scope=all&action=session.sign_in_failed&limit=1"),
+    ])?;
+    anyhow::ensure!(
+        events.contains("\"ip\":\"127.0.0.3\"") && !events.contains("203.0.113.9"),
+        "the audit log has the wrong address: {events}"
+    );
+
+    step("metrics stay off the public address");
+    anyhow::ensure!(code(&format!("{base}/metrics"), "X-Nothing: 1")? == 404);
+
+    step("a replica that dies is skipped by nginx");
+    let _ = t.replicas[0].server.kill();
+    for _ in 0..6 {
+        status_is(&format!("{base}/readyz"), "X-Nothing: 1", 200)?;
+    }
+    eprintln!("cluster: every check passed");
+    Ok(())
+}
+
+fn sign_in_as(base: &str, jar: &Path, password: &str) -> anyhow::Result<String> {
+    let signed_in = curl(&[
+        "-c",
+        path_str(jar)?,
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        &format!("{{\"username\":\"{USERNAME}\",\"password\":\"{password}\"}}"),
+        &format!("{base}/api/v1/session"),
+    ])?;
+    json_string(&signed_in, "csrf_token").context("signing in through nginx")
+}
+
+fn code(url: &str, header: &str) -> anyhow::Result<u16> {
+    let out = Command::new("curl")
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "-H",
+            header,
+            url,
+        ])
+        .output()?;
+    Ok(String::from_utf8_lossy(&out.stdout).trim().parse()?)
+}
+
+fn status_is(url: &str, header: &str, want: u16) -> anyhow::Result<()> {
+    let got = code(url, header)?;
+    anyhow::ensure!(got == want, "{url} answered {got}, not {want}");
+    Ok(())
+}
