@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
+mod cluster;
 mod scale;
 
 const SEEDED_KEYS: usize = 1000;
@@ -32,12 +33,20 @@ pub fn bench() -> anyhow::Result<()> {
     // main.rs hands over no arguments: `xtask bench [--web | --scale]`.
     let mut web_only = false;
     let mut at_scale = false;
+    let mut clustered = false;
     for arg in std::env::args().skip(2) {
         match arg.as_str() {
             "--web" => web_only = true,
             "--scale" => at_scale = true,
-            _ => bail!("unknown argument `{arg}`: cargo xtask bench [--web | --scale]"),
+            "--cluster" => clustered = true,
+            _ => bail!("unknown argument `{arg}`: cargo xtask bench [--web | --scale | --cluster]"),
         }
+    }
+    if clustered {
+        let (bin, dir) = release_server()?;
+        let result = cluster::cluster_bench(&bin, &dir);
+        let _ = std::fs::remove_dir_all(&dir);
+        return result;
     }
     if at_scale {
         let (bin, dir) = release_server()?;

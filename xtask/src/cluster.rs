@@ -67,7 +67,7 @@ pub fn free_port() -> anyhow::Result<u16> {
 /// Starts PostgreSQL, bootstraps the admin (with `password`), `replicas` servers of
 /// `bin`, and nginx on `port`.
 pub fn start(bin: &Path, replicas: usize, port: u16, password: &str) -> anyhow::Result<Topology> {
-    if Command::new("nginx").arg("-v").output().is_err() {
+    if Command::new(nginx_bin()).arg("-v").output().is_err() {
         bail!("`nginx` is needed for the cluster: apt-get install nginx");
     }
     let dir = std::env::temp_dir().join(format!("gatehouse-cluster-{}", std::process::id()));
@@ -183,11 +183,12 @@ fn nginx(dir: &Path, port: u16, replicas: &[u16]) -> anyhow::Result<Server> {
         .unwrap_or(false);
     let d = ngx.display();
     // As root, nginx's workers would switch to `nobody`, who cannot use our folder.
+    // `worker_processes auto` as in the nginx image's own main configuration.
     let user = if root { "user root;\n" } else { "" };
     std::fs::write(
         ngx.join("nginx.conf"),
         format!(
-            "{user}worker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log warn;\n\
+            "{user}worker_processes auto;\npid {d}/nginx.pid;\nerror_log {d}/error.log warn;\n\
              events {{ worker_connections 1024; }}\n\
              http {{\n  access_log off;\n  client_body_temp_path {d}/tmp/body;\n  \
              proxy_temp_path {d}/tmp/proxy;\n  fastcgi_temp_path {d}/tmp/fastcgi;\n  \
@@ -195,7 +196,7 @@ fn nginx(dir: &Path, port: u16, replicas: &[u16]) -> anyhow::Result<Server> {
              include {d}/default.conf;\n}}\n"
         ),
     )?;
-    let test = Command::new("nginx")
+    let test = Command::new(nginx_bin())
         .arg("-p")
         .arg(&ngx)
         .arg("-c")
@@ -209,7 +210,7 @@ fn nginx(dir: &Path, port: u16, replicas: &[u16]) -> anyhow::Result<Server> {
         );
     }
     Server::spawn(
-        Command::new("nginx")
+        Command::new(nginx_bin())
             .arg("-p")
             .arg(&ngx)
             .arg("-c")
@@ -218,6 +219,16 @@ fn nginx(dir: &Path, port: u16, replicas: &[u16]) -> anyhow::Result<Server> {
             .stdout(Stdio::null())
             .stderr(Stdio::null()),
     )
+}
+
+/// Debian installs nginx in /usr/sbin, which an ordinary user's PATH may lack.
+fn nginx_bin() -> PathBuf {
+    let sbin = PathBuf::from("/usr/sbin/nginx");
+    if sbin.exists() {
+        sbin
+    } else {
+        PathBuf::from("nginx")
+    }
 }
 
 /// A password nobody chose: 24 hex characters from the OS.

@@ -32,7 +32,7 @@ fn main() -> ExitCode {
         Some("cluster") => cluster::cluster(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <command>\n\n  run [ARGS…]   build and start Gatehouse (release build)\n  test [ARGS…]  run every test on SQLite and a throwaway PostgreSQL\n  bench [--web|--scale] measure the speed targets (needs wrk and curl; --web: only the web app's size and load time; --scale: a million keys)\n  build-web     build the web app into frontend/dist\n  contract      run schemathesis against a live server (needs schemathesis from PyPI)\n  openapi       write api-spec/openapi.json from the server's code\n  cluster [--check] PostgreSQL, two replicas and nginx (deploy/nginx.conf) as local processes\n"
+                "usage: cargo xtask <command>\n\n  run [ARGS…]   build and start Gatehouse (release build)\n  test [ARGS…]  run every test on SQLite and a throwaway PostgreSQL\n  bench [--web|--scale|--cluster] measure the speed targets (needs wrk and curl; --web: only the web app's size and load time; --scale: a million keys; --cluster: one and two replicas behind nginx)\n  build-web     build the web app into frontend/dist\n  contract      run schemathesis against a live server (needs schemathesis from PyPI)\n  openapi       write api-spec/openapi.json from the server's code\n  cluster [--check] PostgreSQL, two replicas and nginx (deploy/nginx.conf) as local processes\n"
             );
             return ExitCode::from(2);
         }

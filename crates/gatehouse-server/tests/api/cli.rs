@@ -531,10 +531,24 @@ fn help_documents_every_setting() {
         "GATEHOUSE_PASSWORD_HASH_CONCURRENCY",
         "GATEHOUSE_LOG_FORMAT",
         "GATEHOUSE_LOG",
+        "GATEHOUSE_METRICS_LISTEN",
+        "GATEHOUSE_AUDIT_RETENTION_DAYS",
+        "GATEHOUSE_SPENT_TOKEN_RETENTION_HOURS",
     ] {
         assert!(help.contains(var), "--help does not mention {var}");
     }
-    for cmd in ["serve", "migrate", "bootstrap"] {
+    for cmd in [
+        "serve",
+        "migrate",
+        "bootstrap",
+        "users",
+        "keys",
+        "grants",
+        "audit",
+        "config",
+        "doctor",
+        "backup",
+    ] {
         assert!(help.contains(cmd));
     }
 }
