@@ -111,7 +111,8 @@ pub enum UsersAction {
         #[arg(long)]
         subscription: Option<String>,
     },
-    /// Make a user active again, lifting an admin's lock and a password lock.
+    /// Make a user active again — a disabled one too, as an admin's `state: active`
+    /// does — lifting an admin's lock and a password lock.
     Unlock {
         /// User id or username.
         user: String,
@@ -212,16 +213,16 @@ pub struct SettingsArgs {
     /// [default: 2].
     #[arg(long, env = "GATEHOUSE_CREDENTIAL_CACHE_SECONDS", global = true)]
     pub credential_cache_seconds: Option<u64>,
-    /// Serve `/metrics` on this address only (e.g. 127.0.0.1:9090, or an address inside
-    /// the cluster's network), not on `listen` [default: on `listen`].
+    /// Serve Prometheus metrics at `/metrics` on this address (e.g. 127.0.0.1:9090, or an
+    /// address inside the cluster's network); never on `listen` [default: no metrics].
     #[arg(long, env = "GATEHOUSE_METRICS_LISTEN", global = true)]
     pub metrics_listen: Option<String>,
     /// Days audit events are kept; older ones are purged [default: forever].
     #[arg(long, env = "GATEHOUSE_AUDIT_RETENTION_DAYS", global = true)]
     pub audit_retention_days: Option<u32>,
-    /// Hours a spent, revoked or expired refresh token (or code) is kept so that its
-    /// replay still revokes its grant; then it is purged, and a replay is refused as
-    /// unknown [default: 24].
+    /// Hours an expired or revoked refresh token (or code) is kept before it is purged;
+    /// a spent one is kept until it would have expired, so that its replay revokes its
+    /// grant [default: 24].
     #[arg(long, env = "GATEHOUSE_SPENT_TOKEN_RETENTION_HOURS", global = true)]
     pub spent_token_retention_hours: Option<u32>,
     /// Log format [default: text].
@@ -280,6 +281,10 @@ struct FileSettings {
 /// The longest a replica may cache a verified credential: what it bounds is how long a
 /// revocation made on another replica takes to reach this one.
 pub const MAX_CREDENTIAL_CACHE_SECONDS: u64 = 60;
+/// A year of hours: longer windows keep rows nobody can use.
+pub const MAX_RETENTION_HOURS: u32 = 24 * 366;
+/// A century: "forever" is leaving `audit_retention_days` unset.
+pub const MAX_RETENTION_DAYS: u32 = 36_600;
 
 /// The resolved settings of one process.
 #[derive(Debug, Clone)]
@@ -294,7 +299,7 @@ pub struct Settings {
     pub workers: usize,
     pub password_hash_concurrency: usize,
     pub credential_cache_seconds: u64,
-    /// `None`: `/metrics` is served on `listen`.
+    /// `None`: no metrics are served.
     pub metrics_listen: Option<String>,
     /// `None`: audit events are kept forever.
     pub audit_retention_days: Option<u32>,
@@ -341,7 +346,7 @@ impl Settings {
                 "metrics_listen",
                 self.metrics_listen
                     .clone()
-                    .unwrap_or_else(|| "(on listen)".into()),
+                    .unwrap_or_else(|| "(unset: no /metrics)".into()),
             ),
             (
                 "audit_retention_days",
@@ -485,14 +490,15 @@ impl Settings {
             self.credential_cache_seconds <= MAX_CREDENTIAL_CACHE_SECONDS,
             "credential_cache_seconds must be at most {MAX_CREDENTIAL_CACHE_SECONDS}"
         );
-        // 0 would purge a spent refresh token before its replay could revoke the grant.
         anyhow::ensure!(
-            self.spent_token_retention_hours >= 1,
-            "spent_token_retention_hours must be at least 1"
+            (1..=MAX_RETENTION_HOURS).contains(&self.spent_token_retention_hours),
+            "spent_token_retention_hours must be from 1 to {MAX_RETENTION_HOURS}"
         );
         anyhow::ensure!(
-            self.audit_retention_days != Some(0),
-            "audit_retention_days must be at least 1 (leave it unset to keep events forever)"
+            self.audit_retention_days
+                .is_none_or(|d| (1..=MAX_RETENTION_DAYS).contains(&d)),
+            "audit_retention_days must be from 1 to {MAX_RETENTION_DAYS} (leave it unset to \
+             keep events forever)"
         );
         Ok(())
     }
@@ -535,30 +541,63 @@ fn read_file(path: &Path) -> anyhow::Result<FileSettings> {
     toml::from_str(&text).with_context(|| format!("parsing the config file {}", path.display()))
 }
 
-/// A URL with the password of its user info replaced: `postgres://u:***@host/db`.
-pub fn mask_password(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
+/// A database URL with its secrets replaced by `***`: the password of its user info,
+/// and `password` / `sslpassword` query parameters (libpq reads both). A URL that does
+/// not parse is not shown at all, since where its password is cannot be told.
+pub fn mask_password(raw: &str) -> String {
+    let Ok(mut url) = url::Url::parse(raw) else {
+        return "(not shown: it does not parse as a URL)".into();
     };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(authority_end);
-    match authority.rsplit_once('@') {
-        Some((user_info, host)) => {
-            let user = user_info.split(':').next().unwrap_or("");
-            let masked = if user_info.contains(':') {
-                format!("{user}:***")
-            } else {
-                user.to_string()
-            };
-            format!("{scheme}://{masked}@{host}{tail}")
-        }
-        None => url.to_string(),
+    if url.password().is_some() {
+        let _ = url.set_password(Some("***"));
     }
+    let secret =
+        |k: &str| k.eq_ignore_ascii_case("password") || k.eq_ignore_ascii_case("sslpassword");
+    if url.query_pairs().any(|(k, _)| secret(&k)) {
+        let pairs: Vec<(String, String)> = url
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if secret(&k) {
+                    "***".to_string()
+                } else {
+                    v.into_owned()
+                };
+                (k.into_owned(), v)
+            })
+            .collect();
+        url.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    url.to_string().replace("%2A%2A%2A", "***")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn database_passwords_are_masked_wherever_they_are() {
+        for (raw, shown) in [
+            ("postgres://gh:hunter2@db/gh", "postgres://gh:***@db/gh"),
+            (
+                "postgres://gh@db/gh?password=hunter2&sslmode=require",
+                "postgres://gh@db/gh?password=***&sslmode=require",
+            ),
+            (
+                "postgres://db/gh?sslpassword=hunter2",
+                "postgres://db/gh?sslpassword=***",
+            ),
+            ("postgres://gh:hun%3Fter2@db/gh", "postgres://gh:***@db/gh"),
+            (
+                "sqlite://./data/gatehouse.db",
+                "sqlite://./data/gatehouse.db",
+            ),
+        ] {
+            let masked = mask_password(raw);
+            assert_eq!(masked, shown);
+            assert!(!masked.contains("hunter2") && !masked.contains("hun"));
+        }
+        assert!(!mask_password("postgres://gh:hunter2@[bad").contains("hunter2"));
+    }
 
     fn with_public(url: &str) -> Settings {
         Settings {

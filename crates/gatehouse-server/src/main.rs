@@ -422,7 +422,8 @@ fn doctor(settings: &Settings) -> anyhow::Result<()> {
             Ok(format!("built in {}", settings.web_dir.display()))
         } else {
             Err(anyhow::anyhow!(
-                "no {}: pages answer 503 until `cargo xtask build-web` writes it (or set                  GATEHOUSE_WEB_DIR)",
+                "no {}: pages answer 503 until `cargo xtask build-web` writes it (or set \
+                 GATEHOUSE_WEB_DIR)",
                 index.display()
             ))
         },

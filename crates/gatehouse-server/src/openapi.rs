@@ -44,7 +44,6 @@ const DESCRIPTION: &str = "API keys, OAuth clients and authorized applications. 
     paths(
         health::healthz,
         health::readyz,
-        health::metrics,
         openapi,
         sessions::handlers::sign_in,
         sessions::handlers::whoami,

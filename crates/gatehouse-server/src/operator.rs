@@ -49,13 +49,21 @@ pub fn find_user(
     who: &str,
     subscription: Option<&str>,
 ) -> anyhow::Result<(UserRow, SubscriptionRow)> {
+    let wanted = match subscription {
+        Some(s) => Some(find_subscription(conn, s)?.id),
+        None => None,
+    };
+    let in_wanted = |sub: &SubscriptionRow| wanted.as_ref().is_none_or(|w| *w == sub.id);
     if let Some(user) = users_store::find(conn, who)? {
         let sub = subscriptions_store::find(conn, &user.subscription_id)?;
-        return Ok((user, sub));
+        if in_wanted(&sub) {
+            return Ok((user, sub));
+        }
+        anyhow::bail!("no user {who:?}{}", in_subscription(subscription));
     }
     let mut matches: Vec<_> = users_store::find_everywhere(conn, &who.trim().to_lowercase())?
         .into_iter()
-        .filter(|(_, sub)| subscription.is_none_or(|s| s == sub.id || s == sub.name))
+        .filter(|(_, sub)| in_wanted(sub))
         .collect();
     match matches.len() {
         0 => anyhow::bail!("no user {who:?}{}", in_subscription(subscription)),
@@ -88,11 +96,27 @@ pub fn list_users(
     Ok(users_store::all(conn, id.as_deref())?)
 }
 
+/// A subscription by id, or by name when exactly one has it: names are chosen by each
+/// subscription's admins, who could copy another's, so a name that is not unique is
+/// refused rather than guessed.
 fn find_subscription(conn: &mut DbConnection, which: &str) -> anyhow::Result<SubscriptionRow> {
     let all = subscriptions_store::all(conn)?;
-    all.into_iter()
-        .find(|s| s.id == which || s.name == which)
-        .ok_or_else(|| anyhow::anyhow!("no subscription {which:?}"))
+    if let Some(by_id) = all.iter().find(|s| s.id == which) {
+        return Ok(by_id.clone());
+    }
+    let mut named: Vec<SubscriptionRow> = all.into_iter().filter(|s| s.name == which).collect();
+    match named.len() {
+        0 => anyhow::bail!("no subscription {which:?}"),
+        1 => Ok(named.remove(0)),
+        n => anyhow::bail!(
+            "{n} subscriptions are named {which:?} ({}): give the id",
+            named
+                .iter()
+                .map(|s| s.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
 }
 
 /// What `users disable` and `users unlock` do.
@@ -114,68 +138,72 @@ pub fn change_user(
 ) -> Result<UserRow, ApiError> {
     let now = clock::system_now();
     let (sub_id, user_id) = (user.subscription_id.clone(), user.id.clone());
-    crate::db::transaction(conn, |conn| {
-        subscriptions_store::lock(conn, &sub_id)?;
-        let current = users_store::find_in_subscription(conn, &sub_id, &user_id)?
-            .ok_or(ApiError::NotFound)?;
-        let (changes, to) = match command {
-            UserCommand::Disable => {
-                let is_active_admin =
-                    current.role == Role::Admin && current.state == UserState::Active;
-                if is_active_admin
-                    && users_store::count_other_active_admins(conn, &sub_id, &user_id)? == 0
-                {
-                    return Err(ApiError::conflict(
-                        gatehouse_types::codes::LAST_ADMIN,
-                        "this is the subscription's last active administrator; make someone \
+    retrying(|| {
+        crate::db::transaction(&mut *conn, |conn| {
+            subscriptions_store::lock(conn, &sub_id)?;
+            let current = users_store::find_in_subscription(conn, &sub_id, &user_id)?
+                .ok_or(ApiError::NotFound)?;
+            let (changes, to) = match command {
+                UserCommand::Disable => {
+                    let is_active_admin =
+                        current.role == Role::Admin && current.state == UserState::Active;
+                    if is_active_admin
+                        && users_store::count_other_active_admins(conn, &sub_id, &user_id)? == 0
+                    {
+                        return Err(ApiError::conflict(
+                            gatehouse_types::codes::LAST_ADMIN,
+                            "this is the subscription's last active administrator; make someone \
                          else an administrator first",
-                    ));
+                        ));
+                    }
+                    let changes = UserChanges {
+                        state: Some(UserState::Disabled.as_str().into()),
+                        updated_at: Some(now),
+                        ..Default::default()
+                    };
+                    (changes, UserState::Disabled)
                 }
-                let changes = UserChanges {
-                    state: Some(UserState::Disabled.as_str().into()),
-                    updated_at: Some(now),
-                    ..Default::default()
-                };
-                (changes, UserState::Disabled)
+                UserCommand::Unlock => (UserChanges::unlock(now), UserState::Active),
+            };
+            users_store::update(conn, &sub_id, &user_id, &changes)?;
+            if command == UserCommand::Disable {
+                sessions_store::delete_for_user(conn, &user_id, None)?;
             }
-            UserCommand::Unlock => (UserChanges::unlock(now), UserState::Active),
-        };
-        users_store::update(conn, &sub_id, &user_id, &changes)?;
-        if command == UserCommand::Disable {
-            sessions_store::delete_for_user(conn, &user_id, None)?;
-        }
-        event("user.updated", &sub_id)
-            .target("user", &user_id)
-            .details(json!({
-                "state": {"from": current.state.as_str(), "to": to.as_str()},
-                "operator": operator(),
-            }))
-            .record(conn)?;
-        let locked = current.state == UserState::Locked
-            || current.password_locked_until.is_some_and(|u| u > now);
-        if command == UserCommand::Unlock && locked {
-            event("user.unlocked", &sub_id)
+            event("user.updated", &sub_id)
                 .target("user", &user_id)
-                .details(json!({"reason": "operator", "operator": operator()}))
+                .details(json!({
+                    "state": {"from": current.state.as_str(), "to": to.as_str()},
+                    "operator": operator(),
+                }))
                 .record(conn)?;
-        }
-        tell(conn, Invalidate::User(&user_id))?;
-        users_store::find_in_subscription(conn, &sub_id, &user_id)?.ok_or(ApiError::NotFound)
+            let locked = current.state == UserState::Locked
+                || current.password_locked_until.is_some_and(|u| u > now);
+            if command == UserCommand::Unlock && locked {
+                event("user.unlocked", &sub_id)
+                    .target("user", &user_id)
+                    .details(json!({"reason": "operator", "operator": operator()}))
+                    .record(conn)?;
+            }
+            tell(conn, Invalidate::User(&user_id))?;
+            users_store::find_in_subscription(conn, &sub_id, &user_id)?.ok_or(ApiError::NotFound)
+        })
     })
 }
 
 /// Deletes an API key: it stops at once on this database's replicas.
 pub fn revoke_key(conn: &mut DbConnection, id: &str) -> Result<ApiKeyRow, ApiError> {
-    crate::db::transaction(conn, |conn| {
-        let key = keys_store::find(conn, id)?.ok_or(ApiError::NotFound)?;
-        keys_store::delete(conn, &key.subscription_id, &key.id)?;
-        event("api_key.deleted", &key.subscription_id)
-            .target("api_key", &key.id)
-            .subject(&key.user_id)
-            .details(json!({"name": key.name, "operator": operator()}))
-            .record(conn)?;
-        tell(conn, Invalidate::Key(&key.id))?;
-        Ok(key)
+    retrying(|| {
+        crate::db::transaction(&mut *conn, |conn| {
+            let key = keys_store::find(conn, id)?.ok_or(ApiError::NotFound)?;
+            keys_store::delete(conn, &key.subscription_id, &key.id)?;
+            event("api_key.deleted", &key.subscription_id)
+                .target("api_key", &key.id)
+                .subject(&key.user_id)
+                .details(json!({"name": key.name, "operator": operator()}))
+                .record(conn)?;
+            tell(conn, Invalidate::Key(&key.id))?;
+            Ok(key)
+        })
     })
 }
 
@@ -183,19 +211,38 @@ pub fn revoke_key(conn: &mut DbConnection, id: &str) -> Result<ApiKeyRow, ApiErr
 /// tokens fail at their next check. Returns whether it was active.
 pub fn revoke_grant(conn: &mut DbConnection, id: &str) -> Result<bool, ApiError> {
     let now = clock::system_now();
-    crate::db::transaction(conn, |conn| {
-        let grant = grants_store::find_by_id(conn, id)?.ok_or(ApiError::NotFound)?;
-        let was_active = grants_store::revoke(conn, Holder::User(&grant.user_id), &grant.id, now)?;
-        if was_active {
-            event("oauth_grant.revoked", &grant.subscription_id)
-                .target("oauth_grant", &grant.id)
-                .subject(&grant.user_id)
-                .details(json!({"client_id": grant.client_id, "operator": operator()}))
-                .record(conn)?;
-        }
-        tell(conn, Invalidate::Grant(&grant.id))?;
-        Ok(was_active)
+    retrying(|| {
+        crate::db::transaction(&mut *conn, |conn| {
+            let grant = grants_store::find_by_id(conn, id)?.ok_or(ApiError::NotFound)?;
+            let was_active =
+                grants_store::revoke(conn, Holder::User(&grant.user_id), &grant.id, now)?;
+            if was_active {
+                event("oauth_grant.revoked", &grant.subscription_id)
+                    .target("oauth_grant", &grant.id)
+                    .subject(&grant.user_id)
+                    .details(json!({"client_id": grant.client_id, "operator": operator()}))
+                    .record(conn)?;
+            }
+            tell(conn, Invalidate::Grant(&grant.id))?;
+            Ok(was_active)
+        })
     })
+}
+
+/// Runs a change again while SQLite answers "busy": a server's writer took the write
+/// lock between this transaction's read and its write (the transaction rolled back
+/// whole, so running it again is safe). At most for about five seconds.
+fn retrying<T>(mut change: impl FnMut() -> Result<T, ApiError>) -> Result<T, ApiError> {
+    let mut attempt = 0;
+    loop {
+        match change() {
+            Err(ApiError::Busy) if attempt < 100 => {
+                attempt += 1;
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            other => return other,
+        }
+    }
 }
 
 /// Writes a subscription's audit log, newest first, in batches of

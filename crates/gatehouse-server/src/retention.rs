@@ -1,13 +1,14 @@
 //! Data that does not grow forever: a background job purges what no longer decides
-//! anything (`db::retention::Kind`: spent and expired codes and refresh tokens after the
-//! reuse window, unanswered consent requests, ended sessions, and audit events past
+//! anything (`db::retention::Kind`: expired and revoked codes and refresh tokens — a
+//! spent one only once it would have expired, so reuse detection holds its whole
+//! lifetime — unanswered consent requests, ended sessions, and audit events past
 //! `audit_retention_days`), in batches of `db::retention::BATCH` rows, each its own
 //! transaction. On PostgreSQL one replica at a time purges (an advisory lock taken per
-//! batch; the others skip it).
+//! batch; the others skip it). A kind that fails is logged and the others go on.
 
 use std::time::Duration;
 
-use chrono::TimeDelta;
+use chrono::{NaiveDateTime, TimeDelta};
 
 use crate::db::retention::{self as store, BATCH, Cutoffs, Kind};
 use crate::error::ApiError;
@@ -37,14 +38,18 @@ impl Purged {
 /// replica has the turn).
 pub async fn purge(state: &AppState) -> Result<Purged, ApiError> {
     let now = state.clock.now();
+    let before = |delta: TimeDelta| now.checked_sub_signed(delta).unwrap_or(NaiveDateTime::MIN);
     let at = Cutoffs {
         now,
-        spent_before: now - TimeDelta::hours(i64::from(state.settings.spent_token_retention_hours)),
+        spent_before: before(TimeDelta::hours(i64::from(
+            state.settings.spent_token_retention_hours,
+        ))),
         audit_before: state
             .settings
             .audit_retention_days
-            .map(|days| now - TimeDelta::days(i64::from(days))),
+            .map(|days| before(TimeDelta::days(i64::from(days)))),
     };
+    let mut failed = None;
     let mut purged = Purged::default();
     for kind in Kind::ALL {
         let mut total = 0;
@@ -57,33 +62,39 @@ pub async fn purge(state: &AppState) -> Result<Purged, ApiError> {
                     }
                     Ok(Some(store::purge_batch(conn, kind, &at)?))
                 })
-                .await?;
-            let Some(deleted) = deleted else {
-                break;
+                .await;
+            let deleted = match deleted {
+                Ok(Some(deleted)) => deleted,
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::warn!(kind = kind.as_str(), error = %e, "purging failed");
+                    failed = Some(e);
+                    break;
+                }
             };
             total += deleted;
             if deleted < BATCH as usize {
                 break;
             }
         }
+        if total > 0 {
+            crate::metrics::purged(kind.as_str(), total);
+            tracing::info!(kind = kind.as_str(), rows = total, "purged");
+        }
         purged.0.push((kind, total));
     }
-    Ok(purged)
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(purged),
+    }
 }
 
-/// Runs [`purge`] every [`EVERY`] until aborted, logging what it deleted.
+/// Runs [`purge`] every [`EVERY`] until aborted.
 pub async fn run(state: actix_web::web::Data<AppState>) {
     let mut every = actix_web::rt::time::interval(EVERY);
     loop {
         every.tick().await;
-        match purge(&state).await {
-            Ok(purged) => {
-                for (kind, rows) in purged.0.iter().filter(|(_, n)| *n > 0) {
-                    crate::metrics::purged(kind.as_str(), *rows);
-                    tracing::info!(kind = kind.as_str(), rows, "purged");
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, "purging failed"),
-        }
+        // What it deleted, and what failed, is logged as it goes.
+        let _ = purge(&state).await;
     }
 }

@@ -124,7 +124,7 @@ async fn private_and_logged(
         .request()
         .match_pattern()
         .unwrap_or_else(|| "other".to_string());
-    crate::metrics::request(method.as_str(), &route, res.status().as_u16(), took);
+    crate::metrics::request(method.as_str(), route, res.status().as_u16(), took);
     span.in_scope(|| {
         tracing::info!(
             %method,
@@ -239,6 +239,13 @@ impl Application {
     /// (`retention`).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let sweeper = actix_web::rt::spawn(crate::retention::run(self.state.clone()));
+        let upkeep = actix_web::rt::spawn(async {
+            let mut every = actix_web::rt::time::interval(Duration::from_secs(5));
+            loop {
+                every.tick().await;
+                crate::metrics::upkeep();
+            }
+        });
         let metrics = self.metrics.map(|(_, server)| {
             let handle = server.handle();
             (handle, actix_web::rt::spawn(server))
@@ -267,6 +274,7 @@ impl Application {
             let _ = task.await;
         }
         sweeper.abort();
+        upkeep.abort();
         key_refresher.abort();
         let state = self.state.clone();
         let stopped = actix_web::web::block(move || {

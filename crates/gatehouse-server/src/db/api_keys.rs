@@ -72,7 +72,6 @@ pub fn find_for_auth(
     })
 }
 
-/// A key of the subscription; another subscription's key is `None`.
 /// A key by id, whatever the subscription (the operator's `keys revoke`).
 pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<ApiKeyRow>> {
     api_keys::table
@@ -82,6 +81,7 @@ pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<ApiKeyRow>>
         .optional()
 }
 
+/// A key of the subscription; another subscription's key is `None`.
 pub fn find_in_subscription(
     conn: &mut DbConnection,
     subscription_id: &str,

@@ -5,9 +5,11 @@
 //! writer and sees one moment — and writes a compact copy. It may renumber the rowids
 //! of tables without an `INTEGER PRIMARY KEY`, which the key search index
 //! (`api_keys_search`, keyed by `api_keys.rowid`) names, so the index is rebuilt in the
-//! copy. The copy is written beside `PATH` under a temporary name, owner-only (it holds
-//! every credential hash and the private signing keys), checked with `PRAGMA
-//! integrity_check`, and renamed into place only when whole.
+//! copy. The copy is written beside `PATH` under a temporary name nobody can guess,
+//! created new and owner-only (it holds every credential hash and the private signing
+//! keys), checked with `PRAGMA integrity_check`, synced to disk, and only then linked
+//! as `PATH` — a link, which fails rather than replace a file that appeared there
+//! meanwhile — and the temporary name removed.
 
 use std::path::{Path, PathBuf};
 
@@ -33,13 +35,18 @@ pub fn sqlite(database_url: &str, dest: &Path) -> anyhow::Result<u64> {
     let partial = partial_path(dest);
     // Created empty and owner-only first: VACUUM INTO fills an empty file.
     create_private(&partial).with_context(|| format!("creating {}", partial.display()))?;
-    let copied = copy(source, &partial);
-    if copied.is_err() {
-        let _ = std::fs::remove_file(&partial);
-    }
-    copied?;
-    std::fs::rename(&partial, dest)
-        .with_context(|| format!("renaming {} to {}", partial.display(), dest.display()))?;
+    let placed = copy(source, &partial).and_then(|()| {
+        std::fs::File::open(&partial)?.sync_all()?;
+        std::fs::hard_link(&partial, dest)
+            .with_context(|| format!("placing the copy at {}", dest.display()))?;
+        if let Some(dir) = dest.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::File::open(dir)?.sync_all()?;
+        }
+        Ok(())
+    });
+    // Whatever happened, the temporary name goes (the copy stays under `dest`).
+    let _ = std::fs::remove_file(&partial);
+    placed?;
     Ok(std::fs::metadata(dest)?.len())
 }
 
@@ -99,8 +106,9 @@ fn has_table(conn: &mut SqliteConnection, name: &str) -> QueryResult<bool> {
 }
 
 fn partial_path(dest: &Path) -> PathBuf {
-    let mut name = dest.file_name().unwrap_or_default().to_os_string();
-    name.push(format!(".partial-{}", std::process::id()));
+    let mut name = std::ffi::OsString::from(".");
+    name.push(dest.file_name().unwrap_or_default());
+    name.push(format!(".partial-{}", uuid::Uuid::new_v4().simple()));
     dest.with_file_name(name)
 }
 

@@ -391,15 +391,22 @@ pub fn migrate(conn: &mut DbConnection) -> anyhow::Result<usize> {
     let applied = match conn {
         DbConnection::Postgresql(c) => {
             // Replicas starting together take turns: the first migrates, the others
-            // then find nothing pending. (SQLite's own write lock does this there.)
+            // then find nothing pending.
             c.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))?;
             let result = c
                 .run_pending_migrations(POSTGRES_MIGRATIONS)
                 .map(|v| v.len());
             c.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"))?;
-            result
+            result.map_err(|e| anyhow::anyhow!("{e}"))
         }
-        DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
+        // The same on SQLite: the whole run under the write lock (`BEGIN IMMEDIATE`; the
+        // others wait in the busy handler), each migration a savepoint inside it.
+        // Without it two processes could both find a migration pending.
+        DbConnection::Sqlite(c) => c.immediate_transaction(|c| {
+            c.run_pending_migrations(SQLITE_MIGRATIONS)
+                .map(|v| v.len())
+                .map_err(|e| anyhow::anyhow!("{e}"))
+        }),
     }
     .map_err(|e| anyhow::anyhow!("running migrations: {e}"))?;
     Ok(applied)

@@ -16,9 +16,11 @@ pub enum Kind {
     /// Authorization codes expired before the reuse window (a code lives 60 s; a used
     /// one coming back within the window still revokes its grant).
     Codes,
-    /// Refresh tokens spent, revoked or expired before the reuse window: until then a
-    /// spent token coming back revokes its grant (RFC 9700 §4.14.2); after it, it is
-    /// refused as unknown.
+    /// Refresh tokens expired or revoked before the window. A spent token is kept until
+    /// it would have expired (and the window after): until then, coming back, it
+    /// revokes its grant (RFC 9700 §4.14.2) — a thief who refreshed first is found out
+    /// whenever the rightful client returns. So one client's rows are bounded by the
+    /// refreshes of one token lifetime (30 days), not by its history.
     RefreshTokens,
     /// Consent requests no longer answerable.
     ConsentRequests,
@@ -52,7 +54,7 @@ impl Kind {
 #[derive(Debug, Clone, Copy)]
 pub struct Cutoffs {
     pub now: NaiveDateTime,
-    /// Spent, revoked or expired tokens and codes from before this are purged.
+    /// Tokens and codes expired (or revoked) before this are purged.
     pub spent_before: NaiveDateTime,
     /// Audit events from before this are purged; `None`: kept forever.
     pub audit_before: Option<NaiveDateTime>,
@@ -75,10 +77,9 @@ pub fn purge_batch(conn: &mut DbConnection, kind: Kind, at: &Cutoffs) -> QueryRe
             let doomed = oauth_refresh_tokens::table
                 .select(oauth_refresh_tokens::id)
                 .filter(
-                    oauth_refresh_tokens::used_at
+                    oauth_refresh_tokens::expires_at
                         .lt(at.spent_before)
-                        .or(oauth_refresh_tokens::revoked_at.lt(at.spent_before))
-                        .or(oauth_refresh_tokens::expires_at.lt(at.spent_before)),
+                        .or(oauth_refresh_tokens::revoked_at.lt(at.spent_before)),
                 )
                 .limit(BATCH)
                 .load::<String>(conn)?;

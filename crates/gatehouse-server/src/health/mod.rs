@@ -1,7 +1,6 @@
 //! Operations endpoints: `/healthz` says the process answers; `/readyz` says it can
 //! reach its database, so a load balancer stops sending traffic to a replica that
-//! cannot; `/metrics` is for Prometheus (`crate::metrics`), here or, with
-//! `metrics_listen`, only on that address.
+//! cannot; `/metrics` is for Prometheus (`crate::metrics`), on `metrics_listen` only.
 
 #[allow(unused_imports)] // Named by the `#[utoipa::path]` attributes.
 use crate::error::responses::*;
@@ -13,26 +12,11 @@ use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(crate::routing::resource("/healthz").get(healthz))
-        .service(crate::routing::resource("/readyz").get(readyz))
-        .service(crate::routing::resource("/metrics").get(metrics));
+        .service(crate::routing::resource("/readyz").get(readyz));
 }
 
-#[utoipa::path(
-    get,
-    path = "/metrics",
-    operation_id = "get_metrics",
-    tag = "operations",
-    summary = "Prometheus metrics (text format 0.0.4). With `metrics_listen` set they are served only on that address, and this path answers 404.",
-    responses((status = 200, description = "The metrics.", content_type = "text/plain", body = String), (status = 404, response = E404))
-)]
-pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    if state.settings.metrics_listen.is_some() {
-        return Err(ApiError::NotFound);
-    }
-    Ok(render_metrics(&state))
-}
-
-/// `/metrics` on `metrics_listen`'s own server.
+/// `/metrics`, served only on `metrics_listen`'s own server: never on the public
+/// address, where anyone could watch sign-in failures and lockouts as they happen.
 pub async fn metrics_only(state: web::Data<AppState>) -> HttpResponse {
     render_metrics(&state)
 }

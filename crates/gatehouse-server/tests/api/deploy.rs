@@ -25,10 +25,14 @@ fn help(args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-/// The `GATEHOUSE_*` settings a file sets (`NAME:` in YAML, `NAME=` in a Dockerfile).
+/// The `GATEHOUSE_*` settings a file sets (`NAME:` in YAML, `NAME=` in a Dockerfile),
+/// not the compose file's own variables (`${NAME:-default}`).
 fn settings_in(text: &str) -> BTreeSet<String> {
     let mut found = BTreeSet::new();
     for (i, _) in text.match_indices("GATEHOUSE_") {
+        if text[..i].ends_with("${") {
+            continue;
+        }
         let rest = &text[i..];
         let end = rest
             .find(|c: char| !(c.is_ascii_uppercase() || c == '_' || c.is_ascii_digit()))

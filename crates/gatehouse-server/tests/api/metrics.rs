@@ -1,6 +1,6 @@
-//! `GET /metrics`: what an operator's Prometheus sees after real traffic. The recorder
-//! is the process's, shared by the tests running beside this one, so counts are
-//! compared before and after, never taken as they stand.
+//! `GET /metrics` on `metrics_listen`: what an operator's Prometheus sees after real
+//! traffic. The recorder is the process's, shared by the tests running beside this
+//! one, so counts are compared before and after, never taken as they stand.
 
 use oauth2::TokenResponse;
 use reqwest::StatusCode;
@@ -46,9 +46,14 @@ async fn scrape(c: &Client) -> String {
     res.text().await.unwrap()
 }
 
+fn metrics_client(app: &crate::helpers::TestApp) -> Client {
+    let port = app.metrics_port.expect("a metrics port");
+    Client::anonymous_at(&format!("http://127.0.0.1:{port}"))
+}
+
 async fn metrics_count_what_operators_watch(b: Backend) {
-    let app = spawn_app(b).await;
-    let anonymous = app.anonymous();
+    let app = spawn_app_with(b, |s| s.metrics_listen = Some("127.0.0.1:0".into())).await;
+    let anonymous = metrics_client(&app);
     let before = scrape(&anonymous).await;
 
     let admin = app.admin().await;
@@ -119,6 +124,19 @@ async fn metrics_count_what_operators_watch(b: Backend) {
         "{after}"
     );
     assert!(!after.contains(&key.id), "a raw path leaked into a label");
+    // A made-up method is counted as `other`, not as a series of its own.
+    let odd = crate::helpers::http_client()
+        .request(
+            reqwest::Method::from_bytes(b"BREW").unwrap(),
+            app.url("/api/v1/me"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(odd.status(), StatusCode::METHOD_NOT_ALLOWED);
+    let after = scrape(&anonymous).await;
+    assert!(!after.contains("BREW"), "a client's method became a label");
+    assert!(after.contains("method=\"other\""), "{after}");
     assert!(
         grew(
             "gatehouse_http_request_duration_seconds_count",
@@ -167,12 +185,19 @@ async fn metrics_count_what_operators_watch(b: Backend) {
     }
 }
 
+/// Never on the public address: not by default (no metrics at all), not with
+/// `metrics_listen` (only there).
 async fn metrics_listen_keeps_metrics_off_the_public_address(b: Backend) {
+    let plain = spawn_app(b).await;
+    assert_eq!(
+        plain.anonymous().get("/metrics").await.status(),
+        StatusCode::NOT_FOUND
+    );
+    assert!(plain.metrics_port.is_none());
     let app = spawn_app_with(b, |s| s.metrics_listen = Some("127.0.0.1:0".into())).await;
     let public = app.anonymous().get("/metrics").await;
     assert_eq!(public.status(), StatusCode::NOT_FOUND);
-    let port = app.metrics_port.expect("a metrics port");
-    let private = Client::anonymous_at(&format!("http://127.0.0.1:{port}"));
+    let private = metrics_client(&app);
     let text = scrape(&private).await;
     assert!(text.contains("gatehouse_http_requests_total"), "{text}");
     // Only metrics there: the API is not.
