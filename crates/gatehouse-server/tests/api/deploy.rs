@@ -26,8 +26,14 @@ fn help(args: &[&str]) -> String {
 }
 
 /// The `GATEHOUSE_*` settings a file sets (`NAME:` in YAML, `NAME=` in a Dockerfile),
-/// not the compose file's own variables (`${NAME:-default}`).
+/// not the compose file's own variables (`${NAME:-default}`) nor comments.
 fn settings_in(text: &str) -> BTreeSet<String> {
+    let text: String = text
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let text = text.as_str();
     let mut found = BTreeSet::new();
     for (i, _) in text.match_indices("GATEHOUSE_") {
         if text[..i].ends_with("${") {
