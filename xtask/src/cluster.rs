@@ -301,12 +301,18 @@ pub fn cluster(args: &[String]) -> anyhow::Result<()> {
     wait_for_interrupt(topology)
 }
 
-fn wait_for_interrupt(topology: Topology) -> anyhow::Result<()> {
-    // No signal handling without a dependency: watch the replicas instead, and stop
-    // when one of them ends (Ctrl-C reaches the whole process group).
-    let mut topology = topology;
+/// Until Ctrl-C (or a replica ends): then everything is stopped as `topology` drops.
+fn wait_for_interrupt(mut topology: Topology) -> anyhow::Result<()> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    ctrlc::set_handler(move || {
+        let _ = tx.send(());
+    })
+    .context("handling Ctrl-C")?;
     loop {
-        std::thread::sleep(Duration::from_millis(500));
+        if rx.recv_timeout(Duration::from_millis(500)).is_ok() {
+            eprintln!("cluster: stopping nginx, the replicas and PostgreSQL");
+            return Ok(());
+        }
         for (i, r) in topology.replicas.iter_mut().enumerate() {
             if let Some(status) = r.server.try_wait()? {
                 bail!("replica {} stopped ({status})", i + 1);
