@@ -92,15 +92,7 @@ pub fn bench() -> anyhow::Result<()> {
 
 /// Builds the release server; returns its path and a fresh scratch folder.
 fn release_server() -> anyhow::Result<(PathBuf, PathBuf)> {
-    crate::status(crate::cargo().args([
-        "build",
-        "--release",
-        "--package",
-        "gatehouse-server",
-        "--bin",
-        "gatehouse",
-    ]))?;
-    let bin = PathBuf::from("target/release/gatehouse");
+    let bin = crate::build_server(true)?;
     let dir = std::env::temp_dir().join(format!("gatehouse-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
@@ -208,15 +200,23 @@ fn run(
 
 pub(crate) const PASSWORD: &str = "benchmark admin password";
 
-/// Bootstraps a subscription on `db` and starts the release server on it.
-pub(crate) fn serve(bin: &Path, dir: &Path, db: &str) -> anyhow::Result<(Server, String)> {
+/// `gatehouse bootstrap --if-empty` on `db`: a subscription and its admin, with
+/// `password` on standard input.
+pub(crate) fn bootstrap(
+    bin: &Path,
+    db: &str,
+    subscription: &str,
+    username: &str,
+    password: &str,
+) -> anyhow::Result<()> {
     let mut boot = Command::new(bin)
         .args([
             "bootstrap",
+            "--if-empty",
             "--subscription",
-            "Bench",
+            subscription,
             "--username",
-            "bench@example.com",
+            username,
             "--password-stdin",
         ])
         .env("GATEHOUSE_DATABASE_URL", db)
@@ -225,11 +225,17 @@ pub(crate) fn serve(bin: &Path, dir: &Path, db: &str) -> anyhow::Result<(Server,
         .spawn()?;
     if let Some(mut stdin) = boot.stdin.take() {
         use std::io::Write;
-        writeln!(stdin, "{PASSWORD}")?;
+        writeln!(stdin, "{password}")?;
     }
     if !boot.wait()?.success() {
         bail!("bootstrap failed");
     }
+    Ok(())
+}
+
+/// Bootstraps a subscription on `db` and starts the release server on it.
+pub(crate) fn serve(bin: &Path, dir: &Path, db: &str) -> anyhow::Result<(Server, String)> {
+    bootstrap(bin, db, "Bench", "bench@example.com", PASSWORD)?;
     let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let base = format!("http://127.0.0.1:{port}");
     let log = std::fs::File::create(dir.join("server.log"))?;

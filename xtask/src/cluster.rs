@@ -74,7 +74,7 @@ pub fn start(bin: &Path, replicas: usize, port: u16, password: &str) -> anyhow::
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
     let pg = postgres::Cluster::start().context("starting a throwaway PostgreSQL")?;
-    bootstrap(bin, &pg.url(), password)?;
+    crate::bench::bootstrap(bin, &pg.url(), "Default", USERNAME, password)?;
     let public_url = format!("http://127.0.0.1:{port}");
     let mut started = Vec::new();
     for i in 1..=replicas {
@@ -112,31 +112,6 @@ pub fn start(bin: &Path, replicas: usize, port: u16, password: &str) -> anyhow::
     };
     crate::bench::wait_ready(&topology.base())?;
     Ok(topology)
-}
-
-fn bootstrap(bin: &Path, url: &str, password: &str) -> anyhow::Result<()> {
-    let mut boot = Command::new(bin)
-        .args([
-            "bootstrap",
-            "--if-empty",
-            "--subscription",
-            "Default",
-            "--username",
-            USERNAME,
-            "--password-stdin",
-        ])
-        .env("GATEHOUSE_DATABASE_URL", url)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()?;
-    if let Some(mut stdin) = boot.stdin.take() {
-        use std::io::Write;
-        writeln!(stdin, "{password}")?;
-    }
-    if !boot.wait()?.success() {
-        bail!("bootstrap failed");
-    }
-    Ok(())
 }
 
 /// `deploy/nginx.conf` with the cluster's addresses, in a main configuration of its
@@ -248,28 +223,13 @@ pub fn cluster(args: &[String]) -> anyhow::Result<()> {
     }
     if check_only {
         // The debug build `cargo xtask test` has just made.
-        crate::status(crate::cargo().args([
-            "build",
-            "--package",
-            "gatehouse-server",
-            "--bin",
-            "gatehouse",
-        ]))?;
-        let bin = crate::target_dir().join("debug/gatehouse");
+        let bin = crate::build_server(false)?;
         let password = random_password()?;
         let topology = start(&bin, 2, free_port()?, &password)?;
         return check(topology, &password);
     }
     crate::web::build_web()?;
-    crate::status(crate::cargo().args([
-        "build",
-        "--release",
-        "--package",
-        "gatehouse-server",
-        "--bin",
-        "gatehouse",
-    ]))?;
-    let bin = crate::target_dir().join("release/gatehouse");
+    let bin = crate::build_server(true)?;
     let password = random_password()?;
     let port = if TcpListener::bind("127.0.0.1:8080").is_ok() {
         8080

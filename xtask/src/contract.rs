@@ -39,14 +39,7 @@ pub fn contract() -> anyhow::Result<()> {
     {
         bail!("schemathesis is not installed: python3 -m pip install 'schemathesis==4.32.5'");
     }
-    crate::status(crate::cargo().args([
-        "build",
-        "--package",
-        "gatehouse-server",
-        "--bin",
-        "gatehouse",
-    ]))?;
-    let bin = crate::target_dir().join("debug").join("gatehouse");
+    let bin = crate::build_server(false)?;
     let dir = std::env::temp_dir().join(format!("gatehouse-contract-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let db = format!("sqlite://{}/gatehouse.db", dir.display());

@@ -61,6 +61,24 @@ pub fn target_dir() -> std::path::PathBuf {
         .unwrap_or_else(|| root().join("target"))
 }
 
+/// Builds the `gatehouse` binary (debug, or release) and returns its path.
+pub fn build_server(release: bool) -> anyhow::Result<std::path::PathBuf> {
+    let mut args = vec![
+        "build",
+        "--package",
+        "gatehouse-server",
+        "--bin",
+        "gatehouse",
+    ];
+    if release {
+        args.push("--release");
+    }
+    status(cargo().args(&args))?;
+    Ok(target_dir()
+        .join(if release { "release" } else { "debug" })
+        .join("gatehouse"))
+}
+
 fn cargo() -> Command {
     Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
 }
