@@ -107,7 +107,7 @@ pub enum UsersAction {
     Disable {
         /// User id or username.
         user: String,
-        /// The subscription (id or name), when the username is in several.
+        /// Only in this subscription (id or name).
         #[arg(long)]
         subscription: Option<String>,
     },
@@ -116,7 +116,7 @@ pub enum UsersAction {
     Unlock {
         /// User id or username.
         user: String,
-        /// The subscription (id or name), when the username is in several.
+        /// Only in this subscription (id or name).
         #[arg(long)]
         subscription: Option<String>,
     },

@@ -42,8 +42,8 @@ fn tell(conn: &mut DbConnection, change: Invalidate<'_>) -> Result<(), ApiError>
     Ok(notify::tell(conn, &change.message())?)
 }
 
-/// A user named by id, or by username (with the subscription's id or name when the
-/// username is in several).
+/// A user named by id or by username (usernames are unique across subscriptions), in
+/// the given subscription (id or name) if one is given.
 pub fn find_user(
     conn: &mut DbConnection,
     who: &str,
@@ -53,31 +53,16 @@ pub fn find_user(
         Some(s) => Some(find_subscription(conn, s)?.id),
         None => None,
     };
-    let in_wanted = |sub: &SubscriptionRow| wanted.as_ref().is_none_or(|w| *w == sub.id);
-    if let Some(user) = users_store::find(conn, who)? {
-        let sub = subscriptions_store::find(conn, &user.subscription_id)?;
-        if in_wanted(&sub) {
-            return Ok((user, sub));
+    let found = match users_store::find(conn, who)? {
+        Some(user) => {
+            let sub = subscriptions_store::find(conn, &user.subscription_id)?;
+            Some((user, sub))
         }
-        anyhow::bail!("no user {who:?}{}", in_subscription(subscription));
-    }
-    let mut matches: Vec<_> = users_store::find_everywhere(conn, &who.trim().to_lowercase())?
-        .into_iter()
-        .filter(|(_, sub)| in_wanted(sub))
-        .collect();
-    match matches.len() {
-        0 => anyhow::bail!("no user {who:?}{}", in_subscription(subscription)),
-        1 => Ok(matches.remove(0)),
-        _ => anyhow::bail!(
-            "{who:?} is a user of {} subscriptions ({}): name one with --subscription",
-            matches.len(),
-            matches
-                .iter()
-                .map(|(_, s)| format!("{} {:?}", s.id, s.name))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    }
+        None => users_store::find_by_username(conn, &who.trim().to_lowercase())?,
+    };
+    found
+        .filter(|(_, sub)| wanted.as_ref().is_none_or(|w| *w == sub.id))
+        .ok_or_else(|| anyhow::anyhow!("no user {who:?}{}", in_subscription(subscription)))
 }
 
 fn in_subscription(subscription: Option<&str>) -> String {

@@ -116,19 +116,6 @@ pub fn find_by_username(
         .optional()
 }
 
-/// Every user of that username, in whichever subscription (the operator's commands
-/// name users by username).
-pub fn find_everywhere(
-    conn: &mut DbConnection,
-    username: &str,
-) -> QueryResult<Vec<(UserRow, SubscriptionRow)>> {
-    users::table
-        .inner_join(subscriptions::table)
-        .filter(users::username.eq(username))
-        .select((UserRow::as_select(), SubscriptionRow::as_select()))
-        .load(conn)
-}
-
 /// Every user, by subscription and username (the operator's `users list`).
 pub fn all(
     conn: &mut DbConnection,
