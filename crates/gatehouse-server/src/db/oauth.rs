@@ -72,10 +72,6 @@ pub fn take_request(conn: &mut DbConnection, id: &str) -> QueryResult<bool> {
         .map(|n| n == 1)
 }
 
-pub fn delete_expired_requests(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<usize> {
-    diesel::delete(oauth_requests::table.filter(oauth_requests::expires_at.le(now))).execute(conn)
-}
-
 /// `Debug` is written by hand: the private key never prints.
 #[derive(Clone, Queryable, Selectable)]
 #[diesel(table_name = signing_keys)]

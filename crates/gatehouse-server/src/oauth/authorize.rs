@@ -507,7 +507,6 @@ async fn store_request(
     state
         .db
         .write(move |conn| {
-            oauth_store::delete_expired_requests(conn, now)?;
             oauth_store::insert_request(
                 conn,
                 &NewRequest {
