@@ -254,13 +254,23 @@ pub(crate) fn serve(bin: &Path, dir: &Path, db: &str) -> anyhow::Result<(Server,
 
 /// Signs `username` in with the bench password into the cookie `jar`; its CSRF token.
 pub(crate) fn sign_in(base: &str, jar: &Path, username: &str) -> anyhow::Result<String> {
+    sign_in_with(base, jar, username, PASSWORD)
+}
+
+/// [`sign_in`] with another password.
+pub(crate) fn sign_in_with(
+    base: &str,
+    jar: &Path,
+    username: &str,
+    password: &str,
+) -> anyhow::Result<String> {
     let signed_in = curl(&[
         "-c",
         path_str(jar)?,
         "-H",
         "Content-Type: application/json",
         "-d",
-        &format!("{{\"username\":\"{username}\",\"password\":\"{PASSWORD}\"}}"),
+        &format!("{{\"username\":\"{username}\",\"password\":\"{password}\"}}"),
         &format!("{base}/api/v1/session"),
     ])?;
     json_string(&signed_in, "csrf_token").context("signing in")

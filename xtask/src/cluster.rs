@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
-use crate::bench::{Server, as_signed_in, curl, json_string, path_str};
+use crate::bench::{Server, as_signed_in, curl, json_string, path_str, sign_in_with};
 use crate::postgres;
 
 /// The replicas' trusted proxy: nginx, on loopback.
@@ -288,7 +288,7 @@ fn check(mut t: Topology, password: &str) -> anyhow::Result<()> {
     let step = |what: &str| eprintln!("cluster: {what}");
 
     step("signing in through nginx");
-    let csrf = sign_in_as(&base, &jar, password)?;
+    let csrf = sign_in_with(&base, &jar, USERNAME, password)?;
     let created = as_signed_in(
         &jar,
         &csrf,
@@ -402,19 +402,6 @@ fn check(mut t: Topology, password: &str) -> anyhow::Result<()> {
     }
     eprintln!("cluster: every check passed");
     Ok(())
-}
-
-fn sign_in_as(base: &str, jar: &Path, password: &str) -> anyhow::Result<String> {
-    let signed_in = curl(&[
-        "-c",
-        path_str(jar)?,
-        "-H",
-        "Content-Type: application/json",
-        "-d",
-        &format!("{{\"username\":\"{USERNAME}\",\"password\":\"{password}\"}}"),
-        &format!("{base}/api/v1/session"),
-    ])?;
-    json_string(&signed_in, "csrf_token").context("signing in through nginx")
 }
 
 fn code(url: &str, header: &str) -> anyhow::Result<u16> {
