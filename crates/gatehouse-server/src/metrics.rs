@@ -17,10 +17,17 @@ const LATENCY_BUCKETS: &[f64] = &[
 /// Writes per SQLite commit.
 const BATCH_BUCKETS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0];
 
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// Whether a recorder is installed: until a server with `metrics_listen` starts, the
+/// facade's calls go nowhere, and requests skip the work of labelling themselves.
+pub fn enabled() -> bool {
+    HANDLE.get().is_some()
+}
+
 /// The process's recorder, installed at the first call (once per process, however
 /// many servers a test starts in it).
 pub fn handle() -> &'static PrometheusHandle {
-    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE.get_or_init(|| {
         let recorder = PrometheusBuilder::new()
             .set_buckets_for_metric(
@@ -159,7 +166,9 @@ pub fn request(method: &str, route: String, status: u16, took: Duration) {
 /// Folds the latency histograms' recent samples into their buckets; without it they
 /// would pile up between scrapes (or forever, when nobody scrapes).
 pub fn upkeep() {
-    handle().run_upkeep();
+    if let Some(handle) = HANDLE.get() {
+        handle.run_upkeep();
+    }
 }
 
 pub fn sign_in(outcome: &'static str) {

@@ -120,11 +120,13 @@ async fn private_and_logged(
         headers.insert(header::HeaderName::from_static("x-request-id"), v);
     }
     let took = started.elapsed();
-    let route = res
-        .request()
-        .match_pattern()
-        .unwrap_or_else(|| "other".to_string());
-    crate::metrics::request(method.as_str(), route, res.status().as_u16(), took);
+    if crate::metrics::enabled() {
+        let route = res
+            .request()
+            .match_pattern()
+            .unwrap_or_else(|| "other".to_string());
+        crate::metrics::request(method.as_str(), route, res.status().as_u16(), took);
+    }
     span.in_scope(|| {
         tracing::info!(
             %method,
@@ -141,8 +143,11 @@ impl Application {
     /// Opens the database, migrates it, and binds the listener. Nothing is served
     /// until [`Application::run_until_stopped`].
     pub fn build(mut settings: Settings) -> anyhow::Result<Application> {
-        // Metrics record from here on (the recorder is the process's, installed once).
-        crate::metrics::handle();
+        // With somewhere to serve them, metrics record from here on (the recorder is
+        // the process's, installed once); without, nothing records them.
+        if settings.metrics_listen.is_some() {
+            crate::metrics::handle();
+        }
         let listener = TcpListener::bind(&settings.listen)
             .with_context(|| format!("binding {}", settings.listen))?;
         let port = listener.local_addr()?.port();
