@@ -225,6 +225,11 @@ pub struct SettingsArgs {
     /// grant [default: 24].
     #[arg(long, env = "GATEHOUSE_SPENT_TOKEN_RETENTION_HOURS", global = true)]
     pub spent_token_retention_hours: Option<u32>,
+    /// Let Gatehouse's own calls to client-chosen URLs (back-channel logout) reach
+    /// loopback, private and link-local addresses. Off in production: such a URL would
+    /// let a client's owner probe the network Gatehouse runs in [default: false].
+    #[arg(long, env = "GATEHOUSE_OUTBOUND_ALLOW_PRIVATE", global = true)]
+    pub outbound_allow_private: Option<bool>,
     /// Log format [default: text].
     #[arg(long, env = "GATEHOUSE_LOG_FORMAT", global = true, value_enum)]
     pub log_format: Option<LogFormat>,
@@ -271,6 +276,7 @@ struct FileSettings {
     metrics_listen: Option<String>,
     audit_retention_days: Option<u32>,
     spent_token_retention_hours: Option<u32>,
+    outbound_allow_private: Option<bool>,
     log_format: Option<LogFormat>,
     log: Option<String>,
     web_dir: Option<PathBuf>,
@@ -304,6 +310,8 @@ pub struct Settings {
     /// `None`: audit events are kept forever.
     pub audit_retention_days: Option<u32>,
     pub spent_token_retention_hours: u32,
+    /// Whether back-channel logout may call loopback, private and link-local addresses.
+    pub outbound_allow_private: bool,
     pub log_format: LogFormat,
     pub log: String,
     /// The built web app: `index.html` and `assets/`.
@@ -356,6 +364,10 @@ impl Settings {
             (
                 "spent_token_retention_hours",
                 self.spent_token_retention_hours.to_string(),
+            ),
+            (
+                "outbound_allow_private",
+                self.outbound_allow_private.to_string(),
             ),
             (
                 "log_format",
@@ -430,6 +442,10 @@ impl Settings {
                 .spent_token_retention_hours
                 .or(file.spent_token_retention_hours)
                 .unwrap_or(24),
+            outbound_allow_private: args
+                .outbound_allow_private
+                .or(file.outbound_allow_private)
+                .unwrap_or(false),
             log_format: args
                 .log_format
                 .or(file.log_format)
@@ -472,6 +488,8 @@ impl Settings {
             metrics_listen: None,
             audit_retention_days: None,
             spent_token_retention_hours: 24,
+            // Tests run their clients on loopback.
+            outbound_allow_private: true,
             log_format: LogFormat::Text,
             log: "warn".into(),
             web_dir: DEFAULT_WEB_DIR.into(),

@@ -21,6 +21,7 @@ pub mod oauth;
 pub mod oauth_clients;
 pub mod openapi;
 pub mod operator;
+pub mod outbound;
 pub mod pagination;
 #[cfg(test)]
 mod proptests;

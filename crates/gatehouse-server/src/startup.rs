@@ -174,6 +174,8 @@ impl Application {
             clock,
             db,
             auth: auth.clone(),
+            outbox: crate::outbound::Outbox::new(settings.outbound_allow_private)
+                .context("starting the outbound delivery thread")?,
         });
         let app_state = state.clone();
         // The built web app and the memory cache of its assets: the web domain's own

@@ -17,4 +17,6 @@ pub struct AppState {
     /// Credential checks, their caches, keys and limiters. Also registered on its own
     /// as app data, for the extractors of the auth layer.
     pub auth: web::Data<Authenticator>,
+    /// Gatehouse's own calls to client-chosen URLs (back-channel logout).
+    pub outbox: crate::outbound::Outbox,
 }

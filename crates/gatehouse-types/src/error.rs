@@ -51,6 +51,7 @@ pub mod codes {
     pub const CONFLICT: &str = "conflict";
     pub const USERNAME_TAKEN: &str = "username_taken";
     pub const LAST_ADMIN: &str = "last_admin";
+    pub const SERVICE_ACCOUNT: &str = "service_account";
     pub const REQUEST_TIMEOUT: &str = "request_timeout";
     pub const PAYLOAD_TOO_LARGE: &str = "payload_too_large";
     pub const UNSUPPORTED_MEDIA_TYPE: &str = "unsupported_media_type";

@@ -72,6 +72,31 @@ impl UserState {
     }
 }
 
+/// A person, or a client's service account (client credentials), which never signs in
+/// and belongs to its client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum UserKind {
+    Person,
+    Service,
+}
+
+impl UserKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserKind::Person => "person",
+            UserKind::Service => "service",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<UserKind> {
+        [UserKind::Person, UserKind::Service]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+}
+
 /// A person in a subscription, as the API shows them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -92,6 +117,11 @@ pub struct User {
     pub updated_at: DateTime<Utc>,
     #[cfg_attr(feature = "openapi", schema(required = true))]
     pub last_sign_in_at: Option<DateTime<Utc>>,
+    /// `service`: the service account of the OAuth client `service_client_id`.
+    pub kind: UserKind,
+    /// The OAuth client (its record id) a service account belongs to.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub service_client_id: Option<String>,
 }
 
 /// The policies of a subscription (PRODUCT.md §6).
@@ -390,6 +420,22 @@ pub struct OAuthClient {
     pub updated_at: DateTime<Utc>,
     #[cfg_attr(feature = "openapi", schema(required = true))]
     pub secret_reset_at: Option<DateTime<Utc>>,
+    /// What the client may use at the token endpoint (RFC 7591 names).
+    pub grant_types: Vec<String>,
+    /// Where the client may send people after signing out (RP-Initiated Logout).
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Where Gatehouse posts logout tokens (Back-Channel Logout).
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub backchannel_logout_uri: Option<String>,
+    /// The browser origins that may read the protocol endpoints' answers and call the
+    /// API with this client's tokens; by default the origins of the callback URLs.
+    pub allowed_origins: Vec<String>,
+    /// The role of the client's service account (client credentials).
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub service_role: Option<Role>,
+    /// The service account's user id, while client credentials are enabled.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub service_user_id: Option<String>,
 }
 
 /// `POST /api/v1/oauth-clients`.
@@ -407,6 +453,22 @@ pub struct CreateOAuthClient {
     pub homepage_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logo_url: Option<String>,
+    /// Default `["authorization_code", "refresh_token"]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = schema::grant_types))]
+    pub grant_types: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = schema::uri_list))]
+    pub post_logout_redirect_uris: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backchannel_logout_uri: Option<String>,
+    /// Default: the origins of the callback URLs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = schema::origins))]
+    pub allowed_origins: Option<Vec<String>>,
+    /// With `client_credentials` (administrators only): `viewer` or `editor`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_role: Option<Role>,
 }
 
 fn default_client_type() -> ClientType {
@@ -439,6 +501,35 @@ pub struct UpdateOAuthClient {
     /// Admins only: mark a first-party integration whose consent is pre-approved.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub standard: Option<bool>,
+    /// Enabling `client_credentials` needs an administrator.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = schema::grant_types))]
+    pub grant_types: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = schema::uri_list))]
+    pub post_logout_redirect_uris: Option<Vec<String>>,
+    /// `null` removes it.
+    #[serde(
+        default,
+        deserialize_with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub backchannel_logout_uri: Option<Option<String>>,
+    /// `null` goes back to the default (the origins of the callback URLs).
+    #[serde(
+        default,
+        deserialize_with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "openapi", schema(schema_with = schema::origins_or_null))]
+    pub allowed_origins: Option<Option<Vec<String>>>,
+    /// Administrators only; `null` removes it (and with it client credentials).
+    #[serde(
+        default,
+        deserialize_with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub service_role: Option<Option<Role>>,
 }
 
 /// `POST /api/v1/oauth-clients/{id}/reset-secret`, body optional.
@@ -544,6 +635,56 @@ pub struct ConsentDecision {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConsentResult {
     pub redirect_to: String,
+}
+
+/// `POST /api/v1/oauth/device`: the code a person read off a device's screen.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct DeviceCodeLookup {
+    /// `XXXX-XXXX`; case, spaces and the dash do not matter.
+    #[cfg_attr(feature = "openapi", schema(max_length = 32))]
+    pub user_code: String,
+}
+
+/// What a device asks for, shown on the `/device` page before the person decides.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DeviceRequestView {
+    /// The code, as `XXXX-XXXX`.
+    pub user_code: String,
+    pub client_id: String,
+    pub client_name: String,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub homepage_url: Option<String>,
+    pub scopes: Vec<String>,
+    /// Who registered the client.
+    pub registered_by: String,
+    /// The address the device asked from, and its user agent, as Gatehouse saw them.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub device_ip: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub device_user_agent: Option<String>,
+    pub requested_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// `POST /api/v1/oauth/device/decision`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct DeviceDecision {
+    #[cfg_attr(feature = "openapi", schema(max_length = 32))]
+    pub user_code: String,
+    pub decision: Decision,
+}
+
+/// The answer to a device decision: what the device will be told at its next poll.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DeviceDecisionResult {
+    pub decision: Decision,
+    pub client_name: String,
 }
 
 /// `POST /api/v1/session` and `GET /api/v1/session`: who am I, and with which credential.
@@ -851,4 +992,5 @@ parsed_from_string!(
     UserState: "user state",
     Permission: "permission",
     ClientType: "client type",
+    UserKind: "user kind",
 );

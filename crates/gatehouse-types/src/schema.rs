@@ -118,3 +118,47 @@ pub fn redirect_uris() -> Schema {
 pub fn redirect_uris_or_null() -> Schema {
     redirect_uris_schema(true)
 }
+
+/// A client's grant types: RFC 7591 names this server offers ([`crate::validate::GRANT_TYPES`]).
+pub fn grant_types() -> Schema {
+    let item = ObjectBuilder::new()
+        .schema_type(SchemaType::from(Type::String))
+        .enum_values(Some(crate::validate::GRANT_TYPES));
+    ArrayBuilder::new()
+        .items(item)
+        .min_items(Some(1))
+        .max_items(Some(4))
+        .into()
+}
+
+/// Where a client may send people after signing out: URLs as callback URLs are, up to ten.
+pub fn uri_list() -> Schema {
+    let item = string(false).min_length(Some(1)).max_length(Some(2000));
+    ArrayBuilder::new().items(item).max_items(Some(10)).into()
+}
+
+fn origins_schema(nullable: bool) -> Schema {
+    let item = string(false)
+        .min_length(Some(1))
+        .max_length(Some(300))
+        .description(Some(
+            "An origin, scheme://host[:port]: https, or http on loopback only.",
+        ));
+    let list = ArrayBuilder::new().items(item).max_items(Some(20));
+    if nullable {
+        list.schema_type(SchemaType::from_iter([Type::Array, Type::Null]))
+            .into()
+    } else {
+        list.into()
+    }
+}
+
+/// Browser origins ([`crate::validate::origin`]), up to twenty.
+pub fn origins() -> Schema {
+    origins_schema(false)
+}
+
+/// [`origins`], or `null`: back to the origins of the callback URLs.
+pub fn origins_or_null() -> Schema {
+    origins_schema(true)
+}

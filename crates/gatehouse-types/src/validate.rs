@@ -145,6 +145,86 @@ pub fn web_url(raw: &str) -> Result<String, &'static str> {
     }
 }
 
+/// The grant types a client may be registered for (RFC 7591 §2 names).
+pub const GRANT_TYPES: [&str; 4] = [
+    "authorization_code",
+    "refresh_token",
+    DEVICE_CODE_GRANT,
+    "client_credentials",
+];
+
+/// RFC 8628's grant type.
+pub const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+
+/// A client's grant types: known names, at least one, no repeats kept.
+pub fn grant_types(list: &[String]) -> Result<Vec<String>, String> {
+    if list.is_empty() {
+        return Err("must name at least one grant type".into());
+    }
+    let mut out: Vec<String> = Vec::new();
+    for g in list {
+        if !GRANT_TYPES.contains(&g.as_str()) {
+            return Err(format!(
+                "`{g}` is not a grant type this server offers ({})",
+                GRANT_TYPES.join(", ")
+            ));
+        }
+        if !out.contains(g) {
+            out.push(g.clone());
+        }
+    }
+    if out.iter().any(|g| g == "refresh_token")
+        && !out
+            .iter()
+            .any(|g| g == "authorization_code" || g == DEVICE_CODE_GRANT)
+    {
+        return Err("refresh_token needs authorization_code or the device code grant".into());
+    }
+    Ok(out)
+}
+
+/// A browser origin, `scheme://host[:port]`, as browsers send it in `Origin`: lower
+/// case, no path, no default port; `http` only on a loopback host.
+pub fn origin(raw: &str) -> Result<String, &'static str> {
+    let s = raw.trim().to_ascii_lowercase();
+    let Some((scheme, rest)) = s.split_once("://") else {
+        return Err("must be an origin: scheme://host[:port]");
+    };
+    if rest.is_empty()
+        || rest.len() > 255
+        || rest.contains(['/', '?', '#', '@', '\\', '*'])
+        || rest.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err("must be an origin: scheme://host[:port], with no path");
+    }
+    let (host, port) = match rest.rsplit_once(':') {
+        Some((h, p)) if !h.is_empty() && !p.contains(']') => {
+            let Ok(n) = p.parse::<u16>() else {
+                return Err("has a port that is not a number from 1 to 65535");
+            };
+            if n == 0 {
+                return Err("has a port that is not a number from 1 to 65535");
+            }
+            (h, Some(n))
+        }
+        _ => (rest, None),
+    };
+    let default = match scheme {
+        "https" => 443,
+        "http" => {
+            if !(host == "127.0.0.1" || host == "[::1]" || host == "localhost") {
+                return Err("may use http only on a loopback address");
+            }
+            80
+        }
+        _ => return Err("must be an http or https origin"),
+    };
+    Ok(match port {
+        Some(p) if p != default => format!("{scheme}://{host}:{p}"),
+        _ => format!("{scheme}://{host}"),
+    })
+}
+
 pub fn subscription_name(raw: &str) -> Result<String, &'static str> {
     display_name(raw)
 }
@@ -152,6 +232,54 @@ pub fn subscription_name(raw: &str) -> Result<String, &'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn origins_are_normalized_and_checked() {
+        assert_eq!(
+            origin("https://App.Example.com").unwrap(),
+            "https://app.example.com"
+        );
+        assert_eq!(
+            origin("https://a.example:443").unwrap(),
+            "https://a.example"
+        );
+        assert_eq!(
+            origin("https://a.example:8443").unwrap(),
+            "https://a.example:8443"
+        );
+        assert_eq!(
+            origin("http://127.0.0.1:5173").unwrap(),
+            "http://127.0.0.1:5173"
+        );
+        assert_eq!(origin("http://[::1]:80").unwrap(), "http://[::1]");
+        assert!(origin("http://app.example.com").is_err());
+        assert!(origin("https://a.example/").is_err());
+        assert!(origin("https://a.example/path").is_err());
+        assert!(origin("https://user@a.example").is_err());
+        assert!(origin("https://*.example").is_err());
+        assert!(origin("null").is_err());
+        assert!(origin("ftp://a.example").is_err());
+        assert!(origin("https://a.example:0").is_err());
+        assert!(origin("https://a.example:99999").is_err());
+    }
+
+    #[test]
+    fn grant_types_are_known_and_consistent() {
+        let g = |v: &[&str]| grant_types(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert!(g(&["authorization_code", "refresh_token"]).is_ok());
+        assert_eq!(
+            g(&["client_credentials", "client_credentials"])
+                .unwrap()
+                .len(),
+            1
+        );
+        assert!(g(&[DEVICE_CODE_GRANT, "refresh_token"]).is_ok());
+        assert!(g(&[]).is_err());
+        assert!(g(&["password"]).is_err());
+        assert!(g(&["implicit"]).is_err());
+        assert!(g(&["refresh_token"]).is_err());
+        assert!(g(&["client_credentials", "refresh_token"]).is_err());
+    }
 
     #[test]
     fn usernames_are_lowercased_and_checked() {

@@ -3,6 +3,7 @@
 //! (optionally revoking every token), delete. Roles that may not register clients see
 //! why instead of the button.
 
+use gatehouse_types::validate::DEVICE_CODE_GRANT;
 use gatehouse_types::{
     ClientType, CreateOAuthClient, OAuthClient, OAuthClientWithSecret, UpdateOAuthClient,
 };
@@ -175,6 +176,9 @@ fn ClientTable(clients: Vec<OAuthClient>, dialog: RwSignal<Dialog>) -> impl Into
     }
 }
 
+const AUTHORIZATION_CODE: &str = "authorization_code";
+const REFRESH_TOKEN: &str = "refresh_token";
+
 fn lines(text: &str) -> Vec<String> {
     text.lines()
         .map(str::trim)
@@ -216,13 +220,52 @@ fn ClientForm(
             .map(|c| c.client_type)
             .unwrap_or(ClientType::Confidential),
     );
+    let origins_before = client
+        .as_ref()
+        .map(|c| c.allowed_origins.join("\n"))
+        .unwrap_or_default();
+    let origins = RwSignal::new(origins_before.clone());
+    let logout_uris = RwSignal::new(
+        client
+            .as_ref()
+            .map(|c| c.post_logout_redirect_uris.join("\n"))
+            .unwrap_or_default(),
+    );
+    let backchannel = RwSignal::new(
+        client
+            .as_ref()
+            .and_then(|c| c.backchannel_logout_uri.clone())
+            .unwrap_or_default(),
+    );
+    let grant_types_before: Vec<String> = client
+        .as_ref()
+        .map(|c| c.grant_types.clone())
+        .unwrap_or_else(|| vec![AUTHORIZATION_CODE.into(), REFRESH_TOKEN.into()]);
+    let device = RwSignal::new(grant_types_before.iter().any(|g| g == DEVICE_CODE_GRANT));
     let error = RwSignal::new(None::<ApiError>);
     let busy = RwSignal::new(false);
+    // The grant types with the device grant as the checkbox says; `None` when unchanged.
+    let grant_types = move || {
+        let mut g: Vec<String> = grant_types_before
+            .iter()
+            .filter(|g| *g != DEVICE_CODE_GRANT)
+            .cloned()
+            .collect();
+        if device.get_untracked() {
+            g.push(DEVICE_CODE_GRANT.into());
+        }
+        (g != grant_types_before).then_some(g)
+    };
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         busy.set(true);
         error.set(None);
         let editing = editing.clone();
+        let grant_types = grant_types();
+        // The origins are sent only when edited; emptied, they go back to the default.
+        let origins_text = origins.get_untracked();
+        let allowed_origins = (origins_text.trim() != origins_before.trim())
+            .then(|| Some(lines(&origins_text)).filter(|o| !o.is_empty()));
         leptos::task::spawn_local(async move {
             let result = match editing {
                 None => api::create_oauth_client(CreateOAuthClient {
@@ -231,6 +274,11 @@ fn ClientForm(
                     client_type: client_type.get_untracked(),
                     homepage_url: optional(homepage.get_untracked()),
                     logo_url: None,
+                    grant_types,
+                    post_logout_redirect_uris: Some(lines(&logout_uris.get_untracked())),
+                    backchannel_logout_uri: optional(backchannel.get_untracked()),
+                    allowed_origins: allowed_origins.flatten(),
+                    service_role: None,
                 })
                 .await
                 .map(|c| on_created.run(c)),
@@ -240,6 +288,10 @@ fn ClientForm(
                         name: Some(name.get_untracked().trim().to_string()),
                         redirect_uris: Some(lines(&uris.get_untracked())),
                         homepage_url: Some(optional(homepage.get_untracked())),
+                        grant_types,
+                        post_logout_redirect_uris: Some(lines(&logout_uris.get_untracked())),
+                        backchannel_logout_uri: Some(optional(backchannel.get_untracked())),
+                        allowed_origins,
                         ..Default::default()
                     },
                 )
@@ -279,6 +331,33 @@ fn ClientForm(
                     <input name="homepage_url" type="url" placeholder="https://app.example.com"
                         prop:value=move || homepage.get()
                         on:input=move |ev| homepage.set(event_target_value(&ev))/>
+                </label>
+                <label class="field">
+                    <span>"Allowed origins (optional)"</span>
+                    <textarea name="allowed_origins" placeholder="https://app.example.com"
+                        prop:value=move || origins.get()
+                        on:input=move |ev| origins.set(event_target_value(&ev))></textarea>
+                    <small class="hint">"Browser apps on these origins may call the token endpoint and the API with this client's tokens. One per line, like https://app.example.com; empty means the origins of the callback URLs."</small>
+                </label>
+                <label class="field">
+                    <span>"Sign-out return URLs (optional)"</span>
+                    <textarea name="post_logout_redirect_uris" placeholder="https://app.example.com/signed-out"
+                        prop:value=move || logout_uris.get()
+                        on:input=move |ev| logout_uris.set(event_target_value(&ev))></textarea>
+                    <small class="hint">"Where the app may send people after they sign out of Gatehouse. One per line, matched exactly."</small>
+                </label>
+                <label class="field">
+                    <span>"Back-channel logout URL (optional)"</span>
+                    <input name="backchannel_logout_uri" type="url" placeholder="https://app.example.com/backchannel-logout"
+                        prop:value=move || backchannel.get()
+                        on:input=move |ev| backchannel.set(event_target_value(&ev))/>
+                    <small class="hint">"Gatehouse posts a signed logout token here when someone signs out or revokes the app."</small>
+                </label>
+                <label class="choice">
+                    <input type="checkbox" name="device_code"
+                        prop:checked=move || device.get()
+                        on:change=move |ev| device.set(event_target_checked(&ev))/>
+                    <span><strong>"Device sign-in"</strong>" — command-line tools and TVs sign people in with a code (RFC 8628)."</span>
                 </label>
                 {creating.then(|| view! {
                     <fieldset class="field">

@@ -152,6 +152,14 @@ impl Principal {
         self.user.role
     }
 
+    /// The browser session this request came with, if any (OpenID Connect `sid`).
+    pub fn session_id(&self) -> Option<&str> {
+        match &self.via {
+            Via::Session { id, .. } => Some(id),
+            _ => None,
+        }
+    }
+
     pub fn is_admin(&self) -> bool {
         self.role() == Role::Admin
     }

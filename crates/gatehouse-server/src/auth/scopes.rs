@@ -5,10 +5,17 @@
 
 use std::collections::BTreeSet;
 
-pub const KNOWN: [&str; 5] = ["api:read", "api:write", "email", "openid", "profile"];
+pub const KNOWN: [&str; 6] = [
+    "api:read",
+    "api:write",
+    "email",
+    "offline_access",
+    "openid",
+    "profile",
+];
 
 /// What each scope a client may ask for releases, as the API description lists them.
-pub const DESCRIBED: [(&str, &str); 6] = [
+pub const DESCRIBED: [(&str, &str); 7] = [
     (
         "openid",
         "OpenID Connect sign-in: an id_token, and the UserInfo endpoint",
@@ -24,6 +31,10 @@ pub const DESCRIBED: [(&str, &str); 6] = [
         "read and write the API as the user, as a full-access key would",
     ),
     ("alm", "Rally's name for api:read and api:write together"),
+    (
+        "offline_access",
+        "keep access while the user is signed out (OpenID Connect Core §11): the refresh token outlives the sign-in session",
+    ),
 ];
 
 /// Parses a `scope` parameter; `None` names the first unknown scope as `Err`.

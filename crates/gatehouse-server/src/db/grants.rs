@@ -170,6 +170,36 @@ pub fn insert(conn: &mut DbConnection, new: &NewGrant<'_>) -> QueryResult<()> {
     }
 }
 
+/// The user's active grant for the client with exactly `new.scopes`: found as it is,
+/// re-activated (a new generation: tokens of its earlier life stay dead) or given its
+/// new scopes, or inserted. The grant, and whether it changed. For grants that need no
+/// consent (a client's service account).
+pub fn ensure_active(conn: &mut DbConnection, new: &NewGrant<'_>) -> QueryResult<(GrantRow, bool)> {
+    let changes = match find_for_update(conn, new.user_id, new.client_id)? {
+        None => {
+            insert(conn, new)?;
+            None
+        }
+        Some(g) if g.is_active() && g.scopes == new.scopes => return Ok((g, false)),
+        Some(g) => Some((
+            g.id.clone(),
+            GrantChanges {
+                scopes: Some(new.scopes.to_string()),
+                state: Some("active".into()),
+                generation: (!g.is_active()).then_some(g.generation + 1),
+                revoked_at: Some(None),
+                updated_at: Some(new.updated_at),
+                ..Default::default()
+            },
+        )),
+    };
+    if let Some((id, changes)) = changes {
+        update(conn, Holder::User(new.user_id), &id, &changes)?;
+    }
+    let grant = find(conn, new.user_id, new.client_id)?.ok_or(diesel::result::Error::NotFound)?;
+    Ok((grant, true))
+}
+
 /// Whose grant a change is for: the user it belongs to, or the client it was given to.
 /// The holder is in the `WHERE` clause of every change, so a grant of someone else is
 /// never touched, whatever the caller checked before.
@@ -278,6 +308,8 @@ pub struct CodeRow {
     pub used_at: Option<NaiveDateTime>,
     pub generation: i64,
     pub redirect_uri_given: bool,
+    /// The browser session the person allowed the app in (OpenID Connect `sid`).
+    pub session_id: Option<String>,
 }
 
 #[derive(Debug, Insertable)]
@@ -295,6 +327,7 @@ pub struct NewCode<'a> {
     pub expires_at: NaiveDateTime,
     pub generation: i64,
     pub redirect_uri_given: bool,
+    pub session_id: Option<&'a str>,
 }
 
 pub fn insert_code(conn: &mut DbConnection, new: &NewCode<'_>) -> QueryResult<()> {
@@ -341,6 +374,8 @@ pub struct RefreshRow {
     pub expires_at: NaiveDateTime,
     pub used_at: Option<NaiveDateTime>,
     pub revoked_at: Option<NaiveDateTime>,
+    /// The browser session the chain of tokens began in (`sid`), kept across rotation.
+    pub session_id: Option<String>,
 }
 
 #[derive(Debug, Insertable)]
@@ -353,6 +388,7 @@ pub struct NewRefresh<'a> {
     pub scopes: &'a str,
     pub created_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,
+    pub session_id: Option<&'a str>,
 }
 
 pub fn insert_refresh(conn: &mut DbConnection, new: &NewRefresh<'_>) -> QueryResult<()> {

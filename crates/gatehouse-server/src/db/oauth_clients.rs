@@ -3,7 +3,8 @@
 use super::newest_first;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use gatehouse_types::ClientType;
+use gatehouse_types::{ClientType, Role};
+use serde::{Deserialize, Serialize};
 
 use crate::db::DbConnection;
 use crate::db::schema::oauth_clients;
@@ -28,16 +29,106 @@ pub struct ClientRow {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub secret_reset_at: Option<NaiveDateTime>,
+    /// The protocol metadata (one JSON column), parsed once where the row is read.
+    #[diesel(deserialize_as = String)]
+    pub metadata: ClientMetadata,
 }
+
+/// What a client registered beyond its callbacks (RFC 7591 and OpenID Connect
+/// registration names). Stored as one JSON object; a field left out is its default, so
+/// `{}` is a client of before: the authorization code and refresh token grants.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ClientMetadata {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant_types: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub post_logout_redirect_uris: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backchannel_logout_uri: Option<String>,
+    /// `None`: the origins of the redirect URIs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_origins: Option<Vec<String>>,
+    /// `viewer` or `editor`: the role of the service account (client credentials).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_role: Option<Role>,
+}
+
+impl TryFrom<String> for ClientMetadata {
+    type Error = serde_json::Error;
+    fn try_from(s: String) -> Result<ClientMetadata, serde_json::Error> {
+        serde_json::from_str(&s)
+    }
+}
+
+impl ClientMetadata {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| "{}".into())
+    }
+}
+
+/// The grant types of a client registered without naming any.
+pub const DEFAULT_GRANT_TYPES: [&str; 2] = ["authorization_code", "refresh_token"];
 
 impl ClientRow {
     pub fn redirect_uri_list(&self) -> Vec<String> {
         serde_json::from_str(&self.redirect_uris).unwrap_or_default()
     }
 
+    pub fn service_role(&self) -> Option<Role> {
+        self.metadata.service_role
+    }
+
+    pub fn grant_type_list(&self) -> Vec<String> {
+        match &self.metadata.grant_types {
+            Some(g) => g.clone(),
+            None => DEFAULT_GRANT_TYPES.iter().map(|g| g.to_string()).collect(),
+        }
+    }
+
+    pub fn allows_grant(&self, grant_type: &str) -> bool {
+        match &self.metadata.grant_types {
+            Some(g) => g.iter().any(|g| g == grant_type),
+            None => DEFAULT_GRANT_TYPES.contains(&grant_type),
+        }
+    }
+
+    /// The origins that may read this client's answers: the registered ones, or by
+    /// default the origins of its redirect URIs (those of `http(s)` callbacks only).
+    pub fn origin_list(&self) -> Vec<String> {
+        match &self.metadata.allowed_origins {
+            Some(list) => list.clone(),
+            None => {
+                let mut out: Vec<String> = Vec::new();
+                for uri in self.redirect_uri_list() {
+                    if let Some(o) = origin_of(&uri)
+                        && !out.contains(&o)
+                    {
+                        out.push(o);
+                    }
+                }
+                out
+            }
+        }
+    }
+
+    /// Whether a browser on `origin` (as sent in `Origin`) may read this client's answers.
+    pub fn allows_origin(&self, origin: &str) -> bool {
+        self.origin_list().iter().any(|o| o == origin)
+    }
+
     pub fn is_public(&self) -> bool {
         self.client_type == ClientType::Public
     }
+}
+
+/// The origin of an `http(s)` URL, as browsers write it in `Origin`.
+pub fn origin_of(uri: &str) -> Option<String> {
+    let u = url::Url::parse(uri).ok()?;
+    if !matches!(u.scheme(), "http" | "https") {
+        return None;
+    }
+    let origin = u.origin();
+    origin.is_tuple().then(|| origin.ascii_serialization())
 }
 
 #[derive(Debug, Insertable)]
@@ -56,6 +147,7 @@ pub struct NewClient<'a> {
     pub logo_url: Option<&'a str>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub metadata: &'a str,
 }
 
 #[derive(Debug, Default, Clone, AsChangeset)]
@@ -70,6 +162,7 @@ pub struct ClientChanges {
     pub secret_reset_at: Option<Option<NaiveDateTime>>,
     pub standard: Option<bool>,
     pub updated_at: Option<NaiveDateTime>,
+    pub metadata: Option<String>,
 }
 
 pub fn insert(conn: &mut DbConnection, new: &NewClient<'_>) -> QueryResult<()> {

@@ -33,6 +33,8 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         password_locked_until -> Nullable<Timestamp>,
+        kind -> Text,
+        service_client_id -> Nullable<Text>,
     }
 }
 
@@ -103,6 +105,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         secret_reset_at -> Nullable<Timestamp>,
+        metadata -> Text,
     }
 }
 
@@ -137,6 +140,7 @@ diesel::table! {
         created_at -> Timestamp,
         expires_at -> Timestamp,
         redirect_uri_given -> Bool,
+        session_id -> Nullable<Text>,
     }
 }
 
@@ -155,6 +159,7 @@ diesel::table! {
         used_at -> Nullable<Timestamp>,
         generation -> BigInt,
         redirect_uri_given -> Bool,
+        session_id -> Nullable<Text>,
     }
 }
 
@@ -169,6 +174,28 @@ diesel::table! {
         expires_at -> Timestamp,
         used_at -> Nullable<Timestamp>,
         revoked_at -> Nullable<Timestamp>,
+        session_id -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    oauth_device_codes (id) {
+        id -> Text,
+        subscription_id -> Text,
+        client_id -> Text,
+        device_code_hash -> Text,
+        user_code_hash -> Text,
+        scopes -> Text,
+        status -> Text,
+        user_id -> Nullable<Text>,
+        session_id -> Nullable<Text>,
+        auth_time -> Nullable<Timestamp>,
+        poll_interval -> BigInt,
+        ip -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+        last_polled_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
     }
 }
 
@@ -191,6 +218,7 @@ diesel::joinable!(oauth_refresh_tokens -> oauth_grants (grant_id));
 diesel::joinable!(oauth_requests -> oauth_clients (client_id));
 diesel::joinable!(api_keys -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(oauth_device_codes -> oauth_clients (client_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     subscriptions,
@@ -203,5 +231,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     oauth_requests,
     oauth_codes,
     oauth_refresh_tokens,
+    oauth_device_codes,
     signing_keys
 );

@@ -3,7 +3,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use gatehouse_types::{Role, User, UserState};
+use gatehouse_types::{Role, User, UserKind, UserState};
 
 use crate::clock;
 use crate::db::DbConnection;
@@ -34,6 +34,12 @@ pub struct UserRow {
     /// stops (sessions, keys and tokens keep working); `state = 'locked'` is the admin's
     /// lock, which stops everything.
     pub password_locked_until: Option<NaiveDateTime>,
+    /// `person`, or `service`: a client's service account (client credentials), which
+    /// never signs in.
+    #[diesel(deserialize_as = String)]
+    pub kind: UserKind,
+    /// The client a service account belongs to (and goes with).
+    pub service_client_id: Option<String>,
 }
 
 #[derive(Debug, Insertable)]
@@ -333,5 +339,44 @@ pub fn to_api(row: &UserRow, now: NaiveDateTime) -> User {
         created_at: clock::utc(row.created_at),
         updated_at: clock::utc(row.updated_at),
         last_sign_in_at: row.last_sign_in_at.map(clock::utc),
+        kind: row.kind,
+        service_client_id: row.service_client_id.clone(),
     }
+}
+
+/// A client's service account: a user of kind `service` that belongs to the client
+/// (and is deleted with it), with a password hash no password matches.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = users)]
+pub struct NewServiceUser<'a> {
+    pub id: &'a str,
+    pub subscription_id: &'a str,
+    pub username: &'a str,
+    pub display_name: &'a str,
+    pub role: &'a str,
+    pub state: &'a str,
+    pub password_hash: &'a str,
+    pub kind: &'a str,
+    pub service_client_id: &'a str,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+pub fn insert_service(conn: &mut DbConnection, new: &NewServiceUser<'_>) -> QueryResult<()> {
+    diesel::insert_into(users::table)
+        .values(new)
+        .execute(conn)
+        .map(drop)
+}
+
+/// The service account of a client (its record id), if it has one.
+pub fn find_service_account(
+    conn: &mut DbConnection,
+    client_row_id: &str,
+) -> QueryResult<Option<UserRow>> {
+    users::table
+        .filter(users::service_client_id.eq(client_row_id))
+        .select(UserRow::as_select())
+        .first(conn)
+        .optional()
 }

@@ -348,6 +348,12 @@ fn checked_request(
             "Request objects by reference (request_uri) are not supported.",
         ));
     }
+    if !client.allows_grant("authorization_code") {
+        return Err(back.stop(
+            "unauthorized_client",
+            "This client is not registered for the authorization code grant (its grant_types).",
+        ));
+    }
     if query.get("response_type") != Some("code") {
         return Err(back.stop(
             "unsupported_response_type",
@@ -674,6 +680,7 @@ fn issue_code(
             expires_at: now + CODE_TTL,
             generation,
             redirect_uri_given: params.redirect_uri_given,
+            session_id: asking.principal.session_id(),
         },
     )?;
     Ok((code, grant_id))

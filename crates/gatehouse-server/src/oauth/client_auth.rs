@@ -25,6 +25,7 @@ pub const TOKEN_PARAMS: &[&str] = &[
     "client_secret",
     "token",
     "token_type_hint",
+    "device_code",
 ];
 
 /// The form body of a token-side request: form-encoded, each parameter at most once.

@@ -8,6 +8,7 @@
 
 pub mod authorize;
 pub mod client_auth;
+pub mod device;
 pub mod discovery;
 pub mod error;
 pub mod introspect;

@@ -24,11 +24,12 @@ use crate::auth::scopes;
 use crate::auth::{ClientMeta, tokens};
 use crate::clock;
 use crate::db::DbConnection;
-use crate::db::grants::{self as grants_store, GrantRow, Holder, NewRefresh};
+use crate::db::grants::{self as grants_store, GrantRow, Holder, NewGrant, NewRefresh};
 use crate::db::oauth_clients::ClientRow;
 use crate::db::users::UserRow;
 use crate::error::ApiError;
 use crate::state::AppState;
+use gatehouse_types::{Role, validate};
 
 #[tracing::instrument(name = "oauth.token", skip_all)]
 #[utoipa::path(
@@ -50,14 +51,115 @@ pub async fn token(
         params,
         meta,
     } = caller;
-    match params.get("grant_type") {
-        Some("authorization_code") => authorization_code(&state, &meta, &client, &params).await,
-        Some("refresh_token") => refresh(&state, &meta, &client, &params).await,
-        Some(other) => Err(OAuthError::unsupported_grant_type(format!(
-            "`{other}` is not supported; use authorization_code or refresh_token."
-        ))),
-        None => Err(OAuthError::invalid_request("grant_type is missing.")),
+    let Some(grant_type) = params.get("grant_type") else {
+        return Err(OAuthError::invalid_request("grant_type is missing."));
+    };
+    if !validate::GRANT_TYPES.contains(&grant_type) {
+        return Err(OAuthError::unsupported_grant_type(format!(
+            "`{grant_type}` is not supported; use {}.",
+            validate::GRANT_TYPES.join(", ")
+        )));
     }
+    // RFC 6749 §5.2: a grant type the client is not registered for.
+    if !client.allows_grant(grant_type) {
+        return Err(OAuthError::unauthorized_client(format!(
+            "This client is not registered for the {grant_type} grant (its grant_types)."
+        )));
+    }
+    match grant_type {
+        "authorization_code" => authorization_code(&state, &meta, &client, &params).await,
+        "refresh_token" => refresh(&state, &meta, &client, &params).await,
+        "client_credentials" => client_credentials(&state, &client, &params).await,
+        _ => super::device::redeem(&state, &meta, &client, &params).await,
+    }
+}
+
+/// RFC 6749 §4.4: a confidential client gets a token for its own service account,
+/// with the scopes its service role allows (`api:read`; `api:write` too for an
+/// editor) or fewer; no refresh token, no id_token. The token hangs off the service
+/// account's grant for the client, so everything that stops a grant stops it — and
+/// deleting the client deletes the account.
+async fn client_credentials(
+    state: &web::Data<AppState>,
+    client: &ClientRow,
+    params: &Params,
+) -> Result<HttpResponse, OAuthError> {
+    let Some(role) = client.service_role().filter(|_| !client.is_public()) else {
+        return Err(OAuthError::unauthorized_client(
+            "This client has no service account for client_credentials.",
+        ));
+    };
+    let allowed = service_scopes(role);
+    let scopes = match params.get("scope") {
+        None => allowed.clone(),
+        Some(raw) => {
+            let asked = scopes::parse(raw)
+                .map_err(|s| OAuthError::invalid_scope(format!("Unknown scope: {s}.")))?;
+            if asked.is_empty() || !allowed.is_superset(&asked) {
+                return Err(OAuthError::invalid_scope(format!(
+                    "This service account may ask for {} only.",
+                    scopes::join(&allowed)
+                )));
+            }
+            asked
+        }
+    };
+    let (client_row_id, sub_id, granted) = (
+        client.id.clone(),
+        client.subscription_id.clone(),
+        scopes::join(&allowed),
+    );
+    let now = state.clock.now();
+    let (grant, changed, user) = state
+        .db
+        .write(move |conn| {
+            // The service account's id is its client's record id.
+            let user = find_user(conn, &client_row_id)?;
+            let (grant, changed) = grants_store::ensure_active(
+                conn,
+                &NewGrant {
+                    id: &uuid::Uuid::now_v7().to_string(),
+                    subscription_id: &sub_id,
+                    user_id: &user.id,
+                    client_id: &client_row_id,
+                    scopes: &granted,
+                    state: "active",
+                    generation: 1,
+                    created_at: now,
+                    updated_at: now,
+                },
+            )?;
+            Ok::<_, ApiError>((grant, changed, user))
+        })
+        .await?;
+    if user.state != gatehouse_types::UserState::Active {
+        return Err(OAuthError::unauthorized_client(
+            "This client's service account is disabled.",
+        ));
+    }
+    if changed {
+        state.auth.invalidate(Invalidate::Grant(&grant.id));
+    }
+    let scope = scopes::join(&scopes);
+    let access_token = sign_access_token(state, client, &grant, &user, &scope, now)?;
+    crate::metrics::token("issued");
+    Ok(token_answer(TokenResponse {
+        access_token: &access_token,
+        token_type: "Bearer",
+        expires_in: ACCESS_TOKEN_TTL.num_seconds(),
+        refresh_token: None,
+        scope: &scope,
+        id_token: None,
+    }))
+}
+
+/// What a service account of `role` may ask for.
+fn service_scopes(role: Role) -> std::collections::BTreeSet<String> {
+    let mut s = std::collections::BTreeSet::from(["api:read".to_string()]);
+    if role != Role::Viewer {
+        s.insert("api:write".to_string());
+    }
+    s
 }
 
 /// Revokes a grant after a replayed code or refresh token, and records why.
@@ -165,6 +267,7 @@ async fn authorization_code(
         oidc: Oidc {
             nonce: code.nonce.clone(),
             auth_time: Some(code.auth_time),
+            sid: code.session_id.clone(),
         },
     };
     let issued = issue_tokens(state, client, &grant, issue).await?;
@@ -230,11 +333,13 @@ async fn refresh(
             grant,
             user,
             access_scopes,
+            sid,
             now,
         } => {
             let oidc = Oidc {
                 nonce: None,
                 auth_time: None,
+                sid,
             };
             let answer = Answer {
                 client,
@@ -263,6 +368,7 @@ enum RefreshOutcome {
         grant: Box<GrantRow>,
         user: Box<UserRow>,
         access_scopes: String,
+        sid: Option<String>,
         now: chrono::NaiveDateTime,
     },
 }
@@ -314,11 +420,19 @@ impl RefreshWork {
         }
         // RFC 6749 §6: the new refresh token keeps the old one's scope; only the access
         // token may be narrowed.
-        store_refresh(conn, &grant, &self.new_hash, &refresh.scopes, now)?;
+        store_refresh(
+            conn,
+            &grant,
+            &self.new_hash,
+            &refresh.scopes,
+            refresh.session_id.as_deref(),
+            now,
+        )?;
         Ok(RefreshOutcome::Issued {
             grant: Box::new(grant),
             user: Box::new(user),
             access_scopes,
+            sid: refresh.session_id.clone(),
             now,
         })
     }
@@ -356,6 +470,9 @@ impl RefreshWork {
 struct Oidc {
     nonce: Option<String>,
     auth_time: Option<chrono::NaiveDateTime>,
+    /// The Gatehouse session the authorization happened in (Back-Channel Logout's
+    /// `sid`); kept by the refresh tokens issued from it.
+    sid: Option<String>,
 }
 
 /// What a code exchange issues, and the code it uses up.
@@ -383,6 +500,7 @@ async fn issue_tokens(
     } = issue;
     let scopes = access_scopes.as_str();
     let now = state.clock.now();
+    let session_id = oidc.sid.clone();
     let refresh_token = tokens::checksummed_secret(REFRESH_PREFIX);
     let refresh_hash = state.auth.tokens.hash(&refresh_token);
     let (grant_id, scopes_owned) = (grant.id.clone(), refresh_scopes);
@@ -402,7 +520,14 @@ async fn issue_tokens(
             if !grant.is_active() || grant.generation != generation {
                 return Ok(Some((grant, user)));
             }
-            store_refresh(conn, &grant, &refresh_hash, &scopes_owned, now)?;
+            store_refresh(
+                conn,
+                &grant,
+                &refresh_hash,
+                &scopes_owned,
+                session_id.as_deref(),
+                now,
+            )?;
             Ok::<_, ApiError>(Some((grant, user)))
         })
         .await?;
@@ -452,7 +577,32 @@ async fn token_response(
         now,
         ..
     } = &answer;
-    let now = *now;
+    let access_token = sign_access_token(state, client, grant, user, scopes, *now)?;
+    let granted = scopes::split(scopes);
+    let id_token = if granted.contains("openid") {
+        Some(id_token(state, &answer, &granted, &access_token).await?)
+    } else {
+        None
+    };
+    Ok(token_answer(TokenResponse {
+        access_token: &access_token,
+        token_type: "Bearer",
+        expires_in: ACCESS_TOKEN_TTL.num_seconds(),
+        refresh_token: Some(&answer.refresh_token),
+        scope: scopes,
+        id_token,
+    }))
+}
+
+/// The RFC 9068 access token for the user under the grant.
+fn sign_access_token(
+    state: &AppState,
+    client: &ClientRow,
+    grant: &GrantRow,
+    user: &UserRow,
+    scopes: &str,
+    now: chrono::NaiveDateTime,
+) -> Result<String, OAuthError> {
     let claims = AccessClaims {
         iss: state.auth.signing.issuer().to_string(),
         aud: state.auth.signing.audience().to_string(),
@@ -465,29 +615,19 @@ async fn token_response(
         grant: grant.id.clone(),
         generation: grant.generation,
     };
-    let access_token = state
+    state
         .auth
         .signing
         .sign(ACCESS_TOKEN_TYPE, &claims)
-        .map_err(|e| OAuthError::from(ApiError::Internal(e)))?;
-    let granted = scopes::split(scopes);
-    let id_token = if granted.contains("openid") {
-        Some(id_token(state, &answer, &granted, &access_token).await?)
-    } else {
-        None
-    };
-    let body = TokenResponse {
-        access_token: &access_token,
-        token_type: "Bearer",
-        expires_in: ACCESS_TOKEN_TTL.num_seconds(),
-        refresh_token: &answer.refresh_token,
-        scope: scopes,
-        id_token,
-    };
-    Ok(HttpResponse::Ok()
+        .map_err(|e| OAuthError::from(ApiError::Internal(e)))
+}
+
+/// The token endpoint's answer: never cached (RFC 6749 §5.1).
+fn token_answer(body: TokenResponse<'_>) -> HttpResponse {
+    HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::PRAGMA, "no-cache"))
-        .json(body))
+        .json(body)
 }
 
 /// The OpenID Connect id_token (Core §2): who signed in, for which client, signed
@@ -529,6 +669,9 @@ async fn id_token(
     if let Some(at) = oidc.auth_time {
         claims["auth_time"] = json!(at.and_utc().timestamp());
     }
+    if let Some(sid) = &oidc.sid {
+        claims["sid"] = json!(sid);
+    }
     for (k, v) in super::userinfo::claims(user, scopes) {
         claims[k] = v;
     }
@@ -541,11 +684,12 @@ async fn id_token(
 
 /// Stores a new refresh token under the grant (in the caller's transaction) and marks
 /// the grant used — at most once a minute, as keys are: no write per refresh.
-fn store_refresh(
+pub(super) fn store_refresh(
     conn: &mut DbConnection,
     grant: &GrantRow,
     token_hash: &str,
     scopes: &str,
+    session_id: Option<&str>,
     now: chrono::NaiveDateTime,
 ) -> Result<(), ApiError> {
     grants_store::insert_refresh(
@@ -558,6 +702,7 @@ fn store_refresh(
             scopes,
             created_at: now,
             expires_at: now + REFRESH_TOKEN_TTL,
+            session_id,
         },
     )?;
     if grant

@@ -44,9 +44,11 @@ pub struct TokenResponse<'a> {
     pub token_type: &'static str,
     /// Seconds until the access token expires.
     pub expires_in: i64,
-    /// `gatr_…`: spent by its next use, which answers a new one.
-    #[schema(value_type = String, pattern = "^gatr_")]
-    pub refresh_token: &'a str,
+    /// `gatr_…`: spent by its next use, which answers a new one. None with
+    /// `client_credentials` (RFC 6749 §4.4.3).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String, pattern = "^gatr_", required = false)]
+    pub refresh_token: Option<&'a str>,
     /// The granted scopes, space-separated.
     pub scope: &'a str,
     /// With the `openid` scope: an RS256 OpenID Connect id_token.
@@ -72,9 +74,13 @@ pub struct TokenRequest {
     /// `refresh_token`: the refresh token to spend.
     #[schema(nullable = false)]
     pub refresh_token: Option<String>,
-    /// `refresh_token`: a narrower set of the granted scopes.
+    /// `refresh_token`: a narrower set of the granted scopes; `client_credentials`:
+    /// `api:read`, or `api:read api:write` for an editor service account.
     #[schema(nullable = false)]
     pub scope: Option<String>,
+    /// `urn:ietf:params:oauth:grant-type:device_code`: the device code (RFC 8628 §3.4).
+    #[schema(nullable = false)]
+    pub device_code: Option<String>,
     /// Client authentication in the body, or a public client's id.
     #[schema(nullable = false)]
     pub client_id: Option<String>,
@@ -88,6 +94,9 @@ pub struct TokenRequest {
 pub enum GrantType {
     AuthorizationCode,
     RefreshToken,
+    ClientCredentials,
+    #[schema(rename = "urn:ietf:params:oauth:grant-type:device_code")]
+    DeviceCode,
 }
 
 /// `POST /oauth/revoke` (RFC 7009) and `POST /oauth/introspect` (RFC 7662),

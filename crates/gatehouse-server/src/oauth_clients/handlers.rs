@@ -7,11 +7,13 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use gatehouse_types::{
     ClientType, CreateOAuthClient, OAuthClient, OAuthClientWithSecret, Page, ResetClientSecret,
-    UpdateOAuthClient, codes, validate,
+    Role, UpdateOAuthClient, codes, validate,
 };
 use serde_json::json;
 
-use super::store::{self, ClientChanges, ClientRow, NewClient};
+use super::store::{
+    self, ClientChanges, ClientMetadata, ClientRow, DEFAULT_GRANT_TYPES, NewClient,
+};
 use super::{SECRET_PREFIX, new_client_id, redirect_uris, to_api};
 use crate::audit::Audit;
 use crate::auth::cache::Invalidate;
@@ -22,6 +24,75 @@ use crate::error::ApiError;
 use crate::pagination::{PageParams, page, time_key};
 use crate::routing::optional_json;
 use crate::state::AppState;
+
+/// The protocol metadata a create or update asks for (`None`: not named).
+struct MetadataChange<'a> {
+    client_type: ClientType,
+    grant_types: Option<&'a [String]>,
+    service_role: Option<Option<Role>>,
+    post_logout_redirect_uris: Option<&'a [String]>,
+    backchannel_logout_uri: Option<Option<String>>,
+    allowed_origins: Option<Option<Vec<String>>>,
+}
+
+/// Checks a change of the client's protocol metadata against the client as it is
+/// (`None` for a new one) and the caller, and answers the metadata it leaves: where
+/// people are sent after signing out, where logouts are told, and which browser origins
+/// may read tokens are changed only in a signed-in session; a service account (client
+/// credentials) only by an administrator.
+fn checked_metadata(
+    state: &AppState,
+    principal: &Principal,
+    change: MetadataChange<'_>,
+    current: Option<&ClientRow>,
+) -> Result<ClientMetadata, ApiError> {
+    let mut out = current.map(|r| r.metadata.clone()).unwrap_or_default();
+    let redirects = change.post_logout_redirect_uris.is_some()
+        || change.backchannel_logout_uri.is_some()
+        || change.allowed_origins.is_some();
+    if redirects && current.is_some() {
+        principal.require(Action::RedirectOAuthClient)?;
+    }
+    if let Some(list) = change.post_logout_redirect_uris {
+        out.post_logout_redirect_uris = super::post_logout_redirect_uris(list)?;
+    }
+    if let Some(uri) = change.backchannel_logout_uri {
+        let allow_private = state.settings.outbound_allow_private;
+        out.backchannel_logout_uri = uri
+            .map(|u| super::backchannel_logout_uri(&u, allow_private))
+            .transpose()?;
+    }
+    if let Some(origins) = change.allowed_origins {
+        out.allowed_origins = origins.map(|o| super::allowed_origins(&o)).transpose()?;
+    }
+    if change.grant_types.is_none() && change.service_role.is_none() {
+        return Ok(out);
+    }
+    let grant_types: Vec<String> = match (change.grant_types, current) {
+        (Some(g), _) => g.to_vec(),
+        (None, Some(row)) => row.grant_type_list(),
+        (None, None) => DEFAULT_GRANT_TYPES.iter().map(|g| g.to_string()).collect(),
+    };
+    let service_role = change.service_role.unwrap_or(out.service_role);
+    if service_role != out.service_role {
+        principal.require(Action::IssueClientSecret)?;
+        if !principal.is_admin() {
+            return Err(ApiError::forbidden(
+                codes::FORBIDDEN,
+                "Only subscription administrators may give a client a service account (client credentials).",
+            ));
+        }
+    }
+    let grant_types = super::GrantPolicy {
+        grant_types: &grant_types,
+        client_type: change.client_type,
+        service_role,
+    }
+    .check()?;
+    out.grant_types = Some(grant_types);
+    out.service_role = service_role;
+    Ok(out)
+}
 
 fn url_field(field: &'static str, v: Option<&str>) -> Result<Option<String>, ApiError> {
     v.map(|u| validate::web_url(u).map_err(|m| ApiError::validation(field, m)))
@@ -100,6 +171,19 @@ pub async fn create_client(
     let uris = redirect_uris(&body.redirect_uris)?;
     let homepage = url_field("homepage_url", body.homepage_url.as_deref())?;
     let logo = url_field("logo_url", body.logo_url.as_deref())?;
+    let metadata = checked_metadata(
+        &state,
+        &principal,
+        MetadataChange {
+            client_type: body.client_type,
+            grant_types: body.grant_types.as_deref(),
+            service_role: body.service_role.map(Some),
+            post_logout_redirect_uris: body.post_logout_redirect_uris.as_deref(),
+            backchannel_logout_uri: body.backchannel_logout_uri.clone().map(Some),
+            allowed_origins: body.allowed_origins.clone().map(Some),
+        },
+        None,
+    )?;
     let secret = (body.client_type == ClientType::Confidential)
         .then(|| tokens::checksummed_secret(SECRET_PREFIX));
     let secret_hash = secret.as_deref().map(|s| state.auth.tokens.hash(s));
@@ -112,7 +196,8 @@ pub async fn create_client(
         .subject(&principal.user.id)
         .details(json!({
             "name": name, "client_id": client_id, "client_type": body.client_type.as_str(),
-            "redirect_uris": body.redirect_uris,
+            "redirect_uris": body.redirect_uris, "grant_types": body.grant_types,
+            "service_role": body.service_role,
         }));
     let (sub_id, owner) = (principal.subscription.id.clone(), principal.user.id.clone());
     let client_type = body.client_type;
@@ -134,9 +219,12 @@ pub async fn create_client(
                     logo_url: logo.as_deref(),
                     created_at: now,
                     updated_at: now,
+                    metadata: &metadata.to_json(),
                 },
             )?;
-            store::find_in_subscription(conn, &sub_id, &id)?.ok_or(ApiError::NotFound)
+            let row = store::find_in_subscription(conn, &sub_id, &id)?.ok_or(ApiError::NotFound)?;
+            super::service_account::follow(conn, &row, None, now)?;
+            Ok(row)
         })
         .await?;
     Ok(HttpResponse::Created()
@@ -259,7 +347,23 @@ pub async fn update_client(
     // standard, and people are asked again.
     let unmark_standard =
         row.standard && callbacks_change && !principal.is_admin() && body.standard.is_none();
-    let changes = client_changes(&body, new_uris, unmark_standard, state.clock.now())?;
+    let metadata = checked_metadata(
+        &state,
+        &principal,
+        MetadataChange {
+            client_type: row.client_type,
+            grant_types: body.grant_types.as_deref(),
+            service_role: body.service_role,
+            post_logout_redirect_uris: body.post_logout_redirect_uris.as_deref(),
+            backchannel_logout_uri: body.backchannel_logout_uri.clone(),
+            allowed_origins: body.allowed_origins.clone(),
+        },
+        Some(&row),
+    )?;
+    let now = state.clock.now();
+    let mut changes = client_changes(&body, new_uris, unmark_standard, now)?;
+    changes.metadata = (metadata != row.metadata).then(|| metadata.to_json());
+    let before = row.clone();
     let audit = Audit::by(&principal, &meta, "oauth_client.updated")
         .target("oauth_client", &row.id)
         .subject(&row.owner_id)
@@ -277,10 +381,14 @@ pub async fn update_client(
             if let Some(unmarked) = &unmarked {
                 unmarked.record(conn)?;
             }
-            store::find_in_subscription(conn, &sub_id, &id)?.ok_or(ApiError::NotFound)
+            let row = store::find_in_subscription(conn, &sub_id, &id)?.ok_or(ApiError::NotFound)?;
+            super::service_account::follow(conn, &row, Some(&before), now)?;
+            Ok(row)
         })
         .await?;
     state.auth.invalidate(Invalidate::Client(&row.id));
+    // The service account (its record id is the client's) may have changed role or gone.
+    state.auth.invalidate(Invalidate::User(&row.id));
     Ok(web::Json(to_api(&row)))
 }
 
@@ -374,6 +482,7 @@ pub async fn delete_client(
         .write(&state.db, move |conn| {
             // Grants, codes and refresh tokens go by cascade; access tokens fail
             // their next grant check.
+            // The service account goes with its client (and its grant with it).
             if !store::delete(conn, &sub_id, &id)? {
                 // Deleted meanwhile: nothing happened here, and nothing is recorded.
                 return Err(ApiError::NotFound);
@@ -382,5 +491,6 @@ pub async fn delete_client(
         })
         .await?;
     state.auth.invalidate(Invalidate::Client(&row.id));
+    state.auth.invalidate(Invalidate::User(&row.id));
     Ok(HttpResponse::NoContent().finish())
 }

@@ -5,7 +5,9 @@ use crate::error::responses::*;
 use actix_web::cookie::{Cookie, SameSite, time};
 use actix_web::{HttpResponse, web};
 use chrono::TimeDelta;
-use gatehouse_types::{Credential, SessionInfo, SignInRequest, UserState, codes, validate};
+use gatehouse_types::{
+    Credential, SessionInfo, SignInRequest, UserKind, UserState, codes, validate,
+};
 use serde_json::json;
 
 use super::store;
@@ -114,6 +116,15 @@ async fn verify_password(
             .target("user", &user.id)
     };
     let failed = |reason: &str| event("session.sign_in_failed").details(json!({"reason": reason}));
+    if user.kind == UserKind::Service {
+        // A client's service account never signs in: refused at the cost of a real
+        // attempt, and never counted towards a lock.
+        state.auth.passwords.verify(password, None).await?;
+        failed("service_account")
+            .write(&state.db, |_| Ok(()))
+            .await?;
+        return Ok(None);
+    }
     let threshold = subscription.login_lockout_threshold;
     let events = crate::auth::lockout::LockEvents {
         locked: event("user.locked").recorder(),

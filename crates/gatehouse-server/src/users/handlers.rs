@@ -4,8 +4,8 @@
 use crate::error::responses::*;
 use actix_web::{HttpResponse, web};
 use gatehouse_types::{
-    ChangePassword, CreateUser, CreatedUser, Page, Role, UpdateMe, UpdateUser, User, UserState,
-    codes, validate,
+    ChangePassword, CreateUser, CreatedUser, Page, Role, UpdateMe, UpdateUser, User, UserKind,
+    UserState, codes, validate,
 };
 use serde_json::json;
 
@@ -308,6 +308,15 @@ pub async fn get_user(
     Ok(web::Json(super::to_api(&row, state.clock.now())))
 }
 
+/// A client's service account follows its client: its role and name are the client's
+/// to set, and it goes with the client's service role (it may be disabled here).
+fn service_account() -> ApiError {
+    ApiError::conflict(
+        codes::SERVICE_ACCOUNT,
+        "This is an OAuth client's service account: change its role or remove it through the client (its service_role); it may be disabled here.",
+    )
+}
+
 fn last_admin() -> ApiError {
     ApiError::conflict(
         codes::LAST_ADMIN,
@@ -390,6 +399,9 @@ pub async fn update_user(
     principal.require(Action::ManageUsers)?;
     let body = body.into_inner();
     let target = find_user(&state, &principal, &path).await?;
+    if target.kind == UserKind::Service && (body.role.is_some() || body.display_name.is_some()) {
+        return Err(service_account());
+    }
     let now = state.clock.now();
     let changes = admin_changes(&body, now)?;
     let was = target.state;
@@ -457,6 +469,9 @@ pub async fn delete_user(
 ) -> Result<HttpResponse, ApiError> {
     principal.require(Action::ManageUsers)?;
     let target = find_user(&state, &principal, &path).await?;
+    if target.kind == UserKind::Service {
+        return Err(service_account());
+    }
     let audit = Audit::by(&principal, &meta, "user.deleted")
         .target("user", &target.id)
         .details(json!({"username": target.username}));

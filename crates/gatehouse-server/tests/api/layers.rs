@@ -22,6 +22,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "csv",
             "pagination",
             "metrics",
+            "outbound",
         ],
     ),
     ("db", &["db"]),

@@ -8,6 +8,7 @@ mod helpers;
 mod api_keys;
 mod audit;
 mod cli;
+mod client_kinds;
 mod deploy;
 mod errors;
 mod faults;

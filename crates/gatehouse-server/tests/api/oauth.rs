@@ -998,7 +998,7 @@ async fn rule7_errors_follow_rfc_6749(b: Backend) {
     assert!(v["error_description"].is_string());
     let res = token_raw(
         &app,
-        &[("grant_type", "client_credentials")],
+        &[("grant_type", "password")],
         Some((&reg.client_id, &secret)),
     )
     .await;
@@ -1006,6 +1006,18 @@ async fn rule7_errors_follow_rfc_6749(b: Backend) {
     assert_eq!(
         res.json::<Value>().await.unwrap()["error"],
         "unsupported_grant_type"
+    );
+    // A grant type the server has but the client was not registered for.
+    let res = token_raw(
+        &app,
+        &[("grant_type", "client_credentials")],
+        Some((&reg.client_id, &secret)),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["error"],
+        "unauthorized_client"
     );
     let res = token_raw(
         &app,

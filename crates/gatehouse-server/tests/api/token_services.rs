@@ -161,7 +161,7 @@ async fn metadata_describes_the_server(b: Backend) {
         assert_eq!(m["response_types_supported"], json!(["code"]));
         assert_eq!(
             m["grant_types_supported"],
-            json!(["authorization_code", "refresh_token"])
+            json!(["authorization_code", "refresh_token", "client_credentials"])
         );
         assert_eq!(m["code_challenge_methods_supported"], json!(["S256"]));
         assert_eq!(
@@ -169,7 +169,15 @@ async fn metadata_describes_the_server(b: Backend) {
             json!(["client_secret_basic", "client_secret_post", "none"])
         );
         let scopes = m["scopes_supported"].as_array().unwrap();
-        for s in ["openid", "profile", "email", "api:read", "api:write", "alm"] {
+        for s in [
+            "openid",
+            "profile",
+            "email",
+            "api:read",
+            "api:write",
+            "alm",
+            "offline_access",
+        ] {
             assert!(scopes.contains(&json!(s)), "{s}");
         }
         assert_eq!(m["id_token_signing_alg_values_supported"], json!(["RS256"]));
