@@ -9,7 +9,7 @@ use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::DefaultHeaders;
 use actix_web::middleware::{Next, from_fn};
-use actix_web::{App, HttpResponse, HttpServer, web};
+use actix_web::{App, HttpMessage, HttpResponse, HttpServer, web};
 use anyhow::Context;
 use tracing::Instrument;
 
@@ -139,6 +139,89 @@ async fn private_and_logged(
     Ok(res)
 }
 
+/// The protocol endpoints browser apps call, and the methods they take.
+const CORS_PROTOCOL: [(&str, &str); 4] = [
+    ("/oauth/token", "POST"),
+    ("/login/oauth2/token", "POST"),
+    ("/oauth/revoke", "POST"),
+    ("/oauth/userinfo", "GET, POST"),
+];
+/// Public documents anyone may read from anywhere.
+const CORS_PUBLIC: [&str; 3] = [
+    "/.well-known/openid-configuration",
+    "/.well-known/oauth-authorization-server",
+    "/oauth/jwks",
+];
+
+/// The methods a preflight may ask for at `path`, if its answers can ever be shared
+/// with another origin: the public documents, the protocol endpoints browser apps
+/// call, and the JSON API (which then takes only OAuth access tokens; forward-auth is
+/// for gateways, not browsers).
+fn cors_methods(path: &str) -> Option<&'static str> {
+    if CORS_PUBLIC.contains(&path) {
+        return Some("GET, HEAD");
+    }
+    if let Some((_, methods)) = CORS_PROTOCOL.iter().find(|(p, _)| *p == path) {
+        return Some(methods);
+    }
+    (path.starts_with("/api/v1/") && path != "/api/v1/auth/verify")
+        .then_some("GET, HEAD, POST, PUT, PATCH, DELETE")
+}
+
+/// CORS (`auth::cors`): preflights answered here for the paths that may share answers
+/// (any origin may ask; what is shared is decided on the real request); public
+/// documents readable by every origin; any other answer shared with the request's
+/// origin only when the credential check marked it ([`auth::cors::CorsAllowed`]). No
+/// `Access-Control-Allow-Credentials`, ever.
+async fn cors(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    let Some(origin) = req.headers().get(header::ORIGIN).cloned() else {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    };
+    let methods = cors_methods(req.path());
+    let preflight = req.method() == actix_web::http::Method::OPTIONS
+        && req
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+    if let (true, Some(methods)) = (preflight, methods) {
+        let res = HttpResponse::NoContent()
+            .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, origin))
+            .insert_header((header::ACCESS_CONTROL_ALLOW_METHODS, methods))
+            .insert_header((
+                header::ACCESS_CONTROL_ALLOW_HEADERS,
+                "Authorization, Content-Type",
+            ))
+            .insert_header((header::ACCESS_CONTROL_MAX_AGE, "600"))
+            .insert_header((header::VARY, "Origin"))
+            .finish();
+        return Ok(req.into_response(res));
+    }
+    let public = CORS_PUBLIC.contains(&req.path());
+    let mut res = next.call(req).await?.map_into_boxed_body();
+    let allowed = if public {
+        Some(HeaderValue::from_static("*"))
+    } else {
+        res.request()
+            .extensions()
+            .get::<auth::cors::CorsAllowed>()
+            .and_then(|a| HeaderValue::from_str(&a.0).ok())
+    };
+    if let Some(value) = allowed {
+        let headers = res.headers_mut();
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
+        headers.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static("WWW-Authenticate, Retry-After"),
+        );
+        if !public {
+            headers.insert(header::VARY, HeaderValue::from_static("Origin"));
+        }
+    }
+    Ok(res)
+}
+
 impl Application {
     /// Opens the database, migrates it, and binds the listener. Nothing is served
     /// until [`Application::run_until_stopped`].
@@ -193,6 +276,7 @@ impl Application {
                         .add((header::REFERRER_POLICY, "same-origin"))
                         .add((header::X_FRAME_OPTIONS, "DENY")),
                 )
+                .wrap(from_fn(cors))
                 .wrap(from_fn(private_and_logged))
                 .configure(routes)
         })

@@ -36,6 +36,7 @@ pub mod codes {
     pub const SESSION_EXPIRED: &str = "session_expired";
     pub const INVALID_CREDENTIAL: &str = "invalid_credential";
     pub const CSRF_FAILED: &str = "csrf_failed";
+    pub const CROSS_ORIGIN_REFUSED: &str = "cross_origin_refused";
     pub const API_KEY_INVALID: &str = "api_key_invalid";
     pub const API_KEY_EXPIRED: &str = "api_key_expired";
     pub const API_KEYS_DISABLED: &str = "api_keys_disabled";

@@ -129,6 +129,7 @@ async fn check(auth: &web::Data<Authenticator>, token: &str) -> Result<Principal
             client_name: entry.client.name.clone(),
             scopes: token_scopes,
             permission,
+            client_origins: entry.client.origin_list(),
         },
     })
 }

@@ -12,6 +12,7 @@ pub mod api_key;
 mod authenticator;
 pub mod cache;
 pub mod client;
+pub mod cors;
 pub mod jwt;
 pub mod lockout;
 pub mod password;
@@ -31,7 +32,7 @@ use std::sync::Arc;
 
 use actix_web::dev::Payload;
 use actix_web::http::{Method, header};
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use chrono::NaiveDateTime;
 use gatehouse_types::{Permission, Role, codes};
 
@@ -76,6 +77,8 @@ pub enum Via {
         client_name: String,
         scopes: Vec<String>,
         permission: Option<Permission>,
+        /// The browser origins the token's client registered (CORS).
+        client_origins: Vec<String>,
     },
 }
 
@@ -284,12 +287,28 @@ impl FromRequest for Authenticated {
             .get(CSRF_HEADER)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
+        // Another origin's request (gateways forward browsers' headers to forward-auth,
+        // whose answer goes to the gateway, not to a browser).
+        let foreign = auth.as_ref().and_then(|a| {
+            (req.path() != "/api/v1/auth/verify")
+                .then(|| cors::foreign_origin(req, a.signing.issuer()))
+                .flatten()
+        });
+        let req = req.clone();
         Box::pin(async move {
             let auth = auth.ok_or_else(|| anyhow::anyhow!("Authenticator missing"))?;
             // An explicit header wins over the cookie, and a bad one is never
             // rescued by a good cookie.
             if let Some(header) = explicit {
                 let principal = authenticate_header(&auth, &header).await?;
+                if let Some(origin) = foreign {
+                    match &principal.via {
+                        Via::OAuth { client_origins, .. } if client_origins.contains(&origin) => {
+                            req.extensions_mut().insert(cors::CorsAllowed(origin));
+                        }
+                        _ => return Err(cors::refused()),
+                    }
+                }
                 if let Via::OAuth {
                     permission: None, ..
                 } = principal.via
@@ -310,6 +329,10 @@ impl FromRequest for Authenticated {
                     "Sign in, or send an API key in the Authorization header.",
                 ));
             };
+            if foreign.is_some() {
+                // Never a cookie from another origin, whatever SameSite let through.
+                return Err(cors::refused());
+            }
             let principal = session::authenticate(&auth, &token).await?;
             if unsafe_method {
                 let expected = match &principal.via {

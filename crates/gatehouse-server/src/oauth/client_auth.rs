@@ -5,7 +5,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use actix_web::dev::Payload;
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 
 use super::error::OAuthError;
 use super::params::Params;
@@ -82,6 +82,21 @@ impl AuthenticatedClient {
         }
         let meta = ClientMeta::of(req);
         let client = creds.authenticate(auth, &meta).await?;
+        // The token and revocation endpoints answer browser apps on the client's
+        // registered origins; introspection is for servers.
+        if proof == Proof::AsRegistered
+            && let Some(origin) = crate::auth::cors::foreign_origin(req, auth.signing.issuer())
+        {
+            // Refused outright, not only unreadable: a page elsewhere must not spend a
+            // client's refresh token (rotation would then revoke the app's grant).
+            if !client.allows_origin(&origin) {
+                return Err(OAuthError::unauthorized_client(
+                    "This client has not registered the origin this request comes from (allowed_origins).",
+                ));
+            }
+            req.extensions_mut()
+                .insert(crate::auth::cors::CorsAllowed(origin));
+        }
         Ok(AuthenticatedClient {
             client,
             params,

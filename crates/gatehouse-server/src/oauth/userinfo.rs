@@ -79,13 +79,21 @@ pub async fn userinfo(state: web::Data<AppState>, req: HttpRequest) -> HttpRespo
         }
         Err(e) => return actix_web::ResponseError::error_response(&e),
     };
-    let Via::OAuth { scopes, .. } = &principal.via else {
+    let Via::OAuth {
+        scopes,
+        client_origins,
+        ..
+    } = &principal.via
+    else {
         return bearer_error(
             StatusCode::UNAUTHORIZED,
             "invalid_token",
             "Not an access token.",
         );
     };
+    crate::auth::cors::allow_if(&req, state.auth.signing.issuer(), |o| {
+        client_origins.iter().any(|c| c == o)
+    });
     let scopes: BTreeSet<String> = scopes.iter().cloned().collect();
     if !scopes.contains("openid") {
         return bearer_error(

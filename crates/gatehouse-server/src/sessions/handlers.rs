@@ -352,6 +352,7 @@ pub fn session_info(principal: &Principal, now: chrono::NaiveDateTime) -> Sessio
             client_name,
             scopes,
             permission,
+            ..
         } => (
             Credential::Oauth {
                 client_id: client_id.clone(),

@@ -551,3 +551,195 @@ async fn offline_access_is_a_known_scope(b: Backend) {
         "{apps}"
     );
 }
+
+both_backends!(browser_apps_read_answers_only_from_registered_origins);
+
+const SPA: &str = "http://localhost:5173";
+const EVIL: &str = "https://evil.example";
+
+async fn browser_apps_read_answers_only_from_registered_origins(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    let NewUser { client: user, .. } = app.user(&admin, Role::Editor).await;
+    let (status, v) = create(
+        &admin,
+        json!({
+            "name": "Acme Dashboard", "client_type": "public",
+            "redirect_uris": [CALLBACK], "allowed_origins": [SPA],
+        }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let reg = Registered {
+        id: v["id"].as_str().unwrap().into(),
+        client_id: v["client_id"].as_str().unwrap().into(),
+        secret: None,
+    };
+    let c = http_client();
+    let acao = |res: &reqwest::Response| {
+        res.headers()
+            .get("access-control-allow-origin")
+            .map(|v| v.to_str().unwrap().to_string())
+    };
+    // Discovery and the JWKS: readable from anywhere.
+    for path in ["/.well-known/openid-configuration", "/oauth/jwks"] {
+        let res = c
+            .get(app.url(path))
+            .header("Origin", EVIL)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(acao(&res).as_deref(), Some("*"), "{path}");
+    }
+    // Preflights of the token endpoint, userinfo and the API; never credentials.
+    for (path, method) in [
+        ("/oauth/token", "POST"),
+        ("/oauth/revoke", "POST"),
+        ("/oauth/userinfo", "GET"),
+        ("/api/v1/api-keys", "GET"),
+    ] {
+        let res = c
+            .request(reqwest::Method::OPTIONS, app.url(path))
+            .header("Origin", SPA)
+            .header("Access-Control-Request-Method", method)
+            .header("Access-Control-Request-Headers", "authorization")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::NO_CONTENT, "{path}");
+        assert_eq!(acao(&res).as_deref(), Some(SPA));
+        assert!(
+            res.headers()
+                .get("access-control-allow-credentials")
+                .is_none()
+        );
+        let allowed = res.headers()["access-control-allow-methods"]
+            .to_str()
+            .unwrap();
+        assert!(allowed.contains(method), "{allowed}");
+    }
+    // Tokens from the code flow; then a refresh from the registered origin is readable…
+    let tokens = authorize(&app, &user, &reg, &["openid", "api:read"]).await;
+    let refresh = oauth2::TokenResponse::refresh_token(&tokens)
+        .unwrap()
+        .secret()
+        .to_string();
+    let res = c
+        .post(app.url("/oauth/token"))
+        .header("Origin", SPA)
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &refresh),
+            ("client_id", &reg.client_id),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(acao(&res).as_deref(), Some(SPA));
+    assert!(
+        res.headers()
+            .get("access-control-allow-credentials")
+            .is_none()
+    );
+    let t: Value = res.json().await.unwrap();
+    let refresh = t["refresh_token"].as_str().unwrap().to_string();
+    let access = t["access_token"].as_str().unwrap().to_string();
+    // …and one from any other origin is refused before the token is spent.
+    let res = c
+        .post(app.url("/oauth/token"))
+        .header("Origin", EVIL)
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &refresh),
+            ("client_id", &reg.client_id),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(acao(&res), None);
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(v["error"], "unauthorized_client");
+    let res = c
+        .post(app.url("/oauth/token"))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &refresh),
+            ("client_id", &reg.client_id),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::OK,
+        "the refused request spent nothing"
+    );
+    // The API with the token: from the registered origin, readable.
+    let res = c
+        .get(app.url("/api/v1/api-keys"))
+        .header("Origin", SPA)
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(acao(&res).as_deref(), Some(SPA));
+    let res = c
+        .get(app.url("/oauth/userinfo"))
+        .header("Origin", SPA)
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(acao(&res).as_deref(), Some(SPA));
+    // From another origin, refused; and nothing but an OAuth token crosses origins.
+    let res = c
+        .get(app.url("/api/v1/api-keys"))
+        .header("Origin", EVIL)
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert_eq!(acao(&res), None);
+    assert_eq!(error_code(res).await, "cross_origin_refused");
+    let key = app.api_key(&user, "read_only").await;
+    let res = c
+        .get(app.url("/api/v1/api-keys"))
+        .header("Origin", SPA)
+        .bearer_auth(&key.secret)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::FORBIDDEN,
+        "API keys never cross origins"
+    );
+    assert_eq!(acao(&res), None);
+    let res = user
+        .request(reqwest::Method::GET, "/api/v1/api-keys")
+        .header("Origin", SPA)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::FORBIDDEN,
+        "nor does the session cookie"
+    );
+    assert_eq!(acao(&res), None);
+    // Gatehouse's own pages (same origin) are unaffected.
+    let res = user
+        .request(reqwest::Method::GET, "/api/v1/api-keys")
+        .header("Origin", app.address.as_str())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(acao(&res), None);
+}
