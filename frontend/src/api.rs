@@ -394,6 +394,25 @@ pub async fn revoke_app(id: &str) -> ApiResult<()> {
     .map(|_| ())
 }
 
+/// The device request behind a code read off a device's screen (`/device`).
+pub async fn device_request(user_code: String) -> ApiResult<DeviceRequestView> {
+    post("/oauth/device", &DeviceCodeLookup { user_code }).await
+}
+
+pub async fn decide_device(
+    user_code: String,
+    decision: Decision,
+) -> ApiResult<DeviceDecisionResult> {
+    post(
+        "/oauth/device/decision",
+        &DeviceDecision {
+            user_code,
+            decision,
+        },
+    )
+    .await
+}
+
 pub async fn authorization_request(id: &str) -> ApiResult<AuthorizationRequestView> {
     get(&format!("/oauth/requests/{}", encode(id))).await
 }

@@ -116,6 +116,7 @@ pub fn App() -> impl IntoView {
             <Routes fallback=|| view! { <pages::NotFound/> }>
                 <Route path=path!("/login") view=pages::login::Login/>
                 <Route path=path!("/authorize") view=pages::consent::Consent/>
+                <Route path=path!("/device") view=pages::device::Device/>
                 <ParentRoute path=path!("") view=Shell>
                     <Route path=path!("") view=|| view! { <Redirect path="/apps"/> }/>
                     <Route path=path!("apps") view=pages::apps::AppsPage/>

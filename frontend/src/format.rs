@@ -65,7 +65,15 @@ pub fn host(url: &str) -> Option<String> {
 
 /// Scopes in the order people read them: who you are first, then what it may do.
 pub fn ordered_scopes(scopes: &[String]) -> Vec<String> {
-    const ORDER: [&str; 6] = ["openid", "profile", "email", "api:read", "alm", "api:write"];
+    const ORDER: [&str; 7] = [
+        "openid",
+        "profile",
+        "email",
+        "api:read",
+        "alm",
+        "api:write",
+        "offline_access",
+    ];
     let mut out = scopes.to_vec();
     out.sort_by_key(|s| ORDER.iter().position(|o| o == s).unwrap_or(ORDER.len()));
     out
@@ -80,6 +88,9 @@ pub fn scope_text(scope: &str) -> String {
         "api:read" => "Read your data through the API, as a read-only key would".into(),
         "api:write" => "Change your data through the API, as a full-access key would".into(),
         "alm" => "Read and change your data through the API".into(),
+        "offline_access" => {
+            "Keep this access after you sign out of Gatehouse, until you revoke it".into()
+        }
         other => format!("Use the permission “{other}”"),
     }
 }

@@ -4,6 +4,7 @@ pub mod admin;
 pub mod apps;
 pub mod clients;
 pub mod consent;
+pub mod device;
 pub mod keys;
 pub mod login;
 pub mod profile;

@@ -21,6 +21,11 @@ use crate::limiter::FailureLimiter;
 /// password spraying across many usernames, which the per-user lockout cannot see.
 pub const SIGN_IN_FAILURES_PER_ADDRESS: u32 = 20;
 pub const SIGN_IN_FAILURE_WINDOW: Duration = Duration::from_secs(600);
+/// Wrong device user codes per person, and per address, in
+/// [`USER_CODE_FAILURE_WINDOW`] before they are told to wait (RFC 8628 §5.1): with
+/// 20^8 codes, a guesser then needs millennia to hit one of the few live codes.
+pub const USER_CODE_FAILURES: u32 = 10;
+pub const USER_CODE_FAILURE_WINDOW: Duration = Duration::from_secs(600);
 /// Failed OAuth client authentications per client and caller address in
 /// [`CLIENT_AUTH_FAILURE_WINDOW`] before that pair is told to wait.
 pub const CLIENT_AUTH_FAILURES: u32 = 10;
@@ -44,6 +49,8 @@ pub struct Authenticator {
     pub client_auth_limiter: FailureLimiter,
     /// Failed sign-ins, per caller address.
     pub sign_in_limiter: FailureLimiter,
+    /// Wrong device user codes, per person and per address (RFC 8628 §5.1).
+    pub user_code_limiter: FailureLimiter,
     /// Peers whose forwarding headers are believed, and the header they write.
     pub trusted_proxies: TrustedProxies,
     pub forwarded_header: ForwardedHeader,
@@ -71,6 +78,7 @@ impl Authenticator {
                 SIGN_IN_FAILURES_PER_ADDRESS,
                 SIGN_IN_FAILURE_WINDOW,
             ),
+            user_code_limiter: FailureLimiter::new(USER_CODE_FAILURES, USER_CODE_FAILURE_WINDOW),
             trusted_proxies: settings.trusted_proxies.clone(),
             forwarded_header: settings.forwarded_header,
             replicas: OnceLock::new(),

@@ -7,6 +7,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod backup;
 mod database;
+pub mod device;
 pub mod grants;
 pub mod notify;
 pub mod oauth;

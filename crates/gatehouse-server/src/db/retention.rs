@@ -5,7 +5,9 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::DbConnection;
-use super::schema::{audit_events, oauth_codes, oauth_refresh_tokens, oauth_requests, sessions};
+use super::schema::{
+    audit_events, oauth_codes, oauth_device_codes, oauth_refresh_tokens, oauth_requests, sessions,
+};
 
 /// Rows deleted by one statement at most.
 pub const BATCH: i64 = 1000;
@@ -24,6 +26,9 @@ pub enum Kind {
     RefreshTokens,
     /// Consent requests no longer answerable.
     ConsentRequests,
+    /// Device requests expired before the window (until then a device still polling
+    /// hears `expired_token` rather than `invalid_grant`).
+    DeviceCodes,
     /// Sessions past their absolute end.
     Sessions,
     /// Audit events older than the configured retention.
@@ -31,10 +36,11 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 5] = [
+    pub const ALL: [Kind; 6] = [
         Kind::Codes,
         Kind::RefreshTokens,
         Kind::ConsentRequests,
+        Kind::DeviceCodes,
         Kind::Sessions,
         Kind::AuditEvents,
     ];
@@ -44,6 +50,7 @@ impl Kind {
             Kind::Codes => "authorization_codes",
             Kind::RefreshTokens => "refresh_tokens",
             Kind::ConsentRequests => "consent_requests",
+            Kind::DeviceCodes => "device_codes",
             Kind::Sessions => "sessions",
             Kind::AuditEvents => "audit_events",
         }
@@ -97,6 +104,15 @@ pub fn purge_batch(conn: &mut DbConnection, kind: Kind, at: &Cutoffs) -> QueryRe
             diesel::delete(oauth_requests::table.filter(oauth_requests::id.eq_any(doomed)))
                 .execute(conn)
         }
+        Kind::DeviceCodes => {
+            let doomed = oauth_device_codes::table
+                .select(oauth_device_codes::id)
+                .filter(oauth_device_codes::expires_at.lt(at.spent_before))
+                .limit(BATCH)
+                .load::<String>(conn)?;
+            diesel::delete(oauth_device_codes::table.filter(oauth_device_codes::id.eq_any(doomed)))
+                .execute(conn)
+        }
         Kind::Sessions => {
             let doomed = sessions::table
                 .select(sessions::id)
@@ -126,6 +142,7 @@ pub fn count(conn: &mut DbConnection, kind: Kind) -> QueryResult<i64> {
         Kind::Codes => oauth_codes::table.count().get_result(conn),
         Kind::RefreshTokens => oauth_refresh_tokens::table.count().get_result(conn),
         Kind::ConsentRequests => oauth_requests::table.count().get_result(conn),
+        Kind::DeviceCodes => oauth_device_codes::table.count().get_result(conn),
         Kind::Sessions => sessions::table.count().get_result(conn),
         Kind::AuditEvents => audit_events::table.count().get_result(conn),
     }

@@ -35,7 +35,9 @@ use crate::state::AppState;
 
 /// Pages that take decisions must not be framed (clickjacking), nor cached, nor leak
 /// their URL (which may hold a code) through `Referer`.
-fn protect(res: &mut actix_web::HttpResponseBuilder) -> &mut actix_web::HttpResponseBuilder {
+pub(super) fn protect(
+    res: &mut actix_web::HttpResponseBuilder,
+) -> &mut actix_web::HttpResponseBuilder {
     res.insert_header(("Content-Security-Policy", "frame-ancestors 'none'"))
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::REFERRER_POLICY, "no-referrer"))
@@ -684,6 +686,39 @@ fn issue_code(
         },
     )?;
     Ok((code, grant_id))
+}
+
+/// Makes the signed-in user's grant for the client cover `scopes` — created, extended
+/// or re-enabled, each audited as on the consent page — in the caller's transaction,
+/// under the grant's row lock. The grant's id and generation. The device grant's
+/// "Allow" (`device.rs`).
+pub(super) fn grant_scopes(
+    conn: &mut DbConnection,
+    principal: &Principal,
+    meta: &ClientMeta,
+    client: &ClientRow,
+    scopes: BTreeSet<String>,
+) -> Result<(String, i64), ApiError> {
+    let params = AuthorizationParams {
+        redirect_uri: String::new(),
+        redirect_uri_given: false,
+        scopes,
+        state: None,
+        code_challenge: None,
+        nonce: None,
+    };
+    let asking = Asking {
+        principal,
+        meta,
+        client,
+        params: &params,
+        auth_time: meta.at,
+    };
+    let grant = match grants_store::find_for_update(conn, &principal.user.id, &client.id)? {
+        Some(g) => g,
+        None => create_grant(conn, &asking)?,
+    };
+    allow(conn, &asking, grant)
 }
 
 /// An event about the user's grant for the client (`oauth_grant.…`).

@@ -44,6 +44,12 @@ impl OAuthError {
         OAuthError::new(StatusCode::BAD_REQUEST, "unauthorized_client", d)
     }
 
+    /// The device grant's answers while it waits (RFC 8628 §3.5): `authorization_pending`,
+    /// `slow_down`, `access_denied`, `expired_token`; 400 like every token error.
+    pub fn device(error: &'static str, d: impl Into<String>) -> OAuthError {
+        OAuthError::new(StatusCode::BAD_REQUEST, error, d)
+    }
+
     pub fn unsupported_grant_type(d: impl Into<String>) -> OAuthError {
         OAuthError::new(StatusCode::BAD_REQUEST, "unsupported_grant_type", d)
     }

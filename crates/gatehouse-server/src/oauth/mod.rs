@@ -70,6 +70,7 @@ pub fn configure_protocol(cfg: &mut web::ServiceConfig) {
     .service(resource("/oauth/token").post(token::token))
     .service(resource("/login/oauth2/token").post(token::token))
     .service(resource("/oauth/jwks").get(jwks))
+    .service(resource("/oauth/device_authorization").post(device::device_authorization))
     .service(resource("/oauth/revoke").post(revoke::revoke))
     .service(resource("/oauth/introspect").post(introspect::introspect))
     .service(
@@ -87,7 +88,9 @@ pub fn configure_api(cfg: &mut web::ServiceConfig) {
         resource("/oauth/requests/{id}")
             .get(authorize::get_request)
             .post(authorize::decide_request),
-    );
+    )
+    .service(resource("/oauth/device").post(device::lookup))
+    .service(resource("/oauth/device/decision").post(device::decide));
 }
 
 /// The public keys that verify access tokens (RFC 7517).

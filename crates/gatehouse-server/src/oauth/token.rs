@@ -467,12 +467,12 @@ impl RefreshWork {
 
 /// What an id_token repeats from the authorization: the client's `nonce` and when the
 /// user signed in. Refreshes have neither.
-struct Oidc {
-    nonce: Option<String>,
-    auth_time: Option<chrono::NaiveDateTime>,
+pub(super) struct Oidc {
+    pub(super) nonce: Option<String>,
+    pub(super) auth_time: Option<chrono::NaiveDateTime>,
     /// The Gatehouse session the authorization happened in (Back-Channel Logout's
     /// `sid`); kept by the refresh tokens issued from it.
-    sid: Option<String>,
+    pub(super) sid: Option<String>,
 }
 
 /// What a code exchange issues, and the code it uses up.
@@ -554,18 +554,18 @@ async fn issue_tokens(
 
 /// The tokens about to be handed out: to which client, under which grant (as it is
 /// now), for whom, with which scopes for the access token.
-struct Answer<'a> {
-    client: &'a ClientRow,
-    grant: &'a GrantRow,
-    user: &'a UserRow,
-    scopes: &'a str,
-    refresh_token: String,
-    oidc: Oidc,
-    now: chrono::NaiveDateTime,
+pub(super) struct Answer<'a> {
+    pub(super) client: &'a ClientRow,
+    pub(super) grant: &'a GrantRow,
+    pub(super) user: &'a UserRow,
+    pub(super) scopes: &'a str,
+    pub(super) refresh_token: String,
+    pub(super) oidc: Oidc,
+    pub(super) now: chrono::NaiveDateTime,
 }
 
 /// Signs the access token (and, with `openid`, the id_token) and answers.
-async fn token_response(
+pub(super) async fn token_response(
     state: &web::Data<AppState>,
     answer: Answer<'_>,
 ) -> Result<HttpResponse, OAuthError> {

@@ -29,6 +29,10 @@ pub enum OAuthErrorCode {
     UnsupportedGrantType,
     InvalidScope,
     InvalidToken,
+    AuthorizationPending,
+    SlowDown,
+    AccessDenied,
+    ExpiredToken,
     InsufficientScope,
     ServerError,
     TemporarilyUnavailable,
@@ -55,6 +59,38 @@ pub struct TokenResponse<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = String, required = false)]
     pub id_token: Option<String>,
+}
+
+/// `POST /oauth/device_authorization` (RFC 8628 §3.1), form-encoded.
+#[derive(ToSchema)]
+pub struct DeviceAuthorizationRequest {
+    /// Space-separated scopes, as at the authorization endpoint; default `api:read`.
+    #[schema(nullable = false)]
+    pub scope: Option<String>,
+    /// Client authentication in the body, or a public client's id.
+    #[schema(nullable = false)]
+    pub client_id: Option<String>,
+    /// Client authentication in the body.
+    #[schema(nullable = false)]
+    pub client_secret: Option<String>,
+}
+
+/// The device authorization answer (RFC 8628 §3.2). No `Debug`: it holds the codes.
+#[derive(Serialize, ToSchema)]
+pub struct DeviceAuthorizationResponse<'a> {
+    /// What the device polls the token endpoint with.
+    pub device_code: &'a str,
+    /// What the person enters: `XXXX-XXXX`, 8 characters of `BCDFGHJKLMNPQRSTVWXZ`.
+    #[schema(pattern = "^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$")]
+    pub user_code: &'a str,
+    /// The web app's `/device` page.
+    pub verification_uri: &'a str,
+    /// The same page with the code filled in (for a QR code or a link).
+    pub verification_uri_complete: &'a str,
+    /// Seconds the codes live.
+    pub expires_in: i64,
+    /// Seconds to wait between polls.
+    pub interval: i64,
 }
 
 /// `POST /oauth/token`, form-encoded. An empty value counts as left out (RFC 6749 §3.1).

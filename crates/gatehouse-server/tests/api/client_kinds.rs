@@ -743,3 +743,302 @@ async fn browser_apps_read_answers_only_from_registered_origins(b: Backend) {
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(acao(&res), None);
 }
+
+both_backends!(
+    a_device_signs_a_person_in_with_a_user_code,
+    device_polling_follows_rfc_8628,
+    wrong_user_codes_are_throttled_and_other_subscriptions_codes_unknown,
+);
+
+const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+
+/// A public command-line client registered for the device grant.
+async fn cli_client(admin: &Client) -> Registered {
+    let (status, v) = create(
+        admin,
+        json!({
+            "name": "Acme CLI", "client_type": "public", "redirect_uris": [CALLBACK],
+            "grant_types": ["authorization_code", "refresh_token", DEVICE_GRANT],
+        }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    Registered {
+        id: v["id"].as_str().unwrap().into(),
+        client_id: v["client_id"].as_str().unwrap().into(),
+        secret: None,
+    }
+}
+
+async fn start_device(app: &TestApp, reg: &Registered, scope: &str) -> Value {
+    let res = http_client()
+        .post(app.url("/oauth/device_authorization"))
+        .header("User-Agent", "acme-cli/1.2")
+        .form(&[("client_id", reg.client_id.as_str()), ("scope", scope)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    res.json().await.unwrap()
+}
+
+async fn poll(app: &TestApp, reg: &Registered, device_code: &str) -> (StatusCode, Value) {
+    // A public client: its id in the form is all it sends.
+    let res = http_client()
+        .post(app.url("/oauth/token"))
+        .form(&[
+            ("grant_type", DEVICE_GRANT),
+            ("device_code", device_code),
+            ("client_id", reg.client_id.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let status = res.status();
+    (status, res.json().await.unwrap())
+}
+
+async fn a_device_signs_a_person_in_with_a_user_code(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    let NewUser { client: user, .. } = app.user(&admin, Role::Editor).await;
+    let reg = cli_client(&admin).await;
+    let d = start_device(&app, &reg, "openid profile api:read").await;
+    let user_code = d["user_code"].as_str().unwrap();
+    assert!(
+        regex_like_user_code(user_code),
+        "XXXX-XXXX from the unambiguous alphabet: {user_code}"
+    );
+    assert_eq!(d["verification_uri"], format!("{}/device", app.address));
+    assert_eq!(
+        d["verification_uri_complete"],
+        format!("{}/device?user_code={user_code}", app.address)
+    );
+    assert_eq!(d["interval"], 5);
+    assert_eq!(d["expires_in"], 600);
+    let device_code = d["device_code"].as_str().unwrap();
+    // Discovery names the endpoint and the grant.
+    let meta = app
+        .anonymous()
+        .get_json("/.well-known/openid-configuration")
+        .await;
+    assert_eq!(
+        meta["device_authorization_endpoint"],
+        format!("{}/oauth/device_authorization", app.address)
+    );
+    assert!(
+        meta["grant_types_supported"]
+            .as_array()
+            .unwrap()
+            .contains(&json!(DEVICE_GRANT))
+    );
+    // The person types it as they read it: lower case, without the dash.
+    let typed = user_code.replace('-', " ").to_lowercase();
+    let res = user
+        .post("/api/v1/oauth/device", &json!({"user_code": typed}))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let view: Value = res.json().await.unwrap();
+    assert_eq!(view["client_name"], "Acme CLI");
+    assert_eq!(view["user_code"], user_code);
+    assert_eq!(view["scopes"], json!(["api:read", "openid", "profile"]));
+    assert_eq!(view["device_user_agent"], "acme-cli/1.2");
+    assert_eq!(view["device_ip"], "127.0.0.1");
+    // Not decided yet: the device waits.
+    let (status, v) = poll(&app, &reg, device_code).await;
+    assert_eq!(
+        (status, v["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("authorization_pending"))
+    );
+    let res = user
+        .post(
+            "/api/v1/oauth/device/decision",
+            &json!({"user_code": user_code, "decision": "allow"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    // The device's next poll (after its interval) gets the tokens, once.
+    app.state.clock.advance(chrono::TimeDelta::seconds(6));
+    let (status, t) = poll(&app, &reg, device_code).await;
+    assert_eq!(status, StatusCode::OK, "{t}");
+    assert!(t["refresh_token"].as_str().unwrap().starts_with("gatr_"));
+    assert!(t["id_token"].is_string());
+    let access = t["access_token"].as_str().unwrap();
+    let me = app.with_key(access).get_json("/api/v1/session").await;
+    assert_eq!(me["credential"]["kind"], "oauth");
+    assert_eq!(me["user"]["id"], user.get_json("/api/v1/me").await["id"]);
+    let (status, v) = poll(&app, &reg, device_code).await;
+    assert_eq!(
+        (status, v["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+    // It is an authorized application like any other, and revoking it stops it.
+    let apps = user.get_json("/api/v1/authorized-apps").await;
+    assert_eq!(apps["items"][0]["client_name"], "Acme CLI");
+    let gid = apps["items"][0]["id"].as_str().unwrap();
+    let res = user
+        .post(&format!("/api/v1/authorized-apps/{gid}/revoke"), &json!({}))
+        .await;
+    assert!(res.status().is_success());
+    assert_eq!(
+        app.with_key(access).get("/api/v1/session").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    // The decision is in the audit log.
+    let events = user
+        .get_json("/api/v1/audit-events?action=oauth_device.allowed")
+        .await;
+    assert_eq!(events["items"].as_array().unwrap().len(), 1, "{events}");
+}
+
+fn regex_like_user_code(code: &str) -> bool {
+    let alphabet = "BCDFGHJKLMNPQRSTVWXZ";
+    code.len() == 9
+        && code.as_bytes()[4] == b'-'
+        && code
+            .chars()
+            .filter(|c| *c != '-')
+            .all(|c| alphabet.contains(c))
+}
+
+async fn device_polling_follows_rfc_8628(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    let NewUser { client: user, .. } = app.user(&admin, Role::Editor).await;
+    let reg = cli_client(&admin).await;
+    // A client without the device grant may not start one.
+    let plain = register(&admin, true, &[CALLBACK]).await;
+    let res = http_client()
+        .post(app.url("/oauth/device_authorization"))
+        .form(&[("client_id", plain.client_id.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(v["error"], "unauthorized_client");
+    let res = http_client()
+        .post(app.url("/oauth/device_authorization"))
+        .form(&[("client_id", reg.client_id.as_str()), ("scope", "admin")])
+        .send()
+        .await
+        .unwrap();
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(v["error"], "invalid_scope");
+    // Polling too soon: slow_down, and the interval grows by 5 s for good.
+    let d = start_device(&app, &reg, "api:read").await;
+    let device_code = d["device_code"].as_str().unwrap();
+    let (_, v) = poll(&app, &reg, device_code).await;
+    assert_eq!(v["error"], "authorization_pending");
+    let (_, v) = poll(&app, &reg, device_code).await;
+    assert_eq!(v["error"], "slow_down");
+    app.state.clock.advance(chrono::TimeDelta::seconds(6));
+    let (_, v) = poll(&app, &reg, device_code).await;
+    assert_eq!(
+        v["error"], "slow_down",
+        "the interval was 10 s; it is 15 s now"
+    );
+    app.state.clock.advance(chrono::TimeDelta::seconds(16));
+    let (_, v) = poll(&app, &reg, device_code).await;
+    assert_eq!(v["error"], "authorization_pending");
+    // Another client's poll with this device code learns nothing.
+    let other = cli_client(&admin).await;
+    let (_, v) = poll(&app, &other, device_code).await;
+    assert_eq!(v["error"], "invalid_grant");
+    // Denied: access_denied; then the code is dead.
+    let res = user
+        .post(
+            "/api/v1/oauth/device/decision",
+            &json!({"user_code": d["user_code"], "decision": "deny"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    app.state.clock.advance(chrono::TimeDelta::seconds(11));
+    let (status, v) = poll(&app, &reg, device_code).await;
+    assert_eq!(
+        (status, v["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("access_denied"))
+    );
+    let res = user
+        .post(
+            "/api/v1/oauth/device/decision",
+            &json!({"user_code": d["user_code"], "decision": "allow"}),
+        )
+        .await;
+    assert_eq!(
+        res.status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "decided already"
+    );
+    // Expired: expired_token, and the page no longer finds it.
+    let d = start_device(&app, &reg, "api:read").await;
+    app.state.clock.advance(chrono::TimeDelta::minutes(11));
+    let (status, v) = poll(&app, &reg, d["device_code"].as_str().unwrap()).await;
+    assert_eq!(
+        (status, v["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("expired_token"))
+    );
+    let res = user
+        .post(
+            "/api/v1/oauth/device",
+            &json!({"user_code": d["user_code"]}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    // A device code that never was.
+    let (_, v) = poll(&app, &reg, "no-such-code").await;
+    assert_eq!(v["error"], "invalid_grant");
+}
+
+async fn wrong_user_codes_are_throttled_and_other_subscriptions_codes_unknown(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    let NewUser { client: user, .. } = app.user(&admin, Role::Editor).await;
+    let reg = cli_client(&admin).await;
+    let d = start_device(&app, &reg, "api:read").await;
+    // A person of another subscription cannot see or decide it.
+    let other = app.second_subscription().await;
+    let res = other
+        .admin
+        .post(
+            "/api/v1/oauth/device",
+            &json!({"user_code": d["user_code"]}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    // Only a signed-in session may look codes up; a key may not.
+    let key = app.api_key(&user, "full_access").await;
+    let res = app
+        .with_key(&key.secret)
+        .post(
+            "/api/v1/oauth/device",
+            &json!({"user_code": d["user_code"]}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    // Guessing: ten wrong codes from one address (the other subscription's was the
+    // first), then 429 even for the right one.
+    for i in 0..9 {
+        let res = user
+            .post("/api/v1/oauth/device", &json!({"user_code": format!("BCDF-GHJ{}", ["K", "L", "M", "N", "P", "Q", "R", "S", "T", "V"][i])}))
+            .await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    let res = user
+        .post(
+            "/api/v1/oauth/device",
+            &json!({"user_code": d["user_code"]}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(res.headers().get("retry-after").is_some());
+    // Garbage is a wrong code, never a 500.
+    let res = admin
+        .post(
+            "/api/v1/oauth/device",
+            &json!({"user_code": "'; DROP TABLE users; --"}),
+        )
+        .await;
+    assert!(res.status().is_client_error());
+}

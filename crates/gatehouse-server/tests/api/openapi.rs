@@ -85,6 +85,7 @@ fn every_mounted_route_is_documented() {
                         "/oauth/revoke",
                         "/oauth/introspect",
                         "/oauth/userinfo",
+                        "/oauth/device_authorization",
                         "/login/",
                         "/.well-known/",
                     ]
