@@ -16,6 +16,7 @@ pub mod grants;
 pub mod health;
 pub mod limiter;
 pub mod limits;
+pub mod logout;
 pub mod metrics;
 pub mod oauth;
 pub mod oauth_clients;

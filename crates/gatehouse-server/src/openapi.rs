@@ -80,6 +80,8 @@ const DESCRIPTION: &str = "API keys, OAuth clients and authorized applications. 
         oauth::device::lookup,
         oauth::device::decide,
         oauth::device::device_authorization,
+        oauth::end_session::end_session_get,
+        oauth::end_session::end_session_post,
         oauth::authorize::authorize,
         oauth::authorize::authorize_post,
         oauth::token::token,

@@ -492,9 +492,18 @@ impl SigningKeys {
 
     /// Signs an OpenID Connect id_token (RS256, `typ: JWT`). Call `ensure_rsa` first.
     pub fn sign_id_token<T: Serialize>(&self, claims: &T) -> anyhow::Result<String> {
+        self.sign_rs256("JWT", claims)
+    }
+
+    /// A Back-Channel Logout token (`typ: logout+jwt`, §2.4), signed as id_tokens are.
+    pub fn sign_logout_token<T: Serialize>(&self, claims: &T) -> anyhow::Result<String> {
+        self.sign_rs256("logout+jwt", claims)
+    }
+
+    fn sign_rs256<T: Serialize>(&self, typ: &str, claims: &T) -> anyhow::Result<String> {
         let keys = self.current().context("signing keys unavailable")?;
         let rsa = keys.rsa.as_ref().context("no RSA signing key yet")?;
-        let header = json!({"typ": "JWT", "alg": "RS256", "kid": rsa.kid});
+        let header = json!({"typ": typ, "alg": "RS256", "kid": rsa.kid});
         let input = format!(
             "{}.{}",
             URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header)?),
@@ -564,11 +573,45 @@ impl SigningKeys {
             .map_err(|e| VerifyError::Invalid(e.to_string()))
     }
 
+    /// The claims of an id_token this server issued, as an `id_token_hint` (RP-Initiated
+    /// Logout §2): RS256 by a published key and our issuer; expired ones are accepted,
+    /// as the specification allows, since apps log people out long after sign-in.
+    /// `None` for anything else.
+    pub fn verify_id_token_hint(&self, token: &str) -> Option<IdTokenHint> {
+        let keys = self.current()?;
+        let header = jsonwebtoken::decode_header(token).ok()?;
+        if header.alg != Algorithm::RS256 {
+            return None;
+        }
+        let key = match keys.decoding.get(header.kid.as_deref()?)? {
+            (Algorithm::RS256, key) => key,
+            _ => return None,
+        };
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.set_issuer(&[&self.issuer]);
+        validation.validate_exp = false;
+        validation.validate_aud = false;
+        validation.set_required_spec_claims(&["iss", "sub", "aud"]);
+        jsonwebtoken::decode::<IdTokenHint>(token, key, &validation)
+            .ok()
+            .map(|d| d.claims)
+    }
+
     /// The JSON Web Key Set: the current keys and those still in their grace period.
     pub fn jwks(&self) -> Value {
         let keys = self.current().map(|k| k.jwks.clone()).unwrap_or_default();
         json!({ "keys": keys })
     }
+}
+
+/// What an `id_token_hint` says: who, for which client, in which Gatehouse session.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct IdTokenHint {
+    pub sub: String,
+    /// The client id (id_tokens have one audience).
+    pub aud: String,
+    #[serde(default)]
+    pub sid: Option<String>,
 }
 
 #[cfg(test)]

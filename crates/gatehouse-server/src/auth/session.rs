@@ -16,6 +16,18 @@ use crate::error::ApiError;
 /// Resolves a session cookie into a principal, or 401. The subscription's current
 /// settings apply to existing sessions: shortening the idle or absolute lifetime takes
 /// effect at the next request.
+/// The cookie that makes a browser forget its session (signing out).
+pub fn removal(secure: bool) -> actix_web::cookie::Cookie<'static> {
+    let mut removal = actix_web::cookie::Cookie::build(super::SESSION_COOKIE, "")
+        .path("/")
+        .http_only(true)
+        .same_site(actix_web::cookie::SameSite::Lax)
+        .secure(secure)
+        .finish();
+    removal.make_removal();
+    removal
+}
+
 pub async fn authenticate(auth: &Authenticator, token: &str) -> Result<Principal, ApiError> {
     super::traced("session", check(auth, token)).await
 }

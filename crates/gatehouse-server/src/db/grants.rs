@@ -465,3 +465,57 @@ pub fn revoke_refresh(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> 
         .execute(conn)
         .map(drop)
 }
+
+/// Whose apps to tell of a logout: those a browser session signed in to, all of a
+/// user's, or one grant's.
+#[derive(Debug, Clone, Copy)]
+pub enum LogoutScope<'a> {
+    Session(&'a str),
+    User(&'a str),
+    Grant(&'a str),
+}
+
+/// The clients to tell of a logout, with the user and the session (`sid`) each was
+/// signed in with, once per (client, session), found through the refresh tokens that
+/// carry the session. Spent and revoked tokens count: an app that signed someone in
+/// keeps its own session after its tokens rotate.
+pub fn logout_targets(
+    conn: &mut DbConnection,
+    scope: LogoutScope<'_>,
+) -> QueryResult<Vec<(ClientRow, String, Option<String>)>> {
+    let q = oauth_refresh_tokens::table
+        .inner_join(oauth_grants::table.inner_join(oauth_clients::table))
+        .select((
+            ClientRow::as_select(),
+            oauth_grants::user_id,
+            oauth_refresh_tokens::session_id,
+        ))
+        .distinct()
+        .into_boxed();
+    match scope {
+        LogoutScope::Session(s) => q.filter(oauth_refresh_tokens::session_id.eq(s)),
+        LogoutScope::User(u) => q.filter(oauth_grants::user_id.eq(u)),
+        LogoutScope::Grant(g) => q.filter(oauth_grants::id.eq(g)),
+    }
+    .load(conn)
+}
+
+/// OpenID Connect Core §11: a refresh token issued for sign-in (`openid`) without
+/// `offline_access` is good only while the person's session lasts; when the session
+/// ends, those issued in it are revoked. Their grants stay (the app is still
+/// authorized; signing in again needs no consent). The number revoked.
+pub fn revoke_session_refresh(
+    conn: &mut DbConnection,
+    session_id: &str,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(
+        oauth_refresh_tokens::table
+            .filter(oauth_refresh_tokens::session_id.eq(session_id))
+            .filter(oauth_refresh_tokens::revoked_at.is_null())
+            .filter(oauth_refresh_tokens::scopes.like("%openid%"))
+            .filter(oauth_refresh_tokens::scopes.not_like("%offline_access%")),
+    )
+    .set(oauth_refresh_tokens::revoked_at.eq(Some(now)))
+    .execute(conn)
+}

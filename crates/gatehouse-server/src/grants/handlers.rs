@@ -77,17 +77,22 @@ pub async fn revoke_app(
             let grant = store::find_by_id(conn, &grant_id)?
                 .filter(|g| g.user_id == user_id)
                 .ok_or(ApiError::NotFound)?;
+            let mut logouts = Vec::new();
             if store::revoke(conn, Holder::User(&user_id), &grant.id, now)? {
                 audit
                     .clone()
                     .details(json!({"client": grant.client_id}))
                     .record(conn)?;
+                // The app's own sessions for this person end too (Back-Channel Logout).
+                logouts = crate::logout::targets(conn, store::LogoutScope::Grant(&grant.id))?;
             }
             let (grant, client) =
                 store::find_with_client(conn, &grant_id)?.ok_or(ApiError::NotFound)?;
-            Ok(super::to_api(&grant, &client))
+            Ok((super::to_api(&grant, &client), logouts))
         })
         .await?;
+    let (app, logouts) = app;
     state.auth.invalidate(Invalidate::Grant(&id));
+    crate::logout::send(&state, logouts, "app_revoked");
     Ok(HttpResponse::Ok().json(app))
 }

@@ -43,7 +43,7 @@ pub(super) fn protect(
         .insert_header((header::REFERRER_POLICY, "no-referrer"))
 }
 
-fn escape(s: &str) -> String {
+pub(super) fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -52,7 +52,7 @@ fn escape(s: &str) -> String {
 }
 
 /// The error page for requests we cannot safely send back to the client.
-fn error_page(title: &str, detail: &str) -> HttpResponse {
+pub(super) fn error_page(title: &str, detail: &str) -> HttpResponse {
     page(HttpResponse::BadRequest(), title, detail)
 }
 

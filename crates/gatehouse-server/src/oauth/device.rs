@@ -233,14 +233,9 @@ pub async fn redeem(
             if !grant.is_active() || user.state != gatehouse_types::UserState::Active {
                 return Ok(Poll::Invalid);
             }
-            store_refresh(
-                conn,
-                &grant,
-                &refresh_hash,
-                &device.scopes,
-                device.session_id.as_deref(),
-                now,
-            )?;
+            // Not bound to the browser session the code was entered in: signing out
+            // there does not sign the device out (its id_token still names it).
+            store_refresh(conn, &grant, &refresh_hash, &device.scopes, None, now)?;
             Ok::<_, ApiError>(Poll::Issued {
                 grant: Box::new(grant),
                 user: Box::new(user),

@@ -10,6 +10,7 @@ pub mod authorize;
 pub mod client_auth;
 pub mod device;
 pub mod discovery;
+pub mod end_session;
 pub mod error;
 pub mod introspect;
 pub mod params;
@@ -71,6 +72,11 @@ pub fn configure_protocol(cfg: &mut web::ServiceConfig) {
     .service(resource("/login/oauth2/token").post(token::token))
     .service(resource("/oauth/jwks").get(jwks))
     .service(resource("/oauth/device_authorization").post(device::device_authorization))
+    .service(
+        resource("/oauth/logout")
+            .get(end_session::end_session_get)
+            .post(end_session::end_session_post),
+    )
     .service(resource("/oauth/revoke").post(revoke::revoke))
     .service(resource("/oauth/introspect").post(introspect::introspect))
     .service(

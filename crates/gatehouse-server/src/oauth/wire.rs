@@ -61,6 +61,29 @@ pub struct TokenResponse<'a> {
     pub id_token: Option<String>,
 }
 
+/// RP-Initiated Logout (OpenID Connect RP-Initiated Logout 1.0 §2): in the query of a
+/// `GET`, or form-encoded in the body of a `POST`.
+#[derive(ToSchema, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EndSessionRequest {
+    /// An id_token Gatehouse issued to the client (expired is fine).
+    #[param(value_type = String, required = false)]
+    #[schema(nullable = false)]
+    pub id_token_hint: Option<String>,
+    /// The client, when there is no hint (or the hint's audience).
+    #[param(value_type = String, required = false)]
+    #[schema(nullable = false)]
+    pub client_id: Option<String>,
+    /// One of the client's `post_logout_redirect_uris`, exactly.
+    #[param(value_type = String, required = false)]
+    #[schema(nullable = false)]
+    pub post_logout_redirect_uri: Option<String>,
+    /// Sent back with the redirect.
+    #[param(value_type = String, required = false)]
+    #[schema(nullable = false)]
+    pub state: Option<String>,
+}
+
 /// `POST /oauth/device_authorization` (RFC 8628 §3.1), form-encoded.
 #[derive(ToSchema)]
 pub struct DeviceAuthorizationRequest {

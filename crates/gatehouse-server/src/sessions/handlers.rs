@@ -299,20 +299,19 @@ pub async fn sign_out(
     principal.require(Action::SignOut)?;
     let audit = Audit::by(&principal, &meta, "session.signed_out");
     let (user_id, id) = (principal.user.id.clone(), principal.via.id().to_string());
-    audit
+    let now = state.clock.now();
+    let logouts = audit
         .write(&state.db, move |conn| {
-            store::delete(conn, &user_id, &id)?;
-            Ok::<_, ApiError>(())
+            let logouts = crate::logout::end_session(conn, &user_id, &id, now)?;
+            Ok::<_, ApiError>(logouts)
         })
         .await?;
-    let mut removal = Cookie::build(SESSION_COOKIE, "")
-        .path("/")
-        .http_only(true)
-        .same_site(SameSite::Lax)
-        .secure(state.settings.cookies_secure())
-        .finish();
-    removal.make_removal();
-    Ok(HttpResponse::NoContent().cookie(removal).finish())
+    crate::logout::send(&state, logouts, "signed_out");
+    Ok(HttpResponse::NoContent()
+        .cookie(crate::auth::session::removal(
+            state.settings.cookies_secure(),
+        ))
+        .finish())
 }
 
 pub fn session_info(principal: &Principal, now: chrono::NaiveDateTime) -> SessionInfo {

@@ -15,6 +15,7 @@ use crate::auth::cache::Invalidate;
 use crate::auth::password::generate_password;
 use crate::auth::{Action, Authenticated, ClientMeta, Principal};
 use crate::db::DbConnection;
+use crate::db::grants::LogoutScope;
 use crate::db::sessions as sessions_store;
 use crate::db::subscriptions as subscriptions_store;
 use crate::error::ApiError;
@@ -433,6 +434,10 @@ pub async fn update_user(
             let current = lock_and_check_last_admin(conn, &sub_id, &user_id, stays_admin)?;
             let admin_locked = current.state == UserState::Locked;
             let password_locked = current.password_locked_until.is_some_and(|u| u > now);
+            let mut logouts = Vec::new();
+            if stopping {
+                logouts = crate::logout::targets(conn, LogoutScope::User(&user_id))?;
+            }
             store::update(conn, &sub_id, &user_id, &changes)?;
             if stopping {
                 sessions_store::delete_for_user(conn, &user_id, None)?;
@@ -444,10 +449,14 @@ pub async fn update_user(
                 Some(UserState::Locked) if !admin_locked => locked_event.record(conn)?,
                 _ => {}
             }
-            store::find_in_subscription(conn, &sub_id, &user_id)?.ok_or(ApiError::NotFound)
+            let row =
+                store::find_in_subscription(conn, &sub_id, &user_id)?.ok_or(ApiError::NotFound)?;
+            Ok((row, logouts))
         })
         .await?;
+    let (row, logouts) = row;
     state.auth.invalidate(Invalidate::User(&row.id));
+    crate::logout::send(&state, logouts, "user_stopped");
     Ok(web::Json(super::to_api(&row, now)))
 }
 
@@ -476,18 +485,20 @@ pub async fn delete_user(
         .target("user", &target.id)
         .details(json!({"username": target.username}));
     let (sub_id, user_id) = (principal.subscription.id.clone(), target.id.clone());
-    audit
+    let logouts = audit
         .write(&state.db, move |conn| {
             lock_and_check_last_admin(conn, &sub_id, &user_id, false)?;
+            let logouts = crate::logout::targets(conn, LogoutScope::User(&user_id))?;
             // Sessions, keys, grants (with their codes and refresh tokens) and the
             // clients the user registered go with the user by cascade.
             if !store::delete(conn, &sub_id, &user_id)? {
                 // Deleted meanwhile: nothing happened here, and nothing is recorded.
                 return Err(ApiError::NotFound);
             }
-            Ok(())
+            Ok(logouts)
         })
         .await?;
     state.auth.invalidate(Invalidate::User(&target.id));
+    crate::logout::send(&state, logouts, "user_deleted");
     Ok(HttpResponse::NoContent().finish())
 }

@@ -31,6 +31,8 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("auth", &["auth"]),
     ("state", &["state"]),
     ("audit", &["audit"]),
+    // Back-channel logout: found in a domain's transaction, sent after it commits.
+    ("logout", &["logout"]),
     (
         "domain",
         &[

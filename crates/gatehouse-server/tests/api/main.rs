@@ -15,6 +15,7 @@ mod faults;
 mod isolation;
 mod layers;
 mod limits;
+mod logout;
 mod metrics;
 mod oauth;
 mod openapi;

@@ -86,6 +86,7 @@ fn every_mounted_route_is_documented() {
                         "/oauth/introspect",
                         "/oauth/userinfo",
                         "/oauth/device_authorization",
+                        "/oauth/logout",
                         "/login/",
                         "/.well-known/",
                     ]
