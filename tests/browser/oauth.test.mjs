@@ -15,14 +15,17 @@ setup((g, b) => {
   browser = b;
 });
 
-/** Registers a client through the OAuth Clients tab; answers its id and secret. */
-async function registerClient(page, name, callback, type) {
+/** Registers a client through the OAuth Clients tab; answers its id and secret. The
+ *  app's root is its sign-out return URL; `device` also ticks device sign-in. */
+async function registerClient(page, name, callback, type, { device = false } = {}) {
   await page.goto(`${gh.url}/clients`);
   await page.getByRole('button', { name: 'Create New Client' }).click();
   const dialog = page.locator('dialog[open]');
   await dialog.getByLabel('Application name').fill(name);
   await dialog.getByLabel('Callback URLs').fill(callback);
   await dialog.getByLabel('Homepage (optional)').fill('https://sample.example.com');
+  await dialog.getByLabel('Sign-out return URLs (optional)').fill(new URL('/', callback).href);
+  if (device) await dialog.getByLabel(/Device sign-in/).check();
   await dialog.getByLabel(type === 'public' ? /Public/ : /Confidential/).check();
   await review(page, `clients-create-${type}`);
   await dialog.getByRole('button', { name: 'Create client' }).click();
@@ -102,9 +105,19 @@ for (const type of ['confidential', 'public']) {
       await person.locator('#refresh').click();
       await person.locator('#refresh-result').filter({ hasText: 'invalid_grant' }).waitFor();
 
-      // Signing in through the app again re-enables it (consent asked again).
+      // Signing out of the app signs out of Gatehouse too (RP-Initiated Logout with
+      // the id_token as the hint: no question asked), and comes back to the app.
       await person.locator('#sign-out').click();
+      await expectVisible(person, person.locator('#sign-in'));
+      const gone = await person.request.get(`${gh.url}/api/v1/session`);
+      assert.equal(gone.status(), 401, 'the Gatehouse session ended');
+      // Signing in through the app again: the password, then consent (the person
+      // revoked the app above), and the app is authorized again.
       await person.locator('#sign-in').click();
+      await person.waitForURL(/\/login\?next=/);
+      await person.getByLabel('Username').fill(gh.admin.username);
+      await person.getByLabel('Password').fill(gh.admin.password);
+      await person.getByRole('button', { name: 'Sign in' }).click();
       await person.waitForURL(/\/authorize\?request=/);
       await person.locator('#allow').click();
       await person.waitForURL(`${sample.url}/`);
@@ -118,6 +131,50 @@ for (const type of ['confidential', 'public']) {
     await page.context().close();
   });
 }
+
+test('the sample app signs a person in from a terminal with a device code (device-login)', async () => {
+  const port = await import('./harness.mjs').then((h) => h.freePort());
+  const page = await newPage(browser);
+  await signIn(page, gh.url, gh.admin);
+  await page.waitForURL(`${gh.url}/apps`);
+  const { clientId } = await registerClient(page, 'Sample CLI', `http://127.0.0.1:${port}/callback`, 'public', { device: true });
+  const { SAMPLE_APP_BIN } = await import('./harness.mjs');
+  const { spawn } = await import('node:child_process');
+  const cli = spawn(SAMPLE_APP_BIN, ['--gatehouse', gh.url, '--client-id', clientId, 'device-login'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  cli.stdout.on('data', (c) => { out += c; });
+  cli.stderr.on('data', (c) => { out += c; });
+  const exited = new Promise((ok) => cli.once('exit', ok));
+  try {
+    // The terminal says where to go and what to type.
+    for (let i = 0; i < 200 && !/enter the code/.test(out); i++) await new Promise((r) => setTimeout(r, 50));
+    const [, uri, code] = out.match(/open (\S+) in your browser and enter the code (\S+)/) ?? [];
+    assert.equal(uri, `${gh.url}/device`, out);
+    assert.match(code, /^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$/);
+    // The person types it (in lower case, as people do) on the device page.
+    await page.goto(uri);
+    await page.locator('#device-warning').waitFor();
+    await review(page, 'device-enter');
+    await page.getByLabel('Code').fill(code.toLowerCase());
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await page.locator('#device-title').filter({ hasText: 'Sample CLI' }).waitFor();
+    assert.equal((await page.locator('#device-code').textContent()).trim(), code);
+    await review(page, 'device-decide');
+    await page.locator('#allow').click();
+    await page.locator('#device-done').filter({ hasText: 'Device connected' }).waitFor();
+    await review(page, 'device-done');
+    // The terminal goes on by itself: signed in as the admin, with their keys.
+    assert.equal(await exited, 0, out);
+    assert.match(out, new RegExp(`Signed in as ${gh.admin.username} \\(`), out);
+    assert.match(out, /Your API keys: \d+/, out);
+    // It is an authorized application like any other.
+    await page.goto(`${gh.url}/apps`);
+    await page.locator('#apps-list li', { hasText: 'Sample CLI' }).locator('.badge', { hasText: 'Active' }).waitFor();
+  } finally {
+    cli.kill('SIGTERM');
+  }
+  await page.context().close();
+});
 
 test('denying the consent sends the person back to the app with access_denied', async () => {
   const port = await import('./harness.mjs').then((h) => h.freePort());

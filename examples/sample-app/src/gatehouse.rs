@@ -11,9 +11,10 @@ use oauth2::basic::{
     BasicTokenType,
 };
 use oauth2::{
-    AccessToken, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet,
-    EndpointSet, ExtraTokenFields, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken,
-    RequestTokenError, Scope, StandardRevocableToken, StandardTokenResponse, TokenUrl,
+    AccessToken, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken,
+    DeviceAuthorizationUrl, EndpointNotSet, EndpointSet, ExtraTokenFields, PkceCodeChallenge,
+    PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError, Scope,
+    StandardDeviceAuthorizationResponse, StandardRevocableToken, StandardTokenResponse, TokenUrl,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -34,6 +35,21 @@ type OAuthClient = oauth2::Client<
     EndpointNotSet, // introspection endpoint
     EndpointNotSet, // revocation endpoint: see `Gatehouse::revoke`
     EndpointSet,    // token endpoint
+>;
+
+/// The same client as the device flow sees it (RFC 8628): only the device authorization
+/// and token endpoints.
+type DeviceClient = oauth2::Client<
+    BasicErrorResponse,
+    TokenSet,
+    BasicTokenIntrospectionResponse,
+    StandardRevocableToken,
+    BasicRevocationErrorResponse,
+    EndpointNotSet,
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointSet,
 >;
 
 #[derive(Clone, Default, Deserialize, Serialize)]
@@ -62,6 +78,8 @@ struct Discovery {
     token_endpoint: String,
     userinfo_endpoint: Option<String>,
     revocation_endpoint: Option<String>,
+    device_authorization_endpoint: Option<String>,
+    end_session_endpoint: Option<String>,
 }
 
 /// Gatehouse as this app knows it, from discovery and the app's registration.
@@ -75,6 +93,9 @@ pub struct Gatehouse {
     revocation: Url,
     api_keys: Url,
     scopes: Vec<String>,
+    token_endpoint: String,
+    device_authorization: Option<String>,
+    end_session: Option<Url>,
 }
 
 /// A failed OAuth call: the RFC 6749 error code Gatehouse answered with, or a code
@@ -175,7 +196,7 @@ impl Gatehouse {
             .ok_or_else(|| missing("revocation_endpoint"))?;
         let mut oauth = oauth2::Client::new(ClientId::new(client_id.clone()))
             .set_auth_uri(AuthUrl::new(d.authorization_endpoint).context("authorization_endpoint")?)
-            .set_token_uri(TokenUrl::new(d.token_endpoint).context("token_endpoint")?)
+            .set_token_uri(TokenUrl::new(d.token_endpoint.clone()).context("token_endpoint")?)
             .set_redirect_uri(RedirectUrl::new(redirect_uri.to_string()).context("redirect URI")?);
         // With a secret the crate authenticates with HTTP Basic (client_secret_basic);
         // without one it sends `client_id` in the form (a public client, auth `none`).
@@ -194,7 +215,104 @@ impl Gatehouse {
             api_keys: Url::parse(&format!("{base}/api/v1/api-keys?limit=200"))
                 .context("--gatehouse")?,
             scopes,
+            token_endpoint: d.token_endpoint,
+            device_authorization: d.device_authorization_endpoint,
+            end_session: d
+                .end_session_endpoint
+                .map(|u| Url::parse(&u))
+                .transpose()
+                .context("end_session_endpoint")?,
         })
+    }
+
+    /// Where to send the browser to sign out of Gatehouse too (OpenID Connect
+    /// RP-Initiated Logout): the end-session endpoint with the id_token as the hint,
+    /// our client id, and where to come back to (registered with the client as a
+    /// sign-out return URL). `None` when Gatehouse has no such endpoint.
+    pub fn end_session_url(&self, id_token: Option<&str>, back_to: &str) -> Option<Url> {
+        let mut url = self.end_session.clone()?;
+        {
+            let mut q = url.query_pairs_mut();
+            if let Some(hint) = id_token {
+                q.append_pair("id_token_hint", hint);
+            }
+            q.append_pair("client_id", &self.client_id)
+                .append_pair("post_logout_redirect_uri", back_to);
+        }
+        Some(url)
+    }
+
+    /// RFC 8628: sign a person in from a terminal. Asks for a device code, shows where
+    /// to go and what to type (through `show`), then polls at the interval Gatehouse
+    /// gives until the person allows or denies, or the code expires.
+    pub async fn device_login(
+        &self,
+        show: impl FnOnce(&str, &str, Option<&str>),
+    ) -> Result<TokenSet, OAuthFailure> {
+        let endpoint = self
+            .device_authorization
+            .clone()
+            .ok_or_else(|| OAuthFailure {
+                code: "unsupported".into(),
+                description: Some(
+                    "Gatehouse's discovery names no device_authorization_endpoint".into(),
+                ),
+                transport: false,
+            })?;
+        let bad_url = |what: &str| OAuthFailure {
+            code: "unexpected_response".into(),
+            description: Some(format!("{what} is not a URL")),
+            transport: true,
+        };
+        let mut client: DeviceClient = oauth2::Client::new(ClientId::new(self.client_id.clone()))
+            .set_device_authorization_url(
+                DeviceAuthorizationUrl::new(endpoint)
+                    .map_err(|_| bad_url("device_authorization_endpoint"))?,
+            )
+            .set_token_uri(
+                TokenUrl::new(self.token_endpoint.clone())
+                    .map_err(|_| bad_url("token_endpoint"))?,
+            );
+        if let Some(secret) = &self.client_secret {
+            client = client.set_client_secret(secret.clone());
+        }
+        let client = client;
+        let http = |req| send(self.http.clone(), req);
+        let details: StandardDeviceAuthorizationResponse = client
+            .exchange_device_code()
+            .add_scopes(self.scopes.iter().cloned().map(Scope::new))
+            .request_async(&http)
+            .await
+            .map_err(token_failure)?;
+        show(
+            details.verification_uri().as_str(),
+            details.user_code().secret(),
+            details
+                .verification_uri_complete()
+                .map(|u| u.secret().as_str()),
+        );
+        client
+            .exchange_device_access_token(&details)
+            .request_async(&http, tokio::time::sleep, None)
+            .await
+            .map_err(|e| match e {
+                RequestTokenError::ServerResponse(r) => OAuthFailure {
+                    code: r.error().as_ref().to_string(),
+                    description: r.error_description().cloned(),
+                    transport: false,
+                },
+                RequestTokenError::Request(e) => transport(e),
+                RequestTokenError::Parse(e, _) => OAuthFailure {
+                    code: "unexpected_response".into(),
+                    description: Some(e.to_string()),
+                    transport: true,
+                },
+                RequestTokenError::Other(m) => OAuthFailure {
+                    code: "unexpected_response".into(),
+                    description: Some(m),
+                    transport: true,
+                },
+            })
     }
 
     pub fn issuer(&self) -> &str {

@@ -6,7 +6,12 @@
 //!
 //! ```text
 //! cargo run -p gatehouse-sample-app -- --client-id ID --client-secret SECRET
+//! cargo run -p gatehouse-sample-app -- --client-id ID device-login
 //! ```
+//!
+//! `device-login` is the command-line side: the device authorization grant (RFC 8628)
+//! through the `oauth2` crate — it prints where to go and the code to type, waits for
+//! the person to allow it in their browser, then shows who signed in.
 //!
 //! See `examples/sample-app/README.md` for registering the app in Gatehouse.
 
@@ -20,7 +25,7 @@ use std::time::Duration;
 
 use actix_web::{App, HttpServer, web};
 use anyhow::{Context, bail};
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use url::Url;
 
 use crate::gatehouse::Gatehouse;
@@ -31,19 +36,27 @@ use crate::session::Sessions;
 #[derive(Parser)]
 #[command(name = "sample-app", version)]
 struct Config {
+    #[command(subcommand)]
+    command: Option<Command>,
     /// Gatehouse's base URL; the app reads `/.well-known/openid-configuration` there.
     #[arg(
         long,
         env = "SAMPLE_GATEHOUSE_URL",
-        default_value = "http://127.0.0.1:8080"
+        default_value = "http://127.0.0.1:8080",
+        global = true
     )]
     gatehouse: Url,
     /// The client id Gatehouse gave this app when it was registered.
-    #[arg(long, env = "SAMPLE_CLIENT_ID")]
-    client_id: String,
+    #[arg(long, env = "SAMPLE_CLIENT_ID", global = true)]
+    client_id: Option<String>,
     /// The client secret of a confidential client (sent with HTTP Basic). Leave it out
     /// for a public client: then only PKCE protects the code (token endpoint auth `none`).
-    #[arg(long, env = "SAMPLE_CLIENT_SECRET", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "SAMPLE_CLIENT_SECRET",
+        hide_env_values = true,
+        global = true
+    )]
     client_secret: Option<String>,
     /// Address to listen on.
     #[arg(long, env = "SAMPLE_LISTEN", default_value = "127.0.0.1:3000")]
@@ -59,9 +72,18 @@ struct Config {
     #[arg(
         long,
         env = "SAMPLE_SCOPES",
-        default_value = "openid profile email api:read"
+        default_value = "openid profile email api:read",
+        global = true
     )]
     scopes: String,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Sign in from this terminal with the device authorization grant (RFC 8628): open
+    /// the address shown, type the code, allow; then see who signed in. The client must
+    /// be registered for the device grant.
+    DeviceLogin,
 }
 
 /// What every request handler shares.
@@ -70,6 +92,8 @@ pub struct AppState {
     pub sessions: Sessions,
     /// `scheme://host[:port]` of `--public-url`, for the same-origin check on POSTs.
     pub origin: String,
+    /// Gatehouse's origin, where signing out goes on to (the pages' `form-action`).
+    pub gatehouse_origin: String,
     /// Whether the session cookie gets `Secure` (when the public URL is https).
     pub secure_cookie: bool,
 }
@@ -86,6 +110,9 @@ async fn main() -> ExitCode {
 }
 
 async fn run(config: Config) -> anyhow::Result<()> {
+    let Some(client_id) = config.client_id.clone() else {
+        bail!("--client-id (or SAMPLE_CLIENT_ID) is required");
+    };
     let public_url = config.public_url.as_str().trim_end_matches('/').to_string();
     if !matches!(config.public_url.scheme(), "http" | "https") {
         bail!("--public-url must be an http or https URL");
@@ -106,12 +133,15 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let gatehouse = Gatehouse::discover(
         http,
         config.gatehouse.as_str().trim_end_matches('/'),
-        config.client_id,
+        client_id,
         client_secret,
         &format!("{public_url}/callback"),
         scopes,
     )
     .await?;
+    if let Some(Command::DeviceLogin) = config.command {
+        return device_login(&gatehouse).await;
+    }
     let kind = if gatehouse.is_public() {
         "public client, PKCE only"
     } else {
@@ -121,6 +151,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
         gatehouse,
         sessions: Sessions::default(),
         origin: config.public_url.origin().ascii_serialization(),
+        gatehouse_origin: config.gatehouse.origin().ascii_serialization(),
         secure_cookie: config.public_url.scheme() == "https",
     });
     let server = HttpServer::new({
@@ -140,5 +171,42 @@ async fn run(config: Config) -> anyhow::Result<()> {
         state.gatehouse.issuer(),
     );
     server.run().await.context("serving")?;
+    Ok(())
+}
+
+/// `sample-app device-login`: what a command-line tool does to sign someone in.
+async fn device_login(gatehouse: &Gatehouse) -> anyhow::Result<()> {
+    let tokens = gatehouse
+        .device_login(|uri, code, complete| {
+            println!("To sign in, open {uri} in your browser and enter the code {code}");
+            if let Some(complete) = complete {
+                println!("(or open {complete})");
+            }
+            println!("Waiting for you to allow it…");
+        })
+        .await
+        .map_err(|f| anyhow::anyhow!("device sign-in failed: {f}"))?;
+    let access = oauth2::TokenResponse::access_token(&tokens);
+    let scope = oauth2::TokenResponse::scopes(&tokens)
+        .map(|s| {
+            s.iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_default();
+    match gatehouse.userinfo(access).await {
+        Ok(me) => println!(
+            "Signed in as {} ({})",
+            me.preferred_username.as_deref().unwrap_or("?"),
+            me.sub
+        ),
+        Err(f) => println!("Signed in; userinfo answered {:?}", f.code),
+    }
+    println!("Scopes: {scope}");
+    match gatehouse.api_keys(access).await {
+        Ok(page) => println!("Your API keys: {}", page.items.len()),
+        Err(f) => println!("The API answered {:?}", f.code),
+    }
     Ok(())
 }

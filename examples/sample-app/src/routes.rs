@@ -67,14 +67,22 @@ impl ResponseError for PageError {
 
 /// An HTML response that is never cached (pages show the user's data) and never framed.
 fn html(status: StatusCode) -> HttpResponseBuilder {
+    html_posting_to(status, "")
+}
+
+/// [`html`] whose forms may also end up at `origin`: browsers hold a form's redirects
+/// to `form-action` too, and signing out goes on to Gatehouse's end-session endpoint.
+fn html_posting_to(status: StatusCode, origin: &str) -> HttpResponseBuilder {
     let mut b = HttpResponse::build(status);
     b.content_type("text/html; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::REFERRER_POLICY, "same-origin"))
         .insert_header((
             header::CONTENT_SECURITY_POLICY,
-            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; \
-             frame-ancestors 'none'; base-uri 'none'",
+            format!(
+                "default-src 'none'; style-src 'unsafe-inline'; form-action 'self' {origin}; \
+                 frame-ancestors 'none'; base-uri 'none'"
+            ),
         ));
     b
 }
@@ -179,7 +187,7 @@ async fn index(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
             message: Some("userinfo is about someone other than the id_token.".into()),
         });
     }
-    html(StatusCode::OK).body(pages::home(&pages::Home {
+    html_posting_to(StatusCode::OK, &state.gatehouse_origin).body(pages::home(&pages::Home {
         profile: &profile,
         keys: &keys,
         notice: notice.as_ref(),
@@ -331,6 +339,7 @@ async fn callback(
             expires_at: expires_at(&tokens),
             scope: scope_string(&tokens),
             sub,
+            id_token: tokens.extra_fields().id_token.clone(),
         }))
         .map_err(no_random)?;
     Ok(redirect("/")
@@ -417,12 +426,29 @@ async fn refresh(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpRes
     Ok(redirect("/").finish())
 }
 
-/// `POST /logout`: revoke the grant at Gatehouse (RFC 7009), forget the session.
+/// `POST /logout`: forget the session here, then sign out of Gatehouse too (OpenID
+/// Connect RP-Initiated Logout): the browser goes to Gatehouse's end-session endpoint
+/// with the id_token as the hint and comes back to `/` (registered with the client as
+/// a sign-out return URL). The app stays authorized; Gatehouse ends the refresh token
+/// of this sign-in with the session. Without an id_token (no `openid` scope) or an
+/// end-session endpoint, the app revokes its grant instead (RFC 7009).
 async fn logout(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, PageError> {
     same_origin(&state, &req)?;
     let tokens = session_id(&req)
         .and_then(|id| state.sessions.remove(&id))
         .and_then(|s| s.tokens);
+    let back_to = format!("{}/", state.origin);
+    let end_session = tokens.as_ref().and_then(|t| {
+        state
+            .gatehouse
+            .end_session_url(t.id_token.as_deref(), &back_to)
+            .filter(|_| t.id_token.is_some())
+    });
+    if let Some(url) = end_session {
+        return Ok(redirect(url.as_str())
+            .cookie(removal_cookie(&state))
+            .finish());
+    }
     if let Some(t) = tokens {
         // Revoking either token revokes the grant; the refresh token is the one every
         // server must support (RFC 7009 §2).

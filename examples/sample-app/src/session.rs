@@ -47,6 +47,8 @@ pub struct Tokens {
     pub scope: Option<String>,
     /// The `sub` of the id_token, which `userinfo` must repeat.
     pub sub: Option<String>,
+    /// The id_token itself: the hint that signs the person out of Gatehouse too.
+    pub id_token: Option<String>,
 }
 
 pub enum Notice {

@@ -337,7 +337,7 @@ fn ClientForm(
                     <textarea name="allowed_origins" placeholder="https://app.example.com"
                         prop:value=move || origins.get()
                         on:input=move |ev| origins.set(event_target_value(&ev))></textarea>
-                    <small class="hint">"Browser apps on these origins may call the token endpoint and the API with this client's tokens. One per line, like https://app.example.com; empty means the origins of the callback URLs."</small>
+                    <small class="hint">"Browser apps on these origins may call the token endpoint and the API with this client's tokens. One per line, like https://app.example.com. Left empty, the origins your callbacks are on."</small>
                 </label>
                 <label class="field">
                     <span>"Sign-out return URLs (optional)"</span>
