@@ -151,6 +151,8 @@ async fn metadata_describes_the_server(b: Backend) {
             ("revocation_endpoint", "/oauth/revoke"),
             ("introspection_endpoint", "/oauth/introspect"),
             ("userinfo_endpoint", "/oauth/userinfo"),
+            ("device_authorization_endpoint", "/oauth/device_authorization"),
+            ("end_session_endpoint", "/oauth/logout"),
         ] {
             assert_eq!(m[field], format!("{issuer}{suffix}"), "{field}");
             // Every advertised endpoint exists.
@@ -161,7 +163,12 @@ async fn metadata_describes_the_server(b: Backend) {
         assert_eq!(m["response_types_supported"], json!(["code"]));
         assert_eq!(
             m["grant_types_supported"],
-            json!(["authorization_code", "refresh_token", "client_credentials"])
+            json!([
+                "authorization_code",
+                "refresh_token",
+                "urn:ietf:params:oauth:grant-type:device_code",
+                "client_credentials"
+            ])
         );
         assert_eq!(m["code_challenge_methods_supported"], json!(["S256"]));
         assert_eq!(
