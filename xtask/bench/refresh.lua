@@ -5,7 +5,8 @@
 -- so the bench seeds two tokens per connection; an empty queue sends a dead token,
 -- which shows up as errors.
 -- Environment: BENCH_TOKENS (file, one token a line), BENCH_THREADS, BENCH_PATH,
--- BENCH_AUTH (Authorization header), BENCH_HOST, and BENCH_EXPECT: a field every answer
+-- BENCH_AUTH (Authorization header), BENCH_HOST, BENCH_ORIGIN (an `Origin` header, as a
+-- browser app on a registered origin sends; optional), and BENCH_EXPECT: a field every answer
 -- must carry (`id_token` for the OpenID Connect rows); an answer without it does not give
 -- its token back, so the connection runs dry and the run shows errors.
 local all = nil
@@ -37,6 +38,8 @@ function init(args)
     ["Content-Type"] = "application/x-www-form-urlencoded",
     ["Authorization"] = os.getenv("BENCH_AUTH"),
   }
+  local origin = os.getenv("BENCH_ORIGIN")
+  if origin ~= nil and origin ~= "" then headers["Origin"] = origin end
 end
 
 function request()

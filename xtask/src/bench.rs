@@ -194,6 +194,7 @@ fn run(
         .collect();
     print_api(seeded, &backends);
     print_oauth(&backends, theirs.as_deref());
+    print_devices(&backends);
     print_web(bundle, &load);
     Ok(())
 }
@@ -350,6 +351,7 @@ struct Measured {
     flood: Result,
     /// The OAuth rows, at each of `CONNECTIONS`.
     oauth: Vec<OAuthRun>,
+    devices: DeviceRun,
 }
 
 struct ApiRun {
@@ -412,11 +414,13 @@ fn measure(base: &str, dir: &Path) -> anyhow::Result<Measured> {
     // OAuth: the refresh-token grant and introspection, Gatehouse beside node's
     // oidc-provider on the same machine in the same run.
     let oauth = gatehouse_oauth(&base, &jar, &csrf, dir)?;
+    let devices = devices(&base, &jar, &csrf, &auth, dir)?;
     Ok(Measured {
         api,
         during,
         flood,
         oauth,
+        devices,
     })
 }
 
@@ -526,6 +530,175 @@ fn print_oauth(backends: &[(&str, &Measured)], theirs: Option<&[OAuthRun]>) {
     println!(
         "Targets: refresh with and without an id_token ≥ 3× oidc-provider; introspection ≥ 5×; PostgreSQL within 2× of SQLite."
     );
+    print_origin(backends);
+}
+
+/// What answering browser apps costs: the same rows with `Origin` (CORS headers added,
+/// the origin checked against the client's) beside those without.
+fn print_origin(backends: &[(&str, &Measured)]) {
+    println!();
+    println!(
+        "The Origin header of a browser app on a registered origin ({BENCH_ORIGIN}): the refresh grant (no id_token) and introspection with and without it"
+    );
+    println!();
+    println!(
+        "| endpoint | backend | connections | without: requests/s, p99 | with Origin: requests/s, p99 | with ÷ without |"
+    );
+    println!("|---|---|---:|---:|---:|---:|");
+    let mut worst: f64 = f64::INFINITY;
+    for (backend, m) in backends {
+        for (run, c) in m.oauth.iter().zip(CONNECTIONS) {
+            let Some((refresh, introspect)) = &run.with_origin else {
+                continue;
+            };
+            for (name, without, with) in [
+                ("refresh_token grant", &run.refresh, refresh),
+                ("introspection", &run.introspect, introspect),
+            ] {
+                let ratio = with.rps / without.rps;
+                worst = worst.min(ratio);
+                println!(
+                    "| {name} | {backend} | {c} | {:.0}, {:.2} ms | {:.0}, {:.2} ms | {ratio:.2}× |",
+                    without.rps, without.p99_ms, with.rps, with.p99_ms
+                );
+            }
+        }
+    }
+    println!();
+    println!("Target: with Origin within 5 % of without -> worst {worst:.2}×");
+}
+
+/// Devices polling the token endpoint while API keys are used: their effect on the
+/// key-authenticated p99.
+struct DeviceRun {
+    devices: usize,
+    polls_per_second: u32,
+    quiet: Result,
+    polled: Result,
+    polls: Result,
+}
+
+const DEVICES: usize = 2_000;
+/// RFC 8628's default interval.
+const POLL_SECONDS: u32 = 5;
+const POLL_CONNECTIONS: u32 = 20;
+
+/// Starts `DEVICES` device authorizations, then measures the key-authenticated request
+/// at 64 connections alone and while every device polls every 5 s (400 polls a second,
+/// each one a write: its poll time).
+fn devices(
+    base: &str,
+    jar: &Path,
+    csrf: &str,
+    auth: &str,
+    dir: &Path,
+) -> anyhow::Result<DeviceRun> {
+    let jar = path_str(jar)?;
+    let created = curl(&[
+        "-b",
+        jar,
+        "-H",
+        "Content-Type: application/json",
+        "-H",
+        &format!("X-CSRF-Token: {csrf}"),
+        "-d",
+        &format!(
+            "{{\"name\":\"bench devices\",\"client_type\":\"public\",\"redirect_uris\":[\"{CALLBACK}\"],\"grant_types\":[\"urn:ietf:params:oauth:grant-type:device_code\"]}}"
+        ),
+        &format!("{base}/api/v1/oauth-clients"),
+    ])?;
+    let client_id = json_string(&created, "client_id").context("registering a device client")?;
+    // One curl for all of them: a config file of requests separated by `next`.
+    let config = dir.join("devices.curl");
+    let one = format!(
+        "url = \"{base}/oauth/device_authorization\"\ndata = \"client_id={client_id}&scope=api:read\"\n"
+    );
+    std::fs::write(&config, vec![one; DEVICES].join("next\n"))?;
+    let answers = curl(&["-K", path_str(&config)?])?;
+    let codes: Vec<&str> = answers
+        .split("\"device_code\":\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .collect();
+    anyhow::ensure!(
+        codes.len() == DEVICES,
+        "{} device codes of {DEVICES}",
+        codes.len()
+    );
+    let file = dir.join("device-codes");
+    std::fs::write(&file, codes.join("\n") + "\n")?;
+    let script = dir.join("device-poll.lua");
+    std::fs::write(&script, include_str!("../bench/device-poll.lua"))?;
+    let polls_per_second = DEVICES as u32 / POLL_SECONDS;
+    let delay_ms = POLL_CONNECTIONS * 1000 / polls_per_second;
+    wrk(base, "/api/v1/session", Some(auth), "2s", FLOOD_CONNECTIONS)?;
+    let quiet = wrk(
+        base,
+        "/api/v1/session",
+        Some(auth),
+        DURATION,
+        FLOOD_CONNECTIONS,
+    )?;
+    let poller = Command::new("wrk")
+        .args([
+            "-t1",
+            "-c",
+            &POLL_CONNECTIONS.to_string(),
+            "-d12s",
+            "--latency",
+            "-s",
+            path_str(&script)?,
+            &format!("{base}/oauth/token"),
+        ])
+        .env("BENCH_CODES", &file)
+        .env("BENCH_CLIENT_ID", &client_id)
+        .env("BENCH_DELAY_MS", delay_ms.to_string())
+        .stdout(Stdio::piped())
+        .spawn()?;
+    std::thread::sleep(Duration::from_secs(1));
+    let polled = wrk(
+        base,
+        "/api/v1/session",
+        Some(auth),
+        DURATION,
+        FLOOD_CONNECTIONS,
+    )?;
+    let polls = parse(&String::from_utf8_lossy(&poller.wait_with_output()?.stdout))?;
+    Ok(DeviceRun {
+        devices: DEVICES,
+        polls_per_second,
+        quiet,
+        polled,
+        polls,
+    })
+}
+
+fn print_devices(backends: &[(&str, &Measured)]) {
+    println!();
+    println!(
+        "Devices polling the token endpoint every {POLL_SECONDS} s (RFC 8628) while an API key is used at {FLOOD_CONNECTIONS} connections"
+    );
+    println!();
+    println!(
+        "| backend | devices | polls/s asked → served | key-authenticated requests/s alone → while polled | p99 alone → while polled | p99 change |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|");
+    for (backend, m) in backends {
+        let d = &m.devices;
+        println!(
+            "| {backend} | {} | {} → {:.0} | {:.0} → {:.0} | {:.2} ms → {:.2} ms | {:+.0} % |",
+            d.devices,
+            d.polls_per_second,
+            d.polls.rps,
+            d.quiet.rps,
+            d.polled.rps,
+            d.quiet.p99_ms,
+            d.polled.p99_ms,
+            (d.polled.p99_ms / d.quiet.p99_ms - 1.0) * 100.0
+        );
+    }
+    println!();
+    println!("Target: the key-authenticated p99 moves by at most 10 %.");
 }
 
 /// Bundle budget: gzip bytes of everything a first visit downloads.
@@ -674,6 +847,7 @@ fn oauth_runs(
     auth: &str,
     refresh: &[String],
     refresh_oidc: &[String],
+    refresh_origin: Option<&[String]>,
     access: &str,
     dir: &Path,
 ) -> anyhow::Result<Vec<OAuthRun>> {
@@ -683,14 +857,24 @@ fn oauth_runs(
     for connections in CONNECTIONS {
         let slice = start..start + connections as usize * TOKENS_PER_CONNECTION;
         start = slice.end;
-        let run = |tokens: &[String], expect: &str| {
+        let run = |tokens: &[String], expect: &str, origin: &str| {
             let tokens = tokens.get(slice.clone()).context("too few seeded tokens")?;
-            wrk_refresh(base, token_path, auth, tokens, expect, connections, dir)
+            let target = (token_path, auth, origin);
+            wrk_refresh(base, target, tokens, expect, connections, dir)
+        };
+        let introspect = |origin: &str| {
+            let target = (introspect_path, auth, origin);
+            wrk_introspect(base, target, access, connections, dir)
+        };
+        let with_origin = match refresh_origin {
+            Some(tokens) => Some((run(tokens, "", BENCH_ORIGIN)?, introspect(BENCH_ORIGIN)?)),
+            None => None,
         };
         runs.push(OAuthRun {
-            refresh: run(refresh, "")?,
-            refresh_oidc: run(refresh_oidc, "id_token")?,
-            introspect: wrk_introspect(base, introspect_path, auth, access, connections, dir)?,
+            refresh: run(refresh, "", "")?,
+            refresh_oidc: run(refresh_oidc, "id_token", "")?,
+            introspect: introspect("")?,
+            with_origin,
         });
     }
     Ok(runs)
@@ -703,7 +887,14 @@ struct OAuthRun {
     /// as OpenID Connect clients get.
     refresh_oidc: Result,
     introspect: Result,
+    /// The refresh and introspection rows again with the `Origin` header a browser app
+    /// on a registered origin sends (CORS); Gatehouse only.
+    with_origin: Option<(Result, Result)>,
 }
+
+/// The origin browser apps of the benchmark's client call from: its callback's origin,
+/// which a client allows by default.
+const BENCH_ORIGIN: &str = "https://app.example.com";
 
 fn basic(user: &str, pass: &str) -> String {
     let raw = format!("{user}:{pass}");
@@ -752,10 +943,11 @@ fn gatehouse_oauth(
     let auth = basic(&client_id, &secret);
     let mut refresh = Vec::new();
     let mut refresh_oidc = Vec::new();
+    let mut refresh_origin = Vec::new();
     let mut access = String::new();
     let seeded = oauth_tokens();
-    for i in 0..2 * seeded {
-        let scope = if i < seeded {
+    for i in 0..3 * seeded {
+        let scope = if i < seeded || i >= 2 * seeded {
             "api:read"
         } else {
             "openid%20api:read"
@@ -809,9 +1001,11 @@ fn gatehouse_oauth(
         if i < seeded {
             refresh.push(token);
             access = json_string(&tokens, "access_token").context("exchanging a code")?;
-        } else {
+        } else if i < 2 * seeded {
             anyhow::ensure!(tokens.contains("\"id_token\""), "no id_token: {tokens}");
             refresh_oidc.push(token);
+        } else {
+            refresh_origin.push(token);
         }
     }
     oauth_runs(
@@ -820,6 +1014,7 @@ fn gatehouse_oauth(
         &auth,
         &refresh,
         &refresh_oidc,
+        Some(&refresh_origin),
         &access,
         dir,
     )
@@ -896,6 +1091,7 @@ fn oidc_provider(dir: &Path) -> anyhow::Result<Vec<OAuthRun>> {
         &auth,
         &refresh,
         &refresh_oidc,
+        None,
         access.trim(),
         dir,
     );
@@ -903,18 +1099,22 @@ fn oidc_provider(dir: &Path) -> anyhow::Result<Vec<OAuthRun>> {
     runs
 }
 
+/// Where a wrk run sends its requests: the path, the `Authorization` header, and an
+/// `Origin` header (empty: none).
+type Target<'a> = (&'a str, &'a str, &'a str);
+
 fn wrk_refresh(
     base: &str,
-    path: &str,
-    auth: &str,
+    (path, auth, origin): Target<'_>,
     tokens: &[String],
     expect: &str,
     connections: u32,
     dir: &Path,
 ) -> anyhow::Result<Result> {
     let file = dir.join(format!(
-        "tokens-{}{expect}-{connections}",
-        path.replace('/', "_")
+        "tokens-{}{expect}-{connections}-{}",
+        path.replace('/', "_"),
+        origin.is_empty()
     ));
     std::fs::write(&file, tokens.join("\n") + "\n")?;
     let script = dir.join("refresh.lua");
@@ -937,14 +1137,14 @@ fn wrk_refresh(
         .env("BENCH_AUTH", auth)
         .env("BENCH_HOST", base.trim_start_matches("http://"))
         .env("BENCH_EXPECT", expect)
+        .env("BENCH_ORIGIN", origin)
         .output()?;
     parse(&String::from_utf8_lossy(&out.stdout))
 }
 
 fn wrk_introspect(
     base: &str,
-    path: &str,
-    auth: &str,
+    (path, auth, origin): Target<'_>,
     token: &str,
     connections: u32,
     dir: &Path,
@@ -968,6 +1168,7 @@ fn wrk_introspect(
             .env("BENCH_TOKEN", token)
             .env("BENCH_AUTH", auth)
             .env("BENCH_PATH", path)
+            .env("BENCH_ORIGIN", origin)
             .output()?)
     };
     warm("2s")?;
