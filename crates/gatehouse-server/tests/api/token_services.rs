@@ -151,7 +151,10 @@ async fn metadata_describes_the_server(b: Backend) {
             ("revocation_endpoint", "/oauth/revoke"),
             ("introspection_endpoint", "/oauth/introspect"),
             ("userinfo_endpoint", "/oauth/userinfo"),
-            ("device_authorization_endpoint", "/oauth/device_authorization"),
+            (
+                "device_authorization_endpoint",
+                "/oauth/device_authorization",
+            ),
             ("end_session_endpoint", "/oauth/logout"),
         ] {
             assert_eq!(m[field], format!("{issuer}{suffix}"), "{field}");
