@@ -53,7 +53,12 @@ export async function startGatehouse() {
     '--public-url', url,
     '--web-dir', WEB_DIR,
     'serve',
-  ], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, GATEHOUSE_LOG: 'warn' } });
+  ], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    // The test's apps (back-channel logout receivers) listen on loopback addresses,
+    // which Gatehouse refuses to call unless told.
+    env: { ...process.env, GATEHOUSE_LOG: 'warn', GATEHOUSE_OUTBOUND_ALLOW_PRIVATE: 'true' },
+  });
   let out = '';
   proc.stdout.on('data', (chunk) => { out += chunk; });
   proc.stderr.on('data', (chunk) => { out += chunk; });

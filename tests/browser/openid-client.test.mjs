@@ -6,13 +6,16 @@
 // openid-client and shows who signed in. The app then refreshes, introspects and
 // revokes its tokens through openid-client, and the person sees the result in
 // Gatehouse's Authorized Applications.
+// Then the other grants and sign-out: the device grant (RFC 8628; the person answers
+// on Gatehouse's /device page while openid-client polls), client credentials for a
+// service account, and RP-Initiated Logout with buildEndSessionUrl.
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import * as client from 'openid-client';
 import {
-  setup, newPage, review, apiSession, expectVisible, freePort,
+  setup, newPage, review, apiSession, expectVisible, freePort, signIn,
 } from './harness.mjs';
 
 const SCOPE = 'openid profile email api:read';
@@ -52,10 +55,11 @@ function prepare() {
   return prepared;
 }
 
-/** Registers a client through the JSON API; answers its id and secret (null if public). */
-async function registerClient(name, redirectUri, clientType) {
+/** Registers a client through the JSON API; answers its id and secret (null if public).
+ *  `metadata`: more of the client's metadata (grant_types, post_logout_redirect_uris…). */
+async function registerClient(name, redirectUri, clientType, metadata = {}) {
   const res = await api('POST', '/oauth-clients', {
-    name, redirect_uris: [redirectUri], client_type: clientType,
+    name, redirect_uris: [redirectUri], client_type: clientType, ...metadata,
   });
   assert.equal(res.status, 201, JSON.stringify(res.body));
   assert.match(res.body.client_id, /^[0-9a-f]{32}$/);
@@ -94,7 +98,7 @@ async function startRelyingParty(config, port) {
   const url = `http://127.0.0.1:${port}`;
   const redirectUri = `${url}/callback`;
   const pending = new Map();
-  const rp = { url, redirectUri, logins: [], errors: [] };
+  const rp = { url, redirectUri, signedOutUri: `${url}/signed-out`, logins: [], errors: [], signedOut: [] };
   const html = (res, status, title, body) => {
     res.writeHead(status, { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' });
     res.end(`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title></head>`
@@ -139,6 +143,13 @@ async function startRelyingParty(config, port) {
           `<dl><dt>Name</dt><dd id="name">${esc(userinfo.name)}</dd>`
           + `<dt>E-mail</dt><dd id="email">${esc(userinfo.email)}</dd>`
           + `<dt>Subject</dt><dd id="sub">${esc(claims.sub)}</dd></dl>`);
+        return;
+      }
+      if (here.pathname === '/signed-out') {
+        // Where Gatehouse sends the person after RP-Initiated Logout.
+        rp.signedOut.push(here);
+        html(res, 200, 'You are signed out of the app',
+          `<p>State: <code id="state">${esc(here.searchParams.get('state'))}</code></p>`);
         return;
       }
       html(res, 404, 'Not found', '');
@@ -406,4 +417,270 @@ test('openid-client: denying the consent brings the person back to the app with 
     await page.context().close();
     await rp.stop();
   }
+});
+
+const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+/** RFC 8628 §6.1: 8 characters of 20 consonants, shown XXXX-XXXX. */
+const USER_CODE = /^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$/;
+
+/** Signs the person in on Gatehouse's sign-in page, where the browser was sent. */
+async function signInAtGatehouse(page) {
+  await expectVisible(page, page.getByRole('button', { name: 'Sign in' }));
+  assert.match(page.url(), /\/login\?next=/);
+  await page.getByLabel('Username').fill(grace.username);
+  await page.getByLabel('Password').fill(grace.password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+}
+
+describe('openid-client 6: the device authorization grant (RFC 8628)', () => {
+  const name = 'openid-client command-line tool';
+  let config;
+  let page;
+
+  before(async () => {
+    await prepare();
+    const { clientId } = await registerClient(name, 'https://cli.example.com/unused', 'public', {
+      grant_types: [DEVICE_GRANT, 'refresh_token'],
+    });
+    config = await configure(clientId, client.None());
+    assert.equal(config.serverMetadata().device_authorization_endpoint, `${gh.url}/oauth/device_authorization`);
+    page = await person();
+  });
+  after(async () => {
+    await page?.context().close();
+  });
+
+  test('the person opens verification_uri_complete, signs in, checks the code and the app and allows; the tool\'s poll gets tokens', async () => {
+    const device = await client.initiateDeviceAuthorization(config, { scope: 'openid profile offline_access' });
+    assert.match(device.user_code, USER_CODE);
+    assert.equal(device.verification_uri, `${gh.url}/device`);
+    const complete = new URL(device.verification_uri_complete);
+    assert.equal(`${complete.origin}${complete.pathname}`, `${gh.url}/device`);
+    assert.equal(complete.searchParams.get('user_code'), device.user_code);
+    assert.ok(device.expires_in > 60 && device.expires_in <= 600, `expires_in ${device.expires_in}`);
+    // The tool polls the token endpoint (openid-client waits `interval` between polls,
+    // hearing authorization_pending) while the person answers in the browser.
+    const polled = client.pollDeviceAuthorizationGrant(config, device);
+    polled.catch(() => {}); // awaited below
+
+    // The person is not signed in to Gatehouse in this browser yet.
+    await page.goto(device.verification_uri_complete);
+    await signInAtGatehouse(page);
+    await page.waitForURL(/\/device\?user_code=/);
+    await expectVisible(page, page.getByRole('heading', { name: 'Connect a device' }));
+    await expectVisible(page, page.locator('#device-warning'));
+    // The code comes filled in from the link.
+    assert.equal(await page.getByLabel('Code').inputValue(), device.user_code);
+    await review(page, 'openid-client-device-code');
+    await page.getByRole('button', { name: 'Continue' }).click();
+
+    // Which app, on which device, asks for what.
+    await expectVisible(page, page.locator('#device-title').filter({ hasText: name }));
+    assert.equal(await page.locator('#device-code').innerText(), device.user_code);
+    const agent = await page.locator('#device-agent').innerText();
+    assert.match(agent, /openid-client\/v6\.8\.9/);
+    assert.match(agent, /127\.0\.0\.1/);
+    assert.deepEqual(await page.locator('#device-scopes li').allInnerTexts(), [
+      'Know who you are (sign you in)',
+      'See your name and username',
+      'Keep this access after you sign out of Gatehouse, until you revoke it',
+    ]);
+    await review(page, 'openid-client-device-decision');
+    // Playwright waits for the button to wake up (700 ms after the card shows).
+    await page.locator('#allow').click();
+    await expectVisible(page, page.locator('#device-done').filter({ hasText: 'Device connected' }));
+    await expectVisible(page, page.getByRole('status').filter({ hasText: `${name} is signed in` }));
+
+    const tokens = await polled;
+    assert.equal(tokens.token_type, 'bearer');
+    assert.deepEqual(tokens.scope.split(' ').sort(), ['offline_access', 'openid', 'profile']);
+    assert.match(tokens.refresh_token, /^gatr_/);
+    // With openid the device gets an id_token naming the person (openid-client checked
+    // its issuer, audience and times).
+    const claims = tokens.claims();
+    assert.ok(claims, 'the device grant answered no id_token');
+    assert.equal(claims.iss, gh.url);
+    assert.equal(claims.sub, grace.id);
+    assert.deepEqual([claims.aud].flat(), [config.clientMetadata().client_id]);
+    assert.equal(claims.preferred_username, grace.username);
+    const userinfo = await client.fetchUserInfo(config, tokens.access_token, grace.id);
+    assert.equal(userinfo.name, grace.display_name);
+    // The device code is spent: the person's one "Allow" gave one set of tokens.
+    const again = await refusal(client.genericGrantRequest(config, DEVICE_GRANT, { device_code: device.device_code }));
+    assert.equal(again.status, 400);
+    assert.ok(['invalid_grant', 'expired_token'].includes(again.error), again.error);
+    // The tool refreshes like any other client.
+    const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token);
+    assert.notEqual(refreshed.refresh_token, tokens.refresh_token);
+    await appBadge(page, name, 'Active');
+  });
+
+  test('the person types a code and denies: the tool\'s poll ends with access_denied', async () => {
+    const device = await client.initiateDeviceAuthorization(config, { scope: 'openid profile' });
+    const polled = client.pollDeviceAuthorizationGrant(config, device);
+    polled.catch(() => {}); // awaited below
+    // Signed in already; the person types the code as they read it (case and dash do
+    // not matter).
+    await page.goto(device.verification_uri);
+    await expectVisible(page, page.getByRole('heading', { name: 'Connect a device' }));
+    assert.equal(await page.getByLabel('Code').inputValue(), '');
+    await page.getByLabel('Code').fill(device.user_code.replace('-', '').toLowerCase());
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await expectVisible(page, page.locator('#device-title').filter({ hasText: name }));
+    assert.equal(await page.locator('#device-code').innerText(), device.user_code);
+    await page.locator('#deny').click();
+    await expectVisible(page, page.locator('#device-done').filter({ hasText: 'Request denied' }));
+    await expectVisible(page, page.getByRole('status').filter({ hasText: `${name} was not given access` }));
+    assert.deepEqual(await refusal(polled), { status: 400, error: 'access_denied' });
+    // A code that was answered cannot be used again.
+    await page.goto(`${gh.url}/device`);
+    await page.getByLabel('Code').fill(device.user_code);
+    await page.getByRole('button', { name: 'Continue' }).click();
+    const alert = page.locator('#device-form p.error[role="alert"]');
+    await expectVisible(page, alert);
+    assert.match(await alert.innerText(), /No device is waiting with this code/);
+    assert.equal(await page.locator('#device-title').count(), 0);
+  });
+});
+
+test('openid-client 6: client credentials — a service account of role editor calls the API; an admin sees what it did', async () => {
+  await prepare();
+  const name = 'openid-client nightly report';
+  const { clientId, secret } = await registerClient(name, 'https://reports.example.com/unused', 'confidential', {
+    grant_types: ['client_credentials'], service_role: 'editor',
+  });
+  const config = await configure(clientId, client.ClientSecretBasic(secret));
+  const tokens = await client.clientCredentialsGrant(config, { scope: 'api:read api:write' });
+  assert.equal(tokens.token_type, 'bearer');
+  assert.deepEqual(tokens.scope.split(' ').sort(), ['api:read', 'api:write']);
+  assert.ok(tokens.expiresIn() > 60, `expires in ${tokens.expiresIn()}`);
+  // RFC 6749 §4.4.3: no refresh token; and no id_token, nobody signed in.
+  assert.equal(tokens.refresh_token, undefined);
+  assert.equal(tokens.id_token, undefined);
+
+  const asService = (path) => client.fetchProtectedResource(
+    config, tokens.access_token, new URL(`${gh.url}/api/v1${path}`), 'GET',
+  );
+  const session = await asService('/session');
+  assert.equal(session.status, 200);
+  const { user } = await session.json();
+  assert.equal(user.kind, 'service');
+  assert.equal(user.role, 'editor');
+  assert.equal(user.display_name, `${name} (service account)`);
+
+  // More than its role allows, or a client without a service account, is refused.
+  assert.deepEqual(await refusal(client.clientCredentialsGrant(config, { scope: 'api:read openid' })),
+    { status: 400, error: 'invalid_scope' });
+  const noService = await registerClient(`${name} without a role`, 'https://reports.example.com/unused', 'confidential');
+  const plain = await configure(noService.clientId, client.ClientSecretBasic(noService.secret));
+  assert.deepEqual(await refusal(client.clientCredentialsGrant(plain, {})), { status: 400, error: 'unauthorized_client' });
+
+  // An admin finds the service account among the users, an editor, and disables it:
+  // its token stops at once and it gets no new one.
+  const page = await newPage(browser);
+  try {
+    await signIn(page, gh.url, gh.admin, '/admin/users');
+    const label = `${name} (service account)`;
+    const row = page.locator('#users-table tr', { hasText: label });
+    await expectVisible(page, row.locator('.badge', { hasText: 'Active' }));
+    assert.equal(await row.getByRole('combobox', { name: `Role of ${label}` }).inputValue(), 'editor');
+    await row.getByRole('button', { name: `Disable ${label}` }).click();
+    await expectVisible(page, row.locator('.badge', { hasText: 'Disabled' }));
+  } finally {
+    await page.context().close();
+  }
+  // A 401 with a Bearer challenge: openid-client raises it.
+  const stopped = await refusal(asService('/session'));
+  assert.equal(stopped.status, 401);
+  assert.equal(stopped.scheme, 'bearer');
+  assert.equal((await refusal(client.clientCredentialsGrant(config, {}))).error, 'unauthorized_client');
+});
+
+describe('openid-client 6: RP-Initiated Logout', () => {
+  const name = 'openid-client sign-out';
+  let rp;
+  let config;
+  let clientId;
+  let page;
+  let login;
+
+  before(async () => {
+    await prepare();
+    const port = await freePort();
+    const registered = await registerClient(name, `http://127.0.0.1:${port}/callback`, 'confidential', {
+      post_logout_redirect_uris: [`http://127.0.0.1:${port}/signed-out`],
+    });
+    clientId = registered.clientId;
+    config = await configure(clientId, client.ClientSecretBasic(registered.secret));
+    assert.equal(config.serverMetadata().end_session_endpoint, `${gh.url}/oauth/logout`);
+    rp = await startRelyingParty(config, port);
+    page = await person();
+  });
+  after(async () => {
+    await page?.context().close();
+    await rp?.stop();
+  });
+
+  test('a bare logout link is confirmed first: Gatehouse asks, and leaving the page keeps the person signed in', async () => {
+    login = await signInToApp(page, rp, name, { signIn: true, consent: true });
+    assert.ok(login.claims.sid, 'the id_token carries no sid');
+    await page.goto(`${gh.url}/oauth/logout?client_id=${clientId}`);
+    await expectVisible(page, page.getByRole('heading', { name: 'Sign out of Gatehouse?' }));
+    assert.equal(await page.title(), 'Sign out of Gatehouse?');
+    await expectVisible(page, page.getByText(`${name} asks to sign you out of Gatehouse.`));
+    await expectVisible(page, page.getByRole('button', { name: 'Sign out' }));
+    await review(page, 'logout-confirmation');
+    // The person closes it: nothing happened.
+    await appBadge(page, name, 'Active');
+  });
+
+  test('buildEndSessionUrl with id_token_hint: signed out at once, back on the app with state, and Gatehouse asks to sign in again', async () => {
+    assert.ok(login, 'the sign-in did not succeed');
+    const state = client.randomState();
+    const url = client.buildEndSessionUrl(config, {
+      id_token_hint: login.tokens.id_token,
+      post_logout_redirect_uri: rp.signedOutUri,
+      state,
+    });
+    assert.equal(`${url.origin}${url.pathname}`, `${gh.url}/oauth/logout`);
+    assert.equal(url.searchParams.get('client_id'), clientId);
+    page.visited.length = 0;
+    await page.goto(url.href);
+    await page.waitForURL((u) => u.href.startsWith(rp.signedOutUri));
+    await expectVisible(page, page.getByRole('heading', { name: 'You are signed out of the app' }));
+    assert.equal(await page.locator('#state').innerText(), state);
+    assert.equal(rp.signedOut.at(-1).searchParams.get('state'), state);
+    // No confirmation page: the hint named the person signed in.
+    assert.deepEqual(page.visited.filter((u) => u.startsWith(gh.url)), [], page.visited.join(' → '));
+
+    // The Gatehouse session is gone: the person's next visit asks them to sign in.
+    await page.goto(`${gh.url}/apps`);
+    await expectVisible(page, page.getByRole('button', { name: 'Sign in' }));
+    assert.match(page.url(), /\/login\?next=/);
+    // And the app's refresh token from that sign-in (no offline_access) died with it
+    // (OpenID Connect Core §11).
+    assert.deepEqual(await refusal(client.refreshTokenGrant(config, login.tokens.refresh_token)),
+      { status: 400, error: 'invalid_grant' });
+  });
+
+  test('an unregistered post_logout_redirect_uri is an error page; confirming a bare link signs out and goes back with state', async () => {
+    await signInToApp(page, rp, name, { signIn: true, consent: false });
+    // Not registered: Gatehouse shows an error and sends the browser nowhere.
+    const evil = `${gh.url}/oauth/logout?client_id=${clientId}&post_logout_redirect_uri=${encodeURIComponent('https://evil.example.com/')}`;
+    const res = await page.goto(evil);
+    assert.equal(res.status(), 400);
+    await expectVisible(page, page.getByRole('heading', { name: 'Cannot sign out' }));
+    await expectVisible(page, page.getByText('The post_logout_redirect_uri is not one the application registered.'));
+    assert.ok(page.url().startsWith(`${gh.url}/oauth/logout?`), page.url());
+
+    const state = client.randomState();
+    await page.goto(client.buildEndSessionUrl(config, { post_logout_redirect_uri: rp.signedOutUri, state }).href);
+    await expectVisible(page, page.getByRole('heading', { name: 'Sign out of Gatehouse?' }));
+    await page.locator('#confirm-logout').click();
+    await page.waitForURL((u) => u.href.startsWith(rp.signedOutUri));
+    await expectVisible(page, page.getByRole('heading', { name: 'You are signed out of the app' }));
+    assert.equal(await page.locator('#state').innerText(), state);
+    await page.goto(`${gh.url}/apps`);
+    await expectVisible(page, page.getByRole('button', { name: 'Sign in' }));
+  });
 });
