@@ -39,28 +39,50 @@ pub struct Target {
     pub sid: Option<String>,
 }
 
+/// Past this many sessions of one person at one app, one logout token without `sid`
+/// (all of the person's sessions there, §2.4) stands for them all: a person who
+/// signed in a thousand times must not queue a thousand deliveries.
+const MAX_SIDS_PER_CLIENT: usize = 10;
+
 /// The logouts to tell for `scope`, in the caller's transaction (before the change
-/// removes what they are found by).
-pub fn targets(conn: &mut DbConnection, scope: LogoutScope<'_>) -> Result<Vec<Target>, ApiError> {
+/// removes what they are found by): at most a few per (client, person).
+pub fn targets(
+    conn: &mut DbConnection,
+    scope: LogoutScope<'_>,
+    now: chrono::NaiveDateTime,
+) -> Result<Vec<Target>, ApiError> {
     let mut out: Vec<Target> = Vec::new();
-    for (client, sub, sid) in grants_store::logout_targets(conn, scope)? {
+    for (client, sub, sid) in grants_store::logout_targets(conn, scope, now)? {
         let Some(uri) = client.metadata.backchannel_logout_uri.clone() else {
             continue;
         };
-        let target = Target {
+        let same = |t: &Target| t.client_id == client.client_id && t.sub == sub;
+        if out.iter().any(|t| same(t) && t.sid == sid) {
+            continue;
+        }
+        if out.iter().filter(|t| same(t)).count() >= MAX_SIDS_PER_CLIENT {
+            out.retain(|t| !same(t));
+            out.push(Target {
+                client_id: client.client_id,
+                client_row_id: client.id,
+                subscription_id: client.subscription_id,
+                uri,
+                sub,
+                sid: None,
+            });
+            continue;
+        }
+        if out.iter().any(|t| same(t) && t.sid.is_none()) {
+            continue;
+        }
+        out.push(Target {
             client_id: client.client_id,
             client_row_id: client.id,
             subscription_id: client.subscription_id,
             uri,
             sub,
             sid,
-        };
-        if !out
-            .iter()
-            .any(|t| t.client_id == target.client_id && t.sid == target.sid && t.sub == target.sub)
-        {
-            out.push(target);
-        }
+        });
     }
     Ok(out)
 }
@@ -74,7 +96,7 @@ pub fn end_session(
     session_id: &str,
     now: chrono::NaiveDateTime,
 ) -> Result<Vec<Target>, ApiError> {
-    let logouts = targets(conn, LogoutScope::Session(session_id))?;
+    let logouts = targets(conn, LogoutScope::Session(session_id), now)?;
     grants_store::revoke_session_refresh(conn, session_id, now)?;
     crate::db::sessions::delete(conn, user_id, session_id)?;
     Ok(logouts)
@@ -94,8 +116,8 @@ pub fn send(state: &web::Data<AppState>, targets: Vec<Target>, reason: &'static 
             "sub": target.sub,
             "events": { EVENT: {} },
         });
-        if let Some(sid) = &target.sid {
-            claims["sid"] = json!(sid);
+        if let Some(session) = &target.sid {
+            claims["sid"] = json!(crate::auth::tokens::sid(session));
         }
         let token = match state.auth.signing.sign_logout_token(&claims) {
             Ok(t) => t,
@@ -132,16 +154,22 @@ async fn record(
         Ok(status) => ("oauth_logout.delivered", json!({ "status": status })),
         Err(why) => ("oauth_logout.failed", json!({ "error": why.to_string() })),
     };
+    // For the subscription's admins only (no subject): the outcome of a call to a URL a
+    // client's owner chose must not become their window into Gatehouse's network.
+    let mut uri = url::Url::parse(&target.uri).ok();
+    if let Some(u) = uri.as_mut() {
+        u.set_query(None);
+    }
     let event = Audit::unauthenticated(&meta, action)
         .in_subscription(&target.subscription_id)
         .credential("gatehouse", None)
         .target("oauth_client", &target.client_row_id)
-        .subject(&target.sub)
         .details(json!({
             "client_id": target.client_id,
-            "backchannel_logout_uri": target.uri,
+            "user_id": target.sub,
+            "backchannel_logout_uri": uri.map(String::from),
             "reason": reason,
-            "sid": target.sid,
+            "sid": target.sid.as_deref().map(crate::auth::tokens::sid),
             "attempts": outcome.attempts,
             "result": result,
         }));

@@ -152,7 +152,7 @@ pub fn change_user(
             };
             users_store::update(conn, &sub_id, &user_id, &changes)?;
             if command == UserCommand::Disable {
-                sessions_store::delete_for_user(conn, &user_id, None)?;
+                sessions_store::delete_for_user(conn, &user_id, None, now)?;
             }
             event("user.updated", &sub_id)
                 .target("user", &user_id)

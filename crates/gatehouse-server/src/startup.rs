@@ -185,7 +185,18 @@ async fn cors(
         && req
             .headers()
             .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
-    if let (true, Some(methods)) = (preflight, methods) {
+    // The JSON API shares answers only with OAuth tokens: a preflight that will not
+    // send `Authorization` has nothing to ask for there.
+    let api = req.path().starts_with("/api/");
+    let with_token = req
+        .headers()
+        .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|h| {
+            h.split(',')
+                .any(|n| n.trim().eq_ignore_ascii_case("authorization"))
+        });
+    if let (true, Some(methods)) = (preflight && (with_token || !api), methods) {
         let res = HttpResponse::NoContent()
             .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, origin))
             .insert_header((header::ACCESS_CONTROL_ALLOW_METHODS, methods))

@@ -124,7 +124,7 @@ fn Ask(request: DeviceRequestView, done: RwSignal<Option<DeviceDecisionResult>>)
         </h1>
         <dl class="facts consent-facts">
             <div><dt>"Code"</dt><dd><code class="mono" id="device-code">{request.user_code.clone()}</code></dd></div>
-            <div><dt>"Device"</dt><dd id="device-agent">{device}</dd></div>
+            <div><dt>"Device (as it describes itself)"</dt><dd id="device-agent">{device}</dd></div>
             <div><dt>"Asked"</dt><dd><When t=Some(request.requested_at)/></dd></div>
             {request.homepage_url.clone().zip(homepage_host).map(|(u, host)| view! {
                 <div><dt>"Website"</dt><dd><a href=u rel="noopener noreferrer" target="_blank">{host}</a></dd></div>

@@ -25,7 +25,12 @@ pub const SIGN_IN_FAILURE_WINDOW: Duration = Duration::from_secs(600);
 /// [`USER_CODE_FAILURE_WINDOW`] before they are told to wait (RFC 8628 §5.1): with
 /// 20^8 codes, a guesser then needs millennia to hit one of the few live codes.
 pub const USER_CODE_FAILURES: u32 = 10;
+/// Per address (a whole office behind one NAT shares it), more.
+pub const USER_CODE_FAILURES_PER_ADDRESS: u32 = 50;
 pub const USER_CODE_FAILURE_WINDOW: Duration = Duration::from_secs(600);
+/// Device authorizations one client may start from one address in
+/// [`USER_CODE_FAILURE_WINDOW`]: anyone holding a public client's id may start them.
+pub const DEVICE_STARTS: u32 = 120;
 /// Failed OAuth client authentications per client and caller address in
 /// [`CLIENT_AUTH_FAILURE_WINDOW`] before that pair is told to wait.
 pub const CLIENT_AUTH_FAILURES: u32 = 10;
@@ -49,8 +54,12 @@ pub struct Authenticator {
     pub client_auth_limiter: FailureLimiter,
     /// Failed sign-ins, per caller address.
     pub sign_in_limiter: FailureLimiter,
-    /// Wrong device user codes, per person and per address (RFC 8628 §5.1).
+    /// Wrong device user codes, per person (RFC 8628 §5.1)…
     pub user_code_limiter: FailureLimiter,
+    /// …and per address.
+    pub user_code_address_limiter: FailureLimiter,
+    /// Device authorizations started, per client and address.
+    pub device_start_limiter: FailureLimiter,
     /// Peers whose forwarding headers are believed, and the header they write.
     pub trusted_proxies: TrustedProxies,
     pub forwarded_header: ForwardedHeader,
@@ -79,6 +88,11 @@ impl Authenticator {
                 SIGN_IN_FAILURE_WINDOW,
             ),
             user_code_limiter: FailureLimiter::new(USER_CODE_FAILURES, USER_CODE_FAILURE_WINDOW),
+            user_code_address_limiter: FailureLimiter::new(
+                USER_CODE_FAILURES_PER_ADDRESS,
+                USER_CODE_FAILURE_WINDOW,
+            ),
+            device_start_limiter: FailureLimiter::new(DEVICE_STARTS, USER_CODE_FAILURE_WINDOW),
             trusted_proxies: settings.trusted_proxies.clone(),
             forwarded_header: settings.forwarded_header,
             replicas: OnceLock::new(),

@@ -580,7 +580,8 @@ impl SigningKeys {
     pub fn verify_id_token_hint(&self, token: &str) -> Option<IdTokenHint> {
         let keys = self.current()?;
         let header = jsonwebtoken::decode_header(token).ok()?;
-        if header.alg != Algorithm::RS256 {
+        // An id_token (`typ: JWT`), never a logout token (`logout+jwt`) passed off as one.
+        if header.alg != Algorithm::RS256 || header.typ.as_deref() != Some("JWT") {
             return None;
         }
         let key = match keys.decoding.get(header.kid.as_deref()?)? {
@@ -595,6 +596,7 @@ impl SigningKeys {
         jsonwebtoken::decode::<IdTokenHint>(token, key, &validation)
             .ok()
             .map(|d| d.claims)
+            .filter(|c| c.events.is_none())
     }
 
     /// The JSON Web Key Set: the current keys and those still in their grace period.
@@ -612,6 +614,9 @@ pub struct IdTokenHint {
     pub aud: String,
     #[serde(default)]
     pub sid: Option<String>,
+    /// Only logout tokens have it.
+    #[serde(default)]
+    pub events: Option<Value>,
 }
 
 #[cfg(test)]

@@ -60,6 +60,14 @@ impl TokenHasher {
 }
 
 /// `n` random bytes from the OS generator, base64url without padding.
+/// The OpenID Connect `sid` of a browser session, as apps see it (id_tokens, logout
+/// tokens): derived from the session's id, which stays Gatehouse's own (the
+/// re-authentication mark is built from it).
+pub fn sid(session_id: &str) -> String {
+    let digest = Sha256::digest(format!("gatehouse-sid:{session_id}").as_bytes());
+    URL_SAFE_NO_PAD.encode(&digest[..16])
+}
+
 pub fn random_token(n: usize) -> String {
     let mut bytes = vec![0u8; n];
     rand::rng().fill_bytes(&mut bytes);

@@ -8,7 +8,8 @@ use diesel::prelude::*;
 use crate::db::DbConnection;
 use crate::db::oauth_clients::ClientRow;
 use crate::db::schema::{
-    oauth_clients, oauth_codes, oauth_grants, oauth_refresh_tokens, subscriptions, users,
+    oauth_clients, oauth_codes, oauth_device_codes, oauth_grants, oauth_refresh_tokens,
+    subscriptions, users,
 };
 use crate::db::subscriptions::SubscriptionRow;
 use crate::db::users::UserRow;
@@ -242,21 +243,36 @@ pub fn revoke(
         oauth_grants::updated_at.eq(now),
     );
     // The holder decides only which grant this is; the changes below go by its id.
-    let mine: Option<String> = match holder {
+    let columns = (
+        oauth_grants::id,
+        oauth_grants::user_id,
+        oauth_grants::client_id,
+    );
+    let mine: Option<(String, String, String)> = match holder {
         Holder::User(user) => grant
             .filter(oauth_grants::user_id.eq(user))
-            .select(oauth_grants::id)
+            .select(columns)
             .first(conn)
             .optional()?,
         Holder::Client(client) => grant
             .filter(oauth_grants::client_id.eq(client))
-            .select(oauth_grants::id)
+            .select(columns)
             .first(conn)
             .optional()?,
     };
-    let Some(grant_id) = mine else {
+    let Some((grant_id, user_id, client_id)) = mine else {
         return Ok(false);
     };
+    // A device request allowed before the revocation and not yet redeemed would
+    // otherwise redeem under a grant re-enabled later: it is denied with it.
+    diesel::update(
+        oauth_device_codes::table
+            .filter(oauth_device_codes::user_id.eq(&user_id))
+            .filter(oauth_device_codes::client_id.eq(&client_id))
+            .filter(oauth_device_codes::status.eq("allowed")),
+    )
+    .set(oauth_device_codes::status.eq("denied"))
+    .execute(conn)?;
     let changed = diesel::update(
         oauth_grants::table
             .find(&grant_id)
@@ -477,14 +493,17 @@ pub enum LogoutScope<'a> {
 
 /// The clients to tell of a logout, with the user and the session (`sid`) each was
 /// signed in with, once per (client, session), found through the refresh tokens that
-/// carry the session. Spent and revoked tokens count: an app that signed someone in
-/// keeps its own session after its tokens rotate.
+/// carry the session. Spent and revoked tokens count (an app that signed someone in
+/// keeps its own session after its tokens rotate), expired ones do not.
 pub fn logout_targets(
     conn: &mut DbConnection,
     scope: LogoutScope<'_>,
+    now: NaiveDateTime,
 ) -> QueryResult<Vec<(ClientRow, String, Option<String>)>> {
     let q = oauth_refresh_tokens::table
         .inner_join(oauth_grants::table.inner_join(oauth_clients::table))
+        // A sign-in whose last refresh token has expired is over at the app too.
+        .filter(oauth_refresh_tokens::expires_at.gt(now))
         .select((
             ClientRow::as_select(),
             oauth_grants::user_id,

@@ -80,19 +80,28 @@ pub fn delete(conn: &mut DbConnection, user_id: &str, id: &str) -> QueryResult<(
     .map(drop)
 }
 
-/// Ends every session of a user except `keep` (the one that asked, if any).
+/// Ends every session of a user except `keep` (the one that asked, if any), and with
+/// them the sign-in refresh tokens they issued (no `offline_access`; OpenID Connect
+/// Core §11, as `grants::revoke_session_refresh` for one session).
 pub fn delete_for_user(
     conn: &mut DbConnection,
     user_id: &str,
     keep: Option<&str>,
+    now: chrono::NaiveDateTime,
 ) -> QueryResult<usize> {
-    match keep {
-        Some(keep) => diesel::delete(
-            sessions::table
-                .filter(sessions::user_id.eq(user_id))
-                .filter(sessions::id.ne(keep)),
-        )
-        .execute(conn),
-        None => diesel::delete(sessions::table.filter(sessions::user_id.eq(user_id))).execute(conn),
+    let ended: Vec<String> = match keep {
+        Some(keep) => sessions::table
+            .filter(sessions::user_id.eq(user_id))
+            .filter(sessions::id.ne(keep))
+            .select(sessions::id)
+            .load(conn)?,
+        None => sessions::table
+            .filter(sessions::user_id.eq(user_id))
+            .select(sessions::id)
+            .load(conn)?,
+    };
+    for id in &ended {
+        crate::db::grants::revoke_session_refresh(conn, id, now)?;
     }
+    diesel::delete(sessions::table.filter(sessions::id.eq_any(&ended))).execute(conn)
 }

@@ -84,7 +84,7 @@ pub async fn revoke_app(
                     .details(json!({"client": grant.client_id}))
                     .record(conn)?;
                 // The app's own sessions for this person end too (Back-Channel Logout).
-                logouts = crate::logout::targets(conn, store::LogoutScope::Grant(&grant.id))?;
+                logouts = crate::logout::targets(conn, store::LogoutScope::Grant(&grant.id), now)?;
             }
             let (grant, client) =
                 store::find_with_client(conn, &grant_id)?.ok_or(ApiError::NotFound)?;

@@ -49,6 +49,8 @@ use crate::state::AppState;
 pub const DEVICE_CODE_TTL: TimeDelta = TimeDelta::minutes(10);
 /// Seconds between polls, at first (RFC 8628 §3.2's default).
 pub const POLL_INTERVAL: i64 = 5;
+/// The longest interval `slow_down` raises it to.
+const MAX_POLL_INTERVAL: i64 = 60;
 /// RFC 8628 §6.1: consonants only (no vowels, so no words; no 0/O, 1/I confusion).
 const ALPHABET: &[u8; 20] = b"BCDFGHJKLMNPQRSTVWXZ";
 const USER_CODE_CHARS: usize = 8;
@@ -103,6 +105,17 @@ pub async fn device_authorization(
             "This client is not registered for the device grant (its grant_types).",
         ));
     }
+    // Anyone with a public client's id may start device authorizations: each is a row
+    // for ten minutes, so they are counted per client and address.
+    let starts = format!("{}|{}", client.client_id, address(&meta));
+    if let Some(wait) = state.auth.device_start_limiter.blocked(&starts) {
+        return Err(OAuthError::device(
+            "slow_down",
+            "Too many device authorizations from here; wait.",
+        )
+        .after(wait));
+    }
+    state.auth.device_start_limiter.record_failure(&starts);
     let asked = scopes::parse(params.get("scope").unwrap_or(DEFAULT_SCOPE))
         .map_err(|s| OAuthError::invalid_scope(format!("Unknown scope: {s}.")))?;
     if asked.is_empty() {
@@ -213,8 +226,13 @@ pub async fn redeem(
                     let early = device
                         .last_polled_at
                         .is_some_and(|at| now - at < TimeDelta::seconds(device.poll_interval));
-                    // §3.5: too soon, and the interval grows by 5 s for good.
-                    let interval = device.poll_interval + if early { 5 } else { 0 };
+                    // §3.5: too soon, and the interval grows by 5 s for good (up to a
+                    // minute: past that a device is broken, not hasty).
+                    let interval = if early {
+                        (device.poll_interval + 5).min(MAX_POLL_INTERVAL)
+                    } else {
+                        device.poll_interval
+                    };
                     store::polled(conn, &device.id, now, interval)?;
                     return Ok(if early { Poll::SlowDown } else { Poll::Pending });
                 }
@@ -289,27 +307,31 @@ pub async fn redeem(
     }
 }
 
+/// The caller's address as rate limits count it (an IPv6 /64 is one address).
+fn address(meta: &ClientMeta) -> String {
+    crate::client_address::limit_key(meta.ip.as_deref().unwrap_or("-"))
+}
+
 /// A user code that matches nothing counts against the person and their address.
 fn wrong_code(state: &AppState, principal: &Principal, meta: &ClientMeta) -> ApiError {
-    let limiter = &state.auth.user_code_limiter;
-    limiter.record_failure(&format!("user:{}", principal.user.id));
-    if let Some(ip) = &meta.ip {
-        limiter.record_failure(&format!("ip:{ip}"));
-    }
+    state
+        .auth
+        .user_code_limiter
+        .record_failure(&principal.user.id);
+    state
+        .auth
+        .user_code_address_limiter
+        .record_failure(&address(meta));
     ApiError::validation(
         "user_code",
-        "No device is waiting with this code: check it on the device's screen, or start again there.",
+        "matches no device that is waiting: check it on the device's screen, or start again there",
     )
 }
 
 /// Refused before any lookup while the person or their address has guessed too often.
 fn throttled(state: &AppState, principal: &Principal, meta: &ClientMeta) -> Result<(), ApiError> {
-    let limiter = &state.auth.user_code_limiter;
-    let by_user = limiter.blocked(&format!("user:{}", principal.user.id));
-    let by_ip = meta
-        .ip
-        .as_ref()
-        .and_then(|ip| limiter.blocked(&format!("ip:{ip}")));
+    let by_user = state.auth.user_code_limiter.blocked(&principal.user.id);
+    let by_ip = state.auth.user_code_address_limiter.blocked(&address(meta));
     match by_user.max(by_ip) {
         Some(retry_after_secs) => Err(ApiError::RateLimited { retry_after_secs }),
         None => Ok(()),
@@ -451,7 +473,7 @@ pub async fn decide(
                 // Decided or expired meanwhile.
                 return Err(ApiError::validation(
                     "user_code",
-                    "This request was already decided, or has expired.",
+                    "belongs to a request that was already decided, or has expired",
                 ));
             }
             event.record(conn)?;

@@ -158,22 +158,28 @@ async fn end_session_inner(
         state: params.get("state").map(str::to_string),
         client_name: client.as_ref().map(|c| c.name.clone()),
     };
-    // The person signed in here, if any (an expired or unknown cookie is nobody).
-    let signed_in = match req.cookie(SESSION_COOKIE) {
-        Some(c) => crate::auth::session::authenticate(&state.auth, c.value())
-            .await
-            .ok(),
-        None => None,
+    // The person signed in here, if any. An expired or unknown cookie is nobody's (and
+    // is cleared); a database that cannot say is an error, never a sign-out.
+    let (signed_in, stale_cookie) = match req.cookie(SESSION_COOKIE) {
+        Some(c) => match crate::auth::session::authenticate(&state.auth, c.value()).await {
+            Ok(p) => (Some(p), false),
+            Err(ApiError::Unauthorized { .. }) => (None, true),
+            Err(e) => return Err(e),
+        },
+        None => (None, false),
     };
     let Some(principal) = signed_in else {
-        return Ok(signed_out(state, &after, false));
+        return Ok(signed_out(state, &after, Ended::Nothing { stale_cookie }));
     };
     let Via::Session { id, csrf_token, .. } = &principal.via else {
-        return Ok(signed_out(state, &after, false));
+        return Ok(signed_out(state, &after, Ended::Nothing { stale_cookie }));
     };
-    let hinted = hint.as_ref().is_some_and(|h| {
-        h.sub == principal.user.id && h.sid.as_deref().is_none_or(|sid| sid == id)
-    });
+    // Silent only for a hint naming this person in this very session: one without a
+    // `sid` could be any old id_token of theirs.
+    let sid = crate::auth::tokens::sid(id);
+    let hinted = hint
+        .as_ref()
+        .is_some_and(|h| h.sub == principal.user.id && h.sid.as_deref() == Some(sid.as_str()));
     let confirmed = params
         .get(CONFIRM)
         .is_some_and(|sent| tokens::constant_time_eq(sent, csrf_token.expose()));
@@ -188,7 +194,7 @@ async fn end_session_inner(
     }));
     let logouts = end(state, &principal, id, audit).await?;
     crate::logout::send(state, logouts, "signed_out");
-    Ok(signed_out(state, &after, true))
+    Ok(signed_out(state, &after, Ended::Session))
 }
 
 async fn end(
@@ -206,9 +212,30 @@ async fn end(
         .await
 }
 
+/// What this request ended.
+enum Ended {
+    Session,
+    /// No session: nothing to end. The cookie is cleared only when the browser sent one
+    /// that is no longer good — never because a request came without it (a cross-site
+    /// POST, whose answer would otherwise sign the browser out with no question asked).
+    Nothing {
+        stale_cookie: bool,
+    },
+}
+
 /// Signed out (or never signed in): to the registered URL with `state`, or a page.
-fn signed_out(state: &AppState, after: &After, ended: bool) -> HttpResponse {
-    let cookie = crate::auth::session::removal(state.settings.cookies_secure());
+fn signed_out(state: &AppState, after: &After, ended: Ended) -> HttpResponse {
+    let clear = matches!(
+        ended,
+        Ended::Session | Ended::Nothing { stale_cookie: true }
+    );
+    let removal = crate::auth::session::removal(state.settings.cookies_secure());
+    let with_cookie = |mut b: actix_web::HttpResponseBuilder| {
+        if clear {
+            b.cookie(removal.clone());
+        }
+        b
+    };
     if let Some(uri) = &after.redirect {
         let location = match (url::Url::parse(uri), &after.state) {
             (Ok(mut u), Some(s)) => {
@@ -217,12 +244,11 @@ fn signed_out(state: &AppState, after: &After, ended: bool) -> HttpResponse {
             }
             _ => uri.clone(),
         };
-        return protect(&mut HttpResponse::Found())
-            .cookie(cookie)
+        return protect(&mut with_cookie(HttpResponse::Found()))
             .insert_header((header::LOCATION, location))
             .finish();
     }
-    let what = if ended {
+    let what = if matches!(ended, Ended::Session) {
         "You are signed out of Gatehouse."
     } else {
         "You are not signed in to Gatehouse."
@@ -234,8 +260,7 @@ fn signed_out(state: &AppState, after: &After, ended: bool) -> HttpResponse {
             super::authorize::escape(what)
         ),
     );
-    protect(&mut HttpResponse::Ok())
-        .cookie(cookie)
+    protect(&mut with_cookie(HttpResponse::Ok()))
         .content_type("text/html; charset=utf-8")
         .body(body)
 }

@@ -50,6 +50,15 @@ impl OAuthError {
         OAuthError::new(StatusCode::BAD_REQUEST, error, d)
     }
 
+    /// The same error, answered 429 with `Retry-After`.
+    pub fn after(self, retry_after: u64) -> OAuthError {
+        OAuthError {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            retry_after: Some(retry_after),
+            ..self
+        }
+    }
+
     pub fn unsupported_grant_type(d: impl Into<String>) -> OAuthError {
         OAuthError::new(StatusCode::BAD_REQUEST, "unsupported_grant_type", d)
     }

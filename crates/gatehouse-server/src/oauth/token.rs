@@ -90,7 +90,8 @@ async fn client_credentials(
         ));
     };
     let allowed = service_scopes(role);
-    let scopes = match params.get("scope") {
+    let asked_scope = params.get("scope");
+    let mut scopes = match asked_scope {
         None => allowed.clone(),
         Some(raw) => {
             let asked = scopes::parse(raw)
@@ -104,17 +105,29 @@ async fn client_credentials(
             asked
         }
     };
-    let (client_row_id, sub_id, granted) = (
+    let (client_row_id, sub_id, owner_id, granted) = (
         client.id.clone(),
         client.subscription_id.clone(),
+        client.owner_id.clone(),
         scopes::join(&allowed),
     );
     let now = state.clock.now();
-    let (grant, changed, user) = state
+    let issued = state
         .db
         .write(move |conn| {
-            // The service account's id is its client's record id.
-            let user = find_user(conn, &client_row_id)?;
+            // The service account (its id is its client's record id) and the client's
+            // owner, as they are now: checked before anything is written.
+            let (Some(user), Some(owner)) = (
+                crate::db::users::find(conn, &client_row_id)?,
+                crate::db::users::find(conn, &owner_id)?,
+            ) else {
+                return Ok(None);
+            };
+            if user.state != gatehouse_types::UserState::Active
+                || owner.state != gatehouse_types::UserState::Active
+            {
+                return Ok(None);
+            }
             let (grant, changed) = grants_store::ensure_active(
                 conn,
                 &NewGrant {
@@ -129,13 +142,23 @@ async fn client_credentials(
                     updated_at: now,
                 },
             )?;
-            Ok::<_, ApiError>((grant, changed, user))
+            Ok::<_, ApiError>(Some((grant, changed, user, owner.role)))
         })
         .await?;
-    if user.state != gatehouse_types::UserState::Active {
+    let Some((grant, changed, user, owner_role)) = issued else {
         return Err(OAuthError::unauthorized_client(
-            "This client's service account is disabled.",
+            "This client's service account, or the person who registered the client, is disabled.",
         ));
+    };
+    // Never more than the person who registered the client may do now: a service
+    // account of someone since demoted to viewer only reads.
+    if owner_role == Role::Viewer && scopes.contains("api:write") {
+        if asked_scope.is_some() {
+            return Err(OAuthError::invalid_scope(
+                "The person who registered this client may only read now: ask for api:read.",
+            ));
+        }
+        scopes.remove("api:write");
     }
     if changed {
         state.auth.invalidate(Invalidate::Grant(&grant.id));
@@ -669,8 +692,8 @@ async fn id_token(
     if let Some(at) = oidc.auth_time {
         claims["auth_time"] = json!(at.and_utc().timestamp());
     }
-    if let Some(sid) = &oidc.sid {
-        claims["sid"] = json!(sid);
+    if let Some(session) = &oidc.sid {
+        claims["sid"] = json!(tokens::sid(session));
     }
     for (k, v) in super::userinfo::claims(user, scopes) {
         claims[k] = v;

@@ -94,6 +94,23 @@ fn checked_metadata(
     Ok(out)
 }
 
+/// Registering, editing and minting secrets for clients is for the roles in
+/// `oauth_client_roles`, decided now: someone demoted since they registered a client
+/// may still delete it, not change it or take a new secret.
+fn may_register(principal: &Principal) -> Result<(), ApiError> {
+    if role_listed(
+        &principal.subscription.oauth_client_roles,
+        principal.user.role,
+    ) {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(
+            codes::FORBIDDEN,
+            "Your role may not register or change OAuth clients in this subscription.",
+        ))
+    }
+}
+
 fn url_field(field: &'static str, v: Option<&str>) -> Result<Option<String>, ApiError> {
     v.map(|u| validate::web_url(u).map_err(|m| ApiError::validation(field, m)))
         .transpose()
@@ -157,15 +174,7 @@ pub async fn create_client(
     body: crate::routing::JsonBody<CreateOAuthClient>,
 ) -> Result<HttpResponse, ApiError> {
     principal.require(Action::IssueClientSecret)?;
-    if !role_listed(
-        &principal.subscription.oauth_client_roles,
-        principal.user.role,
-    ) {
-        return Err(ApiError::forbidden(
-            codes::FORBIDDEN,
-            "Your role may not register OAuth clients in this subscription.",
-        ));
-    }
+    may_register(&principal)?;
     let body = body.into_inner();
     let name = validate::display_name(&body.name).map_err(|m| ApiError::validation("name", m))?;
     let uris = redirect_uris(&body.redirect_uris)?;
@@ -323,6 +332,9 @@ pub async fn update_client(
     body: crate::routing::JsonBody<UpdateOAuthClient>,
 ) -> Result<web::Json<OAuthClient>, ApiError> {
     principal.require(Action::ManageOAuthClients)?;
+    if !principal.is_admin() {
+        may_register(&principal)?;
+    }
     let row = visible_client(&state, &principal, &path).await?;
     let body = body.into_inner();
     if body.standard.is_some() && !principal.is_admin() {
@@ -413,6 +425,9 @@ pub async fn reset_secret(
 ) -> Result<HttpResponse, ApiError> {
     let body: ResetClientSecret = optional_json(&req, payload).await?;
     principal.require(Action::IssueClientSecret)?;
+    if !principal.is_admin() {
+        may_register(&principal)?;
+    }
     let row = visible_client(&state, &principal, &path).await?;
     if row.is_public() {
         return Err(ApiError::validation(

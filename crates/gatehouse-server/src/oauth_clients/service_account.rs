@@ -17,9 +17,10 @@ use crate::error::ApiError;
 const NO_PASSWORD: &str = "!service-account";
 
 /// The service account's username: unique across subscriptions, as usernames are, and
-/// plainly not a person's.
+/// with a `:` no person's username may contain (`validate::username`), so nobody can
+/// take it first, in this subscription or another.
 pub fn username(client: &ClientRow) -> String {
-    format!("service-{}", client.client_id)
+    format!("service:{}", client.client_id)
 }
 
 fn display_name(client: &ClientRow) -> String {

@@ -42,8 +42,14 @@ fn invalid_credentials() -> ApiError {
 pub async fn sign_in(
     state: web::Data<AppState>,
     meta: ClientMeta,
+    req: actix_web::HttpRequest,
     body: crate::routing::JsonBody<SignInRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    // Sign-in is for Gatehouse's own pages: a page elsewhere must not make its
+    // visitors' browsers guess passwords (each guess a hash and a count to lockout).
+    if crate::auth::cors::foreign_origin(&req, state.auth.signing.issuer()).is_some() {
+        return Err(crate::auth::cors::refused());
+    }
     // Throttled per client address before any work: a sprayer waits, and an address
     // that is waiting costs no password hash.
     let address = crate::client_address::limit_key(meta.ip.as_deref().unwrap_or("-"));

@@ -165,7 +165,7 @@ pub async fn change_password(
                 // checked: nothing changes, nothing is recorded.
                 return Err(not_correct());
             }
-            sessions_store::delete_for_user(conn, &user_id, Some(&keep))?;
+            sessions_store::delete_for_user(conn, &user_id, Some(&keep), now)?;
             Ok(())
         })
         .await?;
@@ -436,11 +436,11 @@ pub async fn update_user(
             let password_locked = current.password_locked_until.is_some_and(|u| u > now);
             let mut logouts = Vec::new();
             if stopping {
-                logouts = crate::logout::targets(conn, LogoutScope::User(&user_id))?;
+                logouts = crate::logout::targets(conn, LogoutScope::User(&user_id), now)?;
             }
             store::update(conn, &sub_id, &user_id, &changes)?;
             if stopping {
-                sessions_store::delete_for_user(conn, &user_id, None)?;
+                sessions_store::delete_for_user(conn, &user_id, None, now)?;
             }
             match new_state {
                 Some(UserState::Active) if admin_locked || password_locked => {
@@ -485,10 +485,11 @@ pub async fn delete_user(
         .target("user", &target.id)
         .details(json!({"username": target.username}));
     let (sub_id, user_id) = (principal.subscription.id.clone(), target.id.clone());
+    let now = state.clock.now();
     let logouts = audit
         .write(&state.db, move |conn| {
             lock_and_check_last_admin(conn, &sub_id, &user_id, false)?;
-            let logouts = crate::logout::targets(conn, LogoutScope::User(&user_id))?;
+            let logouts = crate::logout::targets(conn, LogoutScope::User(&user_id), now)?;
             // Sessions, keys, grants (with their codes and refresh tokens) and the
             // clients the user registered go with the user by cascade.
             if !store::delete(conn, &sub_id, &user_id)? {

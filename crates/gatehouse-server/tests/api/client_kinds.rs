@@ -276,7 +276,7 @@ async fn a_service_gets_tokens_for_its_service_account(b: Backend) {
     let me = bearer.get_json("/api/v1/session").await;
     assert_eq!(me["user"]["kind"], "service");
     assert_eq!(me["user"]["role"], "editor");
-    assert_eq!(me["user"]["username"], format!("service-{}", svc.client_id));
+    assert_eq!(me["user"]["username"], format!("service:{}", svc.client_id));
     assert_eq!(me["credential"]["kind"], "oauth");
     // Listed under Users as a service account of the client.
     let users = admin.get_json("/api/v1/users").await;
@@ -552,7 +552,118 @@ async fn offline_access_is_a_known_scope(b: Backend) {
     );
 }
 
-both_backends!(browser_apps_read_answers_only_from_registered_origins);
+both_backends!(
+    browser_apps_read_answers_only_from_registered_origins,
+    a_service_account_never_does_more_than_its_clients_owner,
+    a_device_allowed_then_revoked_redeems_nothing,
+);
+
+async fn a_service_account_never_does_more_than_its_clients_owner(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    let NewUser {
+        client: owner,
+        id: owner_id,
+        ..
+    } = app.user(&admin, Role::Admin).await;
+    let svc = service(&owner, "editor").await;
+    let (status, t) = token(&app, &svc, &[("grant_type", "client_credentials")]).await;
+    assert_eq!(
+        (status, t["scope"].as_str()),
+        (StatusCode::OK, Some("api:read api:write"))
+    );
+    // The owner demoted to viewer: the service account only reads, and may not ask to write.
+    let res = admin
+        .patch(
+            &format!("/api/v1/users/{owner_id}"),
+            &json!({"role": "viewer"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let (status, t) = token(&app, &svc, &[("grant_type", "client_credentials")]).await;
+    assert_eq!(
+        (status, t["scope"].as_str()),
+        (StatusCode::OK, Some("api:read"))
+    );
+    let (status, t) = token(
+        &app,
+        &svc,
+        &[("grant_type", "client_credentials"), ("scope", "api:write")],
+    )
+    .await;
+    assert_eq!(
+        (status, t["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_scope"))
+    );
+    // …and as a viewer they may no longer mint the client a new secret.
+    let owner = app
+        .sign_in(
+            &owner.get_json("/api/v1/me").await["username"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+            "a password of some length",
+        )
+        .await;
+    let res = owner
+        .post(
+            &format!("/api/v1/oauth-clients/{}/reset-secret", svc.id),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    // The owner disabled: no tokens at all.
+    let res = admin
+        .patch(
+            &format!("/api/v1/users/{owner_id}"),
+            &json!({"state": "disabled"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let (status, t) = token(&app, &svc, &[("grant_type", "client_credentials")]).await;
+    assert_eq!(
+        (status, t["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("unauthorized_client"))
+    );
+}
+
+async fn a_device_allowed_then_revoked_redeems_nothing(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    let NewUser { client: user, .. } = app.user(&admin, Role::Editor).await;
+    let reg = cli_client(&admin).await;
+    let d = start_device(&app, &reg, "api:read").await;
+    let res = user
+        .post(
+            "/api/v1/oauth/device/decision",
+            &json!({"user_code": d["user_code"], "decision": "allow"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    // Revoked before the device polled, then authorized again by another sign-in.
+    let apps = user.get_json("/api/v1/authorized-apps").await;
+    let gid = apps["items"][0]["id"].as_str().unwrap().to_string();
+    let res = user
+        .post(&format!("/api/v1/authorized-apps/{gid}/revoke"), &json!({}))
+        .await;
+    assert!(res.status().is_success());
+    let again = start_device(&app, &reg, "api:read").await;
+    let res = user
+        .post(
+            "/api/v1/oauth/device/decision",
+            &json!({"user_code": again["user_code"], "decision": "allow"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    // The first device hears it was denied; the second gets its tokens.
+    let (status, v) = poll(&app, &reg, d["device_code"].as_str().unwrap()).await;
+    assert_eq!(
+        (status, v["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("access_denied"))
+    );
+    let (status, _) = poll(&app, &reg, again["device_code"].as_str().unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+}
 
 const SPA: &str = "http://localhost:5173";
 const EVIL: &str = "https://evil.example";
@@ -732,6 +843,25 @@ async fn browser_apps_read_answers_only_from_registered_origins(b: Backend) {
         StatusCode::FORBIDDEN,
         "nor does the session cookie"
     );
+    assert_eq!(acao(&res), None);
+    // Nor does a sign-in: a page elsewhere cannot make browsers guess passwords, and a
+    // preflight that will not send a token is not answered.
+    let res = c
+        .post(app.url("/api/v1/session"))
+        .header("Origin", EVIL)
+        .json(&json!({"username": "a@example.com", "password": "guess"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let res = c
+        .request(reqwest::Method::OPTIONS, app.url("/api/v1/session"))
+        .header("Origin", EVIL)
+        .header("Access-Control-Request-Method", "POST")
+        .header("Access-Control-Request-Headers", "content-type")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(acao(&res), None);
     // Gatehouse's own pages (same origin) are unaffected.
     let res = user
@@ -1017,9 +1147,8 @@ async fn wrong_user_codes_are_throttled_and_other_subscriptions_codes_unknown(b:
         )
         .await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
-    // Guessing: ten wrong codes from one address (the other subscription's was the
-    // first), then 429 even for the right one.
-    for i in 0..9 {
+    // Guessing: ten wrong codes, then 429 even for the right one.
+    for i in 0..10 {
         let res = user
             .post("/api/v1/oauth/device", &json!({"user_code": format!("BCDF-GHJ{}", ["K", "L", "M", "N", "P", "Q", "R", "S", "T", "V"][i])}))
             .await;

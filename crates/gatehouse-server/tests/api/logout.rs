@@ -220,9 +220,22 @@ async fn a_hint_signs_the_person_out_and_goes_back_to_the_app(b: Backend) {
     assert!(c["events"]["http://schemas.openid.net/event/backchannel-logout"].is_object());
     assert!(c["jti"].is_string() && c["iat"].is_i64());
     assert!(c.get("nonce").is_none());
-    // Recorded in the audit log, as delivered.
+    // Recorded in the audit log, as delivered, for the subscription's admins.
     let events = wait_for_event(&admin, "oauth_logout.delivered").await;
     assert_eq!(events[0]["details"]["reason"], "signed_out");
+    // A logout token is no id_token: as a hint it is refused.
+    let user = app
+        .sign_in(
+            &me["user"]["username"].as_str().unwrap().to_string(),
+            "a password of some length",
+        )
+        .await;
+    let token = rx.tokens.lock().unwrap()[0].clone();
+    let res = user
+        .get(&format!("/oauth/logout?id_token_hint={token}"))
+        .await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(signed_in(&user).await);
 }
 
 async fn wait_for_event(admin: &Client, action: &str) -> Vec<Value> {
@@ -305,6 +318,24 @@ async fn without_a_hint_gatehouse_asks_first(b: Backend) {
     let res = user.get("/oauth/logout").await;
     assert_eq!(res.status(), StatusCode::OK);
     assert!(res.text().await.unwrap().contains("not signed in"));
+    // A cross-site POST arrives without the (SameSite=Lax) cookie: its answer must not
+    // clear the cookie either, or any page could sign its visitors out.
+    let res = http_client()
+        .post(app.url("/oauth/logout"))
+        .header("Origin", "https://evil.example")
+        .form(&[
+            ("client_id", reg.client_id.as_str()),
+            ("post_logout_redirect_uri", BYE),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FOUND);
+    assert!(
+        res.headers().get("set-cookie").is_none(),
+        "{:?}",
+        res.headers()
+    );
 }
 
 async fn bad_logout_requests_get_an_error_page_and_change_nothing(b: Backend) {
