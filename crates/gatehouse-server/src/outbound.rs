@@ -54,9 +54,9 @@ pub fn is_internal(ip: IpAddr) -> bool {
             let o = v6.octets();
             let embedded = if let Some(v4) = v6.to_ipv4_mapped() {
                 Some(v4)
-            } else if s[..6] == [0; 6] && !v6.is_loopback() && !v6.is_unspecified() {
-                Some(std::net::Ipv4Addr::new(o[12], o[13], o[14], o[15]))
-            } else if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+            } else if (s[..6] == [0; 6] && !v6.is_loopback() && !v6.is_unspecified())
+                || s[..6] == [0x64, 0xff9b, 0, 0, 0, 0]
+            {
                 Some(std::net::Ipv4Addr::new(o[12], o[13], o[14], o[15]))
             } else if s[0] == 0x2002 {
                 Some(std::net::Ipv4Addr::new(o[2], o[3], o[4], o[5]))

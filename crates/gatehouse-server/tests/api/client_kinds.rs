@@ -598,10 +598,9 @@ async fn a_service_account_never_does_more_than_its_clients_owner(b: Backend) {
     // …and as a viewer they may no longer mint the client a new secret.
     let owner = app
         .sign_in(
-            &owner.get_json("/api/v1/me").await["username"]
+            owner.get_json("/api/v1/me").await["username"]
                 .as_str()
-                .unwrap()
-                .to_string(),
+                .unwrap(),
             "a password of some length",
         )
         .await;

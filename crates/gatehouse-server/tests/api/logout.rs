@@ -226,7 +226,7 @@ async fn a_hint_signs_the_person_out_and_goes_back_to_the_app(b: Backend) {
     // A logout token is no id_token: as a hint it is refused.
     let user = app
         .sign_in(
-            &me["user"]["username"].as_str().unwrap().to_string(),
+            me["user"]["username"].as_str().unwrap(),
             "a password of some length",
         )
         .await;
@@ -362,13 +362,13 @@ async fn bad_logout_requests_get_an_error_page_and_change_nothing(b: Backend) {
         // A redirect without any client to hold it against.
         format!("/oauth/logout?post_logout_redirect_uri={BYE}"),
         format!("/oauth/logout?id_token_hint={forged}"),
-        format!("/oauth/logout?id_token_hint=not-a-jwt"),
+        "/oauth/logout?id_token_hint=not-a-jwt".to_string(),
         // The hint is another client's.
         format!(
             "/oauth/logout?id_token_hint={id_token}&client_id={}",
             other.client_id
         ),
-        format!("/oauth/logout?client_id=ffffffffffffffffffffffffffffffff"),
+        "/oauth/logout?client_id=ffffffffffffffffffffffffffffffff".to_string(),
     ] {
         let res = user.get(&path).await;
         assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{path}");
