@@ -583,7 +583,12 @@ test('openid-client 6: client credentials — a service account of role editor c
     const label = `${name} (service account)`;
     const row = page.locator('#users-table tr', { hasText: label });
     await expectVisible(page, row.locator('.badge', { hasText: 'Active' }));
-    assert.equal(await row.getByRole('combobox', { name: `Role of ${label}` }).inputValue(), 'editor');
+    // Its role is the client's to set: shown, not editable here, and it cannot be deleted here.
+    await expectVisible(page, row.locator('.badge', { hasText: 'Service account' }));
+    assert.equal((await row.locator('td').first().innerText()).trim(), 'Editor');
+    assert.equal(await row.getByRole('combobox', { name: `Role of ${label}` }).count(), 0);
+    assert.equal(await row.getByRole('button', { name: `Delete ${label}` }).count(), 0);
+    await review(page, 'users-service-account');
     await row.getByRole('button', { name: `Disable ${label}` }).click();
     await expectVisible(page, row.locator('.badge', { hasText: 'Disabled' }));
   } finally {

@@ -4,7 +4,7 @@
 use chrono::{NaiveDate, TimeZone, Utc};
 use gatehouse_types::{
     AuditEvent, CreateUser, OAuthClient, Role, SubscriptionApiKey, SubscriptionSettings,
-    UpdateOAuthClient, UpdateSubscription, UpdateUser, User, UserState,
+    UpdateOAuthClient, UpdateSubscription, UpdateUser, User, UserKind, UserState,
 };
 use leptos::prelude::*;
 use leptos_router::hooks::use_location;
@@ -296,10 +296,20 @@ pub fn UsersPage() -> impl IntoView {
                                         let label = user_label(&u);
                                         let state = u.state;
                                         let password_locked = state == UserState::Active && u.password_locked_until.is_some();
+                                        // A client's service account: its role and existence are the
+                                        // client's (OAuth Clients), it may only be disabled here.
+                                        let service = u.kind == UserKind::Service;
+                                        let role_text = format::role_label(u.role);
                                         view! {
                                             <tr data-user=u.username.clone()>
-                                                <th scope="row" class="name">{label.clone()}{is_me.then_some(" — you")}</th>
+                                                <th scope="row" class="name">{label.clone()}{is_me.then_some(" — you")}
+                                                    {service.then(|| view! { " "<span class="badge" title="An OAuth client's service account (client credentials). It cannot sign in; its role is set on the client.">"Service account"</span> })}
+                                                </th>
                                                 <td>
+                                                    {if service {
+                                                        view! { <span>{role_text}</span> }.into_any()
+                                                    } else {
+                                                    view! {
                                                     <select aria-label=format!("Role of {label}")
                                                         on:change=move |ev| {
                                                             if let Some(role) = Role::parse(&event_target_value(&ev)) {
@@ -310,6 +320,8 @@ pub fn UsersPage() -> impl IntoView {
                                                             <option value=r.as_str() selected=r == u.role>{format::role_label(r)}</option>
                                                         }).collect_view()}
                                                     </select>
+                                                    }.into_any()
+                                                    }}
                                                 </td>
                                                 <td>
                                                     <span class=match state { UserState::Active => "badge ok", UserState::Disabled => "badge", UserState::Locked => "badge danger-badge" }>
@@ -342,8 +354,10 @@ pub fn UsersPage() -> impl IntoView {
                                                                 on:click=move |_| update(id3.clone(), UpdateUser { state: Some(UserState::Active), ..Default::default() })>"Unlock"</button>
                                                         }.into_any(),
                                                     }}
+                                                    {(!service).then(|| view! {
                                                     <button type="button" class="danger small" aria-label=format!("Delete {label}")
                                                         on:click=move |_| dialog.set(UserDialog::Delete(u_del.clone()))>"Delete"</button>
+                                                    })}
                                                 </td>
                                             </tr>
                                         }

@@ -5,7 +5,7 @@
 
 use gatehouse_types::validate::DEVICE_CODE_GRANT;
 use gatehouse_types::{
-    ClientType, CreateOAuthClient, OAuthClient, OAuthClientWithSecret, UpdateOAuthClient,
+    ClientType, CreateOAuthClient, OAuthClient, OAuthClientWithSecret, Role, UpdateOAuthClient,
 };
 use leptos::prelude::*;
 
@@ -177,6 +177,7 @@ fn ClientTable(clients: Vec<OAuthClient>, dialog: RwSignal<Dialog>) -> impl Into
 }
 
 const AUTHORIZATION_CODE: &str = "authorization_code";
+const CLIENT_CREDENTIALS: &str = "client_credentials";
 const REFRESH_TOKEN: &str = "refresh_token";
 
 fn lines(text: &str) -> Vec<String> {
@@ -242,17 +243,24 @@ fn ClientForm(
         .map(|c| c.grant_types.clone())
         .unwrap_or_else(|| vec![AUTHORIZATION_CODE.into(), REFRESH_TOKEN.into()]);
     let device = RwSignal::new(grant_types_before.iter().any(|g| g == DEVICE_CODE_GRANT));
+    // Client credentials: a service account with this role (administrators only).
+    let service_before = client.as_ref().and_then(|c| c.service_role);
+    let service = RwSignal::new(service_before);
+    let is_admin = use_auth().is_admin();
     let error = RwSignal::new(None::<ApiError>);
     let busy = RwSignal::new(false);
     // The grant types with the device grant as the checkbox says; `None` when unchanged.
     let grant_types = move || {
         let mut g: Vec<String> = grant_types_before
             .iter()
-            .filter(|g| *g != DEVICE_CODE_GRANT)
+            .filter(|g| *g != DEVICE_CODE_GRANT && *g != CLIENT_CREDENTIALS)
             .cloned()
             .collect();
         if device.get_untracked() {
             g.push(DEVICE_CODE_GRANT.into());
+        }
+        if service.get_untracked().is_some() {
+            g.push(CLIENT_CREDENTIALS.into());
         }
         (g != grant_types_before).then_some(g)
     };
@@ -278,7 +286,7 @@ fn ClientForm(
                     post_logout_redirect_uris: Some(lines(&logout_uris.get_untracked())),
                     backchannel_logout_uri: optional(backchannel.get_untracked()),
                     allowed_origins: allowed_origins.flatten(),
-                    service_role: None,
+                    service_role: service.get_untracked(),
                 })
                 .await
                 .map(|c| on_created.run(c)),
@@ -292,6 +300,8 @@ fn ClientForm(
                         post_logout_redirect_uris: Some(lines(&logout_uris.get_untracked())),
                         backchannel_logout_uri: Some(optional(backchannel.get_untracked())),
                         allowed_origins,
+                        service_role: (service.get_untracked() != service_before)
+                            .then(|| service.get_untracked()),
                         ..Default::default()
                     },
                 )
@@ -359,6 +369,18 @@ fn ClientForm(
                         on:change=move |ev| device.set(event_target_checked(&ev))/>
                     <span><strong>"Device sign-in"</strong>" — command-line tools and TVs sign people in with a code (RFC 8628)."</span>
                 </label>
+                {is_admin.then(|| view! {
+                    <label class="field">
+                        <span>"Service account (client credentials)"</span>
+                        <select name="service_role"
+                            on:change=move |ev| service.set(Role::parse(&event_target_value(&ev)))>
+                            <option value="" selected=move || service.get().is_none()>"None"</option>
+                            <option value="viewer" selected=move || service.get() == Some(Role::Viewer)>"Viewer: reads the API"</option>
+                            <option value="editor" selected=move || service.get() == Some(Role::Editor)>"Editor: reads and writes the API"</option>
+                        </select>
+                        <small class="hint">"A confidential client may then get tokens for itself, acting as its own service account (listed under Users). Administrators only."</small>
+                    </label>
+                })}
                 {creating.then(|| view! {
                     <fieldset class="field">
                         <legend>"Client type"</legend>
