@@ -277,6 +277,34 @@ pub fn ErrorNote(#[prop(into)] error: Signal<Option<ApiError>>) -> impl IntoView
     }
 }
 
+/// Deny and Allow on a page that lets an app act for the person (consent, device). The
+/// buttons wake up 700 ms after they show, and nothing has focus on arrival: a
+/// keystroke or click aimed at another window (a popup opened under the pointer) cannot
+/// allow anything by accident.
+#[component]
+pub fn DecisionButtons(
+    #[prop(into)] busy: Signal<bool>,
+    on_decide: Callback<gatehouse_types::Decision>,
+) -> impl IntoView {
+    use gatehouse_types::Decision;
+    let armed = RwSignal::new(false);
+    set_timeout(
+        move || armed.set(true),
+        std::time::Duration::from_millis(700),
+    );
+    let idle = move || busy.get() || !armed.get();
+    view! {
+        <div class="actions">
+            <button type="button" class="secondary" id="deny" disabled=idle on:click=move |_| on_decide.run(Decision::Deny)>
+                "Deny"
+            </button>
+            <button type="button" id="allow" disabled=idle on:click=move |_| on_decide.run(Decision::Allow)>
+                "Allow"
+            </button>
+        </div>
+    }
+}
+
 #[component]
 pub fn Loading() -> impl IntoView {
     view! {

@@ -12,9 +12,10 @@ use oauth2::basic::{
 };
 use oauth2::{
     AccessToken, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken,
-    DeviceAuthorizationUrl, EndpointNotSet, EndpointSet, ExtraTokenFields, PkceCodeChallenge,
-    PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError, Scope,
-    StandardDeviceAuthorizationResponse, StandardRevocableToken, StandardTokenResponse, TokenUrl,
+    DeviceAuthorizationUrl, EndpointNotSet, EndpointSet, ErrorResponseType, ExtraTokenFields,
+    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError, Scope,
+    StandardDeviceAuthorizationResponse, StandardErrorResponse, StandardRevocableToken,
+    StandardTokenResponse, TokenUrl,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -295,24 +296,7 @@ impl Gatehouse {
             .exchange_device_access_token(&details)
             .request_async(&http, tokio::time::sleep, None)
             .await
-            .map_err(|e| match e {
-                RequestTokenError::ServerResponse(r) => OAuthFailure {
-                    code: r.error().as_ref().to_string(),
-                    description: r.error_description().cloned(),
-                    transport: false,
-                },
-                RequestTokenError::Request(e) => transport(e),
-                RequestTokenError::Parse(e, _) => OAuthFailure {
-                    code: "unexpected_response".into(),
-                    description: Some(e.to_string()),
-                    transport: true,
-                },
-                RequestTokenError::Other(m) => OAuthFailure {
-                    code: "unexpected_response".into(),
-                    description: Some(m),
-                    transport: true,
-                },
-            })
+            .map_err(token_failure)
     }
 
     pub fn issuer(&self) -> &str {
@@ -525,7 +509,11 @@ async fn send(
     Ok(out)
 }
 
-fn token_failure(e: RequestTokenError<reqwest::Error, BasicErrorResponse>) -> OAuthFailure {
+/// A failed token request, whichever grant's error codes it answered with (RFC 6749's,
+/// or RFC 8628's for the device grant).
+fn token_failure<T: ErrorResponseType + AsRef<str> + std::fmt::Display>(
+    e: RequestTokenError<reqwest::Error, StandardErrorResponse<T>>,
+) -> OAuthFailure {
     match e {
         RequestTokenError::ServerResponse(r) => OAuthFailure {
             code: r.error().as_ref().to_string(),

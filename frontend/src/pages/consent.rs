@@ -68,14 +68,6 @@ fn Ask(request: AuthorizationRequestView) -> impl IntoView {
     let auth = use_auth();
     let error = RwSignal::new(None::<ApiError>);
     let busy = RwSignal::new(false);
-    // The buttons wake up a moment after the page shows, and nothing has focus on
-    // arrival: a keystroke or click aimed at another page (a popup opened under the
-    // pointer) cannot allow an app by accident.
-    let armed = RwSignal::new(false);
-    set_timeout(
-        move || armed.set(true),
-        std::time::Duration::from_millis(700),
-    );
     let id = StoredValue::new(request.id.clone());
     let decide = move |decision: Decision| {
         busy.set(true);
@@ -123,13 +115,6 @@ fn Ask(request: AuthorizationRequestView) -> impl IntoView {
         </ul>
         <p class="hint">"You can revoke this at any time under Authorized Applications."</p>
         <ErrorNote error=error/>
-        <div class="actions">
-            <button type="button" class="secondary" id="deny" disabled=move || busy.get() || !armed.get() on:click=move |_| decide(Decision::Deny)>
-                "Deny"
-            </button>
-            <button type="button" id="allow" disabled=move || busy.get() || !armed.get() on:click=move |_| decide(Decision::Allow)>
-                "Allow"
-            </button>
-        </div>
+        <DecisionButtons busy=busy on_decide=Callback::new(decide)/>
     }
 }

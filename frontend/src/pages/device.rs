@@ -87,12 +87,6 @@ fn Ask(request: DeviceRequestView, done: RwSignal<Option<DeviceDecisionResult>>)
     let auth = use_auth();
     let error = RwSignal::new(None::<ApiError>);
     let busy = RwSignal::new(false);
-    // As on the consent page: the buttons wake up a moment after the page shows.
-    let armed = RwSignal::new(false);
-    set_timeout(
-        move || armed.set(true),
-        std::time::Duration::from_millis(700),
-    );
     let code = StoredValue::new(request.user_code.clone());
     let decide = move |decision: Decision| {
         busy.set(true);
@@ -139,14 +133,7 @@ fn Ask(request: DeviceRequestView, done: RwSignal<Option<DeviceDecisionResult>>)
         </ul>
         <p class="hint">"You can revoke this at any time under Authorized Applications."</p>
         <ErrorNote error=error/>
-        <div class="actions">
-            <button type="button" class="secondary" id="deny" disabled=move || busy.get() || !armed.get() on:click=move |_| decide(Decision::Deny)>
-                "Deny"
-            </button>
-            <button type="button" id="allow" disabled=move || busy.get() || !armed.get() on:click=move |_| decide(Decision::Allow)>
-                "Allow"
-            </button>
-        </div>
+        <DecisionButtons busy=busy on_decide=Callback::new(decide)/>
     }
 }
 
