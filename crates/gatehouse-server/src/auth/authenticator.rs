@@ -29,8 +29,10 @@ pub const USER_CODE_FAILURES: u32 = 10;
 pub const USER_CODE_FAILURES_PER_ADDRESS: u32 = 50;
 pub const USER_CODE_FAILURE_WINDOW: Duration = Duration::from_secs(600);
 /// Device authorizations one client may start from one address in
-/// [`USER_CODE_FAILURE_WINDOW`]: anyone holding a public client's id may start them.
-pub const DEVICE_STARTS: u32 = 120;
+/// [`USER_CODE_FAILURE_WINDOW`] (4 a second: a fleet set up behind one NAT fits):
+/// anyone holding a public client's id may start them, and each is a row until the
+/// retention job's next run after it expires.
+pub const DEVICE_STARTS: u32 = 2_400;
 /// Failed OAuth client authentications per client and caller address in
 /// [`CLIENT_AUTH_FAILURE_WINDOW`] before that pair is told to wait.
 pub const CLIENT_AUTH_FAILURES: u32 = 10;

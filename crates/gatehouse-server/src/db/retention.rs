@@ -26,8 +26,9 @@ pub enum Kind {
     RefreshTokens,
     /// Consent requests no longer answerable.
     ConsentRequests,
-    /// Device requests expired before the window (until then a device still polling
-    /// hears `expired_token` rather than `invalid_grant`).
+    /// Device requests past their expiry (anyone holding a public client's id may
+    /// start them, so they are not kept a day; a device still polling after its code
+    /// expired hears `expired_token` until the next run, then `invalid_grant`).
     DeviceCodes,
     /// Sessions past their absolute end.
     Sessions,
@@ -107,7 +108,7 @@ pub fn purge_batch(conn: &mut DbConnection, kind: Kind, at: &Cutoffs) -> QueryRe
         Kind::DeviceCodes => {
             let doomed = oauth_device_codes::table
                 .select(oauth_device_codes::id)
-                .filter(oauth_device_codes::expires_at.lt(at.spent_before))
+                .filter(oauth_device_codes::expires_at.lt(at.now))
                 .limit(BATCH)
                 .load::<String>(conn)?;
             diesel::delete(oauth_device_codes::table.filter(oauth_device_codes::id.eq_any(doomed)))
