@@ -1,9 +1,10 @@
 -- Devices polling the token endpoint (RFC 8628) at a fixed rate: every connection
--- waits BENCH_DELAY_MS between its polls and cycles through its share of the device
--- codes, so N codes over C connections at D ms are each polled every N*D/C ms.
+-- waits BENCH_DELAY_MS between its polls and cycles through the device codes, so N
+-- codes polled by C connections at D ms are each polled about every N*D/C ms.
 -- Every answer is authorization_pending or slow_down (a 400): nobody allows them.
 -- Environment: BENCH_CODES (file, one device code a line), BENCH_CLIENT_ID,
--- BENCH_DELAY_MS.
+-- BENCH_DELAY_MS. (Each wrk thread has its own Lua state: the codes travel to it
+-- through thread:set, as in refresh.lua.)
 local all = nil
 
 function setup(thread)
@@ -13,10 +14,12 @@ function setup(thread)
       if #line > 0 then table.insert(all, line) end
     end
   end
+  thread:set("codes_text", table.concat(all, " "))
 end
 
 function init(args)
-  codes = all
+  codes = {}
+  for c in string.gmatch(codes_text, "%S+") do table.insert(codes, c) end
   i = math.random(#codes)
   client = os.getenv("BENCH_CLIENT_ID")
   pause = tonumber(os.getenv("BENCH_DELAY_MS"))
