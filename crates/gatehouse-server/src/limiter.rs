@@ -96,3 +96,75 @@ mod tests {
         assert!(l.blocked("guessed").is_some());
     }
 }
+
+/// The pace of devices polling the token endpoint (RFC 8628 §3.5): when each device
+/// code was last polled and the interval it must keep, per process and by the server's
+/// clock. In memory rather than written at every poll, so that thousands of waiting
+/// devices cost a read each, not a write: a device that spreads its polls over several
+/// replicas only escapes `slow_down`, which protects nothing but load.
+pub struct PollPace {
+    base: i64,
+    max: i64,
+    last: Mutex<HashMap<String, (chrono::NaiveDateTime, i64)>>,
+}
+
+/// Device codes paced at once; past it, polls of codes not yet seen are not paced.
+const MAX_PACED: usize = 100_000;
+
+impl PollPace {
+    /// Polls `base` seconds apart at first; each early poll adds 5 s, up to `max`.
+    pub fn new(base: i64, max: i64) -> PollPace {
+        PollPace {
+            base,
+            max,
+            last: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Records a poll of `key` at `now`; `true` when it came before the interval (the
+    /// device is told `slow_down`, and its interval grows by 5 s for good).
+    pub fn too_soon(&self, key: &str, now: chrono::NaiveDateTime) -> bool {
+        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((at, interval)) = last.get_mut(key) {
+            let early = now - *at < chrono::TimeDelta::seconds(*interval);
+            if early {
+                *interval = (*interval + 5).min(self.max);
+            }
+            *at = now;
+            return early;
+        }
+        if last.len() >= MAX_PACED {
+            // Codes live ten minutes: those not polled for longer are done.
+            let stale = now - chrono::TimeDelta::minutes(11);
+            last.retain(|_, (at, _)| *at > stale);
+            if last.len() >= MAX_PACED {
+                return false;
+            }
+        }
+        last.insert(key.to_string(), (now, self.base));
+        false
+    }
+}
+
+#[cfg(test)]
+mod pace_tests {
+    use super::*;
+
+    #[test]
+    fn early_polls_slow_down_for_good() {
+        let pace = PollPace::new(5, 15);
+        let t0 = chrono::DateTime::from_timestamp(1_800_000_000, 0)
+            .unwrap()
+            .naive_utc();
+        let at = |s: i64| t0 + chrono::TimeDelta::seconds(s);
+        assert!(!pace.too_soon("a", at(0)));
+        assert!(pace.too_soon("a", at(1)), "1 s after: too soon; now 10 s");
+        assert!(pace.too_soon("a", at(7)), "6 s after: too soon; now 15 s");
+        assert!(
+            pace.too_soon("a", at(21)),
+            "14 s after: too soon; capped at 15 s"
+        );
+        assert!(!pace.too_soon("a", at(37)), "16 s after: fine");
+        assert!(!pace.too_soon("b", at(1)), "another code has its own pace");
+    }
+}

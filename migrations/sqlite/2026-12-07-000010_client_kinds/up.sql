@@ -31,11 +31,9 @@ CREATE TABLE oauth_device_codes (
     user_id TEXT REFERENCES users(id) ON DELETE CASCADE,
     session_id TEXT,
     auth_time TIMESTAMP,
-    poll_interval BIGINT NOT NULL,
     -- Where the device asked from, shown on the verification page.
     ip TEXT,
     user_agent TEXT,
-    last_polled_at TIMESTAMP,
     created_at TIMESTAMP NOT NULL,
     expires_at TIMESTAMP NOT NULL
 );

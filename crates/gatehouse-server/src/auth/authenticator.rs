@@ -14,7 +14,7 @@ use crate::client_address::{ForwardedHeader, TrustedProxies};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::{Database, Worker};
-use crate::limiter::FailureLimiter;
+use crate::limiter::{FailureLimiter, PollPace};
 
 /// Failed sign-ins from one client address within [`SIGN_IN_FAILURE_WINDOW`] before that
 /// address is told to wait (429 with `Retry-After`) until the window ends. It slows
@@ -33,6 +33,10 @@ pub const USER_CODE_FAILURE_WINDOW: Duration = Duration::from_secs(600);
 /// anyone holding a public client's id may start them, and each is a row until the
 /// retention job's next run after it expires.
 pub const DEVICE_STARTS: u32 = 2_400;
+/// Seconds between device polls at first (RFC 8628 §3.2's default), and the most
+/// `slow_down` raises it to: past a minute a device is broken, not hasty.
+pub const DEVICE_POLL_SECONDS: i64 = 5;
+pub const DEVICE_POLL_MAX_SECONDS: i64 = 60;
 /// Failed OAuth client authentications per client and caller address in
 /// [`CLIENT_AUTH_FAILURE_WINDOW`] before that pair is told to wait.
 pub const CLIENT_AUTH_FAILURES: u32 = 10;
@@ -62,6 +66,8 @@ pub struct Authenticator {
     pub user_code_address_limiter: FailureLimiter,
     /// Device authorizations started, per client and address.
     pub device_start_limiter: FailureLimiter,
+    /// When each device code was last polled, and its interval.
+    pub device_polls: PollPace,
     /// Peers whose forwarding headers are believed, and the header they write.
     pub trusted_proxies: TrustedProxies,
     pub forwarded_header: ForwardedHeader,
@@ -95,6 +101,7 @@ impl Authenticator {
                 USER_CODE_FAILURE_WINDOW,
             ),
             device_start_limiter: FailureLimiter::new(DEVICE_STARTS, USER_CODE_FAILURE_WINDOW),
+            device_polls: PollPace::new(DEVICE_POLL_SECONDS, DEVICE_POLL_MAX_SECONDS),
             trusted_proxies: settings.trusted_proxies.clone(),
             forwarded_header: settings.forwarded_header,
             replicas: OnceLock::new(),

@@ -24,11 +24,8 @@ pub struct DeviceRow {
     pub user_id: Option<String>,
     pub session_id: Option<String>,
     pub auth_time: Option<NaiveDateTime>,
-    /// Seconds the device must wait between polls; raised by `slow_down`.
-    pub poll_interval: i64,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
-    pub last_polled_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,
 }
@@ -43,7 +40,6 @@ pub struct NewDevice<'a> {
     pub user_code_hash: &'a str,
     pub scopes: &'a str,
     pub status: &'a str,
-    pub poll_interval: i64,
     pub ip: Option<&'a str>,
     pub user_agent: Option<&'a str>,
     pub created_at: NaiveDateTime,
@@ -79,22 +75,6 @@ pub fn find_by_user_code(
         .select((DeviceRow::as_select(), ClientRow::as_select()))
         .first(conn)
         .optional()
-}
-
-/// Records a poll, and a new interval (`slow_down`).
-pub fn polled(
-    conn: &mut DbConnection,
-    id: &str,
-    now: NaiveDateTime,
-    interval: i64,
-) -> QueryResult<()> {
-    diesel::update(oauth_device_codes::table.find(id))
-        .set((
-            oauth_device_codes::last_polled_at.eq(Some(now)),
-            oauth_device_codes::poll_interval.eq(interval),
-        ))
-        .execute(conn)
-        .map(drop)
 }
 
 /// The person's decision on a pending, unexpired request; `false` when it was decided

@@ -190,10 +190,8 @@ diesel::table! {
         user_id -> Nullable<Text>,
         session_id -> Nullable<Text>,
         auth_time -> Nullable<Timestamp>,
-        poll_interval -> BigInt,
         ip -> Nullable<Text>,
         user_agent -> Nullable<Text>,
-        last_polled_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
         expires_at -> Timestamp,
     }

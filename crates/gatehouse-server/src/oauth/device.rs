@@ -48,9 +48,7 @@ use crate::state::AppState;
 /// How long a device's request waits for the person.
 pub const DEVICE_CODE_TTL: TimeDelta = TimeDelta::minutes(10);
 /// Seconds between polls, at first (RFC 8628 §3.2's default).
-pub const POLL_INTERVAL: i64 = 5;
-/// The longest interval `slow_down` raises it to.
-const MAX_POLL_INTERVAL: i64 = 60;
+pub const POLL_INTERVAL: i64 = crate::auth::DEVICE_POLL_SECONDS;
 /// RFC 8628 §6.1: consonants only (no vowels, so no words; no 0/O, 1/I confusion).
 const ALPHABET: &[u8; 20] = b"BCDFGHJKLMNPQRSTVWXZ";
 const USER_CODE_CHARS: usize = 8;
@@ -148,7 +146,6 @@ pub async fn device_authorization(
                         user_code_hash: &user_hash,
                         scopes: &scope,
                         status: "pending",
-                        poll_interval: POLL_INTERVAL,
                         ip: ip.as_deref(),
                         user_agent: agent.as_deref(),
                         created_at: now,
@@ -181,6 +178,8 @@ pub async fn device_authorization(
 
 /// What a poll finds, decided in one transaction.
 enum Poll {
+    /// Allowed by the person: to be redeemed (in a write).
+    Allowed,
     Pending,
     SlowDown,
     Denied,
@@ -207,60 +206,62 @@ pub async fn redeem(
     let now = state.clock.now();
     let refresh_token = tokens::checksummed_secret(REFRESH_PREFIX);
     let refresh_hash = state.auth.tokens.hash(&refresh_token);
-    let client_row = client.id.clone();
-    let poll = state
+    // A code still waiting is only read (the pace of its polls is kept in memory);
+    // only redeeming one writes.
+    let read_hash = hash.clone();
+    let seen = state
         .db
-        .write(move |conn| {
-            let Some(device) = store::find_by_device_code(conn, &hash)? else {
-                return Ok(Poll::Invalid);
-            };
-            if device.client_id != client_row || device.status == "redeemed" {
-                return Ok(Poll::Invalid);
-            }
-            if device.expires_at <= now {
-                return Ok(Poll::Expired);
-            }
-            match device.status.as_str() {
-                "denied" => return Ok(Poll::Denied),
-                "pending" => {
-                    let early = device
-                        .last_polled_at
-                        .is_some_and(|at| now - at < TimeDelta::seconds(device.poll_interval));
-                    // §3.5: too soon, and the interval grows by 5 s for good (up to a
-                    // minute: past that a device is broken, not hasty).
-                    let interval = if early {
-                        (device.poll_interval + 5).min(MAX_POLL_INTERVAL)
-                    } else {
-                        device.poll_interval
-                    };
-                    store::polled(conn, &device.id, now, interval)?;
-                    return Ok(if early { Poll::SlowDown } else { Poll::Pending });
-                }
-                _ => {}
-            }
-            if !store::redeem(conn, &device.id)? {
-                return Ok(Poll::Invalid);
-            }
-            let user_id = device.user_id.clone().unwrap_or_default();
-            let Some(grant) = grants_store::find(conn, &user_id, &client_row)? else {
-                return Ok(Poll::Invalid);
-            };
-            let Some(user) = users_store::find(conn, &user_id)? else {
-                return Ok(Poll::Invalid);
-            };
-            if !grant.is_active() || user.state != gatehouse_types::UserState::Active {
-                return Ok(Poll::Invalid);
-            }
-            // Not bound to the browser session the code was entered in: signing out
-            // there does not sign the device out (its id_token still names it).
-            store_refresh(conn, &grant, &refresh_hash, &device.scopes, None, now)?;
-            Ok::<_, ApiError>(Poll::Issued {
-                grant: Box::new(grant),
-                user: Box::new(user),
-                device: Box::new(device),
-            })
-        })
+        .read(move |conn| Ok(store::find_by_device_code(conn, &read_hash)?))
         .await?;
+    let first = match seen {
+        None => Poll::Invalid,
+        Some(d) if d.client_id != client.id || d.status == "redeemed" => Poll::Invalid,
+        Some(d) if d.expires_at <= now => Poll::Expired,
+        Some(d) if d.status == "denied" => Poll::Denied,
+        Some(d) if d.status == "pending" => {
+            if state.auth.device_polls.too_soon(&d.id, now) {
+                Poll::SlowDown
+            } else {
+                Poll::Pending
+            }
+        }
+        Some(_) => Poll::Allowed,
+    };
+    let client_row = client.id.clone();
+    let poll = match first {
+        Poll::Allowed => {
+            state
+                .db
+                .write(move |conn| {
+                    let Some(device) = store::find_by_device_code(conn, &hash)? else {
+                        return Ok(Poll::Invalid);
+                    };
+                    if device.client_id != client_row || !store::redeem(conn, &device.id)? {
+                        return Ok(Poll::Invalid);
+                    }
+                    let user_id = device.user_id.clone().unwrap_or_default();
+                    let Some(grant) = grants_store::find(conn, &user_id, &client_row)? else {
+                        return Ok(Poll::Invalid);
+                    };
+                    let Some(user) = users_store::find(conn, &user_id)? else {
+                        return Ok(Poll::Invalid);
+                    };
+                    if !grant.is_active() || user.state != gatehouse_types::UserState::Active {
+                        return Ok(Poll::Invalid);
+                    }
+                    // Not bound to the browser session the code was entered in: signing
+                    // out there does not sign the device out (its id_token still names it).
+                    store_refresh(conn, &grant, &refresh_hash, &device.scopes, None, now)?;
+                    Ok::<_, ApiError>(Poll::Issued {
+                        grant: Box::new(grant),
+                        user: Box::new(user),
+                        device: Box::new(device),
+                    })
+                })
+                .await?
+        }
+        other => other,
+    };
     let pending =
         |error: &'static str, description: &str| OAuthError::device(error, description.to_string());
     match poll {
@@ -277,7 +278,7 @@ pub async fn redeem(
             "expired_token",
             "The device code has expired; start again.",
         )),
-        Poll::Invalid => Err(OAuthError::invalid_grant(
+        Poll::Invalid | Poll::Allowed => Err(OAuthError::invalid_grant(
             "The device code is invalid, used, or not this client's.",
         )),
         Poll::Issued {
