@@ -538,7 +538,7 @@ describe('openid-client 6: the device authorization grant (RFC 8628)', () => {
     await page.getByRole('button', { name: 'Continue' }).click();
     const alert = page.locator('#device-form p.error[role="alert"]');
     await expectVisible(page, alert);
-    assert.match(await alert.innerText(), /matches no device that is waiting/);
+    assert.match(await alert.innerText(), /No device is waiting with this code/);
     assert.equal(await page.locator('#device-title').count(), 0);
   });
 });

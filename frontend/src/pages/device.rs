@@ -42,7 +42,7 @@ fn DeviceCard() -> impl IntoView {
         leptos::task::spawn_local(async move {
             match api::device_request(code.get_untracked()).await {
                 Ok(r) => request.set(Some(r)),
-                Err(e) => error.set(Some(e)),
+                Err(e) => error.set(Some(unknown_code(e))),
             }
             busy.set(false);
         });
@@ -82,6 +82,18 @@ fn DeviceCard() -> impl IntoView {
     }
 }
 
+/// A code that matches nothing waiting (404) said in this page's words.
+fn unknown_code(e: ApiError) -> ApiError {
+    if e.status != 404 {
+        return e;
+    }
+    ApiError {
+        code: "unknown_user_code".into(),
+        message: "No device is waiting with this code: check it on the device's screen, or start again there.".into(),
+        ..e
+    }
+}
+
 #[component]
 fn Ask(request: DeviceRequestView, done: RwSignal<Option<DeviceDecisionResult>>) -> impl IntoView {
     let auth = use_auth();
@@ -95,7 +107,7 @@ fn Ask(request: DeviceRequestView, done: RwSignal<Option<DeviceDecisionResult>>)
             match api::decide_device(code.get_value(), decision).await {
                 Ok(r) => done.set(Some(r)),
                 Err(e) => {
-                    error.set(Some(e));
+                    error.set(Some(unknown_code(e)));
                     busy.set(false);
                 }
             }

@@ -87,7 +87,7 @@ fn display(code: &str) -> String {
     summary = "RFC 8628 device authorization: a device code to poll the token endpoint with, and a user code for the person to enter at `verification_uri`. Client authentication as at the token endpoint; the client must list the device grant in its `grant_types`.",
     security(("client_basic" = []), ()),
     request_body(content = super::wire::DeviceAuthorizationRequest, content_type = "application/x-www-form-urlencoded"),
-    responses((status = 200, description = "The codes.", body = super::wire::DeviceAuthorizationResponse), (status = 400, description = "RFC 6749 §5.2 error (`invalid_scope`, `unauthorized_client`, …).", body = super::wire::OAuthErrorBody), (status = 401, description = "`invalid_client`, with `WWW-Authenticate: Basic`.", body = super::wire::OAuthErrorBody), (status = 408, description = "The body did not arrive within 10 s of the request's start (`invalid_request`).", body = super::wire::OAuthErrorBody), (status = 429, description = "Too many failed client authentications (`invalid_client`, with `Retry-After`).", body = super::wire::OAuthErrorBody), (status = 503, description = "`temporarily_unavailable`, with `Retry-After`.", body = super::wire::OAuthErrorBody))
+    responses((status = 200, description = "The codes.", body = super::wire::DeviceAuthorizationResponse), (status = 400, description = "RFC 6749 §5.2 error (`invalid_scope`, `unauthorized_client`, …).", body = super::wire::OAuthErrorBody), (status = 401, description = "`invalid_client`, with `WWW-Authenticate: Basic`.", body = super::wire::OAuthErrorBody), (status = 408, description = "The body did not arrive within 10 s of the request's start (`invalid_request`).", body = super::wire::OAuthErrorBody), (status = 429, description = "Too many failed client authentications (`invalid_client`), or too many device authorizations from this address (`slow_down`); with `Retry-After`.", body = super::wire::OAuthErrorBody), (status = 503, description = "`temporarily_unavailable`, with `Retry-After`.", body = super::wire::OAuthErrorBody))
 )]
 pub async fn device_authorization(
     state: web::Data<AppState>,
@@ -323,10 +323,8 @@ fn wrong_code(state: &AppState, principal: &Principal, meta: &ClientMeta) -> Api
         .auth
         .user_code_address_limiter
         .record_failure(&address(meta));
-    ApiError::validation(
-        "user_code",
-        "matches no device that is waiting: check it on the device's screen, or start again there",
-    )
+    // 404: no such request, as for anything that is not there (or not the caller's).
+    ApiError::NotFound
 }
 
 /// Refused before any lookup while the person or their address has guessed too often.
@@ -373,7 +371,7 @@ async fn pending(
     summary = "The device request behind a user code (the `/device` page): which app, from which address, asks for what. Signed-in session only; wrong codes are limited per person and address (429).",
     security(("session" = [], "csrf" = [])),
     request_body = DeviceCodeLookup,
-    responses((status = 200, description = "The request.", body = DeviceRequestView), (status = 400, response = E400), (status = 401, response = E401), (status = 403, response = E403), (status = 408, response = E408), (status = 413, response = E413), (status = 415, response = E415), (status = 422, response = E422), (status = 429, response = E429))
+    responses((status = 200, description = "The request.", body = DeviceRequestView), (status = 400, response = E400), (status = 401, response = E401), (status = 403, response = E403), (status = 404, description = "No device is waiting with this code in the caller's subscription.", body = gatehouse_types::ErrorBody), (status = 408, response = E408), (status = 413, response = E413), (status = 415, response = E415), (status = 422, response = E422), (status = 429, response = E429))
 )]
 pub async fn lookup(
     state: web::Data<AppState>,
@@ -418,7 +416,7 @@ pub async fn lookup(
     summary = "Allow or deny the device request behind a user code: the device hears it at its next poll. Signed-in session only.",
     security(("session" = [], "csrf" = [])),
     request_body = DeviceDecision,
-    responses((status = 200, description = "Decided.", body = DeviceDecisionResult), (status = 400, response = E400), (status = 401, response = E401), (status = 403, response = E403), (status = 408, response = E408), (status = 413, response = E413), (status = 415, response = E415), (status = 422, response = E422), (status = 429, response = E429))
+    responses((status = 200, description = "Decided.", body = DeviceDecisionResult), (status = 400, response = E400), (status = 401, response = E401), (status = 403, response = E403), (status = 404, description = "No device is waiting with this code in the caller's subscription.", body = gatehouse_types::ErrorBody), (status = 409, description = "Decided meanwhile, or expired.", body = gatehouse_types::ErrorBody), (status = 408, response = E408), (status = 413, response = E413), (status = 415, response = E415), (status = 422, response = E422), (status = 429, response = E429))
 )]
 pub async fn decide(
     state: web::Data<AppState>,
@@ -472,9 +470,9 @@ pub async fn decide(
             )?;
             if !decided {
                 // Decided or expired meanwhile.
-                return Err(ApiError::validation(
-                    "user_code",
-                    "belongs to a request that was already decided, or has expired",
+                return Err(ApiError::conflict(
+                    codes::CONFLICT,
+                    "This request was already decided, or has expired.",
                 ));
             }
             event.record(conn)?;

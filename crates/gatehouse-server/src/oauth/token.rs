@@ -37,7 +37,7 @@ use gatehouse_types::{Role, validate};
     path = "/oauth/token",
     operation_id = "create_oauth_token",
     tag = "oauth",
-    summary = "The token endpoint: `authorization_code` (with `code_verifier`) and `refresh_token` (rotating). Client authentication by HTTP Basic, form body, or `client_id` alone for public clients.",
+    summary = "The token endpoint: `authorization_code` (with `code_verifier`), `refresh_token` (rotating), `client_credentials` (a confidential client's service account; no refresh token) and `urn:ietf:params:oauth:grant-type:device_code` (RFC 8628: `authorization_pending`, `slow_down`, `access_denied`, `expired_token` until the tokens). Client authentication by HTTP Basic, form body, or `client_id` alone for public clients; only grant types the client registered.",
     security(("client_basic" = []), ()),
     request_body(content = super::wire::TokenRequest, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, description = "Tokens.", body = TokenResponse), (status = 400, description = "RFC 6749 §5.2 error.", body = super::wire::OAuthErrorBody), (status = 401, description = "RFC 6749 §5.2 error (`invalid_client`, with `WWW-Authenticate: Basic`).", body = super::wire::OAuthErrorBody), (status = 408, description = "The body did not arrive within 10 s of the request's start (`invalid_request`); the connection is closed.", body = super::wire::OAuthErrorBody), (status = 429, description = "Too many failed client authentications (`invalid_client`, with `Retry-After`).", body = super::wire::OAuthErrorBody), (status = 503, description = "`temporarily_unavailable`, with `Retry-After`.", body = super::wire::OAuthErrorBody))

@@ -1097,8 +1097,8 @@ async fn device_polling_follows_rfc_8628(b: Backend) {
         .await;
     assert_eq!(
         res.status(),
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "decided already"
+        StatusCode::NOT_FOUND,
+        "decided already: nothing waits"
     );
     // Expired: expired_token, and the page no longer finds it.
     let d = start_device(&app, &reg, "api:read").await;
@@ -1114,7 +1114,7 @@ async fn device_polling_follows_rfc_8628(b: Backend) {
             &json!({"user_code": d["user_code"]}),
         )
         .await;
-    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
     // A device code that never was.
     let (_, v) = poll(&app, &reg, "no-such-code").await;
     assert_eq!(v["error"], "invalid_grant");
@@ -1135,7 +1135,7 @@ async fn wrong_user_codes_are_throttled_and_other_subscriptions_codes_unknown(b:
             &json!({"user_code": d["user_code"]}),
         )
         .await;
-    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
     // Only a signed-in session may look codes up; a key may not.
     let key = app.api_key(&user, "full_access").await;
     let res = app
@@ -1151,7 +1151,7 @@ async fn wrong_user_codes_are_throttled_and_other_subscriptions_codes_unknown(b:
         let res = user
             .post("/api/v1/oauth/device", &json!({"user_code": format!("BCDF-GHJ{}", ["K", "L", "M", "N", "P", "Q", "R", "S", "T", "V"][i])}))
             .await;
-        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(res.status(), StatusCode::NOT_FOUND);
     }
     let res = user
         .post(
