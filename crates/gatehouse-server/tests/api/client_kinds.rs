@@ -665,6 +665,17 @@ async fn a_device_allowed_then_revoked_redeems_nothing(b: Backend) {
 }
 
 const SPA: &str = "http://localhost:5173";
+
+/// `GET path` as a browser on `origin` sends it, with `token` as the Bearer credential.
+async fn get_from(app: &TestApp, path: &str, origin: &str, token: &str) -> reqwest::Response {
+    http_client()
+        .get(app.url(path))
+        .header("Origin", origin)
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+}
 const EVIL: &str = "https://evil.example";
 
 async fn browser_apps_read_answers_only_from_registered_origins(b: Backend) {
@@ -788,43 +799,19 @@ async fn browser_apps_read_answers_only_from_registered_origins(b: Backend) {
         "the refused request spent nothing"
     );
     // The API with the token: from the registered origin, readable.
-    let res = c
-        .get(app.url("/api/v1/api-keys"))
-        .header("Origin", SPA)
-        .bearer_auth(&access)
-        .send()
-        .await
-        .unwrap();
+    let res = get_from(&app, "/api/v1/api-keys", SPA, &access).await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(acao(&res).as_deref(), Some(SPA));
-    let res = c
-        .get(app.url("/oauth/userinfo"))
-        .header("Origin", SPA)
-        .bearer_auth(&access)
-        .send()
-        .await
-        .unwrap();
+    let res = get_from(&app, "/oauth/userinfo", SPA, &access).await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(acao(&res).as_deref(), Some(SPA));
     // From another origin, refused; and nothing but an OAuth token crosses origins.
-    let res = c
-        .get(app.url("/api/v1/api-keys"))
-        .header("Origin", EVIL)
-        .bearer_auth(&access)
-        .send()
-        .await
-        .unwrap();
+    let res = get_from(&app, "/api/v1/api-keys", EVIL, &access).await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     assert_eq!(acao(&res), None);
     assert_eq!(error_code(res).await, "cross_origin_refused");
     let key = app.api_key(&user, "read_only").await;
-    let res = c
-        .get(app.url("/api/v1/api-keys"))
-        .header("Origin", SPA)
-        .bearer_auth(&key.secret)
-        .send()
-        .await
-        .unwrap();
+    let res = get_from(&app, "/api/v1/api-keys", SPA, &key.secret).await;
     assert_eq!(
         res.status(),
         StatusCode::FORBIDDEN,
