@@ -34,13 +34,23 @@ pub fn bench() -> anyhow::Result<()> {
     let mut web_only = false;
     let mut at_scale = false;
     let mut clustered = false;
+    let mut devices_only = false;
     for arg in std::env::args().skip(2) {
         match arg.as_str() {
             "--web" => web_only = true,
+            "--devices" => devices_only = true,
             "--scale" => at_scale = true,
             "--cluster" => clustered = true,
-            _ => bail!("unknown argument `{arg}`: cargo xtask bench [--web | --scale | --cluster]"),
+            _ => bail!(
+                "unknown argument `{arg}`: cargo xtask bench [--web | --scale | --cluster | --devices]"
+            ),
         }
+    }
+    if devices_only {
+        let (bin, dir) = release_server()?;
+        let result = devices_alone(&bin, &dir);
+        let _ = std::fs::remove_dir_all(&dir);
+        return result;
     }
     if clustered {
         let (bin, dir) = release_server()?;
@@ -569,25 +579,35 @@ fn print_origin(backends: &[(&str, &Measured)]) {
 }
 
 /// Devices polling the token endpoint while API keys are used: their effect on the
-/// key-authenticated p99.
+/// key-authenticated p99, under a flood and under a steady load.
 struct DeviceRun {
     devices: usize,
     polls_per_second: u32,
-    quiet: Result,
-    polled: Result,
     polls: Result,
+    flood: Beside,
+    steady: Beside,
+}
+
+/// The key-authenticated request alone, while devices poll, and beside the same rate of
+/// `/healthz` (the control: what any side traffic at that rate costs on this machine).
+struct Beside {
+    alone: Result,
+    polled: Result,
+    control: Result,
 }
 
 const DEVICES: usize = 2_000;
 /// RFC 8628's default interval.
 const POLL_SECONDS: u32 = 5;
 const POLL_CONNECTIONS: u32 = 20;
-/// Rounds of alone-then-polled; the table shows the medians.
+/// Rounds of alone, polled, control; the table shows the medians.
 const ROUNDS: usize = 3;
 
 /// Starts `DEVICES` device authorizations, then measures the key-authenticated request
-/// at 64 connections alone and while every device polls every 5 s (400 polls a second,
-/// each one a write: its poll time).
+/// at 64 connections alone and while every device polls every 5 s (400 polls a second),
+/// twice: as a flood (every connection sends as fast as it is answered: two shared cores
+/// saturated, where any side traffic moves the tail) and at a steady rate of about half
+/// of what the flood served (a busy service below its capacity).
 fn devices(
     base: &str,
     jar: &Path,
@@ -633,88 +653,167 @@ fn devices(
     std::fs::write(&script, include_str!("../bench/device-poll.lua"))?;
     let polls_per_second = DEVICES as u32 / POLL_SECONDS;
     let delay_ms = POLL_CONNECTIONS * 1000 / polls_per_second;
-    wrk(base, "/api/v1/session", Some(auth), "2s", FLOOD_CONNECTIONS)?;
-    // A p99 over 10 s on two shared cores moves by a third from one run to the next:
-    // three rounds of alone-then-polled, and the median of each.
-    let mut quiet = Vec::new();
-    let mut polled = Vec::new();
-    let mut polls = Vec::new();
-    for _ in 0..ROUNDS {
-        quiet.push(wrk(
-            base,
-            "/api/v1/session",
-            Some(auth),
-            DURATION,
-            FLOOD_CONNECTIONS,
-        )?);
-        let poller = Command::new("wrk")
-            .args([
-                "-t1",
-                "-c",
-                &POLL_CONNECTIONS.to_string(),
-                "-d12s",
-                "--latency",
-                "-s",
-                path_str(&script)?,
-                &format!("{base}/oauth/token"),
-            ])
-            .env("BENCH_CODES", &file)
-            .env("BENCH_CLIENT_ID", &client_id)
-            .env("BENCH_DELAY_MS", delay_ms.to_string())
-            .stdout(Stdio::piped())
-            .spawn()?;
-        std::thread::sleep(Duration::from_secs(1));
-        polled.push(wrk(
-            base,
-            "/api/v1/session",
-            Some(auth),
-            DURATION,
-            FLOOD_CONNECTIONS,
-        )?);
-        polls.push(parse(&String::from_utf8_lossy(
-            &poller.wait_with_output()?.stdout,
-        ))?);
-    }
-    let median = |mut runs: Vec<Result>| {
-        runs.sort_by(|a, b| a.p99_ms.total_cmp(&b.p99_ms));
-        runs.swap_remove(runs.len() / 2)
+    let paced = |name: &str, ms: u32| -> anyhow::Result<PathBuf> {
+        let file = dir.join(name);
+        std::fs::write(&file, format!("function delay()\n  return {ms}\nend\n"))?;
+        Ok(file)
     };
-    let (quiet, polled, polls) = (median(quiet), median(polled), median(polls));
+    let control_script = paced("paced.lua", delay_ms)?;
+    let side = |script: &Path, url: String| -> anyhow::Result<Command> {
+        let mut cmd = Command::new("wrk");
+        cmd.args([
+            "-t1",
+            "-c",
+            &POLL_CONNECTIONS.to_string(),
+            "-d12s",
+            "--latency",
+            "-s",
+            path_str(script)?,
+            &url,
+        ]);
+        Ok(cmd)
+    };
+    let pollers = || -> anyhow::Result<Command> {
+        let mut cmd = side(&script, format!("{base}/oauth/token"))?;
+        cmd.env("BENCH_CODES", &file)
+            .env("BENCH_CLIENT_ID", &client_id)
+            .env("BENCH_DELAY_MS", delay_ms.to_string());
+        Ok(cmd)
+    };
+    // The key-authenticated request (paced by `keyed_script`, or a flood), with `side`
+    // running beside it; the side traffic's own result.
+    let keyed = |keyed_script: Option<&Path>,
+                 side: Option<Command>|
+     -> anyhow::Result<(Result, Option<Result>)> {
+        let side = match side {
+            Some(mut cmd) => {
+                let child = cmd.stdout(Stdio::piped()).spawn()?;
+                std::thread::sleep(Duration::from_secs(1));
+                Some(child)
+            }
+            None => None,
+        };
+        let keyed = wrk_script(
+            base,
+            "/api/v1/session",
+            Some(auth),
+            DURATION,
+            FLOOD_CONNECTIONS,
+            keyed_script,
+        )?;
+        let side = match side {
+            Some(child) => Some(parse(&String::from_utf8_lossy(
+                &child.wait_with_output()?.stdout,
+            ))?),
+            None => None,
+        };
+        Ok((keyed, side))
+    };
+    wrk(base, "/api/v1/session", Some(auth), "2s", FLOOD_CONNECTIONS)?;
+    // One load, in rounds of alone, polled, control: a p99 over 10 s on two shared
+    // cores moves by a fifth from one run to the next, so each is the median of ROUNDS.
+    let mut polls = Vec::new();
+    let mut rounds = |keyed_script: Option<&Path>| -> anyhow::Result<Beside> {
+        let (mut alone, mut polled, mut control) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..ROUNDS {
+            alone.push(keyed(keyed_script, None)?.0);
+            let (k, p) = keyed(keyed_script, Some(pollers()?))?;
+            polled.push(k);
+            polls.extend(p);
+            let url = format!("{base}/healthz");
+            control.push(keyed(keyed_script, Some(side(&control_script, url)?))?.0);
+        }
+        Ok(Beside {
+            alone: median(alone),
+            polled: median(polled),
+            control: median(control),
+        })
+    };
+    let flood = rounds(None)?;
+    // Steady: each connection waits between requests so that all of them together ask
+    // about half of what the flood served.
+    let per_connection_ms = f64::from(FLOOD_CONNECTIONS) * 1000.0 / (flood.alone.rps / 2.0);
+    let steady_script = paced("steady.lua", per_connection_ms.round().max(1.0) as u32)?;
+    let steady = rounds(Some(&steady_script))?;
     Ok(DeviceRun {
         devices: DEVICES,
         polls_per_second,
-        quiet,
-        polled,
-        polls,
+        polls: median(polls),
+        flood,
+        steady,
     })
 }
 
+/// The run of median p99.
+fn median(mut runs: Vec<Result>) -> Result {
+    runs.sort_by(|a, b| a.p99_ms.total_cmp(&b.p99_ms));
+    runs.swap_remove(runs.len() / 2)
+}
+
 fn print_devices(backends: &[(&str, &Measured)]) {
+    let rows: Vec<(&str, &DeviceRun)> = backends.iter().map(|(b, m)| (*b, &m.devices)).collect();
+    print_device_rows(&rows);
+}
+
+fn print_device_rows(rows: &[(&str, &DeviceRun)]) {
     println!();
     println!(
-        "Devices polling the token endpoint every {POLL_SECONDS} s (RFC 8628) while an API key is used at {FLOOD_CONNECTIONS} connections; medians of {ROUNDS} rounds of alone, then polled"
+        "Devices polling the token endpoint every {POLL_SECONDS} s (RFC 8628) while an API key is used at {FLOOD_CONNECTIONS} connections; medians of {ROUNDS} rounds of alone, polled, and beside the same rate of `/healthz` (control: what any side traffic at that rate moves)"
     );
     println!();
     println!(
-        "| backend | devices | polls/s asked → served | key-authenticated requests/s alone → while polled | p99 alone → while polled | p99 change |"
+        "| backend | load | key requests/s alone → polled | p99 alone | p99 polled | change | p99 control | control change |"
     );
-    println!("|---|---:|---:|---:|---:|---:|");
-    for (backend, m) in backends {
-        let d = &m.devices;
-        println!(
-            "| {backend} | {} | {} → {:.0} | {:.0} → {:.0} | {:.2} ms → {:.2} ms | {:+.0} % |",
-            d.devices,
-            d.polls_per_second,
-            d.polls.rps,
-            d.quiet.rps,
-            d.polled.rps,
-            d.quiet.p99_ms,
-            d.polled.p99_ms,
-            (d.polled.p99_ms / d.quiet.p99_ms - 1.0) * 100.0
-        );
+    println!("|---|---|---:|---:|---:|---:|---:|---:|");
+    for (backend, d) in rows {
+        for (load, b) in [("flood", &d.flood), ("steady, about half", &d.steady)] {
+            let change = |r: &Result| (r.p99_ms / b.alone.p99_ms - 1.0) * 100.0;
+            println!(
+                "| {backend} | {load} | {:.0} → {:.0} | {:.2} ms | {:.2} ms | {:+.0} % | {:.2} ms | {:+.0} % |",
+                b.alone.rps,
+                b.polled.rps,
+                b.alone.p99_ms,
+                b.polled.p99_ms,
+                change(&b.polled),
+                b.control.p99_ms,
+                change(&b.control),
+            );
+        }
     }
     println!();
+    for (backend, d) in rows {
+        println!(
+            "{backend}: {} devices asked {} polls/s, served {:.0}/s (p99 {:.2} ms)",
+            d.devices, d.polls_per_second, d.polls.rps, d.polls.p99_ms
+        );
+    }
     println!("Target: the key-authenticated p99 moves by at most 10 %.");
+}
+
+/// `cargo xtask bench --devices`: only the device-polling rows, on both backends.
+fn devices_alone(bin: &Path, dir: &Path) -> anyhow::Result<()> {
+    let one = |db: &str| -> anyhow::Result<DeviceRun> {
+        let (server, base) = serve(bin, dir, db)?;
+        let jar = dir.join("cookies");
+        let csrf = sign_in(&base, &jar, "bench@example.com")?;
+        let secret = seed_keys(&base, &jar, &csrf, 1, "bench key")?;
+        let run = devices(
+            &base,
+            &jar,
+            &csrf,
+            &format!("Authorization: Bearer {secret}"),
+            dir,
+        );
+        drop(server);
+        run
+    };
+    let sqlite = one(&format!("sqlite://{}/bench.db", dir.display()))?;
+    let cluster = crate::postgres::Cluster::start()?;
+    let postgres = one(&cluster.url())?;
+    drop(cluster);
+    let rows: [(&str, &DeviceRun); 2] = [("SQLite", &sqlite), ("PostgreSQL", &postgres)];
+    print_device_rows(&rows);
+    Ok(())
 }
 
 /// Bundle budget: gzip bytes of everything a first visit downloads.
@@ -1258,11 +1357,26 @@ fn wrk(
     duration: &str,
     connections: u32,
 ) -> anyhow::Result<Result> {
+    wrk_script(base, path, header, duration, connections, None)
+}
+
+/// [`wrk`] with a Lua script (its `delay()` paces each connection).
+fn wrk_script(
+    base: &str,
+    path: &str,
+    header: Option<&str>,
+    duration: &str,
+    connections: u32,
+    script: Option<&Path>,
+) -> anyhow::Result<Result> {
     let mut cmd = Command::new("wrk");
     let connections = connections.to_string();
     cmd.args(["-t2", "-c", &connections, "-d", duration, "--latency"]);
     if let Some(h) = header {
         cmd.args(["-H", h]);
+    }
+    if let Some(script) = script {
+        cmd.args(["-s", path_str(script)?]);
     }
     let out = cmd.arg(format!("{base}{path}")).output()?;
     let text = String::from_utf8_lossy(&out.stdout);

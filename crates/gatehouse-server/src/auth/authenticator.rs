@@ -6,6 +6,7 @@
 use std::sync::{Arc, OnceLock, Weak, mpsc};
 use std::time::Duration;
 
+use super::device_polls::DevicePolls;
 use crate::auth::cache::{Cache, CachedClient, CachedGrant, CachedKey, Invalidate};
 use crate::auth::jwt::SigningKeys;
 use crate::auth::password::Passwords;
@@ -14,7 +15,7 @@ use crate::client_address::{ForwardedHeader, TrustedProxies};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::{Database, Worker};
-use crate::limiter::{FailureLimiter, PollPace};
+use crate::limiter::FailureLimiter;
 
 /// Failed sign-ins from one client address within [`SIGN_IN_FAILURE_WINDOW`] before that
 /// address is told to wait (429 with `Retry-After`) until the window ends. It slows
@@ -67,7 +68,7 @@ pub struct Authenticator {
     /// Device authorizations started, per client and address.
     pub device_start_limiter: FailureLimiter,
     /// When each device code was last polled, and its interval.
-    pub device_polls: PollPace,
+    pub device_polls: DevicePolls,
     /// Peers whose forwarding headers are believed, and the header they write.
     pub trusted_proxies: TrustedProxies,
     pub forwarded_header: ForwardedHeader,
@@ -101,7 +102,7 @@ impl Authenticator {
                 USER_CODE_FAILURE_WINDOW,
             ),
             device_start_limiter: FailureLimiter::new(DEVICE_STARTS, USER_CODE_FAILURE_WINDOW),
-            device_polls: PollPace::new(DEVICE_POLL_SECONDS, DEVICE_POLL_MAX_SECONDS),
+            device_polls: DevicePolls::new(DEVICE_POLL_SECONDS, DEVICE_POLL_MAX_SECONDS),
             trusted_proxies: settings.trusted_proxies.clone(),
             forwarded_header: settings.forwarded_header,
             replicas: OnceLock::new(),
@@ -129,6 +130,9 @@ impl Authenticator {
         self.keys.invalidate(change);
         self.grants.invalidate(change);
         self.clients.invalidate(change);
+        if let Invalidate::Device(id) = change {
+            self.device_polls.forget(id);
+        }
     }
 
     /// Forgets every cached credential.
@@ -136,6 +140,7 @@ impl Authenticator {
         self.keys.clear();
         self.grants.clear();
         self.clients.clear();
+        self.device_polls.forget_all();
     }
 
     /// Starts sending this replica's invalidations to the others, and applying theirs,

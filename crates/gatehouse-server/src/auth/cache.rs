@@ -45,6 +45,8 @@ pub enum Invalidate<'a> {
     Client(&'a str),
     User(&'a str),
     Subscription(&'a str),
+    /// A device request was decided (`auth::device_polls`).
+    Device(&'a str),
 }
 
 impl<'a> Invalidate<'a> {
@@ -56,6 +58,7 @@ impl<'a> Invalidate<'a> {
             Invalidate::Client(id) => ("client", id),
             Invalidate::User(id) => ("user", id),
             Invalidate::Subscription(id) => ("subscription", id),
+            Invalidate::Device(id) => ("device", id),
         };
         format!("{kind}:{id}")
     }
@@ -69,6 +72,7 @@ impl<'a> Invalidate<'a> {
             "client" => Invalidate::Client(id),
             "user" => Invalidate::User(id),
             "subscription" => Invalidate::Subscription(id),
+            "device" => Invalidate::Device(id),
             _ => return None,
         })
     }
@@ -125,7 +129,7 @@ impl DependsOn for CachedKey {
             Invalidate::Key(id) => self.key.id == id,
             Invalidate::User(id) => self.user.id == id,
             Invalidate::Subscription(id) => self.subscription.id == id,
-            Invalidate::Grant(_) | Invalidate::Client(_) => false,
+            Invalidate::Grant(_) | Invalidate::Client(_) | Invalidate::Device(_) => false,
         }
     }
 }
@@ -169,7 +173,7 @@ impl DependsOn for CachedGrant {
             // A client goes with its owner (by cascade), and its grants with it.
             Invalidate::User(id) => self.user.id == id || self.client.owner_id == id,
             Invalidate::Subscription(id) => self.subscription.id == id,
-            Invalidate::Key(_) => false,
+            Invalidate::Key(_) | Invalidate::Device(_) => false,
         }
     }
 }
@@ -186,7 +190,7 @@ impl DependsOn for CachedClient {
             Invalidate::Client(id) => self.client.id == id,
             Invalidate::User(id) => self.client.owner_id == id,
             Invalidate::Subscription(id) => self.client.subscription_id == id,
-            Invalidate::Key(_) | Invalidate::Grant(_) => false,
+            Invalidate::Key(_) | Invalidate::Grant(_) | Invalidate::Device(_) => false,
         }
     }
 }
@@ -354,6 +358,7 @@ mod tests {
             Invalidate::Client("c-1"),
             Invalidate::User("u-1"),
             Invalidate::Subscription("s-1"),
+            Invalidate::Device("d-1"),
         ] {
             let message = change.message();
             let back = Invalidate::parse(&message).expect("its own message");

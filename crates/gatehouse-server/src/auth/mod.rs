@@ -13,6 +13,7 @@ mod authenticator;
 pub mod cache;
 pub mod client;
 pub mod cors;
+pub mod device_polls;
 pub mod jwt;
 pub mod lockout;
 pub mod password;

@@ -36,6 +36,7 @@ use super::token::{Answer, Oidc, store_refresh, token_response};
 use super::{DEFAULT_SCOPE, REFRESH_PREFIX};
 use crate::audit::Audit;
 use crate::auth::cache::Invalidate;
+use crate::auth::device_polls::{Known, Waiting};
 use crate::auth::{Action, Authenticated, ClientMeta, Principal, Via, scopes, tokens};
 use crate::clock;
 use crate::db::device::{self as store, Decision as Decided, DeviceRow, NewDevice};
@@ -204,29 +205,43 @@ pub async fn redeem(
         .ok_or_else(|| OAuthError::invalid_request("device_code is missing."))?;
     let hash = state.auth.tokens.hash(code);
     let now = state.clock.now();
-    let refresh_token = tokens::checksummed_secret(REFRESH_PREFIX);
-    let refresh_hash = state.auth.tokens.hash(&refresh_token);
-    // A code still waiting is only read (the pace of its polls is kept in memory);
+    let polls = &state.auth.device_polls;
+    // A code known to be waiting is answered from memory; otherwise it is read, and
     // only redeeming one writes.
-    let read_hash = hash.clone();
-    let seen = state
-        .db
-        .read(move |conn| Ok(store::find_by_device_code(conn, &read_hash)?))
-        .await?;
-    let first = match seen {
-        None => Poll::Invalid,
-        Some(d) if d.client_id != client.id || d.status == "redeemed" => Poll::Invalid,
-        Some(d) if d.expires_at <= now => Poll::Expired,
-        Some(d) if d.status == "denied" => Poll::Denied,
-        Some(d) if d.status == "pending" => {
-            if state.auth.device_polls.too_soon(&d.id, now) {
-                Poll::SlowDown
-            } else {
-                Poll::Pending
+    let first = match polls.known(&hash, &client.id, now) {
+        Some(Known::Pending) => Poll::Pending,
+        Some(Known::SlowDown) => Poll::SlowDown,
+        Some(Known::Expired) => Poll::Expired,
+        None => {
+            let generation = polls.generation();
+            let read_hash = hash.clone();
+            let seen = state
+                .db
+                .read(move |conn| Ok(store::find_by_device_code(conn, &read_hash)?))
+                .await?;
+            match seen {
+                None => Poll::Invalid,
+                Some(d) if d.client_id != client.id || d.status == "redeemed" => Poll::Invalid,
+                Some(d) if d.expires_at <= now => Poll::Expired,
+                Some(d) if d.status == "denied" => Poll::Denied,
+                Some(d) if d.status == "pending" => {
+                    let waiting = Waiting {
+                        id: d.id,
+                        client_id: d.client_id,
+                        expires_at: d.expires_at,
+                    };
+                    if polls.waiting(&hash, waiting, generation, now) {
+                        Poll::SlowDown
+                    } else {
+                        Poll::Pending
+                    }
+                }
+                Some(_) => Poll::Allowed,
             }
         }
-        Some(_) => Poll::Allowed,
     };
+    let refresh_token = tokens::checksummed_secret(REFRESH_PREFIX);
+    let refresh_hash = state.auth.tokens.hash(&refresh_token);
     let client_row = client.id.clone();
     let poll = match first {
         Poll::Allowed => {
@@ -450,6 +465,7 @@ pub async fn decide(
         }));
     let (p, m, c) = (principal.clone(), meta.clone(), client.clone());
     let now = state.clock.now();
+    let device_id = device.id.clone();
     let grant_id = state
         .db
         .write(move |conn| {
@@ -493,6 +509,8 @@ pub async fn decide(
             Ok(Some(grant_id))
         })
         .await?;
+    // Its device's next poll reads the decision (on every replica on PostgreSQL).
+    state.auth.invalidate(Invalidate::Device(&device_id));
     if let Some(g) = grant_id {
         state.auth.invalidate(Invalidate::Grant(&g));
     }

@@ -866,10 +866,10 @@ both_backends!(
     wrong_user_codes_are_throttled_and_other_subscriptions_codes_unknown,
 );
 
-const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+pub const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
 /// A public command-line client registered for the device grant.
-async fn cli_client(admin: &Client) -> Registered {
+pub async fn cli_client(admin: &Client) -> Registered {
     let (status, v) = create(
         admin,
         json!({
@@ -886,7 +886,7 @@ async fn cli_client(admin: &Client) -> Registered {
     }
 }
 
-async fn start_device(app: &TestApp, reg: &Registered, scope: &str) -> Value {
+pub async fn start_device(app: &TestApp, reg: &Registered, scope: &str) -> Value {
     let res = http_client()
         .post(app.url("/oauth/device_authorization"))
         .header("User-Agent", "acme-cli/1.2")
@@ -899,7 +899,7 @@ async fn start_device(app: &TestApp, reg: &Registered, scope: &str) -> Value {
     res.json().await.unwrap()
 }
 
-async fn poll(app: &TestApp, reg: &Registered, device_code: &str) -> (StatusCode, Value) {
+pub async fn poll(app: &TestApp, reg: &Registered, device_code: &str) -> (StatusCode, Value) {
     // A public client: its id in the form is all it sends.
     let res = http_client()
         .post(app.url("/oauth/token"))

@@ -14,6 +14,7 @@ both_backends!(
     replicas_starting_together_sign_with_the_same_keys,
     a_key_revoked_on_one_replica_stops_on_the_other_within_the_cache_ttl,
     a_callback_removed_on_one_replica_gets_no_redirect_from_the_other,
+    a_device_allowed_on_one_replica_gets_its_tokens_from_the_other,
 );
 
 async fn two_replicas_share_one_database(b: Backend) {
@@ -336,4 +337,56 @@ async fn a_replica_that_lost_its_messages_forgets_on_reconnecting() {
         std::time::Duration::from_secs(10),
     )
     .await;
+}
+
+/// A waiting device code is remembered by the replica it polls (`auth::device_polls`):
+/// a decision made on the other replica reaches it at its next poll on PostgreSQL
+/// (`NOTIFY`), and within 15 s on one SQLite file (which sends no messages).
+async fn a_device_allowed_on_one_replica_gets_its_tokens_from_the_other(b: Backend) {
+    use crate::client_kinds::{cli_client, poll, start_device};
+    let (one, two) = spawn_replicas(b, |_| {}).await;
+    let admin = one.admin().await;
+    let NewUser { client: eve, .. } = one.user(&admin, Role::Editor).await;
+    let reg = cli_client(&admin).await;
+    let d = start_device(&two, &reg, "api:read").await;
+    let device_code = d["device_code"].as_str().unwrap();
+    let pending = |v: &serde_json::Value| v["error"] == "authorization_pending";
+    let (status, v) = poll(&two, &reg, device_code).await;
+    assert!(status == StatusCode::BAD_REQUEST && pending(&v), "{v}");
+    let res = eve
+        .post(
+            "/api/v1/oauth/device/decision",
+            &json!({"user_code": d["user_code"], "decision": "allow"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let mut answer = None;
+    match b {
+        Backend::Postgres => {
+            // The message takes milliseconds; a second is plenty. Then one poll after
+            // the interval, well within the 15 s the replica would otherwise believe
+            // its memory.
+            actix_web::rt::time::sleep(std::time::Duration::from_secs(1)).await;
+            two.state.clock.advance(chrono::TimeDelta::seconds(6));
+            let (status, v) = poll(&two, &reg, device_code).await;
+            assert_eq!(status, StatusCode::OK, "told at once: {v}");
+            answer = Some(v);
+        }
+        Backend::Sqlite => {
+            two.state.clock.advance(chrono::TimeDelta::seconds(6));
+            let (_, v) = poll(&two, &reg, device_code).await;
+            assert!(pending(&v), "still remembered as waiting: {v}");
+            two.state.clock.advance(chrono::TimeDelta::seconds(10));
+            let (status, v) = poll(&two, &reg, device_code).await;
+            assert_eq!(status, StatusCode::OK, "read again after 15 s: {v}");
+            answer = Some(v);
+        }
+    }
+    let tokens = answer.expect("the device got its tokens");
+    let access = tokens["access_token"].as_str().unwrap();
+    // (On replica two: its clock is the one moved ahead.)
+    assert_eq!(
+        two.with_key(access).get("/api/v1/session").await.status(),
+        StatusCode::OK
+    );
 }
