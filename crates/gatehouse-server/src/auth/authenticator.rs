@@ -150,6 +150,7 @@ impl Authenticator {
         let (tx, rx) = mpsc::channel();
         let thread = crate::db::notify::spawn(url.to_string(), rx, Replicas(Arc::downgrade(self)))?;
         let _ = self.replicas.set(Worker::new(tx, Some(thread)));
+        self.device_polls.told_by_replicas();
         Ok(())
     }
 

@@ -7,23 +7,28 @@
 //!   grows by 5 s for good (up to a cap). A device that spreads its polls over several
 //!   replicas only escapes `slow_down`, which protects nothing but load.
 //! - **Waiting codes.** A poll that read a code as still waiting remembers it (its row,
-//!   client and expiry) for [`TRUST`]; polls within that time are answered from memory.
+//!   client and expiry) for [`TRUST`] ([`TRUST_TOLD`] where replicas tell each other
+//!   of decisions); polls within that time are answered from memory.
 //!   A stale "still waiting" grants nothing: at worst a device hears
 //!   `authorization_pending` a little longer. The person's decision forgets the code at
 //!   once on its replica, and on PostgreSQL on every replica (`Invalidate::Device`
 //!   through `LISTEN`/`NOTIFY`); only replicas of one SQLite file, which send no
-//!   messages, wait out [`TRUST`]. A read that raced a decision is not remembered (a
+//!   messages, wait out [`TRUST`]; on PostgreSQL, [`TRUST_TOLD`] only bounds a message
+//!   lost with its sender (a replica that lost its own connection forgets every code
+//!   when it reconnects). A read that raced a decision is not remembered (a
 //!   generation counter, as in `auth::cache`).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use chrono::{NaiveDateTime, TimeDelta};
 
 /// How long a code read as waiting is believed without reading it again (by the
 /// server's clock): three polls at the default interval.
 pub const TRUST: TimeDelta = TimeDelta::seconds(15);
+/// The same where decisions reach every replica by message (PostgreSQL).
+pub const TRUST_TOLD: TimeDelta = TimeDelta::seconds(60);
 /// Device codes tracked at once; past it, polls of codes not yet seen are not paced
 /// (nor remembered).
 const MAX_TRACKED: usize = 100_000;
@@ -54,6 +59,8 @@ struct Code {
 pub struct DevicePolls {
     base: i64,
     max: i64,
+    /// Whether decisions reach this replica by message ([`TRUST_TOLD`]).
+    told: AtomicBool,
     /// Bumped by every forget: a read older than the latest forget is not remembered.
     generation: AtomicU64,
     codes: Mutex<HashMap<String, Code>>,
@@ -65,8 +72,22 @@ impl DevicePolls {
         DevicePolls {
             base,
             max,
+            told: AtomicBool::new(false),
             generation: AtomicU64::new(0),
             codes: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Decisions made on other replicas reach this one by message from now on.
+    pub fn told_by_replicas(&self) {
+        self.told.store(true, Ordering::SeqCst);
+    }
+
+    fn trust(&self) -> TimeDelta {
+        if self.told.load(Ordering::SeqCst) {
+            TRUST_TOLD
+        } else {
+            TRUST
         }
     }
 
@@ -81,7 +102,7 @@ impl DevicePolls {
         let mut codes = self.codes();
         let entry = codes.get_mut(code)?;
         let (waiting, read) = entry.waiting.as_ref()?;
-        if now - *read > TRUST || waiting.client_id != client_id {
+        if now - *read > self.trust() || waiting.client_id != client_id {
             // Another client's code is for the database to call invalid.
             entry.waiting = None;
             return None;
@@ -191,6 +212,7 @@ mod tests {
     #[test]
     fn early_polls_slow_down_for_good() {
         let polls = DevicePolls::new(5, 15);
+        polls.told_by_replicas(); // Remembered for the whole test.
         let g = polls.generation();
         assert!(!polls.waiting("a", waiting("1"), g, at(0)));
         assert_eq!(polls.known("a", "client", at(1)), Some(Known::SlowDown));
