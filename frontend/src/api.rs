@@ -228,19 +228,15 @@ pub async fn update_me(body: UpdateMe) -> ApiResult<User> {
     patch("/me", &body).await
 }
 
-pub async fn change_password(current_password: String, new_password: String) -> ApiResult<()> {
+pub async fn change_password(
+    current_password: String,
+    new_password: String,
+) -> ApiResult<PasswordChanged> {
     let body = ChangePassword {
         current_password,
         new_password,
     };
-    call(
-        Method::Put,
-        "/me/password",
-        to_body(&body),
-        "application/json",
-    )
-    .await
-    .map(|_| ())
+    json(Method::Put, "/me/password", to_body(&body)).await
 }
 
 // ----- API keys -----

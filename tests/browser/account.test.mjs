@@ -19,6 +19,8 @@ test('profile: change the display name, then the password (with the policy\'s me
   assert.equal((await admin('POST', '/users', { username: 'kim@example.com', role: 'editor', password: 'first passphrase 123' })).status, 201);
   const kim = { username: 'kim@example.com', password: 'first passphrase 123' };
   const other = await apiSession(gh.url, kim); // another session, ended by the change
+  // A key made from that other session today: the change lists it, to be looked over.
+  assert.equal((await other('POST', '/api-keys', { name: 'made elsewhere', permission: 'read_only' })).status, 201);
   const page = await newPage(browser);
   await signIn(page, gh.url, kim, '/profile');
   await page.waitForURL(`${gh.url}/profile`);
@@ -40,7 +42,10 @@ test('profile: change the display name, then the password (with the policy\'s me
   await page.getByRole('alert').filter({ hasText: /current_password|not correct/i }).waitFor();
   await form.getByLabel('Current password').fill(kim.password);
   await form.getByRole('button', { name: 'Change password' }).click();
-  await page.getByText('Password changed.').waitFor();
+  await page.getByText('Password changed. 1 other session was signed out.').waitFor();
+  const recent = page.locator('#recent-credentials');
+  await recent.getByRole('link', { name: 'made elsewhere' }).waitFor();
+  assert.equal(await recent.getByRole('link', { name: 'made elsewhere' }).getAttribute('href'), '/keys');
   await review(page, 'profile-password-changed');
   assert.equal((await other('GET', '/me')).status, 401, 'the other session has ended');
   const again = await fetch(`${gh.url}/api/v1/session`, {

@@ -548,7 +548,7 @@ fn print_oauth(backends: &[(&str, &Measured)], theirs: Option<&[OAuthRun]>) {
 fn print_origin(backends: &[(&str, &Measured)]) {
     println!();
     println!(
-        "The Origin header of a browser app on a registered origin ({BENCH_ORIGIN}): the refresh grant (no id_token) and introspection with and without it"
+        "The Origin header of a browser app on a registered origin ({BENCH_ORIGIN}): the refresh grant (no id_token) and introspection without and with it, medians (by requests/s) of {ROUNDS} interleaved pairs"
     );
     println!();
     println!(
@@ -558,12 +558,12 @@ fn print_origin(backends: &[(&str, &Measured)]) {
     let mut worst: f64 = f64::INFINITY;
     for (backend, m) in backends {
         for (run, c) in m.oauth.iter().zip(CONNECTIONS) {
-            let Some((refresh, introspect)) = &run.with_origin else {
+            let Some(pair) = &run.with_origin else {
                 continue;
             };
             for (name, without, with) in [
-                ("refresh_token grant", &run.refresh, refresh),
-                ("introspection", &run.introspect, introspect),
+                ("refresh_token grant", &pair.without.0, &pair.with.0),
+                ("introspection", &pair.without.1, &pair.with.1),
             ] {
                 let ratio = with.rps / without.rps;
                 worst = worst.min(ratio);
@@ -992,8 +992,30 @@ fn oauth_runs(
             let target = (introspect_path, auth, origin);
             wrk_introspect(base, target, access, connections, dir)
         };
+        // With and without the Origin header, interleaved in ROUNDS pairs (each run its
+        // own seeded tokens): the table shows the medians, as a single pair moves by a
+        // tenth from one run to the next on two shared cores.
         let with_origin = match refresh_origin {
-            Some(tokens) => Some((run(tokens, "", BENCH_ORIGIN)?, introspect(BENCH_ORIGIN)?)),
+            Some(pool) => {
+                let set = |k: usize| &pool[k * oauth_tokens()..(k + 1) * oauth_tokens()];
+                let (mut plain, mut with) = (Vec::new(), Vec::new());
+                for round in 0..ROUNDS {
+                    plain.push((run(set(2 * round), "", "")?, introspect("")?));
+                    with.push((
+                        run(set(2 * round + 1), "", BENCH_ORIGIN)?,
+                        introspect(BENCH_ORIGIN)?,
+                    ));
+                }
+                let by_rps = |runs: &[(Result, Result)], pick: fn(&(Result, Result)) -> &Result| {
+                    let mut v: Vec<Result> = runs.iter().map(|r| pick(r).clone()).collect();
+                    v.sort_by(|a, b| a.rps.total_cmp(&b.rps));
+                    v.swap_remove(v.len() / 2)
+                };
+                Some(OriginPair {
+                    without: (by_rps(&plain, |r| &r.0), by_rps(&plain, |r| &r.1)),
+                    with: (by_rps(&with, |r| &r.0), by_rps(&with, |r| &r.1)),
+                })
+            }
             None => None,
         };
         runs.push(OAuthRun {
@@ -1007,15 +1029,22 @@ fn oauth_runs(
 }
 const CALLBACK: &str = "https://app.example.com/callback";
 
+/// Refresh and introspection, in that order, without and with `Origin`.
+struct OriginPair {
+    without: (Result, Result),
+    with: (Result, Result),
+}
+
 struct OAuthRun {
     refresh: Result,
     /// The same grant with `openid` in the scope: every refresh signs an RS256 id_token,
     /// as OpenID Connect clients get.
     refresh_oidc: Result,
     introspect: Result,
-    /// The refresh and introspection rows again with the `Origin` header a browser app
-    /// on a registered origin sends (CORS); Gatehouse only.
-    with_origin: Option<(Result, Result)>,
+    /// The refresh and introspection rows without and with the `Origin` header a
+    /// browser app on a registered origin sends (CORS), medians of interleaved rounds;
+    /// Gatehouse only.
+    with_origin: Option<OriginPair>,
 }
 
 /// The origin browser apps of the benchmark's client call from: its callback's origin,
@@ -1072,7 +1101,8 @@ fn gatehouse_oauth(
     let mut refresh_origin = Vec::new();
     let mut access = String::new();
     let seeded = oauth_tokens();
-    for i in 0..3 * seeded {
+    // Plain, with `openid`, then 2 × ROUNDS sets for the Origin pairs.
+    for i in 0..(2 + 2 * ROUNDS) * seeded {
         let scope = if i < seeded || i >= 2 * seeded {
             "api:read"
         } else {
@@ -1342,6 +1372,7 @@ fn json_number(body: &str, field: &str) -> Option<f64> {
     rest[..end].trim().parse().ok()
 }
 
+#[derive(Clone)]
 struct Result {
     rps: f64,
     p50_ms: f64,

@@ -35,6 +35,9 @@ pub struct Topology {
     nginx: Server,
     /// nginx's port: the cluster's address.
     pub port: u16,
+    /// `deploy/nginx-forward-auth.conf`'s server, in front of a service that answers
+    /// with the headers it was given.
+    pub gated_port: u16,
     pub dir: PathBuf,
     pub postgres: postgres::Cluster,
 }
@@ -102,10 +105,12 @@ pub fn start(bin: &Path, replicas: usize, port: u16, password: &str) -> anyhow::
         crate::bench::wait_ready(&format!("http://127.0.0.1:{}", r.port))?;
     }
     let ports: Vec<u16> = started.iter().map(|r| r.port).collect();
-    let nginx = nginx(&dir, port, &ports)?;
+    let gated_port = free_port()?;
+    let nginx = nginx(&dir, port, &ports, gated_port)?;
     let topology = Topology {
         replicas: started,
         nginx,
+        gated_port,
         port,
         dir,
         postgres: pg,
@@ -145,9 +150,33 @@ pub fn nginx_site(conf: &str, port: u16, replicas: &[u16]) -> anyhow::Result<Str
     Ok(out.join("\n") + "\n")
 }
 
-fn nginx(dir: &Path, port: u16, replicas: &[u16]) -> anyhow::Result<Server> {
+/// `deploy/nginx-forward-auth.conf` on `port`, in front of a service on `service` that
+/// answers with the user and the cookies it was given.
+fn gated_site(conf: &str, port: u16, service: u16) -> anyhow::Result<String> {
+    anyhow::ensure!(
+        conf.contains("listen 8081;") && conf.contains("http://my-service;"),
+        "deploy/nginx-forward-auth.conf no longer listens on 8081 in front of my-service: \
+         update cluster.rs with it"
+    );
+    let site = conf
+        .replace("listen 8081;", &format!("listen 127.0.0.1:{port};"))
+        .replace(
+            "http://my-service;",
+            &format!("http://127.0.0.1:{service};"),
+        );
+    Ok(format!(
+        "{site}\nserver {{\n    listen 127.0.0.1:{service};\n    location / {{\n        \
+         default_type text/plain;\n        \
+         return 200 \"user=$http_x_user\\ncookie=$http_cookie\\n\";\n    }}\n}}\n"
+    ))
+}
+
+fn nginx(dir: &Path, port: u16, replicas: &[u16], gated: u16) -> anyhow::Result<Server> {
     let conf = std::fs::read_to_string(crate::root().join("deploy/nginx.conf"))?;
-    let site = nginx_site(&conf, port, replicas)?;
+    let mut site = nginx_site(&conf, port, replicas)?;
+    let forward_auth =
+        std::fs::read_to_string(crate::root().join("deploy/nginx-forward-auth.conf"))?;
+    site += &gated_site(&forward_auth, gated, free_port()?)?;
     let ngx = dir.join("nginx");
     std::fs::create_dir_all(ngx.join("tmp"))?;
     std::fs::write(ngx.join("default.conf"), site)?;
@@ -390,6 +419,37 @@ fn check(mut t: Topology, password: &str) -> anyhow::Result<()> {
     anyhow::ensure!(
         events.contains("\"ip\":\"127.0.0.3\"") && !events.contains("203.0.113.9"),
         "the audit log has the wrong address: {events}"
+    );
+
+    step("forward auth: the service sees the person, and never Gatehouse's cookie");
+    let gated = format!("http://127.0.0.1:{}/", t.gated_port);
+    anyhow::ensure!(
+        code(&gated, "X-Nothing: 1")? == 401,
+        "forward auth let a request without a credential through"
+    );
+    // The session cookie between two of the service's own.
+    let jar_text = std::fs::read_to_string(&jar)?;
+    let session = jar_text
+        .lines()
+        .filter_map(|l| {
+            let fields: Vec<&str> = l.split('\t').collect();
+            (fields.len() == 7 && fields[5].ends_with("gatehouse_session"))
+                .then(|| format!("{}={}", fields[5], fields[6]))
+        })
+        .next()
+        .context("no session cookie in the jar")?;
+    let seen = curl(&[
+        "-f",
+        "-H",
+        &format!("Cookie: theme=dark; {session}; lang=en"),
+        &gated,
+    ])?;
+    anyhow::ensure!(
+        seen.contains(&format!("user={USERNAME}\n"))
+            && seen.contains("theme=dark")
+            && seen.contains("lang=en")
+            && !seen.contains("gatehouse_session"),
+        "the service behind forward auth saw: {seen}"
     );
 
     step("metrics stay off the public address");

@@ -149,6 +149,10 @@ pub enum AuditAction {
         /// Only events before this time (RFC 3339).
         #[arg(long)]
         until: Option<chrono::DateTime<chrono::FixedOffset>>,
+        /// Instead of a subscription's events, those no subscription owns: failed
+        /// sign-ins with usernames nobody has (a password spray shows here).
+        #[arg(long, conflicts_with = "subscription")]
+        unattributed: bool,
     },
 }
 

@@ -28,40 +28,78 @@ impl FailureLimiter {
 
     /// `Some(seconds to wait)` when this key is over its limit.
     pub fn blocked(&self, key: &str) -> Option<u64> {
-        let failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        let (start, count) = failures.get(key)?;
-        let elapsed = start.elapsed();
-        (elapsed < self.window && *count >= self.max)
-            .then(|| (self.window - elapsed).as_secs().max(1))
+        blocked_in(&self.lock(), key, self.window, self.max)
     }
 
     pub fn record_failure(&self, key: &str) {
-        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        if failures.len() >= MAX_TRACKED && !failures.contains_key(key) {
-            let (window, max) = (self.window, self.max);
-            failures.retain(|_, (start, _)| start.elapsed() < window);
-            if failures.len() >= MAX_TRACKED {
-                // Still full of live windows: forget counts that block nothing yet
-                // before any block. A flood of new keys (a guesser rotating addresses)
-                // then cannot lift the blocks that matter; it can only push out other
-                // half-counted keys, or blocks it earned itself.
-                failures.retain(|_, (_, count)| *count >= max);
-            }
-            if failures.len() >= MAX_TRACKED {
-                let mut starts: Vec<Instant> = failures.values().map(|(s, _)| *s).collect();
-                starts.sort();
-                let cutoff = starts[starts.len() / 2];
-                failures.retain(|_, (start, _)| *start > cutoff);
-            }
-        }
-        let entry = failures
-            .entry(key.to_string())
-            .or_insert((Instant::now(), 0));
-        if entry.0.elapsed() >= self.window {
-            *entry = (Instant::now(), 0);
-        }
-        entry.1 += 1;
+        record_in(&mut self.lock(), key, self.window, self.max);
     }
+
+    /// Counts an attempt for `key` before it is made, unless the key is over its limit
+    /// (then `Err(seconds to wait)`): attempts sent at once are counted as they arrive,
+    /// not as they fail, so no more than `max` of them are ever in flight or done in a
+    /// window. [`FailureLimiter::refund`] gives the count back when the attempt succeeds.
+    pub fn attempt(&self, key: &str) -> Result<(), u64> {
+        let mut failures = self.lock();
+        if let Some(wait) = blocked_in(&failures, key, self.window, self.max) {
+            return Err(wait);
+        }
+        record_in(&mut failures, key, self.window, self.max);
+        Ok(())
+    }
+
+    /// Takes back one attempt counted by [`FailureLimiter::attempt`] that succeeded.
+    pub fn refund(&self, key: &str) {
+        if let Some((_, count)) = self.lock().get_mut(key) {
+            *count = count.saturating_sub(1);
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, u32)>> {
+        self.failures.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn blocked_in(
+    failures: &HashMap<String, (Instant, u32)>,
+    key: &str,
+    window: Duration,
+    max: u32,
+) -> Option<u64> {
+    let (start, count) = failures.get(key)?;
+    let elapsed = start.elapsed();
+    (elapsed < window && *count >= max).then(|| (window - elapsed).as_secs().max(1))
+}
+
+fn record_in(
+    failures: &mut HashMap<String, (Instant, u32)>,
+    key: &str,
+    window: Duration,
+    max: u32,
+) {
+    if failures.len() >= MAX_TRACKED && !failures.contains_key(key) {
+        failures.retain(|_, (start, _)| start.elapsed() < window);
+        if failures.len() >= MAX_TRACKED {
+            // Still full of live windows: forget counts that block nothing yet
+            // before any block. A flood of new keys (a guesser rotating addresses)
+            // then cannot lift the blocks that matter; it can only push out other
+            // half-counted keys, or blocks it earned itself.
+            failures.retain(|_, (_, count)| *count >= max);
+        }
+        if failures.len() >= MAX_TRACKED {
+            let mut starts: Vec<Instant> = failures.values().map(|(s, _)| *s).collect();
+            starts.sort();
+            let cutoff = starts[starts.len() / 2];
+            failures.retain(|_, (start, _)| *start > cutoff);
+        }
+    }
+    let entry = failures
+        .entry(key.to_string())
+        .or_insert((Instant::now(), 0));
+    if entry.0.elapsed() >= window {
+        *entry = (Instant::now(), 0);
+    }
+    entry.1 += 1;
 }
 
 #[cfg(test)]
@@ -82,6 +120,19 @@ mod tests {
         short.record_failure("c");
         std::thread::sleep(Duration::from_millis(5));
         assert!(short.blocked("c").is_none());
+    }
+
+    #[test]
+    fn attempts_are_counted_before_they_are_made() {
+        let l = FailureLimiter::new(3, Duration::from_secs(60));
+        assert!((0..3).all(|_| l.attempt("a").is_ok()));
+        assert!(
+            l.attempt("a").is_err(),
+            "the fourth waits, though none has failed yet"
+        );
+        l.refund("a");
+        assert!(l.attempt("a").is_ok(), "a success gives its count back");
+        assert!(l.attempt("b").is_ok());
     }
 
     #[test]

@@ -59,8 +59,16 @@ fn main() -> ExitCode {
                     format,
                     since,
                     until,
+                    unattributed,
                 },
-        } => export_audit(&settings, subscription.as_deref(), format, since, until),
+        } => export_audit(
+            &settings,
+            subscription.as_deref(),
+            unattributed,
+            format,
+            since,
+            until,
+        ),
         Command::Config => {
             for (name, value) in settings.effective() {
                 println!("{name:<28} {value}");
@@ -333,14 +341,16 @@ fn revoke_grant(settings: &Settings, id: &str) -> anyhow::Result<()> {
 fn export_audit(
     settings: &Settings,
     subscription: Option<&str>,
+    unattributed: bool,
     format: gatehouse_server::config::ExportFormat,
     since: Option<chrono::DateTime<chrono::FixedOffset>>,
     until: Option<chrono::DateTime<chrono::FixedOffset>>,
 ) -> anyhow::Result<()> {
     let mut conn = operator_connection(settings)?;
     let subscription = match subscription {
-        Some(s) => s.to_string(),
-        None => {
+        _ if unattributed => None,
+        Some(s) => Some(s.to_string()),
+        None => Some({
             let all = db::subscriptions::all(&mut conn)?;
             match all.as_slice() {
                 [only] => only.id.clone(),
@@ -350,12 +360,12 @@ fn export_audit(
                     all.len()
                 ),
             }
-        }
+        }),
     };
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let written = operator::export_audit(
         &mut conn,
-        &subscription,
+        subscription.as_deref(),
         format,
         since.map(|t| t.naive_utc()),
         until.map(|t| t.naive_utc()),
@@ -384,6 +394,10 @@ fn doctor(settings: &Settings) -> anyhow::Result<()> {
             settings.public_url
         )),
     );
+    // Before connecting, which narrows the files.
+    if let Some(permissions) = db::sqlite_permissions(&settings.database_url) {
+        report("file modes", permissions);
+    }
     let conn = db::connect(&settings.database_url, 1).and_then(|pool| Ok(pool.get()?));
     match conn {
         Err(e) => report("database", Err(e)),

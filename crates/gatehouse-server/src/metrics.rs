@@ -62,7 +62,7 @@ fn describe() {
     );
     describe_counter!(
         "gatehouse_sign_ins_total",
-        "Password sign-ins, by outcome (ok, invalid_credentials, rate_limited)."
+        "Password sign-ins, by outcome (ok, invalid_credentials, unknown_user, rate_limited)."
     );
     describe_counter!(
         "gatehouse_lockouts_total",

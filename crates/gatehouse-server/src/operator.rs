@@ -230,17 +230,19 @@ fn retrying<T>(mut change: impl FnMut() -> Result<T, ApiError>) -> Result<T, Api
     }
 }
 
-/// Writes a subscription's audit log, newest first, in batches of
-/// `csv::BATCH`; returns how many events it wrote.
+/// Writes a subscription's audit log (`None`: the events no subscription owns), newest
+/// first, in batches of `csv::BATCH`; returns how many events it wrote.
 pub fn export_audit(
     conn: &mut DbConnection,
-    subscription: &str,
+    subscription: Option<&str>,
     format: ExportFormat,
     since: Option<NaiveDateTime>,
     until: Option<NaiveDateTime>,
     out: &mut impl Write,
 ) -> anyhow::Result<usize> {
-    let sub = find_subscription(conn, subscription)?;
+    let sub = subscription
+        .map(|s| find_subscription(conn, s))
+        .transpose()?;
     let filter = AuditFilter {
         since,
         until,
@@ -254,7 +256,14 @@ pub fn export_audit(
     let mut before = None;
     let mut written = 0;
     loop {
-        let rows = audit_store::list(conn, &sub.id, &filter, before.clone(), crate::csv::BATCH)?;
+        let rows = match &sub {
+            Some(sub) => {
+                audit_store::list(conn, &sub.id, &filter, before.clone(), crate::csv::BATCH)?
+            }
+            None => {
+                audit_store::list_unattributed(conn, &filter, before.clone(), crate::csv::BATCH)?
+            }
+        };
         let more = rows.len() as i64 > crate::csv::BATCH;
         for row in rows.into_iter().take(crate::csv::BATCH as usize) {
             before = Some((row.created_at, row.id.clone()));

@@ -275,18 +275,22 @@ impl Application {
         // The built web app and the memory cache of its assets: the web domain's own
         // state, beside the application's.
         let web_files = web::Data::new(web_files);
+        // Behind https, browsers are told to come back only over https for a year.
+        let hsts = settings.public_url.starts_with("https://");
         let server = HttpServer::new(move || {
+            let mut headers = DefaultHeaders::new()
+                .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+                .add((header::REFERRER_POLICY, "same-origin"))
+                .add((header::X_FRAME_OPTIONS, "DENY"));
+            if hsts {
+                headers = headers.add((header::STRICT_TRANSPORT_SECURITY, "max-age=31536000"));
+            }
             App::new()
                 .app_data(app_state.clone())
                 .app_data(auth.clone())
                 .app_data(web_files.clone())
                 .wrap(from_fn(crate::limits::body_deadline))
-                .wrap(
-                    DefaultHeaders::new()
-                        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-                        .add((header::REFERRER_POLICY, "same-origin"))
-                        .add((header::X_FRAME_OPTIONS, "DENY")),
-                )
+                .wrap(headers)
                 .wrap(from_fn(cors))
                 .wrap(from_fn(private_and_logged))
                 .configure(routes)

@@ -717,6 +717,37 @@ pub struct UpdateMe {
     pub email: Option<Option<String>>,
 }
 
+/// The answer to a password change: the other sessions it ended, and what was created
+/// in the last day — to look over, in case someone else knew the old password.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PasswordChanged {
+    /// The person's other browser sessions, signed out by the change.
+    pub sessions_ended: u64,
+    /// API keys created and applications allowed in the last 24 hours, newest first.
+    pub recent: Vec<RecentCredential>,
+}
+
+/// An API key or an authorized application, as a password change lists it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RecentCredential {
+    pub kind: RecentKind,
+    /// The key's or the authorization's id.
+    pub id: String,
+    /// The key's name, or the application's.
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum RecentKind {
+    ApiKey,
+    AuthorizedApp,
+}
+
 /// `PUT /api/v1/me/password`.
 #[derive(Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

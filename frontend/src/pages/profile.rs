@@ -1,7 +1,7 @@
 //! Profile and password: the display name and e-mail, and a password change (which
 //! ends every other session of the user).
 
-use gatehouse_types::UpdateMe;
+use gatehouse_types::{PasswordChanged, RecentKind, UpdateMe};
 use leptos::prelude::*;
 
 use crate::api::{self, ApiError};
@@ -66,11 +66,11 @@ pub fn ProfilePage() -> impl IntoView {
     let repeat = RwSignal::new(String::new());
     let pw_error = RwSignal::new(None::<ApiError>);
     let pw_local = RwSignal::new(None::<String>);
-    let pw_saved = RwSignal::new(false);
+    let pw_saved = RwSignal::new(None::<PasswordChanged>);
     let pw_busy = RwSignal::new(false);
     let change_password = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        pw_saved.set(false);
+        pw_saved.set(None);
         pw_error.set(None);
         pw_local.set(None);
         if new.get_untracked() != repeat.get_untracked() {
@@ -88,11 +88,11 @@ pub fn ProfilePage() -> impl IntoView {
         let (c, n) = (current.get_untracked(), new.get_untracked());
         leptos::task::spawn_local(async move {
             match api::change_password(c, n).await {
-                Ok(()) => {
+                Ok(changed) => {
                     current.set(String::new());
                     new.set(String::new());
                     repeat.set(String::new());
-                    pw_saved.set(true);
+                    pw_saved.set(Some(changed));
                 }
                 Err(e) => pw_error.set(Some(e)),
             }
@@ -141,14 +141,45 @@ pub fn ProfilePage() -> impl IntoView {
                 {password_field("New password again", "repeat_password", "new-password", repeat)}
                 {move || pw_local.get().map(|m| view! { <p class="error" role="alert">{m}</p> })}
                 <ErrorNote error=pw_error/>
-                <Show when=move || pw_saved.get()>
-                    <p class="success" role="status">"Password changed. Your other sessions have been signed out."</p>
-                </Show>
+                {move || pw_saved.get().map(changed_note)}
                 <div class="actions left">
                     <button type="submit" disabled=move || pw_busy.get()>"Change password"</button>
                 </div>
             </form>
         </section>
+    }
+}
+
+/// After a change: how many sessions ended, and what was created in the last day, in
+/// case someone else knew the old password.
+fn changed_note(changed: PasswordChanged) -> impl IntoView {
+    let ended = match changed.sessions_ended {
+        0 => "No other session was signed in.".to_string(),
+        1 => "1 other session was signed out.".to_string(),
+        n => format!("{n} other sessions were signed out."),
+    };
+    let recent = (!changed.recent.is_empty()).then(|| {
+        let items = changed
+            .recent
+            .into_iter()
+            .map(|r| {
+                let (what, href) = match r.kind {
+                    RecentKind::ApiKey => ("API key", "/keys"),
+                    RecentKind::AuthorizedApp => ("App allowed", "/apps"),
+                };
+                view! { <li>{what}": " <a href=href>{r.name}</a> " — " {format::relative(r.created_at)}</li> }
+            })
+            .collect_view();
+        view! {
+            <p>"Created in the last day. If you do not recognise one, delete or revoke it:"</p>
+            <ul id="recent-credentials">{items}</ul>
+        }
+    });
+    view! {
+        <div class="success" role="status">
+            <p>"Password changed. " {ended}</p>
+            {recent}
+        </div>
     }
 }
 

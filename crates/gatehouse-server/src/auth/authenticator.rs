@@ -72,6 +72,8 @@ pub struct Authenticator {
     /// Peers whose forwarding headers are believed, and the header they write.
     pub trusted_proxies: TrustedProxies,
     pub forwarded_header: ForwardedHeader,
+    /// The session cookie's name (`auth::session::cookie_name`).
+    pub session_cookie: &'static str,
     /// Where invalidations go to reach the other replicas (PostgreSQL only; set by
     /// [`Authenticator::tell_replicas`]).
     replicas: OnceLock<Worker<String>>,
@@ -105,6 +107,7 @@ impl Authenticator {
             device_polls: DevicePolls::new(DEVICE_POLL_SECONDS, DEVICE_POLL_MAX_SECONDS),
             trusted_proxies: settings.trusted_proxies.clone(),
             forwarded_header: settings.forwarded_header,
+            session_cookie: super::session::cookie_name(&settings.public_url),
             replicas: OnceLock::new(),
             db,
             clock,

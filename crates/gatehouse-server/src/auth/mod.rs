@@ -43,7 +43,11 @@ use crate::db::users::UserRow;
 use crate::error::ApiError;
 use crate::secret::SecretString;
 
+/// The session cookie on plain http (loopback, development)…
 pub const SESSION_COOKIE: &str = "gatehouse_session";
+/// …and behind https, where the browser then holds it to this exact host, over https
+/// only, for path `/`: a neighbouring subdomain can neither plant nor overwrite it.
+pub const SECURE_SESSION_COOKIE: &str = "__Host-gatehouse_session";
 pub const CSRF_HEADER: &str = "x-csrf-token";
 /// Rally's header for API keys; accepted wherever `Authorization: Bearer` is.
 pub const ZSESSIONID_HEADER: &str = "zsessionid";
@@ -146,6 +150,9 @@ pub enum Action {
     /// Change where a client's codes and tokens are sent (its callback URLs): like a
     /// secret, only a signed-in person may, never a key.
     RedirectOAuthClient,
+    /// Mark a client standard (or not): its consent is then skipped for everyone, so
+    /// only an administrator, signed in, may — never a key, however full its access.
+    MarkStandard,
     /// List or revoke one's authorized applications.
     ManageAuthorizedApps,
     /// Allow or deny an application on the consent page: only the person, signed in.
@@ -191,6 +198,7 @@ impl Principal {
                 | Action::ManageOAuthClients
                 | Action::IssueClientSecret
                 | Action::RedirectOAuthClient
+                | Action::MarkStandard
                 | Action::ManageAuthorizedApps
         );
         if not_by_oauth && matches!(self.via, Via::OAuth { .. }) {
@@ -207,6 +215,7 @@ impl Principal {
                 | Action::ViewSubscriptionAudit
                 | Action::ResetAnyApiKey
                 | Action::ViewSubscriptionApiKeys
+                | Action::MarkStandard
         );
         if needs_admin && !self.is_admin() {
             return Err(ApiError::forbidden(
@@ -225,6 +234,7 @@ impl Principal {
                 | Action::ResetAnyApiKey
                 | Action::IssueClientSecret
                 | Action::RedirectOAuthClient
+                | Action::MarkStandard
                 | Action::DecideConsent
         );
         if needs_session && !self.is_session() {
@@ -281,7 +291,10 @@ impl FromRequest for Authenticated {
         // The cookie only matters without an explicit header: parse it only then.
         let cookie = explicit
             .is_none()
-            .then(|| req.cookie(SESSION_COOKIE).map(|c| c.value().to_string()))
+            .then(|| {
+                let name = auth.as_ref().map_or(SESSION_COOKIE, |a| a.session_cookie);
+                req.cookie(name).map(|c| c.value().to_string())
+            })
             .flatten();
         let unsafe_method = !is_safe(req.method());
         let csrf = req

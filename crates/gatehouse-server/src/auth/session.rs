@@ -16,9 +16,18 @@ use crate::error::ApiError;
 /// Resolves a session cookie into a principal, or 401. The subscription's current
 /// settings apply to existing sessions: shortening the idle or absolute lifetime takes
 /// effect at the next request.
+/// The session cookie's name for a server at `public_url`: `__Host-` behind https.
+pub fn cookie_name(public_url: &str) -> &'static str {
+    if public_url.starts_with("https://") {
+        super::SECURE_SESSION_COOKIE
+    } else {
+        super::SESSION_COOKIE
+    }
+}
+
 /// The cookie that makes a browser forget its session (signing out).
-pub fn removal(secure: bool) -> actix_web::cookie::Cookie<'static> {
-    let mut removal = actix_web::cookie::Cookie::build(super::SESSION_COOKIE, "")
+pub fn removal(name: &'static str, secure: bool) -> actix_web::cookie::Cookie<'static> {
+    let mut removal = actix_web::cookie::Cookie::build(name, "")
         .path("/")
         .http_only(true)
         .same_site(actix_web::cookie::SameSite::Lax)

@@ -74,10 +74,34 @@ pub fn list(
     before: Option<(NaiveDateTime, String)>,
     limit: i64,
 ) -> QueryResult<Vec<AuditEventRow>> {
+    list_of(conn, Some(subscription_id), filter, before, limit)
+}
+
+/// The events no subscription owns (failed sign-ins with a username nobody has): for
+/// the operator alone (`gatehouse audit export --unattributed`).
+pub fn list_unattributed(
+    conn: &mut DbConnection,
+    filter: &AuditFilter,
+    before: Option<(NaiveDateTime, String)>,
+    limit: i64,
+) -> QueryResult<Vec<AuditEventRow>> {
+    list_of(conn, None, filter, before, limit)
+}
+
+fn list_of(
+    conn: &mut DbConnection,
+    subscription_id: Option<&str>,
+    filter: &AuditFilter,
+    before: Option<(NaiveDateTime, String)>,
+    limit: i64,
+) -> QueryResult<Vec<AuditEventRow>> {
     let mut q = audit_events::table
-        .filter(audit_events::subscription_id.eq(subscription_id))
         .select(AuditEventRow::as_select())
         .into_boxed();
+    q = match subscription_id {
+        Some(id) => q.filter(audit_events::subscription_id.eq(id.to_string())),
+        None => q.filter(audit_events::subscription_id.is_null()),
+    };
     if let Some(user) = &filter.involving {
         q = q.filter(
             audit_events::actor_id

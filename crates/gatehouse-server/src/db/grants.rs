@@ -392,6 +392,8 @@ pub struct RefreshRow {
     pub revoked_at: Option<NaiveDateTime>,
     /// The browser session the chain of tokens began in (`sid`), kept across rotation.
     pub session_id: Option<String>,
+    /// When the person signed in for it, kept across rotation (`None` before 2026-12-07).
+    pub auth_time: Option<NaiveDateTime>,
 }
 
 #[derive(Debug, Insertable)]
@@ -405,6 +407,7 @@ pub struct NewRefresh<'a> {
     pub created_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,
     pub session_id: Option<&'a str>,
+    pub auth_time: Option<NaiveDateTime>,
 }
 
 pub fn insert_refresh(conn: &mut DbConnection, new: &NewRefresh<'_>) -> QueryResult<()> {

@@ -38,7 +38,7 @@ macro_rules! newest_first {
 }
 pub(crate) use newest_first;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -301,8 +301,11 @@ pub fn connect(url: &str, size: u32) -> anyhow::Result<Pool> {
         .and_then(Path::parent)
         .filter(|dir| !dir.as_os_str().is_empty());
     if let (Backend::Sqlite, Some(dir)) = (backend, sqlite_dir) {
-        std::fs::create_dir_all(dir)
+        create_private_dir(dir)
             .with_context(|| format!("creating the database folder {}", dir.display()))?;
+    }
+    if let Some(file) = sqlite_path(url).filter(|_| backend == Backend::Sqlite) {
+        restrict_sqlite_files(file)?;
     }
     let manager = Manager {
         url: url.to_string(),
@@ -321,6 +324,108 @@ pub fn connect(url: &str, size: u32) -> anyhow::Result<Pool> {
         .test_on_check_out(backend == Backend::Postgres)
         .build(manager)
         .context("opening the database")
+}
+
+/// A missing folder is created owner-only (0700), with its missing parents.
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// The SQLite files as they are, and the suffixes of SQLite's companions.
+pub const SQLITE_COMPANIONS: [&str; 4] = ["", "-wal", "-shm", "-journal"];
+
+/// The SQLite database holds every credential hash and the private signing keys: it
+/// and its companions are owner-only (0600). A missing file is created so, before
+/// SQLite opens it, and SQLite gives its `-wal` and `-shm` the database file's mode;
+/// files left readable by an older version are narrowed at start. (`:memory:` and
+/// other names that are no file are left alone.)
+fn restrict_sqlite_files(file: &Path) -> anyhow::Result<()> {
+    let name = file.to_string_lossy();
+    if name.is_empty() || name.starts_with(':') {
+        return Ok(());
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        if !file.exists() {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .mode(0o600)
+                .open(file)
+                .with_context(|| format!("creating {}", file.display()))?;
+        }
+        for suffix in SQLITE_COMPANIONS {
+            let path = PathBuf::from(format!("{name}{suffix}"));
+            let Ok(meta) = std::fs::metadata(&path) else {
+                continue;
+            };
+            if meta.permissions().mode() & 0o077 != 0 {
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                    .with_context(|| {
+                        format!("making {} readable by its owner only", path.display())
+                    })?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// For `gatehouse doctor`: whether the SQLite folder and files are owner-only. (Files
+/// are narrowed at every start; a folder made by someone else is left as it is.)
+/// `None` for PostgreSQL.
+pub fn sqlite_permissions(url: &str) -> Option<anyhow::Result<String>> {
+    let file = sqlite_path(url)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = file
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let mut open = Vec::new();
+        let name = file.to_string_lossy();
+        let paths = std::iter::once(dir.to_path_buf()).chain(
+            SQLITE_COMPANIONS
+                .iter()
+                .map(|s| PathBuf::from(format!("{name}{s}"))),
+        );
+        for path in paths {
+            if let Ok(meta) = std::fs::metadata(&path)
+                && meta.permissions().mode() & 0o077 != 0
+            {
+                open.push(format!(
+                    "{} ({:o})",
+                    path.display(),
+                    meta.permissions().mode() & 0o777
+                ));
+            }
+        }
+        if !open.is_empty() {
+            return Some(Err(anyhow::anyhow!(
+                "other local users may read {}: it holds the signing keys; `chmod 700` the \
+                 folder, `chmod 600` the files (`serve` narrows the files itself)",
+                open.join(", ")
+            )));
+        }
+    }
+    Some(Ok(format!("{} and its files: owner only", dir_name(file))))
+}
+
+fn dir_name(file: &Path) -> String {
+    file.parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .display()
+        .to_string()
 }
 
 /// The file of a SQLite URL (without its `?…` options); `None` for PostgreSQL.

@@ -175,6 +175,7 @@ diesel::table! {
         used_at -> Nullable<Timestamp>,
         revoked_at -> Nullable<Timestamp>,
         session_id -> Nullable<Text>,
+        auth_time -> Nullable<Timestamp>,
     }
 }
 

@@ -80,15 +80,29 @@ pub fn delete(conn: &mut DbConnection, user_id: &str, id: &str) -> QueryResult<(
     .map(drop)
 }
 
+/// The ids of a user's sessions other than `keep`.
+pub fn ids_for_user(
+    conn: &mut DbConnection,
+    user_id: &str,
+    keep: &str,
+) -> QueryResult<Vec<String>> {
+    sessions::table
+        .filter(sessions::user_id.eq(user_id))
+        .filter(sessions::id.ne(keep))
+        .select(sessions::id)
+        .load(conn)
+}
+
 /// Ends every session of a user except `keep` (the one that asked, if any), and with
 /// them the sign-in refresh tokens they issued (no `offline_access`; OpenID Connect
-/// Core §11, as `grants::revoke_session_refresh` for one session).
+/// Core §11, as `grants::revoke_session_refresh` for one session). The ids of the
+/// sessions ended.
 pub fn delete_for_user(
     conn: &mut DbConnection,
     user_id: &str,
     keep: Option<&str>,
     now: chrono::NaiveDateTime,
-) -> QueryResult<usize> {
+) -> QueryResult<Vec<String>> {
     let ended: Vec<String> = match keep {
         Some(keep) => sessions::table
             .filter(sessions::user_id.eq(user_id))
@@ -103,5 +117,6 @@ pub fn delete_for_user(
     for id in &ended {
         crate::db::grants::revoke_session_refresh(conn, id, now)?;
     }
-    diesel::delete(sessions::table.filter(sessions::id.eq_any(&ended))).execute(conn)
+    diesel::delete(sessions::table.filter(sessions::id.eq_any(&ended))).execute(conn)?;
+    Ok(ended)
 }

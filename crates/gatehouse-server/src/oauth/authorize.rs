@@ -24,7 +24,7 @@ use crate::auth::cache::Invalidate;
 use crate::auth::client::redirect_matches;
 use crate::auth::scopes;
 use crate::auth::tokens::{self, TokenHasher};
-use crate::auth::{Action, Authenticated, ClientMeta, Principal, SESSION_COOKIE, Via};
+use crate::auth::{Action, Authenticated, ClientMeta, Principal, Via};
 use crate::clock;
 use crate::db::DbConnection;
 use crate::db::grants::{self as grants_store, GrantChanges, GrantRow, Holder, NewCode, NewGrant};
@@ -447,7 +447,7 @@ async fn signed_in(
     back: &ErrorRedirect,
     prompt: &Prompt,
 ) -> Step<(Principal, NaiveDateTime)> {
-    let session = match req.cookie(SESSION_COOKIE) {
+    let session = match req.cookie(state.auth.session_cookie) {
         Some(c) => match crate::auth::session::authenticate(&state.auth, c.value()).await {
             Ok(principal) => Some(principal),
             Err(ApiError::Unauthorized { .. }) => None,

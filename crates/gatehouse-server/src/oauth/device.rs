@@ -32,7 +32,7 @@ use serde_json::json;
 use super::client_auth::AuthenticatedClient;
 use super::error::OAuthError;
 use super::params::Params;
-use super::token::{Answer, Oidc, store_refresh, token_response};
+use super::token::{Answer, Oidc, SignedIn, store_refresh, token_response};
 use super::{DEFAULT_SCOPE, REFRESH_PREFIX};
 use crate::audit::Audit;
 use crate::auth::cache::Invalidate;
@@ -266,7 +266,17 @@ pub async fn redeem(
                     }
                     // Not bound to the browser session the code was entered in: signing
                     // out there does not sign the device out (its id_token still names it).
-                    store_refresh(conn, &grant, &refresh_hash, &device.scopes, None, now)?;
+                    store_refresh(
+                        conn,
+                        &grant,
+                        &refresh_hash,
+                        &device.scopes,
+                        SignedIn {
+                            session_id: None,
+                            auth_time: device.auth_time,
+                        },
+                        now,
+                    )?;
                     Ok::<_, ApiError>(Poll::Issued {
                         grant: Box::new(grant),
                         user: Box::new(user),

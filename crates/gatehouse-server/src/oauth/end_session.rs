@@ -21,7 +21,7 @@ use serde_json::json;
 use super::authorize::protect;
 use super::params::Params;
 use crate::audit::Audit;
-use crate::auth::{ClientMeta, Principal, SESSION_COOKIE, Via, tokens};
+use crate::auth::{ClientMeta, Principal, Via, tokens};
 use crate::db::oauth_clients::{self as clients_store, ClientRow};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -160,7 +160,7 @@ async fn end_session_inner(
     };
     // The person signed in here, if any. An expired or unknown cookie is nobody's (and
     // is cleared); a database that cannot say is an error, never a sign-out.
-    let (signed_in, stale_cookie) = match req.cookie(SESSION_COOKIE) {
+    let (signed_in, stale_cookie) = match req.cookie(state.auth.session_cookie) {
         Some(c) => match crate::auth::session::authenticate(&state.auth, c.value()).await {
             Ok(p) => (Some(p), false),
             Err(ApiError::Unauthorized { .. }) => (None, true),
@@ -229,7 +229,8 @@ fn signed_out(state: &AppState, after: &After, ended: Ended) -> HttpResponse {
         ended,
         Ended::Session | Ended::Nothing { stale_cookie: true }
     );
-    let removal = crate::auth::session::removal(state.settings.cookies_secure());
+    let removal =
+        crate::auth::session::removal(state.auth.session_cookie, state.settings.cookies_secure());
     let with_cookie = |mut b: actix_web::HttpResponseBuilder| {
         if clear {
             b.cookie(removal.clone());

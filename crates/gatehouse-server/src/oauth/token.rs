@@ -357,11 +357,13 @@ async fn refresh(
             user,
             access_scopes,
             sid,
+            auth_time,
             now,
         } => {
+            // OpenID Connect Core §12.2: a refreshed id_token names the same sign-in.
             let oidc = Oidc {
                 nonce: None,
-                auth_time: None,
+                auth_time,
                 sid,
             };
             let answer = Answer {
@@ -392,6 +394,7 @@ enum RefreshOutcome {
         user: Box<UserRow>,
         access_scopes: String,
         sid: Option<String>,
+        auth_time: Option<chrono::NaiveDateTime>,
         now: chrono::NaiveDateTime,
     },
 }
@@ -448,7 +451,10 @@ impl RefreshWork {
             &grant,
             &self.new_hash,
             &refresh.scopes,
-            refresh.session_id.as_deref(),
+            SignedIn {
+                session_id: refresh.session_id.as_deref(),
+                auth_time: refresh.auth_time,
+            },
             now,
         )?;
         Ok(RefreshOutcome::Issued {
@@ -456,6 +462,7 @@ impl RefreshWork {
             user: Box::new(user),
             access_scopes,
             sid: refresh.session_id.clone(),
+            auth_time: refresh.auth_time,
             now,
         })
     }
@@ -524,6 +531,7 @@ async fn issue_tokens(
     let scopes = access_scopes.as_str();
     let now = state.clock.now();
     let session_id = oidc.sid.clone();
+    let auth_time = oidc.auth_time;
     let refresh_token = tokens::checksummed_secret(REFRESH_PREFIX);
     let refresh_hash = state.auth.tokens.hash(&refresh_token);
     let (grant_id, scopes_owned) = (grant.id.clone(), refresh_scopes);
@@ -548,7 +556,10 @@ async fn issue_tokens(
                 &grant,
                 &refresh_hash,
                 &scopes_owned,
-                session_id.as_deref(),
+                SignedIn {
+                    session_id: session_id.as_deref(),
+                    auth_time,
+                },
                 now,
             )?;
             Ok::<_, ApiError>(Some((grant, user)))
@@ -705,6 +716,14 @@ async fn id_token(
         .map_err(|e| OAuthError::from(ApiError::Internal(e)))
 }
 
+/// The sign-in a chain of refresh tokens began with: the browser session (`sid`) and
+/// when the person authenticated (`auth_time`), both kept across rotation.
+#[derive(Clone, Copy)]
+pub(super) struct SignedIn<'a> {
+    pub session_id: Option<&'a str>,
+    pub auth_time: Option<chrono::NaiveDateTime>,
+}
+
 /// Stores a new refresh token under the grant (in the caller's transaction) and marks
 /// the grant used — at most once a minute, as keys are: no write per refresh.
 pub(super) fn store_refresh(
@@ -712,7 +731,7 @@ pub(super) fn store_refresh(
     grant: &GrantRow,
     token_hash: &str,
     scopes: &str,
-    session_id: Option<&str>,
+    signed_in: SignedIn<'_>,
     now: chrono::NaiveDateTime,
 ) -> Result<(), ApiError> {
     grants_store::insert_refresh(
@@ -725,7 +744,8 @@ pub(super) fn store_refresh(
             scopes,
             created_at: now,
             expires_at: now + REFRESH_TOKEN_TTL,
-            session_id,
+            session_id: signed_in.session_id,
+            auth_time: signed_in.auth_time,
         },
     )?;
     if grant

@@ -318,7 +318,7 @@ fn client_changes(
     path = "/api/v1/oauth-clients/{id}",
     operation_id = "update_oauth_client",
     tag = "oauth-clients",
-    summary = "Edit name, callback URLs, homepage, logo; admins may set `standard`. Changing the callback URLs needs a signed-in session.",
+    summary = "Edit name, callback URLs, homepage, logo; admins may set `standard`. Changing the callback URLs or `standard` needs a signed-in session.",
     security(("session" = [], "csrf" = []), ("bearer" = []), ("zsessionid" = [])),
     params(("id" = uuid::Uuid, Path, description = "The record's id.")),
     request_body = UpdateOAuthClient,
@@ -337,11 +337,8 @@ pub async fn update_client(
     }
     let row = visible_client(&state, &principal, &path).await?;
     let body = body.into_inner();
-    if body.standard.is_some() && !principal.is_admin() {
-        return Err(ApiError::forbidden(
-            codes::FORBIDDEN,
-            "Only subscription administrators may mark a client as a standard integration.",
-        ));
+    if body.standard.is_some() {
+        principal.require(Action::MarkStandard)?;
     }
     let new_uris = body
         .redirect_uris

@@ -12,7 +12,7 @@ use serde_json::json;
 
 use super::store;
 use crate::audit::Audit;
-use crate::auth::{Action, Authenticated, ClientMeta, Principal, SESSION_COOKIE, Via, tokens};
+use crate::auth::{Action, Authenticated, ClientMeta, Principal, Via, tokens};
 use crate::clock;
 use crate::db::subscriptions::SubscriptionRow;
 use crate::db::users as users_store;
@@ -35,7 +35,7 @@ fn invalid_credentials() -> ApiError {
     path = "/api/v1/session",
     operation_id = "create_session",
     tag = "sessions",
-    summary = "Sign in with username and password; sets the `gatehouse_session` cookie.",
+    summary = "Sign in with username and password; sets the session cookie (`gatehouse_session`, behind https `__Host-gatehouse_session`) and ends the session the browser held before, if any.",
     request_body = SignInRequest,
     responses((status = 200, description = "Signed in. The answer carries the CSRF token that unsafe requests must echo in `X-CSRF-Token`.", body = SessionInfo), (status = 400, response = E400), (status = 401, response = E401), (status = 408, response = E408), (status = 413, response = E413), (status = 415, response = E415), (status = 429, response = E429))
 )]
@@ -51,27 +51,41 @@ pub async fn sign_in(
         return Err(crate::auth::cors::refused());
     }
     // Throttled per client address before any work: a sprayer waits, and an address
-    // that is waiting costs no password hash.
+    // that is waiting costs no password hash. The attempt is counted now, before its
+    // hash, and given back if it succeeds: guesses sent at once cannot all slip past
+    // the limit while the first are still hashing, and one address never holds more
+    // than its limit of the hashing slots.
     let address = crate::client_address::limit_key(meta.ip.as_deref().unwrap_or("-"));
-    if let Some(wait) = state.auth.sign_in_limiter.blocked(&address) {
+    if let Err(wait) = state.auth.sign_in_limiter.attempt(&address) {
         crate::metrics::sign_in("rate_limited");
         return Err(ApiError::RateLimited {
             retry_after_secs: wait,
         });
     }
+    let previous = req
+        .cookie(state.auth.session_cookie)
+        .map(|c| c.value().to_string());
     let SignInRequest { username, password } = body.into_inner();
     let password = SecretString::new(password);
     let session = match verify_password(&state, &meta, &username, &password).await? {
-        Some((user, subscription)) => start_session(&state, &meta, user, subscription).await?,
-        None => None,
+        Ok((user, subscription)) => start_session(&state, &meta, user, subscription)
+            .await?
+            .ok_or("invalid_credentials"),
+        Err(outcome) => Err(outcome),
     };
-    let Some((principal, token)) = session else {
-        state.auth.sign_in_limiter.record_failure(&address);
-        crate::metrics::sign_in("invalid_credentials");
-        return Err(invalid_credentials());
+    let (principal, token) = match session {
+        Ok(signed_in) => signed_in,
+        Err(outcome) => {
+            crate::metrics::sign_in(outcome);
+            return Err(invalid_credentials());
+        }
     };
+    state.auth.sign_in_limiter.refund(&address);
+    if let Some(previous) = previous {
+        end_previous(&state, &meta, &previous, principal.via.id()).await?;
+    }
     crate::metrics::sign_in("ok");
-    let cookie = Cookie::build(SESSION_COOKIE, token)
+    let cookie = Cookie::build(state.auth.session_cookie, token)
         .path("/")
         .http_only(true)
         .same_site(SameSite::Lax)
@@ -86,8 +100,39 @@ pub async fn sign_in(
         .json(session_info(&principal, state.clock.now())))
 }
 
+/// Signing in again in a browser ends the session it held (whoever's it was): one
+/// browser, one session, and no earlier cookie — perhaps copied — left alive.
+async fn end_previous(
+    state: &web::Data<AppState>,
+    meta: &ClientMeta,
+    token: &str,
+    new_session: &str,
+) -> Result<(), ApiError> {
+    let old = match crate::auth::session::authenticate(&state.auth, token).await {
+        Ok(old) => old,
+        // Expired or unknown: nothing to end.
+        Err(ApiError::Unauthorized { .. }) => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    if old.via.id() == new_session {
+        return Ok(());
+    }
+    let audit =
+        Audit::by(&old, meta, "session.signed_out").details(json!({"reason": "signed_in_again"}));
+    let (user_id, id) = (old.user.id.clone(), old.via.id().to_string());
+    let now = state.clock.now();
+    let logouts = audit
+        .write(&state.db, move |conn| {
+            crate::logout::end_session(conn, &user_id, &id, now)
+        })
+        .await?;
+    crate::logout::send(state, logouts, "signed_out");
+    Ok(())
+}
+
 /// The user whose password this is, if sign-in may go on: the user exists, is active,
-/// their password sign-in is not locked, and the password is right. Every refusal
+/// their password sign-in is not locked, and the password is right; otherwise the
+/// refusal's outcome for the metrics (`unknown_user` or `invalid_credentials`). Every refusal
 /// costs one password hash, like a success, and is recorded (`session.sign_in_failed`,
 /// and `user.locked` when this attempt locks password sign-in).
 async fn verify_password(
@@ -95,7 +140,7 @@ async fn verify_password(
     meta: &ClientMeta,
     username: &str,
     password: &SecretString,
-) -> Result<Option<(UserRow, SubscriptionRow)>, ApiError> {
+) -> Result<Result<(UserRow, SubscriptionRow), &'static str>, ApiError> {
     // A username that cannot exist is looked up as no one, at the same cost.
     let username = validate::username(username).ok();
     let found = match username.clone() {
@@ -110,11 +155,14 @@ async fn verify_password(
     let Some((user, subscription)) = found else {
         // The same work as for a real user: verify against a dummy hash.
         state.auth.passwords.verify(password, None).await?;
+        // No subscription owns this event: operators see it (`gatehouse audit export
+        // --unattributed`, `gatehouse_sign_ins_total{outcome="unknown_user"}`), and the
+        // audit retention purges it like any other.
         let audit = Audit::unauthenticated(meta, "session.sign_in_failed")
             .attempted_username(username.as_deref())
             .details(json!({"reason": "unknown_user"}));
         audit.write(&state.db, |_| Ok(())).await?;
-        return Ok(None);
+        return Ok(Err("unknown_user"));
     };
     let event = |action| {
         Audit::unauthenticated(meta, action)
@@ -129,7 +177,7 @@ async fn verify_password(
         failed("service_account")
             .write(&state.db, |_| Ok(()))
             .await?;
-        return Ok(None);
+        return Ok(Err("invalid_credentials"));
     }
     let threshold = subscription.login_lockout_threshold;
     let events = crate::auth::lockout::LockEvents {
@@ -153,7 +201,7 @@ async fn verify_password(
             "inactive"
         };
         failed(reason).write(&state.db, |_| Ok(())).await?;
-        return Ok(None);
+        return Ok(Err("invalid_credentials"));
     };
     if !password_ok {
         crate::auth::lockout::password_failed(
@@ -165,9 +213,9 @@ async fn verify_password(
             event("user.locked").recorder(),
         )
         .await?;
-        return Ok(None);
+        return Ok(Err("invalid_credentials"));
     }
-    Ok(Some((user, subscription)))
+    Ok(Ok((user, subscription)))
 }
 
 /// Records the sign-in and stores a new session, unless the user was disabled, locked
@@ -315,6 +363,7 @@ pub async fn sign_out(
     crate::logout::send(&state, logouts, "signed_out");
     Ok(HttpResponse::NoContent()
         .cookie(crate::auth::session::removal(
+            state.auth.session_cookie,
             state.settings.cookies_secure(),
         ))
         .finish())

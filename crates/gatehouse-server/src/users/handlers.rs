@@ -4,8 +4,8 @@
 use crate::error::responses::*;
 use actix_web::{HttpResponse, web};
 use gatehouse_types::{
-    ChangePassword, CreateUser, CreatedUser, Page, Role, UpdateMe, UpdateUser, User, UserKind,
-    UserState, codes, validate,
+    ChangePassword, CreateUser, CreatedUser, Page, PasswordChanged, RecentCredential, RecentKind,
+    Role, UpdateMe, UpdateUser, User, UserKind, UserState, codes, validate,
 };
 use serde_json::json;
 
@@ -97,10 +97,10 @@ pub async fn update_me(
     path = "/api/v1/me/password",
     operation_id = "update_password",
     tag = "users",
-    summary = "Change one's password; ends every other session.",
+    summary = "Change one's password; ends every other session, and lists the API keys created and applications allowed in the last day.",
     security(("session" = [], "csrf" = [])),
     request_body = ChangePassword,
-    responses((status = 204, description = "Changed."), (status = 400, response = E400), (status = 401, response = E401), (status = 403, response = E403), (status = 408, response = E408), (status = 413, response = E413), (status = 415, response = E415), (status = 422, response = E422), (status = 429, response = E429))
+    responses((status = 200, description = "Changed.", body = PasswordChanged), (status = 400, response = E400), (status = 401, response = E401), (status = 403, response = E403), (status = 408, response = E408), (status = 413, response = E413), (status = 415, response = E415), (status = 422, response = E422), (status = 429, response = E429))
 )]
 pub async fn change_password(
     state: web::Data<AppState>,
@@ -158,18 +158,66 @@ pub async fn change_password(
     let keep = principal.via.id().to_string();
     let user_id = principal.user.id.clone();
     let now = state.clock.now();
-    audit
+    let (changed, logouts) = audit
         .write(&state.db, move |conn| {
             if !store::set_password(conn, &user_id, &old_hash, &hash, now)? {
                 // The password changed (or the user was disabled) while this one was
                 // checked: nothing changes, nothing is recorded.
                 return Err(not_correct());
             }
-            sessions_store::delete_for_user(conn, &user_id, Some(&keep), now)?;
-            Ok(())
+            // The apps signed in through the other sessions are told (back-channel
+            // logout), as when each is signed out.
+            let mut logouts = Vec::new();
+            for id in sessions_store::ids_for_user(conn, &user_id, &keep)? {
+                logouts.extend(crate::logout::targets(
+                    conn,
+                    LogoutScope::Session(&id),
+                    now,
+                )?);
+            }
+            let ended = sessions_store::delete_for_user(conn, &user_id, Some(&keep), now)?;
+            let changed = PasswordChanged {
+                sessions_ended: ended.len() as u64,
+                recent: recent_credentials(conn, &user_id, now)?,
+            };
+            Ok((changed, logouts))
         })
         .await?;
-    Ok(HttpResponse::NoContent().finish())
+    crate::logout::send(&state, logouts, "password_changed");
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(changed))
+}
+
+/// The API keys the user created and the applications they allowed in the last day,
+/// newest first (at most 50 of each).
+fn recent_credentials(
+    conn: &mut crate::db::DbConnection,
+    user_id: &str,
+    now: chrono::NaiveDateTime,
+) -> Result<Vec<RecentCredential>, ApiError> {
+    let since = now - chrono::TimeDelta::days(1);
+    let keys = crate::db::api_keys::list_for_user(conn, user_id, None, 50)?
+        .into_iter()
+        .filter(|k| k.created_at >= since)
+        .map(|k| RecentCredential {
+            kind: RecentKind::ApiKey,
+            id: k.id,
+            name: k.name,
+            created_at: crate::clock::utc(k.created_at),
+        });
+    let apps = crate::db::grants::list_for_user(conn, user_id, None, 50)?
+        .into_iter()
+        .filter(|(g, _)| g.created_at >= since && g.is_active())
+        .map(|(g, c)| RecentCredential {
+            kind: RecentKind::AuthorizedApp,
+            id: g.id,
+            name: c.name,
+            created_at: crate::clock::utc(g.created_at),
+        });
+    let mut recent: Vec<RecentCredential> = keys.chain(apps).collect();
+    recent.sort_by_key(|r| std::cmp::Reverse(r.created_at));
+    Ok(recent)
 }
 
 #[utoipa::path(

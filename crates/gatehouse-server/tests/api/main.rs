@@ -12,6 +12,7 @@ mod client_kinds;
 mod deploy;
 mod errors;
 mod faults;
+mod hardening;
 mod isolation;
 mod layers;
 mod limits;

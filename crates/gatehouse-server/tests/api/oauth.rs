@@ -1493,6 +1493,24 @@ async fn clients_are_managed_by_their_owners_and_admins(b: Backend) {
         )
         .await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    // Standard skips consent for everyone: an admin's full-access key cannot set it,
+    // nor clear it; only the admin, signed in.
+    let IssuedKey { secret, .. } = app.api_key(&admin, "full_access").await;
+    for standard in [true, false] {
+        let res = app
+            .with_key(&secret)
+            .patch(
+                &format!("/api/v1/oauth-clients/{}", mine.id),
+                &json!({"standard": standard}),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN);
+        assert_eq!(error_code(res).await, "session_required");
+    }
+    let unchanged = admin
+        .get_json(&format!("/api/v1/oauth-clients/{}", mine.id))
+        .await;
+    assert_eq!(unchanged["standard"], false);
     let std: OAuthClient = admin
         .patch(
             &format!("/api/v1/oauth-clients/{}", mine.id),

@@ -92,7 +92,11 @@ async fn id_token_claims(
 ) -> Value {
     let res = redeem(app, reg, code, &verifier).await;
     assert_eq!(res.status(), StatusCode::OK);
-    let body: Value = res.json().await.unwrap();
+    claims_of(&res.json().await.unwrap())
+}
+
+/// The claims of the id_token in a token response.
+fn claims_of(body: &Value) -> Value {
     let id_token = body["id_token"].as_str().expect("an id_token");
     let payload = id_token.split('.').nth(1).unwrap();
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
@@ -161,7 +165,10 @@ async fn prompt_login_and_max_age_ask_for_a_new_sign_in(b: Backend) {
     // ...and one within it goes straight on, with the old sign-in as auth_time.
     let (to, verifier) = start(&app, &user, &reg, "&max_age=3600").await;
     assert!(to.starts_with(CALLBACK), "{to}");
-    let claims = id_token_claims(&app, &reg, &param(&to, "code").unwrap(), verifier).await;
+    let res = redeem(&app, &reg, &param(&to, "code").unwrap(), &verifier).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let tokens: Value = res.json().await.unwrap();
+    let claims = claims_of(&tokens);
     let auth_time = claims["auth_time"].as_i64().unwrap();
     assert!(
         (session_created - 60..=session_created).contains(&auth_time),
@@ -170,6 +177,25 @@ async fn prompt_login_and_max_age_ask_for_a_new_sign_in(b: Backend) {
     // Issued ten minutes after that sign-in, by the server's clock.
     let issued_at = claims["iat"].as_i64().unwrap();
     assert!(issued_at - auth_time >= 600, "{issued_at} - {auth_time}");
+    // A refreshed id_token names the same sign-in: auth_time is required whenever
+    // max_age was asked (OpenID Connect Core §2), and refreshing is no new sign-in.
+    app.state.clock.advance(TimeDelta::minutes(5));
+    let refreshed: Value = reqwest::Client::new()
+        .post(app.url("/oauth/token"))
+        .basic_auth(&reg.client_id, reg.secret.as_deref())
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let again = claims_of(&refreshed);
+    assert_eq!(again["auth_time"].as_i64(), Some(auth_time), "{again}");
+    assert!(again["iat"].as_i64().unwrap() >= issued_at + 300);
     // A max_age that is not a number is a malformed request, said to the client.
     let (to, _) = start(&app, &user, &reg, "&max_age=soon").await;
     assert_eq!(param(&to, "error").as_deref(), Some("invalid_request"));

@@ -16,6 +16,8 @@ use crate::helpers::{
 
 both_backends!(
     sign_in_sets_a_hardened_cookie_and_returns_the_csrf_token,
+    behind_https_the_cookie_is_host_only_and_browsers_keep_to_https,
+    signing_in_again_ends_the_browsers_earlier_session,
     whoami_reports_the_session_credential,
     unsafe_requests_need_the_csrf_token,
     sign_out_ends_the_session,
@@ -27,6 +29,7 @@ both_backends!(
     password_lock_lifts_by_itself_after_fifteen_minutes,
     an_abandoned_attempt_cannot_lock_sign_in_for_ever,
     failed_sign_ins_are_throttled_per_address,
+    parallel_guesses_from_one_address_stop_at_its_limit,
     idle_and_absolute_expiry_end_sessions,
     disabled_users_lose_their_sessions_at_once,
     a_bad_header_credential_is_not_rescued_by_a_good_cookie,
@@ -61,6 +64,108 @@ async fn sign_in_sets_a_hardened_cookie_and_returns_the_csrf_token(b: Backend) {
     assert_eq!(info.user.role, Role::Admin);
     assert_eq!(info.subscription.name, "Acme");
     assert!(info.csrf_token.unwrap().len() >= 32);
+}
+
+/// Behind https the cookie is `__Host-gatehouse_session` (Secure, Path=/, no Domain: a
+/// neighbouring subdomain can neither plant nor overwrite it), only that name is read,
+/// and every answer carries `Strict-Transport-Security`.
+async fn behind_https_the_cookie_is_host_only_and_browsers_keep_to_https(b: Backend) {
+    let app = crate::helpers::spawn_app_with(b, |s| {
+        s.public_url = "https://gatehouse.example.com".into();
+    })
+    .await;
+    let http = reqwest::Client::new();
+    let res = http
+        .post(app.url("/api/v1/session"))
+        .json(&json!({"username": app.admin_username, "password": ADMIN_PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        res.headers()["strict-transport-security"],
+        "max-age=31536000"
+    );
+    let cookie = res.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(cookie.starts_with("__Host-gatehouse_session="), "{cookie}");
+    assert!(
+        cookie.contains("Secure") && cookie.contains("Path=/"),
+        "{cookie}"
+    );
+    assert!(!cookie.to_lowercase().contains("domain="), "{cookie}");
+    let token = cookie
+        .split(';')
+        .next()
+        .unwrap()
+        .split_once('=')
+        .unwrap()
+        .1
+        .to_string();
+    let me = |name: &str| {
+        http.get(app.url("/api/v1/me"))
+            .header("Cookie", format!("{name}={token}"))
+            .send()
+    };
+    assert_eq!(
+        me("__Host-gatehouse_session").await.unwrap().status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        me("gatehouse_session").await.unwrap().status(),
+        StatusCode::UNAUTHORIZED,
+        "the plain name is not read behind https"
+    );
+    // Every answer, not only sign-in, keeps browsers on https.
+    let health = http.get(app.url("/healthz")).send().await.unwrap();
+    assert!(health.headers().contains_key("strict-transport-security"));
+    // On plain http there is no such header (it would be ignored, and is not sent).
+    let plain = spawn_app(b).await;
+    let health = http.get(plain.url("/healthz")).send().await.unwrap();
+    assert!(!health.headers().contains_key("strict-transport-security"));
+}
+
+/// A browser that signs in again (perhaps as someone else) gives up its earlier
+/// session: that cookie, wherever a copy of it is, answers 401 from then on.
+async fn signing_in_again_ends_the_browsers_earlier_session(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    let NewUser { username, .. } = app.user(&admin, Role::Viewer).await;
+    let browser = app.sign_in(&username, "a password of some length").await;
+    let first = browser.session_token.clone().expect("a session cookie");
+    let copy = |token: &str| {
+        reqwest::Client::new()
+            .get(app.url("/api/v1/me"))
+            .header("Cookie", format!("gatehouse_session={token}"))
+            .send()
+    };
+    assert_eq!(copy(&first).await.unwrap().status(), StatusCode::OK);
+    // The same browser (its cookie jar sends the first cookie along) signs in again.
+    let res = browser
+        .try_sign_in(&username, "a password of some length")
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let second = res.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .trim_start_matches("gatehouse_session=")
+        .to_string();
+    assert_ne!(second, first);
+    assert_eq!(
+        copy(&first).await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(copy(&second).await.unwrap().status(), StatusCode::OK);
+    let events = admin
+        .get_json("/api/v1/audit-events?scope=all&action=session.signed_out&limit=5")
+        .await;
+    assert_eq!(events["items"][0]["details"]["reason"], "signed_in_again");
+    // Another browser's session of the same person is not touched.
+    let elsewhere = app.sign_in(&username, "a password of some length").await;
+    assert_eq!(elsewhere.get("/api/v1/me").await.status(), StatusCode::OK);
+    assert_eq!(copy(&second).await.unwrap().status(), StatusCode::OK);
 }
 
 async fn whoami_reports_the_session_credential(b: Backend) {
@@ -482,6 +587,37 @@ async fn failed_sign_ins_are_throttled_per_address(b: Backend) {
     assert_eq!(error_code(res).await, "rate_limited");
     // Everyone else signs in as usual, and the admin was never locked.
     app.admin().await;
+}
+
+/// Eighty wrong passwords sent at once from one address: no more than the address's
+/// limit (20) reach a password check, the rest wait (429) before any hashing, and
+/// everyone else signs in meanwhile.
+async fn parallel_guesses_from_one_address_stop_at_its_limit(b: Backend) {
+    let app = spawn_app(b).await;
+    let sprayer = app.anonymous_from("127.0.0.3");
+    let bodies: Vec<Value> = (0..80)
+        .map(|i| json!({"username": format!("guess-{i}@example.com"), "password": "spring 2026 spring"}))
+        .collect();
+    let guesses: Vec<_> = bodies
+        .iter()
+        .map(|body| sprayer.post("/api/v1/session", body))
+        .collect();
+    let (mut refused, mut waited) = (0, 0);
+    for res in futures_util::future::join_all(guesses).await {
+        match res.status() {
+            StatusCode::UNAUTHORIZED => refused += 1,
+            StatusCode::TOO_MANY_REQUESTS => waited += 1,
+            other => panic!("{other}"),
+        }
+    }
+    assert_eq!((refused, waited), (20, 60), "checked, then waited");
+    // Another address is not held up, and a success gives its count back: twenty-one
+    // sign-ins in a row from one address all work.
+    let other = app.anonymous_from("127.0.0.4");
+    for _ in 0..21 {
+        let res = other.try_sign_in(&app.admin_username, ADMIN_PASSWORD).await;
+        assert_eq!(res.status(), StatusCode::OK);
+    }
 }
 
 async fn idle_and_absolute_expiry_end_sessions(b: Backend) {

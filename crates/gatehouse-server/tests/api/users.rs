@@ -68,17 +68,52 @@ async fn profile_can_be_read_and_edited(b: Backend) {
     assert_eq!(me.role, Role::Viewer);
 }
 
+/// A password change ends every other session and lists what was created in the last
+/// day (keys, allowed apps), in case someone else knew the old password.
 async fn password_change_ends_other_sessions(b: Backend) {
     let app = spawn_app(b).await;
+    // Two days ago a key (from a session since signed out); today another, and an app
+    // allowed.
+    let before = app.admin().await;
+    let old = app.api_key(&before, "read_only").await;
+    assert_eq!(
+        before.delete("/api/v1/session").await.status(),
+        StatusCode::NO_CONTENT
+    );
+    app.state.clock.advance(chrono::TimeDelta::days(2));
     let here = app.admin().await;
     let elsewhere = app.admin().await;
+    let also = app.admin().await;
+    let fresh = app.api_key(&here, "full_access").await;
+    let reg = crate::oauth::register(&here, false, &[crate::oauth::CALLBACK]).await;
+    crate::oauth::authorize(&app, &here, &reg, &["api:read"]).await;
     let res = here
         .put(
             "/api/v1/me/password",
             &json!({"current_password": ADMIN_PASSWORD, "new_password": "a brand new passphrase"}),
         )
         .await;
-    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert_eq!(res.status(), StatusCode::OK);
+    let changed: gatehouse_types::PasswordChanged = res.json().await.unwrap();
+    assert_eq!(changed.sessions_ended, 2, "elsewhere and also");
+    let listed: Vec<(gatehouse_types::RecentKind, &str)> = changed
+        .recent
+        .iter()
+        .map(|r| (r.kind, r.id.as_str()))
+        .collect();
+    assert!(listed.contains(&(gatehouse_types::RecentKind::ApiKey, fresh.id.as_str())));
+    assert!(!listed.iter().any(|(_, id)| *id == old.id), "two days old");
+    let app_row = changed
+        .recent
+        .iter()
+        .find(|r| r.kind == gatehouse_types::RecentKind::AuthorizedApp)
+        .expect("the app allowed today");
+    assert_eq!(app_row.name, "Acme Dashboard");
+    assert_eq!(changed.recent.len(), 2);
+    assert_eq!(
+        also.get("/api/v1/me").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
     assert_eq!(here.get("/api/v1/me").await.status(), StatusCode::OK);
     assert_eq!(
         elsewhere.get("/api/v1/me").await.status(),
