@@ -451,6 +451,28 @@ fn check(mut t: Topology, password: &str) -> anyhow::Result<()> {
             && !seen.contains("gatehouse_session"),
         "the service behind forward auth saw: {seen}"
     );
+    // The name sent three times (two planted after the real one, to push it past the
+    // maps' two passes): the service gets no cookies rather than that one. (Under the
+    // other name here: Gatehouse itself believes no session whose name comes twice.)
+    let seen = curl(&[
+        "-f",
+        "-H",
+        &format!(
+            "Cookie: {session}; __Host-gatehouse_session=p1; theme=dark; __Host-gatehouse_session=p2"
+        ),
+        &gated,
+    ])?;
+    anyhow::ensure!(
+        !seen.contains("gatehouse_session") && !seen.contains("theme"),
+        "the service behind forward auth saw: {seen}"
+    );
+    anyhow::ensure!(
+        code(
+            &gated,
+            &format!("Cookie: {session}; gatehouse_session=planted")
+        )? == 401,
+        "a session cookie sent twice was believed"
+    );
 
     step("metrics stay off the public address");
     anyhow::ensure!(code(&format!("{base}/metrics"), "X-Nothing: 1")? == 404);

@@ -11,6 +11,10 @@ use std::time::{Duration, Instant};
 /// The most keys tracked at once; beyond it the oldest windows are dropped.
 const MAX_TRACKED: usize = 10_000;
 
+/// An attempt counted by [`FailureLimiter::attempt`]: the window it was counted in.
+#[derive(Debug, Clone, Copy)]
+pub struct Attempt(Option<Instant>);
+
 pub struct FailureLimiter {
     max: u32,
     window: Duration,
@@ -39,18 +43,23 @@ impl FailureLimiter {
     /// (then `Err(seconds to wait)`): attempts sent at once are counted as they arrive,
     /// not as they fail, so no more than `max` of them are ever in flight or done in a
     /// window. [`FailureLimiter::refund`] gives the count back when the attempt succeeds.
-    pub fn attempt(&self, key: &str) -> Result<(), u64> {
+    pub fn attempt(&self, key: &str) -> Result<Attempt, u64> {
         let mut failures = self.lock();
         if let Some(wait) = blocked_in(&failures, key, self.window, self.max) {
             return Err(wait);
         }
         record_in(&mut failures, key, self.window, self.max);
-        Ok(())
+        let window = failures.get(key).map(|(start, _)| *start);
+        Ok(Attempt(window))
     }
 
-    /// Takes back one attempt counted by [`FailureLimiter::attempt`] that succeeded.
-    pub fn refund(&self, key: &str) {
-        if let Some((_, count)) = self.lock().get_mut(key) {
+    /// Takes back one attempt counted by [`FailureLimiter::attempt`] that succeeded —
+    /// from the window it was counted in only (a success that ends after the window
+    /// rolled over cancels nothing of the next).
+    pub fn refund(&self, key: &str, attempt: Attempt) {
+        if let Some((start, count)) = self.lock().get_mut(key)
+            && Some(*start) == attempt.0
+        {
             *count = count.saturating_sub(1);
         }
     }
@@ -125,12 +134,13 @@ mod tests {
     #[test]
     fn attempts_are_counted_before_they_are_made() {
         let l = FailureLimiter::new(3, Duration::from_secs(60));
-        assert!((0..3).all(|_| l.attempt("a").is_ok()));
+        let first = l.attempt("a").unwrap();
+        assert!((0..2).all(|_| l.attempt("a").is_ok()));
         assert!(
             l.attempt("a").is_err(),
             "the fourth waits, though none has failed yet"
         );
-        l.refund("a");
+        l.refund("a", first);
         assert!(l.attempt("a").is_ok(), "a success gives its count back");
         assert!(l.attempt("b").is_ok());
     }

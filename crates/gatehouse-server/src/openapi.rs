@@ -187,7 +187,7 @@ impl Modify for SecuritySchemes {
                 "session",
                 SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
                     crate::auth::SESSION_COOKIE,
-                    "Browser session. Unsafe methods must also send `X-CSRF-Token`.",
+                    "Browser session (behind an https public URL the cookie is named `__Host-gatehouse_session`; a name sent twice is no session). Unsafe methods must also send `X-CSRF-Token`.",
                 ))),
             ),
             (

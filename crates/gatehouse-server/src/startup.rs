@@ -276,7 +276,8 @@ impl Application {
         // state, beside the application's.
         let web_files = web::Data::new(web_files);
         // Behind https, browsers are told to come back only over https for a year.
-        let hsts = settings.public_url.starts_with("https://");
+        let hsts = crate::auth::session::cookie_name(&settings.public_url)
+            == crate::auth::SECURE_SESSION_COOKIE;
         let server = HttpServer::new(move || {
             let mut headers = DefaultHeaders::new()
                 .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))

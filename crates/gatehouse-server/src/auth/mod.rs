@@ -293,7 +293,7 @@ impl FromRequest for Authenticated {
             .is_none()
             .then(|| {
                 let name = auth.as_ref().map_or(SESSION_COOKIE, |a| a.session_cookie);
-                req.cookie(name).map(|c| c.value().to_string())
+                session::token(req, name)
             })
             .flatten();
         let unsafe_method = !is_safe(req.method());

@@ -18,11 +18,30 @@ use crate::error::ApiError;
 /// effect at the next request.
 /// The session cookie's name for a server at `public_url`: `__Host-` behind https.
 pub fn cookie_name(public_url: &str) -> &'static str {
-    if public_url.starts_with("https://") {
+    if public_url
+        .get(..8)
+        .is_some_and(|s| s.eq_ignore_ascii_case("https://"))
+    {
         super::SECURE_SESSION_COOKIE
     } else {
         super::SESSION_COOKIE
     }
+}
+
+/// The session token the request's cookie `name` carries: its name compared as sent
+/// (actix's `cookie()` would percent-decode it, and `__Host%2Dgatehouse_session`,
+/// which browsers do not hold to the `__Host-` rules, would pass for the real one),
+/// and none at all when the name comes more than once — one was planted (by a
+/// neighbouring subdomain, or the service behind forward auth), and neither is
+/// believed.
+pub fn token(req: &actix_web::HttpRequest, name: &str) -> Option<String> {
+    let cookies = req.cookies_raw().ok()?;
+    let mut found = cookies.iter().filter(|c| c.name() == name);
+    let first = found.next()?;
+    if found.next().is_some() {
+        return None;
+    }
+    Some(first.value().to_string())
 }
 
 /// The cookie that makes a browser forget its session (signing out).

@@ -492,6 +492,8 @@ pub enum LogoutScope<'a> {
     Session(&'a str),
     User(&'a str),
     Grant(&'a str),
+    /// Every browser session of the user but one (`(user, kept session)`).
+    OtherSessions(&'a str, &'a str),
 }
 
 /// The clients to tell of a logout, with the user and the session (`sid`) each was
@@ -518,6 +520,9 @@ pub fn logout_targets(
         LogoutScope::Session(s) => q.filter(oauth_refresh_tokens::session_id.eq(s)),
         LogoutScope::User(u) => q.filter(oauth_grants::user_id.eq(u)),
         LogoutScope::Grant(g) => q.filter(oauth_grants::id.eq(g)),
+        LogoutScope::OtherSessions(u, keep) => q
+            .filter(oauth_grants::user_id.eq(u))
+            .filter(oauth_refresh_tokens::session_id.ne(keep)),
     }
     .load(conn)
 }

@@ -342,10 +342,13 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
 pub const SQLITE_COMPANIONS: [&str; 4] = ["", "-wal", "-shm", "-journal"];
 
 /// The SQLite database holds every credential hash and the private signing keys: it
-/// and its companions are owner-only (0600). A missing file is created so, before
-/// SQLite opens it, and SQLite gives its `-wal` and `-shm` the database file's mode;
-/// files left readable by an older version are narrowed at start. (`:memory:` and
-/// other names that are no file are left alone.)
+/// and its companions are owner-only (0600). A missing file is created so (new, never
+/// through an existing name or link) before SQLite opens it, and SQLite gives its
+/// `-wal` and `-shm` the database file's mode; files an older version left readable
+/// are narrowed at start, through a descriptor opened without following links. A
+/// folder anyone may write to is refused: whoever can write there can swap the
+/// database or plant links in it. (`:memory:` and other names that are no file are
+/// left alone.)
 fn restrict_sqlite_files(file: &Path) -> anyhow::Result<()> {
     let name = file.to_string_lossy();
     if name.is_empty() || name.starts_with(':') {
@@ -354,78 +357,92 @@ fn restrict_sqlite_files(file: &Path) -> anyhow::Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-        if !file.exists() {
-            std::fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .mode(0o600)
-                .open(file)
-                .with_context(|| format!("creating {}", file.display()))?;
+        let dir = file
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let mode = std::fs::metadata(dir)
+            .with_context(|| format!("reading {}", dir.display()))?
+            .permissions()
+            .mode();
+        anyhow::ensure!(
+            mode & 0o002 == 0,
+            "the database folder {} is writable by every local user ({:o}): make it the \
+             service user's own (`chmod 700`)",
+            dir.display(),
+            mode & 0o7777
+        );
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(file)
+        {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e).with_context(|| format!("creating {}", file.display())),
         }
         for suffix in SQLITE_COMPANIONS {
             let path = PathBuf::from(format!("{name}{suffix}"));
-            let Ok(meta) = std::fs::metadata(&path) else {
+            let Ok(meta) = std::fs::symlink_metadata(&path) else {
                 continue;
             };
-            if meta.permissions().mode() & 0o077 != 0 {
-                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
-                    .with_context(|| {
-                        format!("making {} readable by its owner only", path.display())
-                    })?;
+            if !meta.is_file() || meta.permissions().mode() & 0o077 == 0 {
+                continue;
             }
+            let narrowed = std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(&path)
+                .and_then(|f| f.set_permissions(std::fs::Permissions::from_mode(0o600)));
+            narrowed
+                .with_context(|| format!("making {} readable by its owner only", path.display()))?;
         }
     }
     Ok(())
 }
 
-/// For `gatehouse doctor`: whether the SQLite folder and files are owner-only. (Files
-/// are narrowed at every start; a folder made by someone else is left as it is.)
-/// `None` for PostgreSQL.
+/// For `gatehouse doctor`: whether the SQLite files are owner-only (a failure if not),
+/// and whether the folder is (advice only: with the files 0600 it shows their names, no
+/// more). Files are narrowed at every start; a folder made by someone else is left as
+/// it is. `None` for PostgreSQL.
 pub fn sqlite_permissions(url: &str) -> Option<anyhow::Result<String>> {
     let file = sqlite_path(url)?;
+    let dir = file
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let dir = file
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let mut open = Vec::new();
+        let open_mode = |path: &Path| {
+            std::fs::metadata(path)
+                .ok()
+                .map(|m| m.permissions().mode() & 0o777)
+                .filter(|mode| mode & 0o077 != 0)
+        };
         let name = file.to_string_lossy();
-        let paths = std::iter::once(dir.to_path_buf()).chain(
-            SQLITE_COMPANIONS
-                .iter()
-                .map(|s| PathBuf::from(format!("{name}{s}"))),
-        );
-        for path in paths {
-            if let Ok(meta) = std::fs::metadata(&path)
-                && meta.permissions().mode() & 0o077 != 0
-            {
-                open.push(format!(
-                    "{} ({:o})",
-                    path.display(),
-                    meta.permissions().mode() & 0o777
-                ));
-            }
-        }
+        let open: Vec<String> = SQLITE_COMPANIONS
+            .iter()
+            .map(|s| PathBuf::from(format!("{name}{s}")))
+            .filter_map(|p| open_mode(&p).map(|m| format!("{} ({m:o})", p.display())))
+            .collect();
         if !open.is_empty() {
             return Some(Err(anyhow::anyhow!(
-                "other local users may read {}: it holds the signing keys; `chmod 700` the \
-                 folder, `chmod 600` the files (`serve` narrows the files itself)",
+                "other local users may read {}: it holds the signing keys; `chmod 600` it \
+                 (`serve` narrows the files itself at start)",
                 open.join(", ")
             )));
         }
+        if let Some(mode) = open_mode(dir) {
+            return Some(Ok(format!(
+                "files owner-only; the folder {} is {mode:o} (`chmod 700` it to hide even \
+                 the names)",
+                dir.display()
+            )));
+        }
     }
-    Some(Ok(format!("{} and its files: owner only", dir_name(file))))
-}
-
-fn dir_name(file: &Path) -> String {
-    file.parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."))
-        .display()
-        .to_string()
+    Some(Ok(format!("{} and its files: owner only", dir.display())))
 }
 
 /// The file of a SQLite URL (without its `?…` options); `None` for PostgreSQL.

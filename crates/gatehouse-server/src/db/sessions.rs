@@ -80,19 +80,6 @@ pub fn delete(conn: &mut DbConnection, user_id: &str, id: &str) -> QueryResult<(
     .map(drop)
 }
 
-/// The ids of a user's sessions other than `keep`.
-pub fn ids_for_user(
-    conn: &mut DbConnection,
-    user_id: &str,
-    keep: &str,
-) -> QueryResult<Vec<String>> {
-    sessions::table
-        .filter(sessions::user_id.eq(user_id))
-        .filter(sessions::id.ne(keep))
-        .select(sessions::id)
-        .load(conn)
-}
-
 /// Ends every session of a user except `keep` (the one that asked, if any), and with
 /// them the sign-in refresh tokens they issued (no `offline_access`; OpenID Connect
 /// Core §11, as `grants::revoke_session_refresh` for one session). The ids of the

@@ -447,8 +447,8 @@ async fn signed_in(
     back: &ErrorRedirect,
     prompt: &Prompt,
 ) -> Step<(Principal, NaiveDateTime)> {
-    let session = match req.cookie(state.auth.session_cookie) {
-        Some(c) => match crate::auth::session::authenticate(&state.auth, c.value()).await {
+    let session = match crate::auth::session::token(req, state.auth.session_cookie) {
+        Some(c) => match crate::auth::session::authenticate(&state.auth, &c).await {
             Ok(principal) => Some(principal),
             Err(ApiError::Unauthorized { .. }) => None,
             Err(e) => return Err(e.into()),

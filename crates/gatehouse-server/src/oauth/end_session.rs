@@ -160,8 +160,9 @@ async fn end_session_inner(
     };
     // The person signed in here, if any. An expired or unknown cookie is nobody's (and
     // is cleared); a database that cannot say is an error, never a sign-out.
-    let (signed_in, stale_cookie) = match req.cookie(state.auth.session_cookie) {
-        Some(c) => match crate::auth::session::authenticate(&state.auth, c.value()).await {
+    let cookie = crate::auth::session::token(req, state.auth.session_cookie);
+    let (signed_in, stale_cookie) = match cookie {
+        Some(c) => match crate::auth::session::authenticate(&state.auth, &c).await {
             Ok(p) => (Some(p), false),
             Err(ApiError::Unauthorized { .. }) => (None, true),
             Err(e) => return Err(e),

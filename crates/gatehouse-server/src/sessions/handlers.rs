@@ -56,15 +56,16 @@ pub async fn sign_in(
     // the limit while the first are still hashing, and one address never holds more
     // than its limit of the hashing slots.
     let address = crate::client_address::limit_key(meta.ip.as_deref().unwrap_or("-"));
-    if let Err(wait) = state.auth.sign_in_limiter.attempt(&address) {
-        crate::metrics::sign_in("rate_limited");
-        return Err(ApiError::RateLimited {
-            retry_after_secs: wait,
-        });
-    }
-    let previous = req
-        .cookie(state.auth.session_cookie)
-        .map(|c| c.value().to_string());
+    let attempt = match state.auth.sign_in_limiter.attempt(&address) {
+        Ok(attempt) => attempt,
+        Err(wait) => {
+            crate::metrics::sign_in("rate_limited");
+            return Err(ApiError::RateLimited {
+                retry_after_secs: wait,
+            });
+        }
+    };
+    let previous = crate::auth::session::token(&req, state.auth.session_cookie);
     let SignInRequest { username, password } = body.into_inner();
     let password = SecretString::new(password);
     let session = match verify_password(&state, &meta, &username, &password).await? {
@@ -80,7 +81,7 @@ pub async fn sign_in(
             return Err(invalid_credentials());
         }
     };
-    state.auth.sign_in_limiter.refund(&address);
+    state.auth.sign_in_limiter.refund(&address, attempt);
     if let Some(previous) = previous {
         end_previous(&state, &meta, &previous, principal.via.id()).await?;
     }
@@ -117,8 +118,15 @@ async fn end_previous(
     if old.via.id() == new_session {
         return Ok(());
     }
-    let audit =
-        Audit::by(&old, meta, "session.signed_out").details(json!({"reason": "signed_in_again"}));
+    // Recorded in the old session's subscription, which may be another tenant's: not
+    // with the new sign-in's address and browser.
+    let unnamed = ClientMeta {
+        ip: None,
+        user_agent: None,
+        at: meta.at,
+    };
+    let audit = Audit::by(&old, &unnamed, "session.signed_out")
+        .details(json!({"reason": "signed_in_again"}));
     let (user_id, id) = (old.user.id.clone(), old.via.id().to_string());
     let now = state.clock.now();
     let logouts = audit

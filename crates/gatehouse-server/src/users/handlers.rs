@@ -166,15 +166,9 @@ pub async fn change_password(
                 return Err(not_correct());
             }
             // The apps signed in through the other sessions are told (back-channel
-            // logout), as when each is signed out.
-            let mut logouts = Vec::new();
-            for id in sessions_store::ids_for_user(conn, &user_id, &keep)? {
-                logouts.extend(crate::logout::targets(
-                    conn,
-                    LogoutScope::Session(&id),
-                    now,
-                )?);
-            }
+            // logout), as when each is signed out: at most a few per app.
+            let scope = LogoutScope::OtherSessions(&user_id, &keep);
+            let logouts = crate::logout::targets(conn, scope, now)?;
             let ended = sessions_store::delete_for_user(conn, &user_id, Some(&keep), now)?;
             let changed = PasswordChanged {
                 sessions_ended: ended.len() as u64,

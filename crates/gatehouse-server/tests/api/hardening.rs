@@ -38,4 +38,18 @@ async fn the_sqlite_folder_and_files_are_their_owners_only() {
     let app = Application::build(Settings::for_database(&url)).expect("build again");
     assert_eq!(mode(&file), 0o600);
     drop(app);
+    // A folder every local user may write to is refused: they could swap the database
+    // or plant a link for the start-up to narrow.
+    let open = scratch.path().join("open");
+    std::fs::create_dir(&open).unwrap();
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let url = format!("sqlite://{}/gatehouse.db", open.display());
+    let refused = Application::build(Settings::for_database(&url))
+        .err()
+        .expect("refused");
+    assert!(
+        format!("{refused:#}").contains("writable by every local user"),
+        "{refused:#}"
+    );
+    assert!(!open.join("gatehouse.db").exists(), "nothing created there");
 }

@@ -115,6 +115,23 @@ async fn behind_https_the_cookie_is_host_only_and_browsers_keep_to_https(b: Back
         StatusCode::UNAUTHORIZED,
         "the plain name is not read behind https"
     );
+    // A planted cookie cannot stand in for it: a percent-encoded name (which browsers
+    // do not hold to the `__Host-` rules) is not the name, and a name sent twice is no
+    // session at all.
+    assert_eq!(
+        me("__Host%2Dgatehouse_session").await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let twice = http
+        .get(app.url("/api/v1/me"))
+        .header(
+            "Cookie",
+            format!("__Host-gatehouse_session={token}; __Host-gatehouse_session={token}"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(twice.status(), StatusCode::UNAUTHORIZED);
     // Every answer, not only sign-in, keeps browsers on https.
     let health = http.get(app.url("/healthz")).send().await.unwrap();
     assert!(health.headers().contains_key("strict-transport-security"));
