@@ -150,7 +150,7 @@ async fn call(method: Method, path: &str, body: Option<String>, accept: &str) ->
     };
     // The session ended under us (expired, or signed out elsewhere): sign-in again.
     // A failed sign-in is also a 401, but it is answered on the sign-in page itself.
-    if status == 401 && path != "/session" {
+    if status == 401 && !path.starts_with("/session") {
         ON_SIGNED_OUT.with(|c| {
             if let Some(f) = c.borrow().as_ref() {
                 f()
@@ -212,8 +212,64 @@ fn query(pairs: &[(&str, &str)]) -> String {
 
 // ----- session and profile -----
 
-pub async fn sign_in(username: String, password: String) -> ApiResult<SessionInfo> {
-    post("/session", &SignInRequest { username, password }).await
+/// A right password signs in, or asks for the second step.
+pub enum SignIn {
+    Done(Box<SessionInfo>),
+    SecondStep(SecondStepRequired),
+}
+
+pub async fn sign_in(username: String, password: String) -> ApiResult<SignIn> {
+    let body = to_body(&SignInRequest { username, password });
+    let text = call(Method::Post, "/session", body, "application/json").await?;
+    if let Ok(owed) = serde_json::from_str::<SecondStepRequired>(&text) {
+        return Ok(SignIn::SecondStep(owed));
+    }
+    serde_json::from_str(&text)
+        .map(|info| SignIn::Done(Box::new(info)))
+        .map_err(|_| ApiError::unexpected(200))
+}
+
+/// The second step: a code from the app, or (`recovery`) a recovery code.
+pub async fn second_step(token: String, code: String, recovery: bool) -> ApiResult<SessionInfo> {
+    let (code, recovery_code) = if recovery {
+        (None, Some(code))
+    } else {
+        (Some(code), None)
+    };
+    let body = SecondStep {
+        second_step_token: token,
+        code,
+        recovery_code,
+    };
+    post("/session/second-step", &body).await
+}
+
+pub async fn second_factors() -> ApiResult<SecondFactors> {
+    get("/me/second-factors").await
+}
+
+pub async fn start_totp() -> ApiResult<TotpEnrolment> {
+    json(Method::Post, "/me/second-factors/totp", Some("{}".into())).await
+}
+
+pub async fn confirm_totp(
+    id: &str,
+    code: String,
+    name: String,
+) -> ApiResult<ConfirmedSecondFactor> {
+    post(
+        &format!("/me/second-factors/{}/confirm", encode(id)),
+        &ConfirmSecondFactor { code, name },
+    )
+    .await
+}
+
+pub async fn remove_second_factor(id: &str) -> ApiResult<()> {
+    delete(&format!("/me/second-factors/{}", encode(id))).await
+}
+
+pub async fn new_recovery_codes() -> ApiResult<RecoveryCodes> {
+    json(Method::Post, "/me/recovery-codes", Some("{}".into())).await
 }
 
 pub async fn session() -> ApiResult<SessionInfo> {

@@ -28,6 +28,7 @@ pub mod pagination;
 mod proptests;
 pub mod retention;
 pub mod routing;
+pub mod second_factors;
 pub mod secret;
 pub mod sessions;
 pub mod startup;

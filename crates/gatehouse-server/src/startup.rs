@@ -18,7 +18,8 @@ use crate::error::ApiError;
 use crate::routing::{query_error, resource};
 use crate::state::AppState;
 use crate::{
-    api_keys, audit, auth, db, grants, health, oauth, oauth_clients, sessions, subscriptions, users,
+    api_keys, audit, auth, db, grants, health, oauth, oauth_clients, second_factors, sessions,
+    subscriptions, users,
 };
 
 async fn not_found() -> Result<HttpResponse, ApiError> {
@@ -37,6 +38,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .configure(sessions::configure)
                 .configure(api_keys::configure)
                 .configure(users::configure)
+                .configure(second_factors::configure)
                 .configure(subscriptions::configure)
                 .configure(audit::configure)
                 .configure(oauth_clients::configure)

@@ -34,6 +34,10 @@ pub mod codes {
     pub const UNAUTHENTICATED: &str = "unauthenticated";
     pub const INVALID_CREDENTIALS: &str = "invalid_credentials";
     pub const SESSION_EXPIRED: &str = "session_expired";
+    /// A sign-in's second step came too late, or after too many wrong ones.
+    pub const SECOND_STEP_EXPIRED: &str = "second_step_expired";
+    /// A one-time or recovery code that is not right, or was used already.
+    pub const INVALID_SECOND_STEP: &str = "invalid_second_step";
     pub const INVALID_CREDENTIAL: &str = "invalid_credential";
     pub const CSRF_FAILED: &str = "csrf_failed";
     pub const CROSS_ORIGIN_REFUSED: &str = "cross_origin_refused";

@@ -1025,3 +1025,102 @@ parsed_from_string!(
     ClientType: "client type",
     UserKind: "user kind",
 );
+
+// ----- Two-step sign-in -----
+
+/// What a second step of sign-in is.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum SecondFactorKind {
+    /// One-time codes from an authenticator app (RFC 6238).
+    Totp,
+}
+
+/// One of a person's second steps.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SecondFactor {
+    pub id: String,
+    pub kind: SecondFactorKind,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+/// `GET /api/v1/me/second-factors`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SecondFactors {
+    /// The confirmed ones, oldest first.
+    pub items: Vec<SecondFactor>,
+    /// Recovery codes not used yet.
+    pub recovery_codes_left: u32,
+}
+
+/// The start of an authenticator app's enrolment: scan the QR code (or type the
+/// secret), then confirm with a code from the app.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TotpEnrolment {
+    pub id: String,
+    /// Base32, for apps that cannot scan.
+    pub secret: String,
+    pub otpauth_uri: String,
+    /// The URI as a QR code, an SVG document.
+    pub qr_svg: String,
+}
+
+/// `POST /api/v1/me/second-factors/{id}/confirm`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmSecondFactor {
+    /// A code the app shows now.
+    pub code: String,
+    /// What the person calls it ("Phone").
+    pub name: String,
+}
+
+/// A confirmed second step; with the ten recovery codes, shown this once, when it is
+/// the person's first.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ConfirmedSecondFactor {
+    pub factor: SecondFactor,
+    pub recovery_codes: Option<Vec<String>>,
+}
+
+/// Ten new recovery codes, shown this once; the earlier ones stop working.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RecoveryCodes {
+    pub codes: Vec<String>,
+}
+
+/// The answer to a right password when a second step is owed (202): the token of the
+/// waiting sign-in (five minutes, a few tries) and what the person may use.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SecondStepRequired {
+    pub second_step_token: String,
+    /// `totp` and `recovery_code`.
+    pub methods: Vec<String>,
+    pub expires_in: i64,
+}
+
+/// `POST /api/v1/session/second-step`: a one-time code or a recovery code.
+#[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SecondStep {
+    pub second_step_token: String,
+    pub code: Option<String>,
+    pub recovery_code: Option<String>,
+}
+
+impl std::fmt::Debug for SecondStep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecondStep { <redacted> }")
+    }
+}

@@ -64,6 +64,10 @@ pub fn Login() -> impl IntoView {
     // `max_age`): the existing session does not count, only a sign-in made here.
     let reauth = Memo::new(move |_| query.with(|q| q.get("reauth").as_deref() == Some("1")));
     let fresh = RwSignal::new(false);
+    // The password was right and a second step is owed: the waiting sign-in's token.
+    let owed = RwSignal::new(None::<String>);
+    let code = RwSignal::new(String::new());
+    let recovery = RwSignal::new(false);
 
     // Already signed in (or just signed in): go on.
     let nav = navigate.clone();
@@ -86,12 +90,47 @@ pub fn Login() -> impl IntoView {
         let (u, p) = (username.get_untracked(), password.get_untracked());
         leptos::task::spawn_local(async move {
             match api::sign_in(u, p).await {
-                Ok(info) => {
+                Ok(api::SignIn::Done(info)) => {
                     password.set(String::new());
+                    fresh.set(true);
+                    auth.signed_in(*info);
+                }
+                Ok(api::SignIn::SecondStep(step)) => {
+                    password.set(String::new());
+                    owed.set(Some(step.second_step_token));
+                    busy.set(false);
+                }
+                Err(e) => {
+                    error.set(Some(e));
+                    busy.set(false);
+                }
+            }
+        });
+    };
+    let submit_code = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let Some(token) = owed.get_untracked() else {
+            return;
+        };
+        if busy.get_untracked() {
+            return;
+        }
+        busy.set(true);
+        error.set(None);
+        let (c, r) = (code.get_untracked(), recovery.get_untracked());
+        leptos::task::spawn_local(async move {
+            match api::second_step(token, c, r).await {
+                Ok(info) => {
+                    code.set(String::new());
                     fresh.set(true);
                     auth.signed_in(info);
                 }
                 Err(e) => {
+                    // Expired or tried too often: back to the password.
+                    if e.code == gatehouse_types::codes::SECOND_STEP_EXPIRED {
+                        owed.set(None);
+                    }
+                    code.set(String::new());
                     error.set(Some(e));
                     busy.set(false);
                 }
@@ -117,7 +156,34 @@ pub fn Login() -> impl IntoView {
                 <Show when=move || reauth.get()>
                     <p class="notice" role="status">"An application asked you to confirm it is you: sign in again to continue."</p>
                 </Show>
-                <form on:submit=submit novalidate>
+                <Show when=move || owed.with(Option::is_some)>
+                    <form on:submit=submit_code novalidate id="second-step-form">
+                        <label class="field">
+                            <span>{move || if recovery.get() { "Recovery code" } else { "Code from your authenticator app" }}</span>
+                            <input
+                                name="code"
+                                autocomplete="one-time-code"
+                                inputmode=move || if recovery.get() { "text" } else { "numeric" }
+                                autocapitalize="none"
+                                spellcheck="false"
+                                required
+                                autofocus
+                                prop:value=move || code.get()
+                                on:input=move |ev| code.set(event_target_value(&ev))
+                            />
+                        </label>
+                        <ErrorNote error=error/>
+                        <button type="submit" class="wide" disabled=move || busy.get()>"Continue"</button>
+                        <button type="button" class="link" on:click=move |_| {
+                            recovery.update(|r| *r = !*r);
+                            code.set(String::new());
+                            error.set(None);
+                        }>
+                            {move || if recovery.get() { "Use the authenticator app instead" } else { "Use a recovery code instead" }}
+                        </button>
+                    </form>
+                </Show>
+                <form on:submit=submit novalidate hidden=move || owed.with(Option::is_some)>
                     <label class="field">
                         <span>"Username"</span>
                         <input

@@ -1,7 +1,7 @@
 //! Profile and password: the display name and e-mail, and a password change (which
 //! ends every other session of the user).
 
-use gatehouse_types::{PasswordChanged, RecentKind, UpdateMe};
+use gatehouse_types::{PasswordChanged, RecentKind, SecondFactors, TotpEnrolment, UpdateMe};
 use leptos::prelude::*;
 
 use crate::api::{self, ApiError};
@@ -146,6 +146,161 @@ pub fn ProfilePage() -> impl IntoView {
                     <button type="submit" disabled=move || pw_busy.get()>"Change password"</button>
                 </div>
             </form>
+        </section>
+        <TwoStep/>
+    }
+}
+
+/// Two-step sign-in: the person's authenticator apps, adding one (QR code, then a code
+/// from it), removing one, and recovery codes (shown once).
+#[component]
+fn TwoStep() -> impl IntoView {
+    let factors = RwSignal::new(None::<SecondFactors>);
+    let error = RwSignal::new(None::<ApiError>);
+    let enrolling = RwSignal::new(None::<TotpEnrolment>);
+    let code = RwSignal::new(String::new());
+    let name = RwSignal::new("Phone".to_string());
+    let codes = RwSignal::new(None::<Vec<String>>);
+    let busy = RwSignal::new(false);
+    let load = move || {
+        leptos::task::spawn_local(async move {
+            match api::second_factors().await {
+                Ok(f) => factors.set(Some(f)),
+                Err(e) => error.set(Some(e)),
+            }
+        })
+    };
+    load();
+    let start = move |_| {
+        error.set(None);
+        codes.set(None);
+        leptos::task::spawn_local(async move {
+            match api::start_totp().await {
+                Ok(e) => enrolling.set(Some(e)),
+                Err(e) => error.set(Some(e)),
+            }
+        });
+    };
+    let confirm = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let Some(started) = enrolling.get_untracked() else {
+            return;
+        };
+        busy.set(true);
+        error.set(None);
+        let (c, n) = (code.get_untracked(), name.get_untracked());
+        leptos::task::spawn_local(async move {
+            match api::confirm_totp(&started.id, c, n).await {
+                Ok(done) => {
+                    enrolling.set(None);
+                    code.set(String::new());
+                    codes.set(done.recovery_codes);
+                    load();
+                }
+                Err(e) => error.set(Some(e)),
+            }
+            busy.set(false);
+        });
+    };
+    let new_codes = move |_| {
+        error.set(None);
+        leptos::task::spawn_local(async move {
+            match api::new_recovery_codes().await {
+                Ok(r) => {
+                    codes.set(Some(r.codes));
+                    load();
+                }
+                Err(e) => error.set(Some(e)),
+            }
+        });
+    };
+    let remove = move |id: String| {
+        error.set(None);
+        leptos::task::spawn_local(async move {
+            match api::remove_second_factor(&id).await {
+                Ok(()) => load(),
+                Err(e) => error.set(Some(e)),
+            }
+        });
+    };
+    let list = move || {
+        factors.get().map(|f| {
+            let left = f.recovery_codes_left;
+            let on = !f.items.is_empty();
+            let rows = f
+                .items
+                .into_iter()
+                .map(|item| {
+                    let id = item.id.clone();
+                    let label = format!("Remove {}", item.name);
+                    view! {
+                        <li>
+                            <strong>{item.name}</strong>
+                            " — added " {format::relative(item.created_at)}
+                            ", last used " <When t=item.last_used_at/>
+                            " "
+                            <button type="button" class="link" aria-label=label
+                                on:click=move |_| remove(id.clone())>"Remove"</button>
+                        </li>
+                    }
+                })
+                .collect_view();
+            view! {
+                <p>{if on {
+                    "On: signing in asks for a code from your authenticator app after the password."
+                } else {
+                    "Off: your password alone signs you in."
+                }}</p>
+                <ul id="second-factors">{rows}</ul>
+                {on.then(|| view! {
+                    <p>{format!("{left} recovery codes left. ")}
+                        <button type="button" class="link" on:click=new_codes>"New recovery codes"</button>
+                    </p>
+                })}
+            }
+        })
+    };
+    view! {
+        <section class="card wide" aria-labelledby="two-step-heading">
+            <h2 id="two-step-heading">"Two-step sign-in"</h2>
+            {list}
+            <ErrorNote error=error/>
+            {move || codes.get().map(|list| view! {
+                <div class="notice" role="status" id="recovery-codes">
+                    <p>"Your recovery codes. Each signs you in once if you lose your phone. Keep them somewhere safe: they are not shown again."</p>
+                    <ul class="mono">{list.into_iter().map(|c| view! { <li>{c}</li> }).collect_view()}</ul>
+                </div>
+            })}
+            {move || match enrolling.get() {
+                None => view! {
+                    <div class="actions left">
+                        <button type="button" on:click=start>"Add an authenticator app"</button>
+                    </div>
+                }.into_any(),
+                Some(started) => view! {
+                    <form on:submit=confirm id="totp-form">
+                        <p>"Scan this with your authenticator app, or type the key into it:"</p>
+                        <div class="qr" inner_html=started.qr_svg></div>
+                        <p><span class="mono" id="totp-secret">{started.secret}</span></p>
+                        <label class="field">
+                            <span>"Code the app shows"</span>
+                            <input name="code" autocomplete="one-time-code" inputmode="numeric" required
+                                prop:value=move || code.get()
+                                on:input=move |ev| code.set(event_target_value(&ev))/>
+                        </label>
+                        <label class="field">
+                            <span>"Name"</span>
+                            <input name="name" maxlength="100" required
+                                prop:value=move || name.get()
+                                on:input=move |ev| name.set(event_target_value(&ev))/>
+                        </label>
+                        <div class="actions left">
+                            <button type="submit" disabled=move || busy.get()>"Turn on"</button>
+                            <button type="button" class="secondary" on:click=move |_| enrolling.set(None)>"Cancel"</button>
+                        </div>
+                    </form>
+                }.into_any(),
+            }}
         </section>
     }
 }

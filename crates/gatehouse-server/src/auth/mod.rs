@@ -17,9 +17,11 @@ pub mod device_polls;
 pub mod jwt;
 pub mod lockout;
 pub mod password;
+pub mod recovery;
 pub mod scopes;
 pub mod session;
 pub mod tokens;
+pub mod totp;
 pub mod verify;
 
 pub use authenticator::{
@@ -62,6 +64,8 @@ pub enum Via {
         idle_expires_at: NaiveDateTime,
         /// Redacted in `Debug`: it is as good as the cookie for unsafe requests.
         csrf_token: SecretString,
+        /// How the person signed in (OpenID Connect `amr` values, space-separated).
+        amr: String,
     },
     ApiKey {
         id: String,
@@ -157,11 +161,23 @@ pub enum Action {
     ManageAuthorizedApps,
     /// Allow or deny an application on the consent page: only the person, signed in.
     DecideConsent,
+    /// Add or remove one's second steps of sign-in, or new recovery codes: only the
+    /// person, signed in.
+    ManageSecondFactors,
 }
 
 impl Principal {
     pub fn role(&self) -> Role {
         self.user.role
+    }
+
+    /// How the person of this browser session signed in (`pwd`, `pwd otp`); `None`
+    /// for keys and tokens.
+    pub fn amr(&self) -> Option<&str> {
+        match &self.via {
+            Via::Session { amr, .. } => Some(amr),
+            _ => None,
+        }
     }
 
     /// The browser session this request came with, if any (OpenID Connect `sid`).
@@ -236,6 +252,7 @@ impl Principal {
                 | Action::RedirectOAuthClient
                 | Action::MarkStandard
                 | Action::DecideConsent
+                | Action::ManageSecondFactors
         );
         if needs_session && !self.is_session() {
             return Err(ApiError::forbidden(
@@ -596,6 +613,7 @@ mod debug_tests {
             expires_at: now,
             idle_expires_at: now,
             csrf_token: SecretString::new("csrf-value-that-must-not-print"),
+            amr: "pwd".into(),
         };
         let printed = format!("{via:?}");
         assert!(

@@ -110,6 +110,7 @@ async fn check(auth: &Authenticator, token: &str) -> Result<Principal, ApiError>
             expires_at,
             idle_expires_at: idle_expires_at.min(expires_at),
             csrf_token: crate::secret::SecretString::new(csrf_token),
+            amr: session.amr,
         },
         user: Arc::new(user),
         subscription: Arc::new(subscription),

@@ -326,6 +326,8 @@ pub struct CodeRow {
     pub redirect_uri_given: bool,
     /// The browser session the person allowed the app in (OpenID Connect `sid`).
     pub session_id: Option<String>,
+    /// How that session's person signed in (`amr`).
+    pub amr: Option<String>,
 }
 
 #[derive(Debug, Insertable)]
@@ -344,6 +346,7 @@ pub struct NewCode<'a> {
     pub generation: i64,
     pub redirect_uri_given: bool,
     pub session_id: Option<&'a str>,
+    pub amr: Option<&'a str>,
 }
 
 pub fn insert_code(conn: &mut DbConnection, new: &NewCode<'_>) -> QueryResult<()> {
@@ -394,6 +397,8 @@ pub struct RefreshRow {
     pub session_id: Option<String>,
     /// When the person signed in for it, kept across rotation (`None` before 2026-12-07).
     pub auth_time: Option<NaiveDateTime>,
+    /// How (`amr`), kept likewise.
+    pub amr: Option<String>,
 }
 
 #[derive(Debug, Insertable)]
@@ -408,6 +413,7 @@ pub struct NewRefresh<'a> {
     pub expires_at: NaiveDateTime,
     pub session_id: Option<&'a str>,
     pub auth_time: Option<NaiveDateTime>,
+    pub amr: Option<&'a str>,
 }
 
 pub fn insert_refresh(conn: &mut DbConnection, new: &NewRefresh<'_>) -> QueryResult<()> {

@@ -14,6 +14,7 @@ pub mod oauth;
 pub mod oauth_clients;
 pub mod retention;
 pub mod schema;
+pub mod second_factors;
 pub mod sessions;
 pub mod subscriptions;
 pub mod users;

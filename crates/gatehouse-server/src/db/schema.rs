@@ -49,6 +49,7 @@ diesel::table! {
         expires_at -> Timestamp,
         ip -> Nullable<Text>,
         user_agent -> Nullable<Text>,
+        amr -> Text,
     }
 }
 
@@ -160,6 +161,7 @@ diesel::table! {
         generation -> BigInt,
         redirect_uri_given -> Bool,
         session_id -> Nullable<Text>,
+        amr -> Nullable<Text>,
     }
 }
 
@@ -176,6 +178,7 @@ diesel::table! {
         revoked_at -> Nullable<Timestamp>,
         session_id -> Nullable<Text>,
         auth_time -> Nullable<Timestamp>,
+        amr -> Nullable<Text>,
     }
 }
 
@@ -209,6 +212,42 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    second_factors (id) {
+        id -> Text,
+        subscription_id -> Text,
+        user_id -> Text,
+        kind -> Text,
+        name -> Text,
+        secret -> Text,
+        confirmed -> Bool,
+        last_step -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        last_used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    recovery_codes (id) {
+        id -> Text,
+        user_id -> Text,
+        code_hash -> Text,
+        used_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sign_in_steps (id) {
+        id -> Text,
+        token_hash -> Text,
+        user_id -> Text,
+        failures -> BigInt,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(users -> subscriptions (subscription_id));
 diesel::joinable!(oauth_grants -> oauth_clients (client_id));
 diesel::joinable!(oauth_grants -> users (user_id));
@@ -231,5 +270,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     oauth_codes,
     oauth_refresh_tokens,
     oauth_device_codes,
-    signing_keys
+    signing_keys,
+    second_factors,
+    recovery_codes,
+    sign_in_steps
 );

@@ -683,6 +683,7 @@ fn issue_code(
             generation,
             redirect_uri_given: params.redirect_uri_given,
             session_id: asking.principal.session_id(),
+            amr: asking.principal.amr(),
         },
     )?;
     Ok((code, grant_id))

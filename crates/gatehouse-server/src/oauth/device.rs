@@ -274,6 +274,7 @@ pub async fn redeem(
                         SignedIn {
                             session_id: None,
                             auth_time: device.auth_time,
+                            amr: None,
                         },
                         now,
                     )?;
@@ -321,6 +322,7 @@ pub async fn redeem(
                     nonce: None,
                     auth_time: device.auth_time,
                     sid: device.session_id.clone(),
+                    amr: None,
                 },
                 now,
             };

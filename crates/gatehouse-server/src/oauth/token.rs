@@ -291,6 +291,7 @@ async fn authorization_code(
             nonce: code.nonce.clone(),
             auth_time: Some(code.auth_time),
             sid: code.session_id.clone(),
+            amr: code.amr.clone(),
         },
     };
     let issued = issue_tokens(state, client, &grant, issue).await?;
@@ -358,6 +359,7 @@ async fn refresh(
             access_scopes,
             sid,
             auth_time,
+            amr,
             now,
         } => {
             // OpenID Connect Core §12.2: a refreshed id_token names the same sign-in.
@@ -365,6 +367,7 @@ async fn refresh(
                 nonce: None,
                 auth_time,
                 sid,
+                amr,
             };
             let answer = Answer {
                 client,
@@ -395,6 +398,7 @@ enum RefreshOutcome {
         access_scopes: String,
         sid: Option<String>,
         auth_time: Option<chrono::NaiveDateTime>,
+        amr: Option<String>,
         now: chrono::NaiveDateTime,
     },
 }
@@ -454,6 +458,7 @@ impl RefreshWork {
             SignedIn {
                 session_id: refresh.session_id.as_deref(),
                 auth_time: refresh.auth_time,
+                amr: refresh.amr.as_deref(),
             },
             now,
         )?;
@@ -463,6 +468,7 @@ impl RefreshWork {
             access_scopes,
             sid: refresh.session_id.clone(),
             auth_time: refresh.auth_time,
+            amr: refresh.amr.clone(),
             now,
         })
     }
@@ -503,6 +509,8 @@ pub(super) struct Oidc {
     /// The Gatehouse session the authorization happened in (Back-Channel Logout's
     /// `sid`); kept by the refresh tokens issued from it.
     pub(super) sid: Option<String>,
+    /// How the person signed in (`pwd`, `pwd otp`), for `amr` and `acr`.
+    pub(super) amr: Option<String>,
 }
 
 /// What a code exchange issues, and the code it uses up.
@@ -532,6 +540,7 @@ async fn issue_tokens(
     let now = state.clock.now();
     let session_id = oidc.sid.clone();
     let auth_time = oidc.auth_time;
+    let amr = oidc.amr.clone();
     let refresh_token = tokens::checksummed_secret(REFRESH_PREFIX);
     let refresh_hash = state.auth.tokens.hash(&refresh_token);
     let (grant_id, scopes_owned) = (grant.id.clone(), refresh_scopes);
@@ -559,6 +568,7 @@ async fn issue_tokens(
                 SignedIn {
                     session_id: session_id.as_deref(),
                     auth_time,
+                    amr: amr.as_deref(),
                 },
                 now,
             )?;
@@ -706,6 +716,11 @@ async fn id_token(
     if let Some(session) = &oidc.sid {
         claims["sid"] = json!(tokens::sid(session));
     }
+    if let Some(amr) = &oidc.amr {
+        let (methods, acr) = amr_and_acr(amr);
+        claims["amr"] = json!(methods);
+        claims["acr"] = json!(acr);
+    }
     for (k, v) in super::userinfo::claims(user, scopes) {
         claims[k] = v;
     }
@@ -716,12 +731,30 @@ async fn id_token(
         .map_err(|e| OAuthError::from(ApiError::Internal(e)))
 }
 
-/// The sign-in a chain of refresh tokens began with: the browser session (`sid`) and
-/// when the person authenticated (`auth_time`), both kept across rotation.
+/// `acr` of a sign-in with a password alone…
+pub const ACR_PASSWORD: &str = "urn:gatehouse:acr:password";
+/// …and with a second step too.
+pub const ACR_TWO_STEP: &str = "urn:gatehouse:acr:two-step";
+
+/// A session's `amr` as id_tokens say it (RFC 8176: `mfa` whenever more than one kind
+/// of proof was given), and the `acr` it meets.
+pub fn amr_and_acr(amr: &str) -> (Vec<&str>, &'static str) {
+    let mut methods: Vec<&str> = amr.split_whitespace().collect();
+    if methods.len() > 1 {
+        methods.push("mfa");
+        (methods, ACR_TWO_STEP)
+    } else {
+        (methods, ACR_PASSWORD)
+    }
+}
+
+/// The sign-in a chain of refresh tokens began with: the browser session (`sid`), when
+/// the person authenticated (`auth_time`) and how (`amr`), all kept across rotation.
 #[derive(Clone, Copy)]
 pub(super) struct SignedIn<'a> {
     pub session_id: Option<&'a str>,
     pub auth_time: Option<chrono::NaiveDateTime>,
+    pub amr: Option<&'a str>,
 }
 
 /// Stores a new refresh token under the grant (in the caller's transaction) and marks
@@ -746,6 +779,7 @@ pub(super) fn store_refresh(
             expires_at: now + REFRESH_TOKEN_TTL,
             session_id: signed_in.session_id,
             auth_time: signed_in.auth_time,
+            amr: signed_in.amr,
         },
     )?;
     if grant

@@ -6,14 +6,17 @@ use actix_web::cookie::{Cookie, SameSite, time};
 use actix_web::{HttpResponse, web};
 use chrono::TimeDelta;
 use gatehouse_types::{
-    Credential, SessionInfo, SignInRequest, UserKind, UserState, codes, validate,
+    Credential, SecondStep, SecondStepRequired, SessionInfo, SignInRequest, UserKind, UserState,
+    codes, validate,
 };
 use serde_json::json;
 
 use super::store;
 use crate::audit::Audit;
+use crate::auth::totp;
 use crate::auth::{Action, Authenticated, ClientMeta, Principal, Via, tokens};
 use crate::clock;
+use crate::db::second_factors as factors_store;
 use crate::db::subscriptions::SubscriptionRow;
 use crate::db::users as users_store;
 use crate::db::users::UserRow;
@@ -37,7 +40,7 @@ fn invalid_credentials() -> ApiError {
     tag = "sessions",
     summary = "Sign in with username and password; sets the session cookie (`gatehouse_session`, behind https `__Host-gatehouse_session`) and ends the session the browser held before, if any.",
     request_body = SignInRequest,
-    responses((status = 200, description = "Signed in. The answer carries the CSRF token that unsafe requests must echo in `X-CSRF-Token`.", body = SessionInfo), (status = 400, response = E400), (status = 401, response = E401), (status = 408, response = E408), (status = 413, response = E413), (status = 415, response = E415), (status = 429, response = E429))
+    responses((status = 200, description = "Signed in. The answer carries the CSRF token that unsafe requests must echo in `X-CSRF-Token`.", body = SessionInfo), (status = 202, description = "The password is right and the person has a second step: finish with `POST /api/v1/session/second-step` within `expires_in` seconds. No cookie yet.", body = SecondStepRequired), (status = 400, response = E400), (status = 401, response = E401), (status = 408, response = E408), (status = 413, response = E413), (status = 415, response = E415), (status = 429, response = E429))
 )]
 pub async fn sign_in(
     state: web::Data<AppState>,
@@ -68,22 +71,91 @@ pub async fn sign_in(
     let previous = crate::auth::session::token(&req, state.auth.session_cookie);
     let SignInRequest { username, password } = body.into_inner();
     let password = SecretString::new(password);
-    let session = match verify_password(&state, &meta, &username, &password).await? {
-        Ok((user, subscription)) => start_session(&state, &meta, user, subscription)
-            .await?
-            .ok_or("invalid_credentials"),
-        Err(outcome) => Err(outcome),
-    };
-    let (principal, token) = match session {
-        Ok(signed_in) => signed_in,
+    let (user, subscription) = match verify_password(&state, &meta, &username, &password).await? {
+        Ok(found) => found,
         Err(outcome) => {
             crate::metrics::sign_in(outcome);
             return Err(invalid_credentials());
         }
     };
+    // The password was right. With a second step on file, nothing more is said (no
+    // session, no user details) until it comes: the browser gets the waiting
+    // sign-in's token.
+    let user_id = user.id.clone();
+    let owed = state
+        .db
+        .read(move |conn| Ok(factors_store::has_confirmed(conn, &user_id)?))
+        .await?;
+    if owed {
+        state.auth.sign_in_limiter.refund(&address, attempt);
+        return second_step_owed(&state, &meta, &user, &subscription).await;
+    }
+    let Some((principal, token)) =
+        start_session(&state, &meta, user, subscription, AMR_PASSWORD).await?
+    else {
+        crate::metrics::sign_in("invalid_credentials");
+        return Err(invalid_credentials());
+    };
     state.auth.sign_in_limiter.refund(&address, attempt);
+    signed_in(&state, &meta, previous, principal, token).await
+}
+
+/// How the person proved themselves (OpenID Connect `amr`, RFC 8176 names): a password,
+/// then also a one-time code.
+pub const AMR_PASSWORD: &str = "pwd";
+pub const AMR_PASSWORD_AND_CODE: &str = "pwd otp";
+/// How long a right password waits for its second step, and how many wrong ones it
+/// takes (besides counting towards the password lockout).
+const SECOND_STEP_TTL: TimeDelta = TimeDelta::minutes(5);
+const SECOND_STEP_TRIES: i64 = 5;
+
+/// A waiting sign-in for `user`: 202 with its token.
+/// (Audited: a right password that never finishes its second step is what a stolen
+/// password looks like.)
+async fn second_step_owed(
+    state: &AppState,
+    meta: &ClientMeta,
+    user: &UserRow,
+    subscription: &SubscriptionRow,
+) -> Result<HttpResponse, ApiError> {
+    let token = tokens::random_token(32);
+    let hash = state.auth.tokens.hash(&token);
+    let now = state.clock.now();
+    let user_id = user.id.clone();
+    let id = uuid::Uuid::now_v7().to_string();
+    let event = Audit::unauthenticated(meta, "session.second_step_required")
+        .actor(&subscription.id, &user.id, &user.username)
+        .target("user", &user.id);
+    state
+        .db
+        .write(move |conn| {
+            factors_store::purge_steps(conn, now)?;
+            factors_store::insert_step(conn, &id, &hash, &user_id, now, now + SECOND_STEP_TTL)?;
+            event.record(conn)?;
+            Ok::<_, ApiError>(())
+        })
+        .await?;
+    crate::metrics::sign_in("second_step");
+    Ok(HttpResponse::Accepted()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(SecondStepRequired {
+            second_step_token: token,
+            methods: vec!["totp".into(), "recovery_code".into()],
+            expires_in: SECOND_STEP_TTL.num_seconds(),
+        }))
+}
+
+/// The answer to a finished sign-in: the browser's earlier session ended, the cookie,
+/// the session's details.
+async fn signed_in(
+    state: &web::Data<AppState>,
+    meta: &ClientMeta,
+    previous: Option<String>,
+    principal: Principal,
+    token: String,
+) -> Result<HttpResponse, ApiError> {
     if let Some(previous) = previous {
-        end_previous(&state, &meta, &previous, principal.via.id()).await?;
+        end_previous(state, meta, &previous, principal.via.id()).await?;
     }
     crate::metrics::sign_in("ok");
     let cookie = Cookie::build(state.auth.session_cookie, token)
@@ -99,6 +171,196 @@ pub async fn sign_in(
         .cookie(cookie)
         .insert_header(("Cache-Control", "no-store"))
         .json(session_info(&principal, state.clock.now())))
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/session/second-step",
+    operation_id = "create_session_second_step",
+    tag = "sessions",
+    summary = "The second step of a sign-in that answered 202: a code from the person's authenticator app, or one of their recovery codes. Wrong ones count towards the password lockout.",
+    request_body = SecondStep,
+    responses((status = 200, description = "Signed in.", body = SessionInfo), (status = 400, response = E400), (status = 401, response = E401), (status = 408, response = E408), (status = 413, response = E413), (status = 415, response = E415), (status = 422, response = E422), (status = 429, response = E429))
+)]
+pub async fn second_step(
+    state: web::Data<AppState>,
+    meta: ClientMeta,
+    req: actix_web::HttpRequest,
+    body: crate::routing::JsonBody<SecondStep>,
+) -> Result<HttpResponse, ApiError> {
+    if crate::auth::cors::foreign_origin(&req, state.auth.signing.issuer()).is_some() {
+        return Err(crate::auth::cors::refused());
+    }
+    let address = crate::client_address::limit_key(meta.ip.as_deref().unwrap_or("-"));
+    let attempt = match state.auth.sign_in_limiter.attempt(&address) {
+        Ok(attempt) => attempt,
+        Err(wait) => {
+            crate::metrics::sign_in("rate_limited");
+            return Err(ApiError::RateLimited {
+                retry_after_secs: wait,
+            });
+        }
+    };
+    let previous = crate::auth::session::token(&req, state.auth.session_cookie);
+    let SecondStep {
+        second_step_token,
+        code,
+        recovery_code,
+    } = body.into_inner();
+    let proof = match (code, recovery_code) {
+        (Some(code), None) => Proof::Code(code),
+        (None, Some(recovery)) => Proof::Recovery(crate::auth::recovery::normalize(&recovery)),
+        _ => {
+            return Err(ApiError::validation(
+                "code",
+                "give either `code` (from the authenticator app) or `recovery_code`",
+            ));
+        }
+    };
+    let hash = state.auth.tokens.hash(&second_step_token);
+    let now = state.clock.now();
+    let found = state
+        .db
+        .read(move |conn| {
+            let Some(step) = factors_store::find_step(conn, &hash)? else {
+                return Ok(None);
+            };
+            let Some(user) = users_store::find(conn, &step.user_id)? else {
+                return Ok(None);
+            };
+            let subscription = crate::db::subscriptions::find(conn, &user.subscription_id)?;
+            let factors = factors_store::list(conn, &user.id)?;
+            Ok(Some((step, user, subscription, factors)))
+        })
+        .await?;
+    let expired = || {
+        ApiError::unauthorized(
+            codes::SECOND_STEP_EXPIRED,
+            "This sign-in has expired or was tried too often. Sign in again.",
+        )
+    };
+    // A waiting sign-in outlives no change to its person (a new password, a lock).
+    let Some((step, user, subscription, factors)) =
+        found.filter(|(s, u, ..)| s.expires_at > now && u.updated_at <= s.created_at)
+    else {
+        crate::metrics::sign_in("invalid_credentials");
+        return Err(expired());
+    };
+    let event = |action| {
+        Audit::unauthenticated(&meta, action)
+            .actor(&subscription.id, &user.id, &user.username)
+            .target("user", &user.id)
+    };
+    // Counted like a password: wrong codes lock password sign-in at the threshold.
+    let threshold = subscription.login_lockout_threshold;
+    let events = crate::auth::lockout::LockEvents {
+        locked: event("user.locked").recorder(),
+        lapsed: event("user.unlocked").recorder(),
+    };
+    let counted =
+        crate::auth::lockout::begin_password_attempt(&state.auth, &user.id, threshold, events)
+            .await?;
+    // Checked whatever the attempt's fate, against every app, so that every answer
+    // costs the same.
+    let unix = now.and_utc().timestamp();
+    let matched = match &proof {
+        Proof::Code(code) => {
+            let mut matched = None;
+            for f in factors.iter().filter(|f| f.confirmed && f.kind == "totp") {
+                if let Some(step) = totp::verify(&f.secret, code, unix, f.last_step)
+                    && matched.is_none()
+                {
+                    matched = Some(Spend::Step(f.id.clone(), step));
+                }
+            }
+            matched
+        }
+        Proof::Recovery(code) => Some(Spend::Recovery(state.auth.tokens.hash(code))),
+    };
+    let failed =
+        |reason: &str| event("session.second_step_failed").details(json!({"reason": reason}));
+    let Some(count) = counted else {
+        failed("password_locked")
+            .write(&state.db, |_| Ok(()))
+            .await?;
+        crate::metrics::sign_in("invalid_credentials");
+        return Err(invalid_second_step());
+    };
+    // Spent in one transaction with the waiting sign-in: a code (or recovery code)
+    // works once, however many requests carry it at once.
+    let (step_id, user_id) = (step.id.clone(), user.id.clone());
+    let used = event(match matched {
+        Some(Spend::Recovery(_)) => "recovery_code.used",
+        _ => "second_factor.used",
+    });
+    let spent = match matched {
+        None => false,
+        Some(spend) => {
+            state
+                .db
+                .write(move |conn| {
+                    let spent = match &spend {
+                        Spend::Step(id, step) => factors_store::use_step(conn, id, *step, now)?,
+                        Spend::Recovery(hash) => {
+                            factors_store::use_recovery_code(conn, &user_id, hash, now)?
+                        }
+                    };
+                    if !spent || !factors_store::spend_step(conn, &step_id)? {
+                        return Ok::<_, ApiError>(false);
+                    }
+                    used.record(conn)?;
+                    Ok(true)
+                })
+                .await?
+        }
+    };
+    if !spent {
+        // Recorded with the waiting sign-in's count of wrong ones (gone at the last).
+        let record = failed("wrong_code").recorder();
+        let id = step.id.clone();
+        let failure: crate::auth::lockout::Recorder = std::sync::Arc::new(move |conn, details| {
+            factors_store::fail_step(conn, &id, SECOND_STEP_TRIES)?;
+            record(conn, details)
+        });
+        crate::auth::lockout::password_failed(
+            &state.auth,
+            &user.id,
+            count,
+            threshold,
+            failure,
+            event("user.locked").recorder(),
+        )
+        .await?;
+        crate::metrics::sign_in("invalid_credentials");
+        return Err(invalid_second_step());
+    }
+    let Some((principal, token)) =
+        start_session(&state, &meta, user, subscription, AMR_PASSWORD_AND_CODE).await?
+    else {
+        crate::metrics::sign_in("invalid_credentials");
+        return Err(invalid_second_step());
+    };
+    state.auth.sign_in_limiter.refund(&address, attempt);
+    signed_in(&state, &meta, previous, principal, token).await
+}
+
+enum Proof {
+    Code(String),
+    Recovery(String),
+}
+
+enum Spend {
+    /// A confirmed app's id and the time step its code was made in.
+    Step(String, i64),
+    /// A recovery code's hash.
+    Recovery(String),
+}
+
+fn invalid_second_step() -> ApiError {
+    ApiError::unauthorized(
+        codes::INVALID_SECOND_STEP,
+        "That code is not right, or was used already.",
+    )
 }
 
 /// Signing in again in a browser ends the session it held (whoever's it was): one
@@ -234,6 +496,7 @@ async fn start_session(
     meta: &ClientMeta,
     user: UserRow,
     subscription: SubscriptionRow,
+    amr: &'static str,
 ) -> Result<Option<(Principal, String)>, ApiError> {
     let now = state.clock.now();
     let token = tokens::random_token(32);
@@ -269,6 +532,7 @@ async fn start_session(
                     expires_at,
                     ip: meta.ip.as_deref(),
                     user_agent: meta.user_agent.as_deref(),
+                    amr,
                 },
             )?;
             audit.record(conn)?;
@@ -291,6 +555,7 @@ async fn start_session(
             idle_expires_at: (now + TimeDelta::minutes(subscription.session_idle_minutes))
                 .min(expires_at),
             csrf_token: SecretString::new(state.auth.tokens.csrf_token(&token)),
+            amr: amr.to_string(),
         },
         user: std::sync::Arc::new(user),
         subscription: std::sync::Arc::new(subscription),

@@ -15,5 +15,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .post(handlers::sign_in)
             .get(handlers::whoami)
             .delete(handlers::sign_out),
-    );
+    )
+    .service(crate::routing::resource("/session/second-step").post(handlers::second_step));
 }

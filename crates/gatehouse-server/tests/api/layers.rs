@@ -38,6 +38,7 @@ const LAYERS: &[(&str, &[&str])] = &[
         &[
             "sessions",
             "users",
+            "second_factors",
             "subscriptions",
             "api_keys",
             "oauth_clients",
@@ -200,6 +201,7 @@ fn every_module_has_a_layer() {
 const AUDITED_DOMAINS: &[&str] = &[
     "sessions",
     "users",
+    "second_factors",
     "subscriptions",
     "api_keys",
     "oauth_clients",

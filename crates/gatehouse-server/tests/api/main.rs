@@ -29,5 +29,6 @@ mod retention;
 mod sessions;
 mod subscription;
 mod token_services;
+mod two_step;
 mod users;
 mod web;

@@ -1,0 +1,275 @@
+//! `/api/v1/me/second-factors` and `/api/v1/me/recovery-codes`: a person's own second
+//! steps of sign-in. A signed-in session only: a key or token never adds or removes
+//! one.
+
+#[allow(unused_imports)] // Named by the `#[utoipa::path]` attributes.
+use crate::error::responses::*;
+use actix_web::{HttpResponse, web};
+use gatehouse_types::{
+    ConfirmSecondFactor, ConfirmedSecondFactor, RecoveryCodes, SecondFactors, TotpEnrolment, codes,
+    validate,
+};
+use serde_json::json;
+
+use super::store::{self, NewFactor};
+use crate::audit::Audit;
+use crate::auth::{Action, Authenticated, ClientMeta, Principal, recovery, totp};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The issuer an authenticator app shows beside the account.
+const ISSUER: &str = "Gatehouse";
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/me/second-factors",
+    operation_id = "list_second_factors",
+    tag = "users",
+    summary = "One's second steps of sign-in, and how many recovery codes are left (session only).",
+    security(("session" = [])),
+    responses((status = 200, description = "The confirmed second steps.", body = SecondFactors), (status = 401, response = E401), (status = 403, response = E403))
+)]
+pub async fn list(
+    state: web::Data<AppState>,
+    Authenticated(principal): Authenticated,
+) -> Result<web::Json<SecondFactors>, ApiError> {
+    principal.require(Action::ManageSecondFactors)?;
+    let user_id = principal.user.id.clone();
+    let (rows, left) = state
+        .db
+        .read(move |conn| {
+            Ok((
+                store::list(conn, &user_id)?,
+                store::recovery_codes_left(conn, &user_id)?,
+            ))
+        })
+        .await?;
+    Ok(web::Json(SecondFactors {
+        items: rows
+            .iter()
+            .filter(|r| r.confirmed)
+            .map(super::to_api)
+            .collect(),
+        recovery_codes_left: u32::try_from(left).unwrap_or(0),
+    }))
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/me/second-factors/totp",
+    operation_id = "create_totp_enrolment",
+    tag = "users",
+    summary = "Start enrolling an authenticator app: its secret, as a QR code too. Not used until confirmed with a code from the app.",
+    security(("session" = [], "csrf" = [])),
+    responses((status = 201, description = "Scan, then confirm.", body = TotpEnrolment), (status = 401, response = E401), (status = 403, response = E403))
+)]
+pub async fn start_totp(
+    state: web::Data<AppState>,
+    meta: ClientMeta,
+    Authenticated(principal): Authenticated,
+) -> Result<HttpResponse, ApiError> {
+    principal.require(Action::ManageSecondFactors)?;
+    let secret = totp::new_secret();
+    let uri = totp::otpauth_uri(ISSUER, &principal.user.username, &secret);
+    let qr_svg = qrcode::QrCode::new(uri.as_bytes())
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("QR code: {e}")))?
+        .render::<qrcode::render::svg::Color<'_>>()
+        .min_dimensions(200, 200)
+        .quiet_zone(true)
+        .build();
+    let id = uuid::Uuid::now_v7().to_string();
+    let (user_id, sub_id, row_id, row_secret) = (
+        principal.user.id.clone(),
+        principal.subscription.id.clone(),
+        id.clone(),
+        secret.clone(),
+    );
+    let now = state.clock.now();
+    let started = Audit::by(&principal, &meta, "second_factor.started")
+        .target("second_factor", &id)
+        .subject(&principal.user.id);
+    started
+        .write(&state.db, move |conn| {
+            // One enrolment at a time: an earlier unfinished one is dropped.
+            for old in store::list(conn, &user_id)?
+                .into_iter()
+                .filter(|f| !f.confirmed)
+            {
+                store::delete(conn, &user_id, &old.id)?;
+            }
+            store::insert(
+                conn,
+                &NewFactor {
+                    id: &row_id,
+                    subscription_id: &sub_id,
+                    user_id: &user_id,
+                    kind: "totp",
+                    name: "Authenticator app",
+                    secret: &row_secret,
+                    confirmed: false,
+                    created_at: now,
+                },
+            )?;
+            Ok(())
+        })
+        .await?;
+    Ok(HttpResponse::Created()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(TotpEnrolment {
+            id,
+            secret,
+            otpauth_uri: uri,
+            qr_svg,
+        }))
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/me/second-factors/{id}/confirm",
+    operation_id = "update_second_factor_confirmation",
+    tag = "users",
+    summary = "Confirm an authenticator app with a code it shows now; the first second step also brings ten recovery codes, shown this once.",
+    security(("session" = [], "csrf" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The record's id.")),
+    request_body = ConfirmSecondFactor,
+    responses((status = 200, description = "Confirmed.", body = ConfirmedSecondFactor), (status = 400, response = E400), (status = 401, response = E401), (status = 403, response = E403), (status = 404, response = E404), (status = 422, response = E422))
+)]
+pub async fn confirm(
+    state: web::Data<AppState>,
+    meta: ClientMeta,
+    Authenticated(principal): Authenticated,
+    path: web::Path<String>,
+    body: crate::routing::JsonBody<ConfirmSecondFactor>,
+) -> Result<HttpResponse, ApiError> {
+    principal.require(Action::ManageSecondFactors)?;
+    let id = path.into_inner();
+    crate::routing::id_or_404(&id)?;
+    let ConfirmSecondFactor { code, name } = body.into_inner();
+    let name = validate::key_name(&name).map_err(|m| ApiError::validation("name", m))?;
+    let user_id = principal.user.id.clone();
+    let factor_id = id.clone();
+    let factor = state
+        .db
+        .read(move |conn| Ok(store::find(conn, &user_id, &factor_id)?))
+        .await?
+        .filter(|f| !f.confirmed)
+        .ok_or(ApiError::NotFound)?;
+    let now = state.clock.now();
+    let step = totp::verify(&factor.secret, &code, now.and_utc().timestamp(), None)
+        .ok_or_else(|| ApiError::validation("code", "is not the code the app shows now"))?;
+    let codes = recovery::new_codes();
+    let hashes: Vec<String> = codes
+        .iter()
+        .map(|c| state.auth.tokens.hash(&recovery::normalize(c)))
+        .collect();
+    let audit = Audit::by(&principal, &meta, "second_factor.added")
+        .target("second_factor", &id)
+        .subject(&principal.user.id)
+        .details(json!({"kind": "totp", "name": name}));
+    let (user_id, factor_id, factor_name) = (principal.user.id.clone(), id.clone(), name.clone());
+    let first = audit
+        .write(&state.db, move |conn| {
+            let first = !store::has_confirmed(conn, &user_id)?;
+            if !store::confirm(conn, &user_id, &factor_id, &factor_name, step, now)? {
+                return Err(ApiError::NotFound);
+            }
+            if first {
+                store::replace_recovery_codes(conn, &user_id, &hashes, now)?;
+            }
+            Ok(first)
+        })
+        .await?;
+    let mut confirmed = factor;
+    confirmed.confirmed = true;
+    confirmed.name = name;
+    confirmed.last_used_at = Some(now);
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(ConfirmedSecondFactor {
+            factor: super::to_api(&confirmed),
+            recovery_codes: first.then_some(codes),
+        }))
+}
+
+#[utoipa::path(
+    delete,
+    path = "/api/v1/me/second-factors/{id}",
+    operation_id = "delete_second_factor",
+    tag = "users",
+    summary = "Remove a second step; with the last one, the recovery codes go too.",
+    security(("session" = [], "csrf" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The record's id.")),
+    responses((status = 204, description = "Removed."), (status = 401, response = E401), (status = 403, response = E403), (status = 404, response = E404))
+)]
+pub async fn remove(
+    state: web::Data<AppState>,
+    meta: ClientMeta,
+    Authenticated(principal): Authenticated,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    principal.require(Action::ManageSecondFactors)?;
+    let id = path.into_inner();
+    crate::routing::id_or_404(&id)?;
+    let audit = Audit::by(&principal, &meta, "second_factor.removed")
+        .target("second_factor", &id)
+        .subject(&principal.user.id);
+    let (user_id, factor_id) = (principal.user.id.clone(), id.clone());
+    audit
+        .write(&state.db, move |conn| {
+            if !store::delete(conn, &user_id, &factor_id)? {
+                return Err(ApiError::NotFound);
+            }
+            if !store::has_confirmed(conn, &user_id)? {
+                store::delete_recovery_codes(conn, &user_id)?;
+            }
+            Ok(())
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/me/recovery-codes",
+    operation_id = "reset_recovery_codes",
+    tag = "users",
+    summary = "Ten new recovery codes, shown this once; the earlier ones stop working. Needs a second step.",
+    security(("session" = [], "csrf" = [])),
+    responses((status = 200, description = "The codes.", body = RecoveryCodes), (status = 401, response = E401), (status = 403, response = E403), (status = 409, response = E409))
+)]
+pub async fn new_recovery_codes(
+    state: web::Data<AppState>,
+    meta: ClientMeta,
+    Authenticated(principal): Authenticated,
+) -> Result<HttpResponse, ApiError> {
+    principal.require(Action::ManageSecondFactors)?;
+    let fresh = recovery::new_codes();
+    let hashes: Vec<String> = fresh
+        .iter()
+        .map(|c| state.auth.tokens.hash(&recovery::normalize(c)))
+        .collect();
+    let audit = recovery_event(&principal, &meta);
+    let user_id = principal.user.id.clone();
+    let now = state.clock.now();
+    audit
+        .write(&state.db, move |conn| {
+            if !store::has_confirmed(conn, &user_id)? {
+                return Err(ApiError::conflict(
+                    codes::CONFLICT,
+                    "Recovery codes stand in for a second step: add an authenticator app first.",
+                ));
+            }
+            store::replace_recovery_codes(conn, &user_id, &hashes, now)?;
+            Ok(())
+        })
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(RecoveryCodes { codes: fresh }))
+}
+
+fn recovery_event(principal: &Principal, meta: &ClientMeta) -> Audit {
+    Audit::by(principal, meta, "recovery_codes.generated")
+        .target("user", &principal.user.id)
+        .subject(&principal.user.id)
+}
