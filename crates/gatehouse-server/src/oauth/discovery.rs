@@ -34,7 +34,6 @@ pub fn metadata(state: &AppState) -> Value {
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "bearer"],
         "scopes_supported": scopes,
-        "acr_values_supported": [super::token::ACR_PASSWORD, super::token::ACR_TWO_STEP],
         "claims_supported": [
             "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp", "sid",
             "amr", "acr",

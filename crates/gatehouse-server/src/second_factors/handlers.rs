@@ -167,18 +167,22 @@ pub async fn confirm(
         .subject(&principal.user.id)
         .details(json!({"kind": "totp", "name": name}));
     let (user_id, factor_id, factor_name) = (principal.user.id.clone(), id.clone(), name.clone());
-    let first = audit
+    let keep = principal.via.id().to_string();
+    let (first, logouts) = audit
         .write(&state.db, move |conn| {
             let first = !store::has_confirmed(conn, &user_id)?;
             if !store::confirm(conn, &user_id, &factor_id, &factor_name, step, now)? {
                 return Err(ApiError::NotFound);
             }
+            let mut logouts = Vec::new();
             if first {
                 store::replace_recovery_codes(conn, &user_id, &hashes, now)?;
+                logouts = end_other_sessions(conn, &user_id, &keep, now)?;
             }
-            Ok(first)
+            Ok((first, logouts))
         })
         .await?;
+    crate::logout::send(&state, logouts, "second_step_added");
     let mut confirmed = factor;
     confirmed.confirmed = true;
     confirmed.name = name;
@@ -214,7 +218,9 @@ pub async fn remove(
         .target("second_factor", &id)
         .subject(&principal.user.id);
     let (user_id, factor_id) = (principal.user.id.clone(), id.clone());
-    audit
+    let keep = principal.via.id().to_string();
+    let now = state.clock.now();
+    let logouts = audit
         .write(&state.db, move |conn| {
             if !store::delete(conn, &user_id, &factor_id)? {
                 return Err(ApiError::NotFound);
@@ -222,10 +228,26 @@ pub async fn remove(
             if !store::has_confirmed(conn, &user_id)? {
                 store::delete_recovery_codes(conn, &user_id)?;
             }
-            Ok(())
+            end_other_sessions(conn, &user_id, &keep, now)
         })
         .await?;
+    crate::logout::send(&state, logouts, "second_step_removed");
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// Ends the person's other sessions, in the caller's transaction: a second step turned
+/// on applies to everyone signed in with the password alone, and one removed (perhaps
+/// by someone with a stolen session) signs everyone else out. Whom to tell.
+fn end_other_sessions(
+    conn: &mut crate::db::DbConnection,
+    user_id: &str,
+    keep: &str,
+    now: chrono::NaiveDateTime,
+) -> Result<Vec<crate::logout::Target>, ApiError> {
+    let scope = crate::db::grants::LogoutScope::OtherSessions(user_id, keep);
+    let logouts = crate::logout::targets(conn, scope, now)?;
+    crate::db::sessions::delete_for_user(conn, user_id, Some(keep), now)?;
+    Ok(logouts)
 }
 
 #[utoipa::path(

@@ -293,25 +293,37 @@ pub async fn second_step(
         Some(Spend::Recovery(_)) => "recovery_code.used",
         _ => "second_factor.used",
     });
+    // Both or neither: a code is never spent without its sign-in, nor the waiting
+    // sign-in by a wrong code (an error rolls the transaction back).
     let spent = match matched {
         None => false,
         Some(spend) => {
-            state
+            let written = state
                 .db
                 .write(move |conn| {
+                    if !factors_store::spend_step(conn, &step_id)? {
+                        return Err(expired());
+                    }
                     let spent = match &spend {
                         Spend::Step(id, step) => factors_store::use_step(conn, id, *step, now)?,
                         Spend::Recovery(hash) => {
                             factors_store::use_recovery_code(conn, &user_id, hash, now)?
                         }
                     };
-                    if !spent || !factors_store::spend_step(conn, &step_id)? {
-                        return Ok::<_, ApiError>(false);
+                    if !spent {
+                        return Err(invalid_second_step());
                     }
                     used.record(conn)?;
-                    Ok(true)
+                    Ok(())
                 })
-                .await?
+                .await;
+            match written {
+                Ok(()) => true,
+                Err(ApiError::Unauthorized { code, .. }) if code == codes::INVALID_SECOND_STEP => {
+                    false
+                }
+                Err(e) => return Err(e),
+            }
         }
     };
     if !spent {
