@@ -1079,6 +1079,7 @@ pub struct ConfirmSecondFactor {
     /// A code the app shows now.
     pub code: String,
     /// What the person calls it ("Phone").
+    #[cfg_attr(feature = "openapi", schema(schema_with = schema::name))]
     pub name: String,
 }
 

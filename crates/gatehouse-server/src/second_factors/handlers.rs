@@ -145,7 +145,6 @@ pub async fn confirm(
     let id = path.into_inner();
     crate::routing::id_or_404(&id)?;
     let ConfirmSecondFactor { code, name } = body.into_inner();
-    let name = validate::key_name(&name).map_err(|m| ApiError::validation("name", m))?;
     let user_id = principal.user.id.clone();
     let factor_id = id.clone();
     let factor = state
@@ -154,6 +153,7 @@ pub async fn confirm(
         .await?
         .filter(|f| !f.confirmed)
         .ok_or(ApiError::NotFound)?;
+    let name = validate::key_name(&name).map_err(|m| ApiError::validation("name", m))?;
     let now = state.clock.now();
     let step = totp::verify(&factor.secret, &code, now.and_utc().timestamp(), None)
         .ok_or_else(|| ApiError::validation("code", "is not the code the app shows now"))?;

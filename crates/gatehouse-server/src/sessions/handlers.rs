@@ -207,16 +207,6 @@ pub async fn second_step(
         code,
         recovery_code,
     } = body.into_inner();
-    let proof = match (code, recovery_code) {
-        (Some(code), None) => Proof::Code(code),
-        (None, Some(recovery)) => Proof::Recovery(crate::auth::recovery::normalize(&recovery)),
-        _ => {
-            return Err(ApiError::validation(
-                "code",
-                "give either `code` (from the authenticator app) or `recovery_code`",
-            ));
-        }
-    };
     let hash = state.auth.tokens.hash(&second_step_token);
     let now = state.clock.now();
     let found = state
@@ -245,6 +235,17 @@ pub async fn second_step(
     else {
         crate::metrics::sign_in("invalid_credentials");
         return Err(expired());
+    };
+    // (Checked after the waiting sign-in: an unknown token is the first thing wrong.)
+    let proof = match (code, recovery_code) {
+        (Some(code), None) => Proof::Code(code),
+        (None, Some(recovery)) => Proof::Recovery(crate::auth::recovery::normalize(&recovery)),
+        _ => {
+            return Err(ApiError::validation(
+                "code",
+                "give either `code` (from the authenticator app) or `recovery_code`",
+            ));
+        }
     };
     let event = |action| {
         Audit::unauthenticated(&meta, action)
