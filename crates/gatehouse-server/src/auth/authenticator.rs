@@ -26,6 +26,12 @@ pub const SIGN_IN_FAILURE_WINDOW: Duration = Duration::from_secs(600);
 /// [`USER_CODE_FAILURE_WINDOW`] before they are told to wait (RFC 8628 §5.1): with
 /// 20^8 codes, a guesser then needs millennia to hit one of the few live codes.
 pub const USER_CODE_FAILURES: u32 = 10;
+/// Wrong second steps (one-time or recovery codes) per person in
+/// [`SECOND_STEP_FAILURE_WINDOW`], whatever the subscription's lockout threshold: a
+/// thief who has the password gets this many guesses at a 6-digit code an hour, and
+/// no administrator's setting raises it.
+pub const SECOND_STEP_FAILURES: u32 = 10;
+pub const SECOND_STEP_FAILURE_WINDOW: Duration = Duration::from_secs(3600);
 /// Per address (a whole office behind one NAT shares it), more.
 pub const USER_CODE_FAILURES_PER_ADDRESS: u32 = 50;
 pub const USER_CODE_FAILURE_WINDOW: Duration = Duration::from_secs(600);
@@ -61,6 +67,8 @@ pub struct Authenticator {
     pub client_auth_limiter: FailureLimiter,
     /// Failed sign-ins, per caller address.
     pub sign_in_limiter: FailureLimiter,
+    /// Wrong second steps, per person.
+    pub second_step_limiter: FailureLimiter,
     /// Wrong device user codes, per person (RFC 8628 §5.1)…
     pub user_code_limiter: FailureLimiter,
     /// …and per address.
@@ -99,6 +107,10 @@ impl Authenticator {
                 SIGN_IN_FAILURE_WINDOW,
             ),
             user_code_limiter: FailureLimiter::new(USER_CODE_FAILURES, USER_CODE_FAILURE_WINDOW),
+            second_step_limiter: FailureLimiter::new(
+                SECOND_STEP_FAILURES,
+                SECOND_STEP_FAILURE_WINDOW,
+            ),
             user_code_address_limiter: FailureLimiter::new(
                 USER_CODE_FAILURES_PER_ADDRESS,
                 USER_CODE_FAILURE_WINDOW,

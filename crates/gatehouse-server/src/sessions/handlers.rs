@@ -236,6 +236,17 @@ pub async fn second_step(
         crate::metrics::sign_in("invalid_credentials");
         return Err(expired());
     };
+    // A fixed budget of wrong codes per person, besides the lockout (which an
+    // administrator may set high): counted before the check, given back on success.
+    let guess = match state.auth.second_step_limiter.attempt(&user.id) {
+        Ok(guess) => guess,
+        Err(wait) => {
+            crate::metrics::sign_in("rate_limited");
+            return Err(ApiError::RateLimited {
+                retry_after_secs: wait,
+            });
+        }
+    };
     // (Checked after the waiting sign-in: an unknown token is the first thing wrong.)
     let proof = match (code, recovery_code) {
         (Some(code), None) => Proof::Code(code),
@@ -354,6 +365,10 @@ pub async fn second_step(
         return Err(invalid_second_step());
     };
     state.auth.sign_in_limiter.refund(&address, attempt);
+    state
+        .auth
+        .second_step_limiter
+        .refund(&principal.user.id, guess);
     signed_in(&state, &meta, previous, principal, token).await
 }
 

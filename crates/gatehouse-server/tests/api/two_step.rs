@@ -20,6 +20,7 @@ both_backends!(
     recovery_codes_work_once_and_new_ones_replace_them,
     wrong_codes_count_towards_the_lockout_and_end_the_waiting_sign_in,
     only_the_person_signed_in_manages_second_steps,
+    wrong_codes_have_a_budget_no_setting_raises,
     id_tokens_say_how_the_person_signed_in,
 );
 
@@ -324,6 +325,35 @@ async fn wrong_codes_count_towards_the_lockout_and_end_the_waiting_sign_in(b: Ba
         )
         .await;
     assert_eq!(error_code(res).await, "second_step_expired");
+}
+
+/// Ten wrong codes an hour per person, however high the lockout threshold is set: a
+/// thief with the password cannot start waiting sign-in after waiting sign-in to guess.
+async fn wrong_codes_have_a_budget_no_setting_raises(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    let res = admin
+        .patch(
+            "/api/v1/subscription",
+            &json!({"login_lockout_threshold": 1000}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let NewUser {
+        client: ada,
+        username,
+        ..
+    } = app.user(&admin, Role::Viewer).await;
+    let (secret, _) = enrol(&app, &ada).await;
+    for _ in 0..10 {
+        let (_, res) = two_steps(&app, &username, json!({"code": "999999"})).await;
+        assert_eq!(error_code(res).await, "invalid_second_step");
+    }
+    // The eleventh waits, even with the right code.
+    app.state.clock.advance(TimeDelta::seconds(30));
+    let (_, res) = two_steps(&app, &username, json!({"code": code_now(&app, &secret)})).await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(res.headers().contains_key("retry-after"));
 }
 
 async fn only_the_person_signed_in_manages_second_steps(b: Backend) {
