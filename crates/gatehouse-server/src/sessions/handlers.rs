@@ -48,26 +48,7 @@ pub async fn sign_in(
     req: actix_web::HttpRequest,
     body: crate::routing::JsonBody<SignInRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    // Sign-in is for Gatehouse's own pages: a page elsewhere must not make its
-    // visitors' browsers guess passwords (each guess a hash and a count to lockout).
-    if crate::auth::cors::foreign_origin(&req, state.auth.signing.issuer()).is_some() {
-        return Err(crate::auth::cors::refused());
-    }
-    // Throttled per client address before any work: a sprayer waits, and an address
-    // that is waiting costs no password hash. The attempt is counted now, before its
-    // hash, and given back if it succeeds: guesses sent at once cannot all slip past
-    // the limit while the first are still hashing, and one address never holds more
-    // than its limit of the hashing slots.
-    let address = crate::client_address::limit_key(meta.ip.as_deref().unwrap_or("-"));
-    let attempt = match state.auth.sign_in_limiter.attempt(&address) {
-        Ok(attempt) => attempt,
-        Err(wait) => {
-            crate::metrics::sign_in("rate_limited");
-            return Err(ApiError::RateLimited {
-                retry_after_secs: wait,
-            });
-        }
-    };
+    let (address, attempt) = begin_attempt(&state, &meta, &req)?;
     let previous = crate::auth::session::token(&req, state.auth.session_cookie);
     let SignInRequest { username, password } = body.into_inner();
     let password = SecretString::new(password);
@@ -98,6 +79,33 @@ pub async fn sign_in(
     };
     state.auth.sign_in_limiter.refund(&address, attempt);
     signed_in(&state, &meta, previous, principal, token).await
+}
+
+/// The opening of both steps of sign-in. Sign-in is for Gatehouse's own pages: a page
+/// elsewhere must not make its visitors' browsers guess passwords (each guess a hash
+/// and a count to lockout). Then the attempt is throttled per client address before
+/// any work: a sprayer waits, and an address that is waiting costs no hash. It is
+/// counted now, before its check, and given back if it succeeds: guesses sent at once
+/// cannot all slip past the limit while the first are still hashing, and one address
+/// never holds more than its limit of the hashing slots. The address and the attempt.
+fn begin_attempt(
+    state: &AppState,
+    meta: &ClientMeta,
+    req: &actix_web::HttpRequest,
+) -> Result<(String, crate::limiter::Attempt), ApiError> {
+    if crate::auth::cors::foreign_origin(req, state.auth.signing.issuer()).is_some() {
+        return Err(crate::auth::cors::refused());
+    }
+    let address = crate::client_address::limit_key(meta.ip.as_deref().unwrap_or("-"));
+    match state.auth.sign_in_limiter.attempt(&address) {
+        Ok(attempt) => Ok((address, attempt)),
+        Err(wait) => {
+            crate::metrics::sign_in("rate_limited");
+            Err(ApiError::RateLimited {
+                retry_after_secs: wait,
+            })
+        }
+    }
 }
 
 /// How the person proved themselves (OpenID Connect `amr`, RFC 8176 names): a password,
@@ -188,19 +196,7 @@ pub async fn second_step(
     req: actix_web::HttpRequest,
     body: crate::routing::JsonBody<SecondStep>,
 ) -> Result<HttpResponse, ApiError> {
-    if crate::auth::cors::foreign_origin(&req, state.auth.signing.issuer()).is_some() {
-        return Err(crate::auth::cors::refused());
-    }
-    let address = crate::client_address::limit_key(meta.ip.as_deref().unwrap_or("-"));
-    let attempt = match state.auth.sign_in_limiter.attempt(&address) {
-        Ok(attempt) => attempt,
-        Err(wait) => {
-            crate::metrics::sign_in("rate_limited");
-            return Err(ApiError::RateLimited {
-                retry_after_secs: wait,
-            });
-        }
-    };
+    let (address, attempt) = begin_attempt(&state, &meta, &req)?;
     let previous = crate::auth::session::token(&req, state.auth.session_cookie);
     let SecondStep {
         second_step_token,
