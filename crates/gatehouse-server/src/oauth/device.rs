@@ -190,6 +190,7 @@ enum Poll {
         grant: Box<grants_store::GrantRow>,
         user: Box<crate::db::users::UserRow>,
         device: Box<DeviceRow>,
+        refresh_token: String,
     },
 }
 
@@ -240,11 +241,12 @@ pub async fn redeem(
             }
         }
     };
-    let refresh_token = tokens::checksummed_secret(REFRESH_PREFIX);
-    let refresh_hash = state.auth.tokens.hash(&refresh_token);
     let client_row = client.id.clone();
     let poll = match first {
         Poll::Allowed => {
+            // Minted only for the poll that redeems: a waiting device's poll costs none.
+            let refresh_token = tokens::checksummed_secret(REFRESH_PREFIX);
+            let refresh_hash = state.auth.tokens.hash(&refresh_token);
             state
                 .db
                 .write(move |conn| {
@@ -282,6 +284,7 @@ pub async fn redeem(
                         grant: Box::new(grant),
                         user: Box::new(user),
                         device: Box::new(device),
+                        refresh_token: refresh_token.clone(),
                     })
                 })
                 .await?
@@ -311,6 +314,7 @@ pub async fn redeem(
             grant,
             user,
             device,
+            refresh_token,
         } => {
             let answer = Answer {
                 client,
