@@ -96,7 +96,7 @@ async fn id_token_claims(
 }
 
 /// The claims of the id_token in a token response.
-fn claims_of(body: &Value) -> Value {
+pub fn claims_of(body: &Value) -> Value {
     let id_token = body["id_token"].as_str().expect("an id_token");
     let payload = id_token.split('.').nth(1).unwrap();
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()

@@ -2,8 +2,6 @@
 //! asked for after the password; recovery codes; wrong codes and the lockout; what
 //! id_tokens say of it (`amr`, `acr`).
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::TimeDelta;
 use gatehouse_server::auth::totp;
 use gatehouse_types::{
@@ -14,6 +12,7 @@ use serde_json::{Value, json};
 
 use crate::both_backends;
 use crate::helpers::{Backend, Client, IssuedKey, NewUser, TestApp, error_code, spawn_app};
+use crate::reauth::claims_of;
 
 both_backends!(
     an_authenticator_app_is_enrolled_then_asked_for_after_the_password,
@@ -390,12 +389,6 @@ async fn only_the_person_signed_in_manages_second_steps(b: Backend) {
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
 }
 
-/// The claims of an id_token.
-fn claims(id_token: &str) -> Value {
-    let payload = id_token.split('.').nth(1).unwrap();
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
-}
-
 /// Signs `user` in to the test client through the authorization endpoint with `openid`;
 /// the token endpoint's answer.
 async fn openid_tokens(app: &TestApp, user: &Client, reg: &crate::oauth::Registered) -> Value {
@@ -443,7 +436,7 @@ async fn id_tokens_say_how_the_person_signed_in(b: Backend) {
     // A password alone: `pwd`.
     let NewUser { client: bob, .. } = app.user(&admin, Role::Viewer).await;
     let tokens = openid_tokens(&app, &bob, &reg).await;
-    let c = claims(tokens["id_token"].as_str().expect("an id_token"));
+    let c = claims_of(&tokens);
     assert_eq!(c["amr"], json!(["pwd"]));
     assert_eq!(c["acr"], "urn:gatehouse:acr:password");
     // Password and code: `pwd otp mfa`, kept when the token is refreshed.
@@ -460,7 +453,7 @@ async fn id_tokens_say_how_the_person_signed_in(b: Backend) {
     let info: SessionInfo = res.json().await.unwrap();
     signed_in.csrf = info.csrf_token;
     let tokens = openid_tokens(&app, &signed_in, &reg).await;
-    let c = claims(tokens["id_token"].as_str().expect("an id_token"));
+    let c = claims_of(&tokens);
     assert_eq!(c["amr"], json!(["pwd", "otp", "mfa"]));
     assert_eq!(c["acr"], "urn:gatehouse:acr:two-step");
     let refreshed: Value = reqwest::Client::new()
@@ -476,7 +469,7 @@ async fn id_tokens_say_how_the_person_signed_in(b: Backend) {
         .json()
         .await
         .unwrap();
-    let c = claims(refreshed["id_token"].as_str().unwrap());
+    let c = claims_of(&refreshed);
     assert_eq!(c["amr"], json!(["pwd", "otp", "mfa"]));
 }
 
