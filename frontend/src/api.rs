@@ -14,6 +14,8 @@ use wasm_bindgen_futures::JsFuture;
 thread_local! {
     static CSRF: RefCell<Option<String>> = const { RefCell::new(None) };
     static ON_SIGNED_OUT: RefCell<Option<Box<dyn Fn()>>> = RefCell::new(None);
+    static ON_SUDO: RefCell<Option<Box<dyn Fn() -> js_sys::Promise>>> = RefCell::new(None);
+    static ON_ENROLMENT: RefCell<Option<Box<dyn Fn()>>> = RefCell::new(None);
 }
 
 /// Remembers the CSRF token of the signed-in session (or forgets it).
@@ -24,6 +26,29 @@ pub fn set_csrf(token: Option<String>) {
 /// What to do when the server says the session is gone (expired, signed out elsewhere).
 pub fn on_signed_out(f: impl Fn() + 'static) {
     ON_SIGNED_OUT.with(|c| *c.borrow_mut() = Some(Box::new(f)));
+}
+
+/// How to ask the person for their password again when the server wants it (sudo
+/// mode): a promise of whether they confirmed it. The request is then sent again.
+pub fn on_sudo(f: impl Fn() -> js_sys::Promise + 'static) {
+    ON_SUDO.with(|c| *c.borrow_mut() = Some(Box::new(f)));
+}
+
+/// What to do when the server says the person must first set up a second step.
+pub fn on_enrolment_required(f: impl Fn() + 'static) {
+    ON_ENROLMENT.with(|c| *c.borrow_mut() = Some(Box::new(f)));
+}
+
+/// Asks the person to confirm their password (through [`on_sudo`]); whether they did.
+async fn confirm_sudo() -> bool {
+    let Some(promise) = ON_SUDO.with(|c| c.borrow().as_ref().map(|f| f())) else {
+        return false;
+    };
+    JsFuture::from(promise)
+        .await
+        .ok()
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false)
 }
 
 /// A failed call: the HTTP status and the server's error code and message, or a
@@ -127,7 +152,16 @@ async fn fetch(
 }
 
 async fn call(method: Method, path: &str, body: Option<String>, accept: &str) -> ApiResult<String> {
-    let (status, text, retry_after) = fetch(method, path, body, accept).await?;
+    let mut answer = fetch(method, path, body.clone(), accept).await?;
+    // A sensitive action after ten minutes: the password again, then once more.
+    if answer.0 == 403
+        && answer.1.contains(codes::SUDO_REQUIRED)
+        && !path.starts_with("/session")
+        && confirm_sudo().await
+    {
+        answer = fetch(method, path, body, accept).await?;
+    }
+    let (status, text, retry_after) = answer;
     if (200..300).contains(&status) {
         return Ok(text);
     }
@@ -152,6 +186,13 @@ async fn call(method: Method, path: &str, body: Option<String>, accept: &str) ->
     // A failed sign-in is also a 401, but it is answered on the sign-in page itself.
     if status == 401 && !path.starts_with("/session") {
         ON_SIGNED_OUT.with(|c| {
+            if let Some(f) = c.borrow().as_ref() {
+                f()
+            }
+        });
+    }
+    if error.code == codes::ENROLMENT_REQUIRED {
+        ON_ENROLMENT.with(|c| {
             if let Some(f) = c.borrow().as_ref() {
                 f()
             }
@@ -242,6 +283,23 @@ pub async fn second_step(token: String, code: String, recovery: bool) -> ApiResu
         recovery_code,
     };
     post("/session/second-step", &body).await
+}
+
+/// Sudo mode: the password again, with a code (`recovery`: a recovery code) for a
+/// person with a second step.
+pub async fn sudo(password: String, code: String, recovery: bool) -> ApiResult<SessionInfo> {
+    let code = (!code.trim().is_empty()).then_some(code);
+    let (code, recovery_code) = if recovery { (None, code) } else { (code, None) };
+    let body = SudoRequest {
+        password,
+        code,
+        recovery_code,
+    };
+    post("/session/sudo", &body).await
+}
+
+pub async fn reset_user_second_factors(id: &str) -> ApiResult<()> {
+    delete(&format!("/users/{}/second-factors", encode(id))).await
 }
 
 pub async fn second_factors() -> ApiResult<SecondFactors> {

@@ -86,6 +86,113 @@ pub fn here() -> String {
         .unwrap_or_else(|| "/".into())
 }
 
+/// The page that sets up a second step, then comes back to `next`.
+pub fn enrol_url(next: &str) -> String {
+    format!("/enrol?next={}", api::encode(next))
+}
+
+/// Whether this session must set up a second step before anything else.
+pub fn enrolment_required(info: &SessionInfo) -> bool {
+    matches!(
+        info.credential,
+        gatehouse_types::Credential::Session {
+            enrolment_required: true,
+            ..
+        }
+    )
+}
+
+/// The open sudo dialog and the promise it answers.
+#[derive(Clone, Copy)]
+struct SudoPrompt {
+    open: RwSignal<bool>,
+    resolve: StoredValue<Option<js_sys::Function>, LocalStorage>,
+}
+
+impl SudoPrompt {
+    fn answer(self, confirmed: bool) {
+        if let Some(resolve) = self.resolve.try_update_value(Option::take).flatten() {
+            let _ = resolve.call1(&wasm_bindgen::JsValue::NULL, &confirmed.into());
+        }
+        self.open.set(false);
+    }
+}
+
+/// "Confirm it is you": the password again (and a code, for a person with a second
+/// step) before a sensitive action, as GitHub's sudo mode asks.
+#[component]
+fn SudoDialog(prompt: SudoPrompt) -> impl IntoView {
+    let auth = use_auth();
+    let password = RwSignal::new(String::new());
+    let code = RwSignal::new(String::new());
+    let needs_code = RwSignal::new(false);
+    let error = RwSignal::new(None::<api::ApiError>);
+    let busy = RwSignal::new(false);
+    let close = Callback::new(move |_| {
+        password.set(String::new());
+        code.set(String::new());
+        error.set(None);
+        prompt.answer(false);
+    });
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if busy.get_untracked() {
+            return;
+        }
+        busy.set(true);
+        error.set(None);
+        let (p, c) = (password.get_untracked(), code.get_untracked());
+        // A recovery code has letters; an app's code only digits.
+        let recovery = c.chars().any(|ch| ch.is_ascii_alphabetic());
+        leptos::task::spawn_local(async move {
+            match api::sudo(p, c, recovery).await {
+                Ok(info) => {
+                    password.set(String::new());
+                    code.set(String::new());
+                    auth.signed_in(info);
+                    prompt.answer(true);
+                }
+                Err(e) => {
+                    if e.field.as_deref() == Some("code") {
+                        needs_code.set(true);
+                    }
+                    code.set(String::new());
+                    error.set(Some(e));
+                }
+            }
+            busy.set(false);
+        });
+    };
+    view! {
+        <Show when=move || prompt.open.get()>
+            <crate::components::Modal title="Confirm it is you" on_close=close>
+                <form on:submit=submit id="sudo-form" novalidate>
+                    <p>"This changes something sensitive. Type your password again to go on; you will not be asked again for ten minutes."</p>
+                    <label class="field">
+                        <span>"Password"</span>
+                        <input name="password" type="password" autocomplete="current-password" required autofocus
+                            prop:value=move || password.get()
+                            on:input=move |ev| password.set(event_target_value(&ev))/>
+                    </label>
+                    <Show when=move || needs_code.get()>
+                        <label class="field">
+                            <span>"Code from your authenticator app, or a recovery code"</span>
+                            <input name="code" autocomplete="one-time-code" autocapitalize="none" spellcheck="false" required
+                                prop:value=move || code.get()
+                                on:input=move |ev| code.set(event_target_value(&ev))/>
+                        </label>
+                    </Show>
+                    <crate::components::ErrorNote error=error/>
+                    <div class="actions">
+                        <button type="button" class="secondary" on:click=move |_| close.run(())>"Cancel"</button>
+                        <button type="submit" disabled=move || busy.get()>"Confirm"</button>
+                    </div>
+                </form>
+            </crate::components::Modal>
+        </Show>
+    }
+}
+
 /// The sign-in page's address that comes back to `next` afterwards.
 pub fn login_url(next: &str) -> String {
     format!("/login?next={}", api::encode(next))
@@ -111,12 +218,36 @@ pub fn App() -> impl IntoView {
         }
         auth.checked.set(true);
     });
+    // The server wants the password again (sudo mode): the dialog asks, and the
+    // request goes again once it is confirmed.
+    let sudo = SudoPrompt {
+        open: RwSignal::new(false),
+        resolve: StoredValue::new_local(None),
+    };
+    api::on_sudo(move || {
+        js_sys::Promise::new(&mut |resolve, _reject| {
+            sudo.resolve.set_value(Some(resolve));
+            sudo.open.set(true);
+        })
+    });
+    // The subscription requires a second step this person has not set up yet.
+    api::on_enrolment_required(|| {
+        if let Some(w) = web_sys::window()
+            && w.location().pathname().ok().as_deref() != Some("/enrol")
+        {
+            let _ = w
+                .location()
+                .assign(&format!("/enrol?next={}", api::encode(&here())));
+        }
+    });
     view! {
+        <SudoDialog prompt=sudo/>
         <Router>
             <Routes fallback=|| view! { <pages::NotFound/> }>
                 <Route path=path!("/login") view=pages::login::Login/>
                 <Route path=path!("/authorize") view=pages::consent::Consent/>
                 <Route path=path!("/device") view=pages::device::Device/>
+                <Route path=path!("/enrol") view=pages::profile::EnrolPage/>
                 <ParentRoute path=path!("") view=Shell>
                     <Route path=path!("") view=|| view! { <Redirect path="/apps"/> }/>
                     <Route path=path!("apps") view=pages::apps::AppsPage/>
@@ -143,9 +274,24 @@ pub fn RequireSignIn(children: ChildrenFn) -> impl IntoView {
     // Only signing in or out re-renders the page, not every change to the session's
     // data (a fresher copy of the settings, an edited profile).
     let signed_in = Memo::new(move |_| auth.session.with(Option::is_some));
+    let must_enrol = Memo::new(move |_| {
+        auth.session.with(|s| {
+            s.as_ref().is_some_and(|s| {
+                matches!(
+                    s.credential,
+                    gatehouse_types::Credential::Session {
+                        enrolment_required: true,
+                        ..
+                    }
+                )
+            })
+        })
+    });
     Effect::new(move |_| {
         if auth.checked.get() && !signed_in.get() {
             navigate(&login_url(&here()), Default::default());
+        } else if must_enrol.get() {
+            navigate(&enrol_url(&here()), Default::default());
         }
     });
     move || {

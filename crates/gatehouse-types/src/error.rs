@@ -51,6 +51,15 @@ pub mod codes {
     pub const TOKEN_REVOKED: &str = "token_revoked";
     pub const FORBIDDEN: &str = "forbidden";
     pub const SESSION_REQUIRED: &str = "session_required";
+    /// A sensitive action on a session whose password was last confirmed more than
+    /// ten minutes ago: confirm it (`POST /api/v1/session/sudo`) and try again.
+    pub const SUDO_REQUIRED: &str = "sudo_required";
+    /// The subscription requires two-step sign-in and this person has no second step
+    /// yet: only setting one up answers until they do.
+    pub const ENROLMENT_REQUIRED: &str = "two_step_enrolment_required";
+    /// The subscription requires two-step sign-in and this person's time to set it up
+    /// has passed: an administrator must reset their second steps.
+    pub const TWO_STEP_REQUIRED: &str = "two_step_required";
     pub const NOT_FOUND: &str = "not_found";
     pub const METHOD_NOT_ALLOWED: &str = "method_not_allowed";
     pub const CONFLICT: &str = "conflict";

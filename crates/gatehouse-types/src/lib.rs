@@ -46,6 +46,48 @@ impl Role {
     }
 }
 
+/// Who must sign in with two steps (a password and a code or passkey).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum TwoStepPolicy {
+    /// Everyone chooses for themselves.
+    Optional,
+    /// Administrators must.
+    Admins,
+    /// Everyone must.
+    Everyone,
+}
+
+impl TwoStepPolicy {
+    pub const ALL: [TwoStepPolicy; 3] = [
+        TwoStepPolicy::Optional,
+        TwoStepPolicy::Admins,
+        TwoStepPolicy::Everyone,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TwoStepPolicy::Optional => "optional",
+            TwoStepPolicy::Admins => "admins",
+            TwoStepPolicy::Everyone => "everyone",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<TwoStepPolicy> {
+        TwoStepPolicy::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+
+    /// Whether a person of `role` must sign in with two steps.
+    pub fn requires(self, role: Role) -> bool {
+        match self {
+            TwoStepPolicy::Optional => false,
+            TwoStepPolicy::Admins => role == Role::Admin,
+            TwoStepPolicy::Everyone => true,
+        }
+    }
+}
+
 /// Whether a user may sign in and whether their credentials work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -142,6 +184,12 @@ pub struct SubscriptionSettings {
     pub session_max_hours: u32,
     #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1000))]
     pub login_lockout_threshold: u32,
+    /// Who must sign in with two steps.
+    pub two_step_policy: TwoStepPolicy,
+    /// Days a person has to set up a second step once the policy applies to them;
+    /// until then signing in takes them straight to setting one up.
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 90))]
+    pub two_step_grace_days: u32,
 }
 
 /// A tenant: its name and settings.
@@ -198,6 +246,15 @@ pub struct UpdateSubscription {
     )]
     #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1000))]
     pub login_lockout_threshold: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub two_step_policy: Option<TwoStepPolicy>,
+    #[serde(
+        default,
+        deserialize_with = "whole::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 90))]
+    pub two_step_grace_days: Option<u32>,
 }
 
 /// `POST /api/v1/session`.
@@ -231,6 +288,14 @@ pub enum Credential {
         expires_at: DateTime<Utc>,
         /// When the session ends if it stays unused.
         idle_expires_at: DateTime<Utc>,
+        /// Until when sensitive actions (a full-access key, a new client secret, a new
+        /// password or second step, administering other people) go ahead without
+        /// confirming the password again (`POST /api/v1/session/sudo`).
+        sudo_until: DateTime<Utc>,
+        /// The person must set up a second step before anything else (the
+        /// subscription's two-step policy): only their second steps and the session
+        /// itself answer until then.
+        enrolment_required: bool,
     },
     /// An API key.
     ApiKey {
@@ -1024,6 +1089,7 @@ parsed_from_string!(
     Permission: "permission",
     ClientType: "client type",
     UserKind: "user kind",
+    TwoStepPolicy: "two-step policy",
 );
 
 // ----- Two-step sign-in -----
@@ -1118,6 +1184,25 @@ pub struct SecondStep {
     pub second_step_token: String,
     pub code: Option<String>,
     pub recovery_code: Option<String>,
+}
+
+/// `POST /api/v1/session/sudo`: the password again and, for a person with a second
+/// step, a code or recovery code with it.
+#[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SudoRequest {
+    pub password: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery_code: Option<String>,
+}
+
+impl std::fmt::Debug for SudoRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SudoRequest { <redacted> }")
+    }
 }
 
 impl std::fmt::Debug for SecondStep {

@@ -4,7 +4,7 @@
 use chrono::{NaiveDate, TimeZone, Utc};
 use gatehouse_types::{
     AuditEvent, CreateUser, OAuthClient, Role, SubscriptionApiKey, SubscriptionSettings,
-    UpdateOAuthClient, UpdateSubscription, UpdateUser, User, UserKind, UserState,
+    TwoStepPolicy, UpdateOAuthClient, UpdateSubscription, UpdateUser, User, UserKind, UserState,
 };
 use leptos::prelude::*;
 use leptos_router::hooks::use_location;
@@ -136,6 +136,8 @@ fn SettingsForm(name: String, settings: SubscriptionSettings) -> impl IntoView {
     let idle = RwSignal::new(settings.session_idle_minutes.to_string());
     let max_hours = RwSignal::new(settings.session_max_hours.to_string());
     let lockout = RwSignal::new(settings.login_lockout_threshold.to_string());
+    let policy = RwSignal::new(settings.two_step_policy);
+    let grace = RwSignal::new(settings.two_step_grace_days.to_string());
     let error = RwSignal::new(None::<ApiError>);
     let local_error = RwSignal::new(None::<String>);
     let saved = RwSignal::new(false);
@@ -169,6 +171,8 @@ fn SettingsForm(name: String, settings: SubscriptionSettings) -> impl IntoView {
                     "The lockout threshold",
                     lockout.get_untracked(),
                 )?),
+                two_step_policy: Some(policy.get_untracked()),
+                two_step_grace_days: Some(number("The days to set it up", grace.get_untracked())?),
             })
         })();
         let body = match parsed {
@@ -213,6 +217,25 @@ fn SettingsForm(name: String, settings: SubscriptionSettings) -> impl IntoView {
             {number_field("Sign out after inactivity (minutes)", "session_idle_minutes", idle, "A browser session ends after this long unused.")}
             {number_field("Longest session (hours)", "session_max_hours", max_hours, "A browser session ends after this long, whatever the activity.")}
             {number_field("Lock after failed sign-ins", "login_lockout_threshold", lockout, "Failed sign-ins in a row before password sign-in is locked for 15 minutes.")}
+            <label class="field">
+                <span>"Two-step sign-in"</span>
+                <select name="two_step_policy"
+                    on:change=move |ev| {
+                        if let Some(p) = TwoStepPolicy::parse(&event_target_value(&ev)) {
+                            policy.set(p);
+                        }
+                    }>
+                    {TwoStepPolicy::ALL.into_iter().map(|p| view! {
+                        <option value=p.as_str() selected=move || policy.get() == p>{match p {
+                            TwoStepPolicy::Optional => "Optional: each person chooses",
+                            TwoStepPolicy::Admins => "Required for administrators",
+                            TwoStepPolicy::Everyone => "Required for everyone",
+                        }}</option>
+                    }).collect_view()}
+                </select>
+                <small class="hint">"Who must give a code from an authenticator app after the password. Set one up for yourself first."</small>
+            </label>
+            {number_field("Days to set up two-step sign-in", "two_step_grace_days", grace, "Once required, people are taken to set it up when they sign in; after this many days without one, only an administrator's reset lets them in.")}
             {move || local_error.get().map(|m| view! { <p class="error" role="alert">{m}</p> })}
             <ErrorNote error=error/>
             <Show when=move || saved.get()>
@@ -232,6 +255,7 @@ enum UserDialog {
     None,
     Create,
     Delete(User),
+    ResetTwoStep(User),
     Password(User, String),
 }
 
@@ -354,6 +378,13 @@ pub fn UsersPage() -> impl IntoView {
                                                                 on:click=move |_| update(id3.clone(), UpdateUser { state: Some(UserState::Active), ..Default::default() })>"Unlock"</button>
                                                         }.into_any(),
                                                     }}
+                                                    {(!service && !is_me).then(|| {
+                                                        let u = u.clone();
+                                                        view! {
+                                                            <button type="button" class="secondary small" aria-label=format!("Reset two-step sign-in of {label}")
+                                                                on:click=move |_| dialog.set(UserDialog::ResetTwoStep(u.clone()))>"Reset two-step"</button>
+                                                        }
+                                                    })}
                                                     {(!service).then(|| view! {
                                                     <button type="button" class="danger small" aria-label=format!("Delete {label}")
                                                         on:click=move |_| dialog.set(UserDialog::Delete(u_del.clone()))>"Delete"</button>
@@ -387,6 +418,20 @@ pub fn UsersPage() -> impl IntoView {
                             on_cancel=close
                         >
                             <p>"Their API keys, sessions and authorized applications are removed, and every token of theirs stops at once. This cannot be undone."</p>
+                        </ConfirmAction>
+                    }.into_any()
+                }
+                UserDialog::ResetTwoStep(u) => {
+                    let id = u.id.clone();
+                    view! {
+                        <ConfirmAction
+                            title=format!("Reset two-step sign-in of {}?", user_label(&u))
+                            confirm_label="Reset two-step sign-in"
+                            action=move || { let id = id.clone(); async move { api::reset_user_second_factors(&id).await } }
+                            on_done=Callback::new(move |_| { load(true); dialog.set(UserDialog::None); })
+                            on_cancel=close
+                        >
+                            <p>"For a lost phone. Their authenticator apps and recovery codes are removed and they are signed out everywhere; they sign in with their password and set up a new second step."</p>
                         </ConfirmAction>
                     }.into_any()
                 }

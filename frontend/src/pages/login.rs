@@ -76,7 +76,18 @@ pub fn Login() -> impl IntoView {
             && auth.session.with(Option::is_some)
             && (fresh.get() || !reauth.get())
         {
-            go_to(&next.get_untracked(), &nav);
+            // The subscription requires a second step not set up yet: that first.
+            if auth
+                .session
+                .with(|s| s.as_ref().is_some_and(crate::app::enrolment_required))
+            {
+                nav(
+                    &crate::app::enrol_url(&next.get_untracked()),
+                    Default::default(),
+                );
+            } else {
+                go_to(&next.get_untracked(), &nav);
+            }
         }
     });
 

@@ -151,10 +151,74 @@ pub fn ProfilePage() -> impl IntoView {
     }
 }
 
+/// `/enrol?next=…`: the subscription requires a second step of this person, and they
+/// set one up before anything else; then on to `next`.
+#[component]
+pub fn EnrolPage() -> impl IntoView {
+    let auth = use_auth();
+    let query = leptos_router::hooks::use_query_map();
+    let navigate = leptos_router::hooks::use_navigate();
+    let next = Memo::new(move |_| super::login::safe_next(query.with(|q| q.get("next"))));
+    let nav = navigate.clone();
+    Effect::new(move |_| {
+        if auth.checked.get() && auth.session.with(Option::is_none) {
+            nav(
+                &crate::app::login_url(&next.get_untracked()),
+                Default::default(),
+            );
+        }
+    });
+    let done = Memo::new(move |_| {
+        auth.session.with(|s| {
+            s.as_ref()
+                .is_some_and(|s| !crate::app::enrolment_required(s))
+        })
+    });
+    // Each change re-reads the session: the first second step frees it.
+    let refresh = Callback::new(move |_| {
+        leptos::task::spawn_local(async move {
+            if let Ok(info) = api::session().await {
+                auth.signed_in(info);
+            }
+        });
+    });
+    let go_on = move |_| super::login::go_to(&next.get_untracked(), &navigate);
+    view! {
+        <main id="main" class="center-page">
+            <div class="card">
+                <div class="brand big">
+                    <span class="logo" aria-hidden="true">"◆"</span>
+                    " Gatehouse"
+                </div>
+                <h1>"Set up two-step sign-in"</h1>
+                <Show
+                    when=move || done.get()
+                    fallback=|| view! {
+                        <p class="notice" role="status">"Your subscription requires a second step when you sign in. Add an authenticator app to continue."</p>
+                    }
+                >
+                    <p class="success" role="status">"Two-step sign-in is on. Keep your recovery codes, then continue."</p>
+                    <div class="actions left">
+                        <button type="button" id="enrol-continue" on:click=go_on.clone()>"Continue"</button>
+                    </div>
+                </Show>
+                <Show when=move || auth.session.with(Option::is_some)>
+                    <TwoStep on_change=refresh/>
+                </Show>
+            </div>
+        </main>
+    }
+}
+
 /// Two-step sign-in: the person's authenticator apps, adding one (QR code, then a code
 /// from it), removing one, and recovery codes (shown once).
 #[component]
-fn TwoStep() -> impl IntoView {
+fn TwoStep(#[prop(optional)] on_change: Option<Callback<()>>) -> impl IntoView {
+    let changed = move || {
+        if let Some(f) = on_change {
+            f.run(())
+        }
+    };
     let factors = RwSignal::new(None::<SecondFactors>);
     let error = RwSignal::new(None::<ApiError>);
     let enrolling = RwSignal::new(None::<TotpEnrolment>);
@@ -196,6 +260,7 @@ fn TwoStep() -> impl IntoView {
                     code.set(String::new());
                     codes.set(done.recovery_codes);
                     load();
+                    changed();
                 }
                 Err(e) => error.set(Some(e)),
             }
@@ -218,7 +283,10 @@ fn TwoStep() -> impl IntoView {
         error.set(None);
         leptos::task::spawn_local(async move {
             match api::remove_second_factor(&id).await {
-                Ok(()) => load(),
+                Ok(()) => {
+                    load();
+                    changed();
+                }
                 Err(e) => error.set(Some(e)),
             }
         });

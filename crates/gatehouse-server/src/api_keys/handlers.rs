@@ -102,6 +102,9 @@ pub async fn create_key(
             "Your role may only create read-only API keys.",
         ));
     }
+    if body.permission == Permission::FullAccess {
+        principal.require(Action::MintFullAccessKey)?;
+    }
     let now = state.clock.now();
     let expires_at = expiry(
         body.expires_at.map(|t| t.naive_utc()),
@@ -271,6 +274,9 @@ pub async fn reset_key(
         principal.require(Action::ManageOwnApiKeys)?;
     } else {
         principal.require(Action::ResetAnyApiKey)?;
+    }
+    if row.permission == Permission::FullAccess {
+        principal.require(Action::MintFullAccessKey)?;
     }
     require_keys_enabled(&principal)?;
     let now = state.clock.now();

@@ -66,6 +66,14 @@ pub enum Via {
         csrf_token: SecretString,
         /// How the person signed in (OpenID Connect `amr` values, space-separated).
         amr: String,
+        /// When the person last proved themselves: signed in, or confirmed their
+        /// password again (sudo mode).
+        verified_at: NaiveDateTime,
+        /// Whether that was recent enough for sensitive actions ([`session::SUDO_WINDOW`]).
+        sudo: bool,
+        /// The subscription requires a second step of this person and they signed in
+        /// without one: only setting one up is allowed (see [`enrolment_allows`]).
+        enrolment_required: bool,
     },
     ApiKey {
         id: String,
@@ -124,6 +132,8 @@ pub struct Principal {
 pub enum Action {
     /// Sign out: only a session can end itself.
     SignOut,
+    /// Confirm the password again (sudo mode): only a session.
+    ConfirmPassword,
     /// Edit one's own display name or e-mail.
     EditProfile,
     /// Needs the current password and a signed-in session.
@@ -161,9 +171,15 @@ pub enum Action {
     ManageAuthorizedApps,
     /// Allow or deny an application on the consent page: only the person, signed in.
     DecideConsent,
+    /// See one's second steps of sign-in: only the person, signed in.
+    ViewSecondFactors,
     /// Add or remove one's second steps of sign-in, or new recovery codes: only the
-    /// person, signed in.
+    /// person, signed in recently (sudo mode).
     ManageSecondFactors,
+    /// Create or reset a full-access API key: signed in recently (sudo mode).
+    MintFullAccessKey,
+    /// Reset a client's secret: signed in recently (sudo mode).
+    ResetClientSecret,
 }
 
 impl Principal {
@@ -178,6 +194,17 @@ impl Principal {
             Via::Session { amr, .. } => Some(amr),
             _ => None,
         }
+    }
+
+    /// A session whose person must set up a second step before anything else.
+    pub fn enrolment_required(&self) -> bool {
+        matches!(
+            self.via,
+            Via::Session {
+                enrolment_required: true,
+                ..
+            }
+        )
     }
 
     /// The browser session this request came with, if any (OpenID Connect `sid`).
@@ -213,6 +240,7 @@ impl Principal {
             Action::ViewOAuthClients
                 | Action::ManageOAuthClients
                 | Action::IssueClientSecret
+                | Action::ResetClientSecret
                 | Action::RedirectOAuthClient
                 | Action::MarkStandard
                 | Action::ManageAuthorizedApps
@@ -239,25 +267,44 @@ impl Principal {
                 "Only subscription administrators may do this.",
             ));
         }
-        let needs_session = matches!(
+        let needs_sudo = matches!(
             action,
-            Action::SignOut
-                | Action::ManageUsers
-                | Action::EditProfile
-                | Action::ChangePassword
-                | Action::ChangeSettings
-                | Action::ManageOwnApiKeys
-                | Action::ResetAnyApiKey
-                | Action::IssueClientSecret
-                | Action::RedirectOAuthClient
-                | Action::MarkStandard
-                | Action::DecideConsent
+            Action::ChangePassword
                 | Action::ManageSecondFactors
+                | Action::ManageUsers
+                | Action::ChangeSettings
+                | Action::ResetAnyApiKey
+                | Action::MarkStandard
+                | Action::MintFullAccessKey
+                | Action::ResetClientSecret
         );
+        let needs_session = needs_sudo
+            || matches!(
+                action,
+                Action::SignOut
+                    | Action::ConfirmPassword
+                    | Action::ManageUsers
+                    | Action::EditProfile
+                    | Action::ChangePassword
+                    | Action::ChangeSettings
+                    | Action::ManageOwnApiKeys
+                    | Action::ResetAnyApiKey
+                    | Action::IssueClientSecret
+                    | Action::RedirectOAuthClient
+                    | Action::MarkStandard
+                    | Action::DecideConsent
+                    | Action::ViewSecondFactors
+            );
         if needs_session && !self.is_session() {
             return Err(ApiError::forbidden(
                 codes::SESSION_REQUIRED,
                 "This needs a signed-in browser session; API keys and OAuth tokens cannot do it.",
+            ));
+        }
+        if needs_sudo && matches!(self.via, Via::Session { sudo: false, .. }) {
+            return Err(ApiError::forbidden(
+                codes::SUDO_REQUIRED,
+                "This needs your password again: confirm it (POST /api/v1/session/sudo) and retry.",
             ));
         }
         Ok(())
@@ -366,6 +413,12 @@ impl FromRequest for Authenticated {
                 return Err(cors::refused());
             }
             let principal = session::authenticate(&auth, &token).await?;
+            if principal.enrolment_required() && !enrolment_allows(req.path()) {
+                return Err(ApiError::forbidden(
+                    codes::ENROLMENT_REQUIRED,
+                    "Your subscription requires two-step sign-in: set up a second step first.",
+                ));
+            }
             if unsafe_method {
                 let expected = match &principal.via {
                     Via::Session { csrf_token, .. } => csrf_token.expose(),
@@ -384,6 +437,16 @@ impl FromRequest for Authenticated {
             Ok(Authenticated(principal))
         })
     }
+}
+
+/// What a session may reach while its person must first set up a second step: the
+/// session itself, sudo mode, and their second steps.
+pub fn enrolment_allows(path: &str) -> bool {
+    let path = path.trim_end_matches('/');
+    path == "/api/v1/session"
+        || path.starts_with("/api/v1/session/")
+        || path.starts_with("/api/v1/me/second-factors")
+        || path == "/api/v1/me/recovery-codes"
 }
 
 pub fn read_only() -> ApiError {
@@ -614,6 +677,9 @@ mod debug_tests {
             idle_expires_at: now,
             csrf_token: SecretString::new("csrf-value-that-must-not-print"),
             amr: "pwd".into(),
+            verified_at: now,
+            sudo: true,
+            enrolment_required: false,
         };
         let printed = format!("{via:?}");
         assert!(

@@ -13,6 +13,20 @@ use crate::clock;
 use crate::db::sessions as store;
 use crate::error::ApiError;
 
+/// How long a proof of the password (a sign-in, or `POST /api/v1/session/sudo`) lets
+/// sensitive actions go ahead without asking for it again: GitHub's sudo mode.
+pub const SUDO_WINDOW: TimeDelta = TimeDelta::minutes(10);
+
+/// How the person proved themselves (OpenID Connect `amr`, RFC 8176 names): a password,
+/// then also a one-time code.
+pub const AMR_PASSWORD: &str = "pwd";
+pub const AMR_PASSWORD_AND_CODE: &str = "pwd otp";
+
+/// Whether a session's `amr` includes a step besides the password.
+pub fn has_second_step(amr: &str) -> bool {
+    amr.split(' ').any(|m| !m.is_empty() && m != "pwd")
+}
+
 /// Resolves a session cookie into a principal, or 401. The subscription's current
 /// settings apply to existing sessions: shortening the idle or absolute lifetime takes
 /// effect at the next request.
@@ -103,6 +117,10 @@ async fn check(auth: &Authenticator, token: &str) -> Result<Principal, ApiError>
     } else {
         idle_expires_at
     };
+    let verified_at = session.verified_at.unwrap_or(session.created_at);
+    let enrolment_required = subscription.two_step_policy.requires(user.role)
+        && user.kind == gatehouse_types::UserKind::Person
+        && !has_second_step(&session.amr);
     Ok(Principal {
         via: Via::Session {
             id: session.id,
@@ -111,6 +129,9 @@ async fn check(auth: &Authenticator, token: &str) -> Result<Principal, ApiError>
             idle_expires_at: idle_expires_at.min(expires_at),
             csrf_token: crate::secret::SecretString::new(csrf_token),
             amr: session.amr,
+            verified_at,
+            sudo: now - verified_at < SUDO_WINDOW,
+            enrolment_required,
         },
         user: Arc::new(user),
         subscription: Arc::new(subscription),

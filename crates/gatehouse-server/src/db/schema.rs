@@ -14,6 +14,9 @@ diesel::table! {
         login_lockout_threshold -> BigInt,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        two_step_policy -> Text,
+        two_step_grace_days -> BigInt,
+        two_step_required_since -> Nullable<Timestamp>,
     }
 }
 
@@ -50,6 +53,7 @@ diesel::table! {
         ip -> Nullable<Text>,
         user_agent -> Nullable<Text>,
         amr -> Text,
+        verified_at -> Nullable<Timestamp>,
     }
 }
 
@@ -248,6 +252,13 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    second_step_resets (user_id) {
+        user_id -> Text,
+        reset_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(users -> subscriptions (subscription_id));
 diesel::joinable!(oauth_grants -> oauth_clients (client_id));
 diesel::joinable!(oauth_grants -> users (user_id));
@@ -273,5 +284,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     signing_keys,
     second_factors,
     recovery_codes,
-    sign_in_steps
+    sign_in_steps,
+    second_step_resets
 );

@@ -7,7 +7,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::DbConnection;
-use crate::db::schema::{recovery_codes, second_factors, sign_in_steps};
+use crate::db::schema::{recovery_codes, second_factors, second_step_resets, sign_in_steps};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = second_factors)]
@@ -138,11 +138,28 @@ pub fn delete(conn: &mut DbConnection, user_id: &str, id: &str) -> QueryResult<b
     .map(|n| n == 1)
 }
 
-/// Every factor and recovery code of a user (an admin's reset). How many factors went.
-pub fn delete_all(conn: &mut DbConnection, user_id: &str) -> QueryResult<usize> {
+/// An administrator's reset: every factor and recovery code of a user goes, and the
+/// time is kept (a new grace period to set one up starts). How many factors went.
+pub fn reset(conn: &mut DbConnection, user_id: &str, now: NaiveDateTime) -> QueryResult<usize> {
     diesel::delete(recovery_codes::table.filter(recovery_codes::user_id.eq(user_id)))
         .execute(conn)?;
+    diesel::delete(second_step_resets::table.find(user_id)).execute(conn)?;
+    diesel::insert_into(second_step_resets::table)
+        .values((
+            second_step_resets::user_id.eq(user_id),
+            second_step_resets::reset_at.eq(now),
+        ))
+        .execute(conn)?;
     diesel::delete(second_factors::table.filter(second_factors::user_id.eq(user_id))).execute(conn)
+}
+
+/// When an administrator last reset the user's second steps.
+pub fn last_reset(conn: &mut DbConnection, user_id: &str) -> QueryResult<Option<NaiveDateTime>> {
+    second_step_resets::table
+        .find(user_id)
+        .select(second_step_resets::reset_at)
+        .first(conn)
+        .optional()
 }
 
 pub fn delete_recovery_codes(conn: &mut DbConnection, user_id: &str) -> QueryResult<()> {

@@ -22,6 +22,8 @@ pub struct SessionRow {
     pub user_agent: Option<String>,
     /// How the person signed in (`pwd`, `pwd otp`).
     pub amr: String,
+    /// When the person last proved themselves (sudo mode); `None`: at `created_at`.
+    pub verified_at: Option<NaiveDateTime>,
 }
 
 #[derive(Debug, Insertable)]
@@ -70,6 +72,25 @@ pub fn touch(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> QueryResu
         .set(sessions::last_seen_at.eq(now))
         .execute(conn)
         .map(drop)
+}
+
+/// The person of session `id` proved themselves again (sudo mode); with `amr`, their
+/// session now also says so (a second step confirmed in it).
+pub fn verified(
+    conn: &mut DbConnection,
+    id: &str,
+    now: NaiveDateTime,
+    amr: Option<&str>,
+) -> QueryResult<()> {
+    match amr {
+        Some(amr) => diesel::update(sessions::table.find(id))
+            .set((sessions::verified_at.eq(now), sessions::amr.eq(amr)))
+            .execute(conn),
+        None => diesel::update(sessions::table.find(id))
+            .set(sessions::verified_at.eq(now))
+            .execute(conn),
+    }
+    .map(drop)
 }
 
 /// Ends one of the user's sessions (the user is in the `WHERE` clause).

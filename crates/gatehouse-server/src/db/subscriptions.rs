@@ -3,7 +3,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use gatehouse_types::{Role, Subscription, SubscriptionSettings};
+use gatehouse_types::{Role, Subscription, SubscriptionSettings, TwoStepPolicy};
 
 use crate::clock;
 use crate::db::DbConnection;
@@ -23,6 +23,11 @@ pub struct SubscriptionRow {
     pub login_lockout_threshold: i64,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    #[diesel(deserialize_as = String)]
+    pub two_step_policy: TwoStepPolicy,
+    pub two_step_grace_days: i64,
+    /// When the policy last began to require two steps of more people.
+    pub two_step_required_since: Option<NaiveDateTime>,
 }
 
 #[derive(Debug, Insertable)]
@@ -45,6 +50,9 @@ pub struct SubscriptionChanges {
     pub session_idle_minutes: Option<i64>,
     pub session_max_hours: Option<i64>,
     pub login_lockout_threshold: Option<i64>,
+    pub two_step_policy: Option<String>,
+    pub two_step_grace_days: Option<i64>,
+    pub two_step_required_since: Option<Option<NaiveDateTime>>,
     pub updated_at: Option<NaiveDateTime>,
 }
 
@@ -124,6 +132,8 @@ pub fn to_api(row: &SubscriptionRow) -> Subscription {
             session_idle_minutes: row.session_idle_minutes as u32,
             session_max_hours: row.session_max_hours as u32,
             login_lockout_threshold: row.login_lockout_threshold as u32,
+            two_step_policy: row.two_step_policy,
+            two_step_grace_days: row.two_step_grace_days as u32,
         },
         created_at: clock::utc(row.created_at),
         updated_at: clock::utc(row.updated_at),

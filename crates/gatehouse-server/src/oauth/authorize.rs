@@ -470,6 +470,18 @@ async fn signed_in(
             "This application belongs to another organisation.",
         ));
     }
+    // A person who must first set up a second step does so on the sign-in page, and
+    // comes back.
+    if principal.enrolment_required() {
+        if prompt.none {
+            return Err(back.stop(
+                "login_required",
+                "The user must set up two-step sign-in first.",
+            ));
+        }
+        let sign_in = sign_in_url(req.path(), query.pairs(), None);
+        return Err(Stop::Answer(Box::new(found(&sign_in))));
+    }
     // The session's creation is the moment the user signed in (`auth_time`).
     let (auth_time, mark) = match &principal.via {
         Via::Session { created_at, id, .. } => (*created_at, reauth_mark(id)),
@@ -484,7 +496,30 @@ async fn signed_in(
             .max_age
             .is_some_and(|m| (state.clock.now() - auth_time).num_seconds() > m)
         || query.get(REAUTH_PARAM) == Some(mark.as_str());
-    if stale {
+    // `acr_values` asking for two steps, from a session signed in with one: a person
+    // with a second step signs in again with both; one without cannot meet it.
+    let two_step_asked = query
+        .get("acr_values")
+        .is_some_and(|v| v.split(' ').any(|a| a == super::token::ACR_TWO_STEP));
+    let one_step = !principal
+        .amr()
+        .is_some_and(crate::auth::session::has_second_step);
+    let mut needs_second_step = false;
+    if two_step_asked && one_step {
+        let user_id = principal.user.id.clone();
+        let has_one = state
+            .db
+            .read(move |conn| Ok(crate::db::second_factors::has_confirmed(conn, &user_id)?))
+            .await?;
+        if !has_one {
+            return Err(back.stop(
+                "unmet_authentication_requirements",
+                "The application asks for two-step sign-in, and this person has not set up a second step.",
+            ));
+        }
+        needs_second_step = true;
+    }
+    if stale || needs_second_step {
         if prompt.none {
             return Err(back.stop("login_required", "The user must sign in again."));
         }

@@ -39,6 +39,7 @@ pub fn metadata(state: &AppState) -> Value {
             "amr", "acr",
             "name", "preferred_username", "updated_at", "email", "email_verified",
         ],
+        "acr_values_supported": [super::token::ACR_PASSWORD, super::token::ACR_TWO_STEP],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
         "userinfo_signing_alg_values_supported": ["none"],

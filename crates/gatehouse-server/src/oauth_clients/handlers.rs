@@ -421,7 +421,7 @@ pub async fn reset_secret(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let body: ResetClientSecret = optional_json(&req, payload).await?;
-    principal.require(Action::IssueClientSecret)?;
+    principal.require(Action::ResetClientSecret)?;
     if !principal.is_admin() {
         may_register(&principal)?;
     }

@@ -33,7 +33,7 @@ pub async fn list(
     state: web::Data<AppState>,
     Authenticated(principal): Authenticated,
 ) -> Result<web::Json<SecondFactors>, ApiError> {
-    principal.require(Action::ManageSecondFactors)?;
+    principal.require(Action::ViewSecondFactors)?;
     let user_id = principal.user.id.clone();
     let (rows, left) = state
         .db
@@ -168,6 +168,12 @@ pub async fn confirm(
         .details(json!({"kind": "totp", "name": name}));
     let (user_id, factor_id, factor_name) = (principal.user.id.clone(), id.clone(), name.clone());
     let keep = principal.via.id().to_string();
+    // The person just showed a code from the app: this session now counts as signed in
+    // with both steps (it is the one that may go on where two steps are required).
+    let upgrade = principal
+        .amr()
+        .filter(|amr| !crate::auth::session::has_second_step(amr))
+        .map(|_| crate::auth::session::AMR_PASSWORD_AND_CODE);
     let (first, logouts) = audit
         .write(&state.db, move |conn| {
             let first = !store::has_confirmed(conn, &user_id)?;
@@ -178,6 +184,9 @@ pub async fn confirm(
             if first {
                 store::replace_recovery_codes(conn, &user_id, &hashes, now)?;
                 logouts = end_other_sessions(conn, &user_id, &keep, now)?;
+            }
+            if let Some(amr) = upgrade {
+                crate::db::sessions::verified(conn, &keep, now, Some(amr))?;
             }
             Ok((first, logouts))
         })
@@ -220,18 +229,86 @@ pub async fn remove(
     let (user_id, factor_id) = (principal.user.id.clone(), id.clone());
     let keep = principal.via.id().to_string();
     let now = state.clock.now();
+    let required = principal
+        .subscription
+        .two_step_policy
+        .requires(principal.user.role);
     let logouts = audit
         .write(&state.db, move |conn| {
             if !store::delete(conn, &user_id, &factor_id)? {
                 return Err(ApiError::NotFound);
             }
             if !store::has_confirmed(conn, &user_id)? {
+                if required {
+                    // Rolled back: the subscription requires a second step.
+                    return Err(ApiError::conflict(
+                        codes::CONFLICT,
+                        "Your subscription requires two-step sign-in: add another second step before removing your last one.",
+                    ));
+                }
                 store::delete_recovery_codes(conn, &user_id)?;
             }
             end_other_sessions(conn, &user_id, &keep, now)
         })
         .await?;
     crate::logout::send(&state, logouts, "second_step_removed");
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[utoipa::path(
+    delete,
+    path = "/api/v1/users/{id}/second-factors",
+    operation_id = "reset_user_second_factors",
+    tag = "users",
+    summary = "An administrator resets another person's second steps (a lost phone): their apps and recovery codes go, their sessions end, and a new grace period to set one up begins. Never one's own (admin, signed in recently).",
+    security(("session" = [], "csrf" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The record's id.")),
+    responses((status = 204, description = "Reset."), (status = 401, response = E401), (status = 403, response = E403), (status = 404, response = E404))
+)]
+pub async fn reset_for_user(
+    state: web::Data<AppState>,
+    meta: ClientMeta,
+    Authenticated(principal): Authenticated,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    principal.require(Action::ManageUsers)?;
+    let id = path.into_inner();
+    crate::routing::id_or_404(&id)?;
+    if id == principal.user.id {
+        // One administrator alone never turns off their own second step this way:
+        // a stolen admin session could otherwise.
+        return Err(ApiError::forbidden(
+            codes::FORBIDDEN,
+            "You cannot reset your own second steps; remove them on your profile, or ask another administrator.",
+        ));
+    }
+    let (sub_id, target_id) = (principal.subscription.id.clone(), id.clone());
+    let target = state
+        .db
+        .read(move |conn| {
+            Ok(crate::db::users::find_in_subscription(
+                conn, &sub_id, &target_id,
+            )?)
+        })
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let audit = Audit::by(&principal, &meta, "second_factors.reset")
+        .target("user", &target.id)
+        .subject(&target.id)
+        .details(json!({"username": target.username}));
+    let user_id = target.id.clone();
+    let now = state.clock.now();
+    let logouts = audit
+        .write(&state.db, move |conn| {
+            let scope = crate::db::grants::LogoutScope::User(&user_id);
+            let logouts = crate::logout::targets(conn, scope, now)?;
+            let removed = store::reset(conn, &user_id, now)?;
+            crate::db::sessions::delete_for_user(conn, &user_id, None, now)?;
+            Ok::<_, ApiError>((logouts, removed))
+        })
+        .await
+        .map(|(logouts, _)| logouts)?;
+    crate::logout::send(&state, logouts, "second_steps_reset");
     Ok(HttpResponse::NoContent().finish())
 }
 

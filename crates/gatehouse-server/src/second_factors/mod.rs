@@ -19,7 +19,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("/me/second-factors/totp").post(handlers::start_totp))
         .service(resource("/me/second-factors/{id}/confirm").post(handlers::confirm))
         .service(resource("/me/second-factors/{id}").delete(handlers::remove))
-        .service(resource("/me/recovery-codes").post(handlers::new_recovery_codes));
+        .service(resource("/me/recovery-codes").post(handlers::new_recovery_codes))
+        .service(resource("/users/{id}/second-factors").delete(handlers::reset_for_user));
 }
 
 pub fn to_api(row: &store::FactorRow) -> SecondFactor {

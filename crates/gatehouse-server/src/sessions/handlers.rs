@@ -6,8 +6,8 @@ use actix_web::cookie::{Cookie, SameSite, time};
 use actix_web::{HttpResponse, web};
 use chrono::TimeDelta;
 use gatehouse_types::{
-    Credential, SecondStep, SecondStepRequired, SessionInfo, SignInRequest, UserKind, UserState,
-    codes, validate,
+    Credential, SecondStep, SecondStepRequired, SessionInfo, SignInRequest, SudoRequest, UserKind,
+    UserState, codes, validate,
 };
 use serde_json::json;
 
@@ -71,6 +71,29 @@ pub async fn sign_in(
         state.auth.sign_in_limiter.refund(&address, attempt);
         return second_step_owed(&state, &meta, &user, &subscription).await;
     }
+    // The subscription requires a second step of this person, who has none: within
+    // their time to set one up, the session can do only that; after it, no session.
+    if subscription.two_step_policy.requires(user.role) {
+        let user_id = user.id.clone();
+        let reset_at = state
+            .db
+            .read(move |conn| Ok(factors_store::last_reset(conn, &user_id)?))
+            .await?;
+        let deadline = enrolment_deadline(&user, &subscription, reset_at);
+        if state.clock.now() >= deadline {
+            let audit = Audit::unauthenticated(&meta, "session.sign_in_failed")
+                .actor(&subscription.id, &user.id, &user.username)
+                .target("user", &user.id)
+                .details(json!({"reason": "two_step_required"}));
+            audit.write(&state.db, |_| Ok(())).await?;
+            state.auth.sign_in_limiter.refund(&address, attempt);
+            crate::metrics::sign_in("two_step_required");
+            return Err(ApiError::forbidden(
+                codes::TWO_STEP_REQUIRED,
+                "Your subscription requires two-step sign-in, and the time to set it up has passed. Ask an administrator to reset your second steps.",
+            ));
+        }
+    }
     let Some((principal, token)) =
         start_session(&state, &meta, user, subscription, AMR_PASSWORD).await?
     else {
@@ -79,6 +102,27 @@ pub async fn sign_in(
     };
     state.auth.sign_in_limiter.refund(&address, attempt);
     signed_in(&state, &meta, previous, principal, token).await
+}
+
+/// Until when a person the two-step policy applies to may still sign in with a
+/// password alone to set up a second step: the grace period, counted from the latest
+/// of the policy's start, their account's creation and an administrator's reset of
+/// their second steps.
+pub fn enrolment_deadline(
+    user: &UserRow,
+    subscription: &SubscriptionRow,
+    reset_at: Option<chrono::NaiveDateTime>,
+) -> chrono::NaiveDateTime {
+    let from = [
+        subscription.two_step_required_since,
+        Some(user.created_at),
+        reset_at,
+    ]
+    .into_iter()
+    .flatten()
+    .max()
+    .unwrap_or(user.created_at);
+    from + TimeDelta::days(subscription.two_step_grace_days)
 }
 
 /// The opening of both steps of sign-in. Sign-in is for Gatehouse's own pages: a page
@@ -108,10 +152,7 @@ fn begin_attempt(
     }
 }
 
-/// How the person proved themselves (OpenID Connect `amr`, RFC 8176 names): a password,
-/// then also a one-time code.
-pub const AMR_PASSWORD: &str = "pwd";
-pub const AMR_PASSWORD_AND_CODE: &str = "pwd otp";
+pub use crate::auth::session::{AMR_PASSWORD, AMR_PASSWORD_AND_CODE};
 /// How long a right password waits for its second step, and how many wrong ones it
 /// takes (besides counting towards the password lockout).
 const SECOND_STEP_TTL: TimeDelta = TimeDelta::minutes(5);
@@ -219,19 +260,47 @@ pub async fn second_step(
             Ok(Some((step, user, subscription, factors)))
         })
         .await?;
-    let expired = || {
-        ApiError::unauthorized(
-            codes::SECOND_STEP_EXPIRED,
-            "This sign-in has expired or was tried too often. Sign in again.",
-        )
-    };
     // A waiting sign-in outlives no change to its person (a new password, a lock).
     let Some((step, user, subscription, factors)) =
         found.filter(|(s, u, ..)| s.expires_at > now && u.updated_at <= s.created_at)
     else {
         crate::metrics::sign_in("invalid_credentials");
-        return Err(expired());
+        return Err(second_step_expired());
     };
+    let proof = Proof::of(code, recovery_code)?;
+    check_second_step(
+        &state,
+        &meta,
+        &user,
+        &subscription,
+        &factors,
+        proof,
+        Some(step.id),
+    )
+    .await?;
+    let Some((principal, token)) =
+        start_session(&state, &meta, user, subscription, AMR_PASSWORD_AND_CODE).await?
+    else {
+        crate::metrics::sign_in("invalid_credentials");
+        return Err(invalid_second_step());
+    };
+    state.auth.sign_in_limiter.refund(&address, attempt);
+    signed_in(&state, &meta, previous, principal, token).await
+}
+
+/// Checks a code or recovery code of `user`, and spends it: in one transaction with
+/// the `waiting` sign-in, if any (a code, or the waiting sign-in, works once however
+/// many requests carry it at once). Wrong ones count towards the password lockout and
+/// a fixed budget per person, and are recorded; every check costs the same.
+async fn check_second_step(
+    state: &AppState,
+    meta: &ClientMeta,
+    user: &UserRow,
+    subscription: &SubscriptionRow,
+    factors: &[factors_store::FactorRow],
+    proof: Proof,
+    waiting: Option<String>,
+) -> Result<(), ApiError> {
     // A fixed budget of wrong codes per person, besides the lockout (which an
     // administrator may set high): counted before the check, given back on success.
     let guess = match state.auth.second_step_limiter.attempt(&user.id) {
@@ -243,19 +312,8 @@ pub async fn second_step(
             });
         }
     };
-    // (Checked after the waiting sign-in: an unknown token is the first thing wrong.)
-    let proof = match (code, recovery_code) {
-        (Some(code), None) => Proof::Code(code),
-        (None, Some(recovery)) => Proof::Recovery(crate::auth::recovery::normalize(&recovery)),
-        _ => {
-            return Err(ApiError::validation(
-                "code",
-                "give either `code` (from the authenticator app) or `recovery_code`",
-            ));
-        }
-    };
     let event = |action| {
-        Audit::unauthenticated(&meta, action)
+        Audit::unauthenticated(meta, action)
             .actor(&subscription.id, &user.id, &user.username)
             .target("user", &user.id)
     };
@@ -270,6 +328,7 @@ pub async fn second_step(
             .await?;
     // Checked whatever the attempt's fate, against every app, so that every answer
     // costs the same.
+    let now = state.clock.now();
     let unix = now.and_utc().timestamp();
     let matched = match &proof {
         Proof::Code(code) => {
@@ -296,7 +355,8 @@ pub async fn second_step(
     };
     // Spent in one transaction with the waiting sign-in: a code (or recovery code)
     // works once, however many requests carry it at once.
-    let (step_id, user_id) = (step.id.clone(), user.id.clone());
+    let user_id = user.id.clone();
+    let waiting_id = waiting.clone();
     let used = event(match matched {
         Some(Spend::Recovery(_)) => "recovery_code.used",
         _ => "second_factor.used",
@@ -309,8 +369,10 @@ pub async fn second_step(
             let written = state
                 .db
                 .write(move |conn| {
-                    if !factors_store::spend_step(conn, &step_id)? {
-                        return Err(expired());
+                    if let Some(id) = &waiting_id
+                        && !factors_store::spend_step(conn, id)?
+                    {
+                        return Err(second_step_expired());
                     }
                     let spent = match &spend {
                         Spend::Step(id, step) => factors_store::use_step(conn, id, *step, now)?,
@@ -337,9 +399,10 @@ pub async fn second_step(
     if !spent {
         // Recorded with the waiting sign-in's count of wrong ones (gone at the last).
         let record = failed("wrong_code").recorder();
-        let id = step.id.clone();
         let failure: crate::auth::lockout::Recorder = std::sync::Arc::new(move |conn, details| {
-            factors_store::fail_step(conn, &id, SECOND_STEP_TRIES)?;
+            if let Some(id) = &waiting {
+                factors_store::fail_step(conn, id, SECOND_STEP_TRIES)?;
+            }
             record(conn, details)
         });
         crate::auth::lockout::password_failed(
@@ -354,18 +417,8 @@ pub async fn second_step(
         crate::metrics::sign_in("invalid_credentials");
         return Err(invalid_second_step());
     }
-    let Some((principal, token)) =
-        start_session(&state, &meta, user, subscription, AMR_PASSWORD_AND_CODE).await?
-    else {
-        crate::metrics::sign_in("invalid_credentials");
-        return Err(invalid_second_step());
-    };
-    state.auth.sign_in_limiter.refund(&address, attempt);
-    state
-        .auth
-        .second_step_limiter
-        .refund(&principal.user.id, guess);
-    signed_in(&state, &meta, previous, principal, token).await
+    state.auth.second_step_limiter.refund(&user.id, guess);
+    Ok(())
 }
 
 enum Proof {
@@ -373,11 +426,34 @@ enum Proof {
     Recovery(String),
 }
 
+impl Proof {
+    /// Exactly one of a code from the authenticator app or a recovery code.
+    fn of(code: Option<String>, recovery_code: Option<String>) -> Result<Proof, ApiError> {
+        match (code, recovery_code) {
+            (Some(code), None) => Ok(Proof::Code(code)),
+            (None, Some(recovery)) => {
+                Ok(Proof::Recovery(crate::auth::recovery::normalize(&recovery)))
+            }
+            _ => Err(ApiError::validation(
+                "code",
+                "give either `code` (from the authenticator app) or `recovery_code`",
+            )),
+        }
+    }
+}
+
 enum Spend {
     /// A confirmed app's id and the time step its code was made in.
     Step(String, i64),
     /// A recovery code's hash.
     Recovery(String),
+}
+
+fn second_step_expired() -> ApiError {
+    ApiError::unauthorized(
+        codes::SECOND_STEP_EXPIRED,
+        "This sign-in has expired or was tried too often. Sign in again.",
+    )
 }
 
 fn invalid_second_step() -> ApiError {
@@ -580,6 +656,10 @@ async fn start_session(
                 .min(expires_at),
             csrf_token: SecretString::new(state.auth.tokens.csrf_token(&token)),
             amr: amr.to_string(),
+            verified_at: now,
+            sudo: true,
+            enrolment_required: subscription.two_step_policy.requires(user.role)
+                && !crate::auth::session::has_second_step(amr),
         },
         user: std::sync::Arc::new(user),
         subscription: std::sync::Arc::new(subscription),
@@ -634,6 +714,81 @@ pub async fn whoami(
 }
 
 #[utoipa::path(
+    post,
+    path = "/api/v1/session/sudo",
+    operation_id = "create_session_sudo",
+    tag = "sessions",
+    summary = "Confirm the password again (and a second step, for a person with one): sensitive actions then go ahead for ten minutes (sudo mode). Wrong passwords and codes count towards the lockout.",
+    security(("session" = [], "csrf" = [])),
+    request_body = SudoRequest,
+    responses((status = 200, description = "Confirmed; `credential.sudo_until` says until when.", body = SessionInfo), (status = 400, response = E400), (status = 401, response = E401), (status = 403, response = E403), (status = 408, response = E408), (status = 413, response = E413), (status = 415, response = E415), (status = 422, response = E422), (status = 429, response = E429))
+)]
+pub async fn sudo(
+    state: web::Data<AppState>,
+    meta: ClientMeta,
+    req: actix_web::HttpRequest,
+    Authenticated(principal): Authenticated,
+    body: crate::routing::JsonBody<SudoRequest>,
+) -> Result<HttpResponse, ApiError> {
+    principal.require(Action::ConfirmPassword)?;
+    let (address, attempt) = begin_attempt(&state, &meta, &req)?;
+    let SudoRequest {
+        password,
+        code,
+        recovery_code,
+    } = body.into_inner();
+    let password = SecretString::new(password);
+    // Checked and counted like a sign-in's password: this is one.
+    let (user, subscription) =
+        match verify_password(&state, &meta, &principal.user.username, &password).await? {
+            Ok(found) if found.0.id == principal.user.id => found,
+            _ => {
+                return Err(ApiError::unauthorized(
+                    codes::INVALID_CREDENTIALS,
+                    "That password is not right.",
+                ));
+            }
+        };
+    let user_id = user.id.clone();
+    let factors = state
+        .db
+        .read(move |conn| Ok(factors_store::list(conn, &user_id)?))
+        .await?;
+    if factors.iter().any(|f| f.confirmed) {
+        if code.is_none() && recovery_code.is_none() {
+            state.auth.sign_in_limiter.refund(&address, attempt);
+            return Err(ApiError::validation(
+                "code",
+                "a code from your authenticator app (or a recovery code) is needed too",
+            ));
+        }
+        let proof = Proof::of(code, recovery_code)?;
+        check_second_step(&state, &meta, &user, &subscription, &factors, proof, None).await?;
+    }
+    state.auth.sign_in_limiter.refund(&address, attempt);
+    let now = state.clock.now();
+    let audit = Audit::by(&principal, &meta, "session.sudo");
+    let id = principal.via.id().to_string();
+    audit
+        .write(&state.db, move |conn| {
+            store::verified(conn, &id, now, None)?;
+            Ok::<_, ApiError>(())
+        })
+        .await?;
+    let mut principal = principal;
+    if let Via::Session {
+        verified_at, sudo, ..
+    } = &mut principal.via
+    {
+        *verified_at = now;
+        *sudo = true;
+    }
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(session_info(&principal, now)))
+}
+
+#[utoipa::path(
     delete,
     path = "/api/v1/session",
     operation_id = "delete_session",
@@ -673,12 +828,16 @@ pub fn session_info(principal: &Principal, now: chrono::NaiveDateTime) -> Sessio
             expires_at,
             idle_expires_at,
             csrf_token,
+            verified_at,
+            enrolment_required,
             ..
         } => (
             Credential::Session {
                 created_at: clock::utc(*created_at),
                 expires_at: clock::utc(*expires_at),
                 idle_expires_at: clock::utc(*idle_expires_at),
+                sudo_until: clock::utc(*verified_at + crate::auth::session::SUDO_WINDOW),
+                enrolment_required: *enrolment_required,
             },
             Some(csrf_token.expose().to_string()),
         ),

@@ -16,5 +16,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .get(handlers::whoami)
             .delete(handlers::sign_out),
     )
-    .service(crate::routing::resource("/session/second-step").post(handlers::second_step));
+    .service(crate::routing::resource("/session/second-step").post(handlers::second_step))
+    .service(crate::routing::resource("/session/sudo").post(handlers::sudo));
 }

@@ -3,7 +3,7 @@
 #[allow(unused_imports)] // Named by the `#[utoipa::path]` attributes.
 use crate::error::responses::*;
 use actix_web::web;
-use gatehouse_types::{Subscription, UpdateSubscription, validate};
+use gatehouse_types::{Role, Subscription, TwoStepPolicy, UpdateSubscription, validate};
 use serde_json::json;
 
 use super::store::{self, SubscriptionChanges};
@@ -60,7 +60,37 @@ pub async fn update_subscription(
     principal.require(Action::ChangeSettings)?;
     let body = body.into_inner();
     let now = state.clock.now();
+    let current = principal.subscription.two_step_policy;
+    let stricter = |p: TwoStepPolicy| {
+        Role::ALL
+            .into_iter()
+            .any(|r| p.requires(r) && !current.requires(r))
+    };
+    if let Some(policy) = body.two_step_policy
+        && policy.requires(principal.user.role)
+    {
+        // Never a policy that would shut out the administrator setting it.
+        let user_id = principal.user.id.clone();
+        let has_one = state
+            .db
+            .read(move |conn| Ok(crate::db::second_factors::has_confirmed(conn, &user_id)?))
+            .await?;
+        if !has_one {
+            return Err(ApiError::validation(
+                "two_step_policy",
+                "set up a second step of sign-in for yourself first (Profile → Two-step sign-in)",
+            ));
+        }
+    }
     let changes = SubscriptionChanges {
+        two_step_policy: body.two_step_policy.map(|p| p.as_str().to_string()),
+        // Counted from when the policy began to ask more people: the grace period.
+        two_step_required_since: match body.two_step_policy {
+            Some(TwoStepPolicy::Optional) => Some(None),
+            Some(p) if stricter(p) => Some(Some(now)),
+            _ => None,
+        },
+        two_step_grace_days: in_range("two_step_grace_days", body.two_step_grace_days, 0, 90)?,
         name: body
             .name
             .as_deref()

@@ -28,6 +28,7 @@ mod replicas;
 mod retention;
 mod sessions;
 mod subscription;
+mod sudo;
 mod token_services;
 mod two_step;
 mod users;

@@ -25,7 +25,7 @@ const PASSWORD: &str = "a password of some length";
 
 /// Starts an OpenID authorization in the user's browser with `extra` query parameters;
 /// returns where the browser is sent and the PKCE verifier.
-async fn start(
+pub async fn start(
     app: &TestApp,
     user: &Client,
     reg: &Registered,
@@ -49,7 +49,7 @@ async fn follow(user: &Client, url: &str) -> String {
 
 /// The sign-in page's `next`, as a URL of the server, and whether it asks for a new
 /// sign-in even though a session exists.
-fn next_of(app: &TestApp, login: &str) -> (String, bool) {
+pub fn next_of(app: &TestApp, login: &str) -> (String, bool) {
     let url = url::Url::parse(&app.url(login)).unwrap();
     assert_eq!(url.path(), "/login", "{login}");
     let next = url

@@ -23,17 +23,17 @@ both_backends!(
     id_tokens_say_how_the_person_signed_in,
 );
 
-const PASSWORD: &str = "a password of some length";
+pub const PASSWORD: &str = "a password of some length";
 
 /// The code the app shows now, by the server's clock.
-fn code_now(app: &TestApp, secret: &str) -> String {
+pub fn code_now(app: &TestApp, secret: &str) -> String {
     let key = totp::from_base32(secret).expect("base32");
     let now = app.state.clock.now().and_utc().timestamp();
     totp::code_at(&key, now / totp::STEP)
 }
 
 /// Enrols an authenticator app for the signed-in `user`: its secret and recovery codes.
-async fn enrol(app: &TestApp, user: &Client) -> (String, Vec<String>) {
+pub async fn enrol(app: &TestApp, user: &Client) -> (String, Vec<String>) {
     let res = user
         .post("/api/v1/me/second-factors/totp", &json!({}))
         .await;
@@ -54,7 +54,7 @@ async fn enrol(app: &TestApp, user: &Client) -> (String, Vec<String>) {
 }
 
 /// Signs in with the password and answers the second step with `proof`; the answer.
-async fn two_steps(app: &TestApp, username: &str, proof: Value) -> (Client, reqwest::Response) {
+pub async fn two_steps(app: &TestApp, username: &str, proof: Value) -> (Client, reqwest::Response) {
     let c = app.anonymous();
     let res = c.try_sign_in(username, PASSWORD).await;
     assert_eq!(res.status(), StatusCode::ACCEPTED);
