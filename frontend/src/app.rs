@@ -182,7 +182,15 @@ fn SudoDialog(prompt: SudoPrompt) -> impl IntoView {
                                 on:input=move |ev| code.set(event_target_value(&ev))/>
                         </label>
                     </Show>
-                    <crate::components::ErrorNote error=error/>
+                    {move || error.get().map(|e| {
+                        // The person is signed in: a wrong password here is only that.
+                        let text = if e.code == gatehouse_types::codes::INVALID_CREDENTIALS {
+                            "That password is not right.".to_string()
+                        } else {
+                            crate::format::error_text(&e)
+                        };
+                        view! { <p class="error" role="alert">{text}</p> }
+                    })}
                     <div class="actions">
                         <button type="button" class="secondary" on:click=move |_| close.run(())>"Cancel"</button>
                         <button type="submit" disabled=move || busy.get()>"Confirm"</button>

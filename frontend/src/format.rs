@@ -141,6 +141,8 @@ pub fn error_text(e: &ApiError) -> String {
         codes::SESSION_EXPIRED | codes::UNAUTHENTICATED => "Your session has ended. Sign in again to continue.".into(),
         codes::CSRF_FAILED => "This page is out of date. Reload it and try again.".into(),
         codes::SESSION_REQUIRED => "This needs a signed-in browser session.".into(),
+        codes::SUDO_REQUIRED => "This needs your password again: try once more and confirm it when asked.".into(),
+        codes::ENROLMENT_REQUIRED => "Your subscription requires two-step sign-in: set it up first.".into(),
         codes::FORBIDDEN | codes::INSUFFICIENT_PERMISSION => format!("You are not allowed to do this. {}", e.message),
         codes::NOT_FOUND => "It no longer exists: someone may have deleted it. Reload the page.".into(),
         codes::LAST_ADMIN => "The subscription needs at least one active admin: make someone else an admin first.".into(),

@@ -4,7 +4,7 @@
 //
 // `cargo xtask test` sets GATEHOUSE_BIN, SAMPLE_APP_BIN and GATEHOUSE_WEB_DIR.
 
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { createRequire } from 'node:module';
@@ -70,6 +70,17 @@ export async function startGatehouse() {
   return {
     url,
     admin: { username, password },
+    /** Moves a person's last password confirmation an hour back (sudo mode ends
+     *  after ten minutes), in the server's SQLite file, as the API tests move time. */
+    ageSudo(user) {
+      const script = [
+        'import sqlite3, sys',
+        'db = sqlite3.connect(sys.argv[1], timeout=10)',
+        "db.execute(\"UPDATE sessions SET verified_at = datetime('now', '-1 hour') WHERE user_id = (SELECT id FROM users WHERE username = ?)\", (sys.argv[2],))",
+        'db.commit()',
+      ].join('\n');
+      execFileSync('python3', ['-c', script, join(dir, 'gatehouse.db'), user], { stdio: 'inherit' });
+    },
     async stop() {
       proc.kill('SIGTERM');
       await new Promise((ok) => (proc.exitCode !== null ? ok() : proc.once('exit', ok)));

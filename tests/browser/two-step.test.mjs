@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import { setup, newPage, signIn, review, apiSession, expectVisible, PHONE } from './harness.mjs';
+import { setup, newPage, signIn, review, apiSession, expectVisible, revealedSecret, PHONE } from './harness.mjs';
 
 let gh;
 let browser;
@@ -115,4 +115,60 @@ test('two-step sign-in: add an app, sign in with a code and with a recovery code
     body: JSON.stringify(lin),
   });
   assert.equal(plain.status, 200);
+});
+
+test('sudo mode asks for the password again in a dialog; the policy takes people to set up a second step', { timeout: 240_000 }, async () => {
+  const admin = await apiSession(gh.url, gh.admin);
+  const mo = { username: 'mo@example.com', password: 'mo passphrase 12345' };
+  assert.equal((await admin('POST', '/users', { ...mo, role: 'editor' })).status, 201);
+  const page = await newPage(browser);
+  await signIn(page, gh.url, mo, '/keys');
+  await page.waitForURL(`${gh.url}/keys`);
+  // An hour since mo last gave the password: a full-access key asks for it again.
+  gh.ageSudo(mo.username);
+  await page.getByRole('button', { name: 'Create API Key' }).click();
+  const form = page.locator('dialog[open]').filter({ hasText: 'Name' });
+  await form.getByLabel('Name').fill('deploy');
+  await form.getByLabel(/Full access/).check();
+  await form.getByRole('button', { name: 'Create key' }).click();
+  const sudo = page.getByRole('dialog', { name: 'Confirm it is you' });
+  await expectVisible(page, sudo);
+  await review(page, 'sudo-dialog');
+  await sudo.getByLabel('Password').fill('not the password at all');
+  await sudo.getByRole('button', { name: 'Confirm' }).click();
+  await sudo.getByRole('alert').filter({ hasText: /not right/ }).waitFor();
+  await sudo.getByLabel('Password').fill(mo.password);
+  await sudo.getByRole('button', { name: 'Confirm' }).click();
+  // The request went on by itself: the new key's secret is shown.
+  const secret = await revealedSecret(page);
+  assert.match(secret, /^gatk_/);
+  await page.getByRole('button', { name: 'I have copied it' }).click();
+  await page.locator('#keys-table tbody tr', { hasText: 'deploy' }).waitFor();
+
+  // The admin sets up their own second step, then requires one of everyone.
+  const started = await admin('POST', '/me/second-factors/totp', {});
+  assert.equal(started.status, 201);
+  const confirmed = await admin('POST', `/me/second-factors/${started.body.id}/confirm`, {
+    code: await freshCode(started.body.secret), name: 'Admin phone',
+  });
+  assert.equal(confirmed.status, 200);
+  const policy = await admin('PATCH', '/subscription', { two_step_policy: 'everyone', two_step_grace_days: 7 });
+  assert.equal(policy.status, 200, JSON.stringify(policy.body));
+
+  // Mo's next page sends them to set one up, then back.
+  await page.goto(`${gh.url}/apps`);
+  await page.waitForURL(/\/enrol\?next=/);
+  await page.getByRole('heading', { name: 'Set up two-step sign-in' }).waitFor();
+  await review(page, 'enrol');
+  const section = page.getByRole('region', { name: 'Two-step sign-in' });
+  await section.getByRole('button', { name: 'Add an authenticator app' }).click();
+  const key = (await section.locator('#totp-secret').textContent()).trim();
+  await section.getByLabel('Code the app shows').fill(await freshCode(key));
+  await section.getByRole('button', { name: 'Turn on' }).click();
+  await section.locator('#recovery-codes li').first().waitFor();
+  await page.getByRole('button', { name: 'Continue' }).click();
+  await page.waitForURL(`${gh.url}/apps`);
+  const back = await admin('PATCH', '/subscription', { two_step_policy: 'optional' });
+  assert.equal(back.status, 200);
+  await page.context().close();
 });
