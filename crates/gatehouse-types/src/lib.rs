@@ -1039,6 +1039,8 @@ mod tests {
             created_at: now,
             expires_at: now,
             idle_expires_at: now,
+            sudo_until: now,
+            enrolment_required: false,
         };
         let v = serde_json::to_value(&c).unwrap();
         assert_eq!(v["kind"], "session");
