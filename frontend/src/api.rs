@@ -65,6 +65,17 @@ pub struct ApiError {
 }
 
 impl ApiError {
+    /// A failure in the browser itself (a passkey not used), as a sentence.
+    pub fn local(message: String) -> ApiError {
+        ApiError {
+            status: 0,
+            code: "local".into(),
+            message,
+            field: None,
+            retry_after: None,
+        }
+    }
+
     fn network() -> ApiError {
         ApiError {
             status: 0,
@@ -281,8 +292,77 @@ pub async fn second_step(token: String, code: String, recovery: bool) -> ApiResu
         second_step_token: token,
         code,
         recovery_code,
+        passkey: None,
     };
     post("/session/second-step", &body).await
+}
+
+/// The second step with a passkey: the browser signs the waiting sign-in's challenge.
+pub async fn second_step_passkey(
+    token: String,
+    options: &serde_json::Value,
+) -> ApiResult<SessionInfo> {
+    let credential = crate::passkeys::get(options)
+        .await
+        .map_err(ApiError::local)?;
+    let body = SecondStep {
+        second_step_token: token,
+        code: None,
+        recovery_code: None,
+        passkey: Some(credential),
+    };
+    post("/session/second-step", &body).await
+}
+
+/// Signing in with a passkey alone: a challenge, the browser's answer, a session.
+pub async fn passkey_sign_in() -> ApiResult<SessionInfo> {
+    let challenge: PasskeyChallenge =
+        json(Method::Post, "/session/passkey", Some("{}".into())).await?;
+    let credential = crate::passkeys::get(&challenge.options)
+        .await
+        .map_err(ApiError::local)?;
+    post(
+        &format!("/session/passkey/{}", encode(&challenge.id)),
+        &PasskeyAssertion { credential },
+    )
+    .await
+}
+
+/// Sudo mode with a passkey instead of the password.
+pub async fn sudo_passkey() -> ApiResult<SessionInfo> {
+    let challenge: PasskeyChallenge =
+        json(Method::Post, "/session/sudo/passkey", Some("{}".into())).await?;
+    let credential = crate::passkeys::get(&challenge.options)
+        .await
+        .map_err(ApiError::local)?;
+    let body = SudoRequest {
+        password: None,
+        code: None,
+        recovery_code: None,
+        passkey: Some(SudoPasskey {
+            ceremony_id: challenge.id,
+            credential,
+        }),
+    };
+    post("/session/sudo", &body).await
+}
+
+/// Registers a passkey of this browser (or a phone or key it offers) as `name`.
+pub async fn add_passkey(name: String) -> ApiResult<ConfirmedSecondFactor> {
+    let challenge: PasskeyChallenge = json(
+        Method::Post,
+        "/me/second-factors/passkey",
+        Some("{}".into()),
+    )
+    .await?;
+    let credential = crate::passkeys::create(&challenge.options)
+        .await
+        .map_err(ApiError::local)?;
+    post(
+        &format!("/me/second-factors/passkey/{}", encode(&challenge.id)),
+        &FinishPasskey { credential, name },
+    )
+    .await
 }
 
 /// Sudo mode: the password again, with a code (`recovery`: a recovery code) for a
@@ -291,9 +371,10 @@ pub async fn sudo(password: String, code: String, recovery: bool) -> ApiResult<S
     let code = (!code.trim().is_empty()).then_some(code);
     let (code, recovery_code) = if recovery { (None, code) } else { (code, None) };
     let body = SudoRequest {
-        password,
+        password: Some(password),
         code,
         recovery_code,
+        passkey: None,
     };
     post("/session/sudo", &body).await
 }

@@ -163,6 +163,21 @@ fn SudoDialog(prompt: SudoPrompt) -> impl IntoView {
             busy.set(false);
         });
     };
+    let with_passkey = move |_| {
+        busy.set(true);
+        error.set(None);
+        leptos::task::spawn_local(async move {
+            match api::sudo_passkey().await {
+                Ok(info) => {
+                    password.set(String::new());
+                    auth.signed_in(info);
+                    prompt.answer(true);
+                }
+                Err(e) => error.set(Some(e)),
+            }
+            busy.set(false);
+        });
+    };
     view! {
         <Show when=move || prompt.open.get()>
             <crate::components::Modal title="Confirm it is you" on_close=close>
@@ -193,6 +208,9 @@ fn SudoDialog(prompt: SudoPrompt) -> impl IntoView {
                     })}
                     <div class="actions">
                         <button type="button" class="secondary" on:click=move |_| close.run(())>"Cancel"</button>
+                        {crate::passkeys::supported().then(|| view! {
+                            <button type="button" class="secondary" disabled=move || busy.get() on:click=with_passkey>"Use a passkey"</button>
+                        })}
                         <button type="submit" disabled=move || busy.get()>"Confirm"</button>
                     </div>
                 </form>
@@ -296,9 +314,13 @@ pub fn RequireSignIn(children: ChildrenFn) -> impl IntoView {
         })
     });
     Effect::new(move |_| {
-        if auth.checked.get() && !signed_in.get() {
+        // (Signing out leaves for the sign-in page before the session is forgotten:
+        // this frame, on its way out, must not send it there again with itself as
+        // `next`.)
+        let on_sign_in = here().starts_with("/login");
+        if auth.checked.get() && !signed_in.get() && !on_sign_in {
             navigate(&login_url(&here()), Default::default());
-        } else if must_enrol.get() {
+        } else if must_enrol.get() && !on_sign_in {
             navigate(&enrol_url(&here()), Default::default());
         }
     });

@@ -6,6 +6,7 @@ mod app;
 mod components;
 mod format;
 mod pages;
+mod passkeys;
 
 fn main() {
     leptos::mount::mount_to_body(app::App);

@@ -42,10 +42,12 @@ export async function freePort() {
 /** Starts `gatehouse serve` on a fresh SQLite database; answers its URL and first admin.
  *  Its standard output is a pipe, not a terminal, so the server writes the first admin
  *  to `first-admin-password` in its data directory instead of printing them. */
-export async function startGatehouse() {
+export async function startGatehouse({ host = '127.0.0.1' } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-browser-'));
   const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
+  // Passkeys need a host name (browsers refuse an IP address as WebAuthn's RP id):
+  // those tests use `localhost`, which is as much a secure context as 127.0.0.1.
+  const url = `http://${host}:${port}`;
   const proc = spawn(GATEHOUSE_BIN, [
     '--database-url', `sqlite://${join(dir, 'gatehouse.db')}`,
     '--data-dir', dir,
@@ -162,7 +164,7 @@ export async function signIn(page, base, { username, password }, next) {
   await page.goto(`${base}/login${next ? `?next=${encodeURIComponent(next)}` : ''}`);
   await page.getByLabel('Username').fill(username);
   await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
 }
 
 /** A signed-in API session for setting up data (cookie + CSRF token). */
@@ -205,11 +207,11 @@ export async function expectVisible(page, locator, ms = 15_000) {
 
 /** One Gatehouse and one browser for a test file: `ready(gatehouse, browser)` before its
  *  tests, both stopped after them. */
-export function setup(ready) {
+export function setup(ready, options) {
   let gh;
   let browser;
   before(async () => {
-    gh = await startGatehouse();
+    gh = await startGatehouse(options);
     browser = await launchBrowser();
     ready(gh, browser);
   });

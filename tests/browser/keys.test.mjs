@@ -32,10 +32,10 @@ test('sign-in page: a wrong password is explained, the right one lands on the ap
   await review(page, 'login');
   await page.getByLabel('Username').fill(gh.admin.username);
   await page.getByLabel('Password').fill('not the password at all');
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   await assert.doesNotReject(page.getByRole('alert').filter({ hasText: 'Wrong username or password' }).waitFor());
   await page.getByLabel('Password').fill(gh.admin.password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   // Back where the visitor wanted to go.
   await page.waitForURL(`${gh.url}/keys`);
   await page.getByRole('heading', { name: 'API Keys', level: 1 }).waitFor();
@@ -219,7 +219,7 @@ test('an ended session sends the person to sign in, then back to the page', asyn
   await page.getByText('Your session has ended').waitFor();
   await page.getByLabel('Username').fill(gh.admin.username);
   await page.getByLabel('Password').fill(gh.admin.password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   await page.waitForURL(`${gh.url}/keys`);
   await page.context().close();
 });
@@ -230,7 +230,7 @@ test('sign-in never sends the person to another site, however `next` is disguise
     await page.goto(`${gh.url}/login?next=${next}`);
     await page.getByLabel('Username').fill(gh.admin.username);
     await page.getByLabel('Password').fill(gh.admin.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.waitForLoadState('networkidle');
     await page.waitForTimeout(300);
     assert.ok(page.url().startsWith(gh.url), `next=${next} led to ${page.url()}`);

@@ -108,7 +108,7 @@ test('mod_auth_openidc: a person opens a protected page, signs in with Gatehouse
     assert.match(page.url(), /\/login\?next=/);
     await page.getByLabel('Username').fill(ada.username);
     await page.getByLabel('Password').fill(ada.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
 
     await page.waitForURL(/\/authorize\?request=/);
     await expectVisible(page, page.locator('#consent-title').filter({ hasText: NAME }));
@@ -161,7 +161,7 @@ test('mod_auth_openidc: without a Gatehouse sign-in nothing under /protected/ is
   try {
     // A fresh browser that gives up on the sign-in page never sees the claims.
     await page.goto(`${apache.url}/protected/index.shtml`);
-    await expectVisible(page, page.getByRole('button', { name: 'Sign in' }));
+    await expectVisible(page, page.getByRole('button', { name: 'Sign in', exact: true }));
     assert.ok(page.url().startsWith(`${gh.url}/login?`), page.url());
     // And a forged callback (a code Gatehouse never issued) is refused by Apache.
     const res = await page.goto(`${apache.redirectUri}?code=forged&state=forged`);
@@ -189,7 +189,7 @@ async function signInThroughApache(page, { consent }) {
   await expectOnApache(page, page.getByText('An application asked you to sign in'));
   await page.getByLabel('Username').fill(ada.username);
   await page.getByLabel('Password').fill(ada.password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   if (consent) {
     await page.waitForURL(/\/authorize\?request=/);
     await expectVisible(page, page.locator('#consent-title').filter({ hasText: NAME }));
@@ -209,7 +209,7 @@ test('mod_auth_openidc: signing out through Apache ends the Gatehouse session to
     await expectOnApache(page, page.getByText('An application asked you to sign in'));
     await page.getByLabel('Username').fill(ada.username);
     await page.getByLabel('Password').fill(ada.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.waitForURL((u) => u.href.startsWith(`${apache.url}/protected/`) || /\/authorize\?request=/.test(u.href));
     if (/\/authorize\?request=/.test(page.url())) await page.locator('#allow').click();
     await expectOnApache(page, page.getByRole('heading', { name: `Hello, ${ada.display_name}` }));

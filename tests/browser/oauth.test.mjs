@@ -71,7 +71,7 @@ for (const type of ['confidential', 'public']) {
       await person.getByText('An application asked you to sign in').waitFor();
       await person.getByLabel('Username').fill(gh.admin.username);
       await person.getByLabel('Password').fill(gh.admin.password);
-      await person.getByRole('button', { name: 'Sign in' }).click();
+      await person.getByRole('button', { name: 'Sign in', exact: true }).click();
       // The consent page: the app's name, who registered it, the scopes in words.
       await person.waitForURL(/\/authorize\?request=/);
       await person.locator('#consent-title').filter({ hasText: name }).waitFor();
@@ -117,7 +117,7 @@ for (const type of ['confidential', 'public']) {
       await person.waitForURL(/\/login\?next=/);
       await person.getByLabel('Username').fill(gh.admin.username);
       await person.getByLabel('Password').fill(gh.admin.password);
-      await person.getByRole('button', { name: 'Sign in' }).click();
+      await person.getByRole('button', { name: 'Sign in', exact: true }).click();
       await person.waitForURL(/\/authorize\?request=/);
       await person.locator('#allow').click();
       await person.waitForURL(`${sample.url}/`);
@@ -217,7 +217,7 @@ test('prompt=login: a signed-in person is asked for their password again before 
   assert.match(page.url(), /\/login\?/, 'the existing session did not count');
   await page.getByLabel('Username').fill(gh.admin.username);
   await page.getByLabel('Password').fill(gh.admin.password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   // The new sign-in goes on to the consent page, then back to the app with a code.
   await page.waitForURL(/\/authorize\?request=/);
   await page.locator('#allow').click();

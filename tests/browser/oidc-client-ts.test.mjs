@@ -321,7 +321,7 @@ describe('oidc-client-ts 3 in a single-page app on another origin', () => {
     await expectVisible(page, page.getByText('An application asked you to sign in'));
     await page.getByLabel('Username').fill(grace.username);
     await page.getByLabel('Password').fill(grace.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.waitForURL(/\/authorize\?request=/);
     await expectVisible(page, page.locator('#consent-title').filter({ hasText: NAME }));
     assert.deepEqual(await page.locator('#consent-scopes li').allInnerTexts(), [

@@ -200,7 +200,7 @@ async function signInToApp(page, rp, name, { signIn, consent, reviewAs }) {
     await page.getByText('An application asked you to sign in').waitFor();
     await page.getByLabel('Username').fill(grace.username);
     await page.getByLabel('Password').fill(grace.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   }
   if (consent) {
     await page.waitForURL(/\/authorize\?request=/);
@@ -397,7 +397,7 @@ test('openid-client: denying the consent brings the person back to the app with 
     await page.waitForURL(/\/login\?next=/);
     await page.getByLabel('Username').fill(grace.username);
     await page.getByLabel('Password').fill(grace.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.waitForURL(/\/authorize\?request=/);
     await page.locator('#deny').click();
     await page.waitForURL((u) => u.href.startsWith(rp.redirectUri));
@@ -425,11 +425,11 @@ const USER_CODE = /^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$/;
 
 /** Signs the person in on Gatehouse's sign-in page, where the browser was sent. */
 async function signInAtGatehouse(page) {
-  await expectVisible(page, page.getByRole('button', { name: 'Sign in' }));
+  await expectVisible(page, page.getByRole('button', { name: 'Sign in', exact: true }));
   assert.match(page.url(), /\/login\?next=/);
   await page.getByLabel('Username').fill(grace.username);
   await page.getByLabel('Password').fill(grace.password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
 }
 
 describe('openid-client 6: the device authorization grant (RFC 8628)', () => {
@@ -660,7 +660,7 @@ describe('openid-client 6: RP-Initiated Logout', () => {
 
     // The Gatehouse session is gone: the person's next visit asks them to sign in.
     await page.goto(`${gh.url}/apps`);
-    await expectVisible(page, page.getByRole('button', { name: 'Sign in' }));
+    await expectVisible(page, page.getByRole('button', { name: 'Sign in', exact: true }));
     assert.match(page.url(), /\/login\?next=/);
     // And the app's refresh token from that sign-in (no offline_access) died with it
     // (OpenID Connect Core §11).
@@ -686,6 +686,6 @@ describe('openid-client 6: RP-Initiated Logout', () => {
     await expectVisible(page, page.getByRole('heading', { name: 'You are signed out of the app' }));
     assert.equal(await page.locator('#state').innerText(), state);
     await page.goto(`${gh.url}/apps`);
-    await expectVisible(page, page.getByRole('button', { name: 'Sign in' }));
+    await expectVisible(page, page.getByRole('button', { name: 'Sign in', exact: true }));
   });
 });

@@ -104,11 +104,14 @@ pub fn build_web() -> anyhow::Result<BundleSize> {
     let boot_name = format!("boot-{}.js", hash(boot.as_bytes()));
     let css = std::fs::read(root.join("frontend/style.css"))?;
     let css_name = format!("style-{}.css", hash(&css));
+    let passkeys = std::fs::read(root.join("frontend/passkeys.js"))?;
+    let passkeys_name = format!("passkeys-{}.js", hash(&passkeys));
     for (name, bytes) in [
         (&wasm_name, wasm_bytes.as_slice()),
         (&js_name, js.as_bytes()),
         (&boot_name, boot.as_bytes()),
         (&css_name, css.as_slice()),
+        (&passkeys_name, passkeys.as_slice()),
     ] {
         files.push(write_asset(&assets, name, bytes)?);
     }
@@ -118,7 +121,8 @@ pub fn build_web() -> anyhow::Result<BundleSize> {
         .replace("{{style}}", &css_name)
         .replace("{{js}}", &js_name)
         .replace("{{wasm}}", &wasm_name)
-        .replace("{{boot}}", &boot_name);
+        .replace("{{boot}}", &boot_name)
+        .replace("{{passkeys}}", &passkeys_name);
     if index.contains("{{") {
         bail!("frontend/index.html names an asset xtask does not know");
     }

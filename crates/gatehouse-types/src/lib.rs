@@ -1103,6 +1103,8 @@ parsed_from_string!(
 pub enum SecondFactorKind {
     /// One-time codes from an authenticator app (RFC 6238).
     Totp,
+    /// A passkey (WebAuthn): also signs in on its own, with no password.
+    Passkey,
 }
 
 /// One of a person's second steps.
@@ -1173,9 +1175,48 @@ pub struct RecoveryCodes {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SecondStepRequired {
     pub second_step_token: String,
-    /// `totp` and `recovery_code`.
+    /// What the person may give: `totp` (when they have an app), `passkey` (when they
+    /// have one) and `recovery_code`.
     pub methods: Vec<String>,
     pub expires_in: i64,
+    /// With `passkey`: the options for `navigator.credentials.get()` (WebAuthn's
+    /// `PublicKeyCredentialRequestOptions` in its JSON form, under `publicKey`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub passkey_options: Option<serde_json::Value>,
+}
+
+/// The first half of a WebAuthn ceremony (registering a passkey, or signing in or
+/// confirming with one): its id, and the options for `navigator.credentials`
+/// (`create()` or `get()`), in their JSON form under `publicKey`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PasskeyChallenge {
+    pub id: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub options: serde_json::Value,
+    pub expires_in: i64,
+}
+
+/// `POST /api/v1/me/second-factors/passkey/{id}`: the new credential, as the browser's
+/// `PublicKeyCredential.toJSON()` gives it, and its name.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct FinishPasskey {
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub credential: serde_json::Value,
+    #[cfg_attr(feature = "openapi", schema(schema_with = schema::name))]
+    pub name: String,
+}
+
+/// A signed WebAuthn assertion answering a ceremony (`PublicKeyCredential.toJSON()`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct PasskeyAssertion {
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub credential: serde_json::Value,
 }
 
 /// `POST /api/v1/session/second-step`: a one-time code or a recovery code.
@@ -1186,6 +1227,10 @@ pub struct SecondStep {
     pub second_step_token: String,
     pub code: Option<String>,
     pub recovery_code: Option<String>,
+    /// A passkey's signed answer to `passkey_options` (`PublicKeyCredential.toJSON()`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub passkey: Option<serde_json::Value>,
 }
 
 /// `POST /api/v1/session/sudo`: the password again and, for a person with a second
@@ -1194,11 +1239,26 @@ pub struct SecondStep {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SudoRequest {
-    pub password: String,
+    /// Needed unless a passkey answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recovery_code: Option<String>,
+    /// A passkey's answer to `POST /api/v1/session/sudo/passkey`: on its own, enough.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passkey: Option<SudoPasskey>,
+}
+
+/// A passkey confirming sudo mode: the ceremony's id and the signed answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SudoPasskey {
+    pub ceremony_id: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub credential: serde_json::Value,
 }
 
 impl std::fmt::Debug for SudoRequest {

@@ -17,8 +17,11 @@ pub fn safe_next(next: Option<String>) -> String {
     let Some(n) = next else {
         return fallback();
     };
+    // Never back to the sign-in page itself: signing in there would go nowhere.
     if !n.starts_with('/')
         || n.starts_with("//")
+        || n == "/login"
+        || n.starts_with("/login?")
         || n.chars()
             .any(|c| c.is_control() || c.is_whitespace() || c == '\\')
     {
@@ -64,8 +67,10 @@ pub fn Login() -> impl IntoView {
     // `max_age`): the existing session does not count, only a sign-in made here.
     let reauth = Memo::new(move |_| query.with(|q| q.get("reauth").as_deref() == Some("1")));
     let fresh = RwSignal::new(false);
-    // The password was right and a second step is owed: the waiting sign-in's token.
+    // The password was right and a second step is owed: the waiting sign-in's token,
+    // and the passkey challenge when the person has a passkey.
     let owed = RwSignal::new(None::<String>);
+    let owed_passkey = RwSignal::new(None::<serde_json::Value>);
     let code = RwSignal::new(String::new());
     let recovery = RwSignal::new(false);
 
@@ -108,8 +113,12 @@ pub fn Login() -> impl IntoView {
                 }
                 Ok(api::SignIn::SecondStep(step)) => {
                     password.set(String::new());
+                    let passkey_only = !step.methods.iter().any(|m| m == "totp");
+                    owed_passkey.set(step.passkey_options);
                     owed.set(Some(step.second_step_token));
                     busy.set(false);
+                    // Someone with passkeys alone types a recovery code, if anything.
+                    recovery.set(passkey_only);
                 }
                 Err(e) => {
                     error.set(Some(e));
@@ -149,6 +158,49 @@ pub fn Login() -> impl IntoView {
         });
     };
 
+    // The passkey as the second step.
+    let use_passkey = move |_| {
+        let (Some(token), Some(options)) = (owed.get_untracked(), owed_passkey.get_untracked())
+        else {
+            return;
+        };
+        busy.set(true);
+        error.set(None);
+        leptos::task::spawn_local(async move {
+            match api::second_step_passkey(token, &options).await {
+                Ok(info) => {
+                    fresh.set(true);
+                    auth.signed_in(info);
+                }
+                Err(e) => {
+                    if e.code == gatehouse_types::codes::SECOND_STEP_EXPIRED {
+                        owed.set(None);
+                    }
+                    error.set(Some(e));
+                    busy.set(false);
+                }
+            }
+        });
+    };
+    // A passkey alone, no username typed.
+    let passkey_sign_in = move |_| {
+        busy.set(true);
+        error.set(None);
+        leptos::task::spawn_local(async move {
+            match api::passkey_sign_in().await {
+                Ok(info) => {
+                    fresh.set(true);
+                    auth.signed_in(info);
+                }
+                Err(e) => {
+                    error.set(Some(e));
+                    busy.set(false);
+                }
+            }
+        });
+    };
+    let passkeys_here = crate::passkeys::supported();
+
     let oauth_next = move || is_server_path(&next.get());
     view! {
         <main id="main" class="center-page">
@@ -185,6 +237,11 @@ pub fn Login() -> impl IntoView {
                         </label>
                         <ErrorNote error=error/>
                         <button type="submit" class="wide" disabled=move || busy.get()>"Continue"</button>
+                        <Show when=move || owed_passkey.with(Option::is_some) && passkeys_here>
+                            <button type="button" class="wide secondary" disabled=move || busy.get() on:click=use_passkey>
+                                "Use your passkey"
+                            </button>
+                        </Show>
                         <button type="button" class="link" on:click=move |_| {
                             recovery.update(|r| *r = !*r);
                             code.set(String::new());
@@ -223,6 +280,11 @@ pub fn Login() -> impl IntoView {
                     <button type="submit" class="wide" disabled=move || busy.get()>
                         {move || if busy.get() { "Signing in…" } else { "Sign in" }}
                     </button>
+                    {passkeys_here.then(|| view! {
+                        <button type="button" class="wide secondary" disabled=move || busy.get() on:click=passkey_sign_in>
+                            "Sign in with a passkey"
+                        </button>
+                    })}
                 </form>
                 <p class="hint">"Forgot your password? Ask an administrator of your subscription to set a new one."</p>
             </div>

@@ -1,7 +1,9 @@
 //! Profile and password: the display name and e-mail, and a password change (which
 //! ends every other session of the user).
 
-use gatehouse_types::{PasswordChanged, RecentKind, SecondFactors, TotpEnrolment, UpdateMe};
+use gatehouse_types::{
+    PasswordChanged, RecentKind, SecondFactorKind, SecondFactors, TotpEnrolment, UpdateMe,
+};
 use leptos::prelude::*;
 
 use crate::api::{self, ApiError};
@@ -279,6 +281,26 @@ fn TwoStep(#[prop(optional)] on_change: Option<Callback<()>>) -> impl IntoView {
             }
         });
     };
+    let passkey_name = RwSignal::new("Passkey".to_string());
+    let add_passkey = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        busy.set(true);
+        error.set(None);
+        codes.set(None);
+        let name = passkey_name.get_untracked();
+        leptos::task::spawn_local(async move {
+            match api::add_passkey(name).await {
+                Ok(done) => {
+                    codes.set(done.recovery_codes);
+                    load();
+                    changed();
+                }
+                Err(e) => error.set(Some(e)),
+            }
+            busy.set(false);
+        });
+    };
+    let passkeys_here = crate::passkeys::supported();
     let remove = move |id: String| {
         error.set(None);
         leptos::task::spawn_local(async move {
@@ -301,10 +323,14 @@ fn TwoStep(#[prop(optional)] on_change: Option<Callback<()>>) -> impl IntoView {
                 .map(|item| {
                     let id = item.id.clone();
                     let label = format!("Remove {}", item.name);
+                    let kind = match item.kind {
+                        SecondFactorKind::Totp => "authenticator app",
+                        SecondFactorKind::Passkey => "passkey",
+                    };
                     view! {
                         <li>
                             <strong>{item.name}</strong>
-                            " — added " {format::relative(item.created_at)}
+                            " (" {kind} ") — added " {format::relative(item.created_at)}
                             ", last used " <When t=item.last_used_at/>
                             " "
                             <button type="button" class="link" aria-label=label
@@ -315,7 +341,7 @@ fn TwoStep(#[prop(optional)] on_change: Option<Callback<()>>) -> impl IntoView {
                 .collect_view();
             view! {
                 <p>{if on {
-                    "On: signing in asks for a code from your authenticator app after the password."
+                    "On: signing in asks for a passkey or a code from your authenticator app after the password; a passkey also signs you in on its own."
                 } else {
                     "Off: your password alone signs you in."
                 }}</p>
@@ -344,6 +370,19 @@ fn TwoStep(#[prop(optional)] on_change: Option<Callback<()>>) -> impl IntoView {
                     <div class="actions left">
                         <button type="button" on:click=start>"Add an authenticator app"</button>
                     </div>
+                    {passkeys_here.then(|| view! {
+                        <form on:submit=add_passkey id="passkey-form" class="inline-form">
+                            <label class="field">
+                                <span>"Passkey name"</span>
+                                <input name="passkey_name" maxlength="100" required
+                                    prop:value=move || passkey_name.get()
+                                    on:input=move |ev| passkey_name.set(event_target_value(&ev))/>
+                            </label>
+                            <div class="actions left">
+                                <button type="submit" class="secondary" disabled=move || busy.get()>"Add a passkey"</button>
+                            </div>
+                        </form>
+                    })}
                 }.into_any(),
                 Some(started) => view! {
                     <form on:submit=confirm id="totp-form">

@@ -40,6 +40,9 @@ pub const USER_CODE_FAILURE_WINDOW: Duration = Duration::from_secs(600);
 /// anyone holding a public client's id may start them, and each is a row until the
 /// retention job's next run after it expires.
 pub const DEVICE_STARTS: u32 = 2_400;
+/// Passkey sign-ins one address may start in [`USER_CODE_FAILURE_WINDOW`] (one a
+/// second): anyone may start one, and each is a row until it expires.
+pub const PASSKEY_STARTS: u32 = 600;
 /// Seconds between device polls at first (RFC 8628 §3.2's default), and the most
 /// `slow_down` raises it to: past a minute a device is broken, not hasty.
 pub const DEVICE_POLL_SECONDS: i64 = 5;
@@ -75,6 +78,8 @@ pub struct Authenticator {
     pub user_code_address_limiter: FailureLimiter,
     /// Device authorizations started, per client and address.
     pub device_start_limiter: FailureLimiter,
+    /// Passkey sign-ins started, per address (each is a row for five minutes).
+    pub passkey_start_limiter: FailureLimiter,
     /// When each device code was last polled, and its interval.
     pub device_polls: DevicePolls,
     /// Peers whose forwarding headers are believed, and the header they write.
@@ -82,6 +87,8 @@ pub struct Authenticator {
     pub forwarded_header: ForwardedHeader,
     /// The session cookie's name (`auth::session::cookie_name`).
     pub session_cookie: &'static str,
+    /// The WebAuthn relying party (passkeys).
+    pub passkeys: super::passkeys::Passkeys,
     /// Where invalidations go to reach the other replicas (PostgreSQL only; set by
     /// [`Authenticator::tell_replicas`]).
     replicas: OnceLock<Worker<String>>,
@@ -116,10 +123,12 @@ impl Authenticator {
                 USER_CODE_FAILURE_WINDOW,
             ),
             device_start_limiter: FailureLimiter::new(DEVICE_STARTS, USER_CODE_FAILURE_WINDOW),
+            passkey_start_limiter: FailureLimiter::new(PASSKEY_STARTS, USER_CODE_FAILURE_WINDOW),
             device_polls: DevicePolls::new(DEVICE_POLL_SECONDS, DEVICE_POLL_MAX_SECONDS),
             trusted_proxies: settings.trusted_proxies.clone(),
             forwarded_header: settings.forwarded_header,
             session_cookie: super::session::cookie_name(&settings.public_url),
+            passkeys: super::passkeys::Passkeys::new(&settings.public_url),
             replicas: OnceLock::new(),
             db,
             clock,

@@ -16,6 +16,7 @@ pub mod cors;
 pub mod device_polls;
 pub mod jwt;
 pub mod lockout;
+pub mod passkeys;
 pub mod password;
 pub mod recovery;
 pub mod scopes;

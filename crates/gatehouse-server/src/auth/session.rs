@@ -21,6 +21,8 @@ pub const SUDO_WINDOW: TimeDelta = TimeDelta::minutes(10);
 /// then also a one-time code.
 pub const AMR_PASSWORD: &str = "pwd";
 pub const AMR_PASSWORD_AND_CODE: &str = "pwd otp";
+/// A password and a passkey (software-held or hardware-held key, `auth::passkeys`).
+pub const AMR_PASSWORD_AND_PASSKEY: &str = "pwd swk";
 
 /// Whether a session's `amr` includes a step besides the password.
 pub fn has_second_step(amr: &str) -> bool {

@@ -228,6 +228,18 @@ diesel::table! {
         last_step -> Nullable<BigInt>,
         created_at -> Timestamp,
         last_used_at -> Nullable<Timestamp>,
+        credential_id -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    webauthn_ceremonies (id) {
+        id -> Text,
+        user_id -> Nullable<Text>,
+        kind -> Text,
+        state -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
     }
 }
 
@@ -285,5 +297,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     second_factors,
     recovery_codes,
     sign_in_steps,
-    second_step_resets
+    second_step_resets,
+    webauthn_ceremonies
 );

@@ -7,7 +7,9 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::DbConnection;
-use crate::db::schema::{recovery_codes, second_factors, second_step_resets, sign_in_steps};
+use crate::db::schema::{
+    recovery_codes, second_factors, second_step_resets, sign_in_steps, webauthn_ceremonies,
+};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = second_factors)]
@@ -15,10 +17,11 @@ pub struct FactorRow {
     pub id: String,
     pub subscription_id: String,
     pub user_id: String,
-    /// `totp` (later also `passkey`).
+    /// `totp` or `passkey`.
     pub kind: String,
     pub name: String,
-    /// A one-time code's base32 secret.
+    /// A one-time code's base32 secret; a passkey's public record (webauthn-rs's
+    /// `Passkey`, JSON).
     pub secret: String,
     /// Whether the person proved it works (typed a code from it).
     pub confirmed: bool,
@@ -26,6 +29,8 @@ pub struct FactorRow {
     pub last_step: Option<i64>,
     pub created_at: NaiveDateTime,
     pub last_used_at: Option<NaiveDateTime>,
+    /// A passkey's credential id (base64url).
+    pub credential_id: Option<String>,
 }
 
 #[derive(Debug, Insertable)]
@@ -39,6 +44,91 @@ pub struct NewFactor<'a> {
     pub secret: &'a str,
     pub confirmed: bool,
     pub created_at: NaiveDateTime,
+    pub credential_id: Option<&'a str>,
+}
+
+/// The passkey with this credential id, if any.
+pub fn find_passkey(
+    conn: &mut DbConnection,
+    credential_id: &str,
+) -> QueryResult<Option<FactorRow>> {
+    second_factors::table
+        .filter(second_factors::credential_id.eq(credential_id))
+        .filter(second_factors::kind.eq("passkey"))
+        .select(FactorRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// A passkey was used: its record (with the authenticator's new counter) and when.
+/// `false` when it was removed meanwhile.
+pub fn use_passkey(
+    conn: &mut DbConnection,
+    id: &str,
+    record: &str,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    diesel::update(second_factors::table.find(id))
+        .set((
+            second_factors::secret.eq(record),
+            second_factors::last_used_at.eq(Some(now)),
+        ))
+        .execute(conn)
+        .map(|n| n == 1)
+}
+
+/// A WebAuthn ceremony's first half.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = webauthn_ceremonies)]
+pub struct CeremonyRow {
+    pub id: String,
+    pub user_id: Option<String>,
+    pub kind: String,
+    pub state: String,
+    pub created_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+}
+
+/// Stores a ceremony's first half (and sweeps those past their time).
+pub fn insert_ceremony(conn: &mut DbConnection, row: &CeremonyRow) -> QueryResult<()> {
+    diesel::delete(
+        webauthn_ceremonies::table.filter(webauthn_ceremonies::expires_at.le(row.created_at)),
+    )
+    .execute(conn)?;
+    diesel::insert_into(webauthn_ceremonies::table)
+        .values((
+            webauthn_ceremonies::id.eq(&row.id),
+            webauthn_ceremonies::user_id.eq(&row.user_id),
+            webauthn_ceremonies::kind.eq(&row.kind),
+            webauthn_ceremonies::state.eq(&row.state),
+            webauthn_ceremonies::created_at.eq(row.created_at),
+            webauthn_ceremonies::expires_at.eq(row.expires_at),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+/// A ceremony of `kind`, still in its time.
+pub fn find_ceremony(
+    conn: &mut DbConnection,
+    id: &str,
+    kind: &str,
+    now: NaiveDateTime,
+) -> QueryResult<Option<CeremonyRow>> {
+    webauthn_ceremonies::table
+        .find(id)
+        .filter(webauthn_ceremonies::kind.eq(kind))
+        .filter(webauthn_ceremonies::expires_at.gt(now))
+        .select(CeremonyRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Spends a ceremony: `false` when another request spent it first.
+pub fn spend_ceremony(conn: &mut DbConnection, id: &str) -> QueryResult<bool> {
+    diesel::delete(webauthn_ceremonies::table.find(id))
+        .execute(conn)
+        .map(|n| n == 1)
 }
 
 pub fn insert(conn: &mut DbConnection, new: &NewFactor<'_>) -> QueryResult<()> {

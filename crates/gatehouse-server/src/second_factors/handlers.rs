@@ -6,14 +6,16 @@
 use crate::error::responses::*;
 use actix_web::{HttpResponse, web};
 use gatehouse_types::{
-    ConfirmSecondFactor, ConfirmedSecondFactor, RecoveryCodes, SecondFactors, TotpEnrolment, codes,
-    validate,
+    ConfirmSecondFactor, ConfirmedSecondFactor, FinishPasskey, PasskeyChallenge, RecoveryCodes,
+    SecondFactor, SecondFactorKind, SecondFactors, TotpEnrolment, codes, validate,
 };
 use serde_json::json;
+use webauthn_rs::prelude::{Passkey, PasskeyRegistration, RegisterPublicKeyCredential};
 
-use super::store::{self, NewFactor};
+use super::store::{self, CeremonyRow, NewFactor};
 use crate::audit::Audit;
-use crate::auth::{Action, Authenticated, ClientMeta, Principal, recovery, totp};
+use crate::auth::{Action, Authenticated, ClientMeta, Principal, passkeys, recovery, totp};
+use crate::clock;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -108,6 +110,7 @@ pub async fn start_totp(
                     secret: &row_secret,
                     confirmed: false,
                     created_at: now,
+                    credential_id: None,
                 },
             )?;
             Ok(())
@@ -157,38 +160,25 @@ pub async fn confirm(
     let now = state.clock.now();
     let step = totp::verify(&factor.secret, &code, now.and_utc().timestamp(), None)
         .ok_or_else(|| ApiError::validation("code", "is not the code the app shows now"))?;
-    let codes = recovery::new_codes();
-    let hashes: Vec<String> = codes
-        .iter()
-        .map(|c| state.auth.tokens.hash(&recovery::normalize(c)))
-        .collect();
+    let (codes, hashes) = recovery_codes(&state);
     let audit = Audit::by(&principal, &meta, "second_factor.added")
         .target("second_factor", &id)
         .subject(&principal.user.id)
         .details(json!({"kind": "totp", "name": name}));
     let (user_id, factor_id, factor_name) = (principal.user.id.clone(), id.clone(), name.clone());
-    let keep = principal.via.id().to_string();
-    // The person just showed a code from the app: this session now counts as signed in
-    // with both steps (it is the one that may go on where two steps are required).
-    let upgrade = principal
-        .amr()
-        .filter(|amr| !crate::auth::session::has_second_step(amr))
-        .map(|_| crate::auth::session::AMR_PASSWORD_AND_CODE);
+    let added = Added::new(
+        &principal,
+        hashes,
+        crate::auth::session::AMR_PASSWORD_AND_CODE,
+    );
     let (first, logouts) = audit
         .write(&state.db, move |conn| {
-            let first = !store::has_confirmed(conn, &user_id)?;
-            if !store::confirm(conn, &user_id, &factor_id, &factor_name, step, now)? {
-                return Err(ApiError::NotFound);
-            }
-            let mut logouts = Vec::new();
-            if first {
-                store::replace_recovery_codes(conn, &user_id, &hashes, now)?;
-                logouts = end_other_sessions(conn, &user_id, &keep, now)?;
-            }
-            if let Some(amr) = upgrade {
-                crate::db::sessions::verified(conn, &keep, now, Some(amr))?;
-            }
-            Ok((first, logouts))
+            added.record(conn, now, |conn| {
+                if !store::confirm(conn, &user_id, &factor_id, &factor_name, step, now)? {
+                    return Err(ApiError::NotFound);
+                }
+                Ok(())
+            })
         })
         .await?;
     crate::logout::send(&state, logouts, "second_step_added");
@@ -312,6 +302,234 @@ pub async fn reset_for_user(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// What follows a second step added, in its transaction: the first brings recovery
+/// codes and signs out every other session (signed in with the password alone), and
+/// this session, whose person just proved the new step, counts as signed in with it
+/// (`amr`), so that it may go on where two steps are required.
+struct Added {
+    user_id: String,
+    session: String,
+    hashes: Vec<String>,
+    upgrade: Option<&'static str>,
+}
+
+impl Added {
+    fn new(principal: &Principal, hashes: Vec<String>, amr: &'static str) -> Added {
+        Added {
+            user_id: principal.user.id.clone(),
+            session: principal.via.id().to_string(),
+            hashes,
+            upgrade: principal
+                .amr()
+                .filter(|amr| !crate::auth::session::has_second_step(amr))
+                .map(|_| amr),
+        }
+    }
+
+    /// Runs `add`, then the rest; whether it was the first, and whom to tell of the
+    /// sessions ended.
+    fn record(
+        &self,
+        conn: &mut crate::db::DbConnection,
+        now: chrono::NaiveDateTime,
+        add: impl FnOnce(&mut crate::db::DbConnection) -> Result<(), ApiError>,
+    ) -> Result<(bool, Vec<crate::logout::Target>), ApiError> {
+        let first = !store::has_confirmed(conn, &self.user_id)?;
+        add(conn)?;
+        let mut logouts = Vec::new();
+        if first {
+            store::replace_recovery_codes(conn, &self.user_id, &self.hashes, now)?;
+            logouts = end_other_sessions(conn, &self.user_id, &self.session, now)?;
+        }
+        if let Some(amr) = self.upgrade {
+            crate::db::sessions::verified(conn, &self.session, now, Some(amr))?;
+        }
+        Ok((first, logouts))
+    }
+}
+
+/// Ten new recovery codes and their hashes.
+fn recovery_codes(state: &AppState) -> (Vec<String>, Vec<String>) {
+    let codes = recovery::new_codes();
+    let hashes = codes
+        .iter()
+        .map(|c| state.auth.tokens.hash(&recovery::normalize(c)))
+        .collect();
+    (codes, hashes)
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/me/second-factors/passkey",
+    operation_id = "create_passkey_registration",
+    tag = "users",
+    summary = "Start registering a passkey: the options for `navigator.credentials.create()`. Finish with the browser's answer within five minutes.",
+    security(("session" = [], "csrf" = [])),
+    responses((status = 201, description = "Create the credential, then finish.", body = PasskeyChallenge), (status = 401, response = E401), (status = 403, response = E403), (status = 409, response = E409))
+)]
+pub async fn start_passkey(
+    state: web::Data<AppState>,
+    meta: ClientMeta,
+    Authenticated(principal): Authenticated,
+) -> Result<HttpResponse, ApiError> {
+    principal.require(Action::ManageSecondFactors)?;
+    let webauthn = state.auth.passkeys.get()?;
+    let user_id = principal.user.id.clone();
+    let factors = state
+        .db
+        .read(move |conn| Ok(store::list(conn, &user_id)?))
+        .await?;
+    // A device that holds one of the person's passkeys already is not asked twice.
+    let exclude = factors
+        .iter()
+        .filter(|f| f.kind == "passkey")
+        .filter_map(|f| passkeys::from_state::<Passkey>(&f.secret).ok())
+        .map(|p| p.cred_id().clone())
+        .collect();
+    let handle = uuid::Uuid::parse_str(&principal.user.id).map_err(anyhow::Error::from)?;
+    let user = &principal.user;
+    let shown = if user.display_name.is_empty() {
+        &user.username
+    } else {
+        &user.display_name
+    };
+    let (challenge, registration) = webauthn
+        .start_passkey_registration(handle, &user.username, shown, Some(exclude))
+        .map_err(|e| anyhow::anyhow!("passkey registration: {e}"))?;
+    let options = passkeys::creation_options(&challenge)?;
+    let now = state.clock.now();
+    let row = CeremonyRow {
+        id: uuid::Uuid::now_v7().to_string(),
+        user_id: Some(principal.user.id.clone()),
+        kind: "register".into(),
+        state: passkeys::state_json(&registration)?,
+        created_at: now,
+        expires_at: now + passkeys::CEREMONY_TTL,
+    };
+    let id = row.id.clone();
+    Audit::by(&principal, &meta, "second_factor.started")
+        .target("second_factor", &id)
+        .subject(&principal.user.id)
+        .details(json!({"kind": "passkey"}))
+        .write(&state.db, move |conn| {
+            Ok(store::insert_ceremony(conn, &row)?)
+        })
+        .await?;
+    Ok(HttpResponse::Created()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(PasskeyChallenge {
+            id,
+            options,
+            expires_in: passkeys::CEREMONY_TTL.num_seconds(),
+        }))
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/me/second-factors/passkey/{id}",
+    operation_id = "create_passkey",
+    tag = "users",
+    summary = "Finish registering a passkey with the browser's answer; the first second step also brings ten recovery codes, shown this once.",
+    security(("session" = [], "csrf" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The registration's id.")),
+    request_body = FinishPasskey,
+    responses((status = 200, description = "Registered.", body = ConfirmedSecondFactor), (status = 400, response = E400), (status = 401, response = E401), (status = 403, response = E403), (status = 404, response = E404), (status = 409, response = E409), (status = 422, response = E422))
+)]
+pub async fn finish_passkey(
+    state: web::Data<AppState>,
+    meta: ClientMeta,
+    Authenticated(principal): Authenticated,
+    path: web::Path<String>,
+    body: crate::routing::JsonBody<FinishPasskey>,
+) -> Result<HttpResponse, ApiError> {
+    principal.require(Action::ManageSecondFactors)?;
+    let ceremony_id = path.into_inner();
+    crate::routing::id_or_404(&ceremony_id)?;
+    let webauthn = state.auth.passkeys.get()?;
+    let FinishPasskey { credential, name } = body.into_inner();
+    let now = state.clock.now();
+    let (id, user_id) = (ceremony_id.clone(), principal.user.id.clone());
+    let ceremony = state
+        .db
+        .read(move |conn| Ok(store::find_ceremony(conn, &id, "register", now)?))
+        .await?
+        .filter(|c| c.user_id.as_deref() == Some(user_id.as_str()))
+        .ok_or(ApiError::NotFound)?;
+    let name = validate::key_name(&name).map_err(|m| ApiError::validation("name", m))?;
+    let credential: RegisterPublicKeyCredential = passkeys::parse("credential", credential)?;
+    let registration: PasskeyRegistration = passkeys::from_state(&ceremony.state)?;
+    let passkey = webauthn
+        .finish_passkey_registration(&credential, &registration)
+        .map_err(|_| {
+            ApiError::validation(
+                "credential",
+                "could not be verified as an answer to this registration",
+            )
+        })?;
+    let record = passkeys::state_json(&passkey)?;
+    let key = passkeys::credential_key(passkey.cred_id());
+    let (codes, hashes) = recovery_codes(&state);
+    let factor_id = uuid::Uuid::now_v7().to_string();
+    let audit = Audit::by(&principal, &meta, "second_factor.added")
+        .target("second_factor", &factor_id)
+        .subject(&principal.user.id)
+        .details(json!({"kind": "passkey", "name": name}));
+    let added = Added::new(
+        &principal,
+        hashes,
+        crate::auth::session::AMR_PASSWORD_AND_PASSKEY,
+    );
+    let (user_id, sub_id, row_name) = (
+        principal.user.id.clone(),
+        principal.subscription.id.clone(),
+        name.clone(),
+    );
+    let fid = factor_id.clone();
+    let (first, logouts) = audit
+        .write(&state.db, move |conn| {
+            added.record(conn, now, |conn| {
+                if !store::spend_ceremony(conn, &ceremony_id)? {
+                    return Err(ApiError::NotFound);
+                }
+                if store::find_passkey(conn, &key)?.is_some() {
+                    return Err(ApiError::conflict(
+                        codes::CONFLICT,
+                        "This passkey is registered already.",
+                    ));
+                }
+                store::insert(
+                    conn,
+                    &NewFactor {
+                        id: &fid,
+                        subscription_id: &sub_id,
+                        user_id: &user_id,
+                        kind: "passkey",
+                        name: &row_name,
+                        secret: &record,
+                        confirmed: true,
+                        created_at: now,
+                        credential_id: Some(&key),
+                    },
+                )?;
+                Ok(())
+            })
+        })
+        .await?;
+    crate::logout::send(&state, logouts, "second_step_added");
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(ConfirmedSecondFactor {
+            factor: SecondFactor {
+                id: factor_id,
+                kind: SecondFactorKind::Passkey,
+                name,
+                created_at: clock::utc(now),
+                last_used_at: None,
+            },
+            recovery_codes: first.then_some(codes),
+        }))
+}
+
 /// Ends the person's other sessions, in the caller's transaction: a second step turned
 /// on applies to everyone signed in with the password alone, and one removed (perhaps
 /// by someone with a stolen session) signs everyone else out. Whom to tell.
@@ -342,11 +560,7 @@ pub async fn new_recovery_codes(
     Authenticated(principal): Authenticated,
 ) -> Result<HttpResponse, ApiError> {
     principal.require(Action::ManageSecondFactors)?;
-    let fresh = recovery::new_codes();
-    let hashes: Vec<String> = fresh
-        .iter()
-        .map(|c| state.auth.tokens.hash(&recovery::normalize(c)))
-        .collect();
+    let (fresh, hashes) = recovery_codes(&state);
     let audit = recovery_event(&principal, &meta);
     let user_id = principal.user.id.clone();
     let now = state.clock.now();

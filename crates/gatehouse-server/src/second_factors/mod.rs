@@ -17,6 +17,8 @@ use crate::routing::resource;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/me/second-factors").get(handlers::list))
         .service(resource("/me/second-factors/totp").post(handlers::start_totp))
+        .service(resource("/me/second-factors/passkey").post(handlers::start_passkey))
+        .service(resource("/me/second-factors/passkey/{id}").post(handlers::finish_passkey))
         .service(resource("/me/second-factors/{id}/confirm").post(handlers::confirm))
         .service(resource("/me/second-factors/{id}").delete(handlers::remove))
         .service(resource("/me/recovery-codes").post(handlers::new_recovery_codes))
@@ -26,7 +28,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 pub fn to_api(row: &store::FactorRow) -> SecondFactor {
     SecondFactor {
         id: row.id.clone(),
-        kind: SecondFactorKind::Totp,
+        kind: if row.kind == "passkey" {
+            SecondFactorKind::Passkey
+        } else {
+            SecondFactorKind::Totp
+        },
         name: row.name.clone(),
         created_at: clock::utc(row.created_at),
         last_used_at: row.last_used_at.map(clock::utc),

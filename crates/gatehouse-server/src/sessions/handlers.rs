@@ -6,15 +6,15 @@ use actix_web::cookie::{Cookie, SameSite, time};
 use actix_web::{HttpResponse, web};
 use chrono::TimeDelta;
 use gatehouse_types::{
-    Credential, SecondStep, SecondStepRequired, SessionInfo, SignInRequest, SudoRequest, UserKind,
-    UserState, codes, validate,
+    Credential, PasskeyChallenge, SecondStep, SecondStepRequired, SessionInfo, SignInRequest,
+    SudoRequest, UserKind, UserState, codes, validate,
 };
 use serde_json::json;
 
 use super::store;
 use crate::audit::Audit;
-use crate::auth::totp;
 use crate::auth::{Action, Authenticated, ClientMeta, Principal, Via, tokens};
+use crate::auth::{passkeys, totp};
 use crate::clock;
 use crate::db::second_factors as factors_store;
 use crate::db::subscriptions::SubscriptionRow;
@@ -23,6 +23,7 @@ use crate::db::users::UserRow;
 use crate::error::ApiError;
 use crate::secret::SecretString;
 use crate::state::AppState;
+use webauthn_rs::prelude::{Passkey, PasskeyAuthentication, PublicKeyCredential};
 
 /// One message for every failed sign-in, whatever the reason, so that the answer never
 /// tells whether a username exists or whether an account is locked.
@@ -63,13 +64,16 @@ pub async fn sign_in(
     // session, no user details) until it comes: the browser gets the waiting
     // sign-in's token.
     let user_id = user.id.clone();
-    let owed = state
+    let factors: Vec<_> = state
         .db
-        .read(move |conn| Ok(factors_store::has_confirmed(conn, &user_id)?))
-        .await?;
-    if owed {
+        .read(move |conn| Ok(factors_store::list(conn, &user_id)?))
+        .await?
+        .into_iter()
+        .filter(|f| f.confirmed)
+        .collect();
+    if !factors.is_empty() {
         state.auth.sign_in_limiter.refund(&address, attempt);
-        return second_step_owed(&state, &meta, &user, &subscription).await;
+        return second_step_owed(&state, &meta, &user, &subscription, &factors).await;
     }
     // The subscription requires a second step of this person, who has none: within
     // their time to set one up, the session can do only that; after it, no session.
@@ -132,7 +136,7 @@ pub fn enrolment_deadline(
 /// counted now, before its check, and given back if it succeeds: guesses sent at once
 /// cannot all slip past the limit while the first are still hashing, and one address
 /// never holds more than its limit of the hashing slots. The address and the attempt.
-fn begin_attempt(
+pub(super) fn begin_attempt(
     state: &AppState,
     meta: &ClientMeta,
     req: &actix_web::HttpRequest,
@@ -166,12 +170,24 @@ async fn second_step_owed(
     meta: &ClientMeta,
     user: &UserRow,
     subscription: &SubscriptionRow,
+    factors: &[factors_store::FactorRow],
 ) -> Result<HttpResponse, ApiError> {
     let token = tokens::random_token(32);
     let hash = state.auth.tokens.hash(&token);
     let now = state.clock.now();
     let user_id = user.id.clone();
     let id = uuid::Uuid::now_v7().to_string();
+    let mut methods = Vec::new();
+    if factors.iter().any(|f| f.kind == "totp") {
+        methods.push("totp".to_string());
+    }
+    // With a passkey, its challenge comes now, kept under the waiting sign-in's id.
+    let passkey = passkey_challenge(state, &id, "second_step", &user.id, factors, now)?;
+    if passkey.is_some() {
+        methods.push("passkey".to_string());
+    }
+    methods.push("recovery_code".to_string());
+    let (passkey_options, ceremony) = passkey.unzip();
     let event = Audit::unauthenticated(meta, "session.second_step_required")
         .actor(&subscription.id, &user.id, &user.username)
         .target("user", &user.id);
@@ -180,6 +196,9 @@ async fn second_step_owed(
         .write(move |conn| {
             factors_store::purge_steps(conn, now)?;
             factors_store::insert_step(conn, &id, &hash, &user_id, now, now + SECOND_STEP_TTL)?;
+            if let Some(ceremony) = &ceremony {
+                factors_store::insert_ceremony(conn, ceremony)?;
+            }
             event.record(conn)?;
             Ok::<_, ApiError>(())
         })
@@ -189,14 +208,53 @@ async fn second_step_owed(
         .insert_header(("Cache-Control", "no-store"))
         .json(SecondStepRequired {
             second_step_token: token,
-            methods: vec!["totp".into(), "recovery_code".into()],
+            methods,
             expires_in: SECOND_STEP_TTL.num_seconds(),
+            passkey_options,
         }))
+}
+
+/// A passkey challenge for the person's passkeys among `factors`, to be kept as
+/// ceremony `id` of `kind`: the options for the browser, and the row to store. `None`
+/// when they have none (or passkeys are off).
+fn passkey_challenge(
+    state: &AppState,
+    id: &str,
+    kind: &str,
+    user_id: &str,
+    factors: &[factors_store::FactorRow],
+    now: chrono::NaiveDateTime,
+) -> Result<Option<(serde_json::Value, factors_store::CeremonyRow)>, ApiError> {
+    let keys: Vec<Passkey> = factors
+        .iter()
+        .filter(|f| f.confirmed && f.kind == "passkey")
+        .filter_map(|f| passkeys::from_state(&f.secret).ok())
+        .collect();
+    let Ok(webauthn) = state.auth.passkeys.get() else {
+        return Ok(None);
+    };
+    if keys.is_empty() {
+        return Ok(None);
+    }
+    let (challenge, authentication) = webauthn
+        .start_passkey_authentication(&keys)
+        .map_err(|e| anyhow::anyhow!("passkey challenge: {e}"))?;
+    Ok(Some((
+        passkeys::request_options(&challenge)?,
+        factors_store::CeremonyRow {
+            id: id.to_string(),
+            user_id: Some(user_id.to_string()),
+            kind: kind.to_string(),
+            state: passkeys::state_json(&authentication)?,
+            created_at: now,
+            expires_at: now + passkeys::CEREMONY_TTL,
+        },
+    )))
 }
 
 /// The answer to a finished sign-in: the browser's earlier session ended, the cookie,
 /// the session's details.
-async fn signed_in(
+pub(super) async fn signed_in(
     state: &web::Data<AppState>,
     meta: &ClientMeta,
     previous: Option<String>,
@@ -243,6 +301,7 @@ pub async fn second_step(
         second_step_token,
         code,
         recovery_code,
+        passkey,
     } = body.into_inner();
     let hash = state.auth.tokens.hash(&second_step_token);
     let now = state.clock.now();
@@ -267,8 +326,12 @@ pub async fn second_step(
         crate::metrics::sign_in("invalid_credentials");
         return Err(second_step_expired());
     };
-    let proof = Proof::of(code, recovery_code)?;
-    check_second_step(
+    let proof = Proof::of(
+        code,
+        recovery_code,
+        passkey.map(|p| (step.id.clone(), "second_step", p)),
+    )?;
+    let amr = check_second_step(
         &state,
         &meta,
         &user,
@@ -278,8 +341,7 @@ pub async fn second_step(
         Some(step.id),
     )
     .await?;
-    let Some((principal, token)) =
-        start_session(&state, &meta, user, subscription, AMR_PASSWORD_AND_CODE).await?
+    let Some((principal, token)) = start_session(&state, &meta, user, subscription, amr).await?
     else {
         crate::metrics::sign_in("invalid_credentials");
         return Err(invalid_second_step());
@@ -300,7 +362,7 @@ async fn check_second_step(
     factors: &[factors_store::FactorRow],
     proof: Proof,
     waiting: Option<String>,
-) -> Result<(), ApiError> {
+) -> Result<&'static str, ApiError> {
     // A fixed budget of wrong codes per person, besides the lockout (which an
     // administrator may set high): counted before the check, given back on success.
     let guess = match state.auth.second_step_limiter.attempt(&user.id) {
@@ -343,6 +405,11 @@ async fn check_second_step(
             matched
         }
         Proof::Recovery(code) => Some(Spend::Recovery(state.auth.tokens.hash(code))),
+        Proof::Passkey {
+            ceremony,
+            kind,
+            credential,
+        } => passkey_answer(state, user, factors, ceremony, kind, credential, now).await?,
     };
     let failed =
         |reason: &str| event("session.second_step_failed").details(json!({"reason": reason}));
@@ -361,6 +428,10 @@ async fn check_second_step(
         Some(Spend::Recovery(_)) => "recovery_code.used",
         _ => "second_factor.used",
     });
+    let amr = match &matched {
+        Some(Spend::Passkey { amr, .. }) => *amr,
+        _ => AMR_PASSWORD_AND_CODE,
+    };
     // Both or neither: a code is never spent without its sign-in, nor the waiting
     // sign-in by a wrong code (an error rolls the transaction back).
     let spent = match matched {
@@ -378,6 +449,15 @@ async fn check_second_step(
                         Spend::Step(id, step) => factors_store::use_step(conn, id, *step, now)?,
                         Spend::Recovery(hash) => {
                             factors_store::use_recovery_code(conn, &user_id, hash, now)?
+                        }
+                        Spend::Passkey {
+                            factor,
+                            record,
+                            ceremony,
+                            ..
+                        } => {
+                            factors_store::spend_ceremony(conn, ceremony)?
+                                && factors_store::use_passkey(conn, factor, record, now)?
                         }
                     };
                     if !spent {
@@ -418,28 +498,91 @@ async fn check_second_step(
         return Err(invalid_second_step());
     }
     state.auth.second_step_limiter.refund(&user.id, guess);
-    Ok(())
+    Ok(amr)
 }
 
 enum Proof {
     Code(String),
     Recovery(String),
+    /// A passkey's answer to ceremony `ceremony` of `kind`.
+    Passkey {
+        ceremony: String,
+        kind: &'static str,
+        credential: Box<PublicKeyCredential>,
+    },
 }
 
 impl Proof {
-    /// Exactly one of a code from the authenticator app or a recovery code.
-    fn of(code: Option<String>, recovery_code: Option<String>) -> Result<Proof, ApiError> {
-        match (code, recovery_code) {
-            (Some(code), None) => Ok(Proof::Code(code)),
-            (None, Some(recovery)) => {
+    /// Exactly one of a code from the authenticator app, a recovery code, or a
+    /// passkey's answer (to the ceremony named with it).
+    fn of(
+        code: Option<String>,
+        recovery_code: Option<String>,
+        passkey: Option<(String, &'static str, serde_json::Value)>,
+    ) -> Result<Proof, ApiError> {
+        match (code, recovery_code, passkey) {
+            (Some(code), None, None) => Ok(Proof::Code(code)),
+            (None, Some(recovery), None) => {
                 Ok(Proof::Recovery(crate::auth::recovery::normalize(&recovery)))
             }
+            (None, None, Some((ceremony, kind, credential))) => Ok(Proof::Passkey {
+                ceremony,
+                kind,
+                credential: Box::new(passkeys::parse("passkey", credential)?),
+            }),
             _ => Err(ApiError::validation(
                 "code",
-                "give either `code` (from the authenticator app) or `recovery_code`",
+                "give one of `code` (from the authenticator app), `recovery_code` or `passkey`",
             )),
         }
     }
+}
+
+/// A passkey's answer to the person's ceremony: the spend it makes when it is right
+/// (and `None`, counted as a wrong second step, when it is not).
+async fn passkey_answer(
+    state: &AppState,
+    user: &UserRow,
+    factors: &[factors_store::FactorRow],
+    ceremony: &str,
+    kind: &'static str,
+    credential: &PublicKeyCredential,
+    now: chrono::NaiveDateTime,
+) -> Result<Option<Spend>, ApiError> {
+    let Ok(webauthn) = state.auth.passkeys.get() else {
+        return Ok(None);
+    };
+    let id = ceremony.to_string();
+    let found = state
+        .db
+        .read(move |conn| Ok(factors_store::find_ceremony(conn, &id, kind, now)?))
+        .await?
+        .filter(|c| c.user_id.as_deref() == Some(user.id.as_str()));
+    let Some(found) = found else {
+        return Ok(None);
+    };
+    let authentication: PasskeyAuthentication = passkeys::from_state(&found.state)?;
+    let Ok(result) = webauthn.finish_passkey_authentication(credential, &authentication) else {
+        return Ok(None);
+    };
+    let key = passkeys::credential_key(result.cred_id());
+    let Some(factor) = factors
+        .iter()
+        .find(|f| f.kind == "passkey" && f.credential_id.as_deref() == Some(key.as_str()))
+    else {
+        return Ok(None);
+    };
+    let mut passkey: Passkey = passkeys::from_state(&factor.secret)?;
+    passkey.update_credential(&result);
+    Ok(Some(Spend::Passkey {
+        factor: factor.id.clone(),
+        record: passkeys::state_json(&passkey)?,
+        ceremony: found.id,
+        amr: match passkeys::amr_of(&result) {
+            "hwk" => "pwd hwk",
+            _ => "pwd swk",
+        },
+    }))
 }
 
 enum Spend {
@@ -447,6 +590,13 @@ enum Spend {
     Step(String, i64),
     /// A recovery code's hash.
     Recovery(String),
+    /// A passkey: its id, its updated record, the ceremony it answered, and the `amr`.
+    Passkey {
+        factor: String,
+        record: String,
+        ceremony: String,
+        amr: &'static str,
+    },
 }
 
 fn second_step_expired() -> ApiError {
@@ -591,7 +741,7 @@ async fn verify_password(
 /// Records the sign-in and stores a new session, unless the user was disabled, locked
 /// or given a new password while the hash was checked. The session's principal and
 /// its cookie token.
-async fn start_session(
+pub(super) async fn start_session(
     state: &AppState,
     meta: &ClientMeta,
     user: UserRow,
@@ -736,7 +886,35 @@ pub async fn sudo(
         password,
         code,
         recovery_code,
+        passkey,
     } = body.into_inner();
+    let user_id = principal.user.id.clone();
+    let factors = state
+        .db
+        .read(move |conn| Ok(factors_store::list(conn, &user_id)?))
+        .await?;
+    // A passkey alone will do: it is two factors by itself (`auth::passkeys`).
+    if let Some(passkey) = passkey {
+        if password.is_some() || code.is_some() || recovery_code.is_some() {
+            return Err(ApiError::validation(
+                "passkey",
+                "give a passkey alone, or the password (and a code)",
+            ));
+        }
+        let proof = Proof::of(
+            None,
+            None,
+            Some((passkey.ceremony_id, "sudo", passkey.credential)),
+        )?;
+        let (user, subscription) = (&principal.user, &principal.subscription);
+        check_second_step(&state, &meta, user, subscription, &factors, proof, None).await?;
+        state.auth.sign_in_limiter.refund(&address, attempt);
+        return sudo_granted(&state, &meta, principal).await;
+    }
+    let Some(password) = password else {
+        state.auth.sign_in_limiter.refund(&address, attempt);
+        return Err(ApiError::validation("password", "is needed (or a passkey)"));
+    };
     let password = SecretString::new(password);
     // Checked and counted like a sign-in's password: this is one.
     let (user, subscription) =
@@ -749,11 +927,6 @@ pub async fn sudo(
                 ));
             }
         };
-    let user_id = user.id.clone();
-    let factors = state
-        .db
-        .read(move |conn| Ok(factors_store::list(conn, &user_id)?))
-        .await?;
     if factors.iter().any(|f| f.confirmed) {
         if code.is_none() && recovery_code.is_none() {
             state.auth.sign_in_limiter.refund(&address, attempt);
@@ -762,12 +935,21 @@ pub async fn sudo(
                 "a code from your authenticator app (or a recovery code) is needed too",
             ));
         }
-        let proof = Proof::of(code, recovery_code)?;
+        let proof = Proof::of(code, recovery_code, None)?;
         check_second_step(&state, &meta, &user, &subscription, &factors, proof, None).await?;
     }
     state.auth.sign_in_limiter.refund(&address, attempt);
+    sudo_granted(&state, &meta, principal).await
+}
+
+/// Sudo mode from now: recorded, and the session's new details.
+async fn sudo_granted(
+    state: &AppState,
+    meta: &ClientMeta,
+    principal: Principal,
+) -> Result<HttpResponse, ApiError> {
     let now = state.clock.now();
-    let audit = Audit::by(&principal, &meta, "session.sudo");
+    let audit = Audit::by(&principal, meta, "session.sudo");
     let id = principal.via.id().to_string();
     audit
         .write(&state.db, move |conn| {
@@ -786,6 +968,51 @@ pub async fn sudo(
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .json(session_info(&principal, now)))
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/session/sudo/passkey",
+    operation_id = "create_session_sudo_passkey",
+    tag = "sessions",
+    summary = "A passkey challenge to confirm sudo mode with (instead of the password): answer it in `POST /api/v1/session/sudo` as `passkey`.",
+    security(("session" = [], "csrf" = [])),
+    responses((status = 201, description = "The challenge.", body = PasskeyChallenge), (status = 401, response = E401), (status = 403, response = E403), (status = 409, response = E409))
+)]
+pub async fn sudo_passkey(
+    state: web::Data<AppState>,
+    meta: ClientMeta,
+    Authenticated(principal): Authenticated,
+) -> Result<HttpResponse, ApiError> {
+    principal.require(Action::ConfirmPassword)?;
+    let user_id = principal.user.id.clone();
+    let factors = state
+        .db
+        .read(move |conn| Ok(factors_store::list(conn, &user_id)?))
+        .await?;
+    let id = uuid::Uuid::now_v7().to_string();
+    let now = state.clock.now();
+    let Some((options, ceremony)) =
+        passkey_challenge(&state, &id, "sudo", &principal.user.id, &factors, now)?
+    else {
+        state.auth.passkeys.get()?;
+        return Err(ApiError::conflict(
+            codes::CONFLICT,
+            "You have no passkey: confirm with your password.",
+        ));
+    };
+    Audit::by(&principal, &meta, "session.sudo_challenged")
+        .write(&state.db, move |conn| {
+            Ok(factors_store::insert_ceremony(conn, &ceremony)?)
+        })
+        .await?;
+    Ok(HttpResponse::Created()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(PasskeyChallenge {
+            id,
+            options,
+            expires_in: crate::auth::passkeys::CEREMONY_TTL.num_seconds(),
+        }))
 }
 
 #[utoipa::path(

@@ -4,6 +4,7 @@
 //! it needs no storage and dies with the session.
 
 pub mod handlers;
+pub mod passkey;
 
 use crate::db::sessions as store;
 
@@ -17,5 +18,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .delete(handlers::sign_out),
     )
     .service(crate::routing::resource("/session/second-step").post(handlers::second_step))
-    .service(crate::routing::resource("/session/sudo").post(handlers::sudo));
+    .service(crate::routing::resource("/session/sudo").post(handlers::sudo))
+    .service(crate::routing::resource("/session/sudo/passkey").post(handlers::sudo_passkey))
+    .service(crate::routing::resource("/session/passkey").post(passkey::start))
+    .service(crate::routing::resource("/session/passkey/{id}").post(passkey::finish));
 }
