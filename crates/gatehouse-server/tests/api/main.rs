@@ -22,6 +22,7 @@ mod oauth;
 mod openapi;
 mod operations;
 mod outage;
+mod passkeys;
 mod proxies;
 mod reauth;
 mod replicas;
