@@ -76,7 +76,7 @@ test('two-step sign-in: add an app, sign in with a code and with a recovery code
   await recovery.first().waitFor();
   const codes = await recovery.allTextContents();
   assert.equal(codes.length, 10);
-  await section.getByText('On: signing in asks for a code').waitFor();
+  await section.getByText('On: signing in asks for a passkey or a code').waitFor();
   await section.getByText('Lin\'s phone').waitFor();
   await review(page, 'profile-two-step-on');
   await page.context().close();
