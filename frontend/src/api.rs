@@ -166,7 +166,8 @@ async fn call(method: Method, path: &str, body: Option<String>, accept: &str) ->
     let mut answer = fetch(method, path, body.clone(), accept).await?;
     // A sensitive action after ten minutes: the password again, then once more.
     if answer.0 == 403
-        && answer.1.contains(codes::SUDO_REQUIRED)
+        && serde_json::from_str::<ErrorBody>(&answer.1)
+            .is_ok_and(|b| b.error.code == codes::SUDO_REQUIRED)
         && !path.starts_with("/session")
         && confirm_sudo().await
     {

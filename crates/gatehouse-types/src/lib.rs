@@ -188,7 +188,7 @@ pub struct SubscriptionSettings {
     pub two_step_policy: TwoStepPolicy,
     /// Days a person has to set up a second step once the policy applies to them;
     /// until then signing in takes them straight to setting one up.
-    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 90))]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 90))]
     pub two_step_grace_days: u32,
 }
 
@@ -253,7 +253,7 @@ pub struct UpdateSubscription {
         deserialize_with = "whole::option",
         skip_serializing_if = "Option::is_none"
     )]
-    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 90))]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 90))]
     pub two_step_grace_days: Option<u32>,
 }
 

@@ -160,10 +160,12 @@ pub enum Action {
     ViewOAuthClients,
     /// Register, edit or delete OAuth clients.
     ManageOAuthClients,
-    /// Mint a client secret: register a client or reset its secret.
+    /// Mint a client secret: register a client (signed in recently: a client is a way to
+    /// credentials that outlive the session).
     IssueClientSecret,
-    /// Change where a client's codes and tokens are sent (its callback URLs): like a
-    /// secret, only a signed-in person may, never a key.
+    /// Change where a client's codes and tokens are sent (its callback URLs, origins,
+    /// back-channel logout), or the role of its service account: like a secret, only a
+    /// person signed in recently, never a key.
     RedirectOAuthClient,
     /// Mark a client standard (or not): its consent is then skipped for everyone, so
     /// only an administrator, signed in, may — never a key, however full its access.
@@ -181,6 +183,10 @@ pub enum Action {
     MintFullAccessKey,
     /// Reset a client's secret: signed in recently (sudo mode).
     ResetClientSecret,
+    /// Allow an application (or a device) access that outlives the session — writing
+    /// (`api:write`) or refresh tokens (`offline_access`): signed in recently (sudo
+    /// mode), as GitHub confirms access before authorizing an app.
+    GrantLastingAccess,
 }
 
 impl Principal {
@@ -242,6 +248,7 @@ impl Principal {
                 | Action::ManageOAuthClients
                 | Action::IssueClientSecret
                 | Action::ResetClientSecret
+                | Action::GrantLastingAccess
                 | Action::RedirectOAuthClient
                 | Action::MarkStandard
                 | Action::ManageAuthorizedApps
@@ -278,6 +285,9 @@ impl Principal {
                 | Action::MarkStandard
                 | Action::MintFullAccessKey
                 | Action::ResetClientSecret
+                | Action::IssueClientSecret
+                | Action::RedirectOAuthClient
+                | Action::GrantLastingAccess
         );
         let needs_session = needs_sudo
             || matches!(

@@ -37,6 +37,14 @@ pub const DESCRIBED: [(&str, &str); 7] = [
     ),
 ];
 
+/// Whether `scopes` give access that outlives the person's session: writing the API,
+/// or refresh tokens past sign-out. Allowing those needs sudo mode.
+pub fn lasting(stored: &str) -> bool {
+    stored
+        .split(' ')
+        .any(|s| matches!(s, "api:write" | "offline_access"))
+}
+
 /// Parses a `scope` parameter; `None` names the first unknown scope as `Err`.
 pub fn parse(raw: &str) -> Result<BTreeSet<String>, String> {
     let mut out = BTreeSet::new();

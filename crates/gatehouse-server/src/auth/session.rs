@@ -21,8 +21,6 @@ pub const SUDO_WINDOW: TimeDelta = TimeDelta::minutes(10);
 /// then also a one-time code.
 pub const AMR_PASSWORD: &str = "pwd";
 pub const AMR_PASSWORD_AND_CODE: &str = "pwd otp";
-/// A password and a passkey (software-held or hardware-held key, `auth::passkeys`).
-pub const AMR_PASSWORD_AND_PASSKEY: &str = "pwd swk";
 
 /// Whether a session's `amr` includes a step besides the password.
 pub fn has_second_step(amr: &str) -> bool {
@@ -120,9 +118,18 @@ async fn check(auth: &Authenticator, token: &str) -> Result<Principal, ApiError>
         idle_expires_at
     };
     let verified_at = session.verified_at.unwrap_or(session.created_at);
-    let enrolment_required = subscription.two_step_policy.requires(user.role)
+    // Signed in with the password alone where a second step is required: held to
+    // setting one up until it exists (then free, though its `amr` stays the password's).
+    let mut enrolment_required = subscription.two_step_policy.requires(user.role)
         && user.kind == gatehouse_types::UserKind::Person
         && !has_second_step(&session.amr);
+    if enrolment_required {
+        let id = user.id.clone();
+        enrolment_required = !auth
+            .db
+            .read(move |conn| Ok(crate::db::second_factors::has_confirmed(conn, &id)?))
+            .await?;
+    }
     Ok(Principal {
         via: Via::Session {
             id: session.id,

@@ -47,6 +47,17 @@ pub struct NewFactor<'a> {
     pub credential_id: Option<&'a str>,
 }
 
+/// Takes the person's row lock for the rest of the transaction (a no-op update; on
+/// PostgreSQL a concurrent change of their second steps waits for this one, so "the
+/// first" and "the last" step are decided once; SQLite has one writer anyway).
+pub fn lock_person(conn: &mut DbConnection, user_id: &str) -> QueryResult<()> {
+    use crate::db::schema::users;
+    diesel::update(users::table.find(user_id))
+        .set(users::updated_at.eq(users::updated_at))
+        .execute(conn)
+        .map(drop)
+}
+
 /// The passkey with this credential id, if any.
 pub fn find_passkey(
     conn: &mut DbConnection,

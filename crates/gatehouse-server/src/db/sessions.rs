@@ -74,23 +74,12 @@ pub fn touch(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> QueryResu
         .map(drop)
 }
 
-/// The person of session `id` proved themselves again (sudo mode); with `amr`, their
-/// session now also says so (a second step confirmed in it).
-pub fn verified(
-    conn: &mut DbConnection,
-    id: &str,
-    now: NaiveDateTime,
-    amr: Option<&str>,
-) -> QueryResult<()> {
-    match amr {
-        Some(amr) => diesel::update(sessions::table.find(id))
-            .set((sessions::verified_at.eq(now), sessions::amr.eq(amr)))
-            .execute(conn),
-        None => diesel::update(sessions::table.find(id))
-            .set(sessions::verified_at.eq(now))
-            .execute(conn),
-    }
-    .map(drop)
+/// The person of session `id` proved themselves again (sudo mode).
+pub fn verified(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> QueryResult<()> {
+    diesel::update(sessions::table.find(id))
+        .set(sessions::verified_at.eq(now))
+        .execute(conn)
+        .map(drop)
 }
 
 /// Ends one of the user's sessions (the user is in the `WHERE` clause).

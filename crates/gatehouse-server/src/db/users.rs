@@ -299,6 +299,38 @@ pub fn record_sign_in(
     .map(|n| n == 1)
 }
 
+/// A sign-in with a passkey alone: only the user's being active matters (the password
+/// lock stops password sign-in, nothing else), and the password's failure count is
+/// left as it is. `false` when they are not active.
+pub fn record_passkey_sign_in(
+    conn: &mut DbConnection,
+    id: &str,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    diesel::update(
+        users::table
+            .find(id)
+            .filter(users::state.eq(UserState::Active.as_str())),
+    )
+    .set(users::last_sign_in_at.eq(Some(now)))
+    .execute(conn)
+    .map(|n| n == 1)
+}
+
+/// A password (and second step) proved right outside a sign-in (sudo mode): the
+/// failures in a row start again, as a sign-in's would — unless password sign-in is
+/// locked, which only lapses or an admin lifts.
+pub fn clear_failures(conn: &mut DbConnection, id: &str) -> QueryResult<()> {
+    diesel::update(
+        users::table
+            .find(id)
+            .filter(users::password_locked_until.is_null()),
+    )
+    .set(users::failed_sign_ins.eq(0))
+    .execute(conn)
+    .map(drop)
+}
+
 /// Replaces the password, only if it is still `old_hash` and the user still active.
 pub fn set_password(
     conn: &mut DbConnection,

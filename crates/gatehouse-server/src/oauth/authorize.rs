@@ -974,6 +974,10 @@ fn decide(
     decision: Decision,
 ) -> Result<Decided, ApiError> {
     let (request, client) = find_pending(conn, &principal.user.id, request_id, meta.at)?;
+    // Checked before the request is taken: after the password, the same Allow works.
+    if decision == Decision::Allow && scopes::lasting(&request.scopes) {
+        principal.require(Action::GrantLastingAccess)?;
+    }
     if !oauth_store::take_request(conn, &request.id)? {
         return Err(ApiError::NotFound);
     }

@@ -466,6 +466,9 @@ pub async fn decide(
     };
     let (session_id, auth_time) = (id.clone(), *created_at);
     let decision = body.decision;
+    if decision == Decision::Allow && scopes::lasting(&device.scopes) {
+        principal.require(Action::GrantLastingAccess)?;
+    }
     let action = match decision {
         Decision::Allow => "oauth_device.allowed",
         Decision::Deny => "oauth_device.denied",

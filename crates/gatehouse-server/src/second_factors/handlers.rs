@@ -166,11 +166,7 @@ pub async fn confirm(
         .subject(&principal.user.id)
         .details(json!({"kind": "totp", "name": name}));
     let (user_id, factor_id, factor_name) = (principal.user.id.clone(), id.clone(), name.clone());
-    let added = Added::new(
-        &principal,
-        hashes,
-        crate::auth::session::AMR_PASSWORD_AND_CODE,
-    );
+    let added = Added::new(&principal, hashes);
     let (first, logouts) = audit
         .write(&state.db, move |conn| {
             added.record(conn, now, |conn| {
@@ -225,6 +221,7 @@ pub async fn remove(
         .requires(principal.user.role);
     let logouts = audit
         .write(&state.db, move |conn| {
+            store::lock_person(conn, &user_id)?;
             if !store::delete(conn, &user_id, &factor_id)? {
                 return Err(ApiError::NotFound);
             }
@@ -303,26 +300,24 @@ pub async fn reset_for_user(
 }
 
 /// What follows a second step added, in its transaction: the first brings recovery
-/// codes and signs out every other session (signed in with the password alone), and
-/// this session, whose person just proved the new step, counts as signed in with it
-/// (`amr`), so that it may go on where two steps are required.
+/// codes and signs out every other session (signed in with the password alone). This
+/// session keeps the `amr` it signed in with: whoever added the step proved only what
+/// they signed in with (a thief with the password could add their own app), so an
+/// application that asks for two steps gets a new sign-in with both. (It is no longer
+/// held to setting one up: `auth::session` sees the step.)
+#[derive(Clone)]
 struct Added {
     user_id: String,
     session: String,
     hashes: Vec<String>,
-    upgrade: Option<&'static str>,
 }
 
 impl Added {
-    fn new(principal: &Principal, hashes: Vec<String>, amr: &'static str) -> Added {
+    fn new(principal: &Principal, hashes: Vec<String>) -> Added {
         Added {
             user_id: principal.user.id.clone(),
             session: principal.via.id().to_string(),
             hashes,
-            upgrade: principal
-                .amr()
-                .filter(|amr| !crate::auth::session::has_second_step(amr))
-                .map(|_| amr),
         }
     }
 
@@ -334,15 +329,13 @@ impl Added {
         now: chrono::NaiveDateTime,
         add: impl FnOnce(&mut crate::db::DbConnection) -> Result<(), ApiError>,
     ) -> Result<(bool, Vec<crate::logout::Target>), ApiError> {
+        store::lock_person(conn, &self.user_id)?;
         let first = !store::has_confirmed(conn, &self.user_id)?;
         add(conn)?;
         let mut logouts = Vec::new();
         if first {
             store::replace_recovery_codes(conn, &self.user_id, &self.hashes, now)?;
             logouts = end_other_sessions(conn, &self.user_id, &self.session, now)?;
-        }
-        if let Some(amr) = self.upgrade {
-            crate::db::sessions::verified(conn, &self.session, now, Some(amr))?;
         }
         Ok((first, logouts))
     }
@@ -474,11 +467,7 @@ pub async fn finish_passkey(
         .target("second_factor", &factor_id)
         .subject(&principal.user.id)
         .details(json!({"kind": "passkey", "name": name}));
-    let added = Added::new(
-        &principal,
-        hashes,
-        crate::auth::session::AMR_PASSWORD_AND_PASSKEY,
-    );
+    let added = Added::new(&principal, hashes);
     let (user_id, sub_id, row_name) = (
         principal.user.id.clone(),
         principal.subscription.id.clone(),

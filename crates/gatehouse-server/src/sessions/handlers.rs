@@ -762,11 +762,18 @@ pub(super) async fn start_session(
     let audit = event("session.signed_in").credential("session", Some(&session_id));
     let (user_id, subscription_id) = (user.id.clone(), subscription.id.clone());
     let verified_hash = user.password_hash.clone();
+    // A passkey alone proves nothing of the password: its lock and count stay.
+    let with_password = amr.split(' ').any(|m| m == AMR_PASSWORD);
     let (sid, meta) = (session_id.clone(), meta.clone());
     let signed_in = state
         .db
         .write(move |conn| {
-            if !users_store::record_sign_in(conn, &user_id, &verified_hash, now)? {
+            let recorded = if with_password {
+                users_store::record_sign_in(conn, &user_id, &verified_hash, now)?
+            } else {
+                users_store::record_passkey_sign_in(conn, &user_id, now)?
+            };
+            if !recorded {
                 inactive.record(conn)?;
                 return Ok::<_, ApiError>(false);
             }
@@ -794,9 +801,10 @@ pub(super) async fn start_session(
     }
     let mut user = user;
     user.last_sign_in_at = Some(now);
-    user.failed_sign_ins = 0;
-    user.state = UserState::Active;
-    user.password_locked_until = None;
+    if with_password {
+        user.failed_sign_ins = 0;
+        user.password_locked_until = None;
+    }
     let principal = Principal {
         via: Via::Session {
             id: session_id,
@@ -950,10 +958,12 @@ async fn sudo_granted(
 ) -> Result<HttpResponse, ApiError> {
     let now = state.clock.now();
     let audit = Audit::by(&principal, meta, "session.sudo");
-    let id = principal.via.id().to_string();
+    let (id, user_id) = (principal.via.id().to_string(), principal.user.id.clone());
     audit
         .write(&state.db, move |conn| {
-            store::verified(conn, &id, now, None)?;
+            store::verified(conn, &id, now)?;
+            // Proved right: this attempt does not count towards a lock.
+            users_store::clear_failures(conn, &user_id)?;
             Ok::<_, ApiError>(())
         })
         .await?;

@@ -90,7 +90,7 @@ pub async fn update_subscription(
             Some(p) if stricter(p) => Some(Some(now)),
             _ => None,
         },
-        two_step_grace_days: in_range("two_step_grace_days", body.two_step_grace_days, 0, 90)?,
+        two_step_grace_days: in_range("two_step_grace_days", body.two_step_grace_days, 1, 90)?,
         name: body
             .name
             .as_deref()

@@ -276,6 +276,22 @@ async fn a_passkey_signs_in_alone_and_as_the_second_step(b: Backend) {
     let info: SessionInfo = res.json().await.unwrap();
     assert_eq!(info.user.username, username);
 
+    // Someone guessing her password locks password sign-in; her passkey still works.
+    for _ in 0..10 {
+        let res = app
+            .anonymous()
+            .try_sign_in(&username, "not her password!")
+            .await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    }
+    let res = app.anonymous().try_sign_in(&username, PASSWORD).await;
+    assert_eq!(
+        res.status(),
+        StatusCode::UNAUTHORIZED,
+        "password sign-in is locked"
+    );
+    let (_, res) = passkey_sign_in(&app, &mut key).await;
+    assert_eq!(res.status(), StatusCode::OK);
     // A passkey nobody registered signs no one in.
     let (_, res) = passkey_sign_in(&app, &mut SoftKey::new()).await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);

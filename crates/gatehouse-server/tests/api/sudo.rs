@@ -19,6 +19,8 @@ both_backends!(
     the_policy_takes_people_to_set_up_a_second_step,
     an_admin_resets_someone_elses_second_steps_never_their_own,
     acr_values_ask_an_application_s_sign_in_for_two_steps,
+    lasting_access_for_apps_needs_a_recent_password,
+    confirming_the_password_never_counts_towards_the_lock,
 );
 
 /// The session's `credential` as the server describes it now.
@@ -120,6 +122,28 @@ async fn sensitive_actions_need_a_recent_password(b: Backend) {
         .await,
     )
     .await;
+    // Sending a client's codes elsewhere, or registering a new one (a way to
+    // credentials that outlive the session).
+    sudo(
+        ada.patch(
+            &format!("/api/v1/oauth-clients/{}", reg.id),
+            &json!({"redirect_uris": ["https://evil.example.com/cb"]}),
+        )
+        .await,
+    )
+    .await;
+    sudo(
+        ada.post(
+            "/api/v1/oauth-clients",
+            &json!({"name": "Mine", "redirect_uris": [CALLBACK], "client_type": "confidential"}),
+        )
+        .await,
+    )
+    .await;
+    let client = admin
+        .get_json(&format!("/api/v1/oauth-clients/{}", reg.id))
+        .await;
+    assert_eq!(client["redirect_uris"], json!([CALLBACK]));
     // What is not sensitive goes on: a read-only key, reading one's second steps.
     let res = ada
         .post(
@@ -261,10 +285,15 @@ async fn the_policy_takes_people_to_set_up_a_second_step(b: Backend) {
     assert_eq!(body["error"]["details"]["field"], "two_step_policy");
     let sub = admin.get_json("/api/v1/subscription").await;
     assert_eq!(sub["settings"]["two_step_policy"], "optional");
-    let res = admin
-        .patch("/api/v1/subscription", &json!({"two_step_grace_days": 91}))
-        .await;
-    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    for days in [0, 91] {
+        let res = admin
+            .patch(
+                "/api/v1/subscription",
+                &json!({"two_step_grace_days": days}),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{days}");
+    }
     enrol(&app, &admin).await;
     let res = admin.patch("/api/v1/subscription", &everyone).await;
     assert_eq!(res.status(), StatusCode::OK);
@@ -524,4 +553,123 @@ async fn acr_values_ask_an_application_s_sign_in_for_two_steps(b: Backend) {
     assert!(next_of(&app, &to).1);
     let res = app.anonymous().try_sign_in(&username, PASSWORD).await;
     assert_eq!(res.status(), StatusCode::ACCEPTED);
+
+    // Someone who signed in with the password alone and then added an app (a thief with
+    // the password could) has not signed in with two steps: asked again.
+    let NewUser {
+        client: cy,
+        id: cy_id,
+        ..
+    } = app.user(&admin, Role::Viewer).await;
+    enrol(&app, &cy).await;
+    let (to, _) = start(&app, &cy, &reg, two).await;
+    let (_, reauth) = next_of(&app, &to);
+    assert!(reauth, "{to}");
+    let amr: String = {
+        use diesel::prelude::*;
+        use gatehouse_server::db::schema::sessions;
+        app.with_db(|conn| {
+            sessions::table
+                .filter(sessions::user_id.eq(&cy_id))
+                .select(sessions::amr)
+                .first(conn)
+                .unwrap()
+        })
+    };
+    assert_eq!(amr, "pwd");
+}
+
+/// Allowing an app to write or to stay signed in past the session is lasting access: it
+/// needs a recent password, on the consent page and for a device alike.
+async fn lasting_access_for_apps_needs_a_recent_password(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    let reg = register(&admin, false, &[CALLBACK]).await;
+    let NewUser { client: ada, .. } = app.user(&admin, Role::Editor).await;
+    app.state.clock.advance(TimeDelta::minutes(11));
+    let consent = |extra: &'static str| {
+        let (app, ada, reg) = (&app, &ada, &reg);
+        async move {
+            let to = start_with_scope(app, ada, reg, extra).await;
+            let request = to
+                .strip_prefix("/authorize?request=")
+                .unwrap_or_else(|| panic!("{to}"))
+                .to_string();
+            format!("/api/v1/oauth/requests/{request}")
+        }
+    };
+    // Reading only: allowed as it is.
+    let path = consent("openid%20api:read").await;
+    let res = ada.post(&path, &json!({"decision": "allow"})).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    // Writing: the password first; the same request goes on after it.
+    let path = consent("openid%20api:write").await;
+    let res = ada.post(&path, &json!({"decision": "allow"})).await;
+    assert_eq!(error_code(res).await, "sudo_required");
+    let res = ada
+        .post("/api/v1/session/sudo", &json!({"password": PASSWORD}))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = ada.post(&path, &json!({"decision": "allow"})).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let back: Value = res.json().await.unwrap();
+    assert!(param(back["redirect_to"].as_str().unwrap(), "code").is_some());
+    // Denying never needs it.
+    app.state.clock.advance(TimeDelta::minutes(11));
+    let path = consent("openid%20offline_access").await;
+    let res = ada.post(&path, &json!({"decision": "allow"})).await;
+    assert_eq!(error_code(res).await, "sudo_required");
+    let res = ada.post(&path, &json!({"decision": "deny"})).await;
+    assert_eq!(res.status(), StatusCode::OK);
+}
+
+/// An authorization request for `scope`, started in the user's browser: where it
+/// sends the browser.
+async fn start_with_scope(
+    app: &TestApp,
+    user: &Client,
+    reg: &crate::oauth::Registered,
+    scope: &str,
+) -> String {
+    let (challenge, _) = oauth2::PkceCodeChallenge::new_random_sha256();
+    let url = app.url(&format!(
+        "/oauth/authorize?response_type=code&client_id={}&redirect_uri={CALLBACK}&scope={scope}&state=st&nonce=n&code_challenge={}&code_challenge_method=S256",
+        reg.client_id,
+        challenge.as_str()
+    ));
+    let res = user.http.get(&url).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::FOUND);
+    res.headers()["location"].to_str().unwrap().to_string()
+}
+
+/// A right password (and code) confirmed again and again is never a failure: the
+/// lockout counts only wrong ones.
+async fn confirming_the_password_never_counts_towards_the_lock(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    let res = admin
+        .patch(
+            "/api/v1/subscription",
+            &json!({"login_lockout_threshold": 3}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let NewUser {
+        client: ada,
+        username,
+        ..
+    } = app.user(&admin, Role::Editor).await;
+    let (secret, _) = enrol(&app, &ada).await;
+    for _ in 0..5 {
+        app.state.clock.advance(TimeDelta::minutes(11));
+        let res = ada
+            .post(
+                "/api/v1/session/sudo",
+                &json!({"password": PASSWORD, "code": code_now(&app, &secret)}),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+    let res = app.anonymous().try_sign_in(&username, PASSWORD).await;
+    assert_eq!(res.status(), StatusCode::ACCEPTED, "not locked");
 }
