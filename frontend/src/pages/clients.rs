@@ -290,15 +290,20 @@ fn ClientForm(
                 })
                 .await
                 .map(|c| on_created.run(c)),
+                // Where codes and logouts go is sent only when it changed: changing it
+                // asks for the password again (sudo mode), a rename does not.
                 Some(c) => api::update_oauth_client(
                     &c.id,
                     UpdateOAuthClient {
                         name: Some(name.get_untracked().trim().to_string()),
-                        redirect_uris: Some(lines(&uris.get_untracked())),
+                        redirect_uris: Some(lines(&uris.get_untracked()))
+                            .filter(|u| *u != c.redirect_uris),
                         homepage_url: Some(optional(homepage.get_untracked())),
                         grant_types,
-                        post_logout_redirect_uris: Some(lines(&logout_uris.get_untracked())),
-                        backchannel_logout_uri: Some(optional(backchannel.get_untracked())),
+                        post_logout_redirect_uris: Some(lines(&logout_uris.get_untracked()))
+                            .filter(|u| *u != c.post_logout_redirect_uris),
+                        backchannel_logout_uri: Some(optional(backchannel.get_untracked()))
+                            .filter(|u| *u != c.backchannel_logout_uri),
                         allowed_origins,
                         service_role: (service.get_untracked() != service_before)
                             .then(|| service.get_untracked()),

@@ -82,6 +82,11 @@ pub fn verified(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> QueryR
         .map(drop)
 }
 
+/// Whether session `id` still exists.
+pub fn exists(conn: &mut DbConnection, id: &str) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(sessions::table.find(id))).get_result(conn)
+}
+
 /// Ends one of the user's sessions (the user is in the `WHERE` clause).
 pub fn delete(conn: &mut DbConnection, user_id: &str, id: &str) -> QueryResult<()> {
     diesel::delete(

@@ -331,6 +331,20 @@ pub fn clear_failures(conn: &mut DbConnection, id: &str) -> QueryResult<()> {
     .map(drop)
 }
 
+/// Gives back one counted password attempt (it proved right), unless password sign-in
+/// is locked.
+pub fn give_back_attempt(conn: &mut DbConnection, id: &str) -> QueryResult<()> {
+    diesel::update(
+        users::table
+            .find(id)
+            .filter(users::password_locked_until.is_null())
+            .filter(users::failed_sign_ins.gt(0)),
+    )
+    .set(users::failed_sign_ins.eq(users::failed_sign_ins - 1))
+    .execute(conn)
+    .map(drop)
+}
+
 /// Replaces the password, only if it is still `old_hash` and the user still active.
 pub fn set_password(
     conn: &mut DbConnection,

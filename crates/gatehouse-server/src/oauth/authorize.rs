@@ -655,6 +655,17 @@ async fn issue_code_if_allowed(
             if !covered && !client.standard {
                 return Ok(None);
             }
+            // Refresh tokens that outlive the session, to a client with no secret: whoever
+            // holds this browser's cookie could redeem the code themselves. Without a
+            // recent password, the person is asked on the consent page (which then asks
+            // for it).
+            let lasting = params.scopes.contains("offline_access");
+            if lasting
+                && client.is_public()
+                && principal.require(Action::GrantLastingAccess).is_err()
+            {
+                return Ok(None);
+            }
             let asking = Asking {
                 principal: &principal,
                 meta: &meta,

@@ -287,6 +287,7 @@ pub async fn reset_for_user(
     let now = state.clock.now();
     let logouts = audit
         .write(&state.db, move |conn| {
+            store::lock_person(conn, &user_id)?;
             let scope = crate::db::grants::LogoutScope::User(&user_id);
             let logouts = crate::logout::targets(conn, scope, now)?;
             let removed = store::reset(conn, &user_id, now)?;
@@ -330,6 +331,13 @@ impl Added {
         add: impl FnOnce(&mut crate::db::DbConnection) -> Result<(), ApiError>,
     ) -> Result<(bool, Vec<crate::logout::Target>), ApiError> {
         store::lock_person(conn, &self.user_id)?;
+        // Ended meanwhile (an administrator's reset, a sign-out elsewhere): nothing added.
+        if !crate::db::sessions::exists(conn, &self.session)? {
+            return Err(ApiError::unauthorized(
+                codes::SESSION_EXPIRED,
+                "Your session has ended. Sign in again.",
+            ));
+        }
         let first = !store::has_confirmed(conn, &self.user_id)?;
         add(conn)?;
         let mut logouts = Vec::new();

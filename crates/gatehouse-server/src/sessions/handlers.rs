@@ -363,6 +363,9 @@ async fn check_second_step(
     proof: Proof,
     waiting: Option<String>,
 ) -> Result<&'static str, ApiError> {
+    // A passkey alone (sudo mode) proves nothing of the password: not counted towards
+    // its lock, which must not stop it either; the per-person budget still holds.
+    let password_counts = waiting.is_some() || !matches!(proof, Proof::Passkey { .. });
     // A fixed budget of wrong codes per person, besides the lockout (which an
     // administrator may set high): counted before the check, given back on success.
     let guess = match state.auth.second_step_limiter.attempt(&user.id) {
@@ -385,9 +388,12 @@ async fn check_second_step(
         locked: event("user.locked").recorder(),
         lapsed: event("user.unlocked").recorder(),
     };
-    let counted =
+    let counted = if password_counts {
         crate::auth::lockout::begin_password_attempt(&state.auth, &user.id, threshold, events)
-            .await?;
+            .await?
+    } else {
+        Some(0)
+    };
     // Checked whatever the attempt's fate, against every app, so that every answer
     // costs the same.
     let now = state.clock.now();
@@ -485,15 +491,22 @@ async fn check_second_step(
             }
             record(conn, details)
         });
-        crate::auth::lockout::password_failed(
-            &state.auth,
-            &user.id,
-            count,
-            threshold,
-            failure,
-            event("user.locked").recorder(),
-        )
-        .await?;
+        if password_counts {
+            crate::auth::lockout::password_failed(
+                &state.auth,
+                &user.id,
+                count,
+                threshold,
+                failure,
+                event("user.locked").recorder(),
+            )
+            .await?;
+        } else {
+            state
+                .db
+                .write(move |conn| Ok::<_, ApiError>(failure(conn, None)?))
+                .await?;
+        }
         crate::metrics::sign_in("invalid_credentials");
         return Err(invalid_second_step());
     }
@@ -917,7 +930,7 @@ pub async fn sudo(
         let (user, subscription) = (&principal.user, &principal.subscription);
         check_second_step(&state, &meta, user, subscription, &factors, proof, None).await?;
         state.auth.sign_in_limiter.refund(&address, attempt);
-        return sudo_granted(&state, &meta, principal).await;
+        return sudo_granted(&state, &meta, principal, false).await;
     }
     let Some(password) = password else {
         state.auth.sign_in_limiter.refund(&address, attempt);
@@ -935,6 +948,13 @@ pub async fn sudo(
                 ));
             }
         };
+    // The right password is not a failure: its counted attempt is given back before
+    // the second step is counted, so a right password and code never lock.
+    let user_id = user.id.clone();
+    state
+        .db
+        .write(move |conn| Ok::<_, ApiError>(users_store::give_back_attempt(conn, &user_id)?))
+        .await?;
     if factors.iter().any(|f| f.confirmed) {
         if code.is_none() && recovery_code.is_none() {
             state.auth.sign_in_limiter.refund(&address, attempt);
@@ -947,14 +967,16 @@ pub async fn sudo(
         check_second_step(&state, &meta, &user, &subscription, &factors, proof, None).await?;
     }
     state.auth.sign_in_limiter.refund(&address, attempt);
-    sudo_granted(&state, &meta, principal).await
+    sudo_granted(&state, &meta, principal, true).await
 }
 
-/// Sudo mode from now: recorded, and the session's new details.
+/// Sudo mode from now: recorded, and the session's new details. `password`: it was
+/// checked, and proved right, so the failures in a row start again.
 async fn sudo_granted(
     state: &AppState,
     meta: &ClientMeta,
     principal: Principal,
+    password: bool,
 ) -> Result<HttpResponse, ApiError> {
     let now = state.clock.now();
     let audit = Audit::by(&principal, meta, "session.sudo");
@@ -962,8 +984,9 @@ async fn sudo_granted(
     audit
         .write(&state.db, move |conn| {
             store::verified(conn, &id, now)?;
-            // Proved right: this attempt does not count towards a lock.
-            users_store::clear_failures(conn, &user_id)?;
+            if password {
+                users_store::clear_failures(conn, &user_id)?;
+            }
             Ok::<_, ApiError>(())
         })
         .await?;

@@ -401,7 +401,11 @@ async fn passkey_answers_work_once_for_their_own_ceremony(b: Backend) {
 async fn sudo_mode_with_a_passkey(b: Backend) {
     let app = app(b).await;
     let admin = app.admin().await;
-    let NewUser { client: ada, .. } = app.user(&admin, Role::Editor).await;
+    let NewUser {
+        client: ada,
+        username: ada_name,
+        ..
+    } = app.user(&admin, Role::Editor).await;
     let NewUser { client: bob, .. } = app.user(&admin, Role::Editor).await;
     let mut key = SoftKey::new();
     register(&ada, &mut key, "Laptop").await;
@@ -435,6 +439,24 @@ async fn sudo_mode_with_a_passkey(b: Backend) {
         ada.post("/api/v1/api-keys", &full).await.status(),
         StatusCode::CREATED
     );
+    // A locked password does not stop a passkey from confirming.
+    app.state.clock.advance(TimeDelta::minutes(11));
+    for _ in 0..10 {
+        let res = app
+            .anonymous()
+            .try_sign_in(&ada_name, "not her password!")
+            .await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    }
+    let res = ada.post("/api/v1/session/sudo/passkey", &json!({})).await;
+    let again: PasskeyChallenge = res.json().await.unwrap();
+    let res = ada
+        .post(
+            "/api/v1/session/sudo",
+            &json!({"passkey": {"ceremony_id": again.id, "credential": key.get(&again.options)}}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
     // Spent: the same answer again confirms nothing.
     app.state.clock.advance(TimeDelta::minutes(11));
     let res = ada.post("/api/v1/session/sudo", &answer).await;

@@ -586,6 +586,7 @@ async fn lasting_access_for_apps_needs_a_recent_password(b: Backend) {
     let admin = app.admin().await;
     let reg = register(&admin, false, &[CALLBACK]).await;
     let NewUser { client: ada, .. } = app.user(&admin, Role::Editor).await;
+    let spa = register(&admin, true, &[CALLBACK]).await;
     app.state.clock.advance(TimeDelta::minutes(11));
     let consent = |extra: &'static str| {
         let (app, ada, reg) = (&app, &ada, &reg);
@@ -621,6 +622,33 @@ async fn lasting_access_for_apps_needs_a_recent_password(b: Backend) {
     assert_eq!(error_code(res).await, "sudo_required");
     let res = ada.post(&path, &json!({"decision": "deny"})).await;
     assert_eq!(res.status(), StatusCode::OK);
+
+    // An app with no secret, allowed offline access once: later, without a recent
+    // password, it is not handed refresh tokens silently (whoever holds the cookie could
+    // redeem the code) — the consent page asks, and it asks for the password.
+    app.state.clock.advance(TimeDelta::minutes(11));
+    let res = ada
+        .post("/api/v1/session/sudo", &json!({"password": PASSWORD}))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let to = start_with_scope(&app, &ada, &spa, "openid%20offline_access").await;
+    let request = to.strip_prefix("/authorize?request=").expect("consent");
+    let res = ada
+        .post(
+            &format!("/api/v1/oauth/requests/{request}"),
+            &json!({"decision": "allow"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    // Within the ten minutes, the allowed app goes straight through…
+    let to = start_with_scope(&app, &ada, &spa, "openid%20offline_access").await;
+    assert!(to.starts_with(CALLBACK), "{to}");
+    // …after them, through the consent page; a confidential client still goes straight.
+    app.state.clock.advance(TimeDelta::minutes(11));
+    let to = start_with_scope(&app, &ada, &spa, "openid%20offline_access").await;
+    assert!(to.starts_with("/authorize?request="), "{to}");
+    let to = start_with_scope(&app, &ada, &spa, "openid").await;
+    assert!(to.starts_with(CALLBACK), "{to}");
 }
 
 /// An authorization request for `scope`, started in the user's browser: where it
@@ -670,6 +698,25 @@ async fn confirming_the_password_never_counts_towards_the_lock(b: Backend) {
             .await;
         assert_eq!(res.status(), StatusCode::OK);
     }
+    let res = app.anonymous().try_sign_in(&username, PASSWORD).await;
+    assert_eq!(res.status(), StatusCode::ACCEPTED, "not locked");
+    // With the unfinished sign-in above, two attempts stand, one short of the lock: a
+    // right password and code still do not lock.
+    for _ in 0..1 {
+        let res = app
+            .anonymous()
+            .try_sign_in(&username, "not the password!")
+            .await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    }
+    app.state.clock.advance(TimeDelta::minutes(11));
+    let res = ada
+        .post(
+            "/api/v1/session/sudo",
+            &json!({"password": PASSWORD, "code": code_now(&app, &secret)}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
     let res = app.anonymous().try_sign_in(&username, PASSWORD).await;
     assert_eq!(res.status(), StatusCode::ACCEPTED, "not locked");
 }
