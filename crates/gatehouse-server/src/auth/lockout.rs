@@ -108,3 +108,13 @@ pub async fn password_failed(
         .await?;
     Ok(())
 }
+
+/// An attempt counted by [`begin_password_attempt`] that proved right outside a
+/// sign-in (sudo mode, before its second step is counted): given back, so that a right
+/// password and code never add up to a lock.
+pub async fn give_back_attempt(auth: &Authenticator, user_id: &str) -> Result<(), ApiError> {
+    let id = user_id.to_string();
+    auth.db
+        .write(move |conn| Ok::<_, ApiError>(store::give_back_attempt(conn, &id)?))
+        .await
+}

@@ -502,10 +502,8 @@ async fn check_second_step(
             )
             .await?;
         } else {
-            state
-                .db
-                .write(move |conn| Ok::<_, ApiError>(failure(conn, None)?))
-                .await?;
+            // (No waiting sign-in to count against: sudo mode.)
+            failed("wrong_code").write(&state.db, |_| Ok(())).await?;
         }
         crate::metrics::sign_in("invalid_credentials");
         return Err(invalid_second_step());
@@ -950,11 +948,7 @@ pub async fn sudo(
         };
     // The right password is not a failure: its counted attempt is given back before
     // the second step is counted, so a right password and code never lock.
-    let user_id = user.id.clone();
-    state
-        .db
-        .write(move |conn| Ok::<_, ApiError>(users_store::give_back_attempt(conn, &user_id)?))
-        .await?;
+    crate::auth::lockout::give_back_attempt(&state.auth, &user.id).await?;
     if factors.iter().any(|f| f.confirmed) {
         if code.is_none() && recovery_code.is_none() {
             state.auth.sign_in_limiter.refund(&address, attempt);
