@@ -94,7 +94,8 @@ pub fn Modal(
     }
 }
 
-/// "Are you sure?" for a destructive or irreversible action.
+/// "Are you sure?" for a destructive or irreversible action. The safe choice has the
+/// focus: Enter (or a stray keystroke) cancels, never destroys.
 #[component]
 pub fn Confirm(
     #[prop(into)] title: String,
@@ -110,13 +111,12 @@ pub fn Confirm(
             <div class="dialog-body">{children()}</div>
             <ErrorNote error=error/>
             <div class="actions">
-                <button type="button" class="secondary" on:click=move |_| on_cancel.run(())>
+                <button type="button" class="secondary" autofocus on:click=move |_| on_cancel.run(())>
                     "Cancel"
                 </button>
                 <button
                     type="button"
                     class="danger"
-                    autofocus
                     disabled=move || busy.get()
                     on:click=move |_| on_confirm.run(())
                 >
@@ -185,20 +185,23 @@ pub fn SecretPanel(
                 <label class="field">
                     <span>{label}</span>
                     <div class="copy-row">
-                        <input
+                        // A text area, so the whole secret shows on a phone, wrapped.
+                        <textarea
                             class="mono secret"
                             readonly
-                            value=secret.clone()
+                            rows="3"
+                            spellcheck="false"
+                            prop:value=secret.clone()
                             data-secret="true"
                             on:focus=move |ev| {
-                                if let Some(input) = ev
+                                if let Some(area) = ev
                                     .target()
-                                    .and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok())
+                                    .and_then(|t| t.dyn_into::<web_sys::HtmlTextAreaElement>().ok())
                                 {
-                                    input.select();
+                                    area.select();
                                 }
                             }
-                        />
+                        ></textarea>
                         <CopyButton text=secret.clone() label="Copy secret"/>
                     </div>
                 </label>

@@ -190,7 +190,7 @@ export async function apiSession(base, { username, password }) {
 
 /** The secret shown in the one-time panel. */
 export async function revealedSecret(page) {
-  const input = page.locator('dialog[open] input[data-secret]');
+  const input = page.locator('dialog[open] [data-secret]');
   await input.waitFor();
   return input.inputValue();
 }

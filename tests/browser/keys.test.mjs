@@ -249,3 +249,37 @@ test('unknown pages and unknown consent requests say so clearly', async () => {
   await review(page, 'consent-unknown');
   await page.context().close();
 });
+
+test('a destructive dialog focuses Cancel (Enter keeps the key); the one-time secret shows whole on a phone', async () => {
+  const page = await newPage(browser);
+  await signIn(page, gh.url, gh.admin, '/keys');
+  await page.waitForURL(`${gh.url}/keys`);
+  await page.getByRole('button', { name: 'Create API Key' }).click();
+  const form = page.locator('dialog[open]');
+  await form.getByLabel('Name').fill('kept by enter');
+  await form.getByRole('button', { name: 'Create key' }).click();
+  const secret = await revealedSecret(page);
+  // On a phone, every character of the secret is in view, wrapped: nothing scrolls.
+  await page.setViewportSize(PHONE);
+  const shown = page.locator('dialog[open] [data-secret]');
+  const box = await shown.evaluate((el) => ({
+    value: el.value, wide: el.scrollWidth - el.clientWidth, tall: el.scrollHeight - el.clientHeight,
+  }));
+  assert.equal(box.value, secret);
+  assert.ok(box.wide <= 0 && box.tall <= 0, `the secret is clipped: ${JSON.stringify(box)}`);
+  await review(page, 'keys-secret-phone');
+  await page.getByRole('button', { name: 'I have copied it' }).click();
+  await page.setViewportSize({ width: 1280, height: 800 });
+
+  // Delete: the safe choice has the focus, so Enter cancels.
+  await page.getByRole('button', { name: 'Delete kept by enter' }).click();
+  const confirm = page.locator('dialog[open]');
+  await confirm.getByRole('button', { name: 'Cancel' }).waitFor();
+  assert.equal(await page.evaluate(() => document.activeElement?.textContent?.trim()), 'Cancel');
+  await page.keyboard.press('Enter');
+  await confirm.waitFor({ state: 'detached' });
+  await page.locator('#keys-table tbody tr', { hasText: 'kept by enter' }).waitFor();
+  const listed = await page.evaluate(async () => (await (await fetch('/api/v1/api-keys')).json()).items.map((k) => k.name));
+  assert.ok(listed.includes('kept by enter'), 'Enter deleted nothing');
+  await page.context().close();
+});
