@@ -35,10 +35,24 @@ test('users: add one with a generated password, change the role, disable, delete
   assert.equal((await grace('GET', '/me')).body.role, 'editor');
 
   const row = page.locator('#users-table tbody tr', { hasText: 'grace@example.com' });
+  // A role change is confirmed first, with its effect; cancelled, nothing changed.
   await row.getByLabel(/Role of Grace Hopper/).selectOption('viewer');
-  await page.waitForTimeout(300);
+  const ask = page.locator('dialog[open]');
+  await ask.getByText('act with the rights of a viewer').waitFor();
+  await review(page, 'admin-users-role-confirm');
+  await ask.getByRole('button', { name: 'Cancel' }).click();
+  await ask.waitFor({ state: 'detached' });
+  assert.equal((await grace('GET', '/me')).body.role, 'editor', 'cancelled: still an editor');
+  assert.equal(await row.getByLabel(/Role of Grace Hopper/).inputValue(), 'editor');
+  await row.getByLabel(/Role of Grace Hopper/).selectOption('viewer');
+  await page.locator('dialog[open]').getByRole('button', { name: 'Change role' }).click();
+  await page.locator('dialog[open]').waitFor({ state: 'detached' });
   assert.equal((await grace('GET', '/me')).body.role, 'viewer', 'the role change applies at once');
+  // Disabling is confirmed too, and says what stops.
   await row.getByRole('button', { name: /Disable Grace Hopper/ }).click();
+  const disable = page.locator('dialog[open]');
+  await disable.getByText('signed out at once').waitFor();
+  await disable.getByRole('button', { name: 'Disable user' }).click();
   await row.getByText('Disabled').waitFor();
   assert.equal((await grace('GET', '/me')).status, 401, 'a disabled user is signed out');
   await row.getByRole('button', { name: /Enable Grace Hopper/ }).click();
@@ -46,7 +60,11 @@ test('users: add one with a generated password, change the role, disable, delete
   // The last admin cannot demote themselves: a clear message, nothing changes.
   const me = page.locator('#users-table tbody tr', { hasText: '— you' });
   await me.getByRole('combobox').selectOption('viewer');
-  await page.getByRole('alert').filter({ hasText: 'at least one active admin' }).waitFor();
+  const own = page.locator('dialog[open]');
+  await own.getByText('You will no longer administer this subscription').waitFor();
+  await own.getByRole('button', { name: 'Change role' }).click();
+  await own.getByRole('alert').filter({ hasText: 'at least one active admin' }).waitFor();
+  await own.getByRole('button', { name: 'Cancel' }).click();
   await row.getByRole('button', { name: /Delete Grace Hopper/ }).click();
   await page.locator('dialog[open]').getByRole('button', { name: 'Delete user' }).click();
   await row.waitFor({ state: 'detached' });

@@ -255,6 +255,8 @@ enum UserDialog {
     None,
     Create,
     Delete(User),
+    Disable(User),
+    Role(User, Role),
     ResetTwoStep(User),
     Password(User, String),
 }
@@ -315,7 +317,7 @@ pub fn UsersPage() -> impl IntoView {
                         <DataTable id="users-table" label="Users" headers=&["User", "Role", "State", "Last sign-in", ""]>
                                     {items.into_iter().map(|u| {
                                         let is_me = u.id == me;
-                                        let (id1, id2, id3) = (u.id.clone(), u.id.clone(), u.id.clone());
+                                        let (id2, id3) = (u.id.clone(), u.id.clone());
                                         let u_del = u.clone();
                                         let label = user_label(&u);
                                         let state = u.state;
@@ -335,9 +337,12 @@ pub fn UsersPage() -> impl IntoView {
                                                     } else {
                                                     view! {
                                                     <select aria-label=format!("Role of {label}")
-                                                        on:change=move |ev| {
-                                                            if let Some(role) = Role::parse(&event_target_value(&ev)) {
-                                                                update(id1.clone(), UpdateUser { role: Some(role), ..Default::default() });
+                                                        on:change={
+                                                            let u = u.clone();
+                                                            move |ev| {
+                                                                if let Some(role) = Role::parse(&event_target_value(&ev)) {
+                                                                    dialog.set(UserDialog::Role(u.clone(), role));
+                                                                }
                                                             }
                                                         }>
                                                         {Role::ALL.into_iter().map(|r| view! {
@@ -365,10 +370,13 @@ pub fn UsersPage() -> impl IntoView {
                                                         }
                                                     })}
                                                     {match state {
-                                                        UserState::Active => view! {
-                                                            <button type="button" class="secondary small" aria-label=format!("Disable {label}")
-                                                                on:click=move |_| update(id2.clone(), UpdateUser { state: Some(UserState::Disabled), ..Default::default() })>"Disable"</button>
-                                                        }.into_any(),
+                                                        UserState::Active => {
+                                                            let u = u.clone();
+                                                            view! {
+                                                                <button type="button" class="secondary small" aria-label=format!("Disable {label}")
+                                                                    on:click=move |_| dialog.set(UserDialog::Disable(u.clone()))>"Disable"</button>
+                                                            }.into_any()
+                                                        }
                                                         UserState::Disabled => view! {
                                                             <button type="button" class="secondary small" aria-label=format!("Enable {label}")
                                                                 on:click=move |_| update(id2.clone(), UpdateUser { state: Some(UserState::Active), ..Default::default() })>"Enable"</button>
@@ -418,6 +426,45 @@ pub fn UsersPage() -> impl IntoView {
                             on_cancel=close
                         >
                             <p>"Their API keys, sessions and authorized applications are removed, and every token of theirs stops at once. This cannot be undone."</p>
+                        </ConfirmAction>
+                    }.into_any()
+                }
+                UserDialog::Disable(u) => {
+                    let id = u.id.clone();
+                    view! {
+                        <ConfirmAction
+                            title=format!("Disable {}?", user_label(&u))
+                            confirm_label="Disable user"
+                            action=move || { let id = id.clone(); async move { api::update_user(&id, UpdateUser { state: Some(UserState::Disabled), ..Default::default() }).await } }
+                            on_done=Callback::new(move |_| { load(true); dialog.set(UserDialog::None); })
+                            on_cancel=close
+                        >
+                            <p>"They are signed out at once, and their API keys and authorized applications stop working until you enable them again. Nothing is deleted."</p>
+                        </ConfirmAction>
+                    }.into_any()
+                }
+                UserDialog::Role(u, role) => {
+                    let id = u.id.clone();
+                    let own = auth.user().is_some_and(|m| m.id == u.id);
+                    let effect = if own && u.role == Role::Admin && role != Role::Admin {
+                        "You will no longer administer this subscription, from your next request. Another administrator would have to give it back.".to_string()
+                    } else {
+                        format!(
+                            "Their sessions, API keys and authorized applications act with the rights of a {} from their next request.",
+                            format::role_label(role).to_lowercase()
+                        )
+                    };
+                    // Cancelled: the list is read again, so the menu shows the role kept.
+                    let cancel = Callback::new(move |_| { load(true); dialog.set(UserDialog::None); });
+                    view! {
+                        <ConfirmAction
+                            title=format!("Make {} {}?", user_label(&u), format::role_label(role).to_lowercase())
+                            confirm_label="Change role"
+                            action=move || { let id = id.clone(); async move { api::update_user(&id, UpdateUser { role: Some(role), ..Default::default() }).await } }
+                            on_done=Callback::new(move |_| { load(true); dialog.set(UserDialog::None); })
+                            on_cancel=cancel
+                        >
+                            <p>{effect}</p>
                         </ConfirmAction>
                     }.into_any()
                 }
