@@ -499,6 +499,19 @@ pub async fn subscription_api_keys(
     .await
 }
 
+/// One page of every key of the subscription, newest first, `limit` long.
+pub async fn subscription_api_keys_page(
+    cursor: Option<String>,
+    limit: u32,
+) -> ApiResult<Page<SubscriptionApiKey>> {
+    let limit = limit.to_string();
+    get(&format!(
+        "/subscription/api-keys{}",
+        query(&[("limit", &limit), ("cursor", cursor.as_deref().unwrap_or(""))])
+    ))
+    .await
+}
+
 pub async fn subscription_api_keys_csv(filter: &KeyFilter) -> ApiResult<String> {
     call(
         Method::Get,

@@ -119,14 +119,26 @@ test('an admin switches API keys off: a user sees the exact message and may only
   await adminPage.waitForURL(`${gh.url}/apps`);
   await adminPage.getByRole('link', { name: 'Administration' }).click();
   await adminPage.waitForURL(`${gh.url}/admin/settings`);
-  await adminPage.getByLabel(/API keys are enabled/).uncheck();
+  // A switch whose label is the setting and whose state reads On or Off.
+  const keysSwitch = adminPage.getByRole('switch', { name: 'API keys' });
+  assert.equal(await keysSwitch.getAttribute('aria-checked'), 'true');
+  assert.equal((await keysSwitch.textContent()).trim(), 'On');
+  await keysSwitch.click();
+  assert.equal((await keysSwitch.textContent()).trim(), 'Off');
   await adminPage.getByRole('button', { name: 'Save settings' }).click();
+  // Asked first, with what stops: ada's one key (the admin has none).
+  const off = adminPage.locator('dialog[open]');
+  await off.locator('#keys-off-effect').filter({ hasText: '1 key of 1 person stops working at once' }).waitFor();
+  assert.equal(await adminPage.evaluate(() => document.activeElement?.textContent?.trim()), 'Cancel');
+  await review(adminPage, 'admin-settings-keys-off');
+  await off.getByRole('button', { name: 'Switch keys off' }).click();
   await adminPage.getByText('Settings saved').waitFor();
 
   const page = await newPage(browser, PHONE);
   await signIn(page, gh.url, ada, '/keys');
   await page.waitForURL(`${gh.url}/keys`);
   await page.locator('#keys-disabled').filter({ hasText: API_KEYS_DISABLED }).waitFor();
+  await page.locator('#keys-disabled').getByText('The keys listed here do not work').waitFor();
   assert.equal(await page.getByRole('button', { name: 'Create API Key' }).count(), 0);
   const row = page.locator('#keys-table tbody tr', { hasText: 'deploy bot' });
   await row.waitFor();
@@ -136,7 +148,8 @@ test('an admin switches API keys off: a user sees the exact message and may only
   assert.equal((await callWithKey(page, created.body.secret)).status, 401);
   assert.equal((await callWithKey(page, created.body.secret)).body.error.message, API_KEYS_DISABLED);
   // Switched back on, the key works again.
-  await adminPage.getByLabel(/API keys are enabled/).check();
+  await keysSwitch.click();
+  assert.equal(await keysSwitch.getAttribute('aria-checked'), 'true');
   await adminPage.getByRole('button', { name: 'Save settings' }).click();
   await adminPage.getByText('Settings saved').waitFor();
   assert.equal((await callWithKey(page, created.body.secret)).status, 200);

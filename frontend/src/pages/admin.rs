@@ -142,6 +142,21 @@ fn SettingsForm(name: String, settings: SubscriptionSettings) -> impl IntoView {
     let local_error = RwSignal::new(None::<String>);
     let saved = RwSignal::new(false);
     let busy = RwSignal::new(false);
+    let pending = StoredValue::new(None::<UpdateSubscription>);
+    let confirm_off = RwSignal::new(None::<String>);
+    let save = move |body: UpdateSubscription| {
+        busy.set(true);
+        leptos::task::spawn_local(async move {
+            match api::update_subscription(body).await {
+                Ok(s) => {
+                    auth.set_subscription(s);
+                    saved.set(true);
+                }
+                Err(e) => error.set(Some(e)),
+            }
+            busy.set(false);
+        });
+    };
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         saved.set(false);
@@ -182,17 +197,19 @@ fn SettingsForm(name: String, settings: SubscriptionSettings) -> impl IntoView {
                 return;
             }
         };
-        busy.set(true);
-        leptos::task::spawn_local(async move {
-            match api::update_subscription(body).await {
-                Ok(s) => {
-                    auth.set_subscription(s);
-                    saved.set(true);
-                }
-                Err(e) => error.set(Some(e)),
-            }
-            busy.set(false);
-        });
+        // Switching keys off stops every script at once: say how many, and ask.
+        let switching_off = body.api_keys_enabled == Some(false)
+            && auth.subscription().is_some_and(|s| s.settings.api_keys_enabled);
+        if switching_off {
+            busy.set(true);
+            pending.set_value(Some(body));
+            leptos::task::spawn_local(async move {
+                confirm_off.set(Some(keys_that_stop().await));
+                busy.set(false);
+            });
+            return;
+        }
+        save(body);
     };
     view! {
         <form on:submit=submit class="card wide" id="settings-form">
@@ -203,12 +220,16 @@ fn SettingsForm(name: String, settings: SubscriptionSettings) -> impl IntoView {
                     on:input=move |ev| sub_name.set(event_target_value(&ev))/>
             </label>
             <h2>"API keys"</h2>
-            <label class="choice">
-                <input type="checkbox" name="api_keys_enabled"
-                    prop:checked=move || enabled.get()
-                    on:change=move |ev| enabled.set(event_target_checked(&ev))/>
-                <span><strong>"API keys are enabled"</strong>" — switched off, every key stops working (it comes back when switched on again) and nobody can create keys."</span>
-            </label>
+            <div class="field switch-field">
+                <span id="api-keys-switch"><strong>"API keys"</strong></span>
+                <button type="button" role="switch" class="switch" aria-labelledby="api-keys-switch"
+                    aria-checked=move || enabled.get().to_string()
+                    on:click=move |_| enabled.update(|e| *e = !*e)>
+                    <span class="switch-knob" aria-hidden="true"></span>
+                    <span class="switch-state">{move || if enabled.get() { "On" } else { "Off" }}</span>
+                </button>
+                <small class="hint">"Off: every key stops working at once (each works again when switched back on) and nobody can create keys."</small>
+            </div>
             {number_field("Longest key lifetime (days)", "api_key_max_lifetime_days", max_days, "Leave empty for no limit. New and reset keys expire no later than this.")}
             {role_checkboxes("Who may hold full-access keys", "api_key_full_access_roles", full_roles)}
             <h2>"OAuth clients"</h2>
@@ -245,7 +266,62 @@ fn SettingsForm(name: String, settings: SubscriptionSettings) -> impl IntoView {
                 <button type="submit" disabled=move || busy.get()>"Save settings"</button>
             </div>
         </form>
+        {move || confirm_off.get().map(|effect| view! {
+            <Confirm
+                title="Switch API keys off?"
+                confirm_label="Switch keys off"
+                on_confirm=Callback::new(move |_| {
+                    confirm_off.set(None);
+                    if let Some(body) = pending.try_update_value(Option::take).flatten() {
+                        save(body);
+                    }
+                })
+                on_cancel=Callback::new(move |_| confirm_off.set(None))
+                busy=busy
+                error=error
+            >
+                <p id="keys-off-effect">{effect}</p>
+            </Confirm>
+        })}
     }
+}
+
+/// What switching keys off stops, in words: the subscription's keys that still work
+/// and their people (counted over the first thousand keys).
+async fn keys_that_stop() -> String {
+    const PAGES: usize = 5;
+    // (The browser's clock: chrono's has none in WASM.)
+    let now = chrono::DateTime::<chrono::Utc>::from_timestamp_millis(js_sys::Date::now() as i64)
+        .unwrap_or_default();
+    let (mut keys, mut people) = (0usize, std::collections::BTreeSet::new());
+    let mut cursor = None;
+    let mut more = false;
+    for page in 0..PAGES {
+        let Ok(found) = api::subscription_api_keys_page(cursor.take(), 200).await else {
+            return "Every API key of the subscription stops working at once.".into();
+        };
+        for k in found.items.iter().filter(|k| k.key.expires_at.is_none_or(|t| t > now)) {
+            keys += 1;
+            people.insert(k.username.clone());
+        }
+        cursor = found.next_cursor;
+        if cursor.is_none() {
+            break;
+        }
+        more = page + 1 == PAGES;
+    }
+    let plural = |n: usize, one: &str, many: &str| {
+        format!("{n}{} {}", if more { "+" } else { "" }, if n == 1 { one } else { many })
+    };
+    if keys == 0 {
+        return "No key works now, so no script stops; nobody can create keys while they are off.".into();
+    }
+    format!(
+        "{} of {} {} working at once. They work again when you switch keys back on.",
+        plural(keys, "key", "keys"),
+        plural(people.len(), "person", "people"),
+        if keys == 1 && !more { "stops" } else { "stop" },
+    )
 }
 
 // ----- users -----

@@ -56,7 +56,8 @@ pub fn KeysPage() -> impl IntoView {
         </div>
         <Show when=move || !enabled()>
             <div class="banner warning" role="alert" id="keys-disabled">
-                {API_KEYS_DISABLED_MESSAGE}
+                <p>{API_KEYS_DISABLED_MESSAGE}</p>
+                <p>"The keys listed here do not work while API keys are switched off."</p>
             </div>
         </Show>
         {move || match keys.get() {
