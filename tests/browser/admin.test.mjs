@@ -139,10 +139,21 @@ test('every client: mark one standard; the audit log filters by action', async (
   const row = page.locator('#all-clients-table tbody tr', { hasText: 'Flowdock' });
   await row.waitFor();
   await review(page, 'admin-clients');
+  // Asked first, saying what it means; cancelled, nothing changed.
   await row.getByRole('checkbox').check();
+  const ask = page.locator('dialog[open]');
+  await ask.locator('#standard-effect').filter({ hasText: 'Nobody in the subscription will be asked' }).waitFor();
+  await ask.getByRole('button', { name: 'Cancel' }).click();
+  await ask.waitFor({ state: 'detached' });
+  assert.equal((await api('GET', `/oauth-clients/${made.body.id}`)).body.standard, false);
+  assert.equal(await row.getByRole('checkbox').isChecked(), false);
+  await row.getByRole('checkbox').check();
+  await page.locator('dialog[open]').getByRole('button', { name: 'Make standard' }).click();
   await page.waitForTimeout(300);
   const got = await api('GET', `/oauth-clients/${made.body.id}`);
   assert.equal(got.body.standard, true);
+  // The client id has its copy button here too.
+  await row.getByRole('button', { name: 'Copy client ID of Flowdock' }).waitFor();
 
   await page.getByRole('link', { name: 'Audit log' }).click();
   await page.locator('#audit-table').waitFor();

@@ -818,7 +818,33 @@ pub fn AllClientsPage() -> impl IntoView {
             }
         });
     };
+    // Marking a client standard skips consent for everyone: asked first.
+    let marking = RwSignal::new(None::<OAuthClient>);
     view! {
+        {move || marking.get().map(|c| {
+            let id = c.id.clone();
+            view! {
+                <Confirm
+                    title=format!("Make “{}” a standard integration?", c.name)
+                    confirm_label="Make standard"
+                    on_confirm=Callback::new(move |_| {
+                        marking.set(None);
+                        set_standard(id.clone(), true);
+                    })
+                    on_cancel=Callback::new(move |_| {
+                        marking.set(None);
+                        load(true);
+                    })
+                    busy=Signal::derive(|| false)
+                    error=Signal::derive(|| None)
+                >
+                    <p id="standard-effect">{format!(
+                        "Nobody in the subscription will be asked before “{}” acts for them: its consent is approved for everyone, for the callback URLs it has now. Only a first-party integration should be standard.",
+                        c.name
+                    )}</p>
+                </Confirm>
+            }
+        })}
         <AdminFrame title="All OAuth clients">
             <p class="lead">"Every client registered in the subscription. Mark a first-party integration as standard to pre-approve its consent."</p>
             <ErrorNote error=row_error/>
@@ -827,17 +853,24 @@ pub fn AllClientsPage() -> impl IntoView {
                     <DataTable id="all-clients-table" label="Every OAuth client" headers=&["Name", "Client ID", "Owner", "Type", "Created", "Standard"]>
                                 {items.into_iter().map(|c| {
                                     let id = c.id.clone();
+                                    let whole = c.clone();
                                     view! {
                                         <tr data-client=c.name.clone()>
                                             <th scope="row" class="name">{c.name.clone()}</th>
-                                            <td><code class="mono">{c.client_id.clone()}</code></td>
+                                            <td><Mono text=c.client_id.clone() label=format!("Copy client ID of {}", c.name)/></td>
                                             <td>{owner_name(&c.owner_id)}</td>
                                             <td>{match c.client_type { gatehouse_types::ClientType::Confidential => "Confidential", gatehouse_types::ClientType::Public => "Public" }}</td>
                                             <td><When t=Some(c.created_at)/></td>
                                             <td>
                                                 <label class="choice">
                                                     <input type="checkbox" prop:checked=c.standard
-                                                        on:change=move |ev| set_standard(id.clone(), event_target_checked(&ev))/>
+                                                        on:change=move |ev| {
+                                                            if event_target_checked(&ev) {
+                                                                marking.set(Some(whole.clone()));
+                                                            } else {
+                                                                set_standard(id.clone(), false);
+                                                            }
+                                                        }/>
                                                     <span class="visually-hidden">{format!("{} is a standard integration", c.name)}</span>
                                                 </label>
                                             </td>
