@@ -507,7 +507,10 @@ pub async fn subscription_api_keys_page(
     let limit = limit.to_string();
     get(&format!(
         "/subscription/api-keys{}",
-        query(&[("limit", &limit), ("cursor", cursor.as_deref().unwrap_or(""))])
+        query(&[
+            ("limit", &limit),
+            ("cursor", cursor.as_deref().unwrap_or(""))
+        ])
     ))
     .await
 }

@@ -199,7 +199,9 @@ fn SettingsForm(name: String, settings: SubscriptionSettings) -> impl IntoView {
         };
         // Switching keys off stops every script at once: say how many, and ask.
         let switching_off = body.api_keys_enabled == Some(false)
-            && auth.subscription().is_some_and(|s| s.settings.api_keys_enabled);
+            && auth
+                .subscription()
+                .is_some_and(|s| s.settings.api_keys_enabled);
         if switching_off {
             busy.set(true);
             pending.set_value(Some(body));
@@ -300,7 +302,11 @@ async fn keys_that_stop() -> String {
         let Ok(found) = api::subscription_api_keys_page(cursor.take(), 200).await else {
             return "Every API key of the subscription stops working at once.".into();
         };
-        for k in found.items.iter().filter(|k| k.key.expires_at.is_none_or(|t| t > now)) {
+        for k in found
+            .items
+            .iter()
+            .filter(|k| k.key.expires_at.is_none_or(|t| t > now))
+        {
             keys += 1;
             people.insert(k.username.clone());
         }
@@ -311,10 +317,15 @@ async fn keys_that_stop() -> String {
         more = page + 1 == PAGES;
     }
     let plural = |n: usize, one: &str, many: &str| {
-        format!("{n}{} {}", if more { "+" } else { "" }, if n == 1 { one } else { many })
+        format!(
+            "{n}{} {}",
+            if more { "+" } else { "" },
+            if n == 1 { one } else { many }
+        )
     };
     if keys == 0 {
-        return "No key works now, so no script stops; nobody can create keys while they are off.".into();
+        return "No key works now, so no script stops; nobody can create keys while they are off."
+            .into();
     }
     format!(
         "{} of {} {} working at once. They work again when you switch keys back on.",
