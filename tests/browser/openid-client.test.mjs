@@ -590,6 +590,7 @@ test('openid-client 6: client credentials — a service account of role editor c
     assert.equal(await row.getByRole('button', { name: `Delete ${label}` }).count(), 0);
     await review(page, 'users-service-account');
     await row.getByRole('button', { name: `Disable ${label}` }).click();
+    await page.locator('dialog[open]').getByRole('button', { name: 'Disable user' }).click();
     await expectVisible(page, row.locator('.badge', { hasText: 'Disabled' }));
   } finally {
     await page.context().close();
