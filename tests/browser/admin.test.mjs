@@ -92,6 +92,8 @@ test('users: failed sign-ins lock password sign-in only; the admin sees it and u
   await page.waitForURL(`${gh.url}/admin/users`);
   const row = page.locator('#users-table tbody tr', { hasText: 'ada@example.com' });
   await row.getByText('Sign-in locked').waitFor();
+  // …with when it lapses.
+  assert.match(await row.getByText('Sign-in locked').textContent(), /until \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC/);
   await review(page, 'admin-users-sign-in-locked');
   await row.getByRole('button', { name: /Unlock sign-in of/ }).click();
   await row.getByText('Sign-in locked').waitFor({ state: 'detached' });

@@ -92,11 +92,14 @@ for (const type of ['confidential', 'public']) {
       await page.goto(`${gh.url}/apps`);
       const card = page.locator('#apps-list li', { hasText: name });
       await card.locator('.badge', { hasText: 'Active' }).waitFor();
+      await card.getByRole('heading', { name: 'It can', exact: true }).waitFor();
       await review(page, 'apps');
       await card.getByRole('button', { name: `Revoke access for ${name}` }).click();
       await page.locator('dialog[open]').getByRole('button', { name: 'Revoke access' }).click();
       await card.locator('.badge', { hasText: 'Revoked' }).waitFor();
       await card.getByText('sign in to it with Gatehouse').waitFor();
+      // What it could do, in the past tense: it can no longer.
+      await card.getByRole('heading', { name: 'It could', exact: true }).waitFor();
       await review(page, 'apps-revoked');
 
       // The app has lost access at once.

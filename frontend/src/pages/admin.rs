@@ -443,8 +443,8 @@ pub fn UsersPage() -> impl IntoView {
                                                     <span class=match state { UserState::Active => "badge ok", UserState::Disabled => "badge", UserState::Locked => "badge danger-badge" }>
                                                         {match state { UserState::Active => "Active", UserState::Disabled => "Disabled", UserState::Locked => "Locked" }}
                                                     </span>
-                                                    {password_locked.then(|| view! {
-                                                        " "<span class="badge danger-badge" title="Too many failed sign-ins: password sign-in is locked for a while. Sessions, keys and apps keep working.">"Sign-in locked"</span>
+                                                    {u.password_locked_until.filter(|_| password_locked).map(|until| view! {
+                                                        " "<span class="badge danger-badge" title="Too many failed sign-ins: password sign-in is locked until then. Sessions, keys and apps keep working.">{format!("Sign-in locked until {}", format::exact(until))}</span>
                                                     })}
                                                 </td>
                                                 <td><When t=u.last_sign_in_at/></td>

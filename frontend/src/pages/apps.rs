@@ -66,7 +66,7 @@ fn AppCard(app: AuthorizedApp, revoking: RwSignal<Option<AuthorizedApp>>) -> imp
                     }}
                 </div>
             </div>
-            <h3 class="small-heading">"It can"</h3>
+            <h3 class="small-heading">{if active { "It can" } else { "It could" }}</h3>
             <ul class="scopes">
                 {format::ordered_scopes(&app.scopes).iter().map(|s| view! { <li>{format::scope_text(s)}</li> }).collect_view()}
             </ul>
