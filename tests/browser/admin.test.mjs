@@ -178,6 +178,9 @@ test('a viewer sees why they cannot register clients, and no Administration tab'
   const page = await newPage(browser);
   await signIn(page, gh.url, { username: 'val@example.com', password: 'viewer passphrase 1' }, '/clients');
   await page.locator('#clients-not-allowed').waitFor();
+  // The empty list does not tell them to create one.
+  await page.locator('#clients-empty').getByText('Registering them is for the roles named above').waitFor();
+  assert.equal(await page.locator('#clients-empty').getByText('Create a client').count(), 0);
   assert.ok(await page.getByRole('button', { name: 'Create New Client' }).isDisabled());
   assert.equal(await page.getByRole('link', { name: 'Administration' }).count(), 0);
   await review(page, 'clients-viewer');

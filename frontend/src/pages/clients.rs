@@ -81,10 +81,15 @@ pub fn ClientsPage() -> impl IntoView {
             }
             .into_any(),
             Some(Err(e)) => view! { <LoadFailed error=e retry=reload/> }.into_any(),
+            // Only someone who may register is told to (the banner above says who may).
             Some(Ok(page)) if page.items.is_empty() => view! {
-                <div class="empty">
+                <div class="empty" id="clients-empty">
                     <h2>"No OAuth clients yet"</h2>
-                    <p>"Create a client for each application that should let people sign in with Gatehouse. You will need its callback URL."</p>
+                    <p>{move || if may_register() == Some(false) {
+                        "You have no OAuth clients. Registering them is for the roles named above."
+                    } else {
+                        "Create a client for each application that should let people sign in with Gatehouse. You will need its callback URL."
+                    }}</p>
                 </div>
             }
             .into_any(),
