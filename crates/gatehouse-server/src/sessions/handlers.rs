@@ -63,10 +63,7 @@ pub async fn sign_in(
     // The password was right. With a second step on file, nothing more is said (no
     // session, no user details) until it comes: the browser gets the waiting
     // sign-in's token.
-    let user_id = user.id.clone();
-    let factors: Vec<_> = state
-        .db
-        .read(move |conn| Ok(factors_store::list(conn, &user_id)?))
+    let factors: Vec<_> = factors_of(&state, &user.id)
         .await?
         .into_iter()
         .filter(|f| f.confirmed)
@@ -161,6 +158,18 @@ pub use crate::auth::session::{AMR_PASSWORD, AMR_PASSWORD_AND_CODE};
 /// takes (besides counting towards the password lockout).
 const SECOND_STEP_TTL: TimeDelta = TimeDelta::minutes(5);
 const SECOND_STEP_TRIES: i64 = 5;
+
+/// Every second step of the user (unconfirmed enrolments included).
+async fn factors_of(
+    state: &AppState,
+    user_id: &str,
+) -> Result<Vec<factors_store::FactorRow>, ApiError> {
+    let user_id = user_id.to_string();
+    state
+        .db
+        .read(move |conn| Ok(factors_store::list(conn, &user_id)?))
+        .await
+}
 
 /// A waiting sign-in for `user`: 202 with its token.
 /// (Audited: a right password that never finishes its second step is what a stolen
@@ -907,11 +916,7 @@ pub async fn sudo(
         recovery_code,
         passkey,
     } = body.into_inner();
-    let user_id = principal.user.id.clone();
-    let factors = state
-        .db
-        .read(move |conn| Ok(factors_store::list(conn, &user_id)?))
-        .await?;
+    let factors = factors_of(&state, &principal.user.id).await?;
     // A passkey alone will do: it is two factors by itself (`auth::passkeys`).
     if let Some(passkey) = passkey {
         if password.is_some() || code.is_some() || recovery_code.is_some() {
@@ -1012,11 +1017,7 @@ pub async fn sudo_passkey(
     Authenticated(principal): Authenticated,
 ) -> Result<HttpResponse, ApiError> {
     principal.require(Action::ConfirmPassword)?;
-    let user_id = principal.user.id.clone();
-    let factors = state
-        .db
-        .read(move |conn| Ok(factors_store::list(conn, &user_id)?))
-        .await?;
+    let factors = factors_of(&state, &principal.user.id).await?;
     let id = uuid::Uuid::now_v7().to_string();
     let now = state.clock.now();
     let Some((options, ceremony)) =
