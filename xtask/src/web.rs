@@ -61,11 +61,14 @@ pub fn build_web() -> anyhow::Result<BundleSize> {
     let staging = target.join("web-staging");
     let _ = std::fs::remove_dir_all(&staging);
     std::fs::create_dir_all(&staging)?;
+    // GATEHOUSE_WASM_NAMES=1 keeps function names through wasm-opt, for `twiggy top`
+    // on the served bundle (to see where its bytes go); never for a real build.
+    let keep_names = std::env::var_os("GATEHOUSE_WASM_NAMES").is_some();
     wasm_bindgen_cli_support::Bindgen::new()
         .input_path(&wasm)
         .out_name("gatehouse")
         .web(true)?
-        .remove_name_section(true)
+        .remove_name_section(!keep_names)
         .remove_producers_section(true)
         .generate(&staging)
         .context("wasm-bindgen")?;
@@ -77,6 +80,7 @@ pub fn build_web() -> anyhow::Result<BundleSize> {
         status(
             std::process::Command::new(&wasm_opt)
                 .args(["-Oz", "--converge"])
+                .args(keep_names.then_some("-g"))
                 .arg(&bg)
                 .arg("-o")
                 .arg(&optimized),

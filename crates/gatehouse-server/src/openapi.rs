@@ -69,6 +69,7 @@ const DESCRIPTION: &str = "API keys, OAuth clients and authorized applications. 
         users::handlers::get_user,
         users::handlers::update_user,
         users::handlers::delete_user,
+        users::handlers::reset_password,
         subscriptions::handlers::get_subscription,
         subscriptions::handlers::update_subscription,
         audit::handlers::list,

@@ -57,6 +57,9 @@ pub mod codes {
     /// The subscription requires two-step sign-in and this person has no second step
     /// yet: only setting one up answers until they do.
     pub const ENROLMENT_REQUIRED: &str = "two_step_enrolment_required";
+    /// The session signed in with a temporary password (an administrator's reset): only
+    /// choosing a new one (`PUT /api/v1/me/password`) answers until then.
+    pub const PASSWORD_CHANGE_REQUIRED: &str = "password_change_required";
     /// The subscription requires two-step sign-in and this person's time to set it up
     /// has passed: an administrator must reset their second steps.
     pub const TWO_STEP_REQUIRED: &str = "two_step_required";

@@ -296,6 +296,10 @@ pub enum Credential {
         /// subscription's two-step policy): only their second steps and the session
         /// itself answer until then.
         enrolment_required: bool,
+        /// The person signed in with a temporary password an administrator generated:
+        /// they must choose their own (`PUT /api/v1/me/password`) before anything else.
+        #[serde(default)]
+        password_change_required: bool,
     },
     /// An API key.
     ApiKey {
@@ -863,9 +867,22 @@ impl std::fmt::Debug for CreateUser {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreatedUser {
     pub user: User,
-    /// The generated password, shown this once; absent when the admin chose one.
+    /// The generated password, shown this once; absent when the admin chose one. It is
+    /// temporary: the person chooses their own at their first sign-in with it.
     #[cfg_attr(feature = "openapi", schema(required = true))]
     pub initial_password: Option<String>,
+}
+
+/// The answer to `POST /api/v1/users/{id}/password`: a new, generated password, shown
+/// this once. It is temporary: the person chooses their own at their next sign-in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PasswordReset {
+    pub user: User,
+    pub temporary_password: String,
+    /// How many of their sessions ended (every one: a forgotten password may be a
+    /// stolen one).
+    pub sessions_ended: u64,
 }
 
 /// `PATCH /api/v1/users/{id}`. `state: "active"` also unlocks a locked user;
@@ -1041,6 +1058,7 @@ mod tests {
             idle_expires_at: now,
             sudo_until: now,
             enrolment_required: false,
+            password_change_required: false,
         };
         let v = serde_json::to_value(&c).unwrap();
         assert_eq!(v["kind"], "session");

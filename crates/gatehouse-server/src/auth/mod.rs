@@ -73,8 +73,11 @@ pub enum Via {
         /// Whether that was recent enough for sensitive actions ([`session::SUDO_WINDOW`]).
         sudo: bool,
         /// The subscription requires a second step of this person and they signed in
-        /// without one: only setting one up is allowed (see [`enrolment_allows`]).
+        /// without one: only setting one up is allowed (see [`Hold`]).
         enrolment_required: bool,
+        /// The person signed in with a temporary password: only choosing their own is
+        /// allowed (see [`Hold`]).
+        password_change_required: bool,
     },
     ApiKey {
         id: String,
@@ -204,14 +207,19 @@ impl Principal {
     }
 
     /// A session whose person must set up a second step before anything else.
-    pub fn enrolment_required(&self) -> bool {
-        matches!(
-            self.via,
+    /// What the session must do before anything else, if anything.
+    pub fn hold(&self) -> Option<Hold> {
+        match self.via {
+            Via::Session {
+                password_change_required: true,
+                ..
+            } => Some(Hold::PasswordChange),
             Via::Session {
                 enrolment_required: true,
                 ..
-            }
-        )
+            } => Some(Hold::Enrolment),
+            _ => None,
+        }
     }
 
     /// The browser session this request came with, if any (OpenID Connect `sid`).
@@ -424,11 +432,10 @@ impl FromRequest for Authenticated {
                 return Err(cors::refused());
             }
             let principal = session::authenticate(&auth, &token).await?;
-            if principal.enrolment_required() && !enrolment_allows(req.path()) {
-                return Err(ApiError::forbidden(
-                    codes::ENROLMENT_REQUIRED,
-                    "Your subscription requires two-step sign-in: set up a second step first.",
-                ));
+            if let Some(hold) = principal.hold()
+                && !Hold::allows(req.method(), req.path())
+            {
+                return Err(hold.refusal());
             }
             if unsafe_method {
                 let expected = match &principal.via {
@@ -450,14 +457,41 @@ impl FromRequest for Authenticated {
     }
 }
 
-/// What a session may reach while its person must first set up a second step: the
-/// session itself, sudo mode, and their second steps.
-pub fn enrolment_allows(path: &str) -> bool {
-    let path = path.trim_end_matches('/');
-    path == "/api/v1/session"
-        || path.starts_with("/api/v1/session/")
-        || path.starts_with("/api/v1/me/second-factors")
-        || path == "/api/v1/me/recovery-codes"
+/// Something a signed-in person must do before their session may do anything else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hold {
+    /// They signed in with a temporary password (an administrator generated it).
+    PasswordChange,
+    /// The subscription requires a second step of them and they have none yet.
+    Enrolment,
+}
+
+impl Hold {
+    /// What a held session may reach: the session itself (who am I, sudo mode, sign
+    /// out), their profile as read, a new password, and their second steps. One list
+    /// for both holds: a person who owes both may settle them in either order.
+    pub fn allows(method: &actix_web::http::Method, path: &str) -> bool {
+        let path = path.trim_end_matches('/');
+        path == "/api/v1/session"
+            || path.starts_with("/api/v1/session/")
+            || path.starts_with("/api/v1/me/second-factors")
+            || path == "/api/v1/me/recovery-codes"
+            || path == "/api/v1/me/password"
+            || (path == "/api/v1/me" && method == actix_web::http::Method::GET)
+    }
+
+    pub fn refusal(self) -> ApiError {
+        match self {
+            Hold::PasswordChange => ApiError::forbidden(
+                codes::PASSWORD_CHANGE_REQUIRED,
+                "You signed in with a temporary password: choose your own first.",
+            ),
+            Hold::Enrolment => ApiError::forbidden(
+                codes::ENROLMENT_REQUIRED,
+                "Your subscription requires two-step sign-in: set up a second step first.",
+            ),
+        }
+    }
 }
 
 pub fn read_only() -> ApiError {
@@ -691,6 +725,7 @@ mod debug_tests {
             verified_at: now,
             sudo: true,
             enrolment_required: false,
+            password_change_required: false,
         };
         let printed = format!("{via:?}");
         assert!(
@@ -698,5 +733,30 @@ mod debug_tests {
             "{printed}"
         );
         assert!(printed.contains("redacted"));
+    }
+
+    #[test]
+    fn a_held_session_reaches_only_what_settles_its_hold() {
+        use actix_web::http::Method;
+        for (method, path) in [
+            (Method::GET, "/api/v1/session"),
+            (Method::DELETE, "/api/v1/session"),
+            (Method::POST, "/api/v1/session/sudo"),
+            (Method::GET, "/api/v1/me"),
+            (Method::PUT, "/api/v1/me/password"),
+            (Method::POST, "/api/v1/me/second-factors/totp"),
+            (Method::POST, "/api/v1/me/recovery-codes"),
+        ] {
+            assert!(Hold::allows(&method, path), "{method} {path}");
+        }
+        for (method, path) in [
+            (Method::PATCH, "/api/v1/me"),
+            (Method::GET, "/api/v1/api-keys"),
+            (Method::GET, "/api/v1/me/passwordless"),
+            (Method::POST, "/api/v1/users"),
+            (Method::GET, "/api/v1/sessionx"),
+        ] {
+            assert!(!Hold::allows(&method, path), "{method} {path}");
+        }
     }
 }

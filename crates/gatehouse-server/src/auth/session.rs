@@ -141,6 +141,7 @@ async fn check(auth: &Authenticator, token: &str) -> Result<Principal, ApiError>
             verified_at,
             sudo: now - verified_at < SUDO_WINDOW,
             enrolment_required,
+            password_change_required: session.password_change_required,
         },
         user: Arc::new(user),
         subscription: Arc::new(subscription),

@@ -500,6 +500,8 @@ pub enum LogoutScope<'a> {
     Grant(&'a str),
     /// Every browser session of the user but one (`(user, kept session)`).
     OtherSessions(&'a str, &'a str),
+    /// Every browser session of the user (their grants stay).
+    Sessions(&'a str),
 }
 
 /// The clients to tell of a logout, with the user and the session (`sid`) each was
@@ -529,6 +531,9 @@ pub fn logout_targets(
         LogoutScope::OtherSessions(u, keep) => q
             .filter(oauth_grants::user_id.eq(u))
             .filter(oauth_refresh_tokens::session_id.ne(keep)),
+        LogoutScope::Sessions(u) => q
+            .filter(oauth_grants::user_id.eq(u))
+            .filter(oauth_refresh_tokens::session_id.is_not_null()),
     }
     .load(conn)
 }

@@ -54,6 +54,7 @@ diesel::table! {
         user_agent -> Nullable<Text>,
         amr -> Text,
         verified_at -> Nullable<Timestamp>,
+        password_change_required -> Bool,
     }
 }
 
@@ -271,6 +272,13 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    temporary_passwords (user_id) {
+        user_id -> Text,
+        set_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(users -> subscriptions (subscription_id));
 diesel::joinable!(oauth_grants -> oauth_clients (client_id));
 diesel::joinable!(oauth_grants -> users (user_id));
@@ -298,5 +306,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     recovery_codes,
     sign_in_steps,
     second_step_resets,
+    temporary_passwords,
     webauthn_ceremonies
 );

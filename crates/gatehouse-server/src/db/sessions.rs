@@ -24,6 +24,8 @@ pub struct SessionRow {
     pub amr: String,
     /// When the person last proved themselves (sudo mode); `None`: at `created_at`.
     pub verified_at: Option<NaiveDateTime>,
+    /// Signed in with a temporary password: only choosing a new one is allowed.
+    pub password_change_required: bool,
 }
 
 #[derive(Debug, Insertable)]
@@ -39,6 +41,7 @@ pub struct NewSession<'a> {
     pub ip: Option<&'a str>,
     pub user_agent: Option<&'a str>,
     pub amr: &'a str,
+    pub password_change_required: bool,
 }
 
 pub fn insert(conn: &mut DbConnection, new: &NewSession<'_>) -> QueryResult<()> {
@@ -70,6 +73,14 @@ pub fn find_by_hash(
 pub fn touch(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> QueryResult<()> {
     diesel::update(sessions::table.find(id))
         .set(sessions::last_seen_at.eq(now))
+        .execute(conn)
+        .map(drop)
+}
+
+/// Session `id`'s person chose their own password: the session is free.
+pub fn password_changed(conn: &mut DbConnection, id: &str) -> QueryResult<()> {
+    diesel::update(sessions::table.find(id))
+        .set(sessions::password_change_required.eq(false))
         .execute(conn)
         .map(drop)
 }

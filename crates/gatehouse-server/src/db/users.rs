@@ -7,7 +7,7 @@ use gatehouse_types::{Role, User, UserKind, UserState};
 
 use crate::clock;
 use crate::db::DbConnection;
-use crate::db::schema::{subscriptions, users};
+use crate::db::schema::{subscriptions, temporary_passwords, users};
 use crate::db::subscriptions::SubscriptionRow;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -366,6 +366,63 @@ pub fn set_password(
     ))
     .execute(conn)
     .map(|n| n == 1)
+}
+
+/// An administrator's reset: a new (generated) password for a person of the
+/// subscription, marked temporary, with any password lock lifted. False when there is
+/// no such person (a service account has no password to reset).
+pub fn set_temporary_password(
+    conn: &mut DbConnection,
+    subscription_id: &str,
+    id: &str,
+    new_hash: &str,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    let updated = diesel::update(
+        users::table
+            .find(id)
+            .filter(users::subscription_id.eq(subscription_id))
+            .filter(users::kind.eq(UserKind::Person.as_str())),
+    )
+    .set((
+        users::password_hash.eq(new_hash),
+        users::failed_sign_ins.eq(0),
+        users::password_locked_until.eq(None::<NaiveDateTime>),
+        users::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    if updated == 1 {
+        mark_password_temporary(conn, id, now)?;
+    }
+    Ok(updated == 1)
+}
+
+/// The user's password was generated for them (created or reset by an administrator):
+/// they must choose their own at their next sign-in with it.
+pub fn mark_password_temporary(
+    conn: &mut DbConnection,
+    id: &str,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::delete(temporary_passwords::table.find(id)).execute(conn)?;
+    diesel::insert_into(temporary_passwords::table)
+        .values((
+            temporary_passwords::user_id.eq(id),
+            temporary_passwords::set_at.eq(now),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn has_temporary_password(conn: &mut DbConnection, id: &str) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(temporary_passwords::table.find(id))).get_result(conn)
+}
+
+/// The person chose their own password.
+pub fn clear_temporary_password(conn: &mut DbConnection, id: &str) -> QueryResult<()> {
+    diesel::delete(temporary_passwords::table.find(id))
+        .execute(conn)
+        .map(drop)
 }
 
 /// The user as the API shows it; a password lock that has lapsed by `now` is not shown.

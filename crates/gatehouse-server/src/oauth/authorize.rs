@@ -24,7 +24,7 @@ use crate::auth::cache::Invalidate;
 use crate::auth::client::redirect_matches;
 use crate::auth::scopes;
 use crate::auth::tokens::{self, TokenHasher};
-use crate::auth::{Action, Authenticated, ClientMeta, Principal, Via};
+use crate::auth::{Action, Authenticated, ClientMeta, Hold, Principal, Via};
 use crate::clock;
 use crate::db::DbConnection;
 use crate::db::grants::{self as grants_store, GrantChanges, GrantRow, Holder, NewCode, NewGrant};
@@ -470,13 +470,16 @@ async fn signed_in(
             "This application belongs to another organisation.",
         ));
     }
-    // A person who must first set up a second step does so on the sign-in page, and
-    // comes back.
-    if principal.enrolment_required() {
+    // A person who must first set up a second step, or choose their own password, does
+    // so on the sign-in page, and comes back.
+    if let Some(hold) = principal.hold() {
         if prompt.none {
             return Err(back.stop(
                 "login_required",
-                "The user must set up two-step sign-in first.",
+                match hold {
+                    Hold::Enrolment => "The user must set up two-step sign-in first.",
+                    Hold::PasswordChange => "The user must choose a new password first.",
+                },
             ));
         }
         let sign_in = sign_in_url(req.path(), query.pairs(), None);

@@ -795,8 +795,13 @@ pub(super) async fn start_session(
             };
             if !recorded {
                 inactive.record(conn)?;
-                return Ok::<_, ApiError>(false);
+                return Ok::<_, ApiError>(None);
             }
+            // Signed in with a password an administrator generated: the session may
+            // only choose a new one. (A passkey proves nothing of the password, so a
+            // passkey sign-in is not held; the password stays temporary.)
+            let password_change_required =
+                with_password && users_store::has_temporary_password(conn, &user_id)?;
             store::insert(
                 conn,
                 &store::NewSession {
@@ -810,15 +815,16 @@ pub(super) async fn start_session(
                     ip: meta.ip.as_deref(),
                     user_agent: meta.user_agent.as_deref(),
                     amr,
+                    password_change_required,
                 },
             )?;
             audit.record(conn)?;
-            Ok(true)
+            Ok(Some(password_change_required))
         })
         .await?;
-    if !signed_in {
+    let Some(password_change_required) = signed_in else {
         return Ok(None);
-    }
+    };
     let mut user = user;
     user.last_sign_in_at = Some(now);
     if with_password {
@@ -838,6 +844,7 @@ pub(super) async fn start_session(
             sudo: true,
             enrolment_required: subscription.two_step_policy.requires(user.role)
                 && !crate::auth::session::has_second_step(amr),
+            password_change_required,
         },
         user: std::sync::Arc::new(user),
         subscription: std::sync::Arc::new(subscription),
@@ -1085,6 +1092,7 @@ pub fn session_info(principal: &Principal, now: chrono::NaiveDateTime) -> Sessio
             csrf_token,
             verified_at,
             enrolment_required,
+            password_change_required,
             ..
         } => (
             Credential::Session {
@@ -1093,6 +1101,7 @@ pub fn session_info(principal: &Principal, now: chrono::NaiveDateTime) -> Sessio
                 idle_expires_at: clock::utc(*idle_expires_at),
                 sudo_until: clock::utc(*verified_at + crate::auth::session::SUDO_WINDOW),
                 enrolment_required: *enrolment_required,
+                password_change_required: *password_change_required,
             },
             Some(csrf_token.expose().to_string()),
         ),

@@ -4,8 +4,9 @@
 use crate::error::responses::*;
 use actix_web::{HttpResponse, web};
 use gatehouse_types::{
-    ChangePassword, CreateUser, CreatedUser, Page, PasswordChanged, RecentCredential, RecentKind,
-    Role, UpdateMe, UpdateUser, User, UserKind, UserState, codes, validate,
+    ChangePassword, CreateUser, CreatedUser, Page, PasswordChanged, PasswordReset,
+    RecentCredential, RecentKind, Role, UpdateMe, UpdateUser, User, UserKind, UserState, codes,
+    validate,
 };
 use serde_json::json;
 
@@ -152,6 +153,15 @@ pub async fn change_password(
         .await?;
         return Err(not_correct());
     }
+    // A temporary password is replaced by one of the person's own: not by itself.
+    if principal.hold() == Some(crate::auth::Hold::PasswordChange)
+        && current.expose() == new.expose()
+    {
+        return Err(ApiError::validation(
+            "new_password",
+            "must differ from the temporary password",
+        ));
+    }
     let hash = state.auth.passwords.hash(&new).await?;
     let audit =
         Audit::by(&principal, &meta, "user.password_changed").target("user", &principal.user.id);
@@ -170,6 +180,9 @@ pub async fn change_password(
             let scope = LogoutScope::OtherSessions(&user_id, &keep);
             let logouts = crate::logout::targets(conn, scope, now)?;
             let ended = sessions_store::delete_for_user(conn, &user_id, Some(&keep), now)?;
+            // Their own now: no longer temporary, and this session is free.
+            store::clear_temporary_password(conn, &user_id)?;
+            sessions_store::password_changed(conn, &keep)?;
             let changed = PasswordChanged {
                 sessions_ended: ended.len() as u64,
                 recent: recent_credentials(conn, &user_id, now)?,
@@ -306,6 +319,9 @@ pub async fn create_user(
                     updated_at: now,
                 },
             )?;
+            if generated {
+                store::mark_password_temporary(conn, &id, now)?;
+            }
             store::find_in_subscription(conn, &sub_id, &id)?.ok_or(ApiError::NotFound)
         })
         .await
@@ -544,4 +560,60 @@ pub async fn delete_user(
     state.auth.invalidate(Invalidate::User(&target.id));
     crate::logout::send(&state, logouts, "user_deleted");
     Ok(HttpResponse::NoContent().finish())
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/users/{id}/password",
+    operation_id = "reset_user_password",
+    tag = "users",
+    summary = "Give a person a new, generated password, shown once; it is temporary: they choose their own at their next sign-in. Ends their sessions and lifts a password lock (admin, signed-in session). Keys and authorized applications keep working.",
+    security(("session" = [], "csrf" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The record's id.")),
+    responses((status = 200, description = "The new password, this once.", body = PasswordReset), (status = 401, response = E401), (status = 403, response = E403), (status = 404, response = E404), (status = 409, description = "`service_account`: it has no password; `conflict`: one's own password is changed in one's profile.", body = gatehouse_types::ErrorBody))
+)]
+pub async fn reset_password(
+    state: web::Data<AppState>,
+    meta: ClientMeta,
+    Authenticated(principal): Authenticated,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    principal.require(Action::ManageUsers)?;
+    let target = find_user(&state, &principal, &path).await?;
+    if target.kind == UserKind::Service {
+        return Err(service_account());
+    }
+    if target.id == principal.user.id {
+        // Knowing one's own password is the point: a reset here would skip it.
+        return Err(ApiError::conflict(
+            codes::CONFLICT,
+            "Change your own password in your profile, with your current one.",
+        ));
+    }
+    let password = SecretString::new(generate_password());
+    let hash = state.auth.passwords.hash(&password).await?;
+    let now = state.clock.now();
+    let audit = Audit::by(&principal, &meta, "user.password_reset").target("user", &target.id);
+    let (sub_id, user_id) = (principal.subscription.id.clone(), target.id.clone());
+    let (row, ended, logouts) = audit
+        .write(&state.db, move |conn| {
+            let logouts = crate::logout::targets(conn, LogoutScope::Sessions(&user_id), now)?;
+            if !store::set_temporary_password(conn, &sub_id, &user_id, &hash, now)? {
+                return Err(ApiError::NotFound);
+            }
+            let ended = sessions_store::delete_for_user(conn, &user_id, None, now)?;
+            let row =
+                store::find_in_subscription(conn, &sub_id, &user_id)?.ok_or(ApiError::NotFound)?;
+            Ok((row, ended.len() as u64, logouts))
+        })
+        .await?;
+    state.auth.invalidate(Invalidate::User(&row.id));
+    crate::logout::send(&state, logouts, "password_reset");
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(PasswordReset {
+            user: super::to_api(&row, now),
+            temporary_password: password.expose().to_string(),
+            sessions_ended: ended,
+        }))
 }

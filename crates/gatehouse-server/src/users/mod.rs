@@ -31,5 +31,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .get(handlers::get_user)
             .patch(handlers::update_user)
             .delete(handlers::delete_user),
-    );
+    )
+    .service(resource("/users/{id}/password").post(handlers::reset_password));
 }

@@ -301,8 +301,10 @@ async fn the_policy_takes_people_to_set_up_a_second_step(b: Backend) {
     assert_eq!(sub["settings"]["two_step_policy"], "everyone");
     assert_eq!(sub["settings"]["two_step_grace_days"], 3);
 
-    // Ada, signed in with a password alone, can now only set up a second step.
-    let res = ada.get("/api/v1/me").await;
+    // Ada, signed in with a password alone, can now only set up a second step (and
+    // read her own profile).
+    assert_eq!(ada.get("/api/v1/me").await.status(), StatusCode::OK);
+    let res = ada.get("/api/v1/api-keys").await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     assert_eq!(error_code(res).await, "two_step_enrolment_required");
     let res = ada

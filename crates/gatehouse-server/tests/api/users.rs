@@ -20,6 +20,9 @@ both_backends!(
     deleting_a_user_ends_their_sessions,
     users_are_listed_by_page,
     another_subscriptions_users_are_invisible,
+    admins_reset_a_forgotten_password_to_a_temporary_one,
+    a_temporary_password_holds_the_session_until_the_person_chooses_their_own,
+    password_resets_are_for_admins_and_other_people_of_the_subscription,
 );
 
 async fn profile_can_be_read_and_edited(b: Backend) {
@@ -510,4 +513,177 @@ async fn two_admins_demoting_each_other_at_once_leave_one_admin(b: Backend) {
             .unwrap()
     });
     assert_eq!(admins, 1);
+}
+
+/// A person who forgot their password gets a generated one from an admin, shown once:
+/// the old one stops, their sessions end, a password lock lifts; their keys keep working.
+async fn admins_reset_a_forgotten_password_to_a_temporary_one(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    let NewUser {
+        client: ada,
+        id,
+        username,
+    } = app.user(&admin, Role::Editor).await;
+    let key = app.api_key(&ada, "read_only").await;
+    // Locked out by wrong guesses.
+    for _ in 0..5 {
+        app.anonymous()
+            .post(
+                "/api/v1/session",
+                &json!({"username": username, "password": "not the password"}),
+            )
+            .await;
+    }
+    let res = admin
+        .post(&format!("/api/v1/users/{id}/password"), &json!({}))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    let reset: gatehouse_types::PasswordReset = res.json().await.unwrap();
+    assert!(reset.temporary_password.len() >= 16);
+    assert_eq!(reset.sessions_ended, 1);
+    assert_eq!(reset.user.password_locked_until, None);
+    // Her session is over; her key still works.
+    assert_eq!(
+        ada.get("/api/v1/me").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.with_key(&key.secret).get("/api/v1/me").await.status(),
+        StatusCode::OK
+    );
+    // The old password is refused, the new one works (the lock is lifted).
+    let res = app
+        .anonymous()
+        .post(
+            "/api/v1/session",
+            &json!({"username": username, "password": "a password of some length"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    app.sign_in(&username, &reset.temporary_password).await;
+    // Audited, and never with the password.
+    let events = admin
+        .get_json("/api/v1/audit-events?action=user.password_reset")
+        .await;
+    let items = events["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["target_id"], id.as_str());
+    assert!(!events.to_string().contains(&reset.temporary_password));
+    // Shown once: reading the user again does not show it.
+    let fetched = admin.get_json(&format!("/api/v1/users/{id}")).await;
+    assert!(!fetched.to_string().contains(&reset.temporary_password));
+}
+
+/// Signed in with a temporary password (a reset's, or a new user's generated one), the
+/// session may only choose a new one; then it is free, and the next sign-in is too.
+async fn a_temporary_password_holds_the_session_until_the_person_chooses_their_own(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    let created: CreatedUser = admin
+        .post(
+            "/api/v1/users",
+            &json!({"username": "linus@example.com", "role": "editor"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let temporary = created.initial_password.unwrap();
+    let linus = app.sign_in("linus@example.com", &temporary).await;
+    let session = linus.get_json("/api/v1/session").await;
+    assert_eq!(session["credential"]["password_change_required"], true);
+    // Reading one's profile is fine; anything else waits.
+    assert_eq!(linus.get("/api/v1/me").await.status(), StatusCode::OK);
+    for res in [
+        linus.get("/api/v1/api-keys").await,
+        linus
+            .post(
+                "/api/v1/api-keys",
+                &json!({"name": "sneaky", "permission": "read_only"}),
+            )
+            .await,
+        linus
+            .patch("/api/v1/me", &json!({"display_name": "L"}))
+            .await,
+    ] {
+        assert_eq!(res.status(), StatusCode::FORBIDDEN);
+        assert_eq!(error_code(res).await, "password_change_required");
+    }
+    // An app asking for a sign-in sends the person back to choose a password first.
+    let reg = crate::oauth::register(&admin, false, &[crate::oauth::CALLBACK]).await;
+    let res = linus
+        .get(&format!(
+            "/oauth/authorize?response_type=code&client_id={}&redirect_uri={}&scope=openid&state=s&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256&prompt=none",
+            reg.client_id,
+            crate::oauth::CALLBACK
+        ))
+        .await;
+    let location = res.headers()["location"].to_str().unwrap().to_string();
+    assert!(location.contains("error=login_required"), "{location}");
+    // Not the same password again.
+    let res = linus
+        .put(
+            "/api/v1/me/password",
+            &json!({"current_password": temporary, "new_password": temporary}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["error"]["details"]["field"],
+        "new_password"
+    );
+    let res = linus
+        .put(
+            "/api/v1/me/password",
+            &json!({"current_password": temporary, "new_password": "linus own passphrase"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    // Free at once, in this session and the next.
+    assert_eq!(linus.get("/api/v1/api-keys").await.status(), StatusCode::OK);
+    let session = linus.get_json("/api/v1/session").await;
+    assert_eq!(session["credential"]["password_change_required"], false);
+    let again = app
+        .sign_in("linus@example.com", "linus own passphrase")
+        .await;
+    assert_eq!(again.get("/api/v1/api-keys").await.status(), StatusCode::OK);
+    // A password the admin chose is the person's from the start.
+    admin
+        .post("/api/v1/users", &json!({"username": "ken@example.com", "role": "viewer", "password": "chosen by the admin"}))
+        .await;
+    let ken = app.sign_in("ken@example.com", "chosen by the admin").await;
+    assert_eq!(ken.get("/api/v1/api-keys").await.status(), StatusCode::OK);
+}
+
+async fn password_resets_are_for_admins_and_other_people_of_the_subscription(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    let NewUser {
+        client: editor,
+        id: editor_id,
+        ..
+    } = app.user(&admin, Role::Editor).await;
+    let NewUser { id: viewer_id, .. } = app.user(&admin, Role::Viewer).await;
+    let reset = |who: &str| format!("/api/v1/users/{who}/password");
+    let res = editor.post(&reset(&viewer_id), &json!({})).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    // One's own password is changed with the current one, in one's profile.
+    let me: User = admin.get("/api/v1/me").await.json().await.unwrap();
+    let res = admin.post(&reset(&me.id), &json!({})).await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    // Another subscription's person does not exist here.
+    let OtherSubscription { admin: other, .. } = app.second_subscription().await;
+    let res = other.post(&reset(&editor_id), &json!({})).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let res = admin.post(&reset("not-a-uuid"), &json!({})).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    // The editor still signs in with their own password: nothing changed.
+    assert_eq!(editor.get("/api/v1/me").await.status(), StatusCode::OK);
+    // Sudo mode: eleven minutes after signing in, the admin confirms first.
+    app.state.clock.advance(chrono::TimeDelta::minutes(11));
+    let res = admin.post(&reset(&viewer_id), &json!({})).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert_eq!(error_code(res).await, "sudo_required");
 }
