@@ -11,11 +11,14 @@ use serde::de::DeserializeOwned;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
+/// Sends the person to the page that settles their session's hold.
+type HeldHandler = Box<dyn Fn(&'static str)>;
+
 thread_local! {
     static CSRF: RefCell<Option<String>> = const { RefCell::new(None) };
     static ON_SIGNED_OUT: RefCell<Option<Box<dyn Fn()>>> = RefCell::new(None);
     static ON_SUDO: RefCell<Option<Box<dyn Fn() -> js_sys::Promise>>> = RefCell::new(None);
-    static ON_ENROLMENT: RefCell<Option<Box<dyn Fn()>>> = RefCell::new(None);
+    static ON_HELD: RefCell<Option<HeldHandler>> = RefCell::new(None);
 }
 
 /// Remembers the CSRF token of the signed-in session (or forgets it).
@@ -34,9 +37,10 @@ pub fn on_sudo(f: impl Fn() -> js_sys::Promise + 'static) {
     ON_SUDO.with(|c| *c.borrow_mut() = Some(Box::new(f)));
 }
 
-/// What to do when the server says the person must first set up a second step.
-pub fn on_enrolment_required(f: impl Fn() + 'static) {
-    ON_ENROLMENT.with(|c| *c.borrow_mut() = Some(Box::new(f)));
+/// What to do when the server says the session must do something first: the page
+/// that does it (`/change-password`, `/enrol`).
+pub fn on_held(f: impl Fn(&'static str) + 'static) {
+    ON_HELD.with(|c| *c.borrow_mut() = Some(Box::new(f)));
 }
 
 /// Asks the person to confirm their password (through [`on_sudo`]); whether they did.
@@ -203,10 +207,15 @@ async fn call(method: Method, path: &str, body: Option<String>, accept: &str) ->
             }
         });
     }
-    if error.code == codes::ENROLMENT_REQUIRED {
-        ON_ENROLMENT.with(|c| {
+    let held = match error.code.as_str() {
+        codes::PASSWORD_CHANGE_REQUIRED => Some("/change-password"),
+        codes::ENROLMENT_REQUIRED => Some("/enrol"),
+        _ => None,
+    };
+    if let Some(page) = held {
+        ON_HELD.with(|c| {
             if let Some(f) = c.borrow().as_ref() {
-                f()
+                f(page)
             }
         });
     }
@@ -472,6 +481,8 @@ pub async fn delete_api_key(id: &str) -> ApiResult<()> {
 #[derive(Clone, Default, PartialEq)]
 pub struct KeyFilter {
     pub q: String,
+    /// A user id: only that person's keys.
+    pub user: String,
     pub sort: String,
     pub order: String,
 }
@@ -480,6 +491,7 @@ impl KeyFilter {
     fn query(&self, cursor: &str, limit: &str) -> String {
         query(&[
             ("q", &self.q),
+            ("user", &self.user),
             ("sort", &self.sort),
             ("order", &self.order),
             ("limit", limit),
@@ -536,6 +548,19 @@ pub async fn users(cursor: Option<String>) -> ApiResult<Page<User>> {
         "/users{}",
         query(&[("limit", "50"), ("cursor", cursor.as_deref().unwrap_or(""))])
     ))
+    .await
+}
+
+pub async fn user(id: &str) -> ApiResult<User> {
+    get(&format!("/users/{}", encode(id))).await
+}
+
+/// A new, temporary password for someone who forgot theirs, shown once.
+pub async fn reset_user_password(id: &str) -> ApiResult<PasswordReset> {
+    post(
+        &format!("/users/{}/password", encode(id)),
+        &serde_json::json!({}),
+    )
     .await
 }
 

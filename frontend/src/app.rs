@@ -86,20 +86,22 @@ pub fn here() -> String {
         .unwrap_or_else(|| "/".into())
 }
 
-/// The page that sets up a second step, then comes back to `next`.
-pub fn enrol_url(next: &str) -> String {
-    format!("/enrol?next={}", api::encode(next))
-}
-
-/// Whether this session must set up a second step before anything else.
-pub fn enrolment_required(info: &SessionInfo) -> bool {
-    matches!(
-        info.credential,
+/// Where a session that must do something first goes, then back to `next`: choosing
+/// its own password (signed in with a temporary one), then setting up a second step
+/// (the subscription requires one). `None` when it is free.
+pub fn hold_url(info: &SessionInfo, next: &str) -> Option<String> {
+    let page = match info.credential {
+        gatehouse_types::Credential::Session {
+            password_change_required: true,
+            ..
+        } => "/change-password",
         gatehouse_types::Credential::Session {
             enrolment_required: true,
             ..
-        }
-    )
+        } => "/enrol",
+        _ => return None,
+    };
+    Some(format!("{page}?next={}", api::encode(next)))
 }
 
 /// The open sudo dialog and the promise it answers.
@@ -256,14 +258,15 @@ pub fn App() -> impl IntoView {
             sudo.open.set(true);
         })
     });
-    // The subscription requires a second step this person has not set up yet.
-    api::on_enrolment_required(|| {
+    // The session must do something first: choose its own password, or set up the
+    // second step the subscription requires.
+    api::on_held(|page| {
         if let Some(w) = web_sys::window()
-            && w.location().pathname().ok().as_deref() != Some("/enrol")
+            && w.location().pathname().ok().as_deref() != Some(page)
         {
             let _ = w
                 .location()
-                .assign(&format!("/enrol?next={}", api::encode(&here())));
+                .assign(&format!("{page}?next={}", api::encode(&here())));
         }
     });
     view! {
@@ -274,6 +277,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/authorize") view=pages::consent::Consent/>
                 <Route path=path!("/device") view=pages::device::Device/>
                 <Route path=path!("/enrol") view=pages::profile::EnrolPage/>
+                <Route path=path!("/change-password") view=pages::profile::ChangePasswordPage/>
                 <ParentRoute path=path!("") view=Shell>
                     <Route path=path!("") view=|| view! { <Redirect path="/apps"/> }/>
                     <Route path=path!("apps") view=pages::apps::AppsPage/>
@@ -283,6 +287,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("admin") view=|| view! { <Redirect path="/admin/settings"/> }/>
                     <Route path=path!("admin/settings") view=pages::admin::SettingsPage/>
                     <Route path=path!("admin/users") view=pages::admin::UsersPage/>
+                    <Route path=path!("admin/users/:id") view=pages::admin::PersonPage/>
                     <Route path=path!("admin/keys") view=pages::admin::AllKeysPage/>
                     <Route path=path!("admin/clients") view=pages::admin::AllClientsPage/>
                     <Route path=path!("admin/audit") view=pages::admin::AuditPage/>
@@ -300,18 +305,9 @@ pub fn RequireSignIn(children: ChildrenFn) -> impl IntoView {
     // Only signing in or out re-renders the page, not every change to the session's
     // data (a fresher copy of the settings, an edited profile).
     let signed_in = Memo::new(move |_| auth.session.with(Option::is_some));
-    let must_enrol = Memo::new(move |_| {
-        auth.session.with(|s| {
-            s.as_ref().is_some_and(|s| {
-                matches!(
-                    s.credential,
-                    gatehouse_types::Credential::Session {
-                        enrolment_required: true,
-                        ..
-                    }
-                )
-            })
-        })
+    let held = Memo::new(move |_| {
+        auth.session
+            .with(|s| s.as_ref().and_then(|s| hold_url(s, "/")).is_some())
     });
     Effect::new(move |_| {
         // (Signing out leaves for the sign-in page before the session is forgotten:
@@ -320,8 +316,13 @@ pub fn RequireSignIn(children: ChildrenFn) -> impl IntoView {
         let on_sign_in = here().starts_with("/login");
         if auth.checked.get() && !signed_in.get() && !on_sign_in {
             navigate(&login_url(&here()), Default::default());
-        } else if must_enrol.get() && !on_sign_in {
-            navigate(&enrol_url(&here()), Default::default());
+        } else if held.get() && !on_sign_in {
+            let to = auth
+                .session
+                .with_untracked(|s| s.as_ref().and_then(|s| hold_url(s, &here())));
+            if let Some(to) = to {
+                navigate(&to, Default::default());
+            }
         }
     });
     move || {

@@ -266,6 +266,26 @@ pub fn When(
     }
 }
 
+/// When a credential stops working: "12 Mar 2027 (in 5 days)", an Expired badge once
+/// past, and a quiet "No expiry" when it never does.
+#[component]
+pub fn Expiry(t: Option<DateTime<Utc>>) -> impl IntoView {
+    match t {
+        Some(t) if t.timestamp_millis() <= js_sys::Date::now() as i64 => view! {
+            <span class="badge danger-badge" title=format::exact(t)>"Expired"</span>
+            " "<time datetime=format::iso(t)>{format::day(t)}</time>
+        }
+        .into_any(),
+        Some(t) => view! {
+            <time datetime=format::iso(t) title=format::exact(t)>
+                {format!("{} ({})", format::day(t), format::relative(t))}
+            </time>
+        }
+        .into_any(),
+        None => view! { <span class="muted">"No expiry"</span> }.into_any(),
+    }
+}
+
 /// The error of the last attempt, if any, as a sentence for people.
 #[component]
 pub fn ErrorNote(#[prop(into)] error: Signal<Option<ApiError>>) -> impl IntoView {

@@ -45,6 +45,14 @@ pub fn exact(t: DateTime<Utc>) -> String {
     format!("{} {} UTC", date(t), clock(t))
 }
 
+/// A day as people write it: "12 Mar 2027".
+pub fn day(t: DateTime<Utc>) -> String {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    format!("{} {} {}", t.day(), MONTHS[t.month0() as usize], t.year())
+}
+
 /// `2026-11-30T16:40:12Z`, for `<time datetime>` and the API's filters.
 pub fn iso(t: DateTime<Utc>) -> String {
     format!("{}T{}Z", date(t), clock(t))
@@ -143,6 +151,7 @@ pub fn error_text(e: &ApiError) -> String {
         codes::SESSION_REQUIRED => "This needs a signed-in browser session.".into(),
         codes::SUDO_REQUIRED => "This needs your password again: try once more and confirm it when asked.".into(),
         codes::ENROLMENT_REQUIRED => "Your subscription requires two-step sign-in: set it up first.".into(),
+        codes::PASSWORD_CHANGE_REQUIRED => "You signed in with a temporary password: choose your own first.".into(),
         codes::FORBIDDEN | codes::INSUFFICIENT_PERMISSION => format!("You are not allowed to do this. {}", e.message),
         codes::NOT_FOUND => "It no longer exists: someone may have deleted it. Reload the page.".into(),
         codes::LAST_ADMIN => "The subscription needs at least one active admin: make someone else an admin first.".into(),

@@ -163,8 +163,13 @@ test('every client: mark one standard; the audit log filters by action', async (
   await page.getByRole('button', { name: 'Apply' }).click();
   await page.waitForFunction(() => {
     const rows = [...document.querySelectorAll('#audit-table tbody tr')];
-    return rows.length > 0 && rows.every((r) => r.textContent.includes('oauth_client.updated'));
+    return rows.length > 0 && rows.every((r) => r.dataset.action === 'oauth_client.updated'
+      && r.textContent.includes('OAuth client changed'));
   });
+  // Each row opens to every detail of its event, the action's code included.
+  const first = page.locator('#audit-table tbody tr').first();
+  await first.getByText('OAuth client changed').click();
+  await first.locator('.event-details').getByText('oauth_client.updated').waitFor();
   await review(page, 'admin-audit');
   await page.getByRole('link', { name: 'Settings' }).click();
   await page.locator('#settings-form').waitFor();

@@ -2,6 +2,7 @@
 //! its clients, plus the small validation rules both sides apply. It compiles for the
 //! server and for the WASM single-page app, so it depends on serde and chrono only.
 
+pub mod audit;
 pub mod error;
 #[cfg(feature = "openapi")]
 pub mod schema;

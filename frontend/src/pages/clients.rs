@@ -161,9 +161,9 @@ fn ClientTable(clients: Vec<OAuthClient>, dialog: RwSignal<Dialog>) -> impl Into
                                         <div class="muted small">"Created " <When t=Some(c.created_at)/></div>
                                         {c.standard.then(|| view! { " " <span class="badge">"Standard"</span> })}
                                     </th>
-                                    <td><Mono text=c.client_id.clone() label=format!("Copy client ID of {}", c.name)/></td>
-                                    <td>{if confidential { "Confidential" } else { "Public (PKCE)" }}</td>
-                                    <td class="wrap">
+                                    <td data-label="Client ID"><Mono text=c.client_id.clone() label=format!("Copy client ID of {}", c.name)/></td>
+                                    <td data-label="Type">{if confidential { "Confidential" } else { "Public (PKCE)" }}</td>
+                                    <td class="wrap" data-label="Callback URLs">
                                         {c.redirect_uris.iter().map(|u| view! { <div><code class="mono">{u.clone()}</code></div> }).collect_view()}
                                     </td>
                                     <td class="row-actions">

@@ -120,15 +120,15 @@ fn KeyTable(keys: Vec<ApiKey>, dialog: RwSignal<Dialog>, enabled: Signal<bool>) 
                             view! {
                                 <tr data-key-id=k.id.clone()>
                                     <th scope="row" class="name">{k.name.clone()}</th>
-                                    <td><code class="mono">{k.hint.clone()}</code></td>
-                                    <td>
+                                    <td data-label="Key"><code class="mono">{k.hint.clone()}</code></td>
+                                    <td data-label="Permission">
                                         <span class=if k.permission == Permission::FullAccess { "badge strong" } else { "badge" }>
                                             {format::permission_label(k.permission)}
                                         </span>
                                     </td>
-                                    <td><When t=Some(k.created_at)/></td>
-                                    <td><When t=k.last_used_at/></td>
-                                    <td><When t=k.expires_at never="no expiry"/></td>
+                                    <td data-label="Created"><When t=Some(k.created_at)/></td>
+                                    <td data-label="Last used"><When t=k.last_used_at/></td>
+                                    <td data-label="Expires"><Expiry t=k.expires_at/></td>
                                     <td class="row-actions">
                                         <Show when=move || enabled.get()>
                                             <button type="button" class="secondary small" aria-label=format!("Rename {name}") on:click={let k1 = k1.clone(); move |_| dialog.set(Dialog::Rename(k1.clone()))}>"Rename"</button>
@@ -158,17 +158,18 @@ fn expiry_choices(max_days: Option<u32>) -> (Vec<(String, String)>, String) {
         .filter(|(d, _)| max_days.is_none_or(|m| *d <= m))
         .map(|(d, l)| (d.to_string(), l.to_string()))
         .collect();
+    // 90 days unless the administrator's cap is shorter: a key that never expires is
+    // a choice to make on purpose, not the default.
     let default = match max_days {
-        // The longest allowed: a cap is a limit, not a suggestion to rotate weekly.
         Some(m) => {
             if !ALL.iter().any(|(d, _)| *d == m) {
                 out.push((m.to_string(), format!("{m} days (the longest allowed)")));
             }
-            m.to_string()
+            m.min(90).to_string()
         }
         None => {
             out.push(("never".into(), "No expiry".into()));
-            "never".into()
+            "90".into()
         }
     };
     out.push(("custom".into(), "On a date…".into()));
@@ -301,6 +302,11 @@ fn CreateKey(
                     {max_days.map(|m| view! {
                         <small class="hint">{format!("Your administrator limits keys to {m} days.")}</small>
                     })}
+                    <Show when=move || expiry.get() == "never">
+                        <small class="warning hint-box" id="no-expiry-warning">
+                            "A key without expiry works until someone deletes it, even if it leaks or is forgotten. Prefer a date and reset the key when it comes."
+                        </small>
+                    </Show>
                 </label>
                 <Show when=move || expiry.get() == "custom">
                     <label class="field">

@@ -81,17 +81,15 @@ pub fn Login() -> impl IntoView {
             && auth.session.with(Option::is_some)
             && (fresh.get() || !reauth.get())
         {
-            // The subscription requires a second step not set up yet: that first.
-            if auth
-                .session
-                .with(|s| s.as_ref().is_some_and(crate::app::enrolment_required))
-            {
-                nav(
-                    &crate::app::enrol_url(&next.get_untracked()),
-                    Default::default(),
-                );
-            } else {
-                go_to(&next.get_untracked(), &nav);
+            // A temporary password to replace, or a second step the subscription
+            // requires: that first.
+            let held = auth.session.with(|s| {
+                s.as_ref()
+                    .and_then(|s| crate::app::hold_url(s, &next.get_untracked()))
+            });
+            match held {
+                Some(to) => nav(&to, Default::default()),
+                None => go_to(&next.get_untracked(), &nav),
             }
         }
     });

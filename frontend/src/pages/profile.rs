@@ -63,30 +63,85 @@ pub fn ProfilePage() -> impl IntoView {
         });
     };
 
+    let pw_saved = RwSignal::new(None::<PasswordChanged>);
+
+    view! {
+            <div class="page-head">
+                <div>
+                    <h1>"Profile and password"</h1>
+                    <p class="lead">{format!("Signed in as {username} ({role}).")}</p>
+                </div>
+            </div>
+            <section class="card wide" aria-labelledby="profile-heading">
+                <h2 id="profile-heading">"Profile"</h2>
+                <form on:submit=save_profile id="profile-form">
+                    <label class="field">
+                        <span>"Display name"</span>
+                        <input name="display_name" maxlength="100" autocomplete="name"
+                            prop:value=move || display_name.get()
+                            on:input=move |ev| display_name.set(event_target_value(&ev))/>
+                    </label>
+                    <label class="field">
+                        <span>"E-mail"</span>
+                        <input name="email" type="email" autocomplete="email"
+                            prop:value=move || email.get()
+                            on:input=move |ev| email.set(event_target_value(&ev))/>
+                    </label>
+                    <ErrorNote error=profile_error/>
+                    <Show when=move || profile_saved.get()>
+                        <p class="success" role="status">"Profile saved."</p>
+                    </Show>
+                    <div class="actions left">
+                        <button type="submit" disabled=move || profile_busy.get()>"Save profile"</button>
+                    </div>
+                </form>
+            </section>
+            <section class="card wide" aria-labelledby="password-heading">
+                <h2 id="password-heading">"Change password"</h2>
+                <p class="hint">"At least 12 characters. Changing it signs you out everywhere else."</p>
+    <PasswordForm
+                    username=username.clone()
+                    current_label="Current password"
+                    submit_label="Change password"
+                    on_changed=Callback::new(move |c| pw_saved.set(Some(c)))
+                />
+                {move || pw_saved.get().map(changed_note)}
+            </section>
+            <TwoStep/>
+        }
+}
+
+/// A new password: the current one, the new one twice (checked here by the server's
+/// own rule before it is sent). Cleared once changed; `on_changed` has the answer.
+#[component]
+fn PasswordForm(
+    username: String,
+    current_label: &'static str,
+    submit_label: &'static str,
+    on_changed: Callback<PasswordChanged>,
+) -> impl IntoView {
     let current = RwSignal::new(String::new());
     let new = RwSignal::new(String::new());
     let repeat = RwSignal::new(String::new());
-    let pw_error = RwSignal::new(None::<ApiError>);
-    let pw_local = RwSignal::new(None::<String>);
-    let pw_saved = RwSignal::new(None::<PasswordChanged>);
-    let pw_busy = RwSignal::new(false);
-    let change_password = move |ev: leptos::ev::SubmitEvent| {
+    let error = RwSignal::new(None::<ApiError>);
+    let local = RwSignal::new(None::<String>);
+    let busy = RwSignal::new(false);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        pw_saved.set(None);
-        pw_error.set(None);
-        pw_local.set(None);
+        error.set(None);
+        local.set(None);
         if new.get_untracked() != repeat.get_untracked() {
-            pw_local.set(Some(
+            local.set(Some(
                 "The two new passwords differ. Type the same one twice.".into(),
             ));
             return;
         }
         // The server's own rule, compiled into the app from the shared types crate.
         if let Err(why) = gatehouse_types::validate::password(&new.get_untracked()) {
-            pw_local.set(Some(format!("The new password {why}.")));
+            local.set(Some(format!("The new password {why}.")));
             return;
         }
-        pw_busy.set(true);
+        busy.set(true);
         let (c, n) = (current.get_untracked(), new.get_untracked());
         leptos::task::spawn_local(async move {
             match api::change_password(c, n).await {
@@ -94,62 +149,83 @@ pub fn ProfilePage() -> impl IntoView {
                     current.set(String::new());
                     new.set(String::new());
                     repeat.set(String::new());
-                    pw_saved.set(Some(changed));
+                    on_changed.run(changed);
                 }
-                Err(e) => pw_error.set(Some(e)),
+                Err(e) => error.set(Some(e)),
             }
-            pw_busy.set(false);
+            busy.set(false);
         });
     };
-
     view! {
-        <div class="page-head">
-            <div>
-                <h1>"Profile and password"</h1>
-                <p class="lead">{format!("Signed in as {username} ({role}).")}</p>
+        <form on:submit=submit id="password-form">
+            <input type="text" name="username" autocomplete="username" value=username hidden/>
+            {password_field(current_label, "current_password", "current-password", current)}
+            {password_field("New password", "new_password", "new-password", new)}
+            {password_field("New password again", "repeat_password", "new-password", repeat)}
+            {move || local.get().map(|m| view! { <p class="error" role="alert">{m}</p> })}
+            <ErrorNote error=error/>
+            <div class="actions left">
+                <button type="submit" disabled=move || busy.get()>{submit_label}</button>
             </div>
-        </div>
-        <section class="card wide" aria-labelledby="profile-heading">
-            <h2 id="profile-heading">"Profile"</h2>
-            <form on:submit=save_profile id="profile-form">
-                <label class="field">
-                    <span>"Display name"</span>
-                    <input name="display_name" maxlength="100" autocomplete="name"
-                        prop:value=move || display_name.get()
-                        on:input=move |ev| display_name.set(event_target_value(&ev))/>
-                </label>
-                <label class="field">
-                    <span>"E-mail"</span>
-                    <input name="email" type="email" autocomplete="email"
-                        prop:value=move || email.get()
-                        on:input=move |ev| email.set(event_target_value(&ev))/>
-                </label>
-                <ErrorNote error=profile_error/>
-                <Show when=move || profile_saved.get()>
-                    <p class="success" role="status">"Profile saved."</p>
+        </form>
+    }
+}
+
+/// `/change-password?next=…`: the person signed in with a temporary password (an
+/// administrator generated it) and chooses their own before anything else; then on to
+/// `next`.
+#[component]
+pub fn ChangePasswordPage() -> impl IntoView {
+    let auth = use_auth();
+    let query = leptos_router::hooks::use_query_map();
+    let navigate = leptos_router::hooks::use_navigate();
+    let next = Memo::new(move |_| super::login::safe_next(query.with(|q| q.get("next"))));
+    let nav = navigate.clone();
+    Effect::new(move |_| {
+        if auth.checked.get() && auth.session.with(Option::is_none) {
+            nav(
+                &crate::app::login_url(&next.get_untracked()),
+                Default::default(),
+            );
+        }
+    });
+    let username = auth.user().map(|u| u.username).unwrap_or_default();
+    // Changed: the session is read again (it is free now, or owes a second step
+    // next), and the sign-in page's rule decides where to go.
+    let changed = Callback::new(move |_| {
+        let navigate = navigate.clone();
+        leptos::task::spawn_local(async move {
+            if let Ok(info) = api::session().await {
+                let to = crate::app::hold_url(&info, &next.get_untracked());
+                auth.signed_in(info);
+                match to {
+                    Some(to) => navigate(&to, Default::default()),
+                    None => super::login::go_to(&next.get_untracked(), &navigate),
+                }
+            }
+        });
+    });
+    view! {
+        <main id="main" class="center-page">
+            <div class="card narrow">
+                <div class="brand big">
+                    <span class="logo" aria-hidden="true">"◆"</span>
+                    " Gatehouse"
+                </div>
+                <h1>"Choose your password"</h1>
+                <p class="notice" role="status">
+                    "You signed in with a temporary password from your administrator. Choose your own to continue: at least 12 characters, one nobody else knows."
+                </p>
+                <Show when=move || auth.session.with(Option::is_some)>
+                    <PasswordForm
+                        username=username.clone()
+                        current_label="Temporary password"
+                        submit_label="Save and continue"
+                        on_changed=changed
+                    />
                 </Show>
-                <div class="actions left">
-                    <button type="submit" disabled=move || profile_busy.get()>"Save profile"</button>
-                </div>
-            </form>
-        </section>
-        <section class="card wide" aria-labelledby="password-heading">
-            <h2 id="password-heading">"Change password"</h2>
-            <p class="hint">"At least 12 characters. Changing it signs you out everywhere else."</p>
-            <form on:submit=change_password id="password-form">
-                <input type="text" name="username" autocomplete="username" value=username.clone() hidden/>
-                {password_field("Current password", "current_password", "current-password", current)}
-                {password_field("New password", "new_password", "new-password", new)}
-                {password_field("New password again", "repeat_password", "new-password", repeat)}
-                {move || pw_local.get().map(|m| view! { <p class="error" role="alert">{m}</p> })}
-                <ErrorNote error=pw_error/>
-                {move || pw_saved.get().map(changed_note)}
-                <div class="actions left">
-                    <button type="submit" disabled=move || pw_busy.get()>"Change password"</button>
-                </div>
-            </form>
-        </section>
-        <TwoStep/>
+            </div>
+        </main>
     }
 }
 
@@ -173,7 +249,7 @@ pub fn EnrolPage() -> impl IntoView {
     let done = Memo::new(move |_| {
         auth.session.with(|s| {
             s.as_ref()
-                .is_some_and(|s| !crate::app::enrolment_required(s))
+                .is_some_and(|s| crate::app::hold_url(s, "/").is_none())
         })
     });
     // Each change re-reads the session: the first second step frees it.

@@ -22,7 +22,7 @@ use crate::clock;
 use crate::csv;
 use crate::db::users::UserRow;
 use crate::error::ApiError;
-use crate::pagination::{PageParams, page, text_param, time_key};
+use crate::pagination::{PageParams, id_param, page, text_param, time_key};
 use crate::routing::optional_json;
 use crate::state::AppState;
 
@@ -377,6 +377,9 @@ pub struct SubscriptionKeysQuery {
     /// most 200 characters, no control characters.
     #[param(value_type = String, required = false, max_length = 200, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     q: Option<String>,
+    /// A user id: only that person's keys.
+    #[param(value_type = uuid::Uuid, required = false)]
+    user: Option<String>,
     #[param(value_type = KeySort, required = false)]
     sort: Option<String>,
     #[param(value_type = SortOrder, required = false)]
@@ -436,6 +439,7 @@ impl SubscriptionKeysQuery {
         };
         Ok(SubscriptionKeyQuery {
             q: text_param("q", self.q, 200)?,
+            user: id_param("user", self.user)?,
             sort,
             descending,
             after: params.time_cursor()?,

@@ -37,6 +37,7 @@ pub struct Audit {
 impl Audit {
     /// An action taken by an authenticated caller.
     pub fn by(principal: &Principal, meta: &ClientMeta, action: &'static str) -> Audit {
+        known(action);
         Audit {
             action,
             subscription_id: Some(principal.subscription.id.clone()),
@@ -55,6 +56,7 @@ impl Audit {
     /// An action with no authenticated actor yet (sign-in attempts), or an operator's
     /// command (`credential_kind: cli`).
     pub fn unauthenticated(meta: &ClientMeta, action: &'static str) -> Audit {
+        known(action);
         Audit {
             action,
             subscription_id: None,
@@ -185,4 +187,13 @@ pub fn to_api(row: store::AuditEventRow) -> gatehouse_types::AuditEvent {
         details: serde_json::from_str(&row.details).unwrap_or(Value::Null),
         created_at: clock::utc(row.created_at),
     }
+}
+
+/// Every recorded action is one of `gatehouse_types::audit::AuditAction`, whose labels
+/// the web app shows: checked in every debug build (so in every test that records it).
+fn known(action: &str) {
+    debug_assert!(
+        gatehouse_types::audit::AuditAction::parse(action).is_some(),
+        "audit action {action} is not in gatehouse_types::audit::AuditAction"
+    );
 }

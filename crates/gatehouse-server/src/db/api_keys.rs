@@ -135,6 +135,8 @@ impl SortBy {
 pub struct SubscriptionKeyQuery {
     /// Matched, case-insensitively, anywhere in the key's name, hint or owner's username.
     pub q: Option<String>,
+    /// Only this person's keys (a user id).
+    pub user: Option<String>,
     pub sort: SortBy,
     pub descending: bool,
     /// The sort value and id of the last row already served.
@@ -379,6 +381,9 @@ fn keys_page(
     let indexed = matches!(narrow, Narrow::Indexed(text) if text.chars().count() >= 3);
     let mut q =
         keys_in_order(subscription_id, now, query, sqlite && indexed).limit(query.limit + 1);
+    if let Some(user) = &query.user {
+        q = q.filter(api_keys::user_id.eq(user.clone()));
+    }
     if let Some(text) = &query.q {
         let pattern = format!(
             "%{}%",

@@ -712,7 +712,7 @@ async fn admins_list_filter_sort_and_download_every_key(b: Backend) {
     let NewUser {
         client: editor,
         username: editor_name,
-        ..
+        id: editor_id,
     } = app.user(&admin, Role::Editor).await;
     let NewUser {
         client: viewer,
@@ -770,6 +770,33 @@ async fn admins_list_filter_sort_and_download_every_key(b: Backend) {
     let by_user = list(&format!("?q={}", &editor_name[..12])).await;
     assert_eq!(by_user.items.len(), 2);
     assert!(by_user.items.iter().all(|k| k.username == editor_name));
+    // One person's keys exactly (the admin's page of that person), alone or with text.
+    let of_editor = list(&format!("?user={editor_id}")).await;
+    assert_eq!(of_editor.items.len(), 2);
+    assert!(of_editor.items.iter().all(|k| k.username == editor_name));
+    assert_eq!(
+        list(&format!("?user={editor_id}&q=ci%20deploy"))
+            .await
+            .items
+            .len(),
+        1
+    );
+    let other_sub_user = app.second_subscription().await;
+    let stranger: gatehouse_types::User = other_sub_user
+        .admin
+        .get("/api/v1/me")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list(&format!("?user={}", stranger.id)).await.items.len(), 0);
+    assert_eq!(
+        admin
+            .get("/api/v1/subscription/api-keys?user=not-an-id")
+            .await
+            .status(),
+        StatusCode::BAD_REQUEST
+    );
     let hint_tail = &made[2].2[made[2].2.len() - 4..];
     assert!(
         list(&format!("?q={hint_tail}"))
