@@ -181,7 +181,7 @@ test('a lifetime cap: the dialog says so, offers no "No expiry", and the key exp
   const capped = keys.find((k) => k.name === 'capped');
   const days = (Date.parse(capped.expires_at) - Date.now()) / 86_400_000;
   assert.ok(days > 0 && days <= 30, `expires in ${days} days`);
-  await page.locator('#keys-table tbody tr', { hasText: 'capped' }).getByText(/^in \d+ days?$/).waitFor();
+  await page.locator('#keys-table tbody tr', { hasText: 'capped' }).getByText(/^\d{1,2} [A-Z][a-z]{2} \d{4} \(in \d+ days?\)$/).waitFor();
   assert.equal((await admin('PATCH', '/subscription', { api_key_max_lifetime_days: null })).status, 200);
   assert.equal((await admin('DELETE', `/api-keys/${capped.id}`)).status, 204);
   await page.context().close();

@@ -218,6 +218,7 @@ pub async fn rename_key(
     let now = state.clock.now();
     let audit = Audit::by(&principal, &meta, "api_key.renamed")
         .target("api_key", &row.id)
+        .named(&name)
         .subject(&row.user_id)
         .details(json!({"from": row.name, "to": name}));
     let (sub_id, id) = (principal.subscription.id.clone(), row.id.clone());
@@ -312,6 +313,7 @@ pub async fn reset_key(
     };
     let audit = Audit::by(&principal, &meta, "api_key.reset")
         .target("api_key", &row.id)
+        .named(&row.name)
         .subject(&row.user_id)
         .details(on_behalf(&principal, &row));
     let (sub_id, id) = (principal.subscription.id.clone(), row.id.clone());
@@ -352,6 +354,7 @@ pub async fn delete_key(
     let row = visible_key(&state, &principal, &path).await?;
     let audit = Audit::by(&principal, &meta, "api_key.deleted")
         .target("api_key", &row.id)
+        .named(&row.name)
         .subject(&row.user_id)
         .details(on_behalf(&principal, &row));
     let (sub_id, id) = (principal.subscription.id.clone(), row.id.clone());

@@ -30,6 +30,9 @@ pub struct Audit {
     target_type: Option<&'static str>,
     target_id: Option<String>,
     subject_user_id: Option<String>,
+    /// The target's name as it was (`details.target_name`), so the log reads "OAuth
+    /// client changed: Reports" even after a rename or deletion.
+    target_name: Option<String>,
     details: Value,
     meta: ClientMeta,
 }
@@ -48,6 +51,7 @@ impl Audit {
             target_type: None,
             target_id: None,
             subject_user_id: None,
+            target_name: None,
             details: Value::Object(Default::default()),
             meta: meta.clone(),
         }
@@ -67,6 +71,7 @@ impl Audit {
             target_type: None,
             target_id: None,
             subject_user_id: None,
+            target_name: None,
             details: Value::Object(Default::default()),
             meta: meta.clone(),
         }
@@ -113,6 +118,12 @@ impl Audit {
         self
     }
 
+    /// The target's name at the time, for people reading the log.
+    pub fn named(mut self, name: &str) -> Audit {
+        self.target_name = Some(name.to_string());
+        self
+    }
+
     pub fn details(mut self, details: Value) -> Audit {
         self.details = details;
         self
@@ -148,7 +159,14 @@ impl Audit {
     /// depends on what the write found (see [`Audit::write`] for the usual case).
     pub fn record(&self, conn: &mut DbConnection) -> QueryResult<()> {
         let id = uuid::Uuid::now_v7().to_string();
-        let details = self.details.to_string();
+        let details = match (&self.target_name, &self.details) {
+            (Some(name), Value::Object(d)) => {
+                let mut d = d.clone();
+                d.insert("target_name".into(), Value::String(name.clone()));
+                Value::Object(d).to_string()
+            }
+            _ => self.details.to_string(),
+        };
         store::insert(
             conn,
             &store::NewAuditEvent {

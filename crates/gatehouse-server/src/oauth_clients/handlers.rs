@@ -375,11 +375,13 @@ pub async fn update_client(
     let before = row.clone();
     let audit = Audit::by(&principal, &meta, "oauth_client.updated")
         .target("oauth_client", &row.id)
+        .named(&row.name)
         .subject(&row.owner_id)
         .details(json!({ "changes": body }));
     let unmarked = unmark_standard.then(|| {
         Audit::by(&principal, &meta, "oauth_client.standard_removed")
             .target("oauth_client", &row.id)
+            .named(&row.name)
             .subject(&row.owner_id)
             .details(json!({"reason": "callback URLs changed by a non-administrator"}))
     });
@@ -443,6 +445,7 @@ pub async fn reset_secret(
     };
     let audit = Audit::by(&principal, &meta, "oauth_client.secret_reset")
         .target("oauth_client", &row.id)
+        .named(&row.name)
         .subject(&row.owner_id)
         .details(json!({"revoke_tokens": body.revoke_tokens}));
     let (sub_id, id) = (principal.subscription.id.clone(), row.id.clone());

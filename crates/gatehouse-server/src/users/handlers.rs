@@ -469,6 +469,7 @@ pub async fn update_user(
     let lock_event = |action| {
         Audit::by(&principal, &meta, action)
             .target("user", &target.id)
+            .named(&target.username)
             .details(json!({"reason": "admin"}))
     };
     let (locked_event, unlocked_event) = (lock_event("user.locked"), lock_event("user.unlocked"));
@@ -480,6 +481,7 @@ pub async fn update_user(
     let stopping = matches!(body.state, Some(UserState::Disabled | UserState::Locked));
     let audit = Audit::by(&principal, &meta, "user.updated")
         .target("user", &target.id)
+        .named(&target.username)
         .details(json!({
             "role": body.role.map(|r| json!({"from": target.role, "to": r.as_str()})),
             "state": body.state.map(|s| json!({"from": was.as_str(), "to": s.as_str()})),
@@ -593,7 +595,9 @@ pub async fn reset_password(
     let password = SecretString::new(generate_password());
     let hash = state.auth.passwords.hash(&password).await?;
     let now = state.clock.now();
-    let audit = Audit::by(&principal, &meta, "user.password_reset").target("user", &target.id);
+    let audit = Audit::by(&principal, &meta, "user.password_reset")
+        .target("user", &target.id)
+        .named(&target.username);
     let (sub_id, user_id) = (principal.subscription.id.clone(), target.id.clone());
     let (row, ended, logouts) = audit
         .write(&state.db, move |conn| {

@@ -570,6 +570,8 @@ async fn admins_reset_a_forgotten_password_to_a_temporary_one(b: Backend) {
     let items = events["items"].as_array().unwrap();
     assert_eq!(items.len(), 1);
     assert_eq!(items[0]["target_id"], id.as_str());
+    // Named as it was, for people reading the log.
+    assert_eq!(items[0]["details"]["target_name"], username.as_str());
     assert!(!events.to_string().contains(&reset.temporary_password));
     // Shown once: reading the user again does not show it.
     let fetched = admin.get_json(&format!("/api/v1/users/{id}")).await;

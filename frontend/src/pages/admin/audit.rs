@@ -113,7 +113,7 @@ fn target_text(e: &AuditEvent) -> String {
         Some(other) => other,
         None => return String::new(),
     };
-    let name = ["name", "username", "client_name"]
+    let name = ["target_name", "name", "username", "client_name"]
         .iter()
         .find_map(|k| e.details.get(*k).and_then(|v| v.as_str()));
     match name {

@@ -1,0 +1,156 @@
+// A person's page (issue 23): an admin corrects a name and e-mail and resets a
+// forgotten password; the person signs in with the temporary one and must choose their
+// own first. Lists as cards on a phone, with every action reachable; key expiry.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  setup, newPage, signIn, review, revealedSecret, apiSession, PHONE,
+} from './harness.mjs';
+
+let gh;
+let browser;
+setup((g, b) => {
+  gh = g;
+  browser = b;
+});
+
+test('a forgotten password: the admin resets it, the person chooses their own at sign-in', async () => {
+  const admin = await apiSession(gh.url, gh.admin);
+  const made = await admin('POST', '/users', {
+    username: 'ada@example.com', role: 'editor', password: 'the password ada forgot',
+  });
+  assert.equal(made.status, 201);
+  const ada = await apiSession(gh.url, { username: 'ada@example.com', password: 'the password ada forgot' });
+  assert.equal((await ada('POST', '/api-keys', { name: 'nightly export', permission: 'read_only' })).status, 201);
+
+  const page = await newPage(browser);
+  await signIn(page, gh.url, gh.admin, '/admin/users');
+  await page.locator('#users-table').getByRole('link', { name: 'ada@example.com' }).click();
+  await page.waitForURL(/\/admin\/users\/[0-9a-f-]+$/);
+  // Users stays the current admin tab on a person's page.
+  await page.locator('nav.subtabs a[aria-current="page"]', { hasText: 'Users' }).waitFor();
+  // Her keys and what she did, in words.
+  await page.locator('#person-keys tbody tr', { hasText: 'nightly export' }).waitFor();
+  await page.locator('#person-activity tbody tr', { hasText: 'API key created' }).first().waitFor();
+
+  // Name and e-mail corrected.
+  const form = page.locator('#person-form');
+  await form.getByLabel('Display name').fill('Ada Lovelace');
+  await form.getByLabel('E-mail').fill('ada@lovelace.example');
+  await form.getByRole('button', { name: 'Save' }).click();
+  await page.getByText('Saved.').waitFor();
+  await page.getByRole('heading', { name: 'Ada Lovelace (ada@example.com)' }).waitFor();
+  const me = (await ada('GET', '/me')).body;
+  assert.equal(me.display_name, 'Ada Lovelace');
+  assert.equal(me.email, 'ada@lovelace.example');
+  await review(page, 'admin-person');
+
+  // The reset asks first, with the safe choice focused: Enter cancels.
+  await page.getByRole('button', { name: 'Reset password' }).click();
+  const ask = page.locator('dialog[open]');
+  await ask.getByText('signed out everywhere').waitFor();
+  await review(page, 'admin-person-reset-confirm');
+  await page.keyboard.press('Enter');
+  await ask.waitFor({ state: 'detached' });
+  assert.equal((await ada('GET', '/me')).status, 200, 'cancelled: still signed in');
+  await page.getByRole('button', { name: 'Reset password' }).click();
+  await page.locator('dialog[open]').getByRole('button', { name: 'Reset password' }).click();
+  const temporary = await revealedSecret(page);
+  assert.ok(temporary.length >= 16);
+  await review(page, 'admin-person-temporary-password');
+  await page.getByRole('button', { name: 'I have copied it' }).click();
+  assert.equal((await ada('GET', '/me')).status, 401, 'her session ended');
+
+  // Ada signs in with it and is asked for her own before anything else.
+  const hers = await newPage(browser, PHONE);
+  await signIn(hers, gh.url, { username: 'ada@example.com', password: temporary }, '/keys');
+  await hers.waitForURL(/\/change-password\?next=%2Fkeys$/);
+  await hers.getByRole('heading', { name: 'Choose your password' }).waitFor();
+  await review(hers, 'change-password');
+  // Straight to a page: sent back.
+  await hers.goto(`${gh.url}/keys`);
+  await hers.waitForURL(/\/change-password/);
+  await hers.getByLabel('Temporary password').fill(temporary);
+  await hers.getByLabel('New password', { exact: true }).fill('ada chose this herself');
+  await hers.getByLabel('New password again').fill('ada chose this herself');
+  await hers.getByRole('button', { name: 'Save and continue' }).click();
+  await hers.waitForURL(`${gh.url}/keys`);
+  await hers.locator('#keys-table tbody tr', { hasText: 'nightly export' }).waitFor();
+  await apiSession(gh.url, { username: 'ada@example.com', password: 'ada chose this herself' });
+  await hers.context().close();
+  await page.context().close();
+});
+
+test('on a phone every list is cards, its actions on screen, the current tab in view', async () => {
+  const admin = await apiSession(gh.url, gh.admin);
+  await admin('POST', '/users', { username: 'phone-user@example.com', role: 'viewer', password: 'a phone user password' });
+  await admin('POST', '/api-keys', { name: 'phone key', permission: 'read_only' });
+  const page = await newPage(browser, PHONE);
+  await signIn(page, gh.url, gh.admin, '/keys');
+  const row = page.locator('#keys-table tbody tr', { hasText: 'phone key' });
+  await row.waitFor();
+  const inView = async (locator) => {
+    const box = await locator.boundingBox();
+    assert.ok(box, 'laid out');
+    assert.ok(box.x >= 0 && box.x + box.width <= PHONE.width, `inside the screen: ${JSON.stringify(box)}`);
+  };
+  for (const name of ['Rename phone key', 'Reset phone key', 'Delete phone key']) {
+    await inView(row.getByRole('button', { name }));
+  }
+  await inView(page.locator('.tabs a[aria-current="page"]'));
+  await review(page, 'keys-phone-cards');
+  // Clicked on the phone: the rename works.
+  await row.getByRole('button', { name: 'Rename phone key' }).click();
+  await page.locator('dialog[open]').getByLabel('New name').fill('phone key renamed');
+  await page.locator('dialog[open]').getByRole('button', { name: 'Rename' }).click();
+  await page.locator('#keys-table tbody tr', { hasText: 'phone key renamed' }).waitFor();
+
+  await page.goto(`${gh.url}/admin/users`);
+  const user = page.locator('#users-table tbody tr', { hasText: 'phone-user@example.com' });
+  await user.waitFor();
+  await inView(user.getByRole('button', { name: /Delete phone-user/ }));
+  await inView(user.getByLabel(/Role of phone-user/));
+  await inView(page.locator('.tabs a[aria-current="page"]'));
+  await review(page, 'admin-users-phone-cards');
+  await user.getByRole('button', { name: /Disable phone-user/ }).click();
+  await page.locator('dialog[open]').getByRole('button', { name: 'Disable user' }).click();
+  await user.getByText('Disabled').waitFor();
+  await page.context().close();
+});
+
+test('key expiry: 90 days unless chosen, a warning for none, dates in words, Expired', async () => {
+  const page = await newPage(browser);
+  await signIn(page, gh.url, gh.admin, '/keys');
+  await page.getByRole('button', { name: 'Create API Key' }).click();
+  const dialog = page.locator('dialog[open]');
+  const expires = dialog.getByLabel('Expires');
+  assert.equal(await expires.inputValue(), '90');
+  assert.equal(await dialog.locator('#no-expiry-warning').count(), 0);
+  await expires.selectOption('never');
+  await dialog.locator('#no-expiry-warning').getByText('works until someone deletes it').waitFor();
+  await review(page, 'keys-no-expiry-warning');
+  await expires.selectOption('90');
+  await dialog.getByLabel('Name').fill('ninety days');
+  await dialog.getByRole('button', { name: 'Create key' }).click();
+  await revealedSecret(page);
+  await page.getByRole('button', { name: 'I have copied it' }).click();
+  const row = page.locator('#keys-table tbody tr', { hasText: 'ninety days' });
+  // "7 Mar 2027 (in 3 months)": the day itself, and how far.
+  await row.getByText(/^\d{1,2} [A-Z][a-z]{2} \d{4} \(in 3 months\)$/).waitFor();
+
+  // A key past its date says so.
+  const admin = await apiSession(gh.url, gh.admin);
+  const soon = new Date(Date.now() + 2_000).toISOString();
+  assert.equal((await admin('POST', '/api-keys', { name: 'short lived', permission: 'read_only', expires_at: soon })).status, 201);
+  await page.waitForTimeout(2_500);
+  await page.reload();
+  await page.locator('#keys-table tbody tr', { hasText: 'short lived' }).getByText('Expired').waitFor();
+  // Admins see every active key's expiry too (an expired key is no longer listed there).
+  await page.goto(`${gh.url}/admin/keys`);
+  const all = page.locator('#all-keys-table');
+  await all.getByRole('columnheader', { name: 'Expires' }).waitFor();
+  await all.locator('tbody tr', { hasText: 'ninety days' }).getByText(/\(in 3 months\)$/).waitFor();
+  assert.equal(await all.locator('tbody tr', { hasText: 'short lived' }).count(), 0);
+  await page.context().close();
+});
