@@ -1,107 +1,154 @@
-//! The app's frame: who is signed in (`Auth`), the routes, and the signed-in shell
-//! with the header, the user menu and the tabs.
+//! The app's frame: every page in one list (its address, where it shows, its tab),
+//! the signed-in shell with the header, the user menu and the tabs, and the sudo
+//! dialog.
 
-use gatehouse_types::{Role, SessionInfo, Subscription, User};
 use leptos::prelude::*;
-use leptos_router::components::{A, Outlet, ParentRoute, Redirect, Route, Router, Routes};
+use leptos_router::components::{A, Redirect, Router};
 use leptos_router::hooks::{use_location, use_navigate};
-use leptos_router::path;
+use leptos_router::location::{BrowserUrl, LocationProvider};
 
 use crate::api;
-use crate::components::Loading;
 use crate::pages;
+use crate::session::{Auth, RequireSignIn, here, use_auth};
 
-/// Who is signed in, shared by every page through the context.
-#[derive(Clone, Copy)]
-pub struct Auth {
-    pub session: RwSignal<Option<SessionInfo>>,
-    /// The first `GET /session` has answered.
-    pub checked: RwSignal<bool>,
-    /// The session ended while the app was open (not a first visit).
-    pub expired: RwSignal<bool>,
+/// Where a page shows: alone (sign-in, consent, device, the holds), or in the
+/// signed-in shell with the tabs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Frame {
+    Alone,
+    Shell,
 }
 
-impl Auth {
-    pub fn user(&self) -> Option<User> {
-        self.session.with(|s| s.as_ref().map(|s| s.user.clone()))
-    }
-
-    pub fn role(&self) -> Option<Role> {
-        self.session.with(|s| s.as_ref().map(|s| s.user.role))
-    }
-
-    pub fn is_admin(&self) -> bool {
-        self.role() == Some(Role::Admin)
-    }
-
-    pub fn subscription(&self) -> Option<Subscription> {
-        self.session
-            .with(|s| s.as_ref().map(|s| s.subscription.clone()))
-    }
-
-    /// Stores a fresher copy of the subscription (after settings change).
-    pub fn set_subscription(&self, sub: Subscription) {
-        self.session.update(|s| {
-            if let Some(s) = s {
-                s.subscription = sub;
-            }
-        });
-    }
-
-    /// The subscription read fresh (its settings decide what a page offers, and an
-    /// admin may have changed them since sign-in); the shared copy follows.
-    pub fn fresh_subscription(self) -> LocalResource<api::ApiResult<Subscription>> {
-        LocalResource::new(move || async move {
-            let s = api::subscription().await;
-            if let Ok(s) = &s {
-                self.set_subscription(s.clone());
-            }
-            s
-        })
-    }
-
-    pub fn signed_in(&self, info: SessionInfo) {
-        api::set_csrf(info.csrf_token.clone());
-        self.expired.set(false);
-        self.session.set(Some(info));
-    }
-
-    pub fn signed_out(&self) {
-        api::set_csrf(None);
-        self.session.set(None);
-    }
+/// The page's link in the navigation: a main tab, or one of the administration's.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Tab {
+    None,
+    Main(&'static str),
+    /// Shown to admins only.
+    AdminSection(&'static str),
+    Admin(&'static str),
 }
 
-pub fn use_auth() -> Auth {
-    expect_context::<Auth>()
+/// One page of the app. `path` ends in `/:id` for a page about one record.
+struct Page {
+    path: &'static str,
+    frame: Frame,
+    tab: Tab,
+    view: fn() -> AnyView,
 }
 
-/// The current location as a path with its query, for `?next=`.
-pub fn here() -> String {
-    web_sys::window()
-        .and_then(|w| {
-            let l = w.location();
-            Some(format!("{}{}", l.pathname().ok()?, l.search().ok()?))
-        })
-        .unwrap_or_else(|| "/".into())
-}
-
-/// Where a session that must do something first goes, then back to `next`: choosing
-/// its own password (signed in with a temporary one), then setting up a second step
-/// (the subscription requires one). `None` when it is free.
-pub fn hold_url(info: &SessionInfo, next: &str) -> Option<String> {
-    let page = match info.credential {
-        gatehouse_types::Credential::Session {
-            password_change_required: true,
-            ..
-        } => "/change-password",
-        gatehouse_types::Credential::Session {
-            enrolment_required: true,
-            ..
-        } => "/enrol",
-        _ => return None,
+macro_rules! page {
+    ($path:literal, $frame:ident, $tab:expr, $view:path) => {
+        Page {
+            path: $path,
+            frame: Frame::$frame,
+            tab: $tab,
+            view: || $view().into_any(),
+        }
     };
-    Some(format!("{page}?next={}", api::encode(next)))
+}
+
+/// Every page: the router, the tabs and the administration's links all read this list.
+/// (A plain match rather than `leptos_router`'s typed route tree, whose per-route
+/// generic code was a tenth of the bundle.)
+static PAGES: [Page; 17] = [
+    page!("/login", Alone, Tab::None, pages::login::Login),
+    page!("/authorize", Alone, Tab::None, pages::consent::Consent),
+    page!("/device", Alone, Tab::None, pages::device::Device),
+    page!("/enrol", Alone, Tab::None, pages::profile::EnrolPage),
+    page!(
+        "/change-password",
+        Alone,
+        Tab::None,
+        pages::profile::ChangePasswordPage
+    ),
+    page!("/", Shell, Tab::None, to_apps),
+    page!(
+        "/apps",
+        Shell,
+        Tab::Main("Authorized Applications"),
+        pages::apps::AppsPage
+    ),
+    page!("/keys", Shell, Tab::Main("API Keys"), pages::keys::KeysPage),
+    page!(
+        "/clients",
+        Shell,
+        Tab::Main("OAuth Clients"),
+        pages::clients::ClientsPage
+    ),
+    page!("/profile", Shell, Tab::None, pages::profile::ProfilePage),
+    page!(
+        "/admin",
+        Shell,
+        Tab::AdminSection("Administration"),
+        to_settings
+    ),
+    page!(
+        "/admin/settings",
+        Shell,
+        Tab::Admin("Settings"),
+        pages::admin::SettingsPage
+    ),
+    page!(
+        "/admin/users",
+        Shell,
+        Tab::Admin("Users"),
+        pages::admin::UsersPage
+    ),
+    page!(
+        "/admin/users/:id",
+        Shell,
+        Tab::None,
+        pages::admin::PersonPage
+    ),
+    page!(
+        "/admin/keys",
+        Shell,
+        Tab::Admin("All API keys"),
+        pages::admin::AllKeysPage
+    ),
+    page!(
+        "/admin/clients",
+        Shell,
+        Tab::Admin("All OAuth clients"),
+        pages::admin::AllClientsPage
+    ),
+    page!(
+        "/admin/audit",
+        Shell,
+        Tab::Admin("Audit log"),
+        pages::admin::AuditPage
+    ),
+];
+
+fn to_apps() -> impl IntoView {
+    view! { <Redirect path="/apps"/> }
+}
+
+fn to_settings() -> impl IntoView {
+    view! { <Redirect path="/admin/settings"/> }
+}
+
+/// The page at `path` (a trailing slash is the same page), by its index in [`PAGES`].
+fn page_at(path: &str) -> Option<usize> {
+    let path = match path.trim_end_matches('/') {
+        "" => "/",
+        p => p,
+    };
+    PAGES
+        .iter()
+        .position(|p| match p.path.strip_suffix("/:id") {
+            Some(parent) => path
+                .strip_prefix(parent)
+                .and_then(|rest| rest.strip_prefix('/'))
+                .is_some_and(|id| !id.is_empty() && !id.contains('/')),
+            None => p.path == path,
+        })
+}
+
+/// Whether `href` is the current page or a section above it.
+fn is_current(pathname: &str, href: &str) -> bool {
+    pathname == href || pathname.starts_with(&format!("{href}/"))
 }
 
 /// The open sudo dialog and the promise it answers.
@@ -221,11 +268,6 @@ fn SudoDialog(prompt: SudoPrompt) -> impl IntoView {
     }
 }
 
-/// The sign-in page's address that comes back to `next` afterwards.
-pub fn login_url(next: &str) -> String {
-    format!("/login?next={}", api::encode(next))
-}
-
 #[component]
 pub fn App() -> impl IntoView {
     let auth = Auth {
@@ -272,82 +314,74 @@ pub fn App() -> impl IntoView {
     view! {
         <SudoDialog prompt=sudo/>
         <Router>
-            <Routes fallback=|| view! { <pages::NotFound/> }>
-                <Route path=path!("/login") view=pages::login::Login/>
-                <Route path=path!("/authorize") view=pages::consent::Consent/>
-                <Route path=path!("/device") view=pages::device::Device/>
-                <Route path=path!("/enrol") view=pages::profile::EnrolPage/>
-                <Route path=path!("/change-password") view=pages::profile::ChangePasswordPage/>
-                <ParentRoute path=path!("") view=Shell>
-                    <Route path=path!("") view=|| view! { <Redirect path="/apps"/> }/>
-                    <Route path=path!("apps") view=pages::apps::AppsPage/>
-                    <Route path=path!("keys") view=pages::keys::KeysPage/>
-                    <Route path=path!("clients") view=pages::clients::ClientsPage/>
-                    <Route path=path!("profile") view=pages::profile::ProfilePage/>
-                    <Route path=path!("admin") view=|| view! { <Redirect path="/admin/settings"/> }/>
-                    <Route path=path!("admin/settings") view=pages::admin::SettingsPage/>
-                    <Route path=path!("admin/users") view=pages::admin::UsersPage/>
-                    <Route path=path!("admin/users/:id") view=pages::admin::PersonPage/>
-                    <Route path=path!("admin/keys") view=pages::admin::AllKeysPage/>
-                    <Route path=path!("admin/clients") view=pages::admin::AllClientsPage/>
-                    <Route path=path!("admin/audit") view=pages::admin::AuditPage/>
-                </ParentRoute>
-            </Routes>
+            <Pages/>
         </Router>
     }
 }
 
-/// Sends a signed-out visitor to the sign-in page, to come back here afterwards.
+/// The page of the address: alone, or inside the signed-in shell (which stays while
+/// its pages change).
 #[component]
-pub fn RequireSignIn(children: ChildrenFn) -> impl IntoView {
-    let auth = use_auth();
-    let navigate = use_navigate();
-    // Only signing in or out re-renders the page, not every change to the session's
-    // data (a fresher copy of the settings, an edited profile).
-    let signed_in = Memo::new(move |_| auth.session.with(Option::is_some));
-    let held = Memo::new(move |_| {
-        auth.session
-            .with(|s| s.as_ref().and_then(|s| hold_url(s, "/")).is_some())
-    });
+fn Pages() -> impl IntoView {
+    let location = use_location();
+    let page = Memo::new(move |_| location.pathname.with(|p| page_at(p)));
+    // The router puts a new address in the browser's bar once its page has been
+    // rendered (as its own route tree would say): here, after each change of page.
+    let browser_url = use_context::<BrowserUrl>();
     Effect::new(move |_| {
-        // (Signing out leaves for the sign-in page before the session is forgotten:
-        // this frame, on its way out, must not send it there again with itself as
-        // `next`.)
-        let on_sign_in = here().starts_with("/login");
-        if auth.checked.get() && !signed_in.get() && !on_sign_in {
-            navigate(&login_url(&here()), Default::default());
-        } else if held.get() && !on_sign_in {
-            let to = auth
-                .session
-                .with_untracked(|s| s.as_ref().and_then(|s| hold_url(s, &here())));
-            if let Some(to) = to {
-                navigate(&to, Default::default());
-            }
+        location.pathname.track();
+        if let Some(url) = &browser_url {
+            url.ready_to_complete();
         }
     });
-    move || {
-        if !auth.checked.get() {
-            view! { <Loading/> }.into_any()
-        } else if signed_in.get() {
-            children().into_any()
-        } else {
-            view! { <Loading/> }.into_any()
-        }
+    // Which frame, and which page when it shows alone: moving between the shell's
+    // pages leaves this unchanged, so the shell is not built again.
+    let frame = Memo::new(move |_| match page.get() {
+        Some(i) if PAGES[i].frame == Frame::Shell => Some(None),
+        Some(i) => Some(Some(i)),
+        None => None,
+    });
+    move || match frame.get() {
+        Some(None) => view! { <Shell page=page/> }.into_any(),
+        Some(Some(i)) => (PAGES[i].view)(),
+        None => view! { <pages::NotFound/> }.into_any(),
     }
 }
 
 /// The signed-in frame: header with the subscription's name and the user menu, the
-/// tabs, and the page.
+/// tabs (and the administration's links, for admins there), and the page.
 #[component]
-fn Shell() -> impl IntoView {
+fn Shell(page: Memo<Option<usize>>) -> impl IntoView {
+    let auth = use_auth();
+    let location = use_location();
+    let in_admin = Memo::new(move |_| location.pathname.with(|p| is_current(p, "/admin")));
     view! {
         <RequireSignIn>
             <Header/>
             <Tabs/>
             <main id="main" class="page">
-                <Outlet/>
+                <Show when=move || in_admin.get() && auth.is_admin()>
+                    <nav class="subtabs" aria-label="Administration">
+                        {PAGES.iter().filter_map(|p| match p.tab {
+                            Tab::Admin(label) => Some(tab_link(p.path, label, "")),
+                            _ => None,
+                        }).collect_view()}
+                    </nav>
+                </Show>
+                {move || page.get().map(|i| (PAGES[i].view)())}
             </main>
         </RequireSignIn>
+    }
+}
+
+/// A navigation link that says when it is the current page (or its section).
+fn tab_link(href: &'static str, label: &'static str, class: &'static str) -> impl IntoView {
+    let location = use_location();
+    let current = move || location.pathname.with(|p| is_current(p, href));
+    view! {
+        <a href=href class=class class:active=current aria-current=move || current().then_some("page")>
+            {label}
+        </a>
     }
 }
 
@@ -406,29 +440,13 @@ pub fn Header() -> impl IntoView {
 #[component]
 fn Tabs() -> impl IntoView {
     let auth = use_auth();
-    let location = use_location();
-    let tab = move |href: &'static str, label: &'static str| {
-        let current = move || {
-            let p = location.pathname.get();
-            p == href || p.starts_with(&format!("{href}/"))
-        };
-        view! {
-            <a
-                href=href
-                class="tab"
-                class:active=current
-                aria-current=move || if current() { Some("page") } else { None }
-            >
-                {label}
-            </a>
-        }
-    };
     view! {
         <nav class="tabs" aria-label="Sections">
-            {tab("/apps", "Authorized Applications")}
-            {tab("/keys", "API Keys")}
-            {tab("/clients", "OAuth Clients")}
-            {move || auth.is_admin().then(|| tab("/admin", "Administration"))}
+            {PAGES.iter().filter_map(|p| match p.tab {
+                Tab::Main(label) => Some(tab_link(p.path, label, "tab").into_any()),
+                Tab::AdminSection(label) => Some((move || auth.is_admin().then(|| tab_link(p.path, label, "tab"))).into_any()),
+                _ => None,
+            }).collect_view()}
         </nav>
     }
 }

@@ -143,19 +143,36 @@ where
     Fut: std::future::Future<Output = crate::api::ApiResult<T>> + 'static,
     T: Send + Sync + 'static,
 {
+    // Only this boxing is compiled per use; the dialog once.
+    let run: BoxedAction = std::rc::Rc::new(move || {
+        let work = action();
+        Box::pin(async move { work.await.map(|v| on_done.run(v)) })
+    });
+    confirm_boxed(title, confirm_label, run, on_cancel, children)
+}
+
+type BoxedAction = std::rc::Rc<
+    dyn Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = crate::api::ApiResult<()>>>>,
+>;
+
+fn confirm_boxed(
+    title: String,
+    confirm_label: String,
+    run: BoxedAction,
+    on_cancel: Callback<()>,
+    children: Children,
+) -> AnyView {
     let error = RwSignal::new(None::<ApiError>);
     let busy = RwSignal::new(false);
+    let run = StoredValue::new_local(run);
     let confirm = Callback::new(move |_| {
         busy.set(true);
         error.set(None);
-        let work = action();
+        let work = run.with_value(|r| r());
         leptos::task::spawn_local(async move {
-            match work.await {
-                Ok(v) => on_done.run(v),
-                Err(e) => {
-                    error.set(Some(e));
-                    busy.set(false);
-                }
+            if let Err(e) = work.await {
+                error.set(Some(e));
+                busy.set(false);
             }
         });
     });
@@ -164,6 +181,7 @@ where
             {children()}
         </Confirm>
     }
+    .into_any()
 }
 
 /// The one time a secret is shown: monospace, a copy button, and a plain warning.
@@ -483,6 +501,17 @@ pub fn DataTable(
             </table>
         </div>
     }
+}
+
+/// The record id of a page about one record (`/admin/users/{id}`): the last segment
+/// of the address.
+pub fn record_id() -> Memo<String> {
+    let location = leptos_router::hooks::use_location();
+    Memo::new(move |_| {
+        location
+            .pathname
+            .with(|p| p.rsplit('/').next().unwrap_or_default().to_string())
+    })
 }
 
 /// A paged list's states: loading, empty (`empty` says so), or its items as

@@ -53,6 +53,16 @@ pub fn day(t: DateTime<Utc>) -> String {
     format!("{} {} {}", t.day(), MONTHS[t.month0() as usize], t.year())
 }
 
+/// A date input's value (`2026-11-30`) at `hour:minute:second` UTC. Parsed by hand:
+/// chrono's format-string parser would add kilobytes to the bundle.
+pub fn day_at(value: &str, hour: u32, minute: u32, second: u32) -> Option<DateTime<Utc>> {
+    let mut parts = value.splitn(3, '-').map(|p| p.parse::<u32>().ok());
+    let (year, month, day) = (parts.next()??, parts.next()??, parts.next()??);
+    chrono::NaiveDate::from_ymd_opt(i32::try_from(year).ok()?, month, day)?
+        .and_hms_opt(hour, minute, second)
+        .map(|t| t.and_utc())
+}
+
 /// `2026-11-30T16:40:12Z`, for `<time datetime>` and the API's filters.
 pub fn iso(t: DateTime<Utc>) -> String {
     format!("{}T{}Z", date(t), clock(t))

@@ -7,6 +7,7 @@ mod components;
 mod format;
 mod pages;
 mod passkeys;
+mod session;
 
 fn main() {
     leptos::mount::mount_to_body(app::App);

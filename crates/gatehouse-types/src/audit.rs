@@ -52,6 +52,7 @@ actions! {
     SecondFactorAdded = "second_factor.added", "Second step added";
     SecondFactorRemoved = "second_factor.removed", "Second step removed";
     SecondFactorUsed = "second_factor.used", "Second step used";
+    RecoveryCodeUsed = "recovery_code.used", "Recovery code used";
     SecondFactorsReset = "second_factors.reset", "Second steps reset by an admin";
     RecoveryCodesGenerated = "recovery_codes.generated", "Recovery codes made";
     SubscriptionCreated = "subscription.created", "Subscription created";

@@ -10,9 +10,9 @@ use gatehouse_types::{
 use leptos::prelude::*;
 
 use crate::api::{self, ApiError};
-use crate::app::use_auth;
 use crate::components::*;
 use crate::format;
+use crate::session::use_auth;
 
 #[derive(Clone)]
 enum Dialog {

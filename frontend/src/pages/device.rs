@@ -9,9 +9,9 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::{self, ApiError};
-use crate::app::{RequireSignIn, use_auth};
 use crate::components::*;
 use crate::format;
+use crate::session::{RequireSignIn, use_auth};
 
 #[component]
 pub fn Device() -> impl IntoView {

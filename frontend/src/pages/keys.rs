@@ -2,15 +2,15 @@
 //! and delete; when the subscription has switched keys off, the message of
 //! PRODUCT.md §6 and only delete.
 
-use chrono::{Duration, NaiveDate, TimeZone, Utc};
+use chrono::{Duration, Utc};
 use gatehouse_types::error::API_KEYS_DISABLED_MESSAGE;
 use gatehouse_types::{ApiKey, ApiKeyWithSecret, CreateApiKey, Permission, Subscription};
 use leptos::prelude::*;
 
 use crate::api::{self, ApiError};
-use crate::app::use_auth;
 use crate::components::*;
 use crate::format;
+use crate::session::use_auth;
 
 /// What the dialogs of this page are doing.
 #[derive(Clone)]
@@ -207,9 +207,9 @@ fn CreateKey(
         local_error.set(None);
         let expires_at = match expiry.get_untracked().as_str() {
             "never" => None,
-            "custom" => match NaiveDate::parse_from_str(&custom_date.get_untracked(), "%Y-%m-%d") {
-                Ok(d) => d.and_hms_opt(23, 59, 59).map(|t| Utc.from_utc_datetime(&t)),
-                Err(_) => {
+            "custom" => match format::day_at(&custom_date.get_untracked(), 23, 59, 59) {
+                Some(t) => Some(t),
+                None => {
                     local_error.set(Some("Choose the date the key should stop working.".into()));
                     return;
                 }

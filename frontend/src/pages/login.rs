@@ -5,8 +5,8 @@ use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_query_map};
 
 use crate::api::{self, ApiError};
-use crate::app::use_auth;
 use crate::components::ErrorNote;
+use crate::session::use_auth;
 
 /// `next` only if it is a path on this server (never another origin: no open redirect).
 /// Browsers drop tabs and line breaks from URLs (`/\t/evil.example` is
@@ -85,7 +85,7 @@ pub fn Login() -> impl IntoView {
             // requires: that first.
             let held = auth.session.with(|s| {
                 s.as_ref()
-                    .and_then(|s| crate::app::hold_url(s, &next.get_untracked()))
+                    .and_then(|s| crate::session::hold_url(s, &next.get_untracked()))
             });
             match held {
                 Some(to) => nav(&to, Default::default()),

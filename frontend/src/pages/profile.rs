@@ -7,9 +7,9 @@ use gatehouse_types::{
 use leptos::prelude::*;
 
 use crate::api::{self, ApiError};
-use crate::app::use_auth;
 use crate::components::*;
 use crate::format;
+use crate::session::use_auth;
 
 #[component]
 pub fn ProfilePage() -> impl IntoView {
@@ -184,7 +184,7 @@ pub fn ChangePasswordPage() -> impl IntoView {
     Effect::new(move |_| {
         if auth.checked.get() && auth.session.with(Option::is_none) {
             nav(
-                &crate::app::login_url(&next.get_untracked()),
+                &crate::session::login_url(&next.get_untracked()),
                 Default::default(),
             );
         }
@@ -196,7 +196,7 @@ pub fn ChangePasswordPage() -> impl IntoView {
         let navigate = navigate.clone();
         leptos::task::spawn_local(async move {
             if let Ok(info) = api::session().await {
-                let to = crate::app::hold_url(&info, &next.get_untracked());
+                let to = crate::session::hold_url(&info, &next.get_untracked());
                 auth.signed_in(info);
                 match to {
                     Some(to) => navigate(&to, Default::default()),
@@ -241,7 +241,7 @@ pub fn EnrolPage() -> impl IntoView {
     Effect::new(move |_| {
         if auth.checked.get() && auth.session.with(Option::is_none) {
             nav(
-                &crate::app::login_url(&next.get_untracked()),
+                &crate::session::login_url(&next.get_untracked()),
                 Default::default(),
             );
         }
@@ -249,7 +249,7 @@ pub fn EnrolPage() -> impl IntoView {
     let done = Memo::new(move |_| {
         auth.session.with(|s| {
             s.as_ref()
-                .is_some_and(|s| crate::app::hold_url(s, "/").is_none())
+                .is_some_and(|s| crate::session::hold_url(s, "/").is_none())
         })
     });
     // Each change re-reads the session: the first second step frees it.

@@ -239,3 +239,47 @@ fn changes_record_their_audit_event() {
         unaudited.join("\n")
     );
 }
+
+/// Every audit action the server names is one of `gatehouse_types::audit::AuditAction`,
+/// whose labels the web app shows and whose list its filter offers: a new action
+/// missing there fails here, not only when a test happens to record it.
+#[test]
+fn audit_actions_are_in_the_shared_list() {
+    use gatehouse_types::audit::AuditAction;
+    // The kinds of thing actions are about, singular and plural (`recovery_code.used`
+    // beside `recovery_codes.generated`).
+    let prefixes: BTreeSet<String> = AuditAction::ALL
+        .iter()
+        .filter_map(|a| a.as_str().split('.').next())
+        .flat_map(|p| {
+            let one = p.strip_suffix('s').unwrap_or(p);
+            [one.to_string(), format!("{one}s")]
+        })
+        .collect();
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut unknown = BTreeSet::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).expect("read a source file");
+        for literal in text.split('"').skip(1).step_by(2) {
+            let Some((prefix, rest)) = literal.split_once('.') else {
+                continue;
+            };
+            let word =
+                |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_lowercase() || c == '_');
+            if word(prefix)
+                && word(rest)
+                && prefixes.contains(prefix)
+                && AuditAction::parse(literal).is_none()
+            {
+                unknown.insert(format!("{literal} ({})", file.display()));
+            }
+        }
+    }
+    assert!(
+        unknown.is_empty(),
+        "audit actions missing from gatehouse_types::audit::AuditAction:\n{}",
+        unknown.into_iter().collect::<Vec<_>>().join("\n")
+    );
+}

@@ -1,6 +1,5 @@
 //! The audit log: filter by actor, action and time; download as CSV.
 
-use chrono::{NaiveDate, TimeZone, Utc};
 use gatehouse_types::AuditEvent;
 use gatehouse_types::audit::AuditAction;
 use leptos::prelude::*;
@@ -13,17 +12,12 @@ use super::AdminFrame;
 
 /// A date input's value as the start (or end) of that day in UTC, RFC 3339.
 fn day_bound(value: &str, end: bool) -> String {
-    NaiveDate::parse_from_str(value, "%Y-%m-%d")
-        .ok()
-        .and_then(|d| {
-            if end {
-                d.and_hms_opt(23, 59, 59)
-            } else {
-                d.and_hms_opt(0, 0, 0)
-            }
-        })
-        .map(|t| format::iso(Utc.from_utc_datetime(&t)))
-        .unwrap_or_default()
+    let at = if end {
+        format::day_at(value, 23, 59, 59)
+    } else {
+        format::day_at(value, 0, 0, 0)
+    };
+    at.map(format::iso).unwrap_or_default()
 }
 
 #[component]

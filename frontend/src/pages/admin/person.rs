@@ -3,20 +3,18 @@
 
 use gatehouse_types::{PasswordReset, SubscriptionApiKey, UpdateUser, User, UserKind};
 use leptos::prelude::*;
-use leptos_router::hooks::use_params_map;
 
 use crate::api::{self, ApiError, AuditFilter, KeyFilter};
-use crate::app::use_auth;
 use crate::components::*;
 use crate::format;
+use crate::session::use_auth;
 
 use super::AdminFrame;
 use super::users::{state_badges, user_label};
 
 #[component]
 pub fn PersonPage() -> impl IntoView {
-    let params = use_params_map();
-    let id = Memo::new(move |_| params.with(|p| p.get("id").unwrap_or_default()));
+    let id = record_id();
     let person = LocalResource::new(move || {
         let id = id.get();
         async move { api::user(&id).await }

@@ -4,9 +4,9 @@ use gatehouse_types::{Role, SubscriptionSettings, TwoStepPolicy, UpdateSubscript
 use leptos::prelude::*;
 
 use crate::api::{self, ApiError};
-use crate::app::use_auth;
 use crate::components::*;
 use crate::format;
+use crate::session::use_auth;
 
 use super::AdminFrame;
 

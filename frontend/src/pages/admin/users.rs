@@ -4,9 +4,9 @@ use gatehouse_types::{CreateUser, Role, UpdateUser, User, UserKind, UserState};
 use leptos::prelude::*;
 
 use crate::api::{self, ApiError};
-use crate::app::use_auth;
 use crate::components::*;
 use crate::format;
+use crate::session::use_auth;
 
 use super::AdminFrame;
 
