@@ -64,6 +64,8 @@ pub struct ApiError {
     pub message: String,
     /// The field a validation error is about, when the server names one.
     pub field: Option<String>,
+    /// What is wrong with that field ("must be in the future").
+    pub reason: Option<String>,
     /// Seconds to wait, from `Retry-After`.
     pub retry_after: Option<u32>,
 }
@@ -76,6 +78,7 @@ impl ApiError {
             code: "local".into(),
             message,
             field: None,
+            reason: None,
             retry_after: None,
         }
     }
@@ -86,6 +89,7 @@ impl ApiError {
             code: "network".into(),
             message: "Gatehouse could not be reached. Check your connection and try again.".into(),
             field: None,
+            reason: None,
             retry_after: None,
         }
     }
@@ -98,6 +102,7 @@ impl ApiError {
                 "Gatehouse answered in a way this page did not expect (HTTP {status}). Reload the page and try again."
             ),
             field: None,
+            reason: None,
             retry_after: None,
         }
     }
@@ -148,7 +153,13 @@ async fn fetch(
             init.set_body(&JsValue::from_str(body));
         }
         init.set_headers(&headers);
-        let request = web_sys::Request::new_with_str_and_init(&format!("/api/v1{path}"), &init)?;
+        // The API, and the standard documents (OpenID Connect discovery) beside it.
+        let url = if path.starts_with("/.well-known/") {
+            path.to_string()
+        } else {
+            format!("/api/v1{path}")
+        };
+        let request = web_sys::Request::new_with_str_and_init(&url, &init)?;
         let window = web_sys::window().ok_or_else(|| JsValue::from_str("no window"))?;
         let response: web_sys::Response = JsFuture::from(window.fetch_with_request(&request))
             .await?
@@ -184,18 +195,21 @@ async fn call(method: Method, path: &str, body: Option<String>, accept: &str) ->
     let Ok(body) = serde_json::from_str::<ErrorBody>(&text) else {
         return Err(ApiError::unexpected(status));
     };
-    let field = body
-        .error
-        .details
-        .as_ref()
-        .and_then(|d| d.get("field"))
-        .and_then(|f| f.as_str())
-        .map(str::to_string);
+    let detail = |key: &str| {
+        body.error
+            .details
+            .as_ref()
+            .and_then(|d| d.get(key))
+            .and_then(|f| f.as_str())
+            .map(str::to_string)
+    };
+    let (field, reason) = (detail("field"), detail("reason"));
     let error = ApiError {
         status,
         code: body.error.code,
         message: body.error.message,
         field,
+        reason,
         retry_after,
     };
     // The session ended under us (expired, or signed out elsewhere): sign-in again.
@@ -577,6 +591,12 @@ pub async fn delete_user(id: &str) -> ApiResult<()> {
 }
 
 // ----- OAuth clients and authorized apps -----
+
+/// The OpenID Connect discovery document: the issuer and every endpoint, as
+/// applications read them.
+pub async fn discovery() -> ApiResult<serde_json::Value> {
+    get("/.well-known/openid-configuration").await
+}
 
 pub async fn oauth_clients(cursor: Option<String>) -> ApiResult<Page<OAuthClient>> {
     get(&format!(

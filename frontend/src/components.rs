@@ -304,16 +304,71 @@ pub fn Expiry(t: Option<DateTime<Utc>>) -> impl IntoView {
     }
 }
 
-/// The error of the last attempt, if any, as a sentence for people.
+/// A URL that may break after its slashes (and before `?`, `&`), never inside a word.
 #[component]
-pub fn ErrorNote(#[prop(into)] error: Signal<Option<ApiError>>) -> impl IntoView {
-    move || {
-        error.get().map(|e| {
-            view! {
-                <p class="error" role="alert">
-                    {format::error_text(&e)}
-                </p>
+pub fn Url(#[prop(into)] url: String) -> impl IntoView {
+    let mut parts = Vec::new();
+    let mut start = 0;
+    for (i, c) in url.char_indices() {
+        if c == '/' || c == '?' || c == '&' {
+            let end = if c == '/' { i + 1 } else { i };
+            if end > start {
+                parts.push(url[start..end].to_string());
+                start = end;
             }
+        }
+    }
+    parts.push(url[start..].to_string());
+    view! {
+        <code class="mono">{parts.into_iter().map(|p| view! { {p}<wbr/> }).collect_view()}</code>
+    }
+}
+
+/// The error of the last attempt, if any, as a sentence for people — unless it is
+/// about one of `fields`, which their [`FieldError`] shows where the field is.
+#[component]
+pub fn ErrorNote(
+    #[prop(into)] error: Signal<Option<ApiError>>,
+    #[prop(optional)] fields: &'static [&'static str],
+) -> impl IntoView {
+    move || {
+        error
+            .get()
+            .filter(|e| !e.field.as_deref().is_some_and(|f| fields.contains(&f)))
+            .map(|e| {
+                view! {
+                    <p class="error" role="alert">
+                        {format::error_text(&e)}
+                    </p>
+                }
+            })
+    }
+}
+
+/// The error of the last attempt when it is about `field`, under that field, in
+/// words ("The expiry date must be in the future."), not with the API's field name.
+#[component]
+pub fn FieldError(
+    #[prop(into)] error: Signal<Option<ApiError>>,
+    field: &'static str,
+) -> impl IntoView {
+    move || {
+        error.get().and_then(|e| {
+            (e.field.as_deref() == Some(field)).then(|| {
+                let text = match e.reason {
+                    Some(r) => format!("{} {r}.", format::field_label(field)),
+                    None => format::error_text(&e),
+                };
+                // Brought into view: in a long dialog the field may be far above the
+                // button that was pressed.
+                let node = NodeRef::<leptos::html::Small>::new();
+                Effect::new(move |_| {
+                    if let Some(el) = node.get() {
+                        el.scroll_into_view_with_bool(false);
+                    }
+                });
+                view! { <small class="error field-error" role="alert" data-field=field node_ref=node>{text}</small> }
+            })
         })
     }
 }
@@ -335,6 +390,9 @@ pub fn DecisionButtons(
     );
     let idle = move || busy.get() || !armed.get();
     view! {
+        <p class="hint arming" aria-live="polite">
+            {move || (!armed.get()).then_some("The buttons wake up in a moment, so that a stray click or key cannot decide for you.")}
+        </p>
         <div class="actions">
             <button type="button" class="secondary" id="deny" disabled=idle on:click=move |_| on_decide.run(Decision::Deny)>
                 "Deny"

@@ -145,6 +145,26 @@ pub fn permission_label(p: Permission) -> &'static str {
     }
 }
 
+/// What a form calls the field the API names, to begin a sentence with.
+pub fn field_label(field: &str) -> &str {
+    match field {
+        "name" => "The name",
+        "redirect_uris" => "Callback URLs",
+        "homepage_url" => "The homepage",
+        "allowed_origins" => "Allowed origins",
+        "post_logout_redirect_uris" => "Sign-out return URLs",
+        "backchannel_logout_uri" => "The back-channel logout URL",
+        "username" => "The username",
+        "display_name" => "The display name",
+        "email" => "The e-mail address",
+        "password" => "The password",
+        "current_password" => "The current password",
+        "new_password" => "The new password",
+        "expires_at" => "The expiry date",
+        other => other,
+    }
+}
+
 /// A sentence for people for every error the API can answer. The server's own
 /// message is already written for people; the codes below get wording that says what
 /// to do next in this app.

@@ -154,3 +154,35 @@ test('key expiry: 90 days unless chosen, a warning for none, dates in words, Exp
   assert.equal(await all.locator('tbody tr', { hasText: 'short lived' }).count(), 0);
   await page.context().close();
 });
+
+test('errors sit under their field, in words; the clients page gives the issuer and endpoints', async () => {
+  const page = await newPage(browser);
+  await signIn(page, gh.url, gh.admin, '/clients');
+  await page.getByRole('button', { name: 'Create New Client' }).click();
+  const dialog = page.locator('dialog[open]');
+  await dialog.getByLabel('Application name').fill('Broken callback');
+  await dialog.getByLabel('Callback URLs').fill('http://app.example.com/callback');
+  await dialog.getByLabel('Homepage (optional)').fill('https://app.example.com');
+  await dialog.getByRole('button', { name: 'Create client' }).click();
+  const callbacks = dialog.locator('label', { has: page.locator('textarea[name="redirect_uris"]') });
+  const said = callbacks.locator('.field-error');
+  await said.waitFor();
+  assert.match(await said.textContent(), /^Callback URLs .+\.$/);
+  assert.doesNotMatch(await said.textContent(), /redirect_uris/, 'in words, not the API field');
+  const homepage = dialog.locator('label', { has: page.locator('input[name="homepage_url"]') });
+  assert.equal(await homepage.locator('.field-error').count(), 0);
+  assert.equal(await dialog.locator('p.error').count(), 0, 'said once, at its field');
+  await review(page, 'clients-field-error');
+  await dialog.getByRole('button', { name: 'Cancel' }).click();
+
+  // What a developer configures, from the discovery document, each with a copy button.
+  await page.locator('#integration summary').click();
+  const endpoints = page.locator('#integration .endpoints');
+  await endpoints.getByText(`${gh.url}/.well-known/openid-configuration`, { exact: true }).waitFor();
+  for (const path of ['/oauth/authorize', '/oauth/token', '/oauth/jwks']) {
+    await endpoints.locator('code', { hasText: path }).first().waitFor();
+  }
+  await endpoints.getByRole('button', { name: 'Copy the Issuer URL' }).waitFor();
+  await review(page, 'clients-integration');
+  await page.context().close();
+});

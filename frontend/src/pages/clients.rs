@@ -74,6 +74,7 @@ pub fn ClientsPage() -> impl IntoView {
                 }
             })
         }}
+        <Integration/>
         {move || match clients.get() {
             None => view! { <Loading/> }.into_any(),
             Some(Err(e)) if e.status == 403 => view! {
@@ -117,6 +118,50 @@ pub fn ClientsPage() -> impl IntoView {
             Dialog::Delete(c) => view! { <DeleteClient client=c on_cancel=close on_done=done/> }.into_any(),
             Dialog::Secret(c, title) => view! { <ClientSecret client=c title=title on_done=close/> }.into_any(),
         }}
+    }
+}
+
+/// What a developer configures in their application besides its client ID and
+/// secret: the issuer, the discovery document, and each endpoint, to copy.
+#[component]
+fn Integration() -> impl IntoView {
+    let found = LocalResource::new(|| async { api::discovery().await });
+    const ENDPOINTS: [(&str, &str); 8] = [
+        ("authorization_endpoint", "Authorization"),
+        ("token_endpoint", "Token"),
+        ("userinfo_endpoint", "UserInfo"),
+        ("jwks_uri", "JWKS (signing keys)"),
+        ("revocation_endpoint", "Revocation"),
+        ("introspection_endpoint", "Introspection"),
+        ("device_authorization_endpoint", "Device authorization"),
+        ("end_session_endpoint", "Sign-out (end session)"),
+    ];
+    move || {
+        found.get().and_then(Result::ok).map(|doc| {
+            let issuer = doc["issuer"].as_str().unwrap_or_default().to_string();
+            let discovery = format!("{issuer}/.well-known/openid-configuration");
+            let row = |label: &'static str, url: String| {
+                view! {
+                    <div>
+                        <dt>{label}</dt>
+                        <dd><Mono text=url label=format!("Copy the {label} URL")/></dd>
+                    </div>
+                }
+            };
+            view! {
+                <details class="card integration" id="integration">
+                    <summary>"Issuer and endpoints for your application"</summary>
+                    <p class="hint">"Most libraries need only the issuer: they read the rest from the discovery document."</p>
+                    <dl class="endpoints">
+                        {row("Issuer", issuer)}
+                        {row("Discovery document", discovery)}
+                        {ENDPOINTS.iter().filter_map(|(key, label)| {
+                            doc[*key].as_str().map(|u| row(label, u.to_string()))
+                        }).collect_view()}
+                    </dl>
+                </details>
+            }
+        })
     }
 }
 
@@ -164,7 +209,7 @@ fn ClientTable(clients: Vec<OAuthClient>, dialog: RwSignal<Dialog>) -> impl Into
                                     <td data-label="Client ID"><Mono text=c.client_id.clone() label=format!("Copy client ID of {}", c.name)/></td>
                                     <td data-label="Type">{if confidential { "Confidential" } else { "Public (PKCE)" }}</td>
                                     <td class="wrap" data-label="Callback URLs">
-                                        {c.redirect_uris.iter().map(|u| view! { <div><code class="mono">{u.clone()}</code></div> }).collect_view()}
+                                        {c.redirect_uris.iter().map(|u| view! { <div><Url url=u.clone()/></div> }).collect_view()}
                                     </td>
                                     <td class="row-actions">
                                         <button type="button" class="secondary small" aria-label=format!("Edit {}", c.name) on:click=move |_| dialog.set(Dialog::Edit(c1.clone()))>"Edit"</button>
@@ -338,6 +383,7 @@ fn ClientForm(
                         prop:value=move || name.get()
                         on:input=move |ev| name.set(event_target_value(&ev))/>
                     <small class="hint">"People see this name when they are asked to allow the application."</small>
+                    <FieldError error=error field="name"/>
                 </label>
                 <label class="field">
                     <span>"Callback URLs"</span>
@@ -345,12 +391,14 @@ fn ClientForm(
                         prop:value=move || uris.get()
                         on:input=move |ev| uris.set(event_target_value(&ev))></textarea>
                     <small class="hint">"One per line. Gatehouse sends people back only to these exact addresses; http is allowed only for 127.0.0.1 and localhost."</small>
+                    <FieldError error=error field="redirect_uris"/>
                 </label>
                 <label class="field">
                     <span>"Homepage (optional)"</span>
                     <input name="homepage_url" type="url" placeholder="https://app.example.com"
                         prop:value=move || homepage.get()
                         on:input=move |ev| homepage.set(event_target_value(&ev))/>
+                    <FieldError error=error field="homepage_url"/>
                 </label>
                 <label class="field">
                     <span>"Allowed origins (optional)"</span>
@@ -358,6 +406,7 @@ fn ClientForm(
                         prop:value=move || origins.get()
                         on:input=move |ev| origins.set(event_target_value(&ev))></textarea>
                     <small class="hint">"Browser apps on these origins may call the token endpoint and the API with this client's tokens. One per line, like https://app.example.com. Left empty, the origins your callbacks are on."</small>
+                    <FieldError error=error field="allowed_origins"/>
                 </label>
                 <label class="field">
                     <span>"Sign-out return URLs (optional)"</span>
@@ -365,6 +414,7 @@ fn ClientForm(
                         prop:value=move || logout_uris.get()
                         on:input=move |ev| logout_uris.set(event_target_value(&ev))></textarea>
                     <small class="hint">"Where the app may send people after they sign out of Gatehouse. One per line, matched exactly."</small>
+                    <FieldError error=error field="post_logout_redirect_uris"/>
                 </label>
                 <label class="field">
                     <span>"Back-channel logout URL (optional)"</span>
@@ -372,6 +422,7 @@ fn ClientForm(
                         prop:value=move || backchannel.get()
                         on:input=move |ev| backchannel.set(event_target_value(&ev))/>
                     <small class="hint">"Gatehouse posts a signed logout token here when someone signs out or revokes the app."</small>
+                    <FieldError error=error field="backchannel_logout_uri"/>
                 </label>
                 <label class="choice">
                     <input type="checkbox" name="device_code"
@@ -408,7 +459,7 @@ fn ClientForm(
                         </label>
                     </fieldset>
                 })}
-                <ErrorNote error=error/>
+                <ErrorNote error=error fields=&["name", "redirect_uris", "homepage_url", "allowed_origins", "post_logout_redirect_uris", "backchannel_logout_uri"]/>
                 <div class="actions">
                     <button type="button" class="secondary" on:click=move |_| on_cancel.run(())>"Cancel"</button>
                     <button type="submit" disabled=move || busy.get()>{if creating { "Create client" } else { "Save" }}</button>

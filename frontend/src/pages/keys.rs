@@ -256,6 +256,7 @@ fn CreateKey(
                         on:input=move |ev| name.set(event_target_value(&ev))
                     />
                     <small class="hint">"What the key is for, so you recognise it later."</small>
+                    <FieldError error=error field="name"/>
                 </label>
                 <fieldset class="field">
                     <legend>"Permission"</legend>
@@ -307,6 +308,7 @@ fn CreateKey(
                             "A key without expiry works until someone deletes it, even if it leaks or is forgotten. Prefer a date and reset the key when it comes."
                         </small>
                     </Show>
+                    <FieldError error=error field="expires_at"/>
                 </label>
                 <Show when=move || expiry.get() == "custom">
                     <label class="field">
@@ -320,7 +322,7 @@ fn CreateKey(
                     </label>
                 </Show>
                 {move || local_error.get().map(|m| view! { <p class="error" role="alert">{m}</p> })}
-                <ErrorNote error=error/>
+                <ErrorNote error=error fields=&["name", "expires_at"]/>
                 <div class="actions">
                     <button type="button" class="secondary" on:click=move |_| on_cancel.run(())>"Cancel"</button>
                     <button type="submit" disabled=move || busy.get()>"Create key"</button>

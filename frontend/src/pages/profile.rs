@@ -80,14 +80,16 @@ pub fn ProfilePage() -> impl IntoView {
                         <input name="display_name" maxlength="100" autocomplete="name"
                             prop:value=move || display_name.get()
                             on:input=move |ev| display_name.set(event_target_value(&ev))/>
+                        <FieldError error=profile_error field="display_name"/>
                     </label>
                     <label class="field">
                         <span>"E-mail"</span>
                         <input name="email" type="email" autocomplete="email"
                             prop:value=move || email.get()
                             on:input=move |ev| email.set(event_target_value(&ev))/>
+                        <FieldError error=profile_error field="email"/>
                     </label>
-                    <ErrorNote error=profile_error/>
+                    <ErrorNote error=profile_error fields=&["display_name", "email"]/>
                     <Show when=move || profile_saved.get()>
                         <p class="success" role="status">"Profile saved."</p>
                     </Show>
@@ -160,10 +162,12 @@ fn PasswordForm(
         <form on:submit=submit id="password-form">
             <input type="text" name="username" autocomplete="username" value=username hidden/>
             {password_field(current_label, "current_password", "current-password", current)}
+            <FieldError error=error field="current_password"/>
             {password_field("New password", "new_password", "new-password", new)}
+            <FieldError error=error field="new_password"/>
             {password_field("New password again", "repeat_password", "new-password", repeat)}
             {move || local.get().map(|m| view! { <p class="error" role="alert">{m}</p> })}
-            <ErrorNote error=error/>
+            <ErrorNote error=error fields=&["current_password", "new_password"]/>
             <div class="actions left">
                 <button type="submit" disabled=move || busy.get()>{submit_label}</button>
             </div>

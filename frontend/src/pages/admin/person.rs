@@ -147,14 +147,16 @@ fn DetailsForm(user: RwSignal<User>) -> impl IntoView {
                 <input name="display_name" required maxlength="100"
                     prop:value=move || name.get()
                     on:input=move |ev| name.set(event_target_value(&ev))/>
+                <FieldError error=error field="display_name"/>
             </label>
             <label class="field">
                 <span>"E-mail"</span>
                 <input name="email" type="email"
                     prop:value=move || email.get()
                     on:input=move |ev| email.set(event_target_value(&ev))/>
+                <FieldError error=error field="email"/>
             </label>
-            <ErrorNote error=error/>
+            <ErrorNote error=error fields=&["display_name", "email"]/>
             <Show when=move || saved.get()>
                 <p class="success" role="status">"Saved."</p>
             </Show>

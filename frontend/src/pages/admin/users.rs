@@ -291,14 +291,17 @@ fn CreateUserForm(
                         prop:value=move || username.get()
                         on:input=move |ev| username.set(event_target_value(&ev))/>
                     <small class="hint">"An e-mail address is fine. Usernames are unique across Gatehouse."</small>
+                    <FieldError error=error field="username"/>
                 </label>
                 <label class="field">
                     <span>"Display name (optional)"</span>
                     <input name="display_name" prop:value=move || display_name.get() on:input=move |ev| display_name.set(event_target_value(&ev))/>
+                    <FieldError error=error field="display_name"/>
                 </label>
                 <label class="field">
                     <span>"E-mail (optional)"</span>
                     <input name="email" type="email" prop:value=move || email.get() on:input=move |ev| email.set(event_target_value(&ev))/>
+                    <FieldError error=error field="email"/>
                 </label>
                 <label class="field">
                     <span>"Role"</span>
@@ -313,8 +316,9 @@ fn CreateUserForm(
                     <input name="password" type="password" autocomplete="new-password"
                         prop:value=move || password.get() on:input=move |ev| password.set(event_target_value(&ev))/>
                     <small class="hint">"Leave empty and Gatehouse generates one, shown to you once."</small>
+                    <FieldError error=error field="password"/>
                 </label>
-                <ErrorNote error=error/>
+                <ErrorNote error=error fields=&["username", "display_name", "email", "password"]/>
                 <div class="actions">
                     <button type="button" class="secondary" on:click=move |_| on_cancel.run(())>"Cancel"</button>
                     <button type="submit" disabled=move || busy.get()>"Add user"</button>
