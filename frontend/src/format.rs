@@ -181,6 +181,7 @@ pub fn error_text(e: &ApiError) -> String {
         codes::SESSION_REQUIRED => "This needs a signed-in browser session.".into(),
         codes::SUDO_REQUIRED => "This needs your password again: try once more and confirm it when asked.".into(),
         codes::ENROLMENT_REQUIRED => "Your subscription requires two-step sign-in: set it up first.".into(),
+        codes::TEMPORARY_PASSWORD_EXPIRED => "This temporary password has expired. Ask your administrator for a new one.".into(),
         codes::PASSWORD_CHANGE_REQUIRED => "You signed in with a temporary password: choose your own first.".into(),
         codes::FORBIDDEN | codes::INSUFFICIENT_PERMISSION => format!("You are not allowed to do this. {}", e.message),
         codes::NOT_FOUND => "It no longer exists: someone may have deleted it. Reload the page.".into(),

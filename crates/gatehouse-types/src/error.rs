@@ -63,6 +63,9 @@ pub mod codes {
     /// The subscription requires two-step sign-in and this person's time to set it up
     /// has passed: an administrator must reset their second steps.
     pub const TWO_STEP_REQUIRED: &str = "two_step_required";
+    /// A right temporary password (an administrator's reset) older than three days:
+    /// an administrator must reset it again.
+    pub const TEMPORARY_PASSWORD_EXPIRED: &str = "temporary_password_expired";
     pub const NOT_FOUND: &str = "not_found";
     pub const METHOD_NOT_ALLOWED: &str = "method_not_allowed";
     pub const CONFLICT: &str = "conflict";

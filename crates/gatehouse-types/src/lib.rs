@@ -854,6 +854,28 @@ pub struct CreateUser {
     pub password: Option<String>,
 }
 
+impl std::fmt::Debug for PasswordReset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasswordReset")
+            .field("user", &self.user)
+            .field("temporary_password", &"[redacted]")
+            .field("sessions_ended", &self.sessions_ended)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for CreatedUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedUser")
+            .field("user", &self.user)
+            .field(
+                "initial_password",
+                &self.initial_password.as_ref().map(|_| "[redacted]"),
+            )
+            .finish()
+    }
+}
+
 impl std::fmt::Debug for CreateUser {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CreateUser")
@@ -864,7 +886,7 @@ impl std::fmt::Debug for CreateUser {
 }
 
 /// The answer to `POST /api/v1/users`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreatedUser {
     pub user: User,
@@ -875,8 +897,9 @@ pub struct CreatedUser {
 }
 
 /// The answer to `POST /api/v1/users/{id}/password`: a new, generated password, shown
-/// this once. It is temporary: the person chooses their own at their next sign-in.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// this once. It is temporary: the person chooses their own at their next sign-in
+/// (within three days: an older one no longer signs in).
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PasswordReset {
     pub user: User,

@@ -433,7 +433,7 @@ impl FromRequest for Authenticated {
             }
             let principal = session::authenticate(&auth, &token).await?;
             if let Some(hold) = principal.hold()
-                && !Hold::allows(req.method(), req.path())
+                && !hold.allows(req.method(), req.path())
             {
                 return Err(hold.refusal());
             }
@@ -468,16 +468,23 @@ pub enum Hold {
 
 impl Hold {
     /// What a held session may reach: the session itself (who am I, sudo mode, sign
-    /// out), their profile as read, a new password, and their second steps. One list
-    /// for both holds: a person who owes both may settle them in either order.
-    pub fn allows(method: &actix_web::http::Method, path: &str) -> bool {
+    /// out) and its profile as read; then a new password, or the second steps, each
+    /// hold only its own. A temporary password comes first ([`Principal::hold`]): a
+    /// session that could add a passkey before replacing it would sign in again with
+    /// the passkey, free, and the password the administrator saw would stay.
+    pub fn allows(self, method: &actix_web::http::Method, path: &str) -> bool {
         let path = path.trim_end_matches('/');
-        path == "/api/v1/session"
+        let session = path == "/api/v1/session"
             || path.starts_with("/api/v1/session/")
-            || path.starts_with("/api/v1/me/second-factors")
-            || path == "/api/v1/me/recovery-codes"
-            || path == "/api/v1/me/password"
-            || (path == "/api/v1/me" && method == actix_web::http::Method::GET)
+            || (path == "/api/v1/me" && method == actix_web::http::Method::GET);
+        session
+            || match self {
+                Hold::PasswordChange => path == "/api/v1/me/password",
+                Hold::Enrolment => {
+                    path.starts_with("/api/v1/me/second-factors")
+                        || path == "/api/v1/me/recovery-codes"
+                }
+            }
     }
 
     pub fn refusal(self) -> ApiError {
@@ -738,25 +745,34 @@ mod debug_tests {
     #[test]
     fn a_held_session_reaches_only_what_settles_its_hold() {
         use actix_web::http::Method;
-        for (method, path) in [
-            (Method::GET, "/api/v1/session"),
-            (Method::DELETE, "/api/v1/session"),
-            (Method::POST, "/api/v1/session/sudo"),
-            (Method::GET, "/api/v1/me"),
-            (Method::PUT, "/api/v1/me/password"),
-            (Method::POST, "/api/v1/me/second-factors/totp"),
-            (Method::POST, "/api/v1/me/recovery-codes"),
-        ] {
-            assert!(Hold::allows(&method, path), "{method} {path}");
+        for hold in [Hold::PasswordChange, Hold::Enrolment] {
+            for (method, path) in [
+                (Method::GET, "/api/v1/session"),
+                (Method::DELETE, "/api/v1/session"),
+                (Method::POST, "/api/v1/session/sudo"),
+                (Method::GET, "/api/v1/me"),
+            ] {
+                assert!(hold.allows(&method, path), "{hold:?}: {method} {path}");
+            }
+            for (method, path) in [
+                (Method::PATCH, "/api/v1/me"),
+                (Method::GET, "/api/v1/api-keys"),
+                (Method::GET, "/api/v1/me/passwordless"),
+                (Method::POST, "/api/v1/users"),
+                (Method::GET, "/api/v1/sessionx"),
+            ] {
+                assert!(!hold.allows(&method, path), "{hold:?}: {method} {path}");
+            }
         }
-        for (method, path) in [
-            (Method::PATCH, "/api/v1/me"),
-            (Method::GET, "/api/v1/api-keys"),
-            (Method::GET, "/api/v1/me/passwordless"),
-            (Method::POST, "/api/v1/users"),
-            (Method::GET, "/api/v1/sessionx"),
-        ] {
-            assert!(!Hold::allows(&method, path), "{method} {path}");
-        }
+        // Each hold reaches only what settles it.
+        let password = (Method::PUT, "/api/v1/me/password");
+        let passkey = (Method::POST, "/api/v1/me/second-factors/passkey");
+        let codes = (Method::POST, "/api/v1/me/recovery-codes");
+        assert!(Hold::PasswordChange.allows(&password.0, password.1));
+        assert!(!Hold::PasswordChange.allows(&passkey.0, passkey.1));
+        assert!(!Hold::PasswordChange.allows(&codes.0, codes.1));
+        assert!(Hold::Enrolment.allows(&passkey.0, passkey.1));
+        assert!(Hold::Enrolment.allows(&codes.0, codes.1));
+        assert!(!Hold::Enrolment.allows(&password.0, password.1));
     }
 }

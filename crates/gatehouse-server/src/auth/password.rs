@@ -214,6 +214,10 @@ impl Drop for Waiting<'_> {
 
 /// A random password for a new user or the first admin: 20 characters from an
 /// unambiguous alphabet, about 115 bits.
+/// How long a generated (temporary) password signs in: long enough to reach its
+/// person over a weekend, short enough not to stay a way in.
+pub const TEMPORARY_PASSWORD_LIFETIME: chrono::TimeDelta = chrono::TimeDelta::days(3);
+
 pub fn generate_password() -> String {
     const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     let mut rng = rand::rng();

@@ -414,6 +414,18 @@ pub fn mark_password_temporary(
         .map(drop)
 }
 
+/// When the user's password was generated for them, if it still is.
+pub fn temporary_password_set_at(
+    conn: &mut DbConnection,
+    id: &str,
+) -> QueryResult<Option<NaiveDateTime>> {
+    temporary_passwords::table
+        .find(id)
+        .select(temporary_passwords::set_at)
+        .first(conn)
+        .optional()
+}
+
 pub fn has_temporary_password(conn: &mut DbConnection, id: &str) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(temporary_passwords::table.find(id))).get_result(conn)
 }

@@ -13,6 +13,7 @@ use serde_json::json;
 
 use super::store;
 use crate::audit::Audit;
+use crate::auth::password::TEMPORARY_PASSWORD_LIFETIME;
 use crate::auth::{Action, Authenticated, ClientMeta, Principal, Via, tokens};
 use crate::auth::{passkeys, totp};
 use crate::clock;
@@ -60,6 +61,26 @@ pub async fn sign_in(
             return Err(invalid_credentials());
         }
     };
+    // A temporary password works for a few days only: one left unused in a chat or an
+    // e-mail must not stay a way in. (Said only after the password proved right.)
+    let user_id = user.id.clone();
+    let temporary = state
+        .db
+        .read(move |conn| Ok(users_store::temporary_password_set_at(conn, &user_id)?))
+        .await?;
+    if temporary.is_some_and(|at| state.clock.now() - at > TEMPORARY_PASSWORD_LIFETIME) {
+        let audit = Audit::unauthenticated(&meta, "session.sign_in_failed")
+            .actor(&subscription.id, &user.id, &user.username)
+            .target("user", &user.id)
+            .details(json!({"reason": "temporary_password_expired"}));
+        audit.write(&state.db, |_| Ok(())).await?;
+        state.auth.sign_in_limiter.refund(&address, attempt);
+        crate::metrics::sign_in("temporary_password_expired");
+        return Err(ApiError::unauthorized(
+            codes::TEMPORARY_PASSWORD_EXPIRED,
+            "This temporary password has expired. Ask an administrator for a new one.",
+        ));
+    }
     // The password was right. With a second step on file, nothing more is said (no
     // session, no user details) until it comes: the browser gets the waiting
     // sign-in's token.

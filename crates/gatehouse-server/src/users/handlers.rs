@@ -153,10 +153,14 @@ pub async fn change_password(
         .await?;
         return Err(not_correct());
     }
-    // A temporary password is replaced by one of the person's own: not by itself.
-    if principal.hold() == Some(crate::auth::Hold::PasswordChange)
-        && current.expose() == new.expose()
-    {
+    // A temporary password is replaced by one of the person's own: not by itself
+    // (however the session signed in).
+    let user_id = principal.user.id.clone();
+    let temporary = state
+        .db
+        .read(move |conn| Ok(store::has_temporary_password(conn, &user_id)?))
+        .await?;
+    if temporary && current.expose() == new.expose() {
         return Err(ApiError::validation(
             "new_password",
             "must differ from the temporary password",

@@ -23,6 +23,7 @@ both_backends!(
     admins_reset_a_forgotten_password_to_a_temporary_one,
     a_temporary_password_holds_the_session_until_the_person_chooses_their_own,
     password_resets_are_for_admins_and_other_people_of_the_subscription,
+    a_temporary_password_cannot_be_dodged_or_kept,
 );
 
 async fn profile_can_be_read_and_edited(b: Backend) {
@@ -688,4 +689,81 @@ async fn password_resets_are_for_admins_and_other_people_of_the_subscription(b: 
     let res = admin.post(&reset(&viewer_id), &json!({})).await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     assert_eq!(error_code(res).await, "sudo_required");
+}
+
+/// What an attacker who learned a temporary password would try: free the session by
+/// adding a passkey or recovery codes first, keep the password by "changing" it to
+/// itself, or use it days later.
+async fn a_temporary_password_cannot_be_dodged_or_kept(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    let created: CreatedUser = admin
+        .post(
+            "/api/v1/users",
+            &json!({"username": "mallory@example.com", "role": "editor"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let temporary = created.initial_password.unwrap();
+    let held = app.sign_in("mallory@example.com", &temporary).await;
+    for res in [
+        held.post(
+            "/api/v1/me/second-factors/passkey",
+            &json!({"name": "mine"}),
+        )
+        .await,
+        held.post("/api/v1/me/second-factors/totp", &json!({}))
+            .await,
+        held.post("/api/v1/me/recovery-codes", &json!({})).await,
+    ] {
+        assert_eq!(res.status(), StatusCode::FORBIDDEN);
+        assert_eq!(error_code(res).await, "password_change_required");
+    }
+    // Three days on, the unused temporary password no longer signs in, and says why
+    // (only after it proved right: a wrong one is just wrong).
+    app.state
+        .clock
+        .advance(chrono::TimeDelta::days(3) + chrono::TimeDelta::minutes(1));
+    let res = app
+        .anonymous()
+        .post(
+            "/api/v1/session",
+            &json!({"username": "mallory@example.com", "password": temporary}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(error_code(res).await, "temporary_password_expired");
+    let res = app
+        .anonymous()
+        .post(
+            "/api/v1/session",
+            &json!({"username": "mallory@example.com", "password": "not the password at all"}),
+        )
+        .await;
+    assert_eq!(error_code(res).await, "invalid_credentials");
+    // A fresh reset works again; the admin confirms their password first (sudo).
+    let admin = app.admin().await;
+    let reset: gatehouse_types::PasswordReset = admin
+        .post(
+            &format!("/api/v1/users/{}/password", created.user.id),
+            &json!({}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let held = app
+        .sign_in("mallory@example.com", &reset.temporary_password)
+        .await;
+    let res = held
+        .put(
+            "/api/v1/me/password",
+            &json!({"current_password": reset.temporary_password, "new_password": reset.temporary_password}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    // Debug output never holds it.
+    assert!(!format!("{reset:?}").contains(&reset.temporary_password));
 }
