@@ -565,6 +565,20 @@ pub async fn users(cursor: Option<String>) -> ApiResult<Page<User>> {
     .await
 }
 
+/// One's signed-in browsers.
+pub async fn my_sessions() -> ApiResult<Vec<BrowserSession>> {
+    get("/me/sessions").await
+}
+
+pub async fn end_my_session(id: &str) -> ApiResult<()> {
+    delete(&format!("/me/sessions/{}", encode(id))).await
+}
+
+/// Sign out everywhere else.
+pub async fn end_my_other_sessions() -> ApiResult<SessionsEnded> {
+    json(Method::Delete, "/me/sessions", None).await
+}
+
 pub async fn user(id: &str) -> ApiResult<User> {
     get(&format!("/users/{}", encode(id))).await
 }

@@ -76,6 +76,40 @@ fn clock(t: DateTime<Utc>) -> String {
     format!("{:02}:{:02}:{:02}", t.hour(), t.minute(), t.second())
 }
 
+/// A browser as people name it, from its user agent: "Firefox on Windows".
+pub fn browser(user_agent: &str) -> String {
+    let ua = user_agent;
+    let name = if ua.contains("Edg/") {
+        "Edge"
+    } else if ua.contains("Firefox/") {
+        "Firefox"
+    } else if ua.contains("Chrome/") || ua.contains("Chromium/") {
+        "Chrome"
+    } else if ua.contains("Safari/") {
+        "Safari"
+    } else if ua.contains("curl/") {
+        "curl"
+    } else {
+        return ua.chars().take(60).collect();
+    };
+    let system = [
+        ("Android", "Android"),
+        ("iPhone", "iPhone"),
+        ("iPad", "iPad"),
+        ("Windows", "Windows"),
+        ("Mac OS X", "macOS"),
+        ("CrOS", "ChromeOS"),
+        ("Linux", "Linux"),
+    ]
+    .iter()
+    .find(|(needle, _)| ua.contains(needle))
+    .map(|(_, name)| *name);
+    match system {
+        Some(s) => format!("{name} on {s}"),
+        None => name.to_string(),
+    }
+}
+
 /// The host a link really opens, as the browser parses it.
 pub fn host(url: &str) -> Option<String> {
     web_sys::Url::new(url).ok().map(|u| u.host())

@@ -186,3 +186,42 @@ test('errors sit under their field, in words; the clients page gives the issuer 
   await review(page, 'clients-integration');
   await page.context().close();
 });
+
+test('your account: where you are signed in, the others signed out, your own activity', async () => {
+  const admin = await apiSession(gh.url, gh.admin);
+  const sam = { username: 'sam@example.com', password: 'sam has a long password' };
+  assert.equal((await admin('POST', '/users', { ...sam, role: 'viewer' })).status, 201);
+  const elsewhere = await apiSession(gh.url, sam);
+  const andThere = await apiSession(gh.url, sam);
+  const page = await newPage(browser);
+  await signIn(page, gh.url, sam, '/profile');
+  const sessions = page.locator('#sessions');
+  const items = sessions.locator('li.session');
+  await expectCount(items, 3);
+  await sessions.locator('li.session[data-current="true"]').getByText('This browser').waitFor();
+  await page.locator('#my-activity tbody tr', { hasText: 'Signed in' }).first().waitFor();
+  await review(page, 'profile-sessions');
+  // One other browser signed out on its own.
+  await sessions.locator('li.session[data-current="false"]').first().getByRole('button', { name: /^Sign out / }).click();
+  await expectCount(items, 2);
+  // Then every other one, confirmed first (the safe choice has the focus).
+  await page.getByRole('button', { name: 'Sign out everywhere else' }).click();
+  const ask = page.locator('dialog[open]');
+  await ask.getByText('This browser stays signed in').waitFor();
+  assert.equal(await page.evaluate(() => document.activeElement?.textContent?.trim()), 'Cancel');
+  await ask.getByRole('button', { name: 'Sign out the others' }).click();
+  await sessions.getByText('1 other browser was signed out.').waitFor();
+  await expectCount(items, 1);
+  assert.equal((await elsewhere('GET', '/me')).status, 401);
+  assert.equal((await andThere('GET', '/me')).status, 401);
+  await page.context().close();
+});
+
+/** Waits until `locator` matches exactly `n` elements. */
+async function expectCount(locator, n) {
+  for (let i = 0; i < 100; i++) {
+    if (await locator.count() === n) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.equal(await locator.count(), n);
+}

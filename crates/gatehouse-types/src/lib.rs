@@ -896,6 +896,33 @@ pub struct CreatedUser {
     pub initial_password: Option<String>,
 }
 
+/// One of the person's signed-in browsers (`GET /api/v1/me/sessions`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BrowserSession {
+    pub id: String,
+    /// When the person signed in.
+    pub created_at: DateTime<Utc>,
+    /// Its last request (kept to within a minute).
+    pub last_seen_at: DateTime<Utc>,
+    /// The address and program it signed in from.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub ip: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub user_agent: Option<String>,
+    /// How it signed in (OpenID Connect `amr`: `pwd`, `otp`, `hwk`, …).
+    pub amr: Vec<String>,
+    /// The session that asked.
+    pub current: bool,
+}
+
+/// The answer to ending sessions: how many ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SessionsEnded {
+    pub sessions_ended: u64,
+}
+
 /// The answer to `POST /api/v1/users/{id}/password`: a new, generated password, shown
 /// this once. It is temporary: the person chooses their own at their next sign-in
 /// (within three days: an older one no longer signs in).

@@ -66,51 +66,168 @@ pub fn ProfilePage() -> impl IntoView {
     let pw_saved = RwSignal::new(None::<PasswordChanged>);
 
     view! {
-            <div class="page-head">
-                <div>
-                    <h1>"Profile and password"</h1>
-                    <p class="lead">{format!("Signed in as {username} ({role}).")}</p>
-                </div>
+        <div class="page-head">
+            <div>
+                <h1>"Profile and password"</h1>
+                <p class="lead">{format!("Signed in as {username} ({role}).")}</p>
             </div>
-            <section class="card wide" aria-labelledby="profile-heading">
-                <h2 id="profile-heading">"Profile"</h2>
-                <form on:submit=save_profile id="profile-form">
-                    <label class="field">
-                        <span>"Display name"</span>
-                        <input name="display_name" maxlength="100" autocomplete="name"
-                            prop:value=move || display_name.get()
-                            on:input=move |ev| display_name.set(event_target_value(&ev))/>
-                        <FieldError error=profile_error field="display_name"/>
-                    </label>
-                    <label class="field">
-                        <span>"E-mail"</span>
-                        <input name="email" type="email" autocomplete="email"
-                            prop:value=move || email.get()
-                            on:input=move |ev| email.set(event_target_value(&ev))/>
-                        <FieldError error=profile_error field="email"/>
-                    </label>
-                    <ErrorNote error=profile_error fields=&["display_name", "email"]/>
-                    <Show when=move || profile_saved.get()>
-                        <p class="success" role="status">"Profile saved."</p>
-                    </Show>
-                    <div class="actions left">
-                        <button type="submit" disabled=move || profile_busy.get()>"Save profile"</button>
-                    </div>
-                </form>
-            </section>
-            <section class="card wide" aria-labelledby="password-heading">
-                <h2 id="password-heading">"Change password"</h2>
-                <p class="hint">"At least 12 characters. Changing it signs you out everywhere else."</p>
-    <PasswordForm
-                    username=username.clone()
-                    current_label="Current password"
-                    submit_label="Change password"
-                    on_changed=Callback::new(move |c| pw_saved.set(Some(c)))
-                />
-                {move || pw_saved.get().map(changed_note)}
-            </section>
-            <TwoStep/>
-        }
+        </div>
+        <section class="card wide" aria-labelledby="profile-heading">
+            <h2 id="profile-heading">"Profile"</h2>
+            <form on:submit=save_profile id="profile-form">
+                <label class="field">
+                    <span>"Display name"</span>
+                    <input name="display_name" maxlength="100" autocomplete="name"
+                        prop:value=move || display_name.get()
+                        on:input=move |ev| display_name.set(event_target_value(&ev))/>
+                    <FieldError error=profile_error field="display_name"/>
+                </label>
+                <label class="field">
+                    <span>"E-mail"</span>
+                    <input name="email" type="email" autocomplete="email"
+                        prop:value=move || email.get()
+                        on:input=move |ev| email.set(event_target_value(&ev))/>
+                    <FieldError error=profile_error field="email"/>
+                </label>
+                <ErrorNote error=profile_error fields=&["display_name", "email"]/>
+                <Show when=move || profile_saved.get()>
+                    <p class="success" role="status">"Profile saved."</p>
+                </Show>
+                <div class="actions left">
+                    <button type="submit" disabled=move || profile_busy.get()>"Save profile"</button>
+                </div>
+            </form>
+        </section>
+        <section class="card wide" aria-labelledby="password-heading">
+            <h2 id="password-heading">"Change password"</h2>
+            <p class="hint">"At least 12 characters. Changing it signs you out everywhere else."</p>
+            <PasswordForm
+                username=username.clone()
+                current_label="Current password"
+                submit_label="Change password"
+                on_changed=Callback::new(move |c| pw_saved.set(Some(c)))
+            />
+            {move || pw_saved.get().map(changed_note)}
+        </section>
+        <TwoStep/>
+        <Sessions/>
+        <Activity/>
+    }
+}
+
+/// The person's signed-in browsers: which, from where, since when; the current one
+/// marked; each other one signed out alone, or all of them at once.
+#[component]
+fn Sessions() -> impl IntoView {
+    let sessions = LocalResource::new(|| async { api::my_sessions().await });
+    let error = RwSignal::new(None::<ApiError>);
+    let asking = RwSignal::new(false);
+    let ended = RwSignal::new(None::<u64>);
+    let reload = Callback::new(move |_| sessions.refetch());
+    let end_one = move |id: String| {
+        error.set(None);
+        leptos::task::spawn_local(async move {
+            match api::end_my_session(&id).await {
+                Ok(()) => sessions.refetch(),
+                Err(e) => error.set(Some(e)),
+            }
+        });
+    };
+    view! {
+        <section class="card wide" aria-labelledby="sessions-heading" id="sessions">
+            <h2 id="sessions-heading">"Where you are signed in"</h2>
+            <ErrorNote error=error/>
+            {move || ended.get().map(|n| view! {
+                <p class="success" role="status">{match n {
+                    0 => "No other browser was signed in.".to_string(),
+                    1 => "1 other browser was signed out.".to_string(),
+                    n => format!("{n} other browsers were signed out."),
+                }}</p>
+            })}
+            {move || match sessions.get() {
+                None => view! { <Loading/> }.into_any(),
+                Some(Err(e)) => view! { <LoadFailed error=e retry=reload/> }.into_any(),
+                Some(Ok(list)) => {
+                    let others = list.iter().filter(|s| !s.current).count();
+                    view! {
+                        <ul class="session-list">
+                            {list.into_iter().map(|s| {
+                                let id = s.id.clone();
+                                let name = s.user_agent.as_deref().map(format::browser).unwrap_or_else(|| "Unknown browser".into());
+                                view! {
+                                    <li class="session" data-current=s.current.to_string()>
+                                        <div>
+                                            <strong>{name.clone()}</strong>
+                                            {s.current.then(|| view! { " "<span class="badge ok">"This browser"</span> })}
+                                            <div class="muted small">
+                                                {s.ip.clone().unwrap_or_default()}
+                                                " · signed in " <When t=Some(s.created_at)/>
+                                                " · last active " <When t=Some(s.last_seen_at)/>
+                                            </div>
+                                        </div>
+                                        {(!s.current).then(|| view! {
+                                            <button type="button" class="secondary small" aria-label=format!("Sign out {name}")
+                                                on:click=move |_| end_one(id.clone())>"Sign out"</button>
+                                        })}
+                                    </li>
+                                }
+                            }).collect_view()}
+                        </ul>
+                        {(others > 0).then(|| view! {
+                            <div class="actions left">
+                                <button type="button" class="secondary" id="sign-out-others" on:click=move |_| asking.set(true)>
+                                    "Sign out everywhere else"
+                                </button>
+                            </div>
+                        })}
+                    }
+                    .into_any()
+                }
+            }}
+            <Show when=move || asking.get()>
+                <ConfirmAction
+                    title="Sign out everywhere else?"
+                    confirm_label="Sign out the others"
+                    action=api::end_my_other_sessions
+                    on_done=Callback::new(move |done: gatehouse_types::SessionsEnded| {
+                        asking.set(false);
+                        ended.set(Some(done.sessions_ended));
+                        sessions.refetch();
+                    })
+                    on_cancel=Callback::new(move |_| asking.set(false))
+                >
+                    <p>"Every other browser signed in as you is signed out at once, and the apps signed in through them are told. This browser stays signed in; your API keys and authorized applications keep working."</p>
+                </ConfirmAction>
+            </Show>
+        </section>
+    }
+}
+
+/// What the person did lately, as the audit log records it.
+#[component]
+fn Activity() -> impl IntoView {
+    let events = Pager::new();
+    let filter = api::AuditFilter {
+        scope: "me".into(),
+        ..Default::default()
+    };
+    let load = move |reset: bool| {
+        let filter = filter.clone();
+        events.load(reset, move |c| async move {
+            api::audit_events(&filter, c).await
+        })
+    };
+    load(true);
+    view! {
+        <section aria-labelledby="activity-heading" id="activity">
+            <h2 id="activity-heading">"Your activity"</h2>
+            <ErrorNote error=events.error/>
+            {paged(events, "Nothing yet.", |items| view! {
+                <super::admin::EventTable id="my-activity" events=items/>
+            }.into_any())}
+            <MoreButton has_more=Signal::derive(move || events.next.with(Option::is_some)) loading=events.loading on_more=Callback::new(move |_| load(false))/>
+        </section>
+    }
 }
 
 /// A new password: the current one, the new one twice (checked here by the server's

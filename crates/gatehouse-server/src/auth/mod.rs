@@ -136,6 +136,8 @@ pub struct Principal {
 pub enum Action {
     /// Sign out: only a session can end itself.
     SignOut,
+    /// List one's signed-in browsers and end them: only a session.
+    ManageOwnSessions,
     /// Confirm the password again (sudo mode): only a session.
     ConfirmPassword,
     /// Edit one's own display name or e-mail.
@@ -301,6 +303,7 @@ impl Principal {
             || matches!(
                 action,
                 Action::SignOut
+                    | Action::ManageOwnSessions
                     | Action::ConfirmPassword
                     | Action::ManageUsers
                     | Action::EditProfile

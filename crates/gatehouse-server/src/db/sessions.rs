@@ -109,6 +109,30 @@ pub fn delete(conn: &mut DbConnection, user_id: &str, id: &str) -> QueryResult<(
     .map(drop)
 }
 
+/// Whether session `id` is the user's.
+pub fn is_users(conn: &mut DbConnection, user_id: &str, id: &str) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        sessions::table
+            .find(id)
+            .filter(sessions::user_id.eq(user_id)),
+    ))
+    .get_result(conn)
+}
+
+/// The user's sessions, most recently used first (at most `limit`).
+pub fn list_for_user(
+    conn: &mut DbConnection,
+    user_id: &str,
+    limit: i64,
+) -> QueryResult<Vec<SessionRow>> {
+    sessions::table
+        .filter(sessions::user_id.eq(user_id))
+        .order((sessions::last_seen_at.desc(), sessions::id.desc()))
+        .limit(limit)
+        .select(SessionRow::as_select())
+        .load(conn)
+}
+
 /// Ends every session of a user except `keep` (the one that asked, if any), and with
 /// them the sign-in refresh tokens they issued (no `offline_access`; OpenID Connect
 /// Core §11, as `grants::revoke_session_refresh` for one session). The ids of the

@@ -4,6 +4,7 @@
 //! it needs no storage and dies with the session.
 
 pub mod handlers;
+pub mod list;
 pub mod passkey;
 
 use crate::db::sessions as store;
@@ -21,5 +22,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(crate::routing::resource("/session/sudo").post(handlers::sudo))
     .service(crate::routing::resource("/session/sudo/passkey").post(handlers::sudo_passkey))
     .service(crate::routing::resource("/session/passkey").post(passkey::start))
-    .service(crate::routing::resource("/session/passkey/{id}").post(passkey::finish));
+    .service(crate::routing::resource("/session/passkey/{id}").post(passkey::finish))
+    .service(
+        crate::routing::resource("/me/sessions")
+            .get(list::list)
+            .delete(list::end_others),
+    )
+    .service(crate::routing::resource("/me/sessions/{id}").delete(list::end_one));
 }

@@ -15,6 +15,7 @@ use crate::helpers::{
 };
 
 both_backends!(
+    people_see_their_sessions_and_end_the_others,
     sign_in_sets_a_hardened_cookie_and_returns_the_csrf_token,
     behind_https_the_cookie_is_host_only_and_browsers_keep_to_https,
     signing_in_again_ends_the_browsers_earlier_session,
@@ -821,4 +822,79 @@ async fn parallel_guesses_cannot_exceed_the_lockout_threshold(b: Backend) {
         .try_sign_in(&victim_name, "a password of some length")
         .await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+}
+
+/// The account page's sessions: each browser with when and from where, the current one
+/// marked; one ended, then every other; never someone else's.
+async fn people_see_their_sessions_and_end_the_others(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    let NewUser {
+        client: laptop,
+        username,
+        ..
+    } = app.user(&admin, Role::Editor).await;
+    let phone = app.sign_in(&username, "a password of some length").await;
+    let tablet = app.sign_in(&username, "a password of some length").await;
+    let listed: Vec<gatehouse_types::BrowserSession> = laptop
+        .get("/api/v1/me/sessions")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 3);
+    assert_eq!(listed.iter().filter(|s| s.current).count(), 1);
+    assert!(listed.iter().all(|s| s.amr == ["pwd"] && s.ip.is_some()));
+    // Never a token or a hash in the list.
+    let raw = laptop.get_json("/api/v1/me/sessions").await.to_string();
+    for token in [&phone.session_token, &tablet.session_token] {
+        assert!(!raw.contains(token.as_deref().unwrap()));
+    }
+    // Someone else's session is not theirs to end: a 404, and it goes on.
+    let admins: Vec<gatehouse_types::BrowserSession> =
+        admin.get("/api/v1/me/sessions").await.json().await.unwrap();
+    let res = laptop
+        .delete(&format!("/api/v1/me/sessions/{}", admins[0].id))
+        .await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert_eq!(admin.get("/api/v1/me").await.status(), StatusCode::OK);
+    // The phone ends the tablet.
+    let phone_view: Vec<gatehouse_types::BrowserSession> =
+        phone.get("/api/v1/me/sessions").await.json().await.unwrap();
+    let mine = phone_view.iter().find(|s| s.current).unwrap().id.clone();
+    let first_other = listed.iter().find(|s| !s.current && s.id != mine).unwrap();
+    let res = phone
+        .delete(&format!("/api/v1/me/sessions/{}", first_other.id))
+        .await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    // Then "sign out everywhere else" from the laptop: the phone ends too.
+    let res = laptop.delete("/api/v1/me/sessions").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let ended: gatehouse_types::SessionsEnded = res.json().await.unwrap();
+    assert_eq!(ended.sessions_ended, 1);
+    assert_eq!(
+        phone.get("/api/v1/me").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        tablet.get("/api/v1/me").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(laptop.get("/api/v1/me").await.status(), StatusCode::OK);
+    let left: Vec<gatehouse_types::BrowserSession> = laptop
+        .get("/api/v1/me/sessions")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(left.len(), 1);
+    assert!(left[0].current);
+    // Audited as sign-outs, and only a session may do it (not a key).
+    let events = admin
+        .get_json("/api/v1/audit-events?action=session.signed_out")
+        .await;
+    assert!(events["items"].as_array().unwrap().len() >= 2);
+    let key = app.api_key(&laptop, "full_access").await;
+    let res = app.with_key(&key.secret).get("/api/v1/me/sessions").await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
 }

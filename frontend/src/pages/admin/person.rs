@@ -229,7 +229,7 @@ fn PersonActivity(user_id: String) -> impl IntoView {
             <h2 id="person-activity-heading">"Activity"</h2>
             <ErrorNote error=events.error/>
             {paged(events, "Nothing yet.", |items| view! {
-                <super::audit::EventTable id="person-activity" events=items/>
+                <super::EventTable id="person-activity" events=items/>
             }.into_any())}
             <MoreButton has_more=Signal::derive(move || events.next.with(Option::is_some)) loading=events.loading on_more=Callback::new(move |_| load(false))/>
         </section>
