@@ -96,7 +96,7 @@ pub async fn end_one(
             if !store::is_users(conn, &user_id, &id)? {
                 return Err(ApiError::NotFound);
             }
-            Ok(crate::logout::end_session(conn, &user_id, &id, now)?)
+            crate::logout::end_session(conn, &user_id, &id, now)
         })
         .await?;
     crate::logout::send(&state, logouts, "signed_out");
