@@ -8,7 +8,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
 
 use crate::api;
-use crate::components::Loading;
+use crate::components::{Loaded, Loading};
 
 /// Who is signed in, shared by every page through the context.
 #[derive(Clone, Copy)]
@@ -49,8 +49,8 @@ impl Auth {
 
     /// The subscription read fresh (its settings decide what a page offers, and an
     /// admin may have changed them since sign-in); the shared copy follows.
-    pub fn fresh_subscription(self) -> LocalResource<api::ApiResult<Subscription>> {
-        LocalResource::new(move || async move {
+    pub fn fresh_subscription(self) -> Loaded<api::ApiResult<Subscription>> {
+        Loaded::new(move || async move {
             let s = api::subscription().await;
             if let Ok(s) = &s {
                 self.set_subscription(s.clone());

@@ -10,7 +10,7 @@ use crate::format;
 
 #[component]
 pub fn AppsPage() -> impl IntoView {
-    let apps = LocalResource::new(|| async { api::authorized_apps().await });
+    let apps = Loaded::new(|| async { api::authorized_apps().await });
     let revoking = RwSignal::new(None::<AuthorizedApp>);
     let reload = Callback::new(move |_| apps.refetch());
     view! {

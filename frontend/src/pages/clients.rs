@@ -27,7 +27,7 @@ enum Dialog {
 #[component]
 pub fn ClientsPage() -> impl IntoView {
     let auth = use_auth();
-    let clients = LocalResource::new(|| async { api::oauth_clients(None).await });
+    let clients = Loaded::new(|| async { api::oauth_clients(None).await });
     let sub = auth.fresh_subscription();
     let may_register = move || {
         let role = auth.role();
@@ -125,7 +125,7 @@ pub fn ClientsPage() -> impl IntoView {
 /// secret: the issuer, the discovery document, and each endpoint, to copy.
 #[component]
 fn Integration() -> impl IntoView {
-    let found = LocalResource::new(|| async { api::discovery().await });
+    let found = Loaded::new(|| async { api::discovery().await });
     const ENDPOINTS: [(&str, &str); 8] = [
         ("authorization_endpoint", "Authorization"),
         ("token_endpoint", "Token"),

@@ -29,7 +29,7 @@ fn ConsentCard() -> impl IntoView {
         .with_untracked(|q| q.get("request"))
         .unwrap_or_default();
     let rid = id.clone();
-    let request = LocalResource::new(move || {
+    let request = Loaded::new(move || {
         let rid = rid.clone();
         async move {
             if rid.is_empty() {

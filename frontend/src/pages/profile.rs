@@ -119,7 +119,7 @@ pub fn ProfilePage() -> impl IntoView {
 /// marked; each other one signed out alone, or all of them at once.
 #[component]
 fn Sessions() -> impl IntoView {
-    let sessions = LocalResource::new(|| async { api::my_sessions().await });
+    let sessions = Loaded::new(|| async { api::my_sessions().await });
     let error = RwSignal::new(None::<ApiError>);
     let asking = RwSignal::new(false);
     let ended = RwSignal::new(None::<u64>);
@@ -166,8 +166,8 @@ fn Sessions() -> impl IntoView {
                                             </div>
                                         </div>
                                         {(!s.current).then(|| view! {
-                                            <button type="button" class="secondary small" aria-label=format!("Sign out {name}")
-                                                on:click=move |_| end_one(id.clone())>"Sign out"</button>
+                                            <button type="button" class="secondary small" aria-label=format!("End the session of {name}")
+                                                on:click=move |_| end_one(id.clone())>"End session"</button>
                                         })}
                                     </li>
                                 }

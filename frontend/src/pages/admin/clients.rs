@@ -14,7 +14,7 @@ pub fn AllClientsPage() -> impl IntoView {
     let load = move |reset: bool| clients.load(reset, api::oauth_clients);
     load(true);
     // Owners' names, for the list (the first page of users is enough to name most).
-    let owners = LocalResource::new(|| async { api::users(None).await });
+    let owners = Loaded::new(|| async { api::users(None).await });
     let owner_name = move |id: &str| {
         owners
             .get()

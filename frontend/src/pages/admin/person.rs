@@ -15,7 +15,7 @@ use super::users::{state_badges, user_label};
 #[component]
 pub fn PersonPage() -> impl IntoView {
     let id = record_id();
-    let person = LocalResource::new(move || {
+    let person = Loaded::new(move || {
         let id = id.get();
         async move { api::user(&id).await }
     });

@@ -12,7 +12,7 @@ use super::AdminFrame;
 
 #[component]
 pub fn SettingsPage() -> impl IntoView {
-    let sub = LocalResource::new(|| async { api::subscription().await });
+    let sub = Loaded::new(|| async { api::subscription().await });
     let reload = Callback::new(move |_| sub.refetch());
     view! {
         <AdminFrame title="Subscription settings">
