@@ -267,6 +267,29 @@ async fn delete(path: &str) -> ApiResult<()> {
         .map(|_| ())
 }
 
+/// Every page of a list, followed through `next_cursor`: a person's keys, clients and
+/// apps are never cut off silently at the first page.
+async fn every_page<T: DeserializeOwned>(path: &str) -> ApiResult<Page<T>> {
+    let mut items = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let url = match &cursor {
+            Some(c) => format!("{path}&cursor={}", encode(c)),
+            None => path.to_string(),
+        };
+        let page: Page<T> = get(&url).await?;
+        items.extend(page.items);
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    Ok(Page {
+        items,
+        next_cursor: None,
+    })
+}
+
 /// Query-string encoding of one value.
 pub fn encode(value: &str) -> String {
     js_sys::encode_uri_component(value).into()
@@ -460,15 +483,8 @@ pub async fn change_password(
 
 // ----- API keys -----
 
-pub async fn api_keys(cursor: Option<String>) -> ApiResult<Page<ApiKey>> {
-    get(&format!(
-        "/api-keys{}",
-        query(&[
-            ("limit", "200"),
-            ("cursor", cursor.as_deref().unwrap_or(""))
-        ])
-    ))
-    .await
+pub async fn api_keys() -> ApiResult<Page<ApiKey>> {
+    every_page("/api-keys?limit=200").await
 }
 
 pub async fn create_api_key(body: CreateApiKey) -> ApiResult<ApiKeyWithSecret> {
@@ -565,6 +581,11 @@ pub async fn users(cursor: Option<String>) -> ApiResult<Page<User>> {
     .await
 }
 
+/// Every user of the subscription (to name owners and actors).
+pub async fn all_users() -> ApiResult<Page<User>> {
+    every_page("/users?limit=200").await
+}
+
 /// One's signed-in browsers.
 pub async fn my_sessions() -> ApiResult<Vec<BrowserSession>> {
     get("/me/sessions").await
@@ -612,15 +633,17 @@ pub async fn discovery() -> ApiResult<serde_json::Value> {
     get("/.well-known/openid-configuration").await
 }
 
-pub async fn oauth_clients(cursor: Option<String>) -> ApiResult<Page<OAuthClient>> {
+/// One page of the clients one may see (every client, for admins).
+pub async fn oauth_clients_page(cursor: Option<String>) -> ApiResult<Page<OAuthClient>> {
     get(&format!(
         "/oauth-clients{}",
-        query(&[
-            ("limit", "200"),
-            ("cursor", cursor.as_deref().unwrap_or(""))
-        ])
+        query(&[("limit", "50"), ("cursor", cursor.as_deref().unwrap_or(""))])
     ))
     .await
+}
+
+pub async fn oauth_clients() -> ApiResult<Page<OAuthClient>> {
+    every_page("/oauth-clients?limit=200").await
 }
 
 pub async fn create_oauth_client(body: CreateOAuthClient) -> ApiResult<OAuthClientWithSecret> {
@@ -647,7 +670,7 @@ pub async fn delete_oauth_client(id: &str) -> ApiResult<()> {
 }
 
 pub async fn authorized_apps() -> ApiResult<Page<AuthorizedApp>> {
-    get("/authorized-apps?limit=200").await
+    every_page("/authorized-apps?limit=200").await
 }
 
 pub async fn revoke_app(id: &str) -> ApiResult<()> {

@@ -202,7 +202,7 @@ test('your account: where you are signed in, the others signed out, your own act
   await page.locator('#my-activity tbody tr', { hasText: 'Signed in' }).first().waitFor();
   await review(page, 'profile-sessions');
   // One other browser signed out on its own.
-  await sessions.locator('li.session[data-current="false"]').first().getByRole('button', { name: /^End the session of / }).click();
+  await sessions.locator('li.session[data-current="false"]').first().getByRole('button', { name: /^End session: / }).click();
   await expectCount(items, 2);
   // Then every other one, confirmed first (the safe choice has the focus).
   await page.getByRole('button', { name: 'Sign out everywhere else' }).click();

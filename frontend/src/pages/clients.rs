@@ -27,7 +27,7 @@ enum Dialog {
 #[component]
 pub fn ClientsPage() -> impl IntoView {
     let auth = use_auth();
-    let clients = Loaded::new(|| async { api::oauth_clients(None).await });
+    let clients = Loaded::new(|| async { api::oauth_clients().await });
     let sub = auth.fresh_subscription();
     let may_register = move || {
         let role = auth.role();

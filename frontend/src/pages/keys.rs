@@ -26,7 +26,7 @@ enum Dialog {
 #[component]
 pub fn KeysPage() -> impl IntoView {
     let auth = use_auth();
-    let keys = Loaded::new(|| async { api::api_keys(None).await });
+    let keys = Loaded::new(|| async { api::api_keys().await });
     // The settings decide what this page offers; read them fresh.
     let sub = auth.fresh_subscription();
     let dialog = RwSignal::new(Dialog::None);

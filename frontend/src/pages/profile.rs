@@ -166,7 +166,7 @@ fn Sessions() -> impl IntoView {
                                             </div>
                                         </div>
                                         {(!s.current).then(|| view! {
-                                            <button type="button" class="secondary small" aria-label=format!("End the session of {name}")
+                                            <button type="button" class="secondary small" aria-label=format!("End session: {name}")
                                                 on:click=move |_| end_one(id.clone())>"End session"</button>
                                         })}
                                     </li>

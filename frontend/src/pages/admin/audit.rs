@@ -42,7 +42,7 @@ pub fn AuditPage() -> impl IntoView {
         )
     };
     load(true);
-    let users = Loaded::new(|| async { api::users(None).await });
+    let users = Loaded::new(|| async { api::all_users().await });
     let csv_error = RwSignal::new(None::<ApiError>);
     let download_csv = move |_| {
         let f = filter();

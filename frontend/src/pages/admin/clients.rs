@@ -11,10 +11,10 @@ use super::AdminFrame;
 #[component]
 pub fn AllClientsPage() -> impl IntoView {
     let clients = Pager::<OAuthClient>::new();
-    let load = move |reset: bool| clients.load(reset, api::oauth_clients);
+    let load = move |reset: bool| clients.load(reset, api::oauth_clients_page);
     load(true);
     // Owners' names, for the list (the first page of users is enough to name most).
-    let owners = Loaded::new(|| async { api::users(None).await });
+    let owners = Loaded::new(|| async { api::all_users().await });
     let owner_name = move |id: &str| {
         owners
             .get()
