@@ -56,8 +56,8 @@ test('profile: change the display name, then the password (with the policy\'s me
 
   // Sign out from the user menu: back to sign-in, and the session is over.
   await page.locator('.user-menu summary').click();
-  await page.getByRole('button', { name: 'Sign out' }).waitFor();
-  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.getByRole('button', { name: 'Sign out', exact: true }).waitFor();
+  await page.getByRole('button', { name: 'Sign out', exact: true }).click();
   await expectVisible(page, page.getByRole('heading', { name: 'Sign in' }));
   assert.equal(new URL(page.url()).pathname, '/login');
   const status = await page.evaluate(async () => (await fetch('/api/v1/me')).status);

@@ -428,7 +428,7 @@ describe('oidc-client-ts 3 in a single-page app on another origin', () => {
     assert.ok(refreshToken, 'the sign-in did not succeed');
     const logout = page.waitForRequest((r) => r.url().startsWith(`${gh.url}/oauth/logout?`));
     visited.length = 0;
-    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('button', { name: 'Sign out', exact: true }).click();
     const sent = new URL((await logout).url());
     assert.ok(sent.searchParams.get('id_token_hint'), sent.href);
     assert.equal(sent.searchParams.get('post_logout_redirect_uri'), `${spaOrigin}/signed-out`);

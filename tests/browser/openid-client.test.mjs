@@ -634,7 +634,7 @@ describe('openid-client 6: RP-Initiated Logout', () => {
     await expectVisible(page, page.getByRole('heading', { name: 'Sign out of Gatehouse?' }));
     assert.equal(await page.title(), 'Sign out of Gatehouse?');
     await expectVisible(page, page.getByText(`${name} asks to sign you out of Gatehouse.`));
-    await expectVisible(page, page.getByRole('button', { name: 'Sign out' }));
+    await expectVisible(page, page.getByRole('button', { name: 'Sign out', exact: true }));
     await review(page, 'logout-confirmation');
     // The person closes it: nothing happened.
     await appBadge(page, name, 'Active');

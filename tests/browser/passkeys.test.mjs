@@ -39,7 +39,7 @@ async function virtualAuthenticator(page) {
 
 async function signOut(page) {
   await page.locator('.user-menu summary').click();
-  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.getByRole('button', { name: 'Sign out', exact: true }).click();
   await page.waitForURL(`${gh.url}/login`);
 }
 

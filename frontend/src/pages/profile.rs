@@ -110,7 +110,7 @@ pub fn ProfilePage() -> impl IntoView {
             {move || pw_saved.get().map(changed_note)}
         </section>
         <TwoStep/>
-        <Sessions/>
+        <Sessions password_changed=Signal::derive(move || pw_saved.with(Option::is_some))/>
         <Activity/>
     }
 }
@@ -118,8 +118,15 @@ pub fn ProfilePage() -> impl IntoView {
 /// The person's signed-in browsers: which, from where, since when; the current one
 /// marked; each other one signed out alone, or all of them at once.
 #[component]
-fn Sessions() -> impl IntoView {
-    let sessions = Loaded::new(|| async { api::my_sessions().await });
+fn Sessions(
+    /// Changes when the password does (which signs out the other sessions).
+    #[prop(into)]
+    password_changed: Signal<bool>,
+) -> impl IntoView {
+    let sessions = Loaded::new(move || {
+        password_changed.track();
+        async { api::my_sessions().await }
+    });
     let error = RwSignal::new(None::<ApiError>);
     let asking = RwSignal::new(false);
     let ended = RwSignal::new(None::<u64>);
