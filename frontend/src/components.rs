@@ -184,6 +184,95 @@ fn confirm_boxed(
     .into_any()
 }
 
+type SaveNameAndEmail = std::rc::Rc<
+    dyn Fn(
+        String,
+        Option<String>,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = crate::api::ApiResult<()>>>>,
+>;
+
+/// A person's display name and e-mail with a save button, for the Profile page and an
+/// admin's page of a person. `save` gets them trimmed (an empty e-mail as none); field
+/// errors show at their fields.
+#[component]
+pub fn NameAndEmailForm<F, Fut>(
+    form_id: &'static str,
+    name: String,
+    email: Option<String>,
+    save: F,
+    submit_label: &'static str,
+    saved_text: &'static str,
+) -> impl IntoView
+where
+    F: Fn(String, Option<String>) -> Fut + 'static,
+    Fut: std::future::Future<Output = crate::api::ApiResult<()>> + 'static,
+{
+    let save: SaveNameAndEmail = std::rc::Rc::new(move |n, e| Box::pin(save(n, e)));
+    name_and_email(form_id, name, email, save, submit_label, saved_text)
+}
+
+fn name_and_email(
+    form_id: &'static str,
+    name: String,
+    email: Option<String>,
+    save: SaveNameAndEmail,
+    submit_label: &'static str,
+    saved_text: &'static str,
+) -> AnyView {
+    let name = RwSignal::new(name);
+    let email = RwSignal::new(email.unwrap_or_default());
+    let error = RwSignal::new(None::<ApiError>);
+    let saved = RwSignal::new(false);
+    let busy = RwSignal::new(false);
+    let save = StoredValue::new_local(save);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        busy.set(true);
+        saved.set(false);
+        error.set(None);
+        let e = email.get_untracked().trim().to_string();
+        let work = save.with_value(|f| {
+            f(
+                name.get_untracked().trim().to_string(),
+                (!e.is_empty()).then_some(e),
+            )
+        });
+        leptos::task::spawn_local(async move {
+            match work.await {
+                Ok(()) => saved.set(true),
+                Err(e) => error.set(Some(e)),
+            }
+            busy.set(false);
+        });
+    };
+    view! {
+        <form on:submit=submit id=form_id>
+            <label class="field">
+                <span>"Display name"</span>
+                <input name="display_name" required maxlength="100" autocomplete="name"
+                    prop:value=move || name.get()
+                    on:input=move |ev| name.set(event_target_value(&ev))/>
+                <FieldError error=error field="display_name"/>
+            </label>
+            <label class="field">
+                <span>"E-mail"</span>
+                <input name="email" type="email" autocomplete="email"
+                    prop:value=move || email.get()
+                    on:input=move |ev| email.set(event_target_value(&ev))/>
+                <FieldError error=error field="email"/>
+            </label>
+            <ErrorNote error=error fields=&["display_name", "email"]/>
+            <Show when=move || saved.get()>
+                <p class="success" role="status">{saved_text}</p>
+            </Show>
+            <div class="actions left">
+                <button type="submit" disabled=move || busy.get()>{submit_label}</button>
+            </div>
+        </form>
+    }
+    .into_any()
+}
+
 /// The one time a secret is shown: monospace, a copy button, and a plain warning.
 #[component]
 pub fn SecretPanel(

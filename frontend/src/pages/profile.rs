@@ -23,44 +23,18 @@ pub fn ProfilePage() -> impl IntoView {
         .as_ref()
         .map(|u| format::role_label(u.role))
         .unwrap_or_default();
-    let display_name = RwSignal::new(
-        user.as_ref()
-            .map(|u| u.display_name.clone())
-            .unwrap_or_default(),
-    );
-    let email = RwSignal::new(
-        user.as_ref()
-            .and_then(|u| u.email.clone())
-            .unwrap_or_default(),
-    );
-    let profile_error = RwSignal::new(None::<ApiError>);
-    let profile_saved = RwSignal::new(false);
-    let profile_busy = RwSignal::new(false);
-
-    let save_profile = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        profile_busy.set(true);
-        profile_saved.set(false);
-        profile_error.set(None);
-        let e = email.get_untracked().trim().to_string();
-        let body = UpdateMe {
-            display_name: Some(display_name.get_untracked().trim().to_string()),
-            email: Some((!e.is_empty()).then_some(e)),
-        };
-        leptos::task::spawn_local(async move {
-            match api::update_me(body).await {
-                Ok(u) => {
-                    auth.session.update(|s| {
-                        if let Some(s) = s {
-                            s.user = u;
-                        }
-                    });
-                    profile_saved.set(true);
-                }
-                Err(e) => profile_error.set(Some(e)),
+    let save_profile = move |name: String, email: Option<String>| async move {
+        let u = api::update_me(UpdateMe {
+            display_name: Some(name),
+            email: Some(email),
+        })
+        .await?;
+        auth.session.update(|s| {
+            if let Some(s) = s {
+                s.user = u;
             }
-            profile_busy.set(false);
         });
+        Ok(())
     };
 
     let pw_saved = RwSignal::new(None::<PasswordChanged>);
@@ -74,29 +48,14 @@ pub fn ProfilePage() -> impl IntoView {
         </div>
         <section class="card wide" aria-labelledby="profile-heading">
             <h2 id="profile-heading">"Profile"</h2>
-            <form on:submit=save_profile id="profile-form">
-                <label class="field">
-                    <span>"Display name"</span>
-                    <input name="display_name" maxlength="100" autocomplete="name"
-                        prop:value=move || display_name.get()
-                        on:input=move |ev| display_name.set(event_target_value(&ev))/>
-                    <FieldError error=profile_error field="display_name"/>
-                </label>
-                <label class="field">
-                    <span>"E-mail"</span>
-                    <input name="email" type="email" autocomplete="email"
-                        prop:value=move || email.get()
-                        on:input=move |ev| email.set(event_target_value(&ev))/>
-                    <FieldError error=profile_error field="email"/>
-                </label>
-                <ErrorNote error=profile_error fields=&["display_name", "email"]/>
-                <Show when=move || profile_saved.get()>
-                    <p class="success" role="status">"Profile saved."</p>
-                </Show>
-                <div class="actions left">
-                    <button type="submit" disabled=move || profile_busy.get()>"Save profile"</button>
-                </div>
-            </form>
+            <NameAndEmailForm
+                form_id="profile-form"
+                name=user.as_ref().map(|u| u.display_name.clone()).unwrap_or_default()
+                email=user.as_ref().and_then(|u| u.email.clone())
+                save=save_profile
+                submit_label="Save profile"
+                saved_text="Profile saved."
+            />
         </section>
         <section class="card wide" aria-labelledby="password-heading">
             <h2 id="password-heading">"Change password"</h2>
@@ -299,24 +258,32 @@ fn PasswordForm(
     }
 }
 
+/// For the pages a held session visits first (`/change-password`, `/enrol`): where to
+/// go afterwards (`?next=`, made safe), and back to sign-in when there is no session.
+fn next_after_hold() -> Memo<String> {
+    let auth = use_auth();
+    let query = leptos_router::hooks::use_query_map();
+    let navigate = leptos_router::hooks::use_navigate();
+    let next = Memo::new(move |_| super::login::safe_next(query.with(|q| q.get("next"))));
+    Effect::new(move |_| {
+        if auth.checked.get() && auth.session.with(Option::is_none) {
+            navigate(
+                &crate::session::login_url(&next.get_untracked()),
+                Default::default(),
+            );
+        }
+    });
+    next
+}
+
 /// `/change-password?next=…`: the person signed in with a temporary password (an
 /// administrator generated it) and chooses their own before anything else; then on to
 /// `next`.
 #[component]
 pub fn ChangePasswordPage() -> impl IntoView {
     let auth = use_auth();
-    let query = leptos_router::hooks::use_query_map();
     let navigate = leptos_router::hooks::use_navigate();
-    let next = Memo::new(move |_| super::login::safe_next(query.with(|q| q.get("next"))));
-    let nav = navigate.clone();
-    Effect::new(move |_| {
-        if auth.checked.get() && auth.session.with(Option::is_none) {
-            nav(
-                &crate::session::login_url(&next.get_untracked()),
-                Default::default(),
-            );
-        }
-    });
+    let next = next_after_hold();
     let username = auth.user().map(|u| u.username).unwrap_or_default();
     // Changed: the session is read again (it is free now, or owes a second step
     // next), and the sign-in page's rule decides where to go.
@@ -362,18 +329,8 @@ pub fn ChangePasswordPage() -> impl IntoView {
 #[component]
 pub fn EnrolPage() -> impl IntoView {
     let auth = use_auth();
-    let query = leptos_router::hooks::use_query_map();
     let navigate = leptos_router::hooks::use_navigate();
-    let next = Memo::new(move |_| super::login::safe_next(query.with(|q| q.get("next"))));
-    let nav = navigate.clone();
-    Effect::new(move |_| {
-        if auth.checked.get() && auth.session.with(Option::is_none) {
-            nav(
-                &crate::session::login_url(&next.get_untracked()),
-                Default::default(),
-            );
-        }
-    });
+    let next = next_after_hold();
     let done = Memo::new(move |_| {
         auth.session.with(|s| {
             s.as_ref()

@@ -2,6 +2,7 @@
 
 use gatehouse_types::{OAuthClient, UpdateOAuthClient};
 use leptos::prelude::*;
+use wasm_bindgen::JsCast;
 
 use crate::api::{self, ApiError};
 use crate::components::*;
@@ -13,7 +14,7 @@ pub fn AllClientsPage() -> impl IntoView {
     let clients = Pager::<OAuthClient>::new();
     let load = move |reset: bool| clients.load(reset, api::oauth_clients_page);
     load(true);
-    // Owners' names, for the list (the first page of users is enough to name most).
+    // Owners named from every user of the subscription.
     let owners = Loaded::new(|| async { api::all_users().await });
     let owner_name = move |id: &str| {
         owners
@@ -49,6 +50,7 @@ pub fn AllClientsPage() -> impl IntoView {
     view! {
         {move || marking.get().map(|c| {
             let id = c.id.clone();
+            let box_id = c.id.clone();
             view! {
                 <Confirm
                     title=format!("Make “{}” a standard integration?", c.name)
@@ -59,6 +61,15 @@ pub fn AllClientsPage() -> impl IntoView {
                     })
                     on_cancel=Callback::new(move |_| {
                         marking.set(None);
+                        // The box the person ticked goes back: the list's data never
+                        // changed, so nothing else would untick it.
+                        let ticked = web_sys::window()
+                            .and_then(|w| w.document())
+                            .and_then(|d| d.query_selector(&format!("tr[data-client-id=\"{box_id}\"] input[type=checkbox]")).ok().flatten())
+                            .and_then(|el| el.dyn_into::<web_sys::HtmlInputElement>().ok());
+                        if let Some(input) = ticked {
+                            input.set_checked(false);
+                        }
                         load(true);
                     })
                     busy=Signal::derive(|| false)
@@ -81,7 +92,7 @@ pub fn AllClientsPage() -> impl IntoView {
                                     let id = c.id.clone();
                                     let whole = c.clone();
                                     view! {
-                                        <tr data-client=c.name.clone()>
+                                        <tr data-client=c.name.clone() data-client-id=c.id.clone()>
                                             <th scope="row" class="name">{c.name.clone()}</th>
                                             <td data-label="Client ID"><Mono text=c.client_id.clone() label=format!("Copy client ID of {}", c.name)/></td>
                                             <td data-label="Owner">{owner_name(&c.owner_id)}</td>

@@ -4,7 +4,7 @@
 use gatehouse_types::{PasswordReset, SubscriptionApiKey, UpdateUser, User, UserKind};
 use leptos::prelude::*;
 
-use crate::api::{self, ApiError, AuditFilter, KeyFilter};
+use crate::api::{self, AuditFilter, KeyFilter};
 use crate::components::*;
 use crate::format;
 use crate::session::use_auth;
@@ -112,58 +112,28 @@ fn Person(user: User) -> impl IntoView {
 /// The display name and e-mail, as an admin corrects them.
 #[component]
 fn DetailsForm(user: RwSignal<User>) -> impl IntoView {
-    let name = RwSignal::new(user.with_untracked(|u| u.display_name.clone()));
-    let email = RwSignal::new(user.with_untracked(|u| u.email.clone().unwrap_or_default()));
-    let error = RwSignal::new(None::<ApiError>);
-    let saved = RwSignal::new(false);
-    let busy = RwSignal::new(false);
-    let submit = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        busy.set(true);
-        saved.set(false);
-        error.set(None);
-        let e = email.get_untracked().trim().to_string();
-        let body = UpdateUser {
-            display_name: Some(name.get_untracked().trim().to_string()),
-            email: Some((!e.is_empty()).then_some(e)),
-            ..Default::default()
-        };
-        let id = user.with_untracked(|u| u.id.clone());
-        leptos::task::spawn_local(async move {
-            match api::update_user(&id, body).await {
-                Ok(u) => {
-                    user.set(u);
-                    saved.set(true);
-                }
-                Err(e) => error.set(Some(e)),
-            }
-            busy.set(false);
-        });
+    let id = user.with_untracked(|u| u.id.clone());
+    let save = move |name: String, email: Option<String>| {
+        let id = id.clone();
+        async move {
+            let body = UpdateUser {
+                display_name: Some(name),
+                email: Some(email),
+                ..Default::default()
+            };
+            user.set(api::update_user(&id, body).await?);
+            Ok(())
+        }
     };
     view! {
-        <form on:submit=submit id="person-form">
-            <label class="field">
-                <span>"Display name"</span>
-                <input name="display_name" required maxlength="100"
-                    prop:value=move || name.get()
-                    on:input=move |ev| name.set(event_target_value(&ev))/>
-                <FieldError error=error field="display_name"/>
-            </label>
-            <label class="field">
-                <span>"E-mail"</span>
-                <input name="email" type="email"
-                    prop:value=move || email.get()
-                    on:input=move |ev| email.set(event_target_value(&ev))/>
-                <FieldError error=error field="email"/>
-            </label>
-            <ErrorNote error=error fields=&["display_name", "email"]/>
-            <Show when=move || saved.get()>
-                <p class="success" role="status">"Saved."</p>
-            </Show>
-            <div class="actions left">
-                <button type="submit" disabled=move || busy.get()>"Save"</button>
-            </div>
-        </form>
+        <NameAndEmailForm
+            form_id="person-form"
+            name=user.with_untracked(|u| u.display_name.clone())
+            email=user.with_untracked(|u| u.email.clone())
+            save=save
+            submit_label="Save"
+            saved_text="Saved."
+        />
     }
 }
 
