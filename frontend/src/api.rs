@@ -573,14 +573,6 @@ pub async fn update_subscription(body: UpdateSubscription) -> ApiResult<Subscrip
     patch("/subscription", &body).await
 }
 
-pub async fn users(cursor: Option<String>) -> ApiResult<Page<User>> {
-    get(&format!(
-        "/users{}",
-        query(&[("limit", "50"), ("cursor", cursor.as_deref().unwrap_or(""))])
-    ))
-    .await
-}
-
 /// Every user of the subscription (to name owners and actors).
 pub async fn all_users() -> ApiResult<Page<User>> {
     every_page("/users?limit=200").await
@@ -633,15 +625,7 @@ pub async fn discovery() -> ApiResult<serde_json::Value> {
     get("/.well-known/openid-configuration").await
 }
 
-/// One page of the clients one may see (every client, for admins).
-pub async fn oauth_clients_page(cursor: Option<String>) -> ApiResult<Page<OAuthClient>> {
-    get(&format!(
-        "/oauth-clients{}",
-        query(&[("limit", "50"), ("cursor", cursor.as_deref().unwrap_or(""))])
-    ))
-    .await
-}
-
+/// Every client one may see (every client of the subscription, for admins).
 pub async fn oauth_clients() -> ApiResult<Page<OAuthClient>> {
     every_page("/oauth-clients?limit=200").await
 }
@@ -671,6 +655,19 @@ pub async fn delete_oauth_client(id: &str) -> ApiResult<()> {
 
 pub async fn authorized_apps() -> ApiResult<Page<AuthorizedApp>> {
     every_page("/authorized-apps?limit=200").await
+}
+
+/// One page of a person's authorized applications (admin).
+pub async fn user_authorized_apps(
+    user_id: &str,
+    cursor: Option<String>,
+) -> ApiResult<Page<AuthorizedApp>> {
+    get(&format!(
+        "/users/{}/authorized-apps{}",
+        encode(user_id),
+        query(&[("limit", "50"), ("cursor", cursor.as_deref().unwrap_or(""))])
+    ))
+    .await
 }
 
 pub async fn revoke_app(id: &str) -> ApiResult<()> {

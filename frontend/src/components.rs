@@ -37,6 +37,54 @@ fn opener() -> Option<web_sys::HtmlElement> {
     OPENERS.with(|o| o.borrow().get(&id).cloned())
 }
 
+/// What a form or a confirming button does, as a Leptos [`Action`]: `busy` while it
+/// runs, the API's refusal as `error` (cleared when it runs again). Success is the
+/// work's own business — it closes the dialog or shows the secret — so the action's
+/// value is only what went wrong. One action type for every form: only the boxed work
+/// is compiled per form.
+#[derive(Clone, Copy)]
+pub struct Submit(Action<(), Option<ApiError>>);
+
+impl Submit {
+    pub fn new<F, Fut>(work: F) -> Self
+    where
+        F: Fn() -> Fut + 'static,
+        Fut: std::future::Future<Output = crate::api::ApiResult<()>> + 'static,
+    {
+        Submit(Action::new_local(move |_: &()| {
+            let work = work();
+            async move { work.await.err() }
+        }))
+    }
+
+    pub fn run(&self) {
+        self.0.dispatch_local(());
+    }
+
+    pub fn busy(&self) -> Signal<bool> {
+        self.0.pending().into()
+    }
+
+    pub fn error(&self) -> Signal<Option<ApiError>> {
+        let action = self.0;
+        Signal::derive(move || {
+            if action.pending().get() {
+                None
+            } else {
+                action.value().get().flatten()
+            }
+        })
+    }
+
+    /// Whether it has run to the end without a refusal, since it was made.
+    pub fn succeeded(&self) -> Signal<bool> {
+        let action = self.0;
+        Signal::derive(move || {
+            !action.pending().get() && action.value().with(|v| matches!(v, Some(None)))
+        })
+    }
+}
+
 /// A modal dialog (the native `<dialog>`, so focus stays inside and Escape closes
 /// it). Focus moves into it when it opens and back to the opener when it closes.
 #[component]
@@ -162,22 +210,9 @@ fn confirm_boxed(
     on_cancel: Callback<()>,
     children: Children,
 ) -> AnyView {
-    let error = RwSignal::new(None::<ApiError>);
-    let busy = RwSignal::new(false);
-    let run = StoredValue::new_local(run);
-    let confirm = Callback::new(move |_| {
-        busy.set(true);
-        error.set(None);
-        let work = run.with_value(|r| r());
-        leptos::task::spawn_local(async move {
-            if let Err(e) = work.await {
-                error.set(Some(e));
-                busy.set(false);
-            }
-        });
-    });
+    let submit = Submit::new(move || run());
     view! {
-        <Confirm title=title confirm_label=confirm_label on_confirm=confirm on_cancel=on_cancel busy=busy error=error>
+        <Confirm title=title confirm_label=confirm_label on_confirm=Callback::new(move |_| submit.run()) on_cancel=on_cancel busy=submit.busy() error=submit.error()>
             {children()}
         </Confirm>
     }
@@ -221,29 +256,17 @@ fn name_and_email(
 ) -> AnyView {
     let name = RwSignal::new(name);
     let email = RwSignal::new(email.unwrap_or_default());
-    let error = RwSignal::new(None::<ApiError>);
-    let saved = RwSignal::new(false);
-    let busy = RwSignal::new(false);
-    let save = StoredValue::new_local(save);
+    let saving = Submit::new(move || {
+        let e = email.get_untracked().trim().to_string();
+        save(
+            name.get_untracked().trim().to_string(),
+            (!e.is_empty()).then_some(e),
+        )
+    });
+    let (error, saved) = (saving.error(), saving.succeeded());
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        busy.set(true);
-        saved.set(false);
-        error.set(None);
-        let e = email.get_untracked().trim().to_string();
-        let work = save.with_value(|f| {
-            f(
-                name.get_untracked().trim().to_string(),
-                (!e.is_empty()).then_some(e),
-            )
-        });
-        leptos::task::spawn_local(async move {
-            match work.await {
-                Ok(()) => saved.set(true),
-                Err(e) => error.set(Some(e)),
-            }
-            busy.set(false);
-        });
+        saving.run();
     };
     view! {
         <form on:submit=submit id=form_id>
@@ -266,7 +289,7 @@ fn name_and_email(
                 <p class="success" role="status">{saved_text}</p>
             </Show>
             <div class="actions left">
-                <button type="submit" disabled=move || busy.get()>{submit_label}</button>
+                <button type="submit" disabled=saving.busy()>{submit_label}</button>
             </div>
         </form>
     }
@@ -565,6 +588,11 @@ impl<T: Clone + Send + Sync + 'static> Loaded<T> {
 }
 
 impl<T: Send + Sync + 'static> Loaded<T> {
+    /// Reads the answer in place (`None` until it has come).
+    pub fn with<R>(&self, f: impl FnOnce(&Option<T>) -> R) -> R {
+        self.value.with(f)
+    }
+
     pub fn refetch(&self) {
         self.asked.update(|n| *n = n.wrapping_add(1));
     }
@@ -740,5 +768,133 @@ pub fn paged<T: Clone + Send + Sync + 'static>(
             return view! { <div class="empty"><p>{empty}</p></div> }.into_any();
         }
         render(items)
+    }
+}
+
+/// Search and order for a list the page holds whole: what the person typed and the
+/// order they chose (the first word of one of the page's `sorts`).
+#[derive(Clone, Copy)]
+pub struct ListQuery {
+    pub text: RwSignal<String>,
+    pub sort: RwSignal<&'static str>,
+}
+
+impl ListQuery {
+    pub fn new(sort: &'static str) -> Self {
+        ListQuery {
+            text: RwSignal::new(String::new()),
+            sort: RwSignal::new(sort),
+        }
+    }
+
+    /// `items` that contain what was typed in any of their `words` (ignoring case),
+    /// in the chosen order. Tracks both, so a view that calls it follows them.
+    pub fn apply<T>(&self, items: Vec<T>, words: Words<T>, order: Order<T>) -> Vec<T> {
+        let needle = self.text.with(|t| t.trim().to_lowercase());
+        let sort = self.sort.get();
+        let mut shown: Vec<usize> = (0..items.len())
+            .filter(|i| {
+                needle.is_empty()
+                    || words(&items[*i])
+                        .iter()
+                        .any(|w| w.to_lowercase().contains(&needle))
+            })
+            .collect();
+        // The indices are sorted, not the records: one sort in the bundle for every
+        // list, rather than one per record type.
+        sort_indices(&mut shown, &|a, b| order(sort, &items[a], &items[b]));
+        let mut slots: Vec<Option<T>> = items.into_iter().map(Some).collect();
+        shown.into_iter().filter_map(|i| slots[i].take()).collect()
+    }
+}
+
+fn sort_indices(indices: &mut [usize], order: &dyn Fn(usize, usize) -> std::cmp::Ordering) {
+    indices.sort_by(|a, b| order(*a, *b));
+}
+
+/// The search box and the order menu above a list, and how many of `total` show.
+#[component]
+pub fn ListControls(
+    query: ListQuery,
+    /// What is searched, for the box's label: "Search keys".
+    label: &'static str,
+    /// `(value, words)` of each order the menu offers.
+    sorts: &'static [(&'static str, &'static str)],
+    #[prop(into)] shown: Signal<usize>,
+    #[prop(into)] total: Signal<usize>,
+) -> impl IntoView {
+    view! {
+        <div class="toolbar list-controls" role="search" aria-label=label>
+            <label class="field grow">
+                <span>{label}</span>
+                <input
+                    type="search"
+                    name="q"
+                    autocomplete="off"
+                    prop:value=move || query.text.get()
+                    on:input=move |ev| query.text.set(event_target_value(&ev))
+                />
+            </label>
+            <label class="field">
+                <span>"Sort by"</span>
+                <select
+                    name="sort"
+                    on:change=move |ev| {
+                        let v = event_target_value(&ev);
+                        if let Some(&(s, _)) = sorts.iter().find(|(s, _)| *s == v) {
+                            query.sort.set(s);
+                        }
+                    }
+                >
+                    {sorts.iter().map(|(v, words)| view! {
+                        <option value=*v selected=move || query.sort.get() == *v>{*words}</option>
+                    }).collect_view()}
+                </select>
+            </label>
+            <p class="hint count" aria-live="polite">{move || {
+                let (s, t) = (shown.get(), total.get());
+                if s == t { format!("{t} in all") } else { format!("{s} of {t} match") }
+            }}</p>
+        </div>
+    }
+}
+
+/// Names compared as people read them: ignoring case.
+pub fn by_name(a: &str, b: &str) -> std::cmp::Ordering {
+    a.to_lowercase().cmp(&b.to_lowercase())
+}
+
+/// The words of a record that search looks in.
+pub type Words<T> = fn(&T) -> Vec<&str>;
+/// How two records compare in the order named first.
+pub type Order<T> = fn(&str, &T, &T) -> std::cmp::Ordering;
+
+fn no_match(query: ListQuery) -> AnyView {
+    let typed = query.text.with_untracked(|t| t.trim().to_string());
+    view! { <p class="empty" id="no-match">{format!("Nothing matches “{typed}”.")}</p> }.into_any()
+}
+
+/// A list with its search box and order menu: `render` gets the records that match,
+/// in order; when none does, the list says so.
+pub fn searchable<T: Clone + Send + Sync + 'static>(
+    source: Signal<Vec<T>>,
+    query: ListQuery,
+    label: &'static str,
+    sorts: &'static [(&'static str, &'static str)],
+    words: Words<T>,
+    order: Order<T>,
+    render: impl Fn(Vec<T>) -> AnyView + Send + Sync + 'static,
+) -> impl IntoView {
+    let shown = Memo::new(move |_| query.apply(source.get(), words, order).len());
+    view! {
+        <ListControls query=query label=label sorts=sorts shown=shown total=Signal::derive(move || source.with(Vec::len))/>
+        {move || {
+            let items = query.apply(source.get(), words, order);
+            if items.is_empty() {
+                no_match(query)
+            } else {
+                render(items)
+            }
+        }}
     }
 }

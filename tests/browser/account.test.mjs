@@ -83,7 +83,7 @@ async function clientAuth(clientId, secret) {
 test('OAuth client: edit the callbacks, reset the secret (the old one fails), delete', async () => {
   const page = await newPage(browser);
   await signIn(page, gh.url, gh.admin, '/clients');
-  await page.getByRole('button', { name: 'Create New Client' }).click();
+  await page.getByRole('button', { name: 'Create new client' }).click();
   let dialog = page.locator('dialog[open]');
   await dialog.getByLabel('Application name').fill('Reports');
   await dialog.getByLabel('Callback URLs').fill('https://reports.example.com/cb');

@@ -186,11 +186,11 @@ test('a viewer sees why they cannot register clients, and no Administration tab'
   // The empty list does not tell them to create one.
   await page.locator('#clients-empty').getByText('Registering them is for the roles named above').waitFor();
   assert.equal(await page.locator('#clients-empty').getByText('Create a client').count(), 0);
-  assert.ok(await page.getByRole('button', { name: 'Create New Client' }).isDisabled());
+  assert.ok(await page.getByRole('button', { name: 'Create new client' }).isDisabled());
   assert.equal(await page.getByRole('link', { name: 'Administration' }).count(), 0);
   await review(page, 'clients-viewer');
   await page.goto(`${gh.url}/keys`);
-  await page.getByRole('button', { name: 'Create API Key' }).click();
+  await page.getByRole('button', { name: 'Create API key' }).click();
   assert.ok(await page.locator('dialog[open]').getByLabel(/Full access/).isDisabled());
   await page.locator('dialog[open]').getByText('may hold full-access keys').waitFor();
   await page.goto(`${gh.url}/admin/users`);

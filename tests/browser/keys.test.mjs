@@ -49,7 +49,7 @@ test('create a key, use its secret from a script, reset it and see the old secre
   await signIn(page, gh.url, gh.admin);
   await page.waitForURL(`${gh.url}/apps`);
   await page.getByRole('link', { name: 'API Keys' }).click();
-  await page.getByRole('button', { name: 'Create API Key' }).click();
+  await page.getByRole('button', { name: 'Create API key' }).click();
   const dialog = page.locator('dialog[open]');
   await dialog.getByLabel('Name').fill('nightly export');
   await dialog.getByLabel(/Full access/).check();
@@ -139,7 +139,7 @@ test('an admin switches API keys off: a user sees the exact message and may only
   await page.waitForURL(`${gh.url}/keys`);
   await page.locator('#keys-disabled').filter({ hasText: API_KEYS_DISABLED }).waitFor();
   await page.locator('#keys-disabled').getByText('The keys listed here do not work').waitFor();
-  assert.equal(await page.getByRole('button', { name: 'Create API Key' }).count(), 0);
+  assert.equal(await page.getByRole('button', { name: 'Create API key' }).count(), 0);
   const row = page.locator('#keys-table tbody tr', { hasText: 'deploy bot' });
   await row.waitFor();
   assert.equal(await row.getByRole('button', { name: /Reset/ }).count(), 0);
@@ -167,7 +167,7 @@ test('a lifetime cap: the dialog says so, offers no "No expiry", and the key exp
   assert.equal((await admin('PATCH', '/subscription', { api_key_max_lifetime_days: 30 })).status, 200);
   const page = await newPage(browser);
   await signIn(page, gh.url, gh.admin, '/keys');
-  await page.getByRole('button', { name: 'Create API Key' }).click();
+  await page.getByRole('button', { name: 'Create API key' }).click();
   const dialog = page.locator('dialog[open]');
   await dialog.getByText('Your administrator limits keys to 30 days.').waitFor();
   const options = await dialog.getByLabel('Expires').locator('option').allTextContents();
@@ -197,11 +197,11 @@ test('keyboard only: sign in and create a key without touching the mouse', async
   await page.keyboard.type(gh.admin.password);
   await page.keyboard.press('Enter');
   await page.waitForURL(`${gh.url}/keys`);
-  await page.getByRole('button', { name: 'Create API Key' }).waitFor();
+  await page.getByRole('button', { name: 'Create API key' }).waitFor();
   // Tab to the create button.
   for (let i = 0; i < 30; i++) {
     const focused = await page.evaluate(() => document.activeElement?.textContent?.trim());
-    if (focused === 'Create API Key') break;
+    if (focused === 'Create API key') break;
     await page.keyboard.press('Tab');
   }
   assert.equal(await page.evaluate(() => document.activeElement?.id), 'create-key');
@@ -267,7 +267,7 @@ test('a destructive dialog focuses Cancel (Enter keeps the key); the one-time se
   const page = await newPage(browser);
   await signIn(page, gh.url, gh.admin, '/keys');
   await page.waitForURL(`${gh.url}/keys`);
-  await page.getByRole('button', { name: 'Create API Key' }).click();
+  await page.getByRole('button', { name: 'Create API key' }).click();
   const form = page.locator('dialog[open]');
   await form.getByLabel('Name').fill('kept by enter');
   await form.getByRole('button', { name: 'Create key' }).click();

@@ -19,7 +19,7 @@ setup((g, b) => {
  *  app's root is its sign-out return URL; `device` also ticks device sign-in. */
 async function registerClient(page, name, callback, type, { device = false } = {}) {
   await page.goto(`${gh.url}/clients`);
-  await page.getByRole('button', { name: 'Create New Client' }).click();
+  await page.getByRole('button', { name: 'Create new client' }).click();
   const dialog = page.locator('dialog[open]');
   await dialog.getByLabel('Application name').fill(name);
   await dialog.getByLabel('Callback URLs').fill(callback);

@@ -84,7 +84,7 @@ test('passkeys: add one, sign in with it alone and as the second step, confirm s
 
   // Sudo mode: an hour on, a full-access key asks again, and the passkey answers.
   gh.ageSudo(pia.username);
-  await page.getByRole('button', { name: 'Create API Key' }).click();
+  await page.getByRole('button', { name: 'Create API key' }).click();
   const form = page.locator('dialog[open]').filter({ hasText: 'Name' });
   await form.getByLabel('Name').fill('deploy');
   await form.getByLabel(/Full access/).check();

@@ -122,7 +122,7 @@ test('on a phone every list is cards, its actions on screen, the current tab in 
 test('key expiry: 90 days unless chosen, a warning for none, dates in words, Expired', async () => {
   const page = await newPage(browser);
   await signIn(page, gh.url, gh.admin, '/keys');
-  await page.getByRole('button', { name: 'Create API Key' }).click();
+  await page.getByRole('button', { name: 'Create API key' }).click();
   const dialog = page.locator('dialog[open]');
   const expires = dialog.getByLabel('Expires');
   assert.equal(await expires.inputValue(), '90');
@@ -158,7 +158,7 @@ test('key expiry: 90 days unless chosen, a warning for none, dates in words, Exp
 test('errors sit under their field, in words; the clients page gives the issuer and endpoints', async () => {
   const page = await newPage(browser);
   await signIn(page, gh.url, gh.admin, '/clients');
-  await page.getByRole('button', { name: 'Create New Client' }).click();
+  await page.getByRole('button', { name: 'Create new client' }).click();
   const dialog = page.locator('dialog[open]');
   await dialog.getByLabel('Application name').fill('Broken callback');
   await dialog.getByLabel('Callback URLs').fill('http://app.example.com/callback');
@@ -214,6 +214,98 @@ test('your account: where you are signed in, the others signed out, your own act
   await expectCount(items, 1);
   assert.equal((await elsewhere('GET', '/me')).status, 401);
   assert.equal((await andThere('GET', '/me')).status, 401);
+  await page.context().close();
+});
+
+test('admins find people and clients, see what acts for a person, disable and delete anyone\'s client on a phone', async () => {
+  const admin = await apiSession(gh.url, gh.admin);
+  const rita = { username: 'rita@example.com', password: 'rita has a long password' };
+  assert.equal((await admin('POST', '/users', { ...rita, role: 'editor' })).status, 201);
+  const ritaApi = await apiSession(gh.url, rita);
+  for (const name of ['beta sync', 'alpha export']) {
+    assert.equal((await ritaApi('POST', '/api-keys', { name, permission: 'read_only' })).status, 201);
+  }
+  const callback = 'http://127.0.0.1:9/callback';
+  const made = await ritaApi('POST', '/oauth-clients', { name: 'Rita Reports', redirect_uris: [callback] });
+  assert.equal(made.status, 201);
+  const { id: clientRecord, client_id: clientId } = made.body;
+
+  // Rita allows her app: it now acts for her.
+  const hers = await newPage(browser);
+  await hers.route(`${callback}**`, (route) => route.fulfill({ body: 'the app' }));
+  await signIn(hers, gh.url, rita, '/apps');
+  await hers.waitForURL(`${gh.url}/apps`);
+  await hers.goto(`${gh.url}/oauth/authorize?response_type=code&client_id=${clientId}`
+    + `&redirect_uri=${encodeURIComponent(callback)}&scope=api%3Aread&state=s1`
+    + '&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256');
+  await hers.locator('#allow').click();
+  await hers.waitForURL(/127\.0\.0\.1:9\/callback\?code=/);
+
+  // Her keys: found by a word of their name, ordered by name.
+  await hers.goto(`${gh.url}/keys`);
+  const keyRows = hers.locator('#keys-table tbody tr');
+  await keyRows.first().waitFor();
+  await hers.getByLabel('Search your keys').fill('BETA');
+  await expectCount(keyRows, 1);
+  await keyRows.filter({ hasText: 'beta sync' }).waitFor();
+  await hers.getByText('1 of 2 match').waitFor();
+  await hers.getByLabel('Search your keys').fill('nothing like it');
+  await hers.locator('#no-match').getByText('Nothing matches “nothing like it”.').waitFor();
+  await hers.getByLabel('Search your keys').fill('');
+  await hers.getByLabel('Sort by').selectOption('name');
+  await expectCount(keyRows, 2);
+  assert.match(await keyRows.first().textContent(), /alpha export/);
+  await review(hers, 'keys-search');
+
+  // The admin, on a phone: Rita found among the users, her page lists her app.
+  const page = await newPage(browser, PHONE);
+  await signIn(page, gh.url, gh.admin, '/admin/users');
+  const users = page.locator('#users-table tbody tr');
+  await users.first().waitFor();
+  await page.getByLabel('Search users').fill('rita');
+  await expectCount(users, 1);
+  await page.getByLabel('Search users').fill('');
+  await page.getByLabel('Sort by').selectOption('created');
+  await users.first().filter({ hasText: 'rita@example.com' }).waitFor();
+  await review(page, 'admin-users-search');
+  await users.first().getByRole('link', { name: 'rita@example.com' }).click();
+  const app = page.locator('#person-apps tbody tr', { hasText: 'Rita Reports' });
+  await app.getByText('Active').waitFor();
+  await review(page, 'admin-person-apps');
+
+  // Every client: hers found by its owner's name, disabled, enabled, deleted.
+  await page.goto(`${gh.url}/admin/clients`);
+  await page.locator('#all-clients-table').waitFor();
+  await page.getByLabel('Search clients').fill('rita@');
+  const row = page.locator('#all-clients-table tbody tr', { hasText: 'Rita Reports' });
+  await expectCount(page.locator('#all-clients-table tbody tr'), 1);
+  const disable = row.getByRole('button', { name: 'Disable Rita Reports' });
+  const box = await disable.boundingBox();
+  assert.ok(box && box.x >= 0 && box.x + box.width <= PHONE.width, 'Disable is on the screen');
+  await disable.click();
+  const ask = page.locator('dialog[open]');
+  await ask.locator('#disable-effect').getByText('loses its access at once').waitFor();
+  assert.equal(await page.evaluate(() => document.activeElement?.textContent?.trim()), 'Cancel');
+  await review(page, 'admin-client-disable-confirm');
+  await ask.getByRole('button', { name: 'Disable client' }).click();
+  await row.locator('.badge', { hasText: 'Disabled' }).waitFor();
+  // What a person and the owner see: the app revoked, the client disabled.
+  assert.equal((await ritaApi('GET', '/authorized-apps')).body.items[0].state, 'revoked');
+  assert.ok((await ritaApi('GET', `/oauth-clients/${clientRecord}`)).body.disabled_at);
+  await hers.goto(`${gh.url}/clients`);
+  await hers.locator('#clients-table tbody tr', { hasText: 'Rita Reports' }).getByText('Disabled by an administrator').waitFor();
+  await review(page, 'admin-clients-disabled');
+
+  await row.getByRole('button', { name: 'Enable Rita Reports' }).click();
+  await row.getByRole('button', { name: 'Disable Rita Reports' }).waitFor();
+  assert.equal((await ritaApi('GET', `/oauth-clients/${clientRecord}`)).body.disabled_at, null);
+
+  await row.getByRole('button', { name: 'Delete Rita Reports' }).click();
+  await page.locator('dialog[open]').getByText('rita@example.com registered it').waitFor();
+  await page.locator('dialog[open]').getByRole('button', { name: 'Delete client' }).click();
+  await row.waitFor({ state: 'detached' });
+  assert.equal((await ritaApi('GET', `/oauth-clients/${clientRecord}`)).status, 404);
+  await hers.context().close();
   await page.context().close();
 });
 

@@ -126,7 +126,7 @@ test('sudo mode asks for the password again in a dialog; the policy takes people
   await page.waitForURL(`${gh.url}/keys`);
   // An hour since mo last gave the password: a full-access key asks for it again.
   gh.ageSudo(mo.username);
-  await page.getByRole('button', { name: 'Create API Key' }).click();
+  await page.getByRole('button', { name: 'Create API key' }).click();
   const form = page.locator('dialog[open]').filter({ hasText: 'Name' });
   await form.getByLabel('Name').fill('deploy');
   await form.getByLabel(/Full access/).check();

@@ -92,6 +92,7 @@ const DESCRIPTION: &str = "API keys, OAuth clients and authorized applications. 
         oauth_clients::handlers::reset_secret,
         grants::handlers::list_apps,
         grants::handlers::revoke_app,
+        grants::handlers::list_user_apps,
         oauth::authorize::get_request,
         oauth::authorize::decide_request,
         oauth::device::lookup,

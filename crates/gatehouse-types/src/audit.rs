@@ -65,6 +65,8 @@ actions! {
     ClientUpdated = "oauth_client.updated", "OAuth client changed";
     ClientStandardRemoved = "oauth_client.standard_removed", "OAuth client no longer standard";
     ClientSecretReset = "oauth_client.secret_reset", "OAuth client secret reset";
+    ClientDisabled = "oauth_client.disabled", "OAuth client disabled";
+    ClientEnabled = "oauth_client.enabled", "OAuth client enabled again";
     ClientDeleted = "oauth_client.deleted", "OAuth client deleted";
     GrantAuthorized = "oauth_grant.authorized", "App allowed";
     GrantReEnabled = "oauth_grant.re_enabled", "App allowed again";

@@ -506,6 +506,10 @@ pub struct OAuthClient {
     /// The service account's user id, while client credentials are enabled.
     #[cfg_attr(feature = "openapi", schema(required = true))]
     pub service_user_id: Option<String>,
+    /// When an administrator disabled the client: while set, it gets no authorizations
+    /// and no tokens.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub disabled_at: Option<DateTime<Utc>>,
 }
 
 /// `POST /api/v1/oauth-clients`.
@@ -571,6 +575,11 @@ pub struct UpdateOAuthClient {
     /// Admins only: mark a first-party integration whose consent is pre-approved.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub standard: Option<bool>,
+    /// Admins only: a disabled client gets no authorizations and no tokens, and
+    /// disabling it revokes every grant it holds, so its tokens stop at once. Enabling
+    /// it again gives back nothing revoked: people allow it anew.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled: Option<bool>,
     /// Enabling `client_credentials` needs an administrator.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(schema_with = schema::grant_types))]

@@ -1,5 +1,5 @@
 //! The OAuth Clients tab: apps the user registered to sign people in with Gatehouse.
-//! Register ("Create New Client"), the one-time client secret, edit, reset the secret
+//! Register ("Create new client"), the one-time client secret, edit, reset the secret
 //! (optionally revoking every token), delete. Roles that may not register clients see
 //! why instead of the button.
 
@@ -9,7 +9,7 @@ use gatehouse_types::{
 };
 use leptos::prelude::*;
 
-use crate::api::{self, ApiError};
+use crate::api;
 use crate::components::*;
 use crate::format;
 use crate::session::use_auth;
@@ -38,6 +38,7 @@ pub fn ClientsPage() -> impl IntoView {
     let dialog = RwSignal::new(Dialog::None);
     let close = Callback::new(move |_| dialog.set(Dialog::None));
     let reload = Callback::new(move |_| clients.refetch());
+    let query = ListQuery::new("created");
     let done = Callback::new(move |_| {
         clients.refetch();
         dialog.set(Dialog::None);
@@ -57,7 +58,7 @@ pub fn ClientsPage() -> impl IntoView {
                 disabled=move || may_register() != Some(true)
                 on:click=move |_| dialog.set(Dialog::Create)
             >
-                "Create New Client"
+                "Create new client"
             </button>
         </div>
         {move || {
@@ -94,7 +95,16 @@ pub fn ClientsPage() -> impl IntoView {
                 </div>
             }
             .into_any(),
-            Some(Ok(page)) => view! { <ClientTable clients=page.items dialog=dialog/> }.into_any(),
+            Some(Ok(page)) => searchable(
+                Signal::stored(page.items),
+                query,
+                "Search your clients",
+                CLIENT_ORDERS,
+                client_words,
+                client_order,
+                move |clients| view! { <ClientTable clients=clients dialog=dialog/> }.into_any(),
+            )
+            .into_any(),
         }}
         {move || match dialog.get() {
             Dialog::None => ().into_any(),
@@ -190,6 +200,22 @@ fn ClientSecret(
     }
 }
 
+pub(crate) const CLIENT_ORDERS: &[(&str, &str)] = &[("created", "Newest"), ("name", "Name")];
+
+/// What search looks in: the name, the client ID and the callback URLs.
+pub(crate) fn client_words(c: &OAuthClient) -> Vec<&str> {
+    let mut words = vec![c.name.as_str(), c.client_id.as_str()];
+    words.extend(c.redirect_uris.iter().map(String::as_str));
+    words
+}
+
+pub(crate) fn client_order(sort: &str, a: &OAuthClient, b: &OAuthClient) -> std::cmp::Ordering {
+    match sort {
+        "name" => by_name(&a.name, &b.name),
+        _ => b.created_at.cmp(&a.created_at),
+    }
+}
+
 #[component]
 fn ClientTable(clients: Vec<OAuthClient>, dialog: RwSignal<Dialog>) -> impl IntoView {
     view! {
@@ -205,6 +231,9 @@ fn ClientTable(clients: Vec<OAuthClient>, dialog: RwSignal<Dialog>) -> impl Into
                                         {c.name.clone()}
                                         <div class="muted small">"Created " <When t=Some(c.created_at)/></div>
                                         {c.standard.then(|| view! { " " <span class="badge">"Standard"</span> })}
+                                        {c.disabled_at.map(|t| view! {
+                                            " " <span class="badge danger-badge" title=format::exact(t)>"Disabled by an administrator"</span>
+                                        })}
                                     </th>
                                     <td data-label="Client ID"><Mono text=c.client_id.clone() label=format!("Copy client ID of {}", c.name)/></td>
                                     <td data-label="Type">{if confidential { "Confidential" } else { "Public (PKCE)" }}</td>
@@ -297,8 +326,6 @@ fn ClientForm(
     let service_before = client.as_ref().and_then(|c| c.service_role);
     let service = RwSignal::new(service_before);
     let is_admin = use_auth().is_admin();
-    let error = RwSignal::new(None::<ApiError>);
-    let busy = RwSignal::new(false);
     // The grant types with the device grant as the checkbox says; `None` when unchanged.
     let grant_types = move || {
         let mut g: Vec<String> = grant_types_before
@@ -314,18 +341,15 @@ fn ClientForm(
         }
         (g != grant_types_before).then_some(g)
     };
-    let submit = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        busy.set(true);
-        error.set(None);
+    let saving = Submit::new(move || {
         let editing = editing.clone();
         let grant_types = grant_types();
         // The origins are sent only when edited; emptied, they go back to the default.
         let origins_text = origins.get_untracked();
         let allowed_origins = (origins_text.trim() != origins_before.trim())
             .then(|| Some(lines(&origins_text)).filter(|o| !o.is_empty()));
-        leptos::task::spawn_local(async move {
-            let result = match editing {
+        async move {
+            match editing {
                 None => api::create_oauth_client(CreateOAuthClient {
                     name: name.get_untracked().trim().to_string(),
                     redirect_uris: lines(&uris.get_untracked()),
@@ -362,16 +386,17 @@ fn ClientForm(
                 )
                 .await
                 .map(|_| on_saved.run(())),
-            };
-            if let Err(e) = result {
-                error.set(Some(e));
-                busy.set(false);
             }
-        });
+        }
+    });
+    let error = saving.error();
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        saving.run();
     };
     let creating = client.is_none();
     let title = match &client {
-        None => "Create New Client".to_string(),
+        None => "Create a new client".to_string(),
         Some(c) => format!("Edit “{}”", c.name),
     };
     view! {
@@ -462,7 +487,7 @@ fn ClientForm(
                 <ErrorNote error=error fields=&["name", "redirect_uris", "homepage_url", "allowed_origins", "post_logout_redirect_uris", "backchannel_logout_uri"]/>
                 <div class="actions">
                     <button type="button" class="secondary" on:click=move |_| on_cancel.run(())>"Cancel"</button>
-                    <button type="submit" disabled=move || busy.get()>{if creating { "Create client" } else { "Save" }}</button>
+                    <button type="submit" disabled=saving.busy()>{if creating { "Create client" } else { "Save" }}</button>
                 </div>
             </form>
         </Modal>

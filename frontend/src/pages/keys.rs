@@ -32,6 +32,7 @@ pub fn KeysPage() -> impl IntoView {
     let dialog = RwSignal::new(Dialog::None);
     let close = Callback::new(move |_| dialog.set(Dialog::None));
     let reload = Callback::new(move |_| keys.refetch());
+    let query = ListQuery::new("created");
     let enabled = move || {
         sub.get()
             .and_then(|s| s.ok())
@@ -50,7 +51,7 @@ pub fn KeysPage() -> impl IntoView {
             </div>
             <Show when=enabled>
                 <button type="button" id="create-key" on:click=move |_| dialog.set(Dialog::Create)>
-                    "Create API Key"
+                    "Create API key"
                 </button>
             </Show>
         </div>
@@ -76,7 +77,16 @@ pub fn KeysPage() -> impl IntoView {
                 </div>
             }
             .into_any(),
-            Some(Ok(page)) => view! { <KeyTable keys=page.items dialog=dialog enabled=Signal::derive(enabled)/> }.into_any(),
+            Some(Ok(page)) => searchable(
+                Signal::stored(page.items),
+                query,
+                "Search your keys",
+                KEY_ORDERS,
+                |k: &ApiKey| vec![k.name.as_str(), k.hint.as_str()],
+                key_order,
+                move |keys| view! { <KeyTable keys=keys dialog=dialog enabled=Signal::derive(enabled)/> }.into_any(),
+            )
+            .into_any(),
         }}
         {move || match dialog.get() {
             Dialog::None => ().into_any(),
@@ -105,6 +115,25 @@ pub fn KeysPage() -> impl IntoView {
                 view! { <SecretPanel title=title label="API key" secret=k.secret note=note on_done=close/> }.into_any()
             }
         }}
+    }
+}
+
+const KEY_ORDERS: &[(&str, &str)] = &[
+    ("created", "Newest"),
+    ("name", "Name"),
+    ("used", "Last used"),
+    ("expires", "Expires soonest"),
+];
+
+fn key_order(sort: &str, a: &ApiKey, b: &ApiKey) -> std::cmp::Ordering {
+    match sort {
+        "name" => by_name(&a.name, &b.name),
+        // Never used last; a key without expiry after every dated one.
+        "used" => b.last_used_at.cmp(&a.last_used_at),
+        "expires" => {
+            (a.expires_at.is_none(), a.expires_at).cmp(&(b.expires_at.is_none(), b.expires_at))
+        }
+        _ => b.created_at.cmp(&a.created_at),
     }
 }
 
@@ -198,51 +227,41 @@ fn CreateKey(
     let (choices, default) = expiry_choices(max_days);
     let expiry = RwSignal::new(default);
     let custom_date = RwSignal::new(String::new());
-    let error = RwSignal::new(None::<ApiError>);
-    let busy = RwSignal::new(false);
-    let local_error = RwSignal::new(None::<String>);
-
-    let submit = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        local_error.set(None);
+    let creating = Submit::new(move || {
         let expires_at = match expiry.get_untracked().as_str() {
-            "never" => None,
-            "custom" => match format::day_at(&custom_date.get_untracked(), 23, 59, 59) {
-                Some(t) => Some(t),
-                None => {
-                    local_error.set(Some("Choose the date the key should stop working.".into()));
-                    return;
-                }
-            },
+            "never" => Ok(None),
+            "custom" => format::day_at(&custom_date.get_untracked(), 23, 59, 59)
+                .map(Some)
+                .ok_or_else(|| {
+                    ApiError::local("Choose the date the key should stop working.".into())
+                }),
             // The cap itself: ask for none and the server gives exactly the cap, by
             // its own clock (the browser's may be ahead).
-            days if max_days.is_some_and(|m| days == m.to_string()) => None,
-            days => days.parse::<i64>().ok().map(|d| {
+            days if max_days.is_some_and(|m| days == m.to_string()) => Ok(None),
+            days => Ok(days.parse::<i64>().ok().map(|d| {
                 chrono::DateTime::<Utc>::from_timestamp_millis(js_sys::Date::now() as i64)
                     .unwrap_or_default()
                     + Duration::days(d)
-            }),
+            })),
         };
-        busy.set(true);
-        error.set(None);
-        let body = CreateApiKey {
+        let body = expires_at.map(|expires_at| CreateApiKey {
             name: name.get_untracked().trim().to_string(),
             permission: permission.get_untracked(),
             expires_at,
-        };
-        leptos::task::spawn_local(async move {
-            match api::create_api_key(body).await {
-                Ok(k) => on_created.run(k),
-                Err(e) => {
-                    error.set(Some(e));
-                    busy.set(false);
-                }
-            }
         });
+        async move {
+            on_created.run(api::create_api_key(body?).await?);
+            Ok(())
+        }
+    });
+    let error = creating.error();
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        creating.run();
     };
 
     view! {
-        <Modal title="Create API Key" on_close=on_cancel>
+        <Modal title="Create an API key" on_close=on_cancel>
             <form on:submit=submit id="create-key-form">
                 <label class="field">
                     <span>"Name"</span>
@@ -321,11 +340,10 @@ fn CreateKey(
                         />
                     </label>
                 </Show>
-                {move || local_error.get().map(|m| view! { <p class="error" role="alert">{m}</p> })}
                 <ErrorNote error=error fields=&["name", "expires_at"]/>
                 <div class="actions">
                     <button type="button" class="secondary" on:click=move |_| on_cancel.run(())>"Cancel"</button>
-                    <button type="submit" disabled=move || busy.get()>"Create key"</button>
+                    <button type="submit" disabled=creating.busy()>"Create key"</button>
                 </div>
             </form>
         </Modal>
@@ -335,22 +353,14 @@ fn CreateKey(
 #[component]
 fn RenameKey(key: ApiKey, on_cancel: Callback<()>, on_done: Callback<()>) -> impl IntoView {
     let name = RwSignal::new(key.name.clone());
-    let error = RwSignal::new(None::<ApiError>);
-    let busy = RwSignal::new(false);
     let id = key.id.clone();
+    let renaming = Submit::new(move || {
+        let (id, n) = (id.clone(), name.get_untracked().trim().to_string());
+        async move { api::rename_api_key(&id, n).await.map(|_| on_done.run(())) }
+    });
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        busy.set(true);
-        let (id, n) = (id.clone(), name.get_untracked().trim().to_string());
-        leptos::task::spawn_local(async move {
-            match api::rename_api_key(&id, n).await {
-                Ok(_) => on_done.run(()),
-                Err(e) => {
-                    error.set(Some(e));
-                    busy.set(false);
-                }
-            }
-        });
+        renaming.run();
     };
     view! {
         <Modal title=format!("Rename “{}”", key.name) on_close=on_cancel>
@@ -366,10 +376,10 @@ fn RenameKey(key: ApiKey, on_cancel: Callback<()>, on_done: Callback<()>) -> imp
                         on:input=move |ev| name.set(event_target_value(&ev))
                     />
                 </label>
-                <ErrorNote error=error/>
+                <ErrorNote error=renaming.error()/>
                 <div class="actions">
                     <button type="button" class="secondary" on:click=move |_| on_cancel.run(())>"Cancel"</button>
-                    <button type="submit" disabled=move || busy.get()>"Rename"</button>
+                    <button type="submit" disabled=renaming.busy()>"Rename"</button>
                 </div>
             </form>
         </Modal>

@@ -175,8 +175,13 @@ pub enum Action {
     /// Mark a client standard (or not): its consent is then skipped for everyone, so
     /// only an administrator, signed in, may — never a key, however full its access.
     MarkStandard,
+    /// Disable (or enable) any client of the subscription: it stops every grant of the
+    /// client, so only an administrator, signed in recently — never a key.
+    DisableOAuthClient,
     /// List or revoke one's authorized applications.
     ManageAuthorizedApps,
+    /// See the authorized applications of anyone in the subscription.
+    ViewPeoplesApps,
     /// Allow or deny an application on the consent page: only the person, signed in.
     DecideConsent,
     /// See one's second steps of sign-in: only the person, signed in.
@@ -261,7 +266,9 @@ impl Principal {
                 | Action::GrantLastingAccess
                 | Action::RedirectOAuthClient
                 | Action::MarkStandard
+                | Action::DisableOAuthClient
                 | Action::ManageAuthorizedApps
+                | Action::ViewPeoplesApps
         );
         if not_by_oauth && matches!(self.via, Via::OAuth { .. }) {
             return Err(ApiError::forbidden(
@@ -278,6 +285,8 @@ impl Principal {
                 | Action::ResetAnyApiKey
                 | Action::ViewSubscriptionApiKeys
                 | Action::MarkStandard
+                | Action::DisableOAuthClient
+                | Action::ViewPeoplesApps
         );
         if needs_admin && !self.is_admin() {
             return Err(ApiError::forbidden(
@@ -293,6 +302,7 @@ impl Principal {
                 | Action::ChangeSettings
                 | Action::ResetAnyApiKey
                 | Action::MarkStandard
+                | Action::DisableOAuthClient
                 | Action::MintFullAccessKey
                 | Action::ResetClientSecret
                 | Action::IssueClientSecret

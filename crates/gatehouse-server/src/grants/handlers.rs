@@ -46,6 +46,45 @@ pub async fn list_apps(
 }
 
 #[utoipa::path(
+    get,
+    path = "/api/v1/users/{id}/authorized-apps",
+    operation_id = "list_user_authorized_apps",
+    tag = "authorized-apps",
+    summary = "A person's authorized applications, active and revoked (admin): what acts for them besides their keys.",
+    security(("session" = []), ("bearer" = []), ("zsessionid" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The person's user id."), PageParams),
+    responses((status = 200, description = "A page of grants.", body = Page<AuthorizedApp>), (status = 400, response = E400), (status = 401, response = E401), (status = 403, response = E403), (status = 404, response = E404))
+)]
+pub async fn list_user_apps(
+    state: web::Data<AppState>,
+    Authenticated(principal): Authenticated,
+    path: web::Path<String>,
+    query: web::Query<PageParams>,
+) -> Result<web::Json<Page<AuthorizedApp>>, ApiError> {
+    principal.require(Action::ViewPeoplesApps)?;
+    let user_id = path.into_inner();
+    crate::routing::id_or_404(&user_id)?;
+    let limit = query.limit()?;
+    let before = query.time_cursor()?;
+    let sub_id = principal.subscription.id.clone();
+    let rows = state
+        .db
+        .read(move |conn| {
+            // Someone of another subscription is 404, as one who does not exist.
+            crate::db::users::find_in_subscription(conn, &sub_id, &user_id)?
+                .ok_or(ApiError::NotFound)?;
+            Ok(store::list_for_user(conn, &user_id, before.clone(), limit)?)
+        })
+        .await?;
+    Ok(web::Json(page(
+        rows,
+        limit,
+        |(g, _)| time_key(g.created_at, &g.id),
+        |(g, c)| super::to_api(&g, &c),
+    )))
+}
+
+#[utoipa::path(
     post,
     path = "/api/v1/authorized-apps/{id}/revoke",
     operation_id = "revoke_authorized_app",

@@ -17,7 +17,8 @@ use crate::routing::resource;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/authorized-apps").get(handlers::list_apps))
-        .service(resource("/authorized-apps/{id}/revoke").post(handlers::revoke_app));
+        .service(resource("/authorized-apps/{id}/revoke").post(handlers::revoke_app))
+        .service(resource("/users/{id}/authorized-apps").get(handlers::list_user_apps));
 }
 
 pub fn to_api(

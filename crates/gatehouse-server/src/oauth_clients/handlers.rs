@@ -318,7 +318,7 @@ fn client_changes(
     path = "/api/v1/oauth-clients/{id}",
     operation_id = "update_oauth_client",
     tag = "oauth-clients",
-    summary = "Edit name, callback URLs, homepage, logo; admins may set `standard`. Changing the callback URLs or `standard` needs a signed-in session.",
+    summary = "Edit name, callback URLs, homepage, logo; admins may set `standard` and `disabled`. Changing the callback URLs, `standard` or `disabled` needs a signed-in session.",
     security(("session" = [], "csrf" = []), ("bearer" = []), ("zsessionid" = [])),
     params(("id" = uuid::Uuid, Path, description = "The record's id.")),
     request_body = UpdateOAuthClient,
@@ -340,6 +340,9 @@ pub async fn update_client(
     if body.standard.is_some() {
         principal.require(Action::MarkStandard)?;
     }
+    if body.disabled.is_some() {
+        principal.require(Action::DisableOAuthClient)?;
+    }
     let new_uris = body
         .redirect_uris
         .as_deref()
@@ -356,7 +359,7 @@ pub async fn update_client(
     // standard, and people are asked again.
     let unmark_standard =
         row.standard && callbacks_change && !principal.is_admin() && body.standard.is_none();
-    let metadata = checked_metadata(
+    let mut metadata = checked_metadata(
         &state,
         &principal,
         MetadataChange {
@@ -370,8 +373,26 @@ pub async fn update_client(
         Some(&row),
     )?;
     let now = state.clock.now();
+    // Only a change of state is one: disabling a disabled client keeps its first time.
+    let disabling = body
+        .disabled
+        .filter(|d| *d != row.metadata.disabled_at.is_some());
+    if let Some(d) = disabling {
+        metadata.disabled_at = d.then_some(now);
+    }
     let mut changes = client_changes(&body, new_uris, unmark_standard, now)?;
     changes.metadata = (metadata != row.metadata).then(|| metadata.to_json());
+    let toggled = disabling.map(|d| {
+        let action = if d {
+            "oauth_client.disabled"
+        } else {
+            "oauth_client.enabled"
+        };
+        Audit::by(&principal, &meta, action)
+            .target("oauth_client", &row.id)
+            .named(&row.name)
+            .subject(&row.owner_id)
+    });
     let before = row.clone();
     let audit = Audit::by(&principal, &meta, "oauth_client.updated")
         .target("oauth_client", &row.id)
@@ -391,6 +412,25 @@ pub async fn update_client(
             store::update(conn, &sub_id, &id, &changes)?;
             if let Some(unmarked) = &unmarked {
                 unmarked.record(conn)?;
+            }
+            if let Some(toggled) = &toggled {
+                let mut revoked = 0;
+                if disabling == Some(true) {
+                    // Every token the client holds stops now; enabling it again
+                    // brings none of them back.
+                    for grant in grants_store::active_ids_for_client(conn, &id)? {
+                        revoked += usize::from(grants_store::revoke(
+                            conn,
+                            Holder::Client(&id),
+                            &grant,
+                            now,
+                        )?);
+                    }
+                }
+                toggled
+                    .clone()
+                    .details(json!({"grants_revoked": revoked}))
+                    .record(conn)?;
             }
             let row = store::find_in_subscription(conn, &sub_id, &id)?.ok_or(ApiError::NotFound)?;
             super::service_account::follow(conn, &row, Some(&before), now)?;
@@ -490,6 +530,7 @@ pub async fn delete_client(
     let row = visible_client(&state, &principal, &path).await?;
     let audit = Audit::by(&principal, &meta, "oauth_client.deleted")
         .target("oauth_client", &row.id)
+        .named(&row.name)
         .subject(&row.owner_id)
         .details(json!({"name": row.name, "client_id": row.client_id}));
     let (sub_id, id) = (principal.subscription.id.clone(), row.id.clone());

@@ -196,6 +196,7 @@ pub fn to_api(row: &store::ClientRow) -> OAuthClient {
         // A service account has its client's record id (it exists exactly while the
         // client has a service role).
         service_user_id: row.service_role().is_some().then(|| row.id.clone()),
+        disabled_at: row.metadata.disabled_at.map(clock::utc),
     }
 }
 

@@ -266,6 +266,8 @@ both_backends!(
     a_narrowed_refresh_keeps_the_refresh_tokens_scope,
     two_first_time_allows_at_once_both_work,
     the_consent_view_names_who_registered_the_client,
+    admins_disable_any_client_and_its_tokens_stop,
+    admins_see_a_persons_authorized_apps,
 );
 
 async fn the_code_flow_with_a_confidential_client_and_refresh(b: Backend) {
@@ -2496,4 +2498,162 @@ async fn decisions_recheck_the_callback_url(b: Backend) {
         .await
         .expect_err("a code for a dropped callback");
     assert!(format!("{err:?}").contains("invalid_grant"), "{err:?}");
+}
+
+/// An administrator disables a client someone else registered: its tokens stop at once,
+/// it gets no new authorizations or tokens, and enabling it again brings back nothing
+/// revoked. Only administrators may, signed in.
+async fn admins_disable_any_client_and_its_tokens_stop(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    let NewUser { client: owner, .. } = app.user(&admin, Role::Editor).await;
+    let NewUser { client: user, .. } = app.user(&admin, Role::Viewer).await;
+    let reg = register(&owner, false, &[CALLBACK]).await;
+    let tokens = authorize(&app, &user, &reg, &["api:read"]).await;
+    let api = bearer(&app, &tokens);
+    assert_eq!(api.get("/api/v1/me").await.status(), StatusCode::OK);
+    let path = format!("/api/v1/oauth-clients/{}", reg.id);
+
+    // The owner may not disable their own client, nor a full-access key of an admin.
+    let res = owner.patch(&path, &json!({"disabled": true})).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let IssuedKey { secret, .. } = app.api_key(&admin, "full_access").await;
+    let res = app
+        .with_key(&secret)
+        .patch(&path, &json!({"disabled": true}))
+        .await;
+    assert_eq!(error_code(res).await, "session_required");
+    assert_eq!(api.get("/api/v1/me").await.status(), StatusCode::OK);
+
+    let disabled: OAuthClient = admin
+        .patch(&path, &json!({"disabled": true}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(disabled.disabled_at.is_some());
+    // The access token and the refresh token stop at once.
+    assert_eq!(
+        api.get("/api/v1/me").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let refused = token_raw(
+        &app,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", tokens.refresh_token().unwrap().secret()),
+        ],
+        Some((&reg.client_id, reg.secret.as_deref().unwrap())),
+    )
+    .await;
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        refused.json::<Value>().await.unwrap()["error"],
+        "invalid_client"
+    );
+    // No new authorization: the client is unknown to the authorization endpoint.
+    let res = user
+        .http
+        .get(app.url(&format!(
+            "/oauth/authorize?response_type=code&client_id={}&redirect_uri={CALLBACK}",
+            reg.client_id
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    // The person's app shows as revoked; the owner sees the client disabled.
+    let apps: Page<AuthorizedApp> = user
+        .get("/api/v1/authorized-apps")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(apps.items[0].state, GrantState::Revoked);
+    let seen: OAuthClient = owner.get(&path).await.json().await.unwrap();
+    assert_eq!(seen.disabled_at, disabled.disabled_at);
+    // Disabling again changes nothing, not even the time.
+    let again: OAuthClient = admin
+        .patch(&path, &json!({"disabled": true}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(again.disabled_at, disabled.disabled_at);
+
+    // Enabled again: new authorizations work, the old tokens stay dead.
+    let enabled: OAuthClient = admin
+        .patch(&path, &json!({"disabled": false}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(enabled.disabled_at.is_none());
+    let fresh = authorize(&app, &user, &reg, &["api:read"]).await;
+    assert_eq!(
+        bearer(&app, &fresh).get("/api/v1/me").await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        api.get("/api/v1/me").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    // Both changes are in the audit log, named, with what disabling revoked.
+    let events = admin
+        .get_json("/api/v1/audit-events?action=oauth_client.disabled")
+        .await;
+    let items = events["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{events}");
+    assert_eq!(items[0]["details"]["grants_revoked"], 1);
+    assert_eq!(items[0]["details"]["target_name"], "Acme Dashboard");
+    let events = admin
+        .get_json("/api/v1/audit-events?action=oauth_client.enabled")
+        .await;
+    assert_eq!(events["items"].as_array().unwrap().len(), 1);
+}
+
+/// An administrator opens a person and sees what acts for them: their authorized
+/// applications, active and revoked; nobody else may, nor for another subscription.
+async fn admins_see_a_persons_authorized_apps(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    let NewUser {
+        client: user,
+        id: user_id,
+        ..
+    } = app.user(&admin, Role::Editor).await;
+    let reg = register(&admin, false, &[CALLBACK]).await;
+    authorize(&app, &user, &reg, &["api:read"]).await;
+    let path = format!("/api/v1/users/{user_id}/authorized-apps");
+    let apps: Page<AuthorizedApp> = admin.get(&path).await.json().await.unwrap();
+    assert_eq!(apps.items.len(), 1);
+    assert_eq!(apps.items[0].client_name, "Acme Dashboard");
+    assert_eq!(apps.items[0].state, GrantState::Active);
+    // The person revokes it: the admin sees it revoked.
+    user.post(
+        &format!("/api/v1/authorized-apps/{}/revoke", apps.items[0].id),
+        &json!({}),
+    )
+    .await;
+    let apps: Page<AuthorizedApp> = admin.get(&path).await.json().await.unwrap();
+    assert_eq!(apps.items[0].state, GrantState::Revoked);
+    // Not for the person themselves (they have their own list), nor by an OAuth token.
+    assert_eq!(user.get(&path).await.status(), StatusCode::FORBIDDEN);
+    let tokens = authorize(&app, &admin, &reg, &["api:read"]).await;
+    assert_eq!(
+        bearer(&app, &tokens).get(&path).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    // Another subscription's admin, an unknown id and a malformed one: 404.
+    let other = app.second_subscription().await;
+    assert_eq!(other.admin.get(&path).await.status(), StatusCode::NOT_FOUND);
+    let unknown = format!("/api/v1/users/{}/authorized-apps", uuid::Uuid::new_v4());
+    assert_eq!(admin.get(&unknown).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        admin
+            .get("/api/v1/users/nope/authorized-apps")
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
 }

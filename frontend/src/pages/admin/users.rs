@@ -29,12 +29,36 @@ pub(super) fn user_label(u: &User) -> String {
     }
 }
 
+const USER_ORDERS: &[(&str, &str)] = &[
+    ("name", "Username"),
+    ("created", "Newest"),
+    ("sign_in", "Last sign-in"),
+    ("role", "Role"),
+];
+
+fn user_order(sort: &str, a: &User, b: &User) -> std::cmp::Ordering {
+    let name = || by_name(&a.username, &b.username);
+    match sort {
+        "created" => b.created_at.cmp(&a.created_at),
+        "sign_in" => b.last_sign_in_at.cmp(&a.last_sign_in_at).then_with(name),
+        // Administrators first.
+        "role" => Role::ALL
+            .iter()
+            .position(|r| *r == a.role)
+            .cmp(&Role::ALL.iter().position(|r| *r == b.role))
+            .then_with(name),
+        _ => name(),
+    }
+}
+
 #[component]
 pub fn UsersPage() -> impl IntoView {
     let auth = use_auth();
     let users = Pager::<User>::new();
-    let load = move |reset: bool| users.load(reset, api::users);
-    load(true);
+    // The whole list: search and order work on everyone, not on a first page.
+    let load = move || users.load(true, |_| api::all_users());
+    load();
+    let query = ListQuery::new("name");
     let dialog = RwSignal::new(UserDialog::None);
     let close = Callback::new(move |_| dialog.set(UserDialog::None));
     let row_error = RwSignal::new(None::<ApiError>);
@@ -50,7 +74,7 @@ pub fn UsersPage() -> impl IntoView {
                 }),
                 Err(e) => {
                     row_error.set(Some(e));
-                    load(true);
+                    load();
                 }
             }
         });
@@ -70,10 +94,16 @@ pub fn UsersPage() -> impl IntoView {
                         return view! { <Loading/> }.into_any();
                     }
                     let me = me.clone();
-                    // Read here, so that this closure (not the table's children, which
-                    // run untracked) re-renders when a row changes.
-                    let items = users.items.get();
-                    view! {
+                    searchable(
+                        users.items.into(),
+                        query,
+                        "Search users",
+                        USER_ORDERS,
+                        |u: &User| vec![u.username.as_str(), u.display_name.as_str(), u.email.as_deref().unwrap_or_default()],
+                        user_order,
+                        move |items| {
+                            let me = me.clone();
+                            view! {
                         <DataTable id="users-table" label="Users" headers=&["User", "Role", "State", "Last sign-in", ""]>
                                     {items.into_iter().map(|u| {
                                         let is_me = u.id == me;
@@ -155,16 +185,18 @@ pub fn UsersPage() -> impl IntoView {
                                         }
                                     }).collect_view()}
                                 </DataTable>
-                    }
+                            }
+                            .into_any()
+                        },
+                    )
                     .into_any()
                 }
             }
-            <MoreButton has_more=Signal::derive(move || users.next.with(Option::is_some)) loading=users.loading on_more=Callback::new(move |_| load(false))/>
             {move || match dialog.get() {
                 UserDialog::None => ().into_any(),
                 UserDialog::Create => view! {
                     <CreateUserForm on_cancel=close on_created=Callback::new(move |(u, pw): (User, Option<String>)| {
-                        load(true);
+                        load();
                         dialog.set(match pw { Some(pw) => UserDialog::Password(u, pw), None => UserDialog::None });
                     })/>
                 }.into_any(),
@@ -175,7 +207,7 @@ pub fn UsersPage() -> impl IntoView {
                             title=format!("Delete {}?", user_label(&u))
                             confirm_label="Delete user"
                             action=move || { let id = id.clone(); async move { api::delete_user(&id).await } }
-                            on_done=Callback::new(move |_| { load(true); dialog.set(UserDialog::None); })
+                            on_done=Callback::new(move |_| { load(); dialog.set(UserDialog::None); })
                             on_cancel=close
                         >
                             <p>"Their API keys, sessions and authorized applications are removed, and every token of theirs stops at once. This cannot be undone."</p>
@@ -189,7 +221,7 @@ pub fn UsersPage() -> impl IntoView {
                             title=format!("Disable {}?", user_label(&u))
                             confirm_label="Disable user"
                             action=move || { let id = id.clone(); async move { api::update_user(&id, UpdateUser { state: Some(UserState::Disabled), ..Default::default() }).await } }
-                            on_done=Callback::new(move |_| { load(true); dialog.set(UserDialog::None); })
+                            on_done=Callback::new(move |_| { load(); dialog.set(UserDialog::None); })
                             on_cancel=close
                         >
                             <p>"They are signed out at once, and their API keys and authorized applications stop working until you enable them again. Nothing is deleted."</p>
@@ -208,13 +240,13 @@ pub fn UsersPage() -> impl IntoView {
                         )
                     };
                     // Cancelled: the list is read again, so the menu shows the role kept.
-                    let cancel = Callback::new(move |_| { load(true); dialog.set(UserDialog::None); });
+                    let cancel = Callback::new(move |_| { load(); dialog.set(UserDialog::None); });
                     view! {
                         <ConfirmAction
                             title=format!("Make {} {}?", user_label(&u), format::role_label(role).to_lowercase())
                             confirm_label="Change role"
                             action=move || { let id = id.clone(); async move { api::update_user(&id, UpdateUser { role: Some(role), ..Default::default() }).await } }
-                            on_done=Callback::new(move |_| { load(true); dialog.set(UserDialog::None); })
+                            on_done=Callback::new(move |_| { load(); dialog.set(UserDialog::None); })
                             on_cancel=cancel
                         >
                             <p>{effect}</p>
@@ -228,7 +260,7 @@ pub fn UsersPage() -> impl IntoView {
                             title=format!("Reset two-step sign-in of {}?", user_label(&u))
                             confirm_label="Reset two-step sign-in"
                             action=move || { let id = id.clone(); async move { api::reset_user_second_factors(&id).await } }
-                            on_done=Callback::new(move |_| { load(true); dialog.set(UserDialog::None); })
+                            on_done=Callback::new(move |_| { load(); dialog.set(UserDialog::None); })
                             on_cancel=close
                         >
                             <p>"For a lost phone. Their authenticator apps and recovery codes are removed and they are signed out everywhere; they sign in with their password and set up a new second step."</p>
