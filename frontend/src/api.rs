@@ -657,15 +657,11 @@ pub async fn authorized_apps() -> ApiResult<Page<AuthorizedApp>> {
     every_page("/authorized-apps?limit=200").await
 }
 
-/// One page of a person's authorized applications (admin).
-pub async fn user_authorized_apps(
-    user_id: &str,
-    cursor: Option<String>,
-) -> ApiResult<Page<AuthorizedApp>> {
-    get(&format!(
-        "/users/{}/authorized-apps{}",
-        encode(user_id),
-        query(&[("limit", "50"), ("cursor", cursor.as_deref().unwrap_or(""))])
+/// A person's authorized applications (admin).
+pub async fn user_authorized_apps(user_id: &str) -> ApiResult<Page<AuthorizedApp>> {
+    every_page(&format!(
+        "/users/{}/authorized-apps?limit=200",
+        encode(user_id)
     ))
     .await
 }

@@ -51,6 +51,11 @@ impl Submit {
         F: Fn() -> Fut + 'static,
         Fut: std::future::Future<Output = crate::api::ApiResult<()>> + 'static,
     {
+        Submit::boxed(std::rc::Rc::new(move || Box::pin(work())))
+    }
+
+    /// The action itself, compiled once: every form's work arrives boxed.
+    fn boxed(work: BoxedAction) -> Self {
         Submit(Action::new_local(move |_: &()| {
             let work = work();
             async move { work.await.err() }
@@ -210,7 +215,7 @@ fn confirm_boxed(
     on_cancel: Callback<()>,
     children: Children,
 ) -> AnyView {
-    let submit = Submit::new(move || run());
+    let submit = Submit::boxed(run);
     view! {
         <Confirm title=title confirm_label=confirm_label on_confirm=Callback::new(move |_| submit.run()) on_cancel=on_cancel busy=submit.busy() error=submit.error()>
             {children()}
@@ -639,6 +644,10 @@ pub struct Pager<T: Send + Sync + 'static> {
     pub error: RwSignal<Option<ApiError>>,
 }
 
+type PageFuture<T> = std::pin::Pin<
+    Box<dyn std::future::Future<Output = crate::api::ApiResult<gatehouse_types::Page<T>>>>,
+>;
+
 impl<T: Send + Sync + 'static> Clone for Pager<T> {
     fn clone(&self) -> Self {
         *self
@@ -672,8 +681,13 @@ impl<T: Send + Sync + 'static> Pager<T> {
         };
         self.loading.set(true);
         self.error.set(None);
+        // Boxed: the loading below is compiled once per record type, not per caller.
+        self.receive(reset, Box::pin(fetch(cursor)));
+    }
+
+    fn receive(self, reset: bool, page: PageFuture<T>) {
         leptos::task::spawn_local(async move {
-            match fetch(cursor).await {
+            match page.await {
                 Ok(page) => {
                     if reset {
                         self.items.set(page.items);
@@ -790,25 +804,35 @@ impl ListQuery {
     /// `items` that contain what was typed in any of their `words` (ignoring case),
     /// in the chosen order. Tracks both, so a view that calls it follows them.
     pub fn apply<T>(&self, items: Vec<T>, words: Words<T>, order: Order<T>) -> Vec<T> {
-        let needle = self.text.with(|t| t.trim().to_lowercase());
-        let sort = self.sort.get();
-        let mut shown: Vec<usize> = (0..items.len())
-            .filter(|i| {
-                needle.is_empty()
-                    || words(&items[*i])
-                        .iter()
-                        .any(|w| w.to_lowercase().contains(&needle))
-            })
-            .collect();
-        // The indices are sorted, not the records: one sort in the bundle for every
-        // list, rather than one per record type.
-        sort_indices(&mut shown, &|a, b| order(sort, &items[a], &items[b]));
+        let shown = self.shown(items.len(), &|i| words(&items[i]), &|sort, a, b| {
+            order(sort, &items[a], &items[b])
+        });
         let mut slots: Vec<Option<T>> = items.into_iter().map(Some).collect();
         shown.into_iter().filter_map(|i| slots[i].take()).collect()
     }
+
+    /// Which of `n` records show, in which order, by their indices: compiled once for
+    /// every list, not once per record type.
+    fn shown<'a>(
+        &self,
+        n: usize,
+        words: &dyn Fn(usize) -> Vec<&'a str>,
+        order: &dyn Fn(&str, usize, usize) -> std::cmp::Ordering,
+    ) -> Vec<usize> {
+        let needle = self.text.with(|t| t.trim().to_lowercase());
+        let sort = self.sort.get();
+        let mut shown: Vec<usize> = (0..n)
+            .filter(|i| {
+                needle.is_empty() || words(*i).iter().any(|w| w.to_lowercase().contains(&needle))
+            })
+            .collect();
+        sort_indices(&mut shown, &|a, b| order(sort, a, b));
+        shown
+    }
 }
 
-fn sort_indices(indices: &mut [usize], order: &dyn Fn(usize, usize) -> std::cmp::Ordering) {
+/// Sorts indices (stably) by `order`: the one sort the bundle carries.
+pub fn sort_indices(indices: &mut [usize], order: &dyn Fn(usize, usize) -> std::cmp::Ordering) {
     indices.sort_by(|a, b| order(*a, *b));
 }
 
@@ -824,7 +848,7 @@ pub fn ListControls(
     #[prop(into)] total: Signal<usize>,
 ) -> impl IntoView {
     view! {
-        <div class="toolbar list-controls" role="search" aria-label=label>
+        <div class="toolbar list-controls" role="search">
             <label class="field grow">
                 <span>{label}</span>
                 <input
@@ -885,16 +909,30 @@ pub fn searchable<T: Clone + Send + Sync + 'static>(
     order: Order<T>,
     render: impl Fn(Vec<T>) -> AnyView + Send + Sync + 'static,
 ) -> impl IntoView {
-    let shown = Memo::new(move |_| query.apply(source.get(), words, order).len());
+    let shown = Signal::derive(move || query.apply(source.get(), words, order).len());
+    let total = Signal::derive(move || source.with(Vec::len));
+    let body = move || {
+        let items = query.apply(source.get(), words, order);
+        if items.is_empty() {
+            no_match(query)
+        } else {
+            render(items)
+        }
+    };
+    list_with_controls(query, label, sorts, shown, total, Box::new(body))
+}
+
+fn list_with_controls(
+    query: ListQuery,
+    label: &'static str,
+    sorts: &'static [(&'static str, &'static str)],
+    shown: Signal<usize>,
+    total: Signal<usize>,
+    body: Box<dyn Fn() -> AnyView + Send + Sync>,
+) -> AnyView {
     view! {
-        <ListControls query=query label=label sorts=sorts shown=shown total=Signal::derive(move || source.with(Vec::len))/>
-        {move || {
-            let items = query.apply(source.get(), words, order);
-            if items.is_empty() {
-                no_match(query)
-            } else {
-                render(items)
-            }
-        }}
+        <ListControls query=query label=label sorts=sorts shown=shown total=total/>
+        {body}
     }
+    .into_any()
 }

@@ -126,9 +126,15 @@ pub fn ordered_scopes(scopes: &[String]) -> Vec<String> {
         "api:write",
         "offline_access",
     ];
-    let mut out = scopes.to_vec();
-    out.sort_by_key(|s| ORDER.iter().position(|o| o == s).unwrap_or(ORDER.len()));
-    out
+    let rank = |i: usize| {
+        ORDER
+            .iter()
+            .position(|o| *o == scopes[i])
+            .unwrap_or(ORDER.len())
+    };
+    let mut order: Vec<usize> = (0..scopes.len()).collect();
+    crate::components::sort_indices(&mut order, &|a, b| rank(a).cmp(&rank(b)));
+    order.into_iter().map(|i| scopes[i].clone()).collect()
 }
 
 /// What a scope lets an application do, in plain words.

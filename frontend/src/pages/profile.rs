@@ -208,38 +208,31 @@ fn PasswordForm(
     let current = RwSignal::new(String::new());
     let new = RwSignal::new(String::new());
     let repeat = RwSignal::new(String::new());
-    let error = RwSignal::new(None::<ApiError>);
-    let local = RwSignal::new(None::<String>);
-    let busy = RwSignal::new(false);
+    let changing = Submit::new(move || {
+        let (c, n) = (current.get_untracked(), new.get_untracked());
+        let checked = if n != repeat.get_untracked() {
+            Err(ApiError::local(
+                "The two new passwords differ. Type the same one twice.".into(),
+            ))
+        } else {
+            // The server's own rule, compiled into the app from the shared types crate.
+            gatehouse_types::validate::password(&n)
+                .map_err(|why| ApiError::local(format!("The new password {why}.")))
+        };
+        async move {
+            checked?;
+            let changed = api::change_password(c, n).await?;
+            current.set(String::new());
+            new.set(String::new());
+            repeat.set(String::new());
+            on_changed.run(changed);
+            Ok(())
+        }
+    });
+    let error = changing.error();
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        error.set(None);
-        local.set(None);
-        if new.get_untracked() != repeat.get_untracked() {
-            local.set(Some(
-                "The two new passwords differ. Type the same one twice.".into(),
-            ));
-            return;
-        }
-        // The server's own rule, compiled into the app from the shared types crate.
-        if let Err(why) = gatehouse_types::validate::password(&new.get_untracked()) {
-            local.set(Some(format!("The new password {why}.")));
-            return;
-        }
-        busy.set(true);
-        let (c, n) = (current.get_untracked(), new.get_untracked());
-        leptos::task::spawn_local(async move {
-            match api::change_password(c, n).await {
-                Ok(changed) => {
-                    current.set(String::new());
-                    new.set(String::new());
-                    repeat.set(String::new());
-                    on_changed.run(changed);
-                }
-                Err(e) => error.set(Some(e)),
-            }
-            busy.set(false);
-        });
+        changing.run();
     };
     view! {
         <form on:submit=submit id="password-form">
@@ -249,10 +242,9 @@ fn PasswordForm(
             {password_field("New password", "new_password", "new-password", new)}
             <FieldError error=error field="new_password"/>
             {password_field("New password again", "repeat_password", "new-password", repeat)}
-            {move || local.get().map(|m| view! { <p class="error" role="alert">{m}</p> })}
             <ErrorNote error=error fields=&["current_password", "new_password"]/>
             <div class="actions left">
-                <button type="submit" disabled=move || busy.get()>{submit_label}</button>
+                <button type="submit" disabled=changing.busy()>{submit_label}</button>
             </div>
         </form>
     }

@@ -219,26 +219,20 @@ fn ClientRows(
 /// Enabling gives nothing back that was revoked, so it needs no confirmation.
 #[component]
 fn EnableButton(id: String, name: String, on_enabled: Callback<OAuthClient>) -> impl IntoView {
-    let error = RwSignal::new(None::<ApiError>);
-    let busy = RwSignal::new(false);
-    let enable = move |_| {
+    let enabling = Submit::new(move || {
         let id = id.clone();
-        busy.set(true);
-        leptos::task::spawn_local(async move {
+        async move {
             let body = UpdateOAuthClient {
                 disabled: Some(false),
                 ..Default::default()
             };
-            match api::update_oauth_client(&id, body).await {
-                Ok(c) => on_enabled.run(c),
-                Err(e) => error.set(Some(e)),
-            }
-            busy.set(false);
-        });
-    };
+            on_enabled.run(api::update_oauth_client(&id, body).await?);
+            Ok(())
+        }
+    });
     view! {
-        <button type="button" class="secondary small" aria-label=format!("Enable {name}") disabled=move || busy.get() on:click=enable>"Enable"</button>
-        <ErrorNote error=error/>
+        <button type="button" class="secondary small" aria-label=format!("Enable {name}") disabled=enabling.busy() on:click=move |_| enabling.run()>"Enable"</button>
+        <ErrorNote error=enabling.error()/>
     }
 }
 

@@ -2,9 +2,7 @@
 //! edit, a new password when they forgot theirs, their API keys, the applications
 //! they allowed, and what they did.
 
-use gatehouse_types::{
-    AuthorizedApp, GrantState, PasswordReset, SubscriptionApiKey, UpdateUser, User, UserKind,
-};
+use gatehouse_types::{GrantState, PasswordReset, SubscriptionApiKey, UpdateUser, User, UserKind};
 use leptos::prelude::*;
 
 use crate::api::{self, AuditFilter, KeyFilter};
@@ -185,39 +183,39 @@ fn PersonKeys(user_id: String) -> impl IntoView {
 /// The applications the person allowed to act for them, active and revoked.
 #[component]
 fn PersonApps(user_id: String) -> impl IntoView {
-    let apps = Pager::<AuthorizedApp>::new();
-    let load = move |reset: bool| {
+    let apps = Loaded::new(move || {
         let id = user_id.clone();
-        apps.load(reset, move |c| async move {
-            api::user_authorized_apps(&id, c).await
-        })
-    };
-    load(true);
+        async move { api::user_authorized_apps(&id).await }
+    });
+    let reload = Callback::new(move |_| apps.refetch());
     view! {
         <section aria-labelledby="person-apps-heading">
             <h2 id="person-apps-heading">"Authorized applications"</h2>
-            <ErrorNote error=apps.error/>
-            {paged(apps, "No authorized applications.", |items| view! {
-                <DataTable id="person-apps" label="Their authorized applications" headers=&["Application", "May", "State", "First authorized", "Last used"]>
-                    {items.into_iter().map(|a| {
-                        let active = a.state == GrantState::Active;
-                        view! {
-                            <tr>
-                                <th scope="row" class="name">{a.client_name.clone()}</th>
-                                <td data-label="May" class="wrap">{format::ordered_scopes(&a.scopes).iter().map(|s| format::scope_text(s)).collect::<Vec<_>>().join("; ")}</td>
-                                <td data-label="State">{if active {
-                                    view! { <span class="badge ok">"Active"</span> }.into_any()
-                                } else {
-                                    view! { <span class="badge danger-badge">"Revoked"</span> }.into_any()
-                                }}</td>
-                                <td data-label="First authorized"><When t=Some(a.authorized_at)/></td>
-                                <td data-label="Last used"><When t=a.last_used_at/></td>
-                            </tr>
-                        }
-                    }).collect_view()}
-                </DataTable>
-            }.into_any())}
-            <MoreButton has_more=Signal::derive(move || apps.next.with(Option::is_some)) loading=apps.loading on_more=Callback::new(move |_| load(false))/>
+            {move || match apps.get() {
+                None => view! { <Loading/> }.into_any(),
+                Some(Err(e)) => view! { <LoadFailed error=e retry=reload/> }.into_any(),
+                Some(Ok(page)) if page.items.is_empty() => view! { <div class="empty"><p>"No authorized applications."</p></div> }.into_any(),
+                Some(Ok(page)) => view! {
+                    <DataTable id="person-apps" label="Their authorized applications" headers=&["Application", "May", "State", "First authorized", "Last used"]>
+                        {page.items.into_iter().map(|a| {
+                            let active = a.state == GrantState::Active;
+                            view! {
+                                <tr>
+                                    <th scope="row" class="name">{a.client_name.clone()}</th>
+                                    <td data-label="May" class="wrap">{format::ordered_scopes(&a.scopes).iter().map(|s| format::scope_text(s)).collect::<Vec<_>>().join("; ")}</td>
+                                    <td data-label="State">{if active {
+                                        view! { <span class="badge ok">"Active"</span> }.into_any()
+                                    } else {
+                                        view! { <span class="badge danger-badge">"Revoked"</span> }.into_any()
+                                    }}</td>
+                                    <td data-label="First authorized"><When t=Some(a.authorized_at)/></td>
+                                    <td data-label="Last used"><When t=a.last_used_at/></td>
+                                </tr>
+                            }
+                        }).collect_view()}
+                    </DataTable>
+                }.into_any(),
+            }}
         </section>
     }
 }

@@ -287,12 +287,7 @@ fn CreateUserForm(
     let email = RwSignal::new(String::new());
     let role = RwSignal::new(Role::Viewer);
     let password = RwSignal::new(String::new());
-    let error = RwSignal::new(None::<ApiError>);
-    let busy = RwSignal::new(false);
-    let submit = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        busy.set(true);
-        error.set(None);
+    let adding = Submit::new(move || {
         let opt = |s: String| {
             let t = s.trim().to_string();
             (!t.is_empty()).then_some(t)
@@ -304,15 +299,16 @@ fn CreateUserForm(
             role: role.get_untracked(),
             password: (!password.get_untracked().is_empty()).then(|| password.get_untracked()),
         };
-        leptos::task::spawn_local(async move {
-            match api::create_user(body).await {
-                Ok(c) => on_created.run((c.user, c.initial_password)),
-                Err(e) => {
-                    error.set(Some(e));
-                    busy.set(false);
-                }
-            }
-        });
+        async move {
+            let c = api::create_user(body).await?;
+            on_created.run((c.user, c.initial_password));
+            Ok(())
+        }
+    });
+    let error = adding.error();
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        adding.run();
     };
     view! {
         <Modal title="Add user" on_close=on_cancel>
@@ -353,7 +349,7 @@ fn CreateUserForm(
                 <ErrorNote error=error fields=&["username", "display_name", "email", "password"]/>
                 <div class="actions">
                     <button type="button" class="secondary" on:click=move |_| on_cancel.run(())>"Cancel"</button>
-                    <button type="submit" disabled=move || busy.get()>"Add user"</button>
+                    <button type="submit" disabled=adding.busy()>"Add user"</button>
                 </div>
             </form>
         </Modal>
