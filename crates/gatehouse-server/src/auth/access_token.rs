@@ -73,7 +73,12 @@ pub async fn verify(
         })
         .await?
         .ok_or_else(revoked)?;
-    if !entry.grant.is_active() || entry.grant.generation != claims.generation {
+    // A disabled client's grants are revoked; this also refuses a token minted in
+    // the moment of the disabling (client credentials re-activating its grant).
+    if !entry.grant.is_active()
+        || entry.grant.generation != claims.generation
+        || entry.client.metadata.disabled_at.is_some()
+    {
         return Err(revoked());
     }
     if entry.client.client_id != claims.client_id || entry.user.id != claims.sub {

@@ -73,8 +73,10 @@ pub fn find_by_user_code(
         .filter(oauth_device_codes::user_code_hash.eq(hash))
         .filter(oauth_device_codes::subscription_id.eq(subscription_id))
         .select((DeviceRow::as_select(), ClientRow::as_select()))
-        .first(conn)
+        .first::<(DeviceRow, ClientRow)>(conn)
         .optional()
+        // A device code of a client disabled since is no request to decide.
+        .map(|found| found.filter(|(_, c)| c.metadata.disabled_at.is_none()))
 }
 
 /// The person's decision on a pending, unexpired request; `false` when it was decided

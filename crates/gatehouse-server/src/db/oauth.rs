@@ -61,8 +61,10 @@ pub fn find_request(
         .filter(oauth_requests::id.eq(id))
         .filter(oauth_requests::user_id.eq(user_id))
         .select((RequestRow::as_select(), ClientRow::as_select()))
-        .first(conn)
+        .first::<(RequestRow, ClientRow)>(conn)
         .optional()
+        // A request of a client disabled since is no request: nobody may allow it.
+        .map(|found| found.filter(|(_, c)| c.metadata.disabled_at.is_none()))
 }
 
 /// Deletes a request; `false` when another decision already took it.

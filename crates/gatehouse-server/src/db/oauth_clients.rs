@@ -70,6 +70,39 @@ impl ClientMetadata {
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_else(|_| "{}".into())
     }
+
+    /// `self` is `read` with a request's changes; answers those changes applied to
+    /// `current` (the metadata as it is when written), keeping whatever someone else
+    /// changed meanwhile in the fields this request left alone.
+    pub fn rebased(&self, read: &ClientMetadata, current: &ClientMetadata) -> ClientMetadata {
+        fn pick<T: Clone + PartialEq>(mine: &T, read: &T, current: &T) -> T {
+            if mine != read { mine } else { current }.clone()
+        }
+        ClientMetadata {
+            grant_types: pick(&self.grant_types, &read.grant_types, &current.grant_types),
+            post_logout_redirect_uris: pick(
+                &self.post_logout_redirect_uris,
+                &read.post_logout_redirect_uris,
+                &current.post_logout_redirect_uris,
+            ),
+            backchannel_logout_uri: pick(
+                &self.backchannel_logout_uri,
+                &read.backchannel_logout_uri,
+                &current.backchannel_logout_uri,
+            ),
+            allowed_origins: pick(
+                &self.allowed_origins,
+                &read.allowed_origins,
+                &current.allowed_origins,
+            ),
+            service_role: pick(
+                &self.service_role,
+                &read.service_role,
+                &current.service_role,
+            ),
+            disabled_at: pick(&self.disabled_at, &read.disabled_at, &current.disabled_at),
+        }
+    }
 }
 
 /// The grant types of a client registered without naming any.
@@ -185,14 +218,22 @@ pub fn find_by_client_id(
     conn: &mut DbConnection,
     client_id: &str,
 ) -> QueryResult<Option<ClientRow>> {
-    let row = crate::on_backend!(conn, |c| {
+    Ok(find_even_disabled(conn, client_id)?.filter(|c| c.metadata.disabled_at.is_none()))
+}
+
+/// By the public `client_id`, disabled or not: only for signing a person out, which a
+/// disabled client must not prevent.
+pub fn find_even_disabled(
+    conn: &mut DbConnection,
+    client_id: &str,
+) -> QueryResult<Option<ClientRow>> {
+    crate::on_backend!(conn, |c| {
         oauth_clients::table
             .filter(oauth_clients::client_id.eq(client_id))
             .select(ClientRow::as_select())
             .first(c)
             .optional()
-    })?;
-    Ok(row.filter(|c| c.metadata.disabled_at.is_none()))
+    })
 }
 
 pub fn find_in_subscription(
@@ -263,4 +304,37 @@ pub fn delete(conn: &mut DbConnection, subscription_id: &str, id: &str) -> Query
     )
     .execute(conn)
     .map(|n| n > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A request applies only what it changed: what someone else changed meanwhile in
+    /// other fields stays, an administrator's disabling included.
+    #[test]
+    fn a_change_is_applied_to_the_metadata_as_it_is_now() {
+        let read = ClientMetadata::default();
+        let mine = ClientMetadata {
+            allowed_origins: Some(vec!["https://mine.example.com".into()]),
+            ..read.clone()
+        };
+        let now = chrono::DateTime::from_timestamp(1_800_000_000, 0)
+            .unwrap()
+            .naive_utc();
+        let current = ClientMetadata {
+            disabled_at: Some(now),
+            service_role: Some(Role::Viewer),
+            ..read.clone()
+        };
+        let written = mine.rebased(&read, &current);
+        assert_eq!(written.disabled_at, Some(now));
+        assert_eq!(written.service_role, Some(Role::Viewer));
+        assert_eq!(
+            written.allowed_origins,
+            Some(vec!["https://mine.example.com".to_string()])
+        );
+        // A field this request set back to what it read is left as it is now.
+        assert_eq!(read.rebased(&read, &current), current);
+    }
 }

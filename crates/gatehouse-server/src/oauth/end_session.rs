@@ -130,7 +130,8 @@ async fn end_session_inner(
         Some(id) => Some(
             state
                 .db
-                .read(move |conn| Ok(clients_store::find_by_client_id(conn, &id)?))
+                // A disabled client's people may still sign out through it.
+                .read(move |conn| Ok(clients_store::find_even_disabled(conn, &id)?))
                 .await?
                 .ok_or_else(|| refused("The application is not registered with Gatehouse."))?,
         ),

@@ -105,7 +105,8 @@ async fn client_credentials(
             asked
         }
     };
-    let (client_row_id, sub_id, owner_id, granted) = (
+    let (client_id, client_row_id, sub_id, owner_id, granted) = (
+        client.client_id.clone(),
         client.id.clone(),
         client.subscription_id.clone(),
         client.owner_id.clone(),
@@ -115,8 +116,12 @@ async fn client_credentials(
     let issued = state
         .db
         .write(move |conn| {
-            // The service account (its id is its client's record id) and the client's
-            // owner, as they are now: checked before anything is written.
+            // The client, its service account (its id is its client's record id) and
+            // the client's owner, as they are now: checked before anything is written
+            // (a client disabled since its authentication gets nothing).
+            if crate::db::oauth_clients::find_by_client_id(conn, &client_id)?.is_none() {
+                return Ok(None);
+            }
             let (Some(user), Some(owner)) = (
                 crate::db::users::find(conn, &client_row_id)?,
                 crate::db::users::find(conn, &owner_id)?,
@@ -147,7 +152,7 @@ async fn client_credentials(
         .await?;
     let Some((grant, changed, user, owner_role)) = issued else {
         return Err(OAuthError::unauthorized_client(
-            "This client's service account, or the person who registered the client, is disabled.",
+            "This client, its service account, or the person who registered it is disabled.",
         ));
     };
     // Never more than the person who registered the client may do now: a service

@@ -359,7 +359,7 @@ pub async fn update_client(
     // standard, and people are asked again.
     let unmark_standard =
         row.standard && callbacks_change && !principal.is_admin() && body.standard.is_none();
-    let mut metadata = checked_metadata(
+    let metadata = checked_metadata(
         &state,
         &principal,
         MetadataChange {
@@ -373,27 +373,18 @@ pub async fn update_client(
         Some(&row),
     )?;
     let now = state.clock.now();
-    // Only a change of state is one: disabling a disabled client keeps its first time.
-    let disabling = body
-        .disabled
-        .filter(|d| *d != row.metadata.disabled_at.is_some());
-    if let Some(d) = disabling {
-        metadata.disabled_at = d.then_some(now);
-    }
-    let mut changes = client_changes(&body, new_uris, unmark_standard, now)?;
-    changes.metadata = (metadata != row.metadata).then(|| metadata.to_json());
-    let toggled = disabling.map(|d| {
-        let action = if d {
-            "oauth_client.disabled"
-        } else {
-            "oauth_client.enabled"
-        };
+    let changes = client_changes(&body, new_uris, unmark_standard, now)?;
+    let (requested, read) = (metadata, row.metadata.clone());
+    let toggle_event = |action| {
         Audit::by(&principal, &meta, action)
             .target("oauth_client", &row.id)
             .named(&row.name)
             .subject(&row.owner_id)
-    });
-    let before = row.clone();
+    };
+    let (disabled_event, enabled_event) = (
+        toggle_event("oauth_client.disabled"),
+        toggle_event("oauth_client.enabled"),
+    );
     let audit = Audit::by(&principal, &meta, "oauth_client.updated")
         .target("oauth_client", &row.id)
         .named(&row.name)
@@ -406,37 +397,70 @@ pub async fn update_client(
             .subject(&row.owner_id)
             .details(json!({"reason": "callback URLs changed by a non-administrator"}))
     });
-    let (sub_id, id) = (principal.subscription.id.clone(), row.id.clone());
-    let row = audit
+    let (sub_id, id, disable) = (
+        principal.subscription.id.clone(),
+        row.id.clone(),
+        body.disabled,
+    );
+    let (row, logouts) = audit
         .write(&state.db, move |conn| {
+            // The row as it is now, locked (the first write takes PostgreSQL's row
+            // lock; SQLite has one writer): this request's changes are applied to it,
+            // not to what was read before, so that a change made meanwhile — an
+            // administrator disabling the client, its owner editing it — is neither
+            // undone by this one nor undoes it.
+            let touch = ClientChanges {
+                updated_at: Some(now),
+                ..Default::default()
+            };
+            store::update(conn, &sub_id, &id, &touch)?;
+            let current =
+                store::find_in_subscription(conn, &sub_id, &id)?.ok_or(ApiError::NotFound)?;
+            let mut metadata = requested.rebased(&read, &current.metadata);
+            // Only a change of state is one: disabling a disabled client keeps its
+            // first time, and records nothing.
+            let toggle = disable.filter(|d| *d != current.metadata.disabled_at.is_some());
+            metadata.disabled_at = match toggle {
+                Some(d) => d.then_some(now),
+                None => current.metadata.disabled_at,
+            };
+            let mut changes = changes.clone();
+            changes.metadata = (metadata != current.metadata).then(|| metadata.to_json());
             store::update(conn, &sub_id, &id, &changes)?;
             if let Some(unmarked) = &unmarked {
                 unmarked.record(conn)?;
             }
-            if let Some(toggled) = &toggled {
-                let mut revoked = 0;
-                if disabling == Some(true) {
-                    // Every token the client holds stops now; enabling it again
+            let mut logouts = Vec::new();
+            match toggle {
+                Some(true) => {
+                    // Every token the client holds stops now, and the app's sessions
+                    // for those people end (Back-Channel Logout); enabling it again
                     // brings none of them back.
+                    let mut revoked = 0;
                     for grant in grants_store::active_ids_for_client(conn, &id)? {
-                        revoked += usize::from(grants_store::revoke(
-                            conn,
-                            Holder::Client(&id),
-                            &grant,
-                            now,
-                        )?);
+                        if grants_store::revoke(conn, Holder::Client(&id), &grant, now)? {
+                            revoked += 1;
+                            logouts.extend(crate::logout::targets(
+                                conn,
+                                grants_store::LogoutScope::Grant(&grant),
+                                now,
+                            )?);
+                        }
                     }
+                    disabled_event
+                        .clone()
+                        .details(json!({"grants_revoked": revoked}))
+                        .record(conn)?;
                 }
-                toggled
-                    .clone()
-                    .details(json!({"grants_revoked": revoked}))
-                    .record(conn)?;
+                Some(false) => enabled_event.record(conn)?,
+                None => {}
             }
             let row = store::find_in_subscription(conn, &sub_id, &id)?.ok_or(ApiError::NotFound)?;
-            super::service_account::follow(conn, &row, Some(&before), now)?;
-            Ok(row)
+            super::service_account::follow(conn, &row, Some(&current), now)?;
+            Ok((row, logouts))
         })
         .await?;
+    crate::logout::send(&state, logouts, "client_disabled");
     state.auth.invalidate(Invalidate::Client(&row.id));
     // The service account (its record id is the client's) may have changed role or gone.
     state.auth.invalidate(Invalidate::User(&row.id));

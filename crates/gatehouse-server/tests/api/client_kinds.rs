@@ -15,6 +15,7 @@ both_backends!(
     only_administrators_give_a_client_a_service_account,
     a_service_gets_tokens_for_its_service_account,
     a_service_account_stops_with_its_client,
+    a_disabled_client_gets_nothing_by_any_path,
     client_credentials_errors_follow_rfc_6749,
     grant_types_limit_what_a_client_may_use,
     offline_access_is_a_known_scope,
@@ -1156,4 +1157,96 @@ async fn wrong_user_codes_are_throttled_and_other_subscriptions_codes_unknown(b:
         )
         .await;
     assert!(res.status().is_client_error());
+}
+
+/// A disabled client gets nothing by any path: its service account's tokens stop and it
+/// gets no new ones, a consent page opened before is gone, its owner's edits keep it
+/// disabled, and people may still sign out through it.
+async fn a_disabled_client_gets_nothing_by_any_path(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.admin().await;
+    let service = service(&admin, "viewer").await;
+    let (status, v) = token(&app, &service, &[("grant_type", "client_credentials")]).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let old = app.with_key(v["access_token"].as_str().unwrap());
+    assert_eq!(old.get("/api/v1/me").await.status(), StatusCode::OK);
+    // A person has the consent page of another client open.
+    let NewUser { client: user, .. } = app.user(&admin, Role::Editor).await;
+    let reg = register(&admin, false, &[CALLBACK]).await;
+    let res = user
+        .http
+        .get(app.url(&format!(
+            "/oauth/authorize?response_type=code&client_id={}&redirect_uri={CALLBACK}&scope=api%3Aread",
+            reg.client_id
+        )))
+        .send()
+        .await
+        .unwrap();
+    let location = res.headers()["location"].to_str().unwrap().to_string();
+    let request = location
+        .strip_prefix("/authorize?request=")
+        .unwrap()
+        .to_string();
+    let consent = format!("/api/v1/oauth/requests/{request}");
+    assert_eq!(user.get(&consent).await.status(), StatusCode::OK);
+
+    for r in [&service, &reg] {
+        let res = admin
+            .patch(
+                &format!("/api/v1/oauth-clients/{}", r.id),
+                &json!({"disabled": true}),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+    // The service's token stops, and it gets no new one.
+    assert_eq!(
+        old.get("/api/v1/me").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let (status, v) = token(&app, &service, &[("grant_type", "client_credentials")]).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{v}");
+    assert_eq!(v["error"], "invalid_client");
+    // The consent page opened before is gone, and cannot be allowed.
+    assert_eq!(user.get(&consent).await.status(), StatusCode::NOT_FOUND);
+    let res = user.post(&consent, &json!({"decision": "allow"})).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    // Its owner's edits of its metadata keep it disabled.
+    let res = admin
+        .patch(
+            &format!("/api/v1/oauth-clients/{}", reg.id),
+            &json!({"name": "Renamed", "allowed_origins": ["https://other.example.com"]}),
+        )
+        .await;
+    let v: Value = res.json().await.unwrap();
+    assert!(v["disabled_at"].is_string(), "{v}");
+    assert_eq!(v["allowed_origins"], json!(["https://other.example.com"]));
+    // A person may still sign out through it: a question, not an error.
+    let res = user
+        .get(&format!("/oauth/logout?client_id={}", reg.client_id))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+
+    // Enabled again: the service gets new tokens; the old one stays dead, and the
+    // person is asked again.
+    let res = admin
+        .patch(
+            &format!("/api/v1/oauth-clients/{}", service.id),
+            &json!({"disabled": false}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let (status, v) = token(&app, &service, &[("grant_type", "client_credentials")]).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(
+        app.with_key(v["access_token"].as_str().unwrap())
+            .get("/api/v1/me")
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        old.get("/api/v1/me").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
 }
