@@ -1,5 +1,5 @@
 """schemathesis hooks for `cargo xtask contract`: the records behind the run's own
-credentials (its user, its API key, its OAuth client) are left alone, so that the run
+credentials (its user, its API key, its OAuth client, its browser session) are left alone, so that the run
 keeps testing the server instead of locking itself out after its first reset or delete.
 Every other record, including everything schemathesis creates, is fair game."""
 
@@ -27,6 +27,7 @@ LIST_PATHS = {
     "/api/v1/subscription/api-keys",
     "/api/v1/oauth-clients",
     "/api/v1/authorized-apps",
+    "/api/v1/users/{id}/authorized-apps",
     "/api/v1/audit-events",
 }
 

@@ -74,6 +74,12 @@ pub fn contract() -> anyhow::Result<()> {
     let key_id = json_string(&created, "id").context("creating a key")?;
     let me = curl(&["-b", path_str(&jar)?, &format!("{base}/api/v1/me")])?;
     let user_id = json_string(&me, "id").context("reading the admin")?;
+    // The run's own browser session, its only one so far: ending it (`DELETE
+    // /api/v1/me/sessions/{id}`) would end the run.
+    let sessions = curl(&["-b", path_str(&jar)?, &format!("{base}/api/v1/me/sessions")])?;
+    let session_id = json_string(&sessions, "id")
+        .filter(|_| sessions.contains("\"current\":true"))
+        .context("reading the run's session")?;
     // Sign-ins with the admin's name and wrong passwords are part of the run: a high
     // threshold keeps them from locking the run's own user.
     raise_lockout_threshold(&base, &jar, &csrf)?;
@@ -111,7 +117,7 @@ pub fn contract() -> anyhow::Result<()> {
         .env("GATEHOUSE_ST_KEY", &key)
         .env(
             "GATEHOUSE_ST_PROTECTED",
-            format!("{user_id},{key_id},{client_row}"),
+            format!("{user_id},{key_id},{client_row},{session_id}"),
         )
         .env("SCHEMATHESIS_HOOKS", "schemathesis_hooks")
         .env("PYTHONPATH", crate::root().join("api-spec"))
