@@ -1,6 +1,7 @@
 //! Gatehouse's server: the actix-web JSON API over diesel, the web app's files, and the
 //! operator CLI.
-//! `startup` mounts every route; each domain folder owns its handlers and queries.
+//! `startup` mounts every route; each domain folder owns its handlers and rules, and
+//! its queries are its module of `db/` (named `store` in the domain).
 
 pub mod api_keys;
 pub mod audit;

@@ -140,8 +140,8 @@ impl Audit {
 
     /// Makes a change and records this event in one write transaction: the event is
     /// written after `change` succeeds, and if either fails neither is kept. Every change
-    /// a caller asks for goes through here (the `layers::writes_are_audited` test holds
-    /// the domains to it), so no change can forget its event.
+    /// a caller asks for goes through here (the `layers::changes_record_their_audit_event`
+    /// test holds the domains to it), so no change can forget its event.
     pub async fn write<T, F>(self, db: &Database, mut change: F) -> Result<T, ApiError>
     where
         F: FnMut(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,

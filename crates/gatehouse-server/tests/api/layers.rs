@@ -283,3 +283,84 @@ fn audit_actions_are_in_the_shared_list() {
         unknown.into_iter().collect::<Vec<_>>().join("\n")
     );
 }
+
+/// The files that the docs and the code's comments name exist: a path in backticks
+/// (`frontend/src/app.rs`, `…/auth/client.rs` for the server's sources) names a file or
+/// folder of the repository, or one relative to the file that names it. (Names of
+/// tests and of `PRODUCT.md`'s sections are not checked yet.)
+#[test]
+fn docs_name_only_files_that_exist() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let server_src = root.join("crates/gatehouse-server/src");
+    let bases = [
+        root.clone(),
+        server_src.clone(),
+        root.join("crates/gatehouse-server"),
+        root.join("frontend"),
+        root.join("xtask/src"),
+    ];
+    let mut files = Vec::new();
+    for dir in ["crates", "xtask/src", "frontend/src", "examples", "docs"] {
+        rust_files(&root.join(dir), &mut files);
+        markdown_files(&root.join(dir), &mut files);
+    }
+    for doc in ["README.md", "ARCHITECTURE.md"] {
+        files.push(root.join(doc));
+    }
+    const KINDS: [&str; 11] = [
+        ".rs", ".md", ".mjs", ".js", ".toml", ".sql", ".json", ".css", ".html", ".conf", ".py",
+    ];
+    let mut missing = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        let here = file.parent().unwrap();
+        for (i, quoted) in text.split('`').enumerate() {
+            // Odd pieces are inside backticks; a path has a slash and a known kind,
+            // and no spaces, wildcards or placeholders.
+            let named = quoted.trim_end_matches(['/', ':']);
+            if i % 2 == 0
+                || !named.contains('/')
+                || !KINDS.iter().any(|k| named.ends_with(k))
+                || named.contains([' ', '*', '{', '<', '$', '…'].as_slice()) && !named.starts_with("…/")
+                || named.contains("://")
+                // An address the server answers (`/api/v1/openapi.json`), not a file.
+                || named.starts_with('/')
+            {
+                continue;
+            }
+            // Relative to the repository, to the naming file's folders, or to one of
+            // the places the map writes paths from (the server's crate and sources,
+            // the web app, the xtask sources).
+            let found = match named.strip_prefix("…/") {
+                Some(rest) => server_src.join(rest).exists(),
+                None => bases
+                    .iter()
+                    .map(|b| b.as_path())
+                    .chain(here.ancestors())
+                    .any(|base| base.join(named).exists()),
+            };
+            if !found {
+                missing.push(format!("{}: `{named}`", file.display()));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "named but not there:\n{}",
+        missing.join("\n")
+    );
+}
+
+fn markdown_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() && !path.ends_with("node_modules") && !path.ends_with("target") {
+            markdown_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "md") {
+            out.push(path);
+        }
+    }
+}
