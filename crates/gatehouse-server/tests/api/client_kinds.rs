@@ -6,8 +6,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::both_backends;
+use crate::helpers::oauth::{CALLBACK, Registered, authorize, register};
 use crate::helpers::{Backend, Client, NewUser, TestApp, error_code, http_client, spawn_app};
-use crate::oauth::{CALLBACK, Registered, authorize, register};
 
 both_backends!(
     clients_register_their_metadata_under_rfc_7591_names,

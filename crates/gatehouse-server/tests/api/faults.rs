@@ -16,8 +16,8 @@ use serde_json::{Value, json};
 
 use crate::both_backends;
 use crate::cli::{Served, bootstrap, free_port, wait_ready};
+use crate::helpers::oauth::{Registered, authorize_at, register};
 use crate::helpers::{Backend, Client, fresh_database, tempfile_dir::TempDir};
-use crate::oauth::{Registered, authorize_at, register};
 
 both_backends!(
     a_killed_server_keeps_every_acknowledged_write,
@@ -159,7 +159,7 @@ async fn a_killed_server_keeps_every_acknowledged_write(b: Backend) {
     // whole grant, and must not take the others with it.
     let mut chains = Vec::new();
     for _ in 0..4 {
-        let reg = Arc::new(register(&admin, false, &[crate::oauth::CALLBACK]).await);
+        let reg = Arc::new(register(&admin, false, &[crate::helpers::oauth::CALLBACK]).await);
         let tokens = authorize_at(&base, None, &admin, &reg, &["api:read"]).await;
         chains.push((reg, tokens.refresh_token().unwrap().secret().clone()));
     }

@@ -48,8 +48,11 @@ fn strip(v: &mut Value) {
 async fn credentials(app: &TestApp, other: &OtherSubscription) -> Vec<(&'static str, Client)> {
     let full = app.api_key(&other.admin, "full_access").await.secret;
     let read = app.api_key(&other.admin, "read_only").await.secret;
-    let reg = crate::oauth::register(&other.admin, false, &[crate::oauth::CALLBACK]).await;
-    let tokens = crate::oauth::authorize(app, &other.admin, &reg, &["api:read", "api:write"]).await;
+    let reg =
+        crate::helpers::oauth::register(&other.admin, false, &[crate::helpers::oauth::CALLBACK])
+            .await;
+    let tokens =
+        crate::helpers::oauth::authorize(app, &other.admin, &reg, &["api:read", "api:write"]).await;
     let token = oauth2::TokenResponse::access_token(&tokens)
         .secret()
         .clone();
@@ -82,8 +85,9 @@ async fn every_route_keeps_subscriptions_apart(b: Backend) {
         secret: eve_key,
         id: key_id,
     } = app.api_key(&eve, "full_access").await;
-    let reg = crate::oauth::register(&admin, false, &[crate::oauth::CALLBACK]).await;
-    let tokens = crate::oauth::authorize(&app, &eve, &reg, &["api:read"]).await;
+    let reg =
+        crate::helpers::oauth::register(&admin, false, &[crate::helpers::oauth::CALLBACK]).await;
+    let tokens = crate::helpers::oauth::authorize(&app, &eve, &reg, &["api:read"]).await;
     let refresh = oauth2::TokenResponse::refresh_token(&tokens)
         .unwrap()
         .secret()
@@ -103,7 +107,7 @@ async fn every_route_keeps_subscriptions_apart(b: Backend) {
         .get(app.url(&format!(
             "/oauth/authorize?response_type=code&client_id={}&redirect_uri={}&scope=api:write&prompt=consent",
             reg.client_id,
-            crate::oauth::CALLBACK
+            crate::helpers::oauth::CALLBACK
         )))
         .send()
         .await
@@ -248,7 +252,9 @@ async fn every_route_keeps_subscriptions_apart(b: Backend) {
     }
 
     // The protocol: B's client cannot use, inspect or revoke A's tokens.
-    let b_reg = crate::oauth::register(&other.admin, false, &[crate::oauth::CALLBACK]).await;
+    let b_reg =
+        crate::helpers::oauth::register(&other.admin, false, &[crate::helpers::oauth::CALLBACK])
+            .await;
     let form = |pairs: &[(&str, &str)]| {
         crate::helpers::http_client()
             .post(app.url(pairs[0].1))

@@ -16,8 +16,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::both_backends;
+use crate::helpers::oauth::{CALLBACK, Registered, browser, oauth, param};
 use crate::helpers::{Backend, Client, NewUser, TestApp, http_client, spawn_app, spawn_app_with};
-use crate::oauth::{CALLBACK, Registered, browser, oauth, param};
 
 both_backends!(
     a_hint_signs_the_person_out_and_goes_back_to_the_app,

@@ -7,8 +7,8 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::both_backends;
+use crate::helpers::oauth::{CALLBACK, authorize, http, oauth, register};
 use crate::helpers::{Backend, Client, spawn_app, spawn_app_with, succeeded};
-use crate::oauth::{CALLBACK, authorize, http, oauth, register};
 
 both_backends!(
     metrics_count_what_operators_watch,

@@ -9,11 +9,11 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::both_backends;
+use crate::helpers::oauth::{CALLBACK, authorize, register};
 use crate::helpers::{
     ADMIN_PASSWORD, Backend, Client, TestApp, fresh_database, spawn_app, spawn_app_on, succeeded,
     tempfile_dir::TempDir,
 };
-use crate::oauth::{CALLBACK, authorize, register};
 
 const BIN: &str = env!("CARGO_BIN_EXE_gatehouse");
 

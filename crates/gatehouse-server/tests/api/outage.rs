@@ -48,11 +48,12 @@ async fn the_server_recovers_from_a_postgres_restart() {
         );
     }
 
-    let reg = crate::oauth::register(&admin, false, &[crate::oauth::CALLBACK]).await;
+    let reg =
+        crate::helpers::oauth::register(&admin, false, &[crate::helpers::oauth::CALLBACK]).await;
     let authorize = app.url(&format!(
         "/oauth/authorize?response_type=code&client_id={}&redirect_uri={}&scope=api:read",
         reg.client_id,
-        crate::oauth::CALLBACK
+        crate::helpers::oauth::CALLBACK
     ));
 
     shell(&stop);

@@ -7,8 +7,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::both_backends;
+use crate::helpers::oauth::{CALLBACK, authorize, register};
 use crate::helpers::{ADMIN_PASSWORD, Backend, Client, TestApp, spawn_app, spawn_app_with};
-use crate::oauth::{CALLBACK, authorize, register};
 
 both_backends!(
     behind_a_trusted_proxy_a_guesser_cannot_lock_the_client_out,

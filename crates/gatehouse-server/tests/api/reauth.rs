@@ -12,8 +12,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::both_backends;
+use crate::helpers::oauth::{CALLBACK, Registered, authorize, param, register};
 use crate::helpers::{Backend, Client, NewUser, TestApp, spawn_app};
-use crate::oauth::{CALLBACK, Registered, authorize, param, register};
 
 both_backends!(
     prompt_login_and_max_age_ask_for_a_new_sign_in,

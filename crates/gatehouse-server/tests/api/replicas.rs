@@ -122,7 +122,9 @@ async fn a_callback_removed_on_one_replica_gets_no_redirect_from_the_other(b: Ba
     let (one, two) = spawn_replicas(b, |s| s.credential_cache_seconds = 60).await;
     let admin = one.admin().await;
     let dropped = "https://old.example.com/callback";
-    let reg = crate::oauth::register(&admin, false, &[crate::oauth::CALLBACK, dropped]).await;
+    let reg =
+        crate::helpers::oauth::register(&admin, false, &[crate::helpers::oauth::CALLBACK, dropped])
+            .await;
     // Replica two caches the client: it authenticates it at the token endpoint.
     let res = two
         .anonymous()
@@ -141,7 +143,7 @@ async fn a_callback_removed_on_one_replica_gets_no_redirect_from_the_other(b: Ba
     let res = admin
         .patch(
             &format!("/api/v1/oauth-clients/{}", reg.id),
-            &json!({"redirect_uris": [crate::oauth::CALLBACK]}),
+            &json!({"redirect_uris": [crate::helpers::oauth::CALLBACK]}),
         )
         .await;
     assert_eq!(res.status(), StatusCode::OK);
@@ -224,8 +226,9 @@ async fn changes_reach_the_other_replica_as_they_commit() {
         ..
     } = one.user(&admin, Role::Editor).await;
     let IssuedKey { secret, .. } = one.api_key(&eve, "read_only").await;
-    let reg = crate::oauth::register(&admin, false, &[crate::oauth::CALLBACK]).await;
-    let tokens = crate::oauth::authorize(&one, &eve, &reg, &["api:read"]).await;
+    let reg =
+        crate::helpers::oauth::register(&admin, false, &[crate::helpers::oauth::CALLBACK]).await;
+    let tokens = crate::helpers::oauth::authorize(&one, &eve, &reg, &["api:read"]).await;
     let token_on_two = two.with_key(oauth2::TokenResponse::access_token(&tokens).secret());
     let key_on_two = two.with_key(&secret);
     assert_eq!(
@@ -245,7 +248,7 @@ async fn changes_reach_the_other_replica_as_they_commit() {
     times.push(refused_after(&token_on_two, "/api/v1/me", at, limit).await);
 
     // A grant revoked on one: its access token stops on two.
-    let tokens = crate::oauth::authorize(&one, &admin, &reg, &["api:read"]).await;
+    let tokens = crate::helpers::oauth::authorize(&one, &admin, &reg, &["api:read"]).await;
     let token_on_two = two.with_key(oauth2::TokenResponse::access_token(&tokens).secret());
     assert_eq!(
         token_on_two.get("/api/v1/me").await.status(),

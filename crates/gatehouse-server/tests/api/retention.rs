@@ -9,8 +9,8 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::both_backends;
+use crate::helpers::oauth::{CALLBACK, authorize, http, oauth, register};
 use crate::helpers::{Backend, TestApp, spawn_app, spawn_app_with, spawn_replicas, succeeded};
-use crate::oauth::{CALLBACK, authorize, http, oauth, register};
 
 both_backends!(
     a_client_refreshing_in_a_loop_does_not_grow_the_table,

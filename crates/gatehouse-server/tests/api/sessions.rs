@@ -410,8 +410,9 @@ async fn an_admins_lock_stops_everything_until_lifted(b: Backend) {
         username: victim_name,
     } = app.user(&admin, Role::Editor).await;
     let IssuedKey { secret: key, .. } = app.api_key(&victim, "read_only").await;
-    let reg = crate::oauth::register(&admin, false, &[crate::oauth::CALLBACK]).await;
-    let tokens = crate::oauth::authorize(&app, &victim, &reg, &["api:read"]).await;
+    let reg =
+        crate::helpers::oauth::register(&admin, false, &[crate::helpers::oauth::CALLBACK]).await;
+    let tokens = crate::helpers::oauth::authorize(&app, &victim, &reg, &["api:read"]).await;
     let refresh = {
         use oauth2::TokenResponse;
         tokens.refresh_token().unwrap().secret().clone()

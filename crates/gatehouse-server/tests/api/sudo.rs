@@ -8,8 +8,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::both_backends;
+use crate::helpers::oauth::{CALLBACK, param, register};
 use crate::helpers::{Backend, Client, NewUser, TestApp, error_code, spawn_app};
-use crate::oauth::{CALLBACK, param, register};
 use crate::reauth::{next_of, start};
 use crate::two_step::{PASSWORD, code_now, enrol, two_steps};
 
@@ -658,7 +658,7 @@ async fn lasting_access_for_apps_needs_a_recent_password(b: Backend) {
 async fn start_with_scope(
     app: &TestApp,
     user: &Client,
-    reg: &crate::oauth::Registered,
+    reg: &crate::helpers::oauth::Registered,
     scope: &str,
 ) -> String {
     let (challenge, _) = oauth2::PkceCodeChallenge::new_random_sha256();

@@ -13,11 +13,11 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::both_backends;
+use crate::helpers::oauth::{CALLBACK, Registered, authorize, browser, http, param, register};
 use crate::helpers::{
     Backend, IssuedKey, NewUser, OtherSubscription, TestApp, error_code, http_client, spawn_app,
     succeeded,
 };
-use crate::oauth::{CALLBACK, Registered, authorize, browser, http, param, register};
 
 both_backends!(
     metadata_describes_the_server,
@@ -330,7 +330,7 @@ async fn id_tokens_carry_nonce_auth_time_and_at_hash(b: Backend) {
     let app = spawn_app(b).await;
     let admin = app.admin().await;
     let reg = register(&admin, false, &[CALLBACK]).await;
-    let client = crate::oauth::oauth(&app, &reg, CALLBACK);
+    let client = crate::helpers::oauth::oauth(&app, &reg, CALLBACK);
     let (challenge, verifier) = oauth2::PkceCodeChallenge::new_random_sha256();
     let (url, _) = client
         .authorize_url(oauth2::CsrfToken::new_random)
@@ -589,7 +589,7 @@ async fn introspection_answers_for_every_credential(b: Backend) {
         .unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     // Spent, revoked, deleted, inactive: all inactive.
-    let renewed = crate::oauth::oauth(&app, &reg, CALLBACK)
+    let renewed = crate::helpers::oauth::oauth(&app, &reg, CALLBACK)
         .exchange_refresh_token(tokens.refresh_token().unwrap())
         .request_async(&http)
         .await

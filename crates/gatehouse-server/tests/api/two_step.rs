@@ -391,22 +391,29 @@ async fn only_the_person_signed_in_manages_second_steps(b: Backend) {
 
 /// Signs `user` in to the test client through the authorization endpoint with `openid`;
 /// the token endpoint's answer.
-async fn openid_tokens(app: &TestApp, user: &Client, reg: &crate::oauth::Registered) -> Value {
-    let client = crate::oauth::oauth(app, reg, crate::oauth::CALLBACK);
+async fn openid_tokens(
+    app: &TestApp,
+    user: &Client,
+    reg: &crate::helpers::oauth::Registered,
+) -> Value {
+    let client = crate::helpers::oauth::oauth(app, reg, crate::helpers::oauth::CALLBACK);
     let (challenge, verifier) = oauth2::PkceCodeChallenge::new_random_sha256();
     let (url, _) = client
         .authorize_url(oauth2::CsrfToken::new_random)
         .add_scope(oauth2::Scope::new("openid".into()))
         .set_pkce_challenge(challenge)
         .url();
-    let back = crate::oauth::browser(app, user, url.as_str(), true).await;
+    let back = crate::helpers::oauth::browser(app, user, url.as_str(), true).await;
     reqwest::Client::new()
         .post(app.url("/oauth/token"))
         .basic_auth(&reg.client_id, reg.secret.as_deref())
         .form(&[
             ("grant_type", "authorization_code"),
-            ("code", &crate::oauth::param(&back, "code").unwrap()),
-            ("redirect_uri", crate::oauth::CALLBACK),
+            (
+                "code",
+                &crate::helpers::oauth::param(&back, "code").unwrap(),
+            ),
+            ("redirect_uri", crate::helpers::oauth::CALLBACK),
             ("code_verifier", verifier.secret()),
         ])
         .send()
@@ -432,7 +439,8 @@ async fn id_tokens_say_how_the_person_signed_in(b: Backend) {
                 .contains(&json!(claim))
         );
     }
-    let reg = crate::oauth::register(&admin, false, &[crate::oauth::CALLBACK]).await;
+    let reg =
+        crate::helpers::oauth::register(&admin, false, &[crate::helpers::oauth::CALLBACK]).await;
     // A password alone: `pwd`.
     let NewUser { client: bob, .. } = app.user(&admin, Role::Viewer).await;
     let tokens = openid_tokens(&app, &bob, &reg).await;

@@ -89,8 +89,9 @@ async fn password_change_ends_other_sessions(b: Backend) {
     let elsewhere = app.admin().await;
     let also = app.admin().await;
     let fresh = app.api_key(&here, "full_access").await;
-    let reg = crate::oauth::register(&here, false, &[crate::oauth::CALLBACK]).await;
-    crate::oauth::authorize(&app, &here, &reg, &["api:read"]).await;
+    let reg =
+        crate::helpers::oauth::register(&here, false, &[crate::helpers::oauth::CALLBACK]).await;
+    crate::helpers::oauth::authorize(&app, &here, &reg, &["api:read"]).await;
     let res = here
         .put(
             "/api/v1/me/password",
@@ -615,12 +616,13 @@ async fn a_temporary_password_holds_the_session_until_the_person_chooses_their_o
         assert_eq!(error_code(res).await, "password_change_required");
     }
     // An app asking for a sign-in sends the person back to choose a password first.
-    let reg = crate::oauth::register(&admin, false, &[crate::oauth::CALLBACK]).await;
+    let reg =
+        crate::helpers::oauth::register(&admin, false, &[crate::helpers::oauth::CALLBACK]).await;
     let res = linus
         .get(&format!(
             "/oauth/authorize?response_type=code&client_id={}&redirect_uri={}&scope=openid&state=s&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256&prompt=none",
             reg.client_id,
-            crate::oauth::CALLBACK
+            crate::helpers::oauth::CALLBACK
         ))
         .await;
     let location = res.headers()["location"].to_str().unwrap().to_string();

@@ -2,6 +2,8 @@
 //! backend, with a bootstrapped subscription and admin, and clients that sign in the
 //! way a browser does (cookie jar plus the CSRF header).
 
+pub mod oauth;
+
 use diesel::Connection;
 use diesel::connection::SimpleConnection;
 use gatehouse_server::auth::password::hash_sync;
