@@ -70,7 +70,11 @@ pub fn ProfilePage() -> impl IntoView {
         </section>
         <TwoStep/>
         <Sessions password_changed=Signal::derive(move || pw_saved.with(Option::is_some))/>
-        <Activity/>
+        <super::admin::Activity
+            filter=api::AuditFilter { scope: "me".into(), ..Default::default() }
+            heading="Your activity"
+            id="my-activity"
+        />
     }
 }
 
@@ -165,33 +169,6 @@ fn Sessions(
                     <p>"Every other browser signed in as you is signed out at once, and the apps signed in through them are told. This browser stays signed in; your API keys and authorized applications keep working."</p>
                 </ConfirmAction>
             </Show>
-        </section>
-    }
-}
-
-/// What the person did lately, as the audit log records it.
-#[component]
-fn Activity() -> impl IntoView {
-    let events = Pager::new();
-    let filter = api::AuditFilter {
-        scope: "me".into(),
-        ..Default::default()
-    };
-    let load = move |reset: bool| {
-        let filter = filter.clone();
-        events.load(reset, move |c| async move {
-            api::audit_events(&filter, c).await
-        })
-    };
-    load(true);
-    view! {
-        <section aria-labelledby="activity-heading" id="activity">
-            <h2 id="activity-heading">"Your activity"</h2>
-            <ErrorNote error=events.error/>
-            {paged(events, "Nothing yet.", |items| view! {
-                <super::admin::EventTable id="my-activity" events=items/>
-            }.into_any())}
-            <MoreButton has_more=Signal::derive(move || events.next.with(Option::is_some)) loading=events.loading on_more=Callback::new(move |_| load(false))/>
         </section>
     }
 }

@@ -162,3 +162,33 @@ pub fn EventTable(id: &'static str, events: Vec<AuditEvent>) -> impl IntoView {
         </DataTable>
     }
 }
+
+/// A section of someone's audit events, newest first, a page at a time: one's own on
+/// the Profile, a person's on their admin page.
+#[component]
+pub fn Activity(
+    filter: AuditFilter,
+    heading: &'static str,
+    /// The table's id; the heading's is derived from it.
+    id: &'static str,
+) -> impl IntoView {
+    let events = Pager::new();
+    let load = move |reset: bool| {
+        let filter = filter.clone();
+        events.load(reset, move |c| async move {
+            api::audit_events(&filter, c).await
+        })
+    };
+    load(true);
+    let heading_id = format!("{id}-heading");
+    view! {
+        <section aria-labelledby=heading_id.clone()>
+            <h2 id=heading_id.clone()>{heading}</h2>
+            <ErrorNote error=events.error/>
+            {paged(events, "Nothing yet.", move |items| view! {
+                <EventTable id=id events=items/>
+            }.into_any())}
+            <MoreButton has_more=Signal::derive(move || events.next.with(Option::is_some)) loading=events.loading on_more=Callback::new(move |_| load(false))/>
+        </section>
+    }
+}

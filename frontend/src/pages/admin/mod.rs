@@ -8,7 +8,7 @@ mod person;
 mod settings;
 mod users;
 
-pub use audit::{AuditPage, EventTable};
+pub use audit::{Activity, AuditPage};
 pub use clients::AllClientsPage;
 pub use keys::AllKeysPage;
 pub use person::PersonPage;

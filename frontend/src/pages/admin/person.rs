@@ -75,7 +75,11 @@ fn Person(user: User) -> impl IntoView {
         })}
         <PersonKeys user_id=id.clone()/>
         <PersonApps user_id=id.clone()/>
-        <PersonActivity user_id=id.clone()/>
+        <super::Activity
+            filter=AuditFilter { scope: "all".into(), actor: id.clone(), ..Default::default() }
+            heading="Activity"
+            id="person-activity"
+        />
         <Show when=move || resetting.get()>
             {
                 let id = id.clone();
@@ -216,34 +220,6 @@ fn PersonApps(user_id: String) -> impl IntoView {
                     </DataTable>
                 }.into_any(),
             }}
-        </section>
-    }
-}
-
-/// What the person did, newest first.
-#[component]
-fn PersonActivity(user_id: String) -> impl IntoView {
-    let events = Pager::new();
-    let filter = AuditFilter {
-        scope: "all".into(),
-        actor: user_id,
-        ..Default::default()
-    };
-    let load = move |reset: bool| {
-        let filter = filter.clone();
-        events.load(reset, move |c| async move {
-            api::audit_events(&filter, c).await
-        })
-    };
-    load(true);
-    view! {
-        <section aria-labelledby="person-activity-heading">
-            <h2 id="person-activity-heading">"Activity"</h2>
-            <ErrorNote error=events.error/>
-            {paged(events, "Nothing yet.", |items| view! {
-                <super::EventTable id="person-activity" events=items/>
-            }.into_any())}
-            <MoreButton has_more=Signal::derive(move || events.next.with(Option::is_some)) loading=events.loading on_more=Callback::new(move |_| load(false))/>
         </section>
     }
 }
