@@ -17,7 +17,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
-use crate::bench::{Server, as_signed_in, curl, json_string, path_str, sign_in_with};
+use crate::live::{
+    Server, as_signed_in, bootstrap, curl, json_string, path_str, sign_in_with, wait_ready,
+};
 use crate::postgres;
 
 /// The replicas' trusted proxy: nginx, on loopback.
@@ -77,7 +79,7 @@ pub fn start(bin: &Path, replicas: usize, port: u16, password: &str) -> anyhow::
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
     let pg = postgres::Cluster::start().context("starting a throwaway PostgreSQL")?;
-    crate::bench::bootstrap(bin, &pg.url(), "Default", USERNAME, password)?;
+    bootstrap(bin, &pg.url(), "Default", USERNAME, password)?;
     let public_url = format!("http://127.0.0.1:{port}");
     let mut started = Vec::new();
     for i in 1..=replicas {
@@ -102,7 +104,7 @@ pub fn start(bin: &Path, replicas: usize, port: u16, password: &str) -> anyhow::
         });
     }
     for r in &started {
-        crate::bench::wait_ready(&format!("http://127.0.0.1:{}", r.port))?;
+        wait_ready(&format!("http://127.0.0.1:{}", r.port))?;
     }
     let ports: Vec<u16> = started.iter().map(|r| r.port).collect();
     let gated_port = free_port()?;
@@ -115,7 +117,7 @@ pub fn start(bin: &Path, replicas: usize, port: u16, password: &str) -> anyhow::
         dir,
         postgres: pg,
     };
-    crate::bench::wait_ready(&topology.base())?;
+    wait_ready(&topology.base())?;
     Ok(topology)
 }
 

@@ -13,8 +13,8 @@ use std::process::Command;
 
 use anyhow::{Context, bail};
 
-use crate::bench::{
-    PASSWORD, as_signed_in, curl, json_string, path_str, raise_lockout_threshold, serve,
+use crate::live::{
+    ADMIN, as_signed_in, curl, json_string, path_str, raise_lockout_threshold, serve, sign_in,
 };
 
 /// Examples per operation and phase: enough to find what the hand-written spec got
@@ -45,16 +45,7 @@ pub fn contract() -> anyhow::Result<()> {
     let db = format!("sqlite://{}/gatehouse.db", dir.display());
     let (server, base) = serve(&bin, &dir, &db)?;
     let jar = dir.join("cookies");
-    let signed_in = curl(&[
-        "-c",
-        path_str(&jar)?,
-        "-H",
-        "Content-Type: application/json",
-        "-d",
-        &format!("{{\"username\":\"bench@example.com\",\"password\":\"{PASSWORD}\"}}"),
-        &format!("{base}/api/v1/session"),
-    ])?;
-    let csrf = json_string(&signed_in, "csrf_token").context("signing in")?;
+    let csrf = sign_in(&base, &jar, ADMIN)?;
     let cookies = std::fs::read_to_string(&jar)?;
     let session = cookies
         .lines()

@@ -13,6 +13,7 @@
 mod bench;
 mod cluster;
 mod contract;
+mod live;
 mod postgres;
 mod web;
 

@@ -11,8 +11,9 @@ use std::time::Instant;
 
 use anyhow::Context;
 
-use super::{CONNECTIONS, DURATION, PASSWORD, Result, seed_keys, sign_in, wrk};
+use super::{CONNECTIONS, DURATION, Result, wrk};
 use crate::cluster::{self, free_port};
+use crate::live::{PASSWORD, seed_keys, sign_in};
 
 /// CPU seconds (user + system) by process name, summed over every process of it.
 fn cpu_by_name() -> BTreeMap<String, f64> {

@@ -20,13 +20,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
-use super::{Result, Server, curl, wrk};
+use super::{Result, wrk};
+use crate::live::{ADMIN, Server, curl, seed_keys, serve, sign_in, wait_ready};
 
 const USERS: usize = 100_000;
 const KEYS: usize = 1_000_000;
 /// The admin's own keys, made through the API before the bulk seed.
 const OWN_KEYS: usize = 100;
-const ADMIN: &str = "bench@example.com";
 const CONNECTIONS: u32 = 64;
 const LIST_CONNECTIONS: u32 = 8;
 const DURATION: &str = "10s";
@@ -288,17 +288,17 @@ fn start(bin: &Path, dir: &Path, url: &str) -> anyhow::Result<(Server, String)> 
             .stderr(log)
             .spawn()?,
     );
-    super::wait_ready(&base)?;
+    wait_ready(&base)?;
     Ok((server, base))
 }
 
 fn measure(bin: &Path, dir: &Path, store: Store) -> anyhow::Result<Report> {
     let backend = store.name();
     let url = store.url();
-    let (server, base) = super::serve(bin, dir, &url)?;
+    let (server, base) = serve(bin, dir, &url)?;
     let jar = dir.join("scale-cookies");
-    let csrf = super::sign_in(&base, &jar, ADMIN)?;
-    let secret = super::seed_keys(&base, &jar, &csrf, OWN_KEYS, "own key")?;
+    let csrf = sign_in(&base, &jar, ADMIN)?;
+    let secret = seed_keys(&base, &jar, &csrf, OWN_KEYS, "own key")?;
     let auth = format!("Authorization: Bearer {secret}");
     let pid = server.0.id();
     eprintln!("bench --scale ({backend}): {OWN_KEYS} keys");
