@@ -8,7 +8,7 @@
 use std::io::Write;
 
 use chrono::NaiveDateTime;
-use gatehouse_types::{Role, UserState};
+use gatehouse_types::UserState;
 use serde_json::json;
 
 use crate::audit::Audit;
@@ -16,14 +16,15 @@ use crate::auth::ClientMeta;
 use crate::auth::cache::Invalidate;
 use crate::clock;
 use crate::config::ExportFormat;
-use crate::db::DbConnection;
 use crate::db::api_keys::{self as keys_store, ApiKeyRow};
 use crate::db::audit::{self as audit_store, AuditEventRow, AuditFilter};
 use crate::db::grants::{self as grants_store, Holder};
+use crate::db::notify;
 use crate::db::subscriptions::{self as subscriptions_store, SubscriptionRow};
-use crate::db::users::{self as users_store, UserChanges, UserRow};
-use crate::db::{notify, sessions as sessions_store};
+use crate::db::users::{self as users_store, UserRow};
+use crate::db::{self, DbConnection};
 use crate::error::ApiError;
+use crate::users::rules;
 
 /// Who runs the command, as the audit log records it.
 fn operator() -> String {
@@ -115,7 +116,10 @@ pub enum UserCommand {
     Unlock,
 }
 
-/// Disables or unlocks a user; returns the user as now stored.
+/// Disables or unlocks a user by the rules an administrator's change follows
+/// ([`rules::apply`]); returns the user as now stored. The applications a disabled
+/// person used are not told by Back-Channel Logout from here (the command has no
+/// outbound client): their tokens fail at their next check.
 pub fn change_user(
     conn: &mut DbConnection,
     user: &UserRow,
@@ -123,72 +127,42 @@ pub fn change_user(
 ) -> Result<UserRow, ApiError> {
     let now = clock::system_now();
     let (sub_id, user_id) = (user.subscription_id.clone(), user.id.clone());
-    retrying(|| {
-        crate::db::transaction(&mut *conn, |conn| {
-            subscriptions_store::lock(conn, &sub_id)?;
-            let current = users_store::find_in_subscription(conn, &sub_id, &user_id)?
-                .ok_or(ApiError::NotFound)?;
-            let (changes, to) = match command {
-                UserCommand::Disable => {
-                    let is_active_admin =
-                        current.role == Role::Admin && current.state == UserState::Active;
-                    if is_active_admin
-                        && users_store::count_other_active_admins(conn, &sub_id, &user_id)? == 0
-                    {
-                        return Err(ApiError::conflict(
-                            gatehouse_types::codes::LAST_ADMIN,
-                            "this is the subscription's last active administrator; make someone \
-                         else an administrator first",
-                        ));
-                    }
-                    let changes = UserChanges {
-                        state: Some(UserState::Disabled.as_str().into()),
-                        updated_at: Some(now),
-                        ..Default::default()
-                    };
-                    (changes, UserState::Disabled)
-                }
-                UserCommand::Unlock => (UserChanges::unlock(now), UserState::Active),
-            };
-            users_store::update(conn, &sub_id, &user_id, &changes)?;
-            if command == UserCommand::Disable {
-                sessions_store::delete_for_user(conn, &user_id, None, now)?;
-            }
-            event("user.updated", &sub_id)
-                .target("user", &user_id)
-                .details(json!({
-                    "state": {"from": current.state.as_str(), "to": to.as_str()},
-                    "operator": operator(),
-                }))
-                .record(conn)?;
-            let locked = current.state == UserState::Locked
-                || current.password_locked_until.is_some_and(|u| u > now);
-            if command == UserCommand::Unlock && locked {
-                event("user.unlocked", &sub_id)
-                    .target("user", &user_id)
-                    .details(json!({"reason": "operator", "operator": operator()}))
-                    .record(conn)?;
-            }
-            tell(conn, Invalidate::User(&user_id))?;
-            users_store::find_in_subscription(conn, &sub_id, &user_id)?.ok_or(ApiError::NotFound)
-        })
+    let to = match command {
+        UserCommand::Disable => UserState::Disabled,
+        UserCommand::Unlock => UserState::Active,
+    };
+    let change = rules::Change::new(None, Some(to), now);
+    let lock_event = |action| {
+        event(action, &sub_id)
+            .target("user", &user_id)
+            .details(json!({"reason": "operator", "operator": operator()}))
+    };
+    db::write_now(conn, |conn| {
+        let applied = rules::apply(conn, &sub_id, &user_id, &change, now, lock_event)?;
+        event("user.updated", &sub_id)
+            .target("user", &user_id)
+            .details(json!({
+                "state": {"from": applied.before.state.as_str(), "to": to.as_str()},
+                "operator": operator(),
+            }))
+            .record(conn)?;
+        tell(conn, Invalidate::User(&user_id))?;
+        Ok(applied.after)
     })
 }
 
 /// Deletes an API key: it stops at once on this database's replicas.
 pub fn revoke_key(conn: &mut DbConnection, id: &str) -> Result<ApiKeyRow, ApiError> {
-    retrying(|| {
-        crate::db::transaction(&mut *conn, |conn| {
-            let key = keys_store::find(conn, id)?.ok_or(ApiError::NotFound)?;
-            keys_store::delete(conn, &key.subscription_id, &key.id)?;
-            event("api_key.deleted", &key.subscription_id)
-                .target("api_key", &key.id)
-                .subject(&key.user_id)
-                .details(json!({"name": key.name, "operator": operator()}))
-                .record(conn)?;
-            tell(conn, Invalidate::Key(&key.id))?;
-            Ok(key)
-        })
+    db::write_now(conn, |conn| {
+        let key = keys_store::find(conn, id)?.ok_or(ApiError::NotFound)?;
+        keys_store::delete(conn, &key.subscription_id, &key.id)?;
+        event("api_key.deleted", &key.subscription_id)
+            .target("api_key", &key.id)
+            .subject(&key.user_id)
+            .details(json!({"name": key.name, "operator": operator()}))
+            .record(conn)?;
+        tell(conn, Invalidate::Key(&key.id))?;
+        Ok(key)
     })
 }
 
@@ -196,38 +170,19 @@ pub fn revoke_key(conn: &mut DbConnection, id: &str) -> Result<ApiKeyRow, ApiErr
 /// tokens fail at their next check. Returns whether it was active.
 pub fn revoke_grant(conn: &mut DbConnection, id: &str) -> Result<bool, ApiError> {
     let now = clock::system_now();
-    retrying(|| {
-        crate::db::transaction(&mut *conn, |conn| {
-            let grant = grants_store::find_by_id(conn, id)?.ok_or(ApiError::NotFound)?;
-            let was_active =
-                grants_store::revoke(conn, Holder::User(&grant.user_id), &grant.id, now)?;
-            if was_active {
-                event("oauth_grant.revoked", &grant.subscription_id)
-                    .target("oauth_grant", &grant.id)
-                    .subject(&grant.user_id)
-                    .details(json!({"client_id": grant.client_id, "operator": operator()}))
-                    .record(conn)?;
-            }
-            tell(conn, Invalidate::Grant(&grant.id))?;
-            Ok(was_active)
-        })
-    })
-}
-
-/// Runs a change again while SQLite answers "busy": a server's writer took the write
-/// lock between this transaction's read and its write (the transaction rolled back
-/// whole, so running it again is safe). At most for about five seconds.
-fn retrying<T>(mut change: impl FnMut() -> Result<T, ApiError>) -> Result<T, ApiError> {
-    let mut attempt = 0;
-    loop {
-        match change() {
-            Err(ApiError::Busy) if attempt < 100 => {
-                attempt += 1;
-                std::thread::sleep(std::time::Duration::from_millis(50));
-            }
-            other => return other,
+    db::write_now(conn, |conn| {
+        let grant = grants_store::find_by_id(conn, id)?.ok_or(ApiError::NotFound)?;
+        let was_active = grants_store::revoke(conn, Holder::User(&grant.user_id), &grant.id, now)?;
+        if was_active {
+            event("oauth_grant.revoked", &grant.subscription_id)
+                .target("oauth_grant", &grant.id)
+                .subject(&grant.user_id)
+                .details(json!({"client_id": grant.client_id, "operator": operator()}))
+                .record(conn)?;
         }
-    }
+        tell(conn, Invalidate::Grant(&grant.id))?;
+        Ok(was_active)
+    })
 }
 
 /// Writes a subscription's audit log (`None`: the events no subscription owns), newest

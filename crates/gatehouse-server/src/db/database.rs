@@ -142,9 +142,9 @@ impl Database {
             let mut attempt = 0u32;
             loop {
                 match work(&mut conn) {
-                    Err(ApiError::Busy) if attempt < 8 => {
+                    Err(ApiError::Busy) if let Some(pause) = super::busy_pause(attempt) => {
                         attempt += 1;
-                        std::thread::sleep(Duration::from_millis(5 << attempt.min(5)));
+                        std::thread::sleep(pause);
                     }
                     other => {
                         conn.answered(match &other {

@@ -563,6 +563,32 @@ where
     conn.transaction(work)
 }
 
+/// How long to wait before running work again that SQLite answered "busy" (another
+/// writer took the write lock between this transaction's read and its write; the
+/// transaction rolled back whole, so running it again is safe): `None` after the last
+/// attempt. The server's pool and the operator's commands wait alike.
+pub fn busy_pause(attempt: u32) -> Option<Duration> {
+    (attempt < 8).then(|| Duration::from_millis(5 << (attempt + 1).min(5)))
+}
+
+/// Runs `work` as one transaction on a connection of its own (the operator's commands,
+/// beside running servers), again while SQLite answers "busy" ([`busy_pause`]).
+pub fn write_now<T>(
+    conn: &mut DbConnection,
+    mut work: impl FnMut(&mut DbConnection) -> Result<T, crate::error::ApiError>,
+) -> Result<T, crate::error::ApiError> {
+    let mut attempt = 0;
+    loop {
+        match transaction(conn, &mut work) {
+            Err(crate::error::ApiError::Busy) if let Some(pause) = busy_pause(attempt) => {
+                attempt += 1;
+                std::thread::sleep(pause);
+            }
+            other => return other,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

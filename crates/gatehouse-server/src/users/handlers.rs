@@ -5,20 +5,18 @@ use crate::error::responses::*;
 use actix_web::{HttpResponse, web};
 use gatehouse_types::{
     ChangePassword, CreateUser, CreatedUser, Page, PasswordChanged, PasswordReset,
-    RecentCredential, RecentKind, Role, UpdateMe, UpdateUser, User, UserKind, UserState, codes,
-    validate,
+    RecentCredential, RecentKind, UpdateMe, UpdateUser, User, UserKind, UserState, codes, validate,
 };
 use serde_json::json;
 
+use super::rules;
 use super::store::{self, NewUser, UserChanges, UserRow};
 use crate::audit::Audit;
 use crate::auth::cache::Invalidate;
 use crate::auth::password::generate_password;
 use crate::auth::{Action, Authenticated, ClientMeta, Principal};
-use crate::db::DbConnection;
 use crate::db::grants::LogoutScope;
 use crate::db::sessions as sessions_store;
-use crate::db::subscriptions as subscriptions_store;
 use crate::error::ApiError;
 use crate::pagination::{PageParams, page};
 use crate::secret::SecretString;
@@ -380,65 +378,21 @@ fn service_account() -> ApiError {
     )
 }
 
-fn last_admin() -> ApiError {
-    ApiError::conflict(
-        codes::LAST_ADMIN,
-        "This is the last active administrator of the subscription; make someone else an administrator first.",
-    )
-}
-
-/// Serializes admin changes within the subscription, then refuses a change that would
-/// leave it without an active admin. The target is re-read under the lock, so two
-/// admins demoting each other at once cannot both succeed.
-fn lock_and_check_last_admin(
-    conn: &mut DbConnection,
-    subscription_id: &str,
-    user_id: &str,
-    stays_admin: bool,
-) -> Result<UserRow, ApiError> {
-    subscriptions_store::lock(conn, subscription_id)?;
-    let current =
-        store::find_in_subscription(conn, subscription_id, user_id)?.ok_or(ApiError::NotFound)?;
-    let is_active_admin = current.role == Role::Admin && current.state == UserState::Active;
-    if is_active_admin
-        && !stays_admin
-        && store::count_other_active_admins(conn, subscription_id, user_id)? == 0
-    {
-        return Err(last_admin());
-    }
-    Ok(current)
-}
-
-/// What an administrator's update changes. Activating also unlocks — the admin's lock
-/// and a password lock alike; locking records when.
-fn admin_changes(body: &UpdateUser, now: chrono::NaiveDateTime) -> Result<UserChanges, ApiError> {
-    let mut changes = UserChanges {
-        display_name: body
-            .display_name
-            .as_deref()
-            .map(|d| field("display_name", validate::display_name(d)))
-            .transpose()?,
-        email: match &body.email {
-            None => None,
-            Some(None) => Some(None),
-            Some(Some(e)) => Some(Some(field("email", validate::email(e))?)),
-        },
-        role: body.role.map(|r| r.as_str().to_string()),
-        state: body.state.map(|s| s.as_str().to_string()),
-        updated_at: Some(now),
-        ..Default::default()
+/// What an administrator's update changes: role and state by the rules of
+/// [`rules::Change`], display name and e-mail checked here.
+fn admin_change(body: &UpdateUser, now: chrono::NaiveDateTime) -> Result<rules::Change, ApiError> {
+    let mut change = rules::Change::new(body.role, body.state, now);
+    change.changes.display_name = body
+        .display_name
+        .as_deref()
+        .map(|d| field("display_name", validate::display_name(d)))
+        .transpose()?;
+    change.changes.email = match &body.email {
+        None => None,
+        Some(None) => Some(None),
+        Some(Some(e)) => Some(Some(field("email", validate::email(e))?)),
     };
-    match body.state {
-        Some(UserState::Active) => {
-            let unlock = UserChanges::unlock(now);
-            changes.failed_sign_ins = unlock.failed_sign_ins;
-            changes.locked_at = unlock.locked_at;
-            changes.password_locked_until = unlock.password_locked_until;
-        }
-        Some(UserState::Locked) => changes.locked_at = Some(Some(now)),
-        Some(UserState::Disabled) | None => {}
-    }
-    Ok(changes)
+    Ok(change)
 }
 
 #[utoipa::path(
@@ -466,23 +420,19 @@ pub async fn update_user(
         return Err(service_account());
     }
     let now = state.clock.now();
-    let changes = admin_changes(&body, now)?;
+    let change = admin_change(&body, now)?;
     let was = target.state;
     // Locks and unlocks are audited as such, besides `user.updated`, judged by the
     // user as read under the subscription's lock.
-    let lock_event = |action| {
-        Audit::by(&principal, &meta, action)
-            .target("user", &target.id)
-            .named(&target.username)
-            .details(json!({"reason": "admin"}))
+    let lock_event = {
+        let (principal, meta, target) = (principal.clone(), meta.clone(), target.clone());
+        move |action| {
+            Audit::by(&principal, &meta, action)
+                .target("user", &target.id)
+                .named(&target.username)
+                .details(json!({"reason": "admin"}))
+        }
     };
-    let (locked_event, unlocked_event) = (lock_event("user.locked"), lock_event("user.unlocked"));
-    let new_state = body.state;
-    let stays_admin = body.role.is_none_or(|r| r == Role::Admin)
-        && body.state.is_none_or(|s| s == UserState::Active);
-    // Disabling or an admin's lock stops everything at once: sessions end here, and
-    // keys and tokens at their next request (the user is re-read with them).
-    let stopping = matches!(body.state, Some(UserState::Disabled | UserState::Locked));
     let audit = Audit::by(&principal, &meta, "user.updated")
         .target("user", &target.id)
         .named(&target.username)
@@ -493,35 +443,14 @@ pub async fn update_user(
             "email": body.email.is_some(),
         }));
     let (sub_id, user_id) = (principal.subscription.id.clone(), target.id.clone());
-    let row = audit
+    let applied = audit
         .write(&state.db, move |conn| {
-            let current = lock_and_check_last_admin(conn, &sub_id, &user_id, stays_admin)?;
-            let admin_locked = current.state == UserState::Locked;
-            let password_locked = current.password_locked_until.is_some_and(|u| u > now);
-            let mut logouts = Vec::new();
-            if stopping {
-                logouts = crate::logout::targets(conn, LogoutScope::User(&user_id), now)?;
-            }
-            store::update(conn, &sub_id, &user_id, &changes)?;
-            if stopping {
-                sessions_store::delete_for_user(conn, &user_id, None, now)?;
-            }
-            match new_state {
-                Some(UserState::Active) if admin_locked || password_locked => {
-                    unlocked_event.record(conn)?;
-                }
-                Some(UserState::Locked) if !admin_locked => locked_event.record(conn)?,
-                _ => {}
-            }
-            let row =
-                store::find_in_subscription(conn, &sub_id, &user_id)?.ok_or(ApiError::NotFound)?;
-            Ok((row, logouts))
+            rules::apply(conn, &sub_id, &user_id, &change, now, &lock_event)
         })
         .await?;
-    let (row, logouts) = row;
-    state.auth.invalidate(Invalidate::User(&row.id));
-    crate::logout::send(&state, logouts, "user_stopped");
-    Ok(web::Json(super::to_api(&row, now)))
+    state.auth.invalidate(Invalidate::User(&applied.after.id));
+    crate::logout::send(&state, applied.logouts, "user_stopped");
+    Ok(web::Json(super::to_api(&applied.after, now)))
 }
 
 #[utoipa::path(
@@ -552,15 +481,7 @@ pub async fn delete_user(
     let now = state.clock.now();
     let logouts = audit
         .write(&state.db, move |conn| {
-            lock_and_check_last_admin(conn, &sub_id, &user_id, false)?;
-            let logouts = crate::logout::targets(conn, LogoutScope::User(&user_id), now)?;
-            // Sessions, keys, grants (with their codes and refresh tokens) and the
-            // clients the user registered go with the user by cascade.
-            if !store::delete(conn, &sub_id, &user_id)? {
-                // Deleted meanwhile: nothing happened here, and nothing is recorded.
-                return Err(ApiError::NotFound);
-            }
-            Ok(logouts)
+            rules::delete(conn, &sub_id, &user_id, now)
         })
         .await?;
     state.auth.invalidate(Invalidate::User(&target.id));

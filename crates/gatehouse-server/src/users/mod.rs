@@ -3,6 +3,7 @@
 //! the server and compared in lower case.
 
 pub mod handlers;
+pub mod rules;
 
 pub use crate::auth::lockout::{
     LockEvents, PASSWORD_LOCK_DURATION, begin_password_attempt, password_failed,
