@@ -1,4 +1,4 @@
-//! `cargo xtask bench`: the speed targets of PRODUCT.md §9, measured, not asserted.
+//! `cargo xtask bench`: the speed targets of docs/PRODUCT.md §9, measured, not asserted.
 //!
 //! Builds the release server, starts it on a fresh SQLite database (then on a throwaway
 //! PostgreSQL cluster), seeds keys through
@@ -26,6 +26,8 @@ use crate::live::{
     ADMIN, PASSWORD, Server, curl, json_string, path_str, raise_lockout_threshold, seed_keys,
     serve, sign_in,
 };
+use crate::util::{build_server, root};
+use crate::{postgres, web};
 
 const SEEDED_KEYS: usize = 1000;
 /// Every throughput row runs at each of these `wrk` connection counts.
@@ -85,7 +87,7 @@ pub fn bench() -> anyhow::Result<()> {
         }
     }
     // wasm-opt (for a representative bundle) and playwright-core come from tests/.
-    let tests = crate::root().join("tests");
+    let tests = root().join("tests");
     if !tests.join("node_modules/playwright-core").exists()
         || !tests.join("node_modules/binaryen").exists()
     {
@@ -98,7 +100,7 @@ pub fn bench() -> anyhow::Result<()> {
             eprintln!("bench: `npm ci` in tests/ failed; the web rows may be incomplete");
         }
     }
-    let bundle = crate::web::build_web().context("building the web app")?;
+    let bundle = web::build_web().context("building the web app")?;
     let (bin, dir) = release_server()?;
     let result = run(&bin, &dir, &bundle, web_only);
     let _ = std::fs::remove_dir_all(&dir);
@@ -107,19 +109,14 @@ pub fn bench() -> anyhow::Result<()> {
 
 /// Builds the release server; returns its path and a fresh scratch folder.
 fn release_server() -> anyhow::Result<(PathBuf, PathBuf)> {
-    let bin = crate::build_server(true)?;
+    let bin = build_server(true)?;
     let dir = std::env::temp_dir().join(format!("gatehouse-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
     Ok((bin, dir))
 }
 
-fn run(
-    bin: &Path,
-    dir: &Path,
-    bundle: &crate::web::BundleSize,
-    web_only: bool,
-) -> anyhow::Result<()> {
+fn run(bin: &Path, dir: &Path, bundle: &web::BundleSize, web_only: bool) -> anyhow::Result<()> {
     let sqlite = format!("sqlite://{}/bench.db", dir.display());
     let (server, base) = serve(bin, dir, &sqlite)?;
     // The browser first, on the fresh database: the page lists at most 200 keys, so it
@@ -140,7 +137,7 @@ fn run(
     let on_sqlite = measure(&base, dir)?;
     drop(server);
     // The same on PostgreSQL: a throwaway cluster, as `cargo xtask test` starts one.
-    let on_postgres = match crate::postgres::Cluster::start() {
+    let on_postgres = match postgres::Cluster::start() {
         Ok(cluster) => {
             let (server, base) = serve(bin, dir, &cluster.url())?;
             let measured = measure(&base, dir);
@@ -627,7 +624,7 @@ fn devices_alone(bin: &Path, dir: &Path) -> anyhow::Result<()> {
         run
     };
     let sqlite = one(&format!("sqlite://{}/bench.db", dir.display()))?;
-    let cluster = crate::postgres::Cluster::start()?;
+    let cluster = postgres::Cluster::start()?;
     let postgres = one(&cluster.url())?;
     drop(cluster);
     let rows: [(&str, &DeviceRun); 2] = [("SQLite", &sqlite), ("PostgreSQL", &postgres)];
@@ -658,7 +655,7 @@ fn spa_load(
     username: &str,
     password: &str,
 ) -> anyhow::Result<std::result::Result<SpaLoad, String>> {
-    let root = crate::root();
+    let root = root();
     let skip = |why: String| {
         eprintln!("bench: skipping the web app's load time: {why}");
         Ok(Err(why))
@@ -700,7 +697,7 @@ fn spa_load(
     }))
 }
 
-fn print_web(bundle: &crate::web::BundleSize, load: &std::result::Result<SpaLoad, String>) {
+fn print_web(bundle: &web::BundleSize, load: &std::result::Result<SpaLoad, String>) {
     let kb = |bytes: u64| bytes as f64 / 1024.0;
     let verdict = |ok: bool| if ok { "meets" } else { "MISSES" };
     println!();

@@ -20,7 +20,8 @@ use anyhow::{Context, bail};
 use crate::live::{
     Server, as_signed_in, bootstrap, curl, json_string, path_str, sign_in_with, wait_ready,
 };
-use crate::postgres;
+use crate::util::{build_server, free_port, is_root, root};
+use crate::{postgres, web};
 
 /// The replicas' trusted proxy: nginx, on loopback.
 const NGINX_ADDRESS: &str = "127.0.0.1/32";
@@ -65,10 +66,6 @@ impl Drop for Topology {
     }
 }
 
-pub fn free_port() -> anyhow::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
 /// Starts PostgreSQL, bootstraps the admin (with `password`), `replicas` servers of
 /// `bin`, and nginx on `port`.
 pub fn start(bin: &Path, replicas: usize, port: u16, password: &str) -> anyhow::Result<Topology> {
@@ -92,7 +89,7 @@ pub fn start(bin: &Path, replicas: usize, port: u16, password: &str) -> anyhow::
                 .env("GATEHOUSE_PUBLIC_URL", &public_url)
                 .env("GATEHOUSE_TRUSTED_PROXIES", NGINX_ADDRESS)
                 .env("GATEHOUSE_METRICS_LISTEN", format!("127.0.0.1:{m}"))
-                .env("GATEHOUSE_WEB_DIR", crate::web::dist_dir())
+                .env("GATEHOUSE_WEB_DIR", web::dist_dir())
                 .env("GATEHOUSE_LOG_FORMAT", "json")
                 .stdout(Stdio::null())
                 .stderr(log),
@@ -174,23 +171,18 @@ fn gated_site(conf: &str, port: u16, service: u16) -> anyhow::Result<String> {
 }
 
 fn nginx(dir: &Path, port: u16, replicas: &[u16], gated: u16) -> anyhow::Result<Server> {
-    let conf = std::fs::read_to_string(crate::root().join("deploy/nginx.conf"))?;
+    let conf = std::fs::read_to_string(root().join("deploy/nginx.conf"))?;
     let mut site = nginx_site(&conf, port, replicas)?;
-    let forward_auth =
-        std::fs::read_to_string(crate::root().join("deploy/nginx-forward-auth.conf"))?;
+    let forward_auth = std::fs::read_to_string(root().join("deploy/nginx-forward-auth.conf"))?;
     site += &gated_site(&forward_auth, gated, free_port()?)?;
     let ngx = dir.join("nginx");
     std::fs::create_dir_all(ngx.join("tmp"))?;
     std::fs::write(ngx.join("default.conf"), site)?;
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| o.stdout.starts_with(b"0\n"))
-        .unwrap_or(false);
+    let as_root = is_root();
     let d = ngx.display();
     // As root, nginx's workers would switch to `nobody`, who cannot use our folder.
     // `worker_processes auto` as in the nginx image's own main configuration.
-    let user = if root { "user root;\n" } else { "" };
+    let user = if as_root { "user root;\n" } else { "" };
     std::fs::write(
         ngx.join("nginx.conf"),
         format!(
@@ -254,13 +246,13 @@ pub fn cluster(args: &[String]) -> anyhow::Result<()> {
     }
     if check_only {
         // The debug build `cargo xtask test` has just made.
-        let bin = crate::build_server(false)?;
+        let bin = build_server(false)?;
         let password = random_password()?;
         let topology = start(&bin, 2, free_port()?, &password)?;
         return check(topology, &password);
     }
-    crate::web::build_web()?;
-    let bin = crate::build_server(true)?;
+    web::build_web()?;
+    let bin = build_server(true)?;
     let password = random_password()?;
     let port = if TcpListener::bind("127.0.0.1:8080").is_ok() {
         8080

@@ -16,6 +16,7 @@ use anyhow::{Context, bail};
 use crate::live::{
     ADMIN, as_signed_in, curl, json_string, path_str, raise_lockout_threshold, serve, sign_in,
 };
+use crate::util::{build_server, root};
 
 /// Examples per operation and phase: enough to find what the hand-written spec got
 /// wrong, bounded so CI stays fast.
@@ -39,7 +40,7 @@ pub fn contract() -> anyhow::Result<()> {
     {
         bail!("schemathesis is not installed: python3 -m pip install 'schemathesis==4.32.5'");
     }
-    let bin = crate::build_server(false)?;
+    let bin = build_server(false)?;
     let dir = std::env::temp_dir().join(format!("gatehouse-contract-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let db = format!("sqlite://{}/gatehouse.db", dir.display());
@@ -85,7 +86,7 @@ pub fn contract() -> anyhow::Result<()> {
     let client_secret =
         json_string(&registered, "client_secret").context("registering a client")?;
     let client_row = json_string(&registered, "id").context("registering a client")?;
-    let config = crate::root().join("api-spec").join("schemathesis.toml");
+    let config = root().join("api-spec").join("schemathesis.toml");
     let report = dir.join("report");
     let ran = schemathesis()
         .arg("--config-file")
@@ -111,7 +112,7 @@ pub fn contract() -> anyhow::Result<()> {
             format!("{user_id},{key_id},{client_row},{session_id}"),
         )
         .env("SCHEMATHESIS_HOOKS", "schemathesis_hooks")
-        .env("PYTHONPATH", crate::root().join("api-spec"))
+        .env("PYTHONPATH", root().join("api-spec"))
         .env("GATEHOUSE_ST_SESSION", &session)
         .env("GATEHOUSE_ST_CSRF", &csrf)
         .env("GATEHOUSE_ST_CLIENT_ID", &client_id)

@@ -3,11 +3,12 @@
 //! the folder removed. As root, the server runs as the `postgres` user, since `initdb`
 //! refuses root.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, bail};
+
+use crate::util::{free_port, is_root};
 
 pub struct Cluster {
     root: PathBuf,
@@ -170,16 +171,4 @@ fn find_bin_dir() -> anyhow::Result<PathBuf> {
         }
     }
     bail!("PostgreSQL server binaries (initdb, pg_ctl) not found: apt-get install postgresql")
-}
-
-fn free_port() -> anyhow::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false)
 }

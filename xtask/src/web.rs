@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 
-use crate::{cargo, root, status};
+use crate::util::{cargo, ensure_wasm_target, root, status, target_dir};
 
 /// Sizes of what a browser downloads, for the bench table.
 pub struct BundleSize {
@@ -32,7 +32,7 @@ pub fn dist_dir() -> PathBuf {
 }
 
 pub fn build_web() -> anyhow::Result<BundleSize> {
-    crate::ensure_wasm_target()?;
+    ensure_wasm_target()?;
     let root = root();
     // `erase_components` type-erases Leptos views: far less monomorphized code, so a
     // smaller bundle (and a faster build). Source paths are cut to their crate-relative
@@ -56,7 +56,7 @@ pub fn build_web() -> anyhow::Result<BundleSize> {
                 "wasm-release",
             ]),
     )?;
-    let target = crate::target_dir();
+    let target = target_dir();
     let wasm = target.join("wasm32-unknown-unknown/wasm-release/gatehouse-frontend.wasm");
     let staging = target.join("web-staging");
     let _ = std::fs::remove_dir_all(&staging);

@@ -12,8 +12,9 @@ use std::time::Instant;
 use anyhow::Context;
 
 use super::{CONNECTIONS, DURATION, Result, wrk};
-use crate::cluster::{self, free_port};
+use crate::cluster;
 use crate::live::{PASSWORD, seed_keys, sign_in};
+use crate::util::free_port;
 
 /// CPU seconds (user + system) by process name, summed over every process of it.
 fn cpu_by_name() -> BTreeMap<String, f64> {

@@ -1,0 +1,127 @@
+//! `cargo xtask test [ARGS…]`: every test. A throwaway PostgreSQL cluster, `cargo test
+//! --workspace ARGS…` with it (every API test on SQLite and on PostgreSQL), the outage
+//! tests alone, then `cargo xtask cluster --check` (its own PostgreSQL, two replicas,
+//! Debian's nginx), then the browser tests of `tests/browser/`.
+
+use std::process::Command;
+
+use anyhow::{Context, bail};
+
+use crate::util::{cargo, root, status, target_dir};
+use crate::{cluster, postgres, web};
+
+pub fn test(extra: &[String]) -> anyhow::Result<()> {
+    let cluster = postgres::Cluster::start().context("starting a throwaway PostgreSQL")?;
+    eprintln!(
+        "xtask: PostgreSQL {} ready at {}",
+        cluster.version,
+        cluster.url()
+    );
+    // The web app is built for the browser, never for the host.
+    let result = status(
+        cargo()
+            .args(["test", "--workspace", "--exclude", "gatehouse-frontend"])
+            .args(extra)
+            .env("GATEHOUSE_TEST_POSTGRES_URL", cluster.url()),
+    )
+    .and_then(|()| {
+        // Alone, after the rest: it stops and starts the shared cluster.
+        let (stop, start) = cluster.stop_and_start_commands();
+        status(
+            cargo()
+                .args([
+                    "test",
+                    "--package",
+                    "gatehouse-server",
+                    "--test",
+                    "api",
+                    "--",
+                    "--ignored",
+                    "--test-threads=1",
+                    "outage::",
+                ])
+                .env("GATEHOUSE_TEST_POSTGRES_URL", cluster.url())
+                .env("GATEHOUSE_TEST_POSTGRES_STOP", stop)
+                .env("GATEHOUSE_TEST_POSTGRES_START", start),
+        )
+    });
+    drop(cluster);
+    result?;
+    // The compose topology with Debian's nginx and deploy/nginx.conf (its own
+    // PostgreSQL).
+    cluster::cluster(&["--check".to_string()])?;
+    browser_tests()
+}
+
+/// The browser tests of `tests/browser/`: the web app built for real, the `gatehouse`
+/// and sample-app binaries, Debian's Chromium driven by playwright-core. The run fails
+/// unless tests ran and all passed.
+fn browser_tests() -> anyhow::Result<()> {
+    let root = root();
+    let tests = root.join("tests");
+    if !tests.join("node_modules/playwright-core").exists()
+        || !tests.join("node_modules/axe-core").exists()
+    {
+        status(
+            Command::new("npm")
+                .args(["ci", "--no-audit", "--no-fund"])
+                .current_dir(&tests),
+        )?;
+    }
+    if !std::path::Path::new("/usr/bin/chromium").exists() {
+        bail!(
+            "the browser tests need Debian's Chromium at /usr/bin/chromium (apt-get install chromium)"
+        );
+    }
+    web::build_web()?;
+    // Both binaries by name: `--bin` limits every selected package to the named bins.
+    status(cargo().current_dir(&root).args([
+        "build",
+        "--package",
+        "gatehouse-server",
+        "--package",
+        "gatehouse-sample-app",
+        "--bin",
+        "gatehouse",
+        "--bin",
+        "sample-app",
+    ]))?;
+    let target = target_dir();
+    let tap = target.join("browser-tests.tap");
+    let screenshots = target.join("screenshots");
+    let _ = std::fs::remove_dir_all(&screenshots);
+    let run = status(
+        Command::new("node")
+            .args([
+                "--test",
+                "--test-concurrency=1",
+                "--test-reporter=spec",
+                "--test-reporter-destination=stdout",
+                "--test-reporter=tap",
+            ])
+            .arg(format!("--test-reporter-destination={}", tap.display()))
+            .arg("browser/")
+            .current_dir(&tests)
+            .env("GATEHOUSE_BIN", target.join("debug/gatehouse"))
+            .env("SAMPLE_APP_BIN", target.join("debug/sample-app"))
+            .env("GATEHOUSE_WEB_DIR", web::dist_dir())
+            .env("SCREENSHOTS_DIR", &screenshots),
+    );
+    let report = std::fs::read_to_string(&tap).unwrap_or_default();
+    let count = |what: &str| {
+        report
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("# {what} ")))
+            .and_then(|n| n.trim().parse::<u32>().ok())
+            .unwrap_or(0)
+    };
+    let (passed, failed) = (count("pass"), count("fail"));
+    // The closing line CI reads: one word, a colon, "N passed, N failed".
+    println!("browser: {passed} passed, {failed} failed");
+    run?;
+    if passed == 0 || failed > 0 {
+        bail!("the browser tests did not all run and pass ({passed} passed, {failed} failed)");
+    }
+    eprintln!("xtask: screenshots in {}", screenshots.display());
+    Ok(())
+}
