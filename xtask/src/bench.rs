@@ -27,7 +27,7 @@ use crate::live::{
     serve, sign_in,
 };
 use crate::util::{build_server, root};
-use crate::{postgres, web};
+use crate::{flags, postgres, web};
 
 const SEEDED_KEYS: usize = 1000;
 /// Every throughput row runs at each of these `wrk` connection counts.
@@ -36,23 +36,13 @@ const CONNECTIONS: [u32; 2] = [64, 32];
 const FLOOD_CONNECTIONS: u32 = CONNECTIONS[0];
 const DURATION: &str = "10s";
 
-pub fn bench() -> anyhow::Result<()> {
-    // main.rs hands over no arguments: `xtask bench [--web | --scale]`.
-    let mut web_only = false;
-    let mut at_scale = false;
-    let mut clustered = false;
-    let mut devices_only = false;
-    for arg in std::env::args().skip(2) {
-        match arg.as_str() {
-            "--web" => web_only = true,
-            "--devices" => devices_only = true,
-            "--scale" => at_scale = true,
-            "--cluster" => clustered = true,
-            _ => bail!(
-                "unknown argument `{arg}`: cargo xtask bench [--web | --scale | --cluster | --devices]"
-            ),
-        }
-    }
+pub fn bench(only: flags::Bench) -> anyhow::Result<()> {
+    let flags::Bench {
+        web: web_only,
+        scale: at_scale,
+        cluster: clustered,
+        devices: devices_only,
+    } = only;
     if devices_only {
         let (bin, dir) = release_server()?;
         let result = devices_alone(&bin, &dir);

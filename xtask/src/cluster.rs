@@ -239,11 +239,8 @@ fn random_password() -> anyhow::Result<String> {
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
-pub fn cluster(args: &[String]) -> anyhow::Result<()> {
-    let check_only = args.iter().any(|a| a == "--check");
-    if let Some(other) = args.iter().find(|a| *a != "--check") {
-        bail!("unknown argument `{other}`: cargo xtask cluster [--check]");
-    }
+/// `cargo xtask cluster`, until Ctrl-C; with `check_only`, the checks, then stop.
+pub fn cluster(check_only: bool) -> anyhow::Result<()> {
     if check_only {
         // The debug build `cargo xtask test` has just made.
         let bin = build_server(false)?;

@@ -1,4 +1,5 @@
-//! Project automation, so that the README's two commands stay two:
+//! Project automation, so that the README's two commands stay two (`flags.rs` parses
+//! every command's flags):
 //!
 //! - `cargo xtask run [ARGS…]` builds and starts Gatehouse (`gatehouse serve ARGS…`).
 //! - `cargo xtask test` starts a throwaway PostgreSQL cluster and runs every test on
@@ -17,6 +18,7 @@
 mod bench;
 mod cluster;
 mod contract;
+mod flags;
 mod live;
 mod openapi;
 mod postgres;
@@ -27,22 +29,28 @@ mod web;
 
 use std::process::ExitCode;
 
+use flags::Command;
+
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let result = match args.first().map(String::as_str) {
-        Some("run") => run::run(&args[1..]),
-        Some("test") => test::test(&args[1..]),
-        Some("bench") => bench::bench(),
-        Some("contract") => contract::contract(),
-        Some("build-web") => web::build_web().map(|_| ()),
-        Some("openapi") => openapi::openapi(),
-        Some("cluster") => cluster::cluster(&args[1..]),
-        _ => {
-            eprintln!(
-                "usage: cargo xtask <command>\n\n  run [ARGS…]   build and start Gatehouse (release build)\n  test [ARGS…]  run every test on SQLite and a throwaway PostgreSQL\n  bench [--web|--scale|--cluster] measure the speed targets (needs wrk and curl; --web: only the web app's size and load time; --scale: a million keys; --cluster: one and two replicas behind nginx)\n  build-web     build the web app into frontend/dist\n  contract      run schemathesis against a live server (needs schemathesis from PyPI)\n  openapi       write api-spec/openapi.json from the server's code\n  cluster [--check] PostgreSQL, two replicas and nginx (deploy/nginx.conf) as local processes\n"
-            );
+    let command = match flags::parse(std::env::args().skip(1)) {
+        Ok(command) => command,
+        Err(flags::Invalid(why)) => {
+            eprintln!("xtask: {why}\n\n{}", flags::USAGE);
             return ExitCode::from(2);
         }
+    };
+    let result = match command {
+        Command::Help => {
+            print!("{}", flags::USAGE);
+            Ok(())
+        }
+        Command::Run { args } => run::run(&args),
+        Command::Test { args } => test::test(&args),
+        Command::Bench(only) => bench::bench(only),
+        Command::BuildWeb => web::build_web().map(drop),
+        Command::Contract => contract::contract(),
+        Command::Openapi => openapi::openapi(),
+        Command::Cluster { check } => cluster::cluster(check),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

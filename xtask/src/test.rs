@@ -49,7 +49,7 @@ pub fn test(extra: &[String]) -> anyhow::Result<()> {
     result?;
     // The compose topology with Debian's nginx and deploy/nginx.conf (its own
     // PostgreSQL).
-    cluster::cluster(&["--check".to_string()])?;
+    cluster::cluster(true)?;
     browser_tests()
 }
 
