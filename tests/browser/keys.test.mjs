@@ -1,6 +1,6 @@
 // A person signs in and manages API keys in the browser: the revealed secret really
 // works from a script, a reset really kills the old secret, and an admin switching
-// keys off shows the exact message of PRODUCT.md §6.
+// keys off shows the exact message of docs/PRODUCT.md §6.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

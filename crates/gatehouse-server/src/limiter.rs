@@ -1,6 +1,6 @@
 //! Rate limiting of failures: after `max` failures for one key within `window`, further
 //! attempts for it are refused until the window ends. Used for OAuth client
-//! authentication (per client and caller address, PRODUCT.md §4 rule 6) and for
+//! authentication (per client and caller address, docs/PRODUCT.md §4 rule 6) and for
 //! sign-in (per caller address). Per process; with several replicas the effective
 //! limit is `max` per replica.
 

@@ -1,4 +1,4 @@
-//! The JSON error body of every `/api/v1` failure (PRODUCT.md §7) and the stable
+//! The JSON error body of every `/api/v1` failure (docs/PRODUCT.md §7) and the stable
 //! machine codes clients switch on.
 
 use serde::{Deserialize, Serialize};
@@ -23,7 +23,7 @@ pub struct ErrorDetail {
     pub details: Option<serde_json::Value>,
 }
 
-/// The sentence PRODUCT.md §6 prescribes when a subscription has switched API keys off.
+/// The sentence docs/PRODUCT.md §6 prescribes when a subscription has switched API keys off.
 pub const API_KEYS_DISABLED_MESSAGE: &str = "API Keys are disabled. Please contact your Subscription Administrator to enable this functionality.";
 
 /// Every error code the API answers with. Clients match on these, never on messages.

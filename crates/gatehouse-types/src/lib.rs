@@ -167,7 +167,7 @@ pub struct User {
     pub service_client_id: Option<String>,
 }
 
-/// The policies of a subscription (PRODUCT.md §6).
+/// The policies of a subscription (docs/PRODUCT.md §6).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SubscriptionSettings {

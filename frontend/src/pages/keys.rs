@@ -1,6 +1,6 @@
 //! The API Keys tab: the user's keys, create (with the one-time secret), rename, reset
 //! and delete; when the subscription has switched keys off, the message of
-//! PRODUCT.md §6 and only delete.
+//! docs/PRODUCT.md §6 and only delete.
 
 use chrono::{Duration, Utc};
 use gatehouse_types::error::API_KEYS_DISABLED_MESSAGE;

@@ -1,4 +1,4 @@
-//! One module per page of PRODUCT.md §5.
+//! One module per page of docs/PRODUCT.md §5.
 
 pub mod admin;
 pub mod apps;

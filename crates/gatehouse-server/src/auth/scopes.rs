@@ -1,4 +1,4 @@
-//! Scopes (PRODUCT.md §4): `openid`, `profile`, `email` for OpenID Connect;
+//! Scopes (docs/PRODUCT.md §4): `openid`, `profile`, `email` for OpenID Connect;
 //! `api:read` to read the user's API as a read-only key would; `api:write` to write as
 //! a full-access key; `alm` (Rally) as an alias of both. Stored space-separated and
 //! sorted.

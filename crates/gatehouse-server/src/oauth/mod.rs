@@ -1,10 +1,11 @@
-//! The OAuth 2 authorization server (PRODUCT.md §4): the authorization endpoint and the
+//! The OAuth 2 authorization server (docs/PRODUCT.md §4): the authorization endpoint and the
 //! consent API behind the SPA's consent page (`authorize`), the token endpoint
 //! (`token`), the resource side that accepts access tokens (`access`), JWT signing
 //! (`jwt`), scopes, and the protocol's own error type (`error`).
 //!
-//! Only the authorization-code grant with PKCE (S256) and the refresh-token grant
-//! exist: no implicit grant, no password grant.
+//! Grants: the authorization code with PKCE (S256), the refresh token, client
+//! credentials (a client's service account) and the device grant (RFC 8628, `device`);
+//! never the implicit or password grant.
 
 pub mod authorize;
 pub mod client_auth;
@@ -105,7 +106,7 @@ pub fn configure_api(cfg: &mut web::ServiceConfig) {
     path = "/oauth/jwks",
     operation_id = "get_jwks",
     tag = "oauth",
-    summary = "The public keys (Ed25519, `OKP`) that verify access tokens; retired keys stay until their tokens expire.",
+    summary = "The public keys that verify access tokens (Ed25519, `OKP`) and id_tokens (RSA, RS256); retired keys stay until their tokens expire.",
     responses((status = 200, description = "A JWK Set.", body = wire::Jwks))
 )]
 pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {

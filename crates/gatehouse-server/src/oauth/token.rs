@@ -1,5 +1,6 @@
 //! `POST /oauth/token` (and Rally's `/login/oauth2/token`): the authorization-code
-//! grant with PKCE, and the refresh-token grant with rotation and reuse detection.
+//! grant with PKCE, the refresh-token grant with rotation and reuse detection, client
+//! credentials, and the device grant (redeemed through `device`).
 //! Errors follow RFC 6749 §5.2 (`OAuthError`).
 
 #[allow(unused_imports)] // Named by the `#[utoipa::path]` attributes.

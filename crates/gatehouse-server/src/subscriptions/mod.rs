@@ -1,4 +1,4 @@
-//! The tenant: its name and the settings of PRODUCT.md §6. Every other record belongs
+//! The tenant: its name and the settings of docs/PRODUCT.md §6. Every other record belongs
 //! to exactly one subscription, and every query is scoped by the caller's.
 
 pub mod handlers;

@@ -1,4 +1,4 @@
-//! The JSON error body of PRODUCT.md §7 for every kind of bad input, and the headers
+//! The JSON error body of docs/PRODUCT.md §7 for every kind of bad input, and the headers
 //! every answer carries.
 
 use reqwest::StatusCode;

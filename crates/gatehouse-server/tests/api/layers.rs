@@ -320,8 +320,8 @@ fn audit_actions_are_in_the_shared_list() {
 
 /// The files that the docs and the code's comments name exist: a path in backticks
 /// (`frontend/src/app.rs`, `…/auth/client.rs` for the server's sources) names a file or
-/// folder of the repository, or one relative to the file that names it. (Names of
-/// tests and of `PRODUCT.md`'s sections are not checked yet.)
+/// folder of the repository, or one relative to the file that names it. Tests and
+/// sections named are checked by `docs_name_only_tests_and_sections_that_exist`.
 #[test]
 fn docs_name_only_files_that_exist() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
@@ -333,14 +333,7 @@ fn docs_name_only_files_that_exist() {
         root.join("frontend"),
         root.join("xtask/src"),
     ];
-    let mut files = Vec::new();
-    for dir in ["crates", "xtask/src", "frontend/src", "examples", "docs"] {
-        rust_files(&root.join(dir), &mut files);
-        markdown_files(&root.join(dir), &mut files);
-    }
-    for doc in ["README.md", "ARCHITECTURE.md"] {
-        files.push(root.join(doc));
-    }
+    let files = naming_files(&root);
     const KINDS: [&str; 11] = [
         ".rs", ".md", ".mjs", ".js", ".toml", ".sql", ".json", ".css", ".html", ".conf", ".py",
     ];
@@ -378,6 +371,97 @@ fn docs_name_only_files_that_exist() {
             };
             if !found {
                 missing.push(format!("{}: `{named}`", file.display()));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "named but not there:\n{}",
+        missing.join("\n")
+    );
+}
+
+/// The docs, comments and code of the repository that name other things.
+fn naming_files(root: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for dir in ["crates", "xtask/src", "frontend/src", "examples", "docs"] {
+        rust_files(&root.join(dir), &mut files);
+        markdown_files(&root.join(dir), &mut files);
+    }
+    for doc in ["README.md", "ARCHITECTURE.md"] {
+        files.push(root.join(doc));
+    }
+    files
+}
+
+/// The tests and sections that the docs and comments name exist: a test named as
+/// `file::test_name` (a file of `tests/api/`) or by its module path in the server's
+/// sources (`auth::extract::tests::name`) is a `fn` there, and every "PRODUCT.md §N"
+/// is a section of `docs/PRODUCT.md`.
+#[test]
+fn docs_name_only_tests_and_sections_that_exist() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let api_tests = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/api");
+    let server_src = root.join("crates/gatehouse-server/src");
+    let product = std::fs::read_to_string(root.join("docs/PRODUCT.md")).unwrap();
+    let read = |p: &Path| std::fs::read_to_string(p).ok();
+    // The file a module path names, if any: `a/b.rs`, `a/b/mod.rs`.
+    let module_file = |base: &Path, segments: &[&str]| {
+        let joined: std::path::PathBuf = segments.iter().collect();
+        [
+            base.join(&joined).with_extension("rs"),
+            base.join(&joined).join("mod.rs"),
+        ]
+        .into_iter()
+        .find(|p| p.is_file())
+    };
+    let mut missing = Vec::new();
+    for file in naming_files(&root) {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for (i, quoted) in text.split('`').enumerate() {
+            // A test's name is a sentence: four words or more in snake case.
+            let segments: Vec<&str> = quoted.split("::").collect();
+            let name = *segments.last().unwrap();
+            if i % 2 == 0
+                || segments.len() < 2
+                || name.split('_').count() < 4
+                || !segments.iter().all(|s| {
+                    !s.is_empty()
+                        && s.chars()
+                            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+                })
+            {
+                continue;
+            }
+            let defines = |t: &str| t.contains(&format!("fn {name}("));
+            // A test file of the API suite, or the longest module path of the server's
+            // sources whose file defines it (inline modules in between).
+            let found = match module_file(&api_tests, &segments[..1]) {
+                Some(test_file) => read(&test_file).is_some_and(|t| defines(&t)),
+                None => (1..segments.len()).rev().any(|n| {
+                    module_file(&server_src, &segments[..n])
+                        .and_then(|f| read(&f))
+                        .is_some_and(|t| {
+                            defines(&t)
+                                && segments[n..segments.len() - 1]
+                                    .iter()
+                                    .all(|m| t.contains(&format!("mod {m} ")))
+                        })
+                }),
+            };
+            if !found {
+                missing.push(format!("{}: test `{quoted}`", file.display()));
+            }
+        }
+        for (at, _) in text.match_indices("PRODUCT.md §") {
+            let section: String = text[at + "PRODUCT.md §".len()..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric())
+                .collect();
+            // A section is a number (`§N` and this test's own strings are not cited).
+            let cited = section.starts_with(|c: char| c.is_ascii_digit());
+            if cited && !product.contains(&format!("\n## {section}. ")) {
+                missing.push(format!("{}: PRODUCT.md §{section}", file.display()));
             }
         }
     }

@@ -1,6 +1,6 @@
 //! OAuth 2 end to end: a registered client driven by the `oauth2` crate (as a real app
 //! would), a signed-in user's browser (reqwest with a cookie jar, following no
-//! redirects), and the API the tokens unlock. Each rule of PRODUCT.md §4 has a test.
+//! redirects), and the API the tokens unlock. Each rule of docs/PRODUCT.md §4 has a test.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

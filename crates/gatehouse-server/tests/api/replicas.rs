@@ -115,7 +115,7 @@ async fn a_key_revoked_on_one_replica_stops_on_the_other_within_the_cache_ttl(b:
     );
 }
 
-/// PRODUCT.md §4: a callback URL that is not registered gets an error page, never a
+/// docs/PRODUCT.md §4: a callback URL that is not registered gets an error page, never a
 /// redirect — also on a replica whose client cache still holds the old list (the
 /// authorization endpoint reads the client from the database).
 async fn a_callback_removed_on_one_replica_gets_no_redirect_from_the_other(b: Backend) {

@@ -1,4 +1,4 @@
-//! Token services for resource servers and OpenID Connect (PRODUCT.md §4): metadata,
+//! Token services for resource servers and OpenID Connect (docs/PRODUCT.md §4): metadata,
 //! JWKS (checked with `jsonwebtoken` as a third-party resource server would),
 //! revocation, introspection of every kind of credential, id_tokens and userinfo
 //! (checked with the `openidconnect` crate, configured by discovery alone), and

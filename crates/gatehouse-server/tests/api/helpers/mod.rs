@@ -516,7 +516,7 @@ impl Client {
     }
 }
 
-/// Reads an error body and returns its code, checking the shape of PRODUCT.md §7.
+/// Reads an error body and returns its code, checking the shape of docs/PRODUCT.md §7.
 pub async fn error_code(res: Response) -> String {
     let ct = res
         .headers()
