@@ -77,18 +77,8 @@ pub fn bench(only: flags::Bench) -> anyhow::Result<()> {
         }
     }
     // wasm-opt (for a representative bundle) and playwright-core come from tests/.
-    let tests = root().join("tests");
-    if !tests.join("node_modules/playwright-core").exists()
-        || !tests.join("node_modules/binaryen").exists()
-    {
-        let ok = Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund"])
-            .current_dir(&tests)
-            .status()
-            .is_ok_and(|s| s.success());
-        if !ok {
-            eprintln!("bench: `npm ci` in tests/ failed; the web rows may be incomplete");
-        }
+    if let Err(e) = crate::prereq::node_modules() {
+        eprintln!("bench: {e:#}; the web rows may be incomplete");
     }
     let bundle = web::build_web().context("building the web app")?;
     let (bin, dir) = release_server()?;

@@ -22,6 +22,9 @@ pub enum Command {
     Openapi,
     /// `cargo xtask cluster [--check]`.
     Cluster { check: bool },
+    /// `cargo xtask prereq [--ci]`: what `cargo xtask test` needs (`--ci`: and what
+    /// `.ci/run` needs besides), installed when it can be, else named.
+    Prereq { ci: bool },
     /// `cargo xtask help`, `-h`, `--help`, or `--help` after a command.
     Help,
 }
@@ -47,7 +50,8 @@ usage: cargo xtask <command>
   run [ARGS…]        build and start Gatehouse (release build); ARGS go to `gatehouse serve`
                      (`cargo xtask run --help` lists them)
   test [ARGS…]       every test: on SQLite and a throwaway PostgreSQL, the cluster check
-                     with nginx, the browser tests; ARGS go to `cargo test`
+                     with nginx, the browser tests; ARGS go to `cargo test`. Checks every
+                     prerequisite first, and installs what it can
   bench [--web | --scale | --cluster | --devices]
                      measure the speed targets (needs wrk and curl); --web: only the web
                      app's size and load time; --scale: a million keys; --cluster: one and
@@ -57,6 +61,7 @@ usage: cargo xtask <command>
   openapi            write api-spec/openapi.json from the server's code
   cluster [--check]  PostgreSQL, two replicas and nginx (deploy/nginx.conf) as local
                      processes; --check: check them and stop (part of `test`)
+  prereq [--ci]      only the prerequisite check of `test` (--ci: and CI's own tools)
   help               this
 ";
 
@@ -102,6 +107,16 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, Invalid>
                 }
             }
             Ok(Command::Cluster { check })
+        }
+        "prereq" => {
+            let mut ci = false;
+            for arg in &rest {
+                match arg.as_str() {
+                    "--ci" => ci = true,
+                    _ => return Err(unknown(&command, arg)),
+                }
+            }
+            Ok(Command::Prereq { ci })
         }
         "build-web" | "contract" | "openapi" => {
             if let Some(arg) = rest.first() {
@@ -185,6 +200,7 @@ mod tests {
             parsed("cluster --check"),
             Ok(Command::Cluster { check: true })
         );
+        assert_eq!(parsed("prereq --ci"), Ok(Command::Prereq { ci: true }));
         assert_eq!(parsed("build-web"), Ok(Command::BuildWeb));
         assert_eq!(parsed("contract"), Ok(Command::Contract));
         assert_eq!(parsed("openapi"), Ok(Command::Openapi));
@@ -201,6 +217,7 @@ mod tests {
             "cluster check",
             "build-web --release",
             "openapi x",
+            "prereq --all",
         ] {
             assert!(parsed(line).is_err(), "{line:?} was accepted");
         }

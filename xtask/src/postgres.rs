@@ -138,7 +138,7 @@ fn run(cmd: &mut Command) -> anyhow::Result<()> {
 }
 
 /// `initdb` on the PATH, else the newest `/usr/lib/postgresql/*/bin`.
-fn find_bin_dir() -> anyhow::Result<PathBuf> {
+pub fn find_bin_dir() -> anyhow::Result<PathBuf> {
     let mut candidates: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
         .map(|rd| {
             rd.filter_map(|e| e.ok())

@@ -8,9 +8,11 @@ use std::process::Command;
 use anyhow::{Context, bail};
 
 use crate::util::{cargo, root, status, target_dir};
-use crate::{cluster, postgres, web};
+use crate::{cluster, postgres, prereq, web};
 
 pub fn test(extra: &[String]) -> anyhow::Result<()> {
+    // Everything the run needs, before anything is built.
+    prereq::for_test(false)?;
     let cluster = postgres::Cluster::start().context("starting a throwaway PostgreSQL")?;
     eprintln!(
         "xtask: PostgreSQL {} ready at {}",
@@ -57,22 +59,9 @@ pub fn test(extra: &[String]) -> anyhow::Result<()> {
 /// and sample-app binaries, Debian's Chromium driven by playwright-core. The run fails
 /// unless tests ran and all passed.
 fn browser_tests() -> anyhow::Result<()> {
+    // Chromium, node and tests/'s npm packages: checked by `prereq::for_test`.
     let root = root();
     let tests = root.join("tests");
-    if !tests.join("node_modules/playwright-core").exists()
-        || !tests.join("node_modules/axe-core").exists()
-    {
-        status(
-            Command::new("npm")
-                .args(["ci", "--no-audit", "--no-fund"])
-                .current_dir(&tests),
-        )?;
-    }
-    if !std::path::Path::new("/usr/bin/chromium").exists() {
-        bail!(
-            "the browser tests need Debian's Chromium at /usr/bin/chromium (apt-get install chromium)"
-        );
-    }
     web::build_web()?;
     // Both binaries by name: `--bin` limits every selected package to the named bins.
     status(cargo().current_dir(&root).args([

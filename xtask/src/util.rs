@@ -65,20 +65,3 @@ pub fn is_root() -> bool {
         .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
         .unwrap_or(false)
 }
-
-/// The web app is built for `wasm32-unknown-unknown`; add the target once with rustup.
-pub fn ensure_wasm_target() -> anyhow::Result<()> {
-    let installed = Command::new("rustup")
-        .args(["target", "list", "--installed"])
-        .output()
-        .map(|o| {
-            String::from_utf8_lossy(&o.stdout)
-                .lines()
-                .any(|l| l.trim() == "wasm32-unknown-unknown")
-        })
-        .unwrap_or(true);
-    if !installed {
-        status(Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]))?;
-    }
-    Ok(())
-}

@@ -14,7 +14,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 
-use crate::util::{cargo, ensure_wasm_target, root, status, target_dir};
+use crate::prereq::ensure_wasm_target;
+use crate::util::{cargo, root, status, target_dir};
 
 /// Sizes of what a browser downloads, for the bench table.
 pub struct BundleSize {
@@ -32,6 +33,12 @@ pub fn dist_dir() -> PathBuf {
 }
 
 pub fn build_web() -> anyhow::Result<BundleSize> {
+    build_web_noting(true)
+}
+
+/// [`build_web`]; `note_no_wasm_opt`: say so when there is no wasm-opt (`cargo xtask run`
+/// has said it already, and how to get it).
+pub fn build_web_noting(note_no_wasm_opt: bool) -> anyhow::Result<BundleSize> {
     ensure_wasm_target()?;
     let root = root();
     // `erase_components` type-erases Leptos views: far less monomorphized code, so a
@@ -86,7 +93,7 @@ pub fn build_web() -> anyhow::Result<BundleSize> {
                 .arg(&optimized),
         )?;
         std::fs::rename(&optimized, &bg)?;
-    } else {
+    } else if note_no_wasm_opt {
         eprintln!(
             "xtask: wasm-opt not found (npm ci --prefix tests installs it); the bundle is not size-optimized"
         );
