@@ -324,6 +324,20 @@ pub struct Settings {
     pub trusted_proxies: TrustedProxies,
     /// Which header they write the client's address to.
     pub forwarded_header: ForwardedHeader,
+    /// What hashing a password costs. Not a setting: no flag, variable or file sets it,
+    /// so a server always hashes at OWASP's cost; only code that builds `Settings`
+    /// itself (the test suite) can choose the cheap one.
+    pub password_cost: PasswordCost,
+}
+
+/// The cost of argon2id for new passwords.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PasswordCost {
+    /// OWASP's parameters: 19 MiB, two passes, one lane.
+    #[default]
+    Owasp,
+    /// 64 KiB, one pass: for the test suite's many sign-ins, never for a server.
+    Cheap,
 }
 
 impl Settings {
@@ -469,6 +483,7 @@ impl Settings {
                 .forwarded_header
                 .or(file.forwarded_header)
                 .unwrap_or_default(),
+            password_cost: PasswordCost::Owasp,
             listen,
             database_url,
         };
@@ -499,6 +514,7 @@ impl Settings {
             web_dir: DEFAULT_WEB_DIR.into(),
             trusted_proxies: TrustedProxies::default(),
             forwarded_header: ForwardedHeader::default(),
+            password_cost: PasswordCost::Owasp,
         }
     }
 

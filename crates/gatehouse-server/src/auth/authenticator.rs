@@ -101,7 +101,7 @@ impl Authenticator {
         Ok(Authenticator {
             signing: SigningKeys::load_or_create(&mut *db.pool().get()?, settings)?,
             tokens: TokenHasher::new(settings.secret_pepper.as_ref()),
-            passwords: Passwords::new(settings.password_hash_concurrency)?,
+            passwords: Passwords::new(settings.password_hash_concurrency, settings.password_cost)?,
             keys: Cache::new("keys", ttl),
             grants: Cache::new("grants", ttl),
             clients: Cache::new("clients", ttl),

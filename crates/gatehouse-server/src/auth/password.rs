@@ -11,6 +11,7 @@ use argon2::{Algorithm, Argon2, Block, Params, Version};
 use rand::{Rng, RngCore};
 use tokio::sync::Semaphore;
 
+use crate::config::PasswordCost;
 use crate::error::ApiError;
 use crate::secret::SecretString;
 
@@ -43,27 +44,49 @@ pub struct Passwords {
     /// A real hash of a random password: verifying against it makes an unknown
     /// username cost exactly what a wrong password costs.
     dummy_hash: Arc<String>,
+    cost: PasswordCost,
 }
 
 fn argon2() -> Argon2<'static> {
+    argon2_at(PasswordCost::Owasp)
+}
+
+fn argon2_at(cost: PasswordCost) -> Argon2<'static> {
     // OWASP Password Storage Cheat Sheet: m=19456 KiB, t=2, p=1. The parameters are
     // constants, so `Params::new` cannot fail; fall back to the library default
     // (also argon2id, with stronger memory) rather than panic.
-    let params = Params::new(19 * 1024, 2, 1, None).unwrap_or_default();
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+    let params = match cost {
+        PasswordCost::Owasp => Params::new(19 * 1024, 2, 1, None),
+        PasswordCost::Cheap => Params::new(64, 1, 1, None),
+    };
+    Argon2::new(
+        Algorithm::Argon2id,
+        Version::V0x13,
+        params.unwrap_or_default(),
+    )
 }
 
 /// Hashes on the calling thread; for the CLI and start-up, not for request handlers.
 pub fn hash_sync(password: &str) -> anyhow::Result<String> {
-    hash_with(password, &mut fresh_memory())
+    hash_sync_at(password, PasswordCost::Owasp)
 }
 
-fn hash_with(password: &str, memory: &mut Memory) -> anyhow::Result<String> {
+/// [`hash_sync`] at a chosen cost (the test suite's bootstrap uses the cheap one).
+pub fn hash_sync_at(password: &str, cost: PasswordCost) -> anyhow::Result<String> {
+    hash_with(password, cost, &mut fresh_memory())
+}
+
+fn hash_with(password: &str, cost: PasswordCost, memory: &mut Memory) -> anyhow::Result<String> {
     let mut salt = [0u8; 16];
     rand::rng().fill_bytes(&mut salt);
     let salt = SaltString::encode_b64(&salt).map_err(|e| anyhow::anyhow!("salt: {e}"))?;
-    let hash = compute(&argon2(), password.as_bytes(), salt.as_salt(), memory)
-        .map_err(|e| anyhow::anyhow!("hashing: {e}"))?;
+    let hash = compute(
+        &argon2_at(cost),
+        password.as_bytes(),
+        salt.as_salt(),
+        memory,
+    )
+    .map_err(|e| anyhow::anyhow!("hashing: {e}"))?;
     Ok(hash.to_string())
 }
 
@@ -135,21 +158,27 @@ fn verify_with(password: &str, phc: &str, memory: &mut Memory) -> bool {
 }
 
 impl Passwords {
-    pub fn new(concurrency: usize) -> anyhow::Result<Self> {
+    pub fn new(concurrency: usize, cost: PasswordCost) -> anyhow::Result<Self> {
+        if cost != PasswordCost::Owasp {
+            tracing::warn!(?cost, "passwords are hashed at a test cost, not OWASP's");
+        }
         let dummy = crate::auth::tokens::random_token(24);
         let concurrency = concurrency.max(1);
         Ok(Passwords {
             slots: Arc::new(Semaphore::new(concurrency)),
             waiting: Arc::new(AtomicUsize::new(0)),
-            dummy_hash: Arc::new(hash_sync(&dummy)?),
+            dummy_hash: Arc::new(hash_sync_at(&dummy, cost)?),
+            cost,
         })
     }
 
     /// Hashes a new password.
     pub async fn hash(&self, password: &SecretString) -> Result<String, ApiError> {
-        let password = password.clone();
-        self.run(move |memory| hash_with(password.expose(), memory).map_err(ApiError::Internal))
-            .await?
+        let (password, cost) = (password.clone(), self.cost);
+        self.run(move |memory| {
+            hash_with(password.expose(), cost, memory).map_err(ApiError::Internal)
+        })
+        .await?
     }
 
     /// Checks a password against a stored hash; `None` checks it against the dummy so
@@ -236,7 +265,7 @@ mod tests {
     fn reused_memory_hashes_agree_with_the_library() {
         use argon2::password_hash::{PasswordHasher, PasswordVerifier};
         let mut memory = Memory::new();
-        let ours = hash_with("correct horse battery", &mut memory).unwrap();
+        let ours = hash_with("correct horse battery", PasswordCost::Owasp, &mut memory).unwrap();
         let parsed = PasswordHash::new(&ours).unwrap();
         assert!(
             argon2()

@@ -142,9 +142,9 @@ impl Database {
             let mut attempt = 0u32;
             loop {
                 match work(&mut conn) {
-                    Err(ApiError::Busy) if let Some(pause) = super::busy_pause(attempt) => {
+                    Err(ApiError::Busy) if attempt < 8 => {
+                        std::thread::sleep(super::busy_pause(attempt));
                         attempt += 1;
-                        std::thread::sleep(pause);
                     }
                     other => {
                         conn.answered(match &other {

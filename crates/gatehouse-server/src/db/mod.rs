@@ -565,24 +565,32 @@ where
 
 /// How long to wait before running work again that SQLite answered "busy" (another
 /// writer took the write lock between this transaction's read and its write; the
-/// transaction rolled back whole, so running it again is safe): `None` after the last
-/// attempt. The server's pool and the operator's commands wait alike.
-pub fn busy_pause(attempt: u32) -> Option<Duration> {
-    (attempt < 8).then(|| Duration::from_millis(5 << (attempt + 1).min(5)))
+/// transaction rolled back whole, so running it again is safe): 10 ms, doubling up to
+/// 160 ms. Each caller sets how long it keeps trying: a request briefly (the pool, eight
+/// attempts, 0.8 s), an operator's command up to five seconds ([`write_now`]).
+pub fn busy_pause(attempt: u32) -> Duration {
+    Duration::from_millis(5 << (attempt + 1).min(5))
 }
 
+/// How long an operator's command keeps trying while SQLite is busy: a server under a
+/// flood of writes (sign-ins, key use) must not make `users disable` or `keys revoke`
+/// give up when they are needed most.
+const OPERATOR_BUSY_BUDGET: Duration = Duration::from_secs(5);
+
 /// Runs `work` as one transaction on a connection of its own (the operator's commands,
-/// beside running servers), again while SQLite answers "busy" ([`busy_pause`]).
+/// beside running servers), again while SQLite answers "busy" ([`busy_pause`]), for up
+/// to [`OPERATOR_BUSY_BUDGET`].
 pub fn write_now<T>(
     conn: &mut DbConnection,
     mut work: impl FnMut(&mut DbConnection) -> Result<T, crate::error::ApiError>,
 ) -> Result<T, crate::error::ApiError> {
+    let started = Instant::now();
     let mut attempt = 0;
     loop {
         match transaction(conn, &mut work) {
-            Err(crate::error::ApiError::Busy) if let Some(pause) = busy_pause(attempt) => {
+            Err(crate::error::ApiError::Busy) if started.elapsed() < OPERATOR_BUSY_BUDGET => {
+                std::thread::sleep(busy_pause(attempt));
                 attempt += 1;
-                std::thread::sleep(pause);
             }
             other => return other,
         }

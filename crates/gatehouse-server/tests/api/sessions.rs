@@ -735,8 +735,13 @@ async fn a_bad_header_credential_is_not_rescued_by_a_good_cookie(b: Backend) {
     assert_eq!(admin.get("/api/v1/session").await.status(), StatusCode::OK);
 }
 
+/// Sessions are stored as hashes, and passwords at the real argon2id cost (the
+/// suite's other servers hash cheaply).
 async fn sessions_are_stored_hashed(b: Backend) {
-    let app = spawn_app(b).await;
+    let app = crate::helpers::spawn_app_with(b, |s| {
+        s.password_cost = gatehouse_server::config::PasswordCost::Owasp
+    })
+    .await;
     let res = app
         .anonymous()
         .post(

@@ -4,10 +4,14 @@
 
 pub mod oauth;
 
+use std::path::Path;
+
 use diesel::Connection;
 use diesel::connection::SimpleConnection;
-use gatehouse_server::auth::password::hash_sync;
+use diesel::{QueryableByName, RunQueryDsl};
+use gatehouse_server::auth::password::hash_sync_at;
 use gatehouse_server::bootstrap;
+use gatehouse_server::config::PasswordCost;
 use gatehouse_server::config::Settings;
 use gatehouse_server::db::DbConnection;
 use gatehouse_server::startup::Application;
@@ -65,6 +69,24 @@ pub fn postgres_skipped() -> bool {
 /// A fresh, empty database of the backend: a file in a new temp folder, or a new
 /// PostgreSQL database in the test cluster. The [`Scratch`] removes it when dropped.
 pub fn fresh_database(backend: Backend) -> (String, Scratch) {
+    new_database(backend, None)
+}
+
+/// A fresh database with the migrations applied, for a test server: on PostgreSQL a
+/// copy of [`postgres_template`]; SQLite migrates its new file at start-up quickly.
+pub fn migrated_database(backend: Backend) -> (String, Scratch) {
+    let template = match backend {
+        Backend::Postgres => Some(postgres_template(&postgres_admin_url())),
+        Backend::Sqlite => None,
+    };
+    new_database(backend, template)
+}
+
+fn postgres_admin_url() -> String {
+    std::env::var("GATEHOUSE_TEST_POSTGRES_URL").expect("GATEHOUSE_TEST_POSTGRES_URL")
+}
+
+fn new_database(backend: Backend, template: Option<&str>) -> (String, Scratch) {
     match backend {
         Backend::Sqlite => {
             let dir = tempfile_dir::TempDir::new();
@@ -76,18 +98,14 @@ pub fn fresh_database(backend: Backend) -> (String, Scratch) {
             (url, scratch)
         }
         Backend::Postgres => {
-            let admin_url =
-                std::env::var("GATEHOUSE_TEST_POSTGRES_URL").expect("GATEHOUSE_TEST_POSTGRES_URL");
+            let admin_url = postgres_admin_url();
             let name = format!("gh_{}", uuid::Uuid::new_v4().simple());
             let mut conn =
                 diesel::PgConnection::establish(&admin_url).expect("connect to PostgreSQL");
-            conn.batch_execute(&format!("CREATE DATABASE {name}"))
+            let from = template.map_or(String::new(), |t| format!(" TEMPLATE {t}"));
+            conn.batch_execute(&format!("CREATE DATABASE {name}{from}"))
                 .expect("create test database");
-            let base = admin_url
-                .rsplit_once('/')
-                .expect("database URL has a path")
-                .0;
-            let url = format!("{base}/{name}");
+            let url = database_url(&admin_url, &name);
             let scratch = Scratch {
                 dir: None,
                 database: Some((admin_url, name)),
@@ -95,6 +113,87 @@ pub fn fresh_database(backend: Backend) -> (String, Scratch) {
             (url, scratch)
         }
     }
+}
+
+fn database_url(admin_url: &str, name: &str) -> String {
+    let base = admin_url
+        .rsplit_once('/')
+        .expect("database URL has a path")
+        .0;
+    format!("{base}/{name}")
+}
+
+/// A migrated, empty database that each PostgreSQL test database is copied from
+/// (`CREATE DATABASE … TEMPLATE`), so that the migrations run once per set of them
+/// rather than once per test. Named after the migrations' contents, it is kept for the
+/// next run on the same cluster; made once per cluster under an advisory lock.
+fn postgres_template(admin_url: &str) -> &'static str {
+    static TEMPLATE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TEMPLATE.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations/postgres");
+        let mut files: Vec<_> = walk(&dir);
+        files.sort();
+        // FNV-1a over the migrations' paths and contents.
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        for file in files {
+            let relative = file
+                .strip_prefix(&dir)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            let bytes = [relative.as_bytes(), &std::fs::read(&file).unwrap()].concat();
+            for b in bytes {
+                hash = (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+            }
+        }
+        let name = format!("gh_template_{hash:016x}");
+        let mut conn = diesel::PgConnection::establish(admin_url).expect("connect to PostgreSQL");
+        conn.batch_execute("SELECT pg_advisory_lock(7262)")
+            .expect("lock");
+        #[derive(QueryableByName)]
+        struct Found {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let found: Found = diesel::sql_query(format!(
+            "SELECT count(*) AS n FROM pg_database WHERE datname = '{name}'"
+        ))
+        .get_result(&mut conn)
+        .expect("look for the template");
+        if found.n == 0 {
+            // Made under another name and renamed once migrated: a run killed halfway
+            // leaves no template that looks finished.
+            let building = format!("{name}_building");
+            conn.batch_execute(&format!("DROP DATABASE IF EXISTS {building} WITH (FORCE)"))
+                .expect("drop a half-made template");
+            conn.batch_execute(&format!("CREATE DATABASE {building}"))
+                .expect("create the template");
+            let migrated = gatehouse_server::db::connect_one(&database_url(admin_url, &building))
+                .and_then(|mut c| gatehouse_server::db::migrate(&mut c));
+            if let Err(e) = migrated {
+                let _ = conn.batch_execute(&format!("DROP DATABASE {building} WITH (FORCE)"));
+                panic!("migrating the template: {e:#}");
+            }
+            conn.batch_execute(&format!("ALTER DATABASE {building} RENAME TO {name}"))
+                .expect("name the template");
+        }
+        conn.batch_execute("SELECT pg_advisory_unlock(7262)")
+            .expect("unlock");
+        name
+    })
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("read the migrations") {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
 }
 
 /// What a test database leaves behind: the SQLite folder, or the PostgreSQL database,
@@ -164,8 +263,8 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 }
 
 pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Settings)) -> TestApp {
-    let (url, dir) = fresh_database(backend);
-    let mut settings = Settings::for_database(&url);
+    let (url, dir) = migrated_database(backend);
+    let mut settings = test_settings(&url);
     tweak(&mut settings);
     let app = Application::build(settings).expect("build app");
     let admin = bootstrap_admin(&app);
@@ -175,7 +274,7 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Settings))
 /// A server on a database that already holds `like`'s subscription and admin — a
 /// restored backup — which `scratch` (if any) cleans up afterwards.
 pub async fn spawn_app_on(url: String, scratch: Option<Scratch>, like: &TestApp) -> TestApp {
-    let app = Application::build(Settings::for_database(&url)).expect("build app");
+    let app = Application::build(test_settings(&url)).expect("build app");
     let admin = Admin {
         username: like.admin_username.clone(),
         created: bootstrap::Bootstrapped {
@@ -198,10 +297,10 @@ pub async fn spawn_replicas(
     backend: Backend,
     tweak: impl Fn(&mut Settings) + Send + Sync + Copy + 'static,
 ) -> (TestApp, TestApp) {
-    let (url, dir) = fresh_database(backend);
+    let (url, dir) = migrated_database(backend);
     let build = |url: String| {
         std::thread::spawn(move || {
-            let mut settings = Settings::for_database(&url);
+            let mut settings = test_settings(&url);
             tweak(&mut settings);
             Application::build(settings)
         })
@@ -214,6 +313,16 @@ pub async fn spawn_replicas(
     let mut second = running(two, url, None, admin);
     second.sqlite_path = first.sqlite_path.clone();
     (first, second)
+}
+
+/// A test server's settings: the defaults for `url`, with cheap password hashing (the
+/// suite signs in thousands of times; `sessions::sessions_are_stored_hashed` and the
+/// password module's own tests hold the real cost).
+pub fn test_settings(url: &str) -> Settings {
+    Settings {
+        password_cost: PasswordCost::Cheap,
+        ..Settings::for_database(url)
+    }
 }
 
 /// The bootstrapped subscription and its admin.
@@ -229,7 +338,7 @@ fn bootstrap_admin(app: &Application) -> Admin {
         &uuid::Uuid::new_v4().simple().to_string()[..8]
     );
     let mut conn = app.state().db.pool().get().expect("db connection");
-    let hash = hash_sync(ADMIN_PASSWORD).expect("hash");
+    let hash = hash_sync_at(ADMIN_PASSWORD, app.state().settings.password_cost).expect("hash");
     let created =
         bootstrap::create_subscription(&mut conn, "Acme", &username, &hash).expect("bootstrap");
     Admin { username, created }
@@ -409,7 +518,8 @@ impl TestApp {
             &uuid::Uuid::new_v4().simple().to_string()[..8]
         );
         let created = self.with_db(|conn| {
-            let hash = hash_sync(ADMIN_PASSWORD).expect("hash");
+            let hash =
+                hash_sync_at(ADMIN_PASSWORD, self.state.settings.password_cost).expect("hash");
             bootstrap::create_subscription(conn, "Globex", &username, &hash).expect("bootstrap")
         });
         OtherSubscription {
