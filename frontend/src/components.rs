@@ -826,14 +826,9 @@ impl ListQuery {
                 needle.is_empty() || words(*i).iter().any(|w| w.to_lowercase().contains(&needle))
             })
             .collect();
-        sort_indices(&mut shown, &|a, b| order(sort, a, b));
+        format::sort_indices(&mut shown, &|a, b| order(sort, a, b));
         shown
     }
-}
-
-/// Sorts indices (stably) by `order`: the one sort the bundle carries.
-pub fn sort_indices(indices: &mut [usize], order: &dyn Fn(usize, usize) -> std::cmp::Ordering) {
-    indices.sort_by(|a, b| order(*a, *b));
 }
 
 /// The search box and the order menu above a list, and how many of `total` show.

@@ -133,7 +133,7 @@ pub fn ordered_scopes(scopes: &[String]) -> Vec<String> {
             .unwrap_or(ORDER.len())
     };
     let mut order: Vec<usize> = (0..scopes.len()).collect();
-    crate::components::sort_indices(&mut order, &|a, b| rank(a).cmp(&rank(b)));
+    sort_indices(&mut order, &|a, b| rank(a).cmp(&rank(b)));
     order.into_iter().map(|i| scopes[i].clone()).collect()
 }
 
@@ -232,4 +232,10 @@ pub fn error_text(e: &ApiError) -> String {
         codes::PAYLOAD_TOO_LARGE => "That is too much text. Shorten it and try again.".into(),
         _ => e.message.clone(),
     }
+}
+
+/// Sorts indices (stably) by `order`: the one sort the bundle carries (the lists'
+/// search and sort, the scopes' order).
+pub fn sort_indices(indices: &mut [usize], order: &dyn Fn(usize, usize) -> std::cmp::Ordering) {
+    indices.sort_by(|a, b| order(*a, *b));
 }

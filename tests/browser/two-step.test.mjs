@@ -37,15 +37,24 @@ function totp(secret, unixSeconds) {
   return String(binary % 1_000_000).padStart(6, '0');
 }
 
-/** A code from a step no earlier code was made in (a code works once). */
-let lastStep = 0;
+/**
+ * A code from a step no earlier code of `secret` was made in (a code works once). The
+ * server accepts the step before and after the current one (clocks drift), as
+ * authenticator apps rely on, so up to three codes are at hand without waiting for the
+ * clock: the step before only early in a step, so that it is still accepted on arrival.
+ */
+const lastSteps = new Map();
 async function freshCode(secret) {
   for (;;) {
     const now = Date.now() / 1000;
-    const step = Math.floor(now / 30);
-    if (step > lastStep) {
-      lastStep = step;
-      return totp(secret, now);
+    const current = Math.floor(now / 30);
+    const last = lastSteps.get(secret) ?? -Infinity;
+    const usable = [current - 1, current, current + 1].filter(
+      (step) => step > last && (step !== current - 1 || now % 30 < 20),
+    );
+    if (usable.length > 0) {
+      lastSteps.set(secret, usable[0]);
+      return totp(secret, usable[0] * 30);
     }
     await new Promise((r) => setTimeout(r, (30 - (now % 30)) * 1000 + 200));
   }

@@ -215,6 +215,69 @@ fn imports_follow_the_layers() {
     );
 }
 
+/// The web app's modules name each other without a circle (`crate::x` outside tests,
+/// one node per top-level module), so that it too reads from the bottom up.
+#[test]
+fn the_web_app_has_no_circle() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../frontend/src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for file in &files {
+        let from = module_of(&src, file);
+        let text = std::fs::read_to_string(file).expect("read a source file");
+        let to = named_modules(&text);
+        edges
+            .entry(from.clone())
+            .or_default()
+            .extend(to.into_iter().filter(|t| *t != from));
+    }
+    let modules: BTreeSet<String> = edges.keys().cloned().collect();
+    // Depth-first: a module met again while it is still being visited closes a circle.
+    fn visit(
+        m: &str,
+        edges: &BTreeMap<String, BTreeSet<String>>,
+        modules: &BTreeSet<String>,
+        path: &mut Vec<String>,
+        done: &mut BTreeSet<String>,
+        circles: &mut Vec<String>,
+    ) {
+        if let Some(at) = path.iter().position(|p| p == m) {
+            circles.push(format!("{} → {m}", path[at..].join(" → ")));
+            return;
+        }
+        if !done.insert(m.to_string()) {
+            return;
+        }
+        path.push(m.to_string());
+        for next in edges
+            .get(m)
+            .into_iter()
+            .flatten()
+            .filter(|n| modules.contains(*n))
+        {
+            visit(next, edges, modules, path, done, circles);
+        }
+        path.pop();
+    }
+    let (mut done, mut circles) = (BTreeSet::new(), Vec::new());
+    for m in &modules {
+        visit(
+            m,
+            &edges,
+            &modules,
+            &mut Vec::new(),
+            &mut done,
+            &mut circles,
+        );
+    }
+    assert!(
+        circles.is_empty(),
+        "circles in the web app:\n{}",
+        circles.join("\n")
+    );
+}
+
 #[test]
 fn every_module_has_a_layer() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
