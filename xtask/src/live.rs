@@ -95,9 +95,18 @@ pub(crate) fn bootstrap(
 /// free loopback port, its log in `dir/server.log`); the server and its address.
 pub(crate) fn serve(bin: &Path, dir: &Path, db: &str) -> anyhow::Result<(Server, String)> {
     bootstrap(bin, db, "Bench", ADMIN, PASSWORD)?;
+    start(bin, dir, db)
+}
+
+/// Starts `bin` on the existing database `db` on a free loopback port, its log
+/// appended to `dir/server.log`; the server and its address once it is ready.
+pub(crate) fn start(bin: &Path, dir: &Path, db: &str) -> anyhow::Result<(Server, String)> {
     let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let base = format!("http://127.0.0.1:{port}");
-    let log = std::fs::File::create(dir.join("server.log"))?;
+    let log = std::fs::File::options()
+        .create(true)
+        .append(true)
+        .open(dir.join("server.log"))?;
     let server = Server(
         Command::new(bin)
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 
 use super::{Result, wrk};
-use crate::live::{ADMIN, Server, curl, seed_keys, serve, sign_in, wait_ready};
+use crate::live::{ADMIN, curl, seed_keys, serve, sign_in, start};
 
 const USERS: usize = 100_000;
 const KEYS: usize = 1_000_000;
@@ -267,29 +267,6 @@ pub fn scale(bin: &Path, dir: &Path) -> anyhow::Result<()> {
     }
     print(&reports);
     Ok(())
-}
-
-/// Starts the release server on an existing database.
-fn start(bin: &Path, dir: &Path, url: &str) -> anyhow::Result<(Server, String)> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let base = format!("http://127.0.0.1:{port}");
-    let log = std::fs::File::options()
-        .create(true)
-        .append(true)
-        .open(dir.join("server.log"))?;
-    let server = Server(
-        Command::new(bin)
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .env("GATEHOUSE_DATABASE_URL", url)
-            .env("GATEHOUSE_WEB_DIR", crate::web::dist_dir())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()?,
-    );
-    wait_ready(&base)?;
-    Ok((server, base))
 }
 
 fn measure(bin: &Path, dir: &Path, store: Store) -> anyhow::Result<Report> {
