@@ -19,11 +19,15 @@ pub fn test(extra: &[String]) -> anyhow::Result<()> {
         cluster.version,
         cluster.url()
     );
-    // The web app is built for the browser, never for the host.
+    // The web app is built for the browser, never for the host. Four tests at a time
+    // on two cores: many wait on a clock or a socket (the API suite took 203 s at two,
+    // 166 s at four; eight were no faster and one failed). RUST_TEST_THREADS wins if set.
+    let threads = std::env::var("RUST_TEST_THREADS").unwrap_or_else(|_| "4".into());
     let result = status(
         cargo()
             .args(["test", "--workspace", "--exclude", "gatehouse-frontend"])
             .args(extra)
+            .env("RUST_TEST_THREADS", threads)
             .env("GATEHOUSE_TEST_POSTGRES_URL", cluster.url()),
     )
     .and_then(|()| {
@@ -83,7 +87,10 @@ fn browser_tests() -> anyhow::Result<()> {
         Command::new("node")
             .args([
                 "--test",
-                "--test-concurrency=1",
+                // Two files at a time: each has its own server, browser and ports, and
+                // much of a journey waits on redirects (175 s one at a time, 131–143 s
+                // two at a time, on two cores).
+                "--test-concurrency=2",
                 "--test-reporter=spec",
                 "--test-reporter-destination=stdout",
                 "--test-reporter=tap",
